@@ -1,0 +1,109 @@
+"""``pbx-bridge`` command line: one verb per feature, each registered by the feature's ``commands`` module.
+
+Every verb gets a :class:`CommandContext` that loads the config only when the verb needs it, so
+``--help`` and ``sim`` work without one. A handler returns an exit code (or a coroutine giving one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pbx_bridge import __version__
+from pbx_bridge.config import ConfigError, Settings, load_settings
+from pbx_bridge.logging_setup import setup_logging
+
+__all__ = ["CommandContext", "main"]
+
+DEFAULT_CONFIG = "/etc/pbx-bridge/config.yaml"
+CONFIG_ENV = "PBX_BRIDGE_CONFIG"
+
+# Exit codes: 0 ok, 1 the command failed, 2 usage or configuration error.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class CommandContext:
+    args: argparse.Namespace
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+
+def _feature_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    # Imported here so a broken optional feature never breaks --help of the others.
+    from pbx_bridge import service_commands
+    from pbx_bridge.balance import commands as balance
+    from pbx_bridge.directory import commands as directory
+    from pbx_bridge.itflow import commands as itflow
+    from pbx_bridge.phonebook import commands as phonebook
+    from pbx_bridge.tickets import commands as tickets
+
+    return [service_commands.register, itflow.register, directory.register, balance.register,
+            phonebook.register, tickets.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pbx-bridge",
+        description="Joins a FreePBX/Asterisk phone system to ITFlow: caller ID, IVR balance, "
+        "handset phonebooks and tickets for missed calls and voicemail.",
+    )
+    parser.add_argument("--version", action="version", version=f"pbx-bridge {__version__}")
+    parser.add_argument("-c", "--config", metavar="FILE",
+                        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="override log_level from the config")
+    parser.add_argument("--log-format", choices=["text", "json"], help="override log_format from the config")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _feature_registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or "info", args.log_format or "text")
+    ctx = CommandContext(args)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if getattr(args, "needs_config", True):
+            settings = ctx.settings()
+            setup_logging(args.log_level or settings.log_level, args.log_format or settings.log_format)
+        result = handler(ctx)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except ConfigError as exc:
+        print(f"pbx-bridge: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a last resort: one clear line, the traceback only at debug level
+        logging.getLogger("pbx_bridge").debug("unhandled error", exc_info=True)
+        print(f"pbx-bridge: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""YAML configuration -> validated, typed settings.
+
+Errors name the file, the line and the key path (``config.yaml:12: itflow.url: not a URL``). Line numbers
+come from PyYAML's node tree (``yaml.compose``), which also lets us reject duplicate keys: PyYAML's loader
+silently keeps the last one. Unknown keys are errors (every section model forbids extras).
+
+Each feature owns its section model in its own ``settings`` module; this module only composes them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pbx_bridge.ami.settings import AmiSettings
+from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
+from pbx_bridge.phonebook.settings import PhonebookSettings
+from pbx_bridge.settings_base import Section
+from pbx_bridge.tickets.settings import TicketsSettings
+
+__all__ = [
+    "API_KEY_ENV",
+    "ConfigError",
+    "FastAgiSettings",
+    "HttpSettings",
+    "ItflowSettings",
+    "Settings",
+    "load_settings",
+    "parse_settings",
+]
+
+API_KEY_ENV = "PBX_BRIDGE_ITFLOW_API_KEY"
+
+
+class ConfigError(Exception):
+    """A configuration problem a person can fix; ``str()`` is ``file:line: key.path: message``."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
+        self.path, self.line, self.key, self.message = path, line, key, message
+        where = path + (f":{line}" if line is not None else "")
+        super().__init__(": ".join(p for p in (where, key, message) if p))
+
+
+class ItflowSettings(Section):
+    url: str = Field(description="ITFlow base URL as a browser uses it, e.g. https://itflow.example.com")
+    api_key: str | None = Field(default=None, repr=False)
+    api_key_file: Path | None = None
+    api: Literal["auto", "v1", "legacy"] = "auto"
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not a URL (expected http:// or https:// and a host)")
+        if parts.query or parts.fragment:
+            raise ValueError("the base URL takes no query or fragment")
+        path = parts.path.rstrip("/")
+        for suffix in ("/api.php", "/api/v1"):
+            if path.endswith(suffix):
+                raise ValueError(f"give the base URL without {suffix}; the client appends it")
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class FastAgiSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # FreePBX 16/17 run their own FastAGI server on 127.0.0.1:4573.
+    port: int = Field(default=4574, ge=1, le=65535)
+    env_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for the AGI environment")
+    command_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one AGI reply")
+
+
+class BasicAuth(Section):
+    username: str
+    password: str = Field(repr=False)
+
+
+class HttpSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # Clear of FreePBX's 80, 443, 8001, 8003, 8088, 8089.
+    port: int = Field(default=8734, ge=1, le=65535)
+    public_url: str | None = None
+    basic_auth: BasicAuth | None = None
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # The balance endpoint for the classic AGI script: loopback only, never the handset listener.
+    internal_port: int = Field(default=8735, ge=1, le=65535)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item, strict=False)
+        return v
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    itflow: ItflowSettings
+    state_dir: Path = Path("/var/lib/pbx-bridge")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    numbers: NumbersSettings = Field(default_factory=NumbersSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    callerid: CallerIdSettings = Field(default_factory=CallerIdSettings)
+    fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    ami: AmiSettings | None = None
+    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
+    # Where this came from, for messages and relative paths; not a config key.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _key_present(self) -> Settings:
+        return self
+
+    @property
+    def api_key(self) -> str:
+        """The ITFlow key, resolved at load time (file, environment or ``api_key_file``)."""
+        assert self.itflow.api_key is not None
+        return self.itflow.api_key
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _node_to_python(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int],
+                    keypath: tuple[str, ...] = ()) -> Any:
+    """Turn a composed node tree into plain data, recording each key's line and rejecting duplicates."""
+    lines[keypath] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) \
+                else key_node.value
+            key = str(key)
+            sub = (*keypath, key)
+            if key in out:
+                raise ConfigError(
+                    f"duplicate key (first at line {lines[sub]})",
+                    path=path, line=key_node.start_mark.line + 1, key=".".join(sub),
+                )
+            lines[sub] = key_node.start_mark.line + 1
+            out[key] = _node_to_python(value_node, path, lines, sub)
+            lines[sub] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_to_python(n, path, lines, (*keypath, str(i))) for i, n in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _line_for(loc: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _warn_if_exposed(file: Path, what: str) -> None:
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXO):
+        warnings.warn(
+            f"{file}: holds {what} and is readable by others (mode {stat.filemode(mode)}); chmod o-rwx it",
+            stacklevel=3,
+        )
+
+
+def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | None = None) -> Settings:
+    """Validate YAML text into :class:`Settings`; raise :class:`ConfigError` naming line and key."""
+    env = dict(os.environ) if env is None else env
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(str(exc.problem or exc), path=path,
+                          line=mark.line + 1 if mark else None) from None
+    lines: dict[tuple[str, ...], int] = {}
+    data = _node_to_python(root, path, lines) if root is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of sections", path=path, line=1)
+
+    itflow = data.get("itflow")
+    if isinstance(itflow, dict):
+        itflow = dict(itflow)
+        data["itflow"] = itflow
+        sources = [k for k in ("api_key", "api_key_file") if itflow.get(k)]
+        if len(sources) > 1:
+            raise ConfigError("give api_key or api_key_file, not both", path=path,
+                              line=lines.get(("itflow", "api_key_file")), key="itflow.api_key_file")
+        if itflow.get("api_key_file"):
+            key_file = Path(str(itflow["api_key_file"]))
+            if not key_file.is_absolute() and path not in ("<config>", "-"):
+                key_file = Path(path).parent / key_file
+            try:
+                itflow["api_key"] = key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read the key file: {exc.strerror}", path=path,
+                                  line=lines.get(("itflow", "api_key_file")),
+                                  key="itflow.api_key_file") from None
+            _warn_if_exposed(key_file, "the ITFlow API key")
+        elif itflow.get("api_key"):
+            if path not in ("<config>", "-"):
+                _warn_if_exposed(Path(path), "the ITFlow API key")
+        elif env.get(API_KEY_ENV):
+            itflow["api_key"] = env[API_KEY_ENV].strip()
+        else:
+            raise ConfigError(
+                f"no API key: set itflow.api_key, itflow.api_key_file or ${API_KEY_ENV}",
+                path=path, line=lines.get(("itflow",)), key="itflow.api_key",
+            )
+
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        extra = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(msg + extra, path=path, line=_line_for(loc, lines), key=".".join(loc)) from None
+    if settings.ami is not None and settings.ami.secret:
+        if path not in ("<config>", "-"):
+            _warn_if_exposed(Path(path), "the AMI secret")
+    return settings.model_copy(update={"source": Path(path) if path not in ("<config>", "-") else None})
+
+
+def load_settings(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Settings:
+    """Read and validate a config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(p)) from None
+    return parse_settings(text, path=str(p), env=env)

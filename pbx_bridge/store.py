@@ -1,0 +1,107 @@
+"""The daemon's state: one SQLite file in ``state_dir``, WAL mode, versioned migrations per component.
+
+Each component (directory, outbox, ...) owns its tables and an ordered list of migration steps;
+``migrate`` applies the steps it has not applied yet, each in its own transaction, and records the
+version in ``schema_version``. Steps are append-only: never edit one that has shipped.
+
+SQLite calls block, so async code goes through :meth:`Store.run`, which runs them on one dedicated
+thread (one writer, no lock contention inside the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["Store", "StoreError"]
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The state file cannot be opened or migrated."""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used only from the store thread (or synchronously by CLI commands).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._lock = threading.Lock()
+        try:
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Store:
+        return cls(Path(state_dir) / "pbx-bridge.sqlite3")
+
+    def migrate(self, component: str, steps: Sequence[str]) -> int:
+        """Apply the not-yet-applied ``steps`` of ``component``; return its schema version."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT version FROM schema_version WHERE component = ?", (component,)
+            ).fetchone()
+            version = row[0] if row else 0
+            if version > len(steps):
+                raise StoreError(
+                    f"{self.path}: {component} schema is version {version}, newer than this "
+                    f"pbx-bridge knows ({len(steps)}); upgrade pbx-bridge"
+                )
+            for n, sql in enumerate(steps[version:], start=version + 1):
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    for statement in _split(sql):
+                        self.conn.execute(statement)
+                    self.conn.execute(
+                        "INSERT INTO schema_version(component, version) VALUES (?, ?) "
+                        "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                        (component, n),
+                    )
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self.conn.execute("ROLLBACK")
+                    raise StoreError(f"{self.path}: migration {component} #{n} failed: {exc}") from exc
+            return len(steps)
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` synchronously (CLI commands, tests)."""
+        with self._lock:
+            return fn(self.conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the store thread without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.call, fn)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            self.conn.close()
+
+
+def _split(script: str) -> list[str]:
+    """Split a migration script into statements (``sqlite3.complete_statement`` knows where one ends)."""
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n\t;"):
+                out.append(buf.strip())
+            buf = ""
+    return out

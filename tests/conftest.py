@@ -1,0 +1,6 @@
+"""Shared fixtures. The ITFlow simulator and the Asterisk lab fixtures live in tests/support/."""
+
+pytest_plugins = [
+    "tests.support.sim_fixtures",
+    "tests.support.lab_fixtures",
+]

@@ -1,0 +1,1 @@
+"""Asterisk lab fixtures (filled in by the lab work)."""

@@ -1,0 +1,1 @@
+"""ITFlow simulator fixtures (filled in by the simulator work)."""
