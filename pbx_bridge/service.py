@@ -1,0 +1,171 @@
+"""The daemon: builds every part from the settings, starts them in order, stops them in reverse.
+
+Read top to bottom, ``Daemon.build`` is the wiring diagram of DESIGN.md: ITFlow clients -> directory
+-> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener -> ticket outbox. A part that
+fails (ITFlow down, AMI refused) degrades only what depends on it: each part retries on its own and
+reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
+
+Signals: SIGTERM/SIGINT drain in-flight work within ``drain_seconds`` and exit; SIGHUP re-reads the
+config and, if it validates, restarts the parts whose settings changed (all of them: simple and safe,
+the state lives in SQLite and a restart takes well under a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pbx_bridge.component import Component, Health
+from pbx_bridge.config import ConfigError, Settings, load_settings
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.sdnotify import Notifier
+from pbx_bridge.store import Store
+
+__all__ = ["Daemon", "run_daemon"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """What ``Daemon.build`` made; kept so tests and ``check`` can reach the pieces."""
+
+    components: list[Component] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
+    readiness: dict[str, Callable[[], Health]] = field(default_factory=dict)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, metrics: Metrics | None = None,
+                 notifier: Notifier | None = None, drain_seconds: float = 10.0) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.notifier = notifier or Notifier()
+        self.drain_seconds = drain_seconds
+        self.parts = Parts()
+        self.store: Store | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+
+    # ------------------------------------------------------------------ wiring
+    async def build(self) -> Parts:
+        from pbx_bridge.wiring import build_parts
+
+        self.store = Store.in_state_dir(self.settings.state_dir)
+        self.parts = await build_parts(self.settings, self.store, self.metrics)
+        return self.parts
+
+    def readiness(self) -> dict[str, Health]:
+        out: dict[str, Health] = {}
+        for name, check in self.parts.readiness.items():
+            try:
+                out[name] = check()
+            except Exception as exc:  # a broken health check must not break /readyz
+                out[name] = Health(False, f"health check failed: {exc}")
+        return out
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for part in self.parts.components:
+            log.info("starting %s", part.name)
+            try:
+                await part.start()
+            except Exception:
+                # One part failing must not stop the others; it reports unhealthy.
+                log.exception("%s failed to start; the other parts keep running", part.name)
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_seconds
+        for part in reversed(self.parts.components):
+            try:
+                await asyncio.wait_for(part.stop(deadline), timeout=max(0.1, deadline - loop.time()) + 1)
+            except Exception:
+                log.exception("%s did not stop cleanly", part.name)
+        for close in reversed(self.parts.closers):
+            with contextlib.suppress(Exception):
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    async def serve(self) -> int:
+        """Run until SIGTERM/SIGINT; reload on SIGHUP. Returns the exit code."""
+        loop = asyncio.get_running_loop()
+        for sig, fn in ((signal.SIGTERM, self.request_stop), (signal.SIGINT, self.request_stop),
+                        (signal.SIGHUP, self.request_reload)):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, fn)
+        await self.build()
+        await self.start()
+        self.notifier.ready(self._status())
+        log.info("pbx-bridge running (%s)", self._status())
+        watchdog = asyncio.create_task(self._watchdog()) if self.notifier.watchdog_interval else None
+        try:
+            while not self._stop.is_set():
+                stop = asyncio.create_task(self._stop.wait())
+                reload = asyncio.create_task(self._reload.wait())
+                await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                reload.cancel()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    await self._do_reload()
+        finally:
+            self.notifier.stopping()
+            log.info("stopping (drain deadline %.0f s)", self.drain_seconds)
+            if watchdog is not None:
+                watchdog.cancel()
+            await self.stop()
+        log.info("stopped")
+        return 0
+
+    async def _do_reload(self) -> None:
+        source = self.settings.source
+        if source is None:
+            log.warning("SIGHUP: no config file to re-read")
+            return
+        try:
+            new = load_settings(source)
+        except ConfigError as exc:
+            log.error("SIGHUP: config not reloaded, keeping the running one: %s", exc)
+            return
+        self.notifier.notify("RELOADING=1")
+        log.info("SIGHUP: config valid, restarting the parts")
+        await self.stop()
+        self.settings = new
+        self.metrics = Metrics()
+        await self.build()
+        await self.start()
+        self.notifier.ready(self._status())
+
+    async def _watchdog(self) -> None:
+        # The watchdog proves the event loop runs; health problems are for /readyz, not for a restart.
+        interval = self.notifier.watchdog_interval or 10.0
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def _status(self) -> str:
+        states = self.readiness()
+        bad = [n for n, h in states.items() if not h.ok]
+        return "ready" if not bad else "degraded: " + ", ".join(bad)
+
+
+def run_daemon(settings: Settings, *, state_dir: Path | None = None) -> int:
+    if state_dir is not None:
+        settings = settings.model_copy(update={"state_dir": state_dir})
+    return asyncio.run(Daemon(settings).serve())
