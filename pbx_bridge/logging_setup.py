@@ -37,6 +37,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # config warnings (exposed key files) become log lines
     # httpx logs every request URL at INFO; legacy URLs carry the key, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
