@@ -40,3 +40,10 @@ class CallRecord:
     answered_by: str = ""
     events: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    voicemail_path: str = ""          # VM_MESSAGEFILE: spool path without extension, when a message was left
+
+    @property
+    def duration_seconds(self) -> float:
+        if self.started and self.ended:
+            return max(0.0, (self.ended - self.started).total_seconds())
+        return 0.0

@@ -1,0 +1,538 @@
+"""Call tracker: AMI events -> exactly one :class:`CallRecord` per call (Linkedid).
+
+Pure and synchronous; the clock is injected (``clock() -> epoch seconds``). Facts it relies on, from the
+lab traces (shared/asterisk-lab/EVENTS.md, freepbx-dialplan.md sections 9-10):
+
+* every channel of a call carries the call's Linkedid (trunk leg, ring-group members, both halves of a
+  queue member's Local channel); a call is over when every channel seen with it has a ``Hangup``; Cdr
+  and MessageWaiting events come within about a millisecond of the last Hangup, before or after it, so
+  we finalise only after all Hangups plus ``grace`` seconds;
+* a ``Cdr`` has no Linkedid unless cdr_manager maps it (``linkedid => Linkedid`` in
+  ``cdr_manager_mapping_custom.conf``); its ``UniqueID`` is the channel owning the CDR, which for a
+  FreePBX queue call is the ``Local/..;2`` member leg. We map UniqueID -> Linkedid through the channels
+  we saw, and use ``Linkedid`` directly when the mapping is configured;
+* "answered by a person" is a ``DialEnd ANSWER`` to a non-Local channel, or ``AgentConnect``; a DialEnd
+  ANSWER to ``Local/..;1`` only means the Local half answered;
+* voicemail left = ``MessageWaiting`` or ``VarSet VM_MESSAGEFILE`` on the Linkedid; voicemail reached =
+  ``Newexten Application=VoiceMail``; ``VMSTATUS=FAILED`` without a message = no message left;
+* the caller's number is ``CallerIDNum`` of the first channel (or the Cdr's ``Source``); the Cdr
+  ``CallerID`` may end mid-character and is never parsed.
+
+Calls whose events were lost are expired, never guessed: a ``Shutdown`` event or a lost connection marks
+open calls; after a reconnect :meth:`resync` (from ``CoreShowChannels``) keeps the calls whose channels
+still exist and ends the others as :attr:`Outcome.LOST`; a call without events for ``max_call_age`` is
+ended as LOST too. The number of calls (and of channels per call) is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pbx_bridge.ami.outcome import CallRecord, Outcome
+
+__all__ = ["CallTracker", "TrackerStats", "default_is_internal"]
+
+_INTERNAL = re.compile(r"^\d{2,6}$")
+# Events that can carry call evidence; everything else is dropped before any work (VarSet and Newexten
+# are 76-93 % of the traffic on FreePBX and only a few of them matter).
+_VARS = frozenset({"VMSTATUS", "VM_MESSAGEFILE", "__FROM_DID", "FROM_DID", "DIALSTATUS", "ABANDONED"})
+_MAX_CHANNELS = 64          # per call: a call with more channels than this is pathological
+_MAX_NOTES = 8
+
+
+def default_is_internal(number: str) -> bool:
+    """An internal extension: 2-6 digits (numbers.internal_pattern's default)."""
+    return bool(_INTERNAL.match(number))
+
+
+def _local_half1(channel: str) -> bool:
+    return channel.startswith("Local/") and channel.endswith(";1")
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    created: float                     # tracker clock when first seen
+    last_event: float
+    channels: dict[str, bool] = field(default_factory=dict)   # uniqueid -> hung up
+    chan_names: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name
+    caller_num: str = ""
+    caller_name: str = ""
+    context: str = ""
+    exten: str = ""
+    did: str = ""
+    started_ts: float = 0.0            # event timestamps (Asterisk's clock)
+    ended_ts: float = 0.0
+    ring_start: float = 0.0
+    ring_end: float = 0.0
+    answer_ts: float = 0.0
+    answered_by: str = ""
+    dial_status: set[str] = field(default_factory=set)
+    dialstatus_var: str = ""
+    dial_seen: set[tuple[str, str, str]] = field(default_factory=set)
+    vm_reached: bool = False
+    vm_mailbox: str = ""
+    vm_status: str = ""
+    vm_file: str = ""
+    vm_left: bool = False
+    queue: str = ""
+    queue_join: float = 0.0
+    queue_leave: float = 0.0
+    abandoned: bool = False
+    caller_up: bool = False
+    cdr_source: str = ""
+    cdr_apps: list[str] = field(default_factory=list)
+    events: int = 0
+    all_down_at: float | None = None   # tracker clock when the last channel hung up
+    suspect: bool = False              # events may have been lost (connection dropped)
+    resynced: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < _MAX_NOTES and text not in self.notes:
+            self.notes.append(text)
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    events: int = 0
+    ignored: int = 0
+    malformed: int = 0
+    finished: int = 0
+    lost: int = 0
+    expired: int = 0
+    evicted: int = 0
+
+
+def _ts(event: Mapping[str, str], fallback: float) -> float:
+    raw = event.get("Timestamp")
+    if raw:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    return fallback
+
+
+class CallTracker:
+    """Follows calls by Linkedid; ``feed`` and ``tick`` return the calls that became final."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        grace: float = 3.0,
+        max_call_age: float = 4 * 3600.0,
+        max_calls: int = 20000,
+        is_internal: Callable[[str], bool] = default_is_internal,
+    ) -> None:
+        self._clock = clock
+        self.grace = grace
+        self.max_call_age = max_call_age
+        self.max_calls = max_calls
+        self._is_internal = is_internal
+        self._calls: dict[str, _Call] = {}
+        self._chan_call: dict[str, str] = {}          # uniqueid -> linkedid (for Cdr and moves)
+        self._pending: list[str] = []                 # linkedids whose channels are all down
+        self.stats = TrackerStats()
+        self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
+            "Newchannel": self._on_newchannel,
+            "NewCallerid": self._on_newcallerid,
+            "Newstate": self._on_newstate,
+            "DialBegin": self._on_dialbegin,
+            "DialEnd": self._on_dialend,
+            "Hangup": self._on_hangup,
+            "VarSet": self._on_varset,
+            "Newexten": self._on_newexten,
+            "MessageWaiting": self._on_messagewaiting,
+            "QueueCallerJoin": self._on_queuejoin,
+            "QueueCallerLeave": self._on_queueleave,
+            "QueueCallerAbandon": self._on_queueabandon,
+            "AgentConnect": self._on_agentconnect,
+            "BridgeEnter": self._noop,
+            "LocalBridge": self._noop,
+            "Cdr": self._noop,   # routed specially (no Linkedid)
+        }
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def active(self) -> int:
+        return len(self._calls)
+
+    def linkedids(self) -> list[str]:
+        return list(self._calls)
+
+    def feed(self, event: Mapping[str, str]) -> list[CallRecord]:
+        """Apply one event; return calls that became final (those whose grace ran out, too)."""
+        self.stats.events += 1
+        name = event.get("Event")
+        out: list[CallRecord] = []
+        if name == "Shutdown":
+            out.extend(self._lose_all("Asterisk shut down (Shutdown event)"))
+            return out
+        handler = self._handlers.get(name) if name else None
+        if handler is None:
+            self.stats.ignored += 1
+        elif name == "VarSet" and event.get("Variable") not in _VARS:
+            self.stats.ignored += 1
+        elif name == "Newexten" and event.get("Application") != "VoiceMail":
+            self.stats.ignored += 1
+        elif name == "Cdr":
+            self._on_cdr(event)
+        else:
+            linkedid = event.get("Linkedid")
+            uniqueid = event.get("Uniqueid")
+            if not linkedid or not uniqueid:
+                self.stats.malformed += 1
+            else:
+                now = self._clock()
+                call = self._call_for(linkedid, uniqueid, event, now)
+                if call is not None:
+                    call.events += 1
+                    call.last_event = now
+                    handler(call, event, _ts(event, now))
+        if self._pending or len(self._calls) > self.max_calls:
+            out.extend(self.tick())
+        return out
+
+    def tick(self) -> list[CallRecord]:
+        """Finalise calls whose grace period ended; expire stale calls; enforce the size bound."""
+        now = self._clock()
+        out: list[CallRecord] = []
+        if self._pending:
+            keep: list[str] = []
+            for lid in self._pending:
+                call = self._calls.get(lid)
+                if call is None or call.all_down_at is None:
+                    continue
+                if now - call.all_down_at >= self.grace:
+                    out.append(self._finish(call))
+                else:
+                    keep.append(lid)
+            self._pending = keep
+        if len(self._calls) > self.max_calls:
+            # Evict the calls idle longest.
+            n = len(self._calls) - self.max_calls
+            excess = sorted(self._calls.values(), key=lambda c: c.last_event)[:n]
+            for call in excess:
+                self.stats.evicted += 1
+                call.note("evicted: too many calls tracked")
+                out.append(self._finish(call, lost=True))
+        return out
+
+    def expire(self) -> list[CallRecord]:
+        """End calls that had no event for ``max_call_age`` (their Hangups were lost) as LOST."""
+        now = self._clock()
+        out: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            if now - call.last_event >= self.max_call_age:
+                self.stats.expired += 1
+                call.note("expired: no events for max_call_age")
+                out.append(self._finish(call, lost=True))
+        return out
+
+    def connection_lost(self) -> list[CallRecord]:
+        """The AMI connection dropped: calls already over are final; open calls become suspect."""
+        out: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            if call.all_down_at is not None:
+                out.append(self._finish(call))
+            else:
+                call.suspect = True
+                call.note("AMI connection lost during the call")
+        self._pending = []
+        return out
+
+    def resync(self, channels: Iterable[Mapping[str, str]]) -> list[CallRecord]:
+        """After a reconnect: ``CoreShowChannel`` rows of the channels that exist now.
+
+        Calls with none of their channels left ended while we were away (or Asterisk restarted): LOST.
+        Calls still present go on (flagged). Channels of unknown calls are adopted so their ends are seen.
+        """
+        now = self._clock()
+        present: dict[str, Mapping[str, str]] = {}
+        for row in channels:
+            uid = row.get("Uniqueid")
+            if uid:
+                present[uid] = row
+        out: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            alive = [u for u, down in call.channels.items() if not down and u in present]
+            if not alive:
+                if call.suspect or call.all_down_at is None:
+                    call.note("channels gone after reconnect")
+                    out.append(self._finish(call, lost=True))
+                continue
+            for uid, down in list(call.channels.items()):
+                if not down and uid not in present:
+                    call.channels[uid] = True     # hung up while we were away
+            call.resynced = True
+            call.suspect = False
+        for uid, row in present.items():
+            if uid in self._chan_call:
+                continue
+            lid = row.get("Linkedid") or uid
+            call = self._call_for(lid, uid, row, now)
+            if call is not None:
+                call.resynced = True
+                call.note("adopted after reconnect: its start was not seen")
+                if row.get("ChannelState") == "6" or row.get("ChannelStateDesc") == "Up":
+                    if uid == lid:
+                        call.caller_up = True
+        return out
+
+    def flush(self) -> list[CallRecord]:
+        """Finish every call now (tests, shutdown of the listener): open calls become LOST."""
+        out: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            out.append(self._finish(call, lost=call.all_down_at is None))
+        self._pending = []
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _call_for(self, linkedid: str, uniqueid: str, event: Mapping[str, str], now: float) -> _Call | None:
+        known = self._chan_call.get(uniqueid)
+        if known is not None and known != linkedid:
+            # Bridging (transfers) can give a channel the Linkedid of another call: move it.
+            old = self._calls.get(known)
+            if old is not None:
+                old.channels.pop(uniqueid, None)
+                old.note(f"channel {uniqueid} moved to call {linkedid}")
+                self._maybe_all_down(old, now)
+        call = self._calls.get(linkedid)
+        if call is None:
+            call = _Call(linkedid=linkedid, created=now, last_event=now)
+            call.started_ts = _ts(event, now)
+            self._calls[linkedid] = call
+        if uniqueid not in call.channels:
+            if len(call.channels) >= _MAX_CHANNELS:
+                call.note("too many channels; extra channels ignored")
+                return call
+            call.channels[uniqueid] = False
+            call.chan_names[uniqueid] = event.get("Channel", "")
+            self._chan_call[uniqueid] = linkedid
+            if call.all_down_at is not None:       # a new channel re-opens the call
+                call.all_down_at = None
+        if uniqueid == linkedid and not call.caller_num:
+            call.caller_num = event.get("CallerIDNum", "")
+            name = event.get("CallerIDName", "")
+            call.caller_name = "" if name == "<unknown>" else name
+            call.context = event.get("Context", "")
+            call.exten = event.get("Exten", "")
+        return call
+
+    def _noop(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        return None
+
+    def _on_newchannel(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        if event.get("Uniqueid") == call.linkedid:
+            call.started_ts = ts
+
+    def _on_newcallerid(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        if event.get("Uniqueid") == call.linkedid:
+            name = event.get("CallerIDName", "")
+            call.caller_name = "" if name == "<unknown>" else name
+            num = event.get("CallerIDNum", "")
+            if num and num != "<unknown>":
+                call.caller_num = num
+
+    def _on_newstate(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        if event.get("Uniqueid") == call.linkedid and event.get("ChannelState") == "6":
+            call.caller_up = True
+
+    def _on_dialbegin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        if not call.ring_start:
+            call.ring_start = ts
+        dest = event.get("DestUniqueid")
+        if dest:
+            self._attach(call, dest, event.get("DestChannel", ""))
+
+    def _on_dialend(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        dest = event.get("DestChannel", "")
+        status = event.get("DialStatus", "")
+        key = (event.get("Channel", ""), dest, status)
+        if key in call.dial_seen:      # queues repeat DialEnd CANCEL: count once
+            return
+        if len(call.dial_seen) < _MAX_CHANNELS:
+            call.dial_seen.add(key)
+        call.dial_status.add(status)
+        call.ring_end = max(call.ring_end, ts)
+        if status == "ANSWER" and not dest.startswith("Local/"):
+            self._answered(call, ts, dest)
+
+    def _answered(self, call: _Call, ts: float, who: str) -> None:
+        if not call.answer_ts:
+            call.answer_ts = ts
+            call.answered_by = who
+
+    def _on_agentconnect(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        who = event.get("MemberName") or event.get("DestChannel") or event.get("Interface", "")
+        if not call.answer_ts:
+            call.answer_ts = ts
+            call.answered_by = who
+
+    def _on_hangup(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        uid = event.get("Uniqueid", "")
+        if uid in call.channels:
+            call.channels[uid] = True
+        call.ended_ts = max(call.ended_ts, ts)
+        if uid == call.linkedid and not call.ring_end and call.ring_start:
+            call.ring_end = ts
+        self._maybe_all_down(call, self._clock())
+
+    def _maybe_all_down(self, call: _Call, now: float) -> None:
+        if call.channels and all(call.channels.values()) and call.all_down_at is None:
+            call.all_down_at = now
+            self._pending.append(call.linkedid)
+
+    def _on_varset(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        var = event.get("Variable", "")
+        value = event.get("Value", "")
+        if var == "VMSTATUS":
+            call.vm_status = value
+        elif var == "VM_MESSAGEFILE":
+            if value:
+                call.vm_file = value
+                call.vm_left = True
+        elif var in ("__FROM_DID", "FROM_DID"):
+            if value and not call.did:
+                call.did = value
+        elif var == "DIALSTATUS":
+            if value:
+                call.dialstatus_var = value
+        elif var == "ABANDONED" and value == "TRUE":
+            call.abandoned = True
+
+    def _on_newexten(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        call.vm_reached = True
+        data = event.get("AppData", "")
+        box = data.split(",", 1)[0].split("&", 1)[0]
+        if box and not call.vm_mailbox:
+            call.vm_mailbox = box if "@" in box else f"{box}@default"
+
+    def _on_messagewaiting(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        # MessageWaiting with a channel block is raised by VoiceMail() saving a message on this call.
+        call.vm_left = True
+        box = event.get("Mailbox", "")
+        if box:
+            call.vm_mailbox = box
+
+    def _on_queuejoin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        call.queue = event.get("Queue", "") or call.queue
+        if not call.queue_join:
+            call.queue_join = ts
+        if not call.ring_start:
+            call.ring_start = ts
+
+    def _on_queueleave(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        call.queue_leave = ts
+
+    def _on_queueabandon(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
+        call.abandoned = True
+        call.queue = event.get("Queue", "") or call.queue
+        call.queue_leave = ts
+
+    def _attach(self, call: _Call, uniqueid: str, channel: str) -> None:
+        if uniqueid not in call.channels and len(call.channels) < _MAX_CHANNELS:
+            call.channels[uniqueid] = False
+            call.chan_names[uniqueid] = channel
+            self._chan_call[uniqueid] = call.linkedid
+            call.all_down_at = None
+
+    def _on_cdr(self, event: Mapping[str, str]) -> None:
+        lid = event.get("Linkedid") or event.get("LinkedID")     # with the cdr_manager mapping
+        if not lid:
+            lid = self._chan_call.get(event.get("UniqueID", ""), "")
+        call = self._calls.get(lid) if lid else None
+        if call is None:
+            # A Cdr after its call was finalised, or of a call we never saw: nothing to decide.
+            self.stats.ignored += 1
+            return
+        call.events += 1
+        if event.get("UniqueID") == call.linkedid and event.get("Source") and not call.cdr_source:
+            call.cdr_source = event["Source"]
+        app = event.get("LastApplication", "")
+        if app and len(call.cdr_apps) < 16:
+            call.cdr_apps.append(f"{app}:{event.get('Disposition', '')}")
+
+    # ------------------------------------------------------------------ outcome
+
+    def _lose_all(self, why: str) -> list[CallRecord]:
+        out = []
+        for call in list(self._calls.values()):
+            call.note(why)
+            out.append(self._finish(call, lost=call.all_down_at is None))
+        self._pending = []
+        return out
+
+    def _finish(self, call: _Call, *, lost: bool = False) -> CallRecord:
+        self._calls.pop(call.linkedid, None)
+        for uid in call.channels:
+            if self._chan_call.get(uid) == call.linkedid:
+                del self._chan_call[uid]
+        outcome = Outcome.LOST if lost else self._classify(call)
+        self.stats.finished += 1
+        if outcome is Outcome.LOST:
+            self.stats.lost += 1
+        return self._record(call, outcome)
+
+    def _classify(self, call: _Call) -> Outcome:
+        number = call.caller_num or call.cdr_source
+        if number and self._is_internal(number):
+            return Outcome.INTERNAL
+        if call.vm_left or (call.vm_reached and call.vm_status == "SUCCESS"):
+            return Outcome.VOICEMAIL
+        if call.answer_ts:
+            return Outcome.ANSWERED
+        if call.vm_reached:
+            return Outcome.VOICEMAIL_NO_MESSAGE
+        if call.abandoned:
+            return Outcome.ABANDONED
+        statuses = call.dial_status | ({call.dialstatus_var} if call.dialstatus_var else set())
+        if statuses & {"CANCEL", "NOANSWER"}:
+            return Outcome.MISSED
+        if "BUSY" in statuses:
+            return Outcome.BUSY
+        if statuses & {"CHANUNAVAIL", "CONGESTION"}:
+            return Outcome.UNAVAILABLE
+        if call.queue:
+            return Outcome.MISSED          # left the queue (timeout) and hung up without anyone answering
+        return Outcome.APPLICATION
+
+    def _record(self, call: _Call, outcome: Outcome) -> CallRecord:
+        def dt(ts: float) -> datetime | None:
+            return datetime.fromtimestamp(ts, UTC) if ts else None
+
+        end = call.ended_ts or call.last_event
+        ring = 0.0
+        if call.ring_start:
+            stop = call.answer_ts or call.ring_end or call.queue_leave or end
+            ring = max(0.0, stop - call.ring_start)
+        talk = max(0.0, end - call.answer_ts) if call.answer_ts else 0.0
+        notes = list(call.notes)
+        if call.resynced:
+            notes.append("resynced after reconnect")
+        return CallRecord(
+            linkedid=call.linkedid,
+            outcome=outcome,
+            caller_num=call.caller_num or call.cdr_source,
+            caller_name=call.caller_name,
+            started=dt(call.started_ts),
+            ended=dt(end),
+            ring_seconds=round(ring, 3),
+            talk_seconds=round(talk, 3),
+            did=call.did or call.exten,
+            context=call.context,
+            queue=call.queue,
+            mailbox=call.vm_mailbox if (call.vm_reached or call.vm_left) else "",
+            voicemail_msg=call.vm_file.rsplit("/", 1)[-1] if call.vm_file else "",
+            answered_by=call.answered_by,
+            events=call.events,
+            notes=tuple(notes),
+            voicemail_path=call.vm_file,
+        )
