@@ -1,0 +1,326 @@
+"""FastAGI server against a raw socket peer: every panoramisk 1.4 defect, malformed input, draining."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from pbx_bridge.agi.errors import AgiHangup, AgiTimeout, AgiUsageError
+from pbx_bridge.agi.server import AgiSession, FastAgiServer
+from pbx_bridge.metrics import Metrics
+from tests.agi.peer import HANG_GUARD, Peer, env_block
+
+Factory = Callable[..., Awaitable[FastAgiServer]]
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[Factory]:
+    servers: list[FastAgiServer] = []
+
+    async def factory(routes: dict[str, Any], **kw: Any) -> FastAgiServer:
+        kw.setdefault("env_timeout", 2.0)
+        kw.setdefault("command_timeout", 2.0)
+        server = FastAgiServer("127.0.0.1", 0, routes, **kw)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield factory
+    loop = asyncio.get_running_loop()
+    for s in servers:
+        await s.stop(loop.time() + 1.0)
+
+
+async def settle(server: FastAgiServer) -> None:
+    """Wait (bounded) until no session is running."""
+    assert await server.wait_idle(HANG_GUARD)
+
+
+async def test_route_gets_env_args_query_and_commands_pair_with_replies(make_server: Factory) -> None:
+    seen: dict[str, Any] = {}
+
+    async def route(s: AgiSession) -> None:
+        seen.update(args=s.args, query=s.query, callerid=s.callerid, route=s.route)
+        await s.set_variable("ITFLOW_MATCH", "contact")
+        seen["name"] = await s.get_variable("CALLERID(name)")
+        seen["missing"] = await s.get_variable("NOPE")
+
+    metrics = Metrics()
+    server = await make_server({"cid": route}, metrics=metrics)
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("cid?mode=full&x=", args=("201", "opt two")))
+    assert await peer.read_command() == 'SET VARIABLE ITFLOW_MATCH "contact"'
+    await peer.send("200 result=1\n")
+    assert await peer.read_command() == "GET VARIABLE CALLERID(name)"
+    await peer.send("200 result=1 (ACME (HQ) - Alice)\n")
+    assert await peer.read_command() == "GET VARIABLE NOPE"
+    await peer.send("200 result=0\n")
+    assert await peer.wait_closed_by_server()
+    await settle(server)
+    assert seen == {"args": ["201", "opt two"], "query": {"mode": "full", "x": ""},
+                    "callerid": "15551230001", "route": "cid", "name": "ACME (HQ) - Alice", "missing": None}
+    assert metrics.agi_sessions.labels(route="cid", result="ok")._value.get() == 1
+
+
+async def test_early_close_before_environment_ends_the_session(make_server: Factory) -> None:
+    called = []
+    server = await make_server({"cid": lambda s: called.append(s)})
+    for partial in (b"", b"agi_network: yes\nagi_network_script: cid\n", b"agi_network: y"):
+        peer = await Peer.connect(server.port)
+        await peer.send(partial)
+        peer.close()
+    await settle(server)
+    assert server.stats["early_close"] == 3
+    assert called == []
+    # Still serving afterwards.
+    assert server.health().ok
+
+
+async def test_stalled_environment_times_out_and_closes(make_server: Factory) -> None:
+    server = await make_server({"cid": lambda s: None}, env_timeout=0.2)
+    peer = await Peer.connect(server.port)
+    await peer.send(b"agi_network: yes\n")
+    assert await peer.wait_closed_by_server()
+    await settle(server)
+    assert server.stats["timeouts"] == 1
+
+
+async def test_stalled_reply_times_out_and_later_commands_refuse(make_server: Factory) -> None:
+    outcome: list[str] = []
+
+    async def route(s: AgiSession) -> None:
+        try:
+            await s.verbose("hello")
+        except AgiTimeout:
+            outcome.append("timeout")
+        try:
+            await s.verbose("again")
+        except AgiTimeout:
+            outcome.append("refused")
+
+    server = await make_server({"cid": route}, command_timeout=0.2)
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    assert await peer.read_command() == 'VERBOSE "hello" 1'
+    assert await peer.wait_closed_by_server()          # no second command was sent
+    assert outcome == ["timeout", "refused"]
+
+
+async def test_unsolicited_hangup_between_commands(make_server: Factory) -> None:
+    """The lab trace: after HANGUP no command may be paired with a shifted reply; the route is told."""
+    outcome: list[str] = []
+
+    async def route(s: AgiSession) -> None:
+        await s.set_variable("X", "1")
+        await asyncio.sleep(0.1)     # the HANGUP arrives meanwhile
+        try:
+            await s.stream_file("digits/dollars")
+        except AgiHangup:
+            outcome.append("hangup")
+
+    server = await make_server({"balance": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("balance"))
+    assert await peer.read_command() == 'SET VARIABLE X "1"'
+    await peer.send("200 result=1\nHANGUP\n")
+    assert await peer.wait_closed_by_server()
+    assert peer.commands == ['SET VARIABLE X "1"']
+    assert outcome == ["hangup"]
+
+
+async def test_hangup_during_a_command_result_minus_one_then_511(make_server: Factory) -> None:
+    """SAY NUMBER interrupted: -1, HANGUP, then 511 for the probe; the route gets AgiHangup, no shift."""
+    outcome: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        try:
+            await s.say_number(57)
+        except AgiHangup:
+            outcome.append("hangup")
+
+    server = await make_server({"balance": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("balance"))
+    assert await peer.read_command() == 'SAY NUMBER 57 ""'
+    await peer.send("200 result=-1\n")
+    assert await peer.read_command() == "CHANNEL STATUS"
+    await peer.send("HANGUP\n511 Command Not Permitted on a dead channel or intercept routine\n")
+    assert await peer.wait_closed_by_server()
+    assert outcome == ["hangup"]
+
+
+async def test_missing_file_on_live_channel_is_not_a_hangup(make_server: Factory) -> None:
+    outcome: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        reply = await s.stream_file("no-such-file")
+        outcome.append((reply.failed, reply.endpos))
+        outcome.append(await s.channel_status())
+
+    server = await make_server({"balance": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("balance"))
+    assert await peer.read_command() == 'STREAM FILE no-such-file ""'
+    await peer.send("200 result=-1 endpos=0\n")
+    assert await peer.read_command() == "CHANNEL STATUS"
+    await peer.send("200 result=6\n")
+    assert await peer.read_command() == "CHANNEL STATUS"
+    await peer.send("200 result=6\n")
+    assert await peer.wait_closed_by_server()
+    assert outcome == [(True, 0), 6]
+
+
+async def test_hangup_while_command_in_flight_returns_reply_then_refuses(make_server: Factory) -> None:
+    outcome: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        outcome.append((await s.set_variable("A", "1")).result)
+        try:
+            await s.set_variable("B", "2")
+        except AgiHangup:
+            outcome.append("hangup")
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    await peer.read_command()
+    await peer.send("HANGUP\n200 result=1\n")
+    assert await peer.wait_closed_by_server()
+    assert outcome == ["1", "hangup"]
+    assert len(peer.commands) == 1
+
+
+async def test_peer_closes_mid_session(make_server: Factory) -> None:
+    outcome: list[str] = []
+
+    async def route(s: AgiSession) -> None:
+        try:
+            await s.verbose("x")
+        except AgiHangup:
+            outcome.append("closed")
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    await peer.read_command()
+    peer.close()
+    await settle(server)
+    assert outcome == ["closed"]
+
+
+async def test_malformed_lines_are_skipped(make_server: Factory) -> None:
+    got: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        got.append(s.callerid)
+        got.append(await s.get_variable("CALLERID(name)"))
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    env = env_block().replace(b"agi_language: en\n", b"this is not an env line\n\xff\xfe garbage\n")
+    await peer.send(env)
+    await peer.read_command()
+    await peer.send("what is this\n200 nope\n" + "x" * 20000 + "\n200 result=1 (Alice)\n")
+    assert await peer.wait_closed_by_server()
+    assert got == ["15551230001", "Alice"]
+    assert server.stats["malformed_lines"] >= 4
+
+
+async def test_usage_error_is_raised_with_asterisk_text(make_server: Factory) -> None:
+    outcome: list[str] = []
+
+    async def route(s: AgiSession) -> None:
+        try:
+            await s.command("STREAM FILE")
+        except AgiUsageError as exc:
+            outcome.append(exc.reply.data)
+        await s.verbose("still in sync")
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    await peer.read_command()
+    await peer.send("520-Invalid command syntax.  Proper usage follows:\n Usage: STREAM FILE <filename>\n"
+                    "520 End of proper usage.\n")
+    assert await peer.read_command() == 'VERBOSE "still in sync" 1'
+    await peer.send("200 result=1\n")
+    assert await peer.wait_closed_by_server()
+    assert outcome and "Usage: STREAM FILE" in outcome[0]
+
+
+async def test_sync_route_and_unknown_route(make_server: Factory) -> None:
+    called: list[str] = []
+
+    def sync_route(s: AgiSession) -> None:
+        called.append(s.query.get("account", ""))
+
+    server = await make_server({"balance": sync_route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("balance?account=42"))
+    assert await peer.wait_closed_by_server()
+    peer2 = await Peer.connect(server.port)
+    await peer2.send(env_block("nonexistent"))
+    assert await peer2.wait_closed_by_server()
+    await settle(server)
+    assert called == ["42"]
+    assert server.stats["no_route"] == 1
+
+
+async def test_failing_route_does_not_stop_the_server(make_server: Factory) -> None:
+    async def broken(s: AgiSession) -> None:
+        raise RuntimeError("bug")
+
+    server = await make_server({"cid": broken})
+    for _ in range(3):
+        peer = await Peer.connect(server.port)
+        await peer.send(env_block())
+        assert await peer.wait_closed_by_server()
+    await settle(server)
+    assert server.stats["errors"] == 3 and server.health().ok
+
+
+async def test_stop_drains_then_cancels_at_deadline(make_server: Factory) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow(s: AgiSession) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    server = await make_server({"cid": slow})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    async with asyncio.timeout(HANG_GUARD):
+        await started.wait()
+    loop = asyncio.get_running_loop()
+    await server.stop(loop.time() + 0.2)
+    assert cancelled.is_set()
+    assert not server.health().ok
+    with pytest.raises(OSError):
+        await Peer.connect(server.port)
+
+
+async def test_stop_lets_a_running_session_finish(make_server: Factory) -> None:
+    done: list[str] = []
+
+    async def route(s: AgiSession) -> None:
+        await s.verbose("one")
+        done.append("finished")
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block())
+    await peer.read_command()
+    loop = asyncio.get_running_loop()
+    stopper = asyncio.create_task(server.stop(loop.time() + HANG_GUARD))
+    await asyncio.sleep(0.05)
+    await peer.send("200 result=1\n")
+    await stopper
+    assert done == ["finished"]
