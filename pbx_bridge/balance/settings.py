@@ -1,16 +1,114 @@
-"""Config section ``balance`` (IVR balance lookup)."""
+"""Config section ``balance`` (IVR balance lookup, "press 3").
+
+The balance discloses money, so the defaults are the careful ones: caller-ID binding, three attempts per
+call, a lockout per calling number, and no DTMF client-number path unless a PIN is also required.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pbx_bridge.settings_base import Section
+
+__all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts"]
+
+
+def _alts(*names: str) -> list[str]:
+    return list(names)
+
+
+class CurrencyPrompts(Section):
+    """Sound files naming one currency's units. Each is an ordered list of alternatives: the first that
+    exists is played; "" means "say nothing" (the defined last resort)."""
+
+    major: list[str] = Field(default_factory=lambda: _alts("digits/dollars"),
+                             description="after the whole units, e.g. 'dollars'")
+    minor: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-cents", ""),
+                             description="after the cents, e.g. 'cents'")
+
+
+class LanguagePrompts(Section):
+    """Prompt names for one Asterisk language (the channel's ``agi_language``). Lists are alternatives,
+    tried in order when a file is missing; "" = play nothing."""
+
+    intro: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-your-balance-is", "your"))
+    approximate_intro: list[str] = Field(
+        default_factory=lambda: _alts("custom/pbxb-open-invoices-total", "custom/pbxb-your-balance-is",
+                                      "your"))
+    minus: list[str] = Field(default_factory=lambda: _alts("digits/minus"))
+    conjunction: list[str] = Field(default_factory=lambda: _alts("vm-and"),
+                                   description="between the units and the cents")
+    enter_client_number: list[str] = Field(
+        default_factory=lambda: _alts("custom/pbxb-enter-client-number", "please-enter-your"))
+    enter_pin: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-enter-pin", "agent-pass"))
+    pin_incorrect: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-pin-incorrect",
+                                                                    "auth-incorrect"))
+    refused: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-balance-unavailable",
+                                                             "an-error-has-occurred"))
+    goodbye: list[str] = Field(default_factory=lambda: _alts("vm-goodbye", ""))
+    currencies: dict[str, CurrencyPrompts] = Field(
+        default_factory=lambda: {"USD": CurrencyPrompts()},
+        description="per ISO currency code; a currency not listed is spoken without a unit word")
 
 
 class BalanceSettings(Section):
     enabled: bool = True
+    # callerid: the caller's number (through the directory) is the proof; pin: the contact's ITFlow
+    # contact_pin is asked; both: the number must identify the client AND the PIN must match.
     verification: Literal["callerid", "pin", "both"] = "callerid"
+    # Legacy api.php has no currency field; v1 clients have client_currency_code.
     default_currency: str = "USD"
-    max_attempts: int = Field(default=3, ge=1, le=10)
+    max_attempts: int = Field(default=3, ge=1, le=10, description="PIN / client-number tries per call")
+    # Per calling number over time (persisted): failures within lockout_window lock the number out.
+    max_failures_per_number: int = Field(default=5, ge=1, le=100)
+    # Failed PINs against one client from any number (stops spreading a guess over many numbers).
+    max_failures_per_client: int = Field(default=10, ge=1, le=1000)
+    lockout_window: float = Field(default=3600.0, gt=0, description="seconds failures are remembered")
+    # Unknown or ambiguous caller: ask for the client number by DTMF. Only honoured when a PIN is also
+    # required (verification pin), since a typed number proves nothing by itself.
+    client_number_prompt: bool = False
+    client_number_digits: int = Field(default=6, ge=1, le=12, description="max digits of a client number")
+    pin_digits: int = Field(default=8, ge=1, le=32, description="max digits read for a PIN")
+    dtmf_timeout: float = Field(default=6.0, gt=0, le=60, description="seconds to wait for DTMF input")
+    # Explicit number -> client id map (E.164 or national digits). The only way the phone IVR works on a
+    # legacy-only ITFlow (its answers carry no client ids); consulted first on any backend.
+    number_map: dict[str, int] = Field(default_factory=dict)
+    # v1 at v26.04+ has no payments: speak the open-invoice total (flagged approximate) or refuse.
+    approximate: Literal["speak", "refuse"] = "speak"
+    # ITFlow excludes Non-Billable invoices from v25.06 on. auto: decide from the detected era.
+    non_billable: Literal["auto", "exclude", "include"] = "auto"
+    # Where `pbx-bridge prompts build` writes (one sub-directory per language: <dir>/<lang>/custom/).
+    sounds_dir: Path = Path("/var/lib/asterisk/sounds")
+    # espeak-ng voice per language for the generated prompts.
+    tts_voices: dict[str, str] = Field(default_factory=lambda: {"en": "en-us"})
+    prompts: dict[str, LanguagePrompts] = Field(default_factory=lambda: {"en": LanguagePrompts()})
+    # Seconds the classic AGI script waits for the daemon before failing (it then says nothing).
+    script_timeout: float = Field(default=8.0, gt=0, le=60)
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        v = v.strip().upper()
+        if len(v) != 3 or not v.isalpha():
+            raise ValueError("a 3-letter ISO 4217 code, e.g. USD")
+        return v
+
+    @field_validator("prompts")
+    @classmethod
+    def _has_default_language(cls, v: dict[str, LanguagePrompts]) -> dict[str, LanguagePrompts]:
+        if not v:
+            raise ValueError("give prompts for at least one language")
+        return v
+
+    def prompts_for(self, language: str) -> LanguagePrompts:
+        """Prompts for the channel's language: exact, then its base ("en_GB" -> "en"), then the first."""
+        lang = (language or "").strip()
+        if lang in self.prompts:
+            return self.prompts[lang]
+        base = lang.split("_")[0].split("-")[0]
+        if base in self.prompts:
+            return self.prompts[base]
+        return next(iter(self.prompts.values()))
