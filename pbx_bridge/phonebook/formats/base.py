@@ -1,0 +1,206 @@
+"""What every format module provides, and the helpers they share (XML writing, limits, number slots).
+
+XML is always produced by lxml (element trees serialised by libxml2), so names holding ``&``, ``<`` or
+quotes are escaped by the library; text is cleaned of control characters before it reaches lxml.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pbx_bridge.directory.model import NumberLabel
+from pbx_bridge.phonebook.entries import Book, Entry
+from pbx_bridge.phonebook.settings import PhonebookSettings
+from pbx_bridge.phonebook.text import truncate, truncate_bytes
+
+__all__ = [
+    "XML_DECLARATION",
+    "FormatSpec",
+    "Limiter",
+    "RenderContext",
+    "Rendered",
+    "one_per_number",
+    "pages_of",
+    "slots",
+    "sub",
+    "xml_document",
+]
+
+log = logging.getLogger("pbx_bridge.phonebook")
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+XML_MEDIA = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    settings: PhonebookSettings
+    public_url: str = "http://127.0.0.1:8734"   # base of links in paged formats (http.public_url)
+
+    def page_url(self, format_id: str, page: int) -> str:
+        return f"{self.public_url.rstrip('/')}/phonebook/{format_id}?page={page}"
+
+
+@dataclass(slots=True)
+class Rendered:
+    pages: list[bytes]        # one element for unpaged formats
+    records: int = 0          # records written (entries, or entry-number pairs in one-number formats)
+    cut: int = 0              # records dropped by a vendor limit
+    shortened: int = 0        # names cut to the vendor's length
+
+    @property
+    def body(self) -> bytes:
+        return self.pages[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    id: str
+    description: str
+    media_type: str
+    file_name: str
+    render: Callable[[Book, RenderContext], Rendered]
+    max_entries: int | None = None      # vendor's record limit (None: none documented)
+    max_name: int | None = None         # characters
+    page_size: int | None = None        # paged over HTTP (?page=N), files page-numbered
+    single_rooted: bool = True          # False: not one XML document by the vendor's definition
+    xml: bool = True
+    provisioning: str = ""              # the phone-side setting that takes the URL
+
+    def page_file_name(self, page: int) -> str:
+        if page == 1:
+            return self.file_name
+        stem, dot, ext = self.file_name.rpartition(".")
+        return f"{stem}-{page}.{ext}" if dot else f"{self.file_name}-{page}"
+
+
+@dataclass(slots=True)
+class Limiter:
+    """Applies one format's entry and name limits; logs once per render what was cut."""
+
+    spec_id: str
+    max_entries: int | None
+    max_name: int | None
+    max_name_bytes: int | None = None
+    cut: int = 0
+    shortened: int = 0
+    _names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_spec(cls, spec_id: str, default_entries: int | None, default_name: int | None,
+                 ctx: RenderContext, *, name_bytes: int | None = None) -> Limiter:
+        s = ctx.settings
+        return cls(spec_id, s.max_entries.get(spec_id, default_entries),
+                   s.max_name_length.get(spec_id, default_name), name_bytes)
+
+    def take(self, records: list) -> list:
+        if self.max_entries is not None and len(records) > self.max_entries:
+            self.cut += len(records) - self.max_entries
+            return records[: self.max_entries]
+        return records
+
+    def name(self, text: str) -> str:
+        out = truncate(text, self.max_name)
+        out = truncate_bytes(out, self.max_name_bytes)
+        if out != text:
+            self.shortened += 1
+        return out
+
+    def record_name(self, base: str, suffix: str) -> str:
+        """A name with a label suffix, cut so the suffix survives ("Alice Sm... (Mobile)")."""
+        if not suffix:
+            return self.name(base)
+        full = base + suffix
+        cut = self.name(full)
+        if cut == full:
+            return full
+        room_chars = None if self.max_name is None else max(1, self.max_name - len(suffix))
+        room_bytes = (None if self.max_name_bytes is None
+                      else max(1, self.max_name_bytes - len(suffix.encode("utf-8"))))
+        return truncate_bytes(truncate(base, room_chars), room_bytes) + suffix
+
+    def report(self, rendered: Rendered) -> Rendered:
+        rendered.cut += self.cut
+        rendered.shortened += self.shortened
+        if rendered.cut:
+            log.warning("phonebook %s: %d records over the vendor limit of %s were left out",
+                        self.spec_id, rendered.cut, self.max_entries)
+        if rendered.shortened:
+            log.info("phonebook %s: %d names shortened to %s characters", self.spec_id,
+                     rendered.shortened, self.max_name if self.max_name_bytes is None
+                     else f"{self.max_name_bytes} bytes")
+        return rendered
+
+
+def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    el = etree.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[str, str] | None = None,
+                 doctype: str | None = None) -> bytes:
+    """A UTF-8 document: declaration, ``<root>`` and ``children`` streamed through libxml2."""
+    buf = io.BytesIO()
+    buf.write(XML_DECLARATION)
+    if doctype:
+        buf.write(doctype.encode() + b"\n")
+    with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}):
+        xf.write("\n")
+        for child in children:
+            xf.write(child, pretty_print=True)
+    buf.write(b"\n")
+    return buf.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One entry with one number, for formats that carry a single number per record."""
+
+    entry: Entry
+    label: NumberLabel
+    dial: str
+    base: str                 # the entry name
+    suffix: str = ""          # the label suffix for its second and later numbers
+
+    @property
+    def name(self) -> str:
+        return self.base + self.suffix
+
+
+def one_per_number(entries: Iterable[Entry], ctx: RenderContext) -> Iterator[Record]:
+    """The shared rule for one-number formats: the first number under the plain name, each further number
+    as its own record named with the label suffix (``Alice Smith (Mobile)``)."""
+    suffixes = ctx.settings.label_suffixes
+    for e in entries:
+        for i, n in enumerate(e.numbers):
+            suffix = "" if i == 0 else getattr(suffixes, n.label.value, "")
+            yield Record(e, n.label, n.dial, e.name, suffix)
+
+
+def slots(entry: Entry, count: int = 3) -> list[str]:
+    """Numbers for formats with fixed typed slots (office, mobile, other): each label in its own slot,
+    extra numbers fill empty slots, anything beyond ``count`` is dropped."""
+    out = [""] * count
+    order = {NumberLabel.OFFICE: 0, NumberLabel.MOBILE: 1, NumberLabel.OTHER: 2}
+    extra: list[str] = []
+    for n in entry.numbers:
+        i = order.get(n.label, 2)
+        if i < count and not out[i]:
+            out[i] = n.dial
+        else:
+            extra.append(n.dial)
+    for dial in extra:
+        if "" in out:
+            out[out.index("")] = dial
+    return out
+
+
+def pages_of(items: list, size: int) -> list[list]:
+    return [items[i: i + size] for i in range(0, len(items), size)] or [[]]

@@ -1,0 +1,35 @@
+"""Plain CSV (RFC 4180 quoting, UTF-8 without BOM): a header row and one row per entry, one column per
+number type."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.formats.base import FormatSpec, Limiter, RenderContext, Rendered, slots
+
+ID = "csv"
+HEADER = ["name", "first_name", "last_name", "organization", "group", "kind", "office", "mobile", "other",
+          "email"]
+
+
+def render(book: Book, ctx: RenderContext) -> Rendered:
+    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
+    entries = lim.take(list(book.entries))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(HEADER)
+    dropped = 0
+    for e in entries:
+        office, mobile, other = slots(e, 3)
+        dropped += max(0, len(e.numbers) - 3)
+        w.writerow([lim.name(e.name), e.first_name, e.last_name, e.organization, e.group, e.kind.value,
+                    office, mobile, other, e.email])
+    return lim.report(Rendered([buf.getvalue().encode("utf-8")], records=len(entries), cut=dropped))
+
+
+SPEC = FormatSpec(
+    id=ID, description="CSV, one row per entry (UTF-8)", media_type="text/csv; charset=utf-8",
+    file_name="phonebook.csv", render=render, xml=False, provisioning="spreadsheet / generic import",
+)

@@ -1,0 +1,45 @@
+"""The layout ITFlow's legacy ``api.php?phonebook`` produced (itflow-api.md §1.7), correctly escaped:
+``AddressBook/Contact`` with ``LastName``, ``Phone/phonenumber`` and ``Groups/groupid`` (0 contacts,
+1 vendors, 2 locations), for setups that were pointed at the old URL."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from pbx_bridge.directory.model import PartyKind
+from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.formats.base import (
+    XML_MEDIA,
+    FormatSpec,
+    Limiter,
+    RenderContext,
+    Rendered,
+    sub,
+    xml_document,
+)
+
+ID = "itflow-legacy"
+GROUP_ID = {PartyKind.CONTACT: "0", PartyKind.VENDOR: "1", PartyKind.LOCATION: "2"}
+
+
+def render(book: Book, ctx: RenderContext) -> Rendered:
+    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
+    entries = lim.take(list(book.entries))
+
+    def children():
+        for e in entries:
+            c = etree.Element("Contact")
+            sub(c, "LastName", lim.name(e.name))
+            for n in e.numbers:
+                sub(sub(c, "Phone"), "phonenumber", n.dial)
+            sub(sub(c, "Groups"), "groupid", GROUP_ID.get(e.kind, "0"))
+            yield c
+
+    return lim.report(Rendered([xml_document("AddressBook", children())], records=len(entries)))
+
+
+SPEC = FormatSpec(
+    id=ID, description="ITFlow legacy AddressBook layout (Grandstream-style), escaped",
+    media_type=XML_MEDIA, file_name="itflow-phonebook.xml", render=render,
+    provisioning="whatever pointed at api.php?phonebook before",
+)

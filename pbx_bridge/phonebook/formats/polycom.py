@@ -1,0 +1,62 @@
+"""Polycom/Poly UC Software local directory: ``directory/item_list/item`` with one number per item in
+``ct``, which must be unique in the file (the phone matches incoming calls against it); ``fn``/``ln`` at
+most 40 bytes (handset-phonebooks.md §5). The shared seed file name is ``000000000000-directory.xml``."""
+
+from __future__ import annotations
+
+import logging
+
+from lxml import etree
+
+from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.formats.base import (
+    XML_MEDIA,
+    FormatSpec,
+    Limiter,
+    RenderContext,
+    Rendered,
+    one_per_number,
+    sub,
+    xml_document,
+)
+
+ID = "polycom"
+NAME_BYTES = 40
+LABEL = {"office": "Office", "mobile": "Mobile", "other": "Other"}
+
+log = logging.getLogger("pbx_bridge.phonebook")
+
+
+def render(book: Book, ctx: RenderContext) -> Rendered:
+    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx, name_bytes=NAME_BYTES)
+    seen: set[str] = set()
+    records = []
+    duplicates = 0
+    for r in one_per_number(book.entries, ctx):
+        if r.dial in seen:  # ct must be unique: the first entry (in book order) keeps the number
+            duplicates += 1
+            continue
+        seen.add(r.dial)
+        records.append(r)
+    if duplicates:
+        log.info("phonebook %s: %d numbers shared by several entries kept once (ct must be unique)",
+                 ID, duplicates)
+    records = lim.take(records)
+
+    def children():
+        item_list = etree.Element("item_list")
+        for r in records:
+            item = sub(item_list, "item")
+            sub(item, "ln", lim.record_name(r.base, r.suffix))
+            sub(item, "ct", r.dial)
+            sub(item, "lb", LABEL.get(r.label.value, "Other"))
+        yield item_list
+
+    return lim.report(Rendered([xml_document("directory", children())], records=len(records)))
+
+
+SPEC = FormatSpec(
+    id=ID, description="Polycom/Poly local contact directory (seed file for every phone)",
+    media_type=XML_MEDIA, file_name="000000000000-directory.xml", render=render,
+    provisioning="on the provisioning server next to the phone configs (or CONTACTS_DIRECTORY)",
+)

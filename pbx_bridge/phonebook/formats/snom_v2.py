@@ -1,0 +1,46 @@
+"""Snom remote XML directory, ``tbook version="2.0"`` (firmware >= 10.1.178): one ``contact`` per entry with
+``numbers/number no= type=`` for each number (handset-phonebooks.md §6b). Phones fetch it with POST."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from pbx_bridge.directory.model import NumberLabel
+from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.formats.base import (
+    XML_MEDIA,
+    FormatSpec,
+    Limiter,
+    RenderContext,
+    Rendered,
+    sub,
+    xml_document,
+)
+
+ID = "snom-v2"
+NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", NumberLabel.OTHER: "home"}
+
+
+def render(book: Book, ctx: RenderContext) -> Rendered:
+    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
+    entries = lim.take(list(book.entries))
+
+    def children():
+        for e in entries:
+            c = etree.Element("contact", fav="false", vip="false", blocked="false")
+            sub(c, "first_name", "")
+            sub(c, "last_name", lim.name(e.name))
+            nums = sub(c, "numbers")
+            for n in e.numbers:
+                sub(nums, "number", no=n.dial, type=NUMBER_TYPE.get(n.label, "home"), outgoing_id="0")
+            yield c
+
+    body = xml_document("tbook", children(), attrs={"e": "2", "version": "2.0"})
+    return lim.report(Rendered([body], records=len(entries)))
+
+
+SPEC = FormatSpec(
+    id=ID, description="Snom remote XML directory (tbook 2.0, several numbers per contact)",
+    media_type=XML_MEDIA, file_name="snom-directory.xml", render=render,
+    provisioning="web UI Directory -> remote XML directory URL (up to three)",
+)

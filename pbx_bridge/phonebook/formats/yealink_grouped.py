@@ -1,0 +1,53 @@
+"""Yealink remote phonebook, grouped: ``YealinkIPPhoneBook`` with one ``Menu`` per group and a ``Unit``
+per entry carrying up to three numbers as ``Phone1``/``Phone2``/``Phone3`` (office, mobile, other;
+handset-phonebooks.md §2b)."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from lxml import etree
+
+from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.formats.base import (
+    XML_MEDIA,
+    FormatSpec,
+    Limiter,
+    RenderContext,
+    Rendered,
+    slots,
+    sub,
+    xml_document,
+)
+
+ID = "yealink-grouped"
+
+
+def render(book: Book, ctx: RenderContext) -> Rendered:
+    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
+    entries = lim.take(list(book.entries))
+    dropped = 0
+
+    def children():
+        nonlocal dropped
+        title = etree.Element("Title")
+        title.text = ctx.settings.title
+        yield title
+        # entries are sorted by group already, so each group is one run
+        for group, members in groupby(entries, key=lambda e: e.group):
+            menu = etree.Element("Menu", Name=lim.name(group))
+            for e in members:
+                p1, p2, p3 = slots(e, 3)
+                dropped += max(0, len(e.numbers) - 3)
+                sub(menu, "Unit", Name=lim.name(e.name), Phone1=p1, Phone2=p2, Phone3=p3, default_photo="")
+            yield menu
+
+    body = xml_document("YealinkIPPhoneBook", children())
+    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+
+
+SPEC = FormatSpec(
+    id=ID, description="Yealink remote phonebook, one menu per group, three numbers per unit",
+    media_type=XML_MEDIA, file_name="yealink-phonebook-grouped.xml", render=render,
+    provisioning="remote_phonebook.data.N.url",
+)
