@@ -1,0 +1,102 @@
+"""FastAGI route ``cid``: name the caller from the directory and publish the ``ITFLOW_*`` variables.
+
+The number looked up is always ``agi_callerid``, the number Asterisk has for the channel; AGI arguments
+and ``cid?x=y`` may only carry options (``live=yes|no``), so a caller can never ask about someone else.
+``CALLERID(name)`` is set only on a match; on no match the caller's name is left exactly as it was.
+
+Channel variables (a contract; the names never change):
+
+=====================  ====================================================================
+``ITFLOW_MATCH``       contact | location | vendor | ambiguous | legacy | none
+``ITFLOW_NAME``        the name shown (what CALLERID(name) was set to); empty on none
+``ITFLOW_CLIENT_ID``   the ITFlow client id, empty when unknown (ambiguous, legacy, none)
+``ITFLOW_CLIENT_NAME`` the client's name, empty when unknown
+``ITFLOW_CONTACT_ID``  the contact id when the match is a contact, else empty
+=====================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from pbx_bridge.agi.errors import AgiHangup
+from pbx_bridge.agi.server import AgiSession, Route
+from pbx_bridge.directory.model import LookupResult, MatchKind
+
+__all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables"]
+
+log = logging.getLogger(__name__)
+
+CONTRACT_VARIABLES = ("ITFLOW_MATCH", "ITFLOW_NAME", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME",
+                      "ITFLOW_CONTACT_ID")
+
+_TRUE = {"1", "yes", "true", "on"}
+_FALSE = {"0", "no", "false", "off"}
+
+
+class CallerIdLookup(Protocol):
+    """What the route needs from ``pbx_bridge.directory.CallerId``."""
+
+    async def lookup(self, raw_number: str, *, live: bool | None = None) -> LookupResult: ...
+
+
+def contract_variables(result: LookupResult) -> dict[str, str]:
+    """The ``ITFLOW_*`` values for a lookup result (also served as JSON over HTTP)."""
+    if not result.found:
+        return {"ITFLOW_MATCH": MatchKind.NONE.value, "ITFLOW_NAME": "", "ITFLOW_CLIENT_ID": "",
+                "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_ID": ""}
+    contact_id = result.contact_id if result.match is MatchKind.CONTACT else 0
+    return {
+        "ITFLOW_MATCH": result.match.value,
+        "ITFLOW_NAME": result.display,
+        "ITFLOW_CLIENT_ID": str(result.client_id) if result.client_id else "",
+        "ITFLOW_CLIENT_NAME": result.client_name,
+        "ITFLOW_CONTACT_ID": str(contact_id) if contact_id else "",
+    }
+
+
+def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool | None]:
+    """Options from ``key=value`` arguments and the ``?query``; anything else (e.g. ``${EXTEN}``) is ignored.
+
+    ``live``: force (yes) or forbid (no) a live ITFlow lookup on an index miss; default: configuration.
+    """
+    raw: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep:
+            raw[key.strip().lower()] = value.strip().lower()
+    raw.update({k.lower(): v.lower() for k, v in query.items()})
+    live: bool | None = None
+    if raw.get("live") in _TRUE:
+        live = True
+    elif raw.get("live") in _FALSE:
+        live = False
+    return {"live": live}
+
+
+def cid_route(callerid: CallerIdLookup) -> Route:
+    """The ``cid`` route bound to a caller-ID service."""
+
+    async def cid(session: AgiSession) -> None:
+        opts = cid_options(session.args, session.query)
+        number = session.callerid
+        try:
+            result = await callerid.lookup(number, live=opts["live"])
+        except Exception:
+            # Fail open: the call goes on with its own name, the dialplan sees "none".
+            log.exception("caller-ID lookup failed; the call continues unchanged")
+            result = LookupResult(match=MatchKind.NONE, number="", source="none")
+        values = contract_variables(result)
+        try:
+            if result.found and result.display:
+                await session.set_variable("CALLERID(name)", result.display)
+            for name in CONTRACT_VARIABLES:
+                await session.set_variable(name, values[name])
+        except AgiHangup:
+            log.debug("caller hung up during the cid route")
+            raise
+        log.debug("cid %s -> %s (%s)", result.number or "-", result.match.value, result.source)
+
+    return cid
