@@ -25,9 +25,10 @@ class NumberLabel(StrEnum):
 @dataclass(frozen=True, slots=True)
 class PartyNumber:
     label: NumberLabel
-    raw: str              # as ITFlow stores it (digits), with the country-code column folded in
+    raw: str              # as ITFlow stores it (digits); the country-code column is kept apart below
     canonical: str        # E.164 key, e.g. "+14125550101"; "" when not a possible number
     extension: str = ""
+    country_code: str = ""  # ITFlow's separate *_country_code column ('' when NULL or blank)
 
 
 @dataclass(frozen=True, slots=True)

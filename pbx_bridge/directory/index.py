@@ -1,0 +1,142 @@
+"""The in-memory index: canonical number -> the answer, computed once per snapshot, a dict lookup per call.
+
+Several parties on one number, the preference (deterministic, documented in docs/callerid.md):
+
+1. contact before location before vendor;
+2. then the client's primary contact (or primary location) first;
+3. then a mobile before an office number (a mobile belongs to one person, an office line is often shared);
+4. then the lowest ITFlow id, then the name.
+
+When the parties on a number belong to two or more different clients, the answer is ``ambiguous``: the
+display is a neutral label (``directory.ambiguous_label``, or the number itself) and no client is named,
+because naming the wrong company is worse than naming none. A party without a client (a global vendor)
+does not make a number ambiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pbx_bridge.directory.display import cut, render_name, sanitize
+from pbx_bridge.directory.model import LookupResult, MatchKind, NumberLabel, Party, PartyKind
+from pbx_bridge.directory.settings import DirectorySettings
+from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.numbers import NumberPlan
+
+__all__ = ["DirectoryIndex", "IndexStats"]
+
+_KIND_RANK = {PartyKind.CONTACT: 0, PartyKind.LOCATION: 1, PartyKind.VENDOR: 2}
+_LABEL_RANK = {NumberLabel.MOBILE: 0, NumberLabel.OFFICE: 1, NumberLabel.OTHER: 2}
+_MATCH = {PartyKind.CONTACT: MatchKind.CONTACT, PartyKind.LOCATION: MatchKind.LOCATION,
+          PartyKind.VENDOR: MatchKind.VENDOR}
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    numbers: int
+    ambiguous: int
+    parties: int
+    by_kind: dict[str, int]
+    unkeyed_numbers: int   # numbers in ITFlow that are not possible numbers (never matched)
+
+
+def _client_key(p: Party) -> object | None:
+    if p.client_id:
+        return p.client_id
+    if p.client_name:
+        return ("name", p.client_name.casefold())
+    return None
+
+
+def _settings(settings: Any) -> DirectorySettings:
+    # Accept the whole Settings or just its directory section.
+    if settings is None:
+        return DirectorySettings()
+    return settings.directory if hasattr(settings, "directory") else settings
+
+
+class DirectoryIndex:
+    """Immutable once built; a new snapshot builds a new index (swapped atomically by reference)."""
+
+    def __init__(self, entries: dict[str, LookupResult], snapshot: Snapshot, plan: NumberPlan,
+                 settings: DirectorySettings, unkeyed: int = 0) -> None:
+        self._entries = entries
+        self.snapshot = snapshot
+        self.plan = plan
+        self.settings = settings
+        self.clients: Mapping[int, str] = snapshot.clients
+        self._unkeyed = unkeyed
+
+    @classmethod
+    def build(cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | Any = None
+              ) -> DirectoryIndex:
+        s = _settings(settings)
+        by_number: dict[str, list[tuple[Party, NumberLabel]]] = {}
+        unkeyed = 0
+        for party in snapshot.parties:
+            if party.archived:
+                continue
+            for num in party.numbers:
+                if not num.canonical:
+                    unkeyed += 1
+                    continue
+                by_number.setdefault(num.canonical, []).append((party, num.label))
+        entries = {e164: resolve(e164, cands, s) for e164, cands in by_number.items()}
+        return cls(entries, snapshot, plan, s, unkeyed)
+
+    def lookup(self, e164: str) -> LookupResult:
+        """The answer for a canonical number; ``MatchKind.NONE`` (source "none") when unknown."""
+        hit = self._entries.get(e164)
+        if hit is not None:
+            return hit
+        return LookupResult(MatchKind.NONE, e164, source="none")
+
+    def __contains__(self, e164: object) -> bool:
+        return e164 in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def numbers(self) -> Iterable[str]:
+        return self._entries.keys()
+
+    def items(self) -> Iterable[tuple[str, LookupResult]]:
+        return self._entries.items()
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            numbers=len(self._entries),
+            ambiguous=sum(1 for r in self._entries.values() if r.match is MatchKind.AMBIGUOUS),
+            parties=len(self.snapshot.parties),
+            by_kind=self.snapshot.count_by_kind(),
+            unkeyed_numbers=self._unkeyed,
+        )
+
+
+def preference(item: tuple[Party, NumberLabel]) -> tuple[int, int, int, int, str]:
+    party, label = item
+    return (_KIND_RANK[party.kind], 0 if party.primary else 1, _LABEL_RANK[label], party.id, party.name)
+
+
+def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: DirectorySettings,
+            source: str = "index") -> LookupResult:
+    """The answer for ``e164`` given every party holding it (see the module doc for the rules)."""
+    ordered = sorted(candidates, key=preference)
+    parties = tuple(dict.fromkeys(p for p, _ in ordered))
+    clients = {k for k in (_client_key(p) for p in parties) if k is not None}
+    if len(clients) > 1:
+        label = sanitize(settings.ambiguous_label) or e164
+        return LookupResult(MatchKind.AMBIGUOUS, e164, display=cut(label, settings.max_name_length),
+                            source=source, candidates=parties)
+    best = parties[0]
+    # A party without a client next to one with a client (a global vendor sharing a client's number):
+    # the preference chose; the client of the chosen party is the one named.
+    display = render_name(best, settings.name_template, settings.name_template_no_client,
+                          settings.max_name_length, e164)
+    return LookupResult(
+        _MATCH[best.kind], e164, display=display, party=best, client_id=best.client_id,
+        client_name=best.client_name, contact_id=best.id if best.kind is PartyKind.CONTACT else 0,
+        source=source, candidates=parties,
+    )

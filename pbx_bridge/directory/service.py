@@ -1,0 +1,194 @@
+"""``DirectorySync``: the daemon part that keeps the directory fresh and the index current.
+
+At start it loads the persisted snapshot (calls are named at once, even with ITFlow down), then syncs in
+the background: at start, every ``directory.sync_interval`` seconds (with a little jitter, so several
+daemons do not pull in step), and on demand (``request_sync()`` or ``await sync()``). A failed sync keeps
+the last good snapshot and retries after ``directory.retry_interval``. Subscribers (the phonebook) get
+every new snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pbx_bridge.component import Health
+from pbx_bridge.directory.index import DirectoryIndex
+from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
+from pbx_bridge.directory.sync import SyncError, pull, rekey
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.store import Store
+
+__all__ = ["DirectorySync", "SnapshotCallback"]
+
+log = logging.getLogger("pbx_bridge.directory")
+
+SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
+
+# How long start() waits for the first sync when nothing is persisted yet (then it keeps retrying).
+_FIRST_SYNC_WAIT = 30.0
+
+
+class DirectorySync:
+    name = "directory"
+
+    def __init__(self, settings: Any, itflow: Any, store: Store, plan: NumberPlan | None = None,
+                 metrics: Metrics | None = None, *, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.cfg = settings.directory
+        self.itflow = itflow
+        self.store = store
+        self.plan = plan or NumberPlan(settings.numbers)
+        self.metrics = metrics
+        self._rng = rng or random.Random()
+        self._snapshot: Snapshot | None = None
+        self._index: DirectoryIndex | None = None
+        self._subscribers: list[SnapshotCallback] = []
+        self._lock = asyncio.Lock()
+        self._trigger = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._first_done = asyncio.Event()
+        self.last_error: str = ""
+        self.last_success: float | None = None   # time.time() of the last good sync
+        self.syncs = 0
+        self.failures = 0
+        self._migrated = False
+
+    # ------------------------------------------------------------------ state
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    @property
+    def index(self) -> DirectoryIndex | None:
+        return self._index
+
+    def subscribe(self, callback: SnapshotCallback) -> Callable[[], None]:
+        """Call ``callback(snapshot)`` (sync or async) after each successful sync; returns an unsubscriber.
+        A subscriber added after a snapshot exists is not called for it: read ``.snapshot`` first."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _install(self, snap: Snapshot) -> None:
+        # Build first, then swap references: readers see the old or the new index, never a half-built one.
+        index = DirectoryIndex.build(snap, self.plan, self.cfg)
+        self._snapshot, self._index = snap, index
+        if self.metrics is not None:
+            self.metrics.directory_size.set(len(index))
+
+    def load(self) -> bool:
+        """Load the persisted snapshot synchronously (CLI, tests). True when there was one."""
+        self._migrate()
+        return self._use_stored(self.store.call(read_snapshot))
+
+    def _use_stored(self, stored: tuple[Snapshot, str] | None) -> bool:
+        if stored is None:
+            return False
+        snap, fingerprint = stored
+        if fingerprint != self.plan.fingerprint():
+            log.info("numbers settings changed since the directory was stored; re-keying")
+            snap = rekey(snap, self.plan)
+        self._install(snap)
+        return True
+
+    def _migrate(self) -> None:
+        if not self._migrated:
+            self.store.migrate("directory", MIGRATIONS)
+            self._migrated = True
+
+    # ------------------------------------------------------------------ syncing
+    async def sync(self) -> Snapshot:
+        """Pull now, persist, swap the index, notify subscribers. Raises ``SyncError`` (last good kept)."""
+        async with self._lock:
+            try:
+                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size)
+            except SyncError as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                if self.metrics is not None:
+                    self.metrics.directory_sync_failures.inc()
+                raise
+            fingerprint = self.plan.fingerprint()
+            await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
+            self._install(snap)
+            self.syncs += 1
+            self.last_error = ""
+            self.last_success = time.time()
+            if self.metrics is not None:
+                self.metrics.directory_synced.set(self.last_success)
+            log.info("directory synced from %s: %d parties, %d numbers", snap.source, len(snap.parties),
+                     len(self._index or ()))
+        for note in snap.notes:
+            log.info("directory: %s", note)
+        await self._notify(snap)
+        return snap
+
+    async def _notify(self, snap: Snapshot) -> None:
+        for callback in list(self._subscribers):
+            try:
+                result = callback(snap)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("a directory subscriber failed; the others still get the snapshot")
+
+    def request_sync(self) -> None:
+        """Ask the background loop for a sync now (returns at once)."""
+        self._trigger.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sync()
+                wait = self.cfg.sync_interval * self._rng.uniform(0.9, 1.1)
+            except SyncError as exc:
+                log.warning("directory sync failed (%s); keeping the last good directory, retry in %.0f s",
+                            exc, self.cfg.retry_interval)
+                wait = min(self.cfg.retry_interval, self.cfg.sync_interval)
+            except Exception:
+                log.exception("directory sync failed unexpectedly; keeping the last good directory")
+                self.failures += 1
+                wait = min(self.cfg.retry_interval, self.cfg.sync_interval)
+            self._first_done.set()
+            self._trigger.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._trigger.wait(), timeout=wait)
+
+    # ------------------------------------------------------------------ Component
+    async def start(self) -> None:
+        await self.store.run(lambda conn: self._migrate())
+        had = self._use_stored(await self.store.run(read_snapshot))
+        if not self.cfg.enabled:
+            return
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="directory-sync")
+        if not had:
+            # Nothing to answer from yet: give the first sync a chance before reporting ready.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_done.wait(), timeout=_FIRST_SYNC_WAIT)
+
+    async def stop(self, deadline: float) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+
+    def health(self) -> Health:
+        data: dict[str, object] = {"syncs": self.syncs, "failures": self.failures}
+        if self._snapshot is not None:
+            data.update(source=self._snapshot.source, parties=len(self._snapshot.parties),
+                        numbers=len(self._index or ()), age_seconds=round(self._snapshot.age(), 1))
+        if self._index is None:
+            return Health(False, self.last_error or "no directory yet", data)
+        detail = f"{len(self._index)} numbers from {self._snapshot.source if self._snapshot else '?'}"
+        if self.last_error:
+            detail += f"; last sync failed: {self.last_error}"
+        return Health(True, detail, data)

@@ -1,0 +1,142 @@
+"""One pulled directory (a ``Snapshot``) and its copy in the state store, so a restart answers at once.
+
+The snapshot is stored whole, as one JSON document in one row: it is written once per sync and read once
+at start, never queried piecewise, and one row makes the swap atomic (a crash mid-sync leaves the last
+good snapshot in place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
+from pbx_bridge.store import Store
+
+__all__ = ["MIGRATIONS", "Snapshot", "load_snapshot", "migrate", "read_snapshot", "save_snapshot",
+           "write_snapshot"]
+
+# Append-only: never edit a step that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE directory_snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fetched_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
+]
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every party the directory knows, when it was pulled and from where (``v1`` | ``legacy`` | ...).
+
+    ``clients`` maps client id -> name for every non-archived client (also those without a phone party):
+    a live lookup that finds a contact created after the sync still names its company, and one that
+    finds a contact of an archived client (``archived_clients``) ignores it.
+    """
+
+    parties: tuple[Party, ...]
+    fetched_at: datetime
+    source: str
+    clients: Mapping[int, str] = field(default_factory=dict)
+    archived_clients: frozenset[int] = frozenset()
+    notes: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        """A hash of the content (not of the time): equal digests mean nothing changed."""
+        body = json.dumps([_party_to_json(p) for p in self.parties], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def age(self, now: datetime | None = None) -> float:
+        return ((now or datetime.now(UTC)) - self.fetched_at).total_seconds()
+
+    def count_by_kind(self) -> dict[str, int]:
+        out = {k.value: 0 for k in PartyKind}
+        for p in self.parties:
+            out[p.kind.value] += 1
+        return out
+
+
+def _party_to_json(p: Party) -> dict[str, Any]:
+    return {
+        "kind": p.kind.value, "id": p.id, "name": p.name, "client_id": p.client_id,
+        "client_name": p.client_name, "primary": p.primary, "title": p.title, "email": p.email,
+        "archived": p.archived,
+        "numbers": [[n.label.value, n.raw, n.canonical, n.extension, n.country_code] for n in p.numbers],
+    }
+
+
+def _party_from_json(d: dict[str, Any]) -> Party:
+    return Party(
+        kind=PartyKind(d["kind"]), id=int(d["id"]), name=d["name"], client_id=int(d["client_id"]),
+        client_name=d["client_name"], primary=bool(d["primary"]), title=d.get("title", ""),
+        email=d.get("email", ""), archived=bool(d.get("archived", False)),
+        numbers=tuple(PartyNumber(NumberLabel(n[0]), n[1], n[2], n[3], n[4]) for n in d["numbers"]),
+    )
+
+
+def snapshot_to_json(snap: Snapshot) -> str:
+    return json.dumps({
+        "format": _FORMAT,
+        "parties": [_party_to_json(p) for p in snap.parties],
+        "clients": [[cid, name] for cid, name in snap.clients.items()],
+        "archived_clients": sorted(snap.archived_clients),
+        "notes": list(snap.notes),
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def snapshot_from_json(body: str, fetched_at: datetime, source: str) -> Snapshot:
+    data = json.loads(body)
+    if data.get("format") != _FORMAT:
+        raise ValueError(f"stored directory format {data.get('format')!r} is not {_FORMAT}")
+    return Snapshot(
+        parties=tuple(_party_from_json(d) for d in data["parties"]),
+        fetched_at=fetched_at, source=source,
+        clients={int(c): str(n) for c, n in data.get("clients", [])},
+        archived_clients=frozenset(int(c) for c in data.get("archived_clients", [])),
+        notes=tuple(data.get("notes", [])),
+    )
+
+
+def migrate(store: Store) -> None:
+    store.migrate("directory", MIGRATIONS)
+
+
+def write_snapshot(conn: sqlite3.Connection, snap: Snapshot, plan_fingerprint: str) -> None:
+    """Replace the stored snapshot (one statement: atomic)."""
+    conn.execute(
+        "INSERT INTO directory_snapshot(id, fetched_at, source, plan, body) VALUES (1, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET fetched_at=excluded.fetched_at, source=excluded.source, "
+        "plan=excluded.plan, body=excluded.body",
+        (snap.fetched_at.isoformat(), snap.source, plan_fingerprint, snapshot_to_json(snap)),
+    )
+
+
+def read_snapshot(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
+    """The stored snapshot and the number-plan fingerprint it was keyed with, or None."""
+    row = conn.execute(
+        "SELECT fetched_at, source, plan, body FROM directory_snapshot WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    snap = snapshot_from_json(row["body"], datetime.fromisoformat(row["fetched_at"]), row["source"])
+    return snap, row["plan"]
+
+
+def save_snapshot(store: Store, snap: Snapshot, plan_fingerprint: str) -> None:
+    """Synchronous save (CLI, tests); the daemon uses ``await store.run(lambda c: write_snapshot(...))``."""
+    store.call(lambda conn: write_snapshot(conn, snap, plan_fingerprint))
+
+
+def load_snapshot(store: Store) -> tuple[Snapshot, str] | None:
+    return store.call(read_snapshot)

@@ -1,0 +1,244 @@
+"""Pulling the directory out of ITFlow, from either API generation, into a :class:`Snapshot`.
+
+v1: the listings of clients, contacts, locations and vendors, paged (reads never filter archived rows,
+spec Q12, so ``*_archived_at`` is checked here; a party of an archived client is left out too).
+Clients carry no phone since 2021; they name the company of the parties that belong to them.
+
+Legacy (``api.php``): ``primary_contact_numbers`` (client name, primary contact, phone and mobile) and
+``phonebook`` (primary contacts' office numbers and every vendor). Legacy answers carry no ids, cannot
+tell archived records apart, and name no client for a vendor. Other contacts are found live (``cid``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
+from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
+from pbx_bridge.numbers import NumberPlan
+
+__all__ = ["SyncError", "contact_party", "pull", "pull_legacy", "pull_v1", "rekey"]
+
+log = logging.getLogger("pbx_bridge.directory")
+
+Row = Mapping[str, Any]
+
+
+class SyncError(Exception):
+    """The directory could not be pulled; the last good snapshot stays in use."""
+
+
+# ------------------------------------------------------------------ row helpers
+
+
+def _s(row: Row, *keys: str) -> str:
+    for k in keys:
+        v = row.get(k)
+        if v is not None:
+            return str(v).strip()
+    return ""
+
+
+def _int(row: Row, *keys: str) -> int:
+    try:
+        return int(_s(row, *keys) or 0)
+    except ValueError:
+        return 0
+
+
+def _archived(row: Row, key: str) -> bool:
+    return _s(row, key) not in ("", "0000-00-00 00:00:00")
+
+
+def _digits_field(value: str) -> str:
+    # The 2019-2022 schema defaulted contact_mobile to the *string* 'NULL' (spec 4.1).
+    return "" if value.upper() == "NULL" else value
+
+
+def make_number(plan: NumberPlan, label: NumberLabel, raw: str, country_code: str = "",
+                extension: str = "") -> PartyNumber | None:
+    raw = _digits_field(raw)
+    if not raw:
+        return None
+    cc = _digits_field(country_code)
+    return PartyNumber(label=label, raw=raw, canonical=plan.canonical(raw, cc) or "",
+                       extension=_digits_field(extension), country_code=cc)
+
+
+def _numbers(*items: PartyNumber | None) -> tuple[PartyNumber, ...]:
+    return tuple(n for n in items if n is not None)
+
+
+def contact_party(row: Row, plan: NumberPlan, clients: Mapping[int, str],
+                  primary_ids: frozenset[int] = frozenset()) -> Party:
+    cid = _int(row, "contact_id")
+    client_id = _int(row, "contact_client_id", "client_id")
+    return Party(
+        kind=PartyKind.CONTACT, id=cid, name=_s(row, "contact_name"), client_id=client_id,
+        client_name=clients.get(client_id, ""),
+        primary=_s(row, "contact_primary") == "1" or cid in primary_ids,
+        title=_s(row, "contact_title"), email=_s(row, "contact_email"),
+        archived=_archived(row, "contact_archived_at"),
+        numbers=_numbers(
+            make_number(plan, NumberLabel.OFFICE, _s(row, "contact_phone"),
+                        _s(row, "contact_phone_country_code"), _s(row, "contact_extension")),
+            make_number(plan, NumberLabel.MOBILE, _s(row, "contact_mobile"),
+                        _s(row, "contact_mobile_country_code")),
+        ),
+    )
+
+
+def location_party(row: Row, plan: NumberPlan, clients: Mapping[int, str]) -> Party:
+    client_id = _int(row, "location_client_id")
+    return Party(
+        kind=PartyKind.LOCATION, id=_int(row, "location_id"), name=_s(row, "location_name"),
+        client_id=client_id, client_name=clients.get(client_id, ""),
+        primary=_s(row, "location_primary") == "1", archived=_archived(row, "location_archived_at"),
+        numbers=_numbers(make_number(plan, NumberLabel.OFFICE, _s(row, "location_phone"),
+                                     _s(row, "location_phone_country_code"),
+                                     _s(row, "location_phone_extension"))),
+    )
+
+
+def vendor_party(row: Row, plan: NumberPlan, clients: Mapping[int, str]) -> Party:
+    client_id = _int(row, "vendor_client_id")
+    return Party(
+        kind=PartyKind.VENDOR, id=_int(row, "vendor_id"), name=_s(row, "vendor_name"),
+        client_id=client_id, client_name=clients.get(client_id, ""),
+        title=_s(row, "vendor_contact_name"), email=_s(row, "vendor_email"),
+        archived=_archived(row, "vendor_archived_at"),
+        numbers=_numbers(make_number(plan, NumberLabel.OFFICE, _s(row, "vendor_phone"),
+                                     _s(row, "vendor_phone_country_code"), _s(row, "vendor_extension"))),
+    )
+
+
+# ------------------------------------------------------------------ v1
+
+
+async def _rows(v1: Any, module: str, page_size: int) -> list[Row]:
+    return [row async for row in v1.iter_rows(module, "read", page_size=page_size)]
+
+
+async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapshot:
+    notes: list[str] = []
+    clients: dict[int, str] = {}
+    archived_clients: set[int] = set()
+    primary_ids: set[int] = set()
+    try:
+        for row in await _rows(v1, "clients", page_size):
+            cid = _int(row, "client_id")
+            if _archived(row, "client_archived_at"):
+                archived_clients.add(cid)
+            else:
+                clients[cid] = _s(row, "client_name")
+            # 2021-08 .. 2023-07 the primary contact was clients.primary_contact (spec 4.1).
+            if _int(row, "primary_contact"):
+                primary_ids.add(_int(row, "primary_contact"))
+    except (NotAvailable, PermissionDenied) as exc:
+        notes.append(f"clients not readable ({exc}); parties carry no company name")
+
+    def keep(p: Party) -> bool:
+        return not p.archived and p.client_id not in archived_clients
+
+    parties: list[Party] = []
+    try:
+        contact_rows = await _rows(v1, "contacts", page_size)
+    except ItflowError as exc:
+        raise SyncError(f"cannot list contacts: {exc}") from exc
+    parties += [p for r in contact_rows if keep(p := contact_party(r, plan, clients, frozenset(primary_ids)))]
+    for module, make in (("locations", location_party), ("vendors", vendor_party)):
+        try:
+            rows = await _rows(v1, module, page_size)
+        except (NotAvailable, PermissionDenied) as exc:
+            # locations/read exists since 2024-02, vendors/read since 2024-09 (spec 3.2).
+            notes.append(f"{module} not readable ({exc})")
+            continue
+        parties += [p for r in rows if keep(p := make(r, plan, clients))]
+    parties = [p for p in parties if p.numbers]
+    return Snapshot(tuple(parties), datetime.now(UTC), "v1", clients=clients,
+                    archived_clients=frozenset(archived_clients), notes=tuple(notes))
+
+
+# ------------------------------------------------------------------ legacy
+
+
+def _field(entry: Any, *names: str) -> str:
+    for n in names:
+        if isinstance(entry, Mapping) and n in entry:
+            return str(entry[n] or "").strip()
+        if hasattr(entry, n):
+            return str(getattr(entry, n) or "").strip()
+    return ""
+
+
+async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
+    notes = ["legacy api.php: no ids, archived records cannot be told apart, vendors name no client"]
+    parties: list[Party] = []
+    known: set[tuple[str, str]] = set()   # (name, canonical) already a contact
+    try:
+        primaries = await legacy.primary_contact_numbers()
+    except NotAvailable as exc:
+        primaries = []
+        notes.append(f"primary_contact_numbers not available ({exc})")
+    except ItflowError as exc:
+        raise SyncError(f"cannot read primary_contact_numbers: {exc}") from exc
+    for e in primaries:
+        name = _field(e, "contact_name", "contact")
+        client = _field(e, "client_name", "client")
+        numbers = _numbers(make_number(plan, NumberLabel.OFFICE, _field(e, "contact_phone", "phone")),
+                           make_number(plan, NumberLabel.MOBILE, _field(e, "contact_mobile", "mobile")))
+        if not numbers or not (name or client):
+            continue
+        parties.append(Party(PartyKind.CONTACT, 0, name or client, client_name=client, primary=True,
+                             numbers=numbers))
+        known |= {(name or client, n.canonical) for n in numbers}
+    try:
+        book = await legacy.phonebook()
+    except ItflowError as exc:
+        raise SyncError(f"cannot read the legacy phonebook: {exc}") from exc
+    for e in book:
+        name = _field(e, "name")
+        num = make_number(plan, NumberLabel.OFFICE, _field(e, "number"))
+        if not name or num is None or (name, num.canonical) in known:
+            continue
+        # In the final legacy era the phonebook holds primary contacts (already known above) and vendors.
+        parties.append(Party(PartyKind.VENDOR, 0, name, numbers=(num,)))
+        known.add((name, num.canonical))
+    return Snapshot(tuple(parties), datetime.now(UTC), "legacy", notes=tuple(notes))
+
+
+# ------------------------------------------------------------------ either
+
+
+async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapshot:
+    """Pull from the generation ``itflow.capabilities()`` chose for the directory."""
+    try:
+        caps = await itflow.capabilities()
+    except ItflowError as exc:
+        raise SyncError(f"cannot reach ITFlow: {exc}") from exc
+    generation = getattr(caps, "directory", None)
+    try:
+        if generation == "v1" and itflow.v1 is not None:
+            return await pull_v1(itflow.v1, plan, page_size=page_size)
+        if generation == "legacy" and itflow.legacy is not None:
+            return await pull_legacy(itflow.legacy, plan)
+    except ItflowError as exc:
+        raise SyncError(f"directory pull failed: {exc}") from exc
+    raise SyncError("this ITFlow offers this key no directory listing (no v1 contacts, no legacy phonebook)")
+
+
+def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:
+    """Recompute every canonical key under ``plan`` (after numbers.* settings changed)."""
+    parties = tuple(
+        Party(p.kind, p.id, p.name, p.client_id, p.client_name,
+              tuple(PartyNumber(n.label, n.raw, plan.canonical(n.raw, n.country_code) or "", n.extension,
+                                n.country_code) for n in p.numbers),
+              p.primary, p.title, p.email, p.archived)
+        for p in snapshot.parties
+    )
+    return Snapshot(parties, snapshot.fetched_at, snapshot.source, snapshot.clients,
+                    snapshot.archived_clients, snapshot.notes)
