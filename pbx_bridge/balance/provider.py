@@ -120,7 +120,12 @@ def _version(era: str) -> tuple[int, int] | None:
 
 
 def excludes_non_billable(era: str, rbac: bool, setting: str = "auto") -> bool:
-    """Does ITFlow exclude Non-Billable invoices from the balance in this era? (v25.06, 2025-06-11, on.)"""
+    """Does ITFlow exclude Non-Billable invoices from the balance in this era? (v25.06, 2025-06-11, on.)
+
+    Legacy api.php and v1 eras V1a/V1b (2022-2023) never did. V1c spans v25.01 ... v26.07 and the API
+    cannot tell v25.05 from v26.3: auto assumes a current install (excluded, as confirmed on v26.3); set
+    ``balance.non_billable: include`` for an install older than v25.06.
+    """
     if setting == "exclude":
         return True
     if setting == "include":
@@ -130,10 +135,8 @@ def excludes_non_billable(era: str, rbac: bool, setting: str = "auto") -> bool:
     ver = _version(era)
     if ver is not None:
         return ver >= (25, 6)
-    low = (era or "").lower()
-    if "legacy" in low or low.startswith("v1a") or low.startswith("v1b"):
-        return False
-    return "head" in low or low.startswith("v1d")
+    low = (era or "").strip().lower()
+    return not ("legacy" in low or low.startswith(("v1a", "v1b")))
 
 
 class _Caps(Protocol):

@@ -1,0 +1,186 @@
+"""One balance call, start to end: identify, verify, compute, speak (or refuse politely).
+
+Runs on anything with ``command()`` and ``env`` (the FastAGI session, or the remote session that the
+classic script drives over the loopback endpoint), so both doors share every check.
+
+Outcomes (returned, logged, counted as ``pbx_bridge_balance_requests_total{result=...}``):
+``spoken``, ``unknown``, ``refused`` (wrong PIN / no PIN on file / approximation refused), ``locked``,
+``unavailable`` (ITFlow down or no balance API), ``hangup``, ``disabled``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pbx_bridge.agi.errors import AgiHangup
+from pbx_bridge.balance.provider import BalanceError, BalanceProvider
+from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
+from pbx_bridge.balance.speech import FileStep, Player, readout_plan
+from pbx_bridge.balance.verify import Identity, Verifier, Why
+
+__all__ = ["BalanceCall", "BalanceService"]
+
+log = logging.getLogger("pbx_bridge.balance")
+
+
+@dataclass
+class BalanceService:
+    """What a balance call needs; built once by the daemon and shared by both doors."""
+
+    provider: BalanceProvider
+    verifier: Verifier
+    settings: BalanceSettings
+    metrics: Any = None
+
+    @classmethod
+    def build(cls, *, settings: BalanceSettings, itflow: Any, callerid: Any, plan: Any, store: Any,
+              metrics: Any = None) -> BalanceService:
+        """Wire the provider and the verifier from the daemon's shared parts."""
+        from pbx_bridge.balance.verify import AttemptLog
+
+        provider = BalanceProvider(itflow, settings, metrics=metrics)
+        verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
+                            settings=settings)
+        return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)
+
+    async def handle(self, session: Any) -> str:
+        outcome = await BalanceCall(self, session).run()
+        if self.metrics is not None:
+            self.metrics.balance_requests.labels(result=outcome).inc()
+        return outcome
+
+
+class BalanceCall:
+    def __init__(self, service: BalanceService, session: Any) -> None:
+        self.service = service
+        self.session = session
+        self.settings = service.settings
+        env = getattr(session, "env", {}) or {}
+        # The ONLY source of the caller's identity. Arguments (agi_arg_N, ?query) are ignored on purpose.
+        self.raw_callerid = env.get("agi_callerid", "") or ""
+        self.call_id = env.get("agi_uniqueid", "") or ""
+        self.prompts: LanguagePrompts = self.settings.prompts_for(env.get("agi_language", "en"))
+        self.player = Player(session)
+        self.verifier = service.verifier
+        self.number_key = self.verifier.calling_key(self.raw_callerid)
+
+    async def run(self) -> str:
+        try:
+            outcome = await self._run()
+        except AgiHangup:
+            outcome = "hangup"   # the caller left: nothing more to send, nothing to report as an error
+        except BalanceError as exc:
+            log.warning("balance for a call from %s unavailable: %s", self.number_key, exc)
+            outcome = "unavailable"
+            await self._quietly_refuse()
+        log.info("balance call from %s (call %s): %s", self.number_key, self.call_id or "-", outcome)
+        if outcome != "hangup":
+            # For the dialplan (GotoIf on it); never the amount: channel variables show up on AMI.
+            try:
+                await self.session.command(f'SET VARIABLE PBXB_BALANCE_STATUS "{outcome}"')
+            except AgiHangup:
+                outcome = "hangup"
+        return outcome
+
+    async def _quietly_refuse(self) -> None:
+        try:
+            await self.player.play_file(FileStep(tuple(self.prompts.refused), "refused"))
+        except AgiHangup:
+            pass
+
+    async def _refuse(self, outcome: str) -> str:
+        await self.player.play_file(FileStep(tuple(self.prompts.refused), "refused"))
+        await self.player.play_file(FileStep(tuple(self.prompts.goodbye), "goodbye"))
+        return outcome
+
+    async def _run(self) -> str:
+        s = self.settings
+        if not s.enabled:
+            return await self._refuse("disabled")
+        if await self.verifier.locked(self.number_key):
+            log.warning("balance: calling number %s is locked out (too many failures)", self.number_key)
+            return await self._refuse("locked")
+        caps = await self.service.provider.capabilities()
+        legacy_only = caps.balance == "legacy"
+        identity, why = await self.verifier.identify(self.raw_callerid, legacy_only=legacy_only)
+        if identity is None:
+            identity = await self._by_client_number(why, contacts_available=not legacy_only)
+            if isinstance(identity, str):
+                return identity
+        elif s.verification in ("pin", "both"):
+            if legacy_only:
+                log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
+                            s.verification)
+                return await self._refuse("refused")
+            verdict = await self._pin_loop(identity)
+            if verdict != "ok":
+                return verdict
+        else:
+            await self.verifier.attempts.record(number=self.number_key, client_id=identity.client_id,
+                                                call_id=self.call_id, kind="callerid", ok=True)
+        balance = await self.service.provider.balance(identity.client_id)
+        if not balance.exact and s.approximate == "refuse":
+            return await self._refuse("refused")
+        steps = readout_plan(balance.amount, balance.currency, self.prompts, approximate=not balance.exact)
+        await self.player.play(steps)
+        if self.player.missing:
+            log.warning("balance readout used fallbacks for missing files: %s",
+                        ", ".join(sorted(set(self.player.missing))))
+        return "spoken"
+
+    async def _by_client_number(self, why: Why, *, contacts_available: bool) -> Identity | str:
+        """Unknown/ambiguous caller: the DTMF client-number path, only when a PIN is also required."""
+        s = self.settings
+        if not (s.client_number_prompt and s.verification == "pin" and contacts_available):
+            log.info("balance: caller %s not identified (%s) and no PIN path configured",
+                     self.number_key, why)
+            return await self._refuse("unknown")
+        for attempt in range(1, s.max_attempts + 1):
+            typed = await self.player.read_digits(
+                FileStep(tuple(self.prompts.enter_client_number), "enter_client_number"),
+                max_digits=s.client_number_digits, key_timeout=s.dtmf_timeout)
+            if not typed.text:
+                # A timeout is not a guess: it is not counted as a failure, but it uses up the attempt.
+                continue
+            client_id = int(typed.text) if typed.text.isdigit() else 0
+            identity = Identity(client_id, Why.UNKNOWN)
+            verdict = await self._one_pin(identity, kind="client-number", last=attempt == s.max_attempts)
+            if verdict == "ok":
+                return identity
+            if verdict != "retry":
+                return verdict
+        return await self._refuse("refused")
+
+    async def _pin_loop(self, identity: Identity) -> str:
+        s = self.settings
+        if not await self.verifier.has_pin(identity):
+            log.info("balance: client %s has no usable contact_pin for this caller", identity.client_id)
+            return await self._refuse("refused")
+        for attempt in range(1, s.max_attempts + 1):
+            verdict = await self._one_pin(identity, kind="pin", last=attempt == s.max_attempts)
+            if verdict != "retry":
+                return verdict
+        return await self._refuse("refused")
+
+    async def _one_pin(self, identity: Identity, *, kind: str, last: bool) -> str:
+        """Ask the PIN once: "ok", "retry" (wrong, tries left), or a final outcome (already spoken)."""
+        s = self.settings
+        typed = await self.player.read_digits(FileStep(tuple(self.prompts.enter_pin), "enter_pin"),
+                                              max_digits=s.pin_digits, key_timeout=s.dtmf_timeout)
+        if not typed.text:
+            return "retry" if not last else await self._refuse("refused")
+        ok = False
+        if identity.client_id > 0 and not await self.verifier.client_locked(identity.client_id):
+            ok = await self.verifier.pin_matches(identity, typed.text)
+        await self.verifier.attempts.record(number=self.number_key, client_id=max(identity.client_id, 0),
+                                            call_id=self.call_id, kind=kind, ok=ok)
+        if ok:
+            return "ok"
+        if await self.verifier.locked(self.number_key):
+            return await self._refuse("locked")
+        if last:
+            return await self._refuse("refused")
+        await self.player.play_file(FileStep(tuple(self.prompts.pin_incorrect), "pin_incorrect"))
+        return "retry"

@@ -1,0 +1,242 @@
+"""Who is calling, and may they hear a balance?
+
+Identification comes only from ``agi_callerid`` (what Asterisk says the calling number is) through the
+directory (contact -> client), or from the configured ``balance.number_map``; never from an AGI argument
+or anything else the caller chooses. A client number typed on the keypad only *selects* a client; it is
+accepted only together with that client's PIN (ITFlow's ``contact_pin``), so it cannot be used to step
+through client ids: every wrong client/PIN pair is a failure, answered exactly like a wrong PIN.
+
+Attempt limits: ``max_attempts`` per call, ``max_failures_per_number`` per calling number and
+``max_failures_per_client`` per target client within ``lockout_window`` (persisted in the Store, so a
+restart does not reset them). Attempts are logged with the number and client id, never the digits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pbx_bridge.balance.settings import BalanceSettings
+
+__all__ = ["AttemptLog", "Identity", "Verifier", "Why"]
+
+log = logging.getLogger("pbx_bridge.balance.verify")
+
+ANONYMOUS = "anonymous"
+
+MIGRATIONS = [
+    """
+    CREATE TABLE balance_attempts (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,            -- unix time
+        number TEXT NOT NULL,        -- canonical calling number, or 'anonymous'
+        client_id INTEGER NOT NULL DEFAULT 0,
+        call_id TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,          -- pin | client-number | callerid
+        ok INTEGER NOT NULL          -- 1 success, 0 failure
+    );
+    CREATE INDEX balance_attempts_number ON balance_attempts(number, at);
+    CREATE INDEX balance_attempts_client ON balance_attempts(client_id, at);
+    """,
+]
+
+
+class Why(StrEnum):
+    """Why a caller was or was not identified (logged, counted, and returned to the classic script)."""
+
+    CALLERID = "callerid"          # the directory tied the number to one client
+    NUMBER_MAP = "number_map"      # balance.number_map
+    UNKNOWN = "unknown"            # no match, or only a vendor
+    AMBIGUOUS = "ambiguous"        # the number belongs to several clients
+    ARCHIVED = "archived"          # the matching contact/location is archived
+    NO_IDS = "no_ids"              # legacy answers carry no client ids and no map entry exists
+    NO_NUMBER = "no_number"        # withheld / not a possible number
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    client_id: int
+    why: Why
+    client_name: str = ""
+    contact_ids: tuple[int, ...] = ()   # whose contact_pin may verify; () = any contact of the client
+
+
+class AttemptLog:
+    """Attempts and failures, persisted in the daemon's Store."""
+
+    def __init__(self, store: Any, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        store.migrate("balance", MIGRATIONS)
+
+    async def record(self, *, number: str, client_id: int, call_id: str, kind: str, ok: bool) -> None:
+        at = self._clock()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO balance_attempts(at, number, client_id, call_id, kind, ok) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (at, number, client_id, call_id, kind, int(ok)))
+
+        await self._store.run(write)
+        log.info("balance attempt: number=%s client=%s call=%s kind=%s result=%s", number, client_id or "-",
+                 call_id or "-", kind, "ok" if ok else "failed")
+
+    async def failures(self, *, number: str | None = None, client_id: int | None = None,
+                       window: float) -> int:
+        since = self._clock() - window
+
+        def count(conn: sqlite3.Connection) -> int:
+            if number is not None:
+                row = conn.execute("SELECT COUNT(*) FROM balance_attempts WHERE number = ? AND ok = 0 "
+                                   "AND at >= ?", (number, since)).fetchone()
+            else:
+                row = conn.execute("SELECT COUNT(*) FROM balance_attempts WHERE client_id = ? AND ok = 0 "
+                                   "AND at >= ?", (client_id, since)).fetchone()
+            return int(row[0])
+
+        return await self._store.run(count)
+
+    async def prune(self, older_than: float) -> int:
+        """Forget attempts older than ``older_than`` seconds (called now and then; keeps the table small)."""
+        before = self._clock() - older_than
+
+        def delete(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM balance_attempts WHERE at < ?", (before,)).rowcount
+
+        return await self._store.run(delete)
+
+
+class Verifier:
+    """Identification and PIN checks for one daemon (stateless per call; limits live in ``AttemptLog``)."""
+
+    def __init__(self, *, callerid: Any, plan: Any, itflow: Any, attempts: AttemptLog,
+                 settings: BalanceSettings) -> None:
+        self._callerid = callerid
+        self._plan = plan
+        self._itflow = itflow
+        self.attempts = attempts
+        self.settings = settings
+        self._map = self._canonical_map(settings.number_map)
+
+    def _canonical_map(self, raw: dict[str, int]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for number, client_id in raw.items():
+            key = self.canonical(number)
+            if key:
+                out[key] = int(client_id)
+            else:
+                log.warning("balance.number_map: %r is not a possible number; ignored", number)
+        return out
+
+    def canonical(self, raw: str) -> str:
+        try:
+            return self._plan.canonical(raw) or ""
+        except Exception:  # a plan that rejects odd input must not break the call
+            return ""
+
+    def calling_key(self, raw: str) -> str:
+        """The key attempts are counted under: the canonical number, or 'anonymous'."""
+        return self.canonical(raw) or ANONYMOUS
+
+    # ------------------------------------------------------------------ identification
+
+    async def identify(self, raw_callerid: str, *, legacy_only: bool) -> tuple[Identity | None, Why]:
+        number = self.canonical(raw_callerid)
+        if not number:
+            return None, Why.NO_NUMBER
+        if number in self._map:
+            return Identity(self._map[number], Why.NUMBER_MAP), Why.NUMBER_MAP
+        if legacy_only:
+            # api.php answers names only: no client id to tie the number to.
+            return None, Why.NO_IDS
+        result = await self._callerid.lookup(raw_callerid)
+        return _identity_from_lookup(result)
+
+    # ------------------------------------------------------------------ limits
+
+    async def locked(self, number_key: str) -> bool:
+        s = self.settings
+        return await self.attempts.failures(number=number_key, window=s.lockout_window) \
+            >= s.max_failures_per_number
+
+    async def client_locked(self, client_id: int) -> bool:
+        s = self.settings
+        return await self.attempts.failures(client_id=client_id, window=s.lockout_window) \
+            >= s.max_failures_per_client
+
+    # ------------------------------------------------------------------ PINs
+
+    async def _contact_rows(self, identity: Identity) -> list[dict[str, str]]:
+        v1 = getattr(self._itflow, "v1", None)
+        if v1 is None:
+            return []
+        rows: list[dict[str, str]] = []
+        if identity.contact_ids:
+            for contact_id in identity.contact_ids:
+                resp = await v1.call("contacts", "read", contact_id=contact_id)
+                rows.extend(getattr(resp, "rows", []) or [])
+        else:
+            async for row in v1.iter_rows("contacts", "read"):
+                rows.append(row)
+        return [r for r in rows if _int(r.get("contact_client_id")) == identity.client_id
+                and not (r.get("contact_archived_at") or "").strip()
+                and (not identity.contact_ids or _int(r.get("contact_id")) in identity.contact_ids)]
+
+    async def pin_matches(self, identity: Identity, entered: str) -> bool:
+        """Does ``entered`` equal the contact_pin of a (non-archived) contact that may verify? Constant-time
+        per comparison; a PIN that is not all digits cannot be typed and never matches."""
+        if not entered or not entered.isdigit():
+            return False
+        ok = False
+        for row in await self._contact_rows(identity):
+            pin = (row.get("contact_pin") or "").strip()
+            if pin.isdigit() and hmac.compare_digest(pin.encode(), entered.encode()):
+                ok = True
+        return ok
+
+    async def has_pin(self, identity: Identity) -> bool:
+        return any((r.get("contact_pin") or "").strip().isdigit() for r in await self._contact_rows(identity))
+
+
+def _identity_from_lookup(result: Any) -> tuple[Identity | None, Why]:
+    match = str(getattr(result, "match", "none"))
+    party = getattr(result, "party", None)
+    if match in ("contact", "location"):
+        if party is not None and getattr(party, "archived", False):
+            return None, Why.ARCHIVED
+        client_id = int(getattr(result, "client_id", 0) or getattr(party, "client_id", 0) or 0)
+        if client_id <= 0:
+            return None, Why.UNKNOWN
+        contact_id = int(getattr(result, "contact_id", 0) or 0)
+        if match == "contact" and not contact_id and party is not None:
+            contact_id = int(getattr(party, "id", 0) or 0)
+        contacts = (contact_id,) if match == "contact" and contact_id else ()
+        return Identity(client_id, Why.CALLERID, getattr(result, "client_name", ""), contacts), Why.CALLERID
+    if match == "ambiguous":
+        parties = [p for p in getattr(result, "candidates", ()) or ()
+                   if str(getattr(p, "kind", "")) in ("contact", "location")
+                   and not getattr(p, "archived", False) and int(getattr(p, "client_id", 0) or 0) > 0]
+        clients = {int(p.client_id) for p in parties}
+        if len(clients) == 1:
+            contacts = tuple(int(p.id) for p in parties if str(p.kind) == "contact")
+            # Several parties of ONE client share the number (e.g. office line): still that client.
+            # A location among them means the office line itself: any contact's PIN may verify.
+            if any(str(p.kind) == "location" for p in parties):
+                contacts = ()
+            return Identity(clients.pop(), Why.CALLERID, parties[0].client_name, contacts), Why.CALLERID
+        return None, Why.AMBIGUOUS
+    if match == "legacy":
+        return None, Why.NO_IDS
+    return None, Why.UNKNOWN
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
