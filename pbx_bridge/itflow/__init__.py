@@ -1,1 +1,48 @@
+"""ITFlow clients: v1 (``/api/v1``), legacy (``/api.php``), backend detection and the ``Itflow`` bundle.
 
+Errors are in :mod:`pbx_bridge.itflow.errors` (drawn as a tree there). The simulator lives in the
+``simulator`` subpackage and is imported only by tests and the ``sim`` verb.
+"""
+
+from __future__ import annotations
+
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.detect import Capabilities, PermissionItem, detect, probe_permissions
+from pbx_bridge.itflow.errors import (
+    AuthError,
+    ItflowError,
+    ItflowTimeout,
+    MalformedResponse,
+    MethodNotAllowed,
+    NotAvailable,
+    PermissionDenied,
+    RequestRejected,
+    ServerError,
+    TransportError,
+    WriteFailed,
+)
+from pbx_bridge.itflow.legacy import LegacyClient, LegacyPhonebookEntry
+from pbx_bridge.itflow.v1 import V1Client, V1Response
+
+__all__ = [
+    "AuthError",
+    "Capabilities",
+    "Itflow",
+    "ItflowError",
+    "ItflowTimeout",
+    "LegacyClient",
+    "LegacyPhonebookEntry",
+    "MalformedResponse",
+    "MethodNotAllowed",
+    "NotAvailable",
+    "PermissionDenied",
+    "PermissionItem",
+    "RequestRejected",
+    "ServerError",
+    "TransportError",
+    "V1Client",
+    "V1Response",
+    "WriteFailed",
+    "detect",
+    "probe_permissions",
+]

@@ -1,0 +1,85 @@
+"""``Itflow``: the one object the daemon's features get: both clients plus the detected capabilities.
+
+``itflow.api`` picks the generations: ``v1`` or ``legacy`` builds only that client; ``auto`` builds both
+and lets :func:`~pbx_bridge.itflow.detect.detect` choose per feature. Detection runs once, on first
+use, and is cached; ``capabilities(refresh=True)`` runs it again (e.g. after an ITFlow upgrade).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
+
+import httpx
+
+from pbx_bridge.itflow.detect import Capabilities, detect
+from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.v1 import V1Client
+
+if TYPE_CHECKING:
+    from pbx_bridge.config import Settings
+
+__all__ = ["Itflow"]
+
+
+class Itflow:
+    """Both ITFlow clients of one install and what they can do. Close with :meth:`aclose`."""
+
+    def __init__(self, base_url: str, api_key: str, *, api: Literal["auto", "v1", "legacy"] = "auto",
+                 timeout: float = 10.0, verify_tls: bool = True,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api = api
+        self._key = api_key
+        self._timeout = timeout
+        self._verify_tls = verify_tls
+        self._transport = transport
+        self.v1: V1Client | None = None
+        self.legacy: LegacyClient | None = None
+        if api in ("auto", "v1"):
+            self.v1 = V1Client(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
+                               transport=transport)
+        if api in ("auto", "legacy"):
+            self.legacy = LegacyClient(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
+                                       transport=transport)
+        self._caps: Capabilities | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *,
+                      transport: httpx.AsyncBaseTransport | None = None) -> Itflow:
+        it = settings.itflow
+        return cls(it.url, settings.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,
+                   transport=transport)
+
+    def __repr__(self) -> str:
+        return f"Itflow({self.base_url!r}, api={self.api!r})"
+
+    @property
+    def cached_capabilities(self) -> Capabilities | None:
+        """The last detection, without probing (None before the first)."""
+        return self._caps
+
+    async def capabilities(self, *, refresh: bool = False) -> Capabilities:
+        """Detected once and cached; concurrent callers share one detection."""
+        if self._caps is not None and not refresh:
+            return self._caps
+        async with self._lock:
+            if self._caps is None or refresh:
+                self._caps = await detect(self.base_url, self._key, forced=self.api, timeout=self._timeout,
+                                          verify_tls=self._verify_tls, transport=self._transport,
+                                          v1=self.v1, legacy=self.legacy)
+            return self._caps
+
+    async def __aenter__(self) -> Itflow:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for client in (self.v1, self.legacy):
+            if client is not None:
+                await client.aclose()
