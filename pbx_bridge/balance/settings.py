@@ -84,6 +84,9 @@ class BalanceSettings(Section):
     sounds_dir: Path = Path("/var/lib/asterisk/sounds")
     # espeak-ng voice per language for the generated prompts.
     tts_voices: dict[str, str] = Field(default_factory=lambda: {"en": "en-us"})
+    # Texts of generated prompts per language, by file name (without custom/ and extension); merged over
+    # the built-in English texts (pbx_bridge/prompts.py lists them).
+    prompt_texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     prompts: dict[str, LanguagePrompts] = Field(default_factory=lambda: {"en": LanguagePrompts()})
     # Seconds the classic AGI script waits for the daemon before failing (it then says nothing).
     script_timeout: float = Field(default=8.0, gt=0, le=60)
