@@ -1,0 +1,121 @@
+"""The phonebook's HTTP routes, mounted on the daemon's HTTP face (which applies the IP allow-list and
+basic auth middleware).
+
+* ``GET|POST /phonebook/<format>[?page=N]``: the published book (Snom remote directories POST). GET and
+  HEAD answer ``If-None-Match`` / ``If-Modified-Since`` with 304; every answer carries ``ETag`` and
+  ``Last-Modified``. POST always gets the body (conditional POSTs are not a cache revalidation).
+* ``GET /phonebook``: one line per published format: id, URL, media type.
+* ``POST /phonebook/sync[?force=1]``: a manual pull + publish (202; the work runs in the background).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from aiohttp import web
+
+from pbx_bridge.phonebook.formats import FORMATS
+from pbx_bridge.phonebook.service import PhonebookService, public_url_of
+
+__all__ = ["phonebook_routes"]
+
+log = logging.getLogger("pbx_bridge.phonebook")
+
+_MAX_AGENTS = 256
+_RETRY = {"Retry-After": "60"}
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    bare = etag.strip('"')
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag.strip('"') == bare:
+            return True
+    return False
+
+
+def _not_modified_since(header: str, last_modified: datetime) -> bool:
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since is None or since.tzinfo is None:
+        return False
+    return last_modified <= since
+
+
+def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
+    """Route definitions for :class:`~pbx_bridge.http.HttpFace`."""
+    publisher = service.publisher
+    seen_agents: set[str] = set()
+
+    def note_agent(request: web.Request, format_id: str) -> None:
+        # Phones rarely document their caching; log each model's request headers once (§1.7, §1.10).
+        agent = request.headers.get("User-Agent", "-")
+        if agent in seen_agents or len(seen_agents) >= _MAX_AGENTS:
+            return
+        seen_agents.add(agent)
+        log.info("phonebook: first %s %s from %r (If-None-Match: %s, If-Modified-Since: %s, "
+                 "Accept-Encoding: %s)", request.method, format_id, agent,
+                 request.headers.get("If-None-Match", "-"), request.headers.get("If-Modified-Since", "-"),
+                 request.headers.get("Accept-Encoding", "-"))
+
+    async def index(request: web.Request) -> web.Response:
+        base = public_url_of(service.settings.http)
+        lines = [f"{f}\t{base}/phonebook/{f}\t{FORMATS[f].media_type}" for f in service.cfg.formats]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    async def sync(request: web.Request) -> web.Response:
+        force = request.query.get("force", "") in ("1", "true", "yes")
+        service.trigger(force=force)
+        return web.json_response({"status": "accepted", "force": force}, status=202)
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        format_id = request.match_info["format"]
+        if format_id not in FORMATS:
+            return web.Response(status=404, text=f"unknown phonebook format {format_id!r}; known: "
+                                                 f"{', '.join(FORMATS)}\n")
+        if format_id not in service.cfg.formats:
+            return web.Response(status=404, text=f"format {format_id!r} is not published "
+                                                 "(see phonebook.formats)\n")
+        out = publisher.output(format_id)
+        if out is None or publisher.published_at is None:
+            return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
+        try:
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return web.Response(status=400, text="page must be a number\n")
+        if not 1 <= page <= out.page_count:
+            return web.Response(status=404, text=f"no page {page} (1..{out.page_count})\n")
+        note_agent(request, format_id)
+        etag = out.etags[page - 1]
+        headers = {"ETag": etag, "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
+                   "Cache-Control": "no-cache"}
+        if request.method in ("GET", "HEAD"):
+            inm = request.headers.get("If-None-Match")
+            ims = request.headers.get("If-Modified-Since")
+            if (inm is not None and _etag_matches(inm, etag)) or (
+                    inm is None and ims is not None and _not_modified_since(ims, publisher.published_at)):
+                return web.Response(status=304, headers=headers)
+        try:
+            body = out.page(page)
+        except OSError as exc:
+            log.warning("phonebook: cannot read the published %s file: %s", format_id, exc)
+            return web.Response(status=503, text="phonebook file unavailable\n", headers=_RETRY)
+        headers["Content-Type"] = out.spec.media_type
+        if not out.spec.xml:
+            headers["Content-Disposition"] = f'inline; filename="{out.spec.file_name}"'
+        return web.Response(body=body, headers=headers)
+
+    return [
+        web.get("/phonebook", index),
+        web.post("/phonebook/sync", sync),
+        web.get("/phonebook/{format}", serve),
+        web.post("/phonebook/{format}", serve),
+    ]

@@ -1,0 +1,287 @@
+"""Publishing a built phonebook: every configured format rendered, written atomically, kept for HTTP.
+
+Rules (handset-phonebooks.md §1.11-12, issue 6):
+
+* **Atomic**: each file is written to a temp file in the same directory, fsynced, given its mode and
+  renamed over the old one; a phone fetching mid-write gets the old file or the new one, never half.
+* **Unchanged**: when the directory and the settings are what was last published, nothing is built
+  and nothing is written; a file whose bytes did not change is not rewritten either.
+* **Last good**: a failed pull never reaches the publisher (the service keeps the previous book).
+* **Shrink guard**: a book that lost more than ``phonebook.shrink_guard`` of the last published entry
+  count is refused (logged, counted in ``pbx_bridge_phonebook_shrink_guard_total``) unless forced.
+
+The publisher is synchronous and CPU-bound; the daemon runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pbx_bridge.directory.model import Party
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.phonebook.entries import Book, NumberFormatter, build_book, source_digest
+from pbx_bridge.phonebook.formats import FORMATS, FormatSpec, RenderContext
+from pbx_bridge.phonebook.settings import PhonebookSettings
+
+__all__ = ["Output", "PublishResult", "Publisher", "atomic_write"]
+
+log = logging.getLogger("pbx_bridge.phonebook")
+
+Progress = Callable[[str, int, int], None]   # (stage, done, total)
+Status = Literal["published", "unchanged", "guarded"]
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` via temp + fsync + rename (the directory is fsynced by the caller)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def etag_of(data: bytes) -> str:
+    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
+@dataclass(slots=True)
+class Output:
+    """One format's published pages. ``pages`` is None when they live only in files (``output_dir``)."""
+
+    spec: FormatSpec
+    etags: list[str]
+    records: int
+    pages: list[bytes] | None = None
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.etags)
+
+    def page(self, n: int) -> bytes:
+        """Page ``n`` (1-based); raises IndexError past the end, OSError when its file vanished."""
+        if not 1 <= n <= len(self.etags):
+            raise IndexError(n)
+        if self.pages is not None:
+            return self.pages[n - 1]
+        return self.paths[n - 1].read_bytes()
+
+
+@dataclass(slots=True)
+class PublishResult:
+    status: Status
+    entries: int
+    previous: int
+    written: list[Path] = field(default_factory=list)
+    records: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    message: str = ""
+
+
+class Publisher:
+    """Holds the last good book's outputs; :meth:`publish` replaces them when something changed."""
+
+    def __init__(self, settings: PhonebookSettings, *, public_url: str = "http://127.0.0.1:8734",
+                 state_path: Path | None = None, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.ctx = RenderContext(settings, public_url)
+        self.metrics = metrics
+        self.state_path = state_path
+        self._lock = threading.Lock()
+        self.outputs: dict[str, Output] = {}
+        self.book_digest = ""
+        self.entries = 0
+        self.published_at: datetime | None = None
+        self.writes = 0                      # files written since start (the benchmark counts them)
+        self._source = ""
+        self._load_state()
+
+    # ------------------------------------------------------------------ state (survives restarts)
+    def _load_state(self) -> None:
+        if self.state_path is None:
+            return
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.entries = int(data.get("entries", 0))
+            self.book_digest = str(data.get("digest", ""))
+            at = data.get("published_at")
+            self.published_at = datetime.fromisoformat(at) if at else None
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("phonebook: ignoring unreadable state %s: %s", self.state_path, exc)
+
+    def _save_state(self) -> None:
+        if self.state_path is None:
+            return
+        body = json.dumps({"entries": self.entries, "digest": self.book_digest,
+                           "published_at": self.published_at.isoformat() if self.published_at else None})
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.state_path, body.encode(), 0o600)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def formats(self) -> list[FormatSpec]:
+        return [FORMATS[f] for f in self.settings.formats]
+
+    def output(self, format_id: str) -> Output | None:
+        return self.outputs.get(format_id)
+
+    def _files_intact(self) -> bool:
+        if self.settings.output_dir is None:
+            return True
+        return all(p.exists() for out in self.outputs.values() for p in out.paths)
+
+    def _fingerprint(self, parties: Iterable[Party]) -> str:
+        return source_digest(parties, self.settings) + "|" + self.ctx.public_url
+
+    def _ensure_dir(self) -> Path | None:
+        out = self.settings.output_dir
+        if out is None:
+            return None
+        if not out.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            os.chmod(out, self.settings.dir_mode)
+        return out
+
+    # ------------------------------------------------------------------ publish
+    def publish(self, parties: tuple[Party, ...] | list[Party], plan: NumberFormatter, *, source: str = "",
+                force: bool = False, progress: Progress | None = None) -> PublishResult:
+        started = time.perf_counter()
+        with self._lock:
+            result = self._publish(parties, plan, source, force, progress)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _publish(self, parties, plan, source, force, progress) -> PublishResult:
+        previous = self.entries
+        fingerprint = self._fingerprint(parties)
+        if fingerprint == self._source and self.outputs and self._files_intact() and not force:
+            return PublishResult("unchanged", previous, previous, message="directory unchanged")
+        if progress:
+            progress("build", 0, 1)
+        book = build_book(parties, plan, self.settings, source=source)
+        if progress:
+            progress("build", 1, 1)
+        guard = self._guard(book, previous)
+        if guard and not force:
+            log.warning("phonebook: not published: %s (the last good book stays; --force overrides)", guard)
+            if self.metrics is not None:
+                self.metrics.phonebook_guarded.inc()
+            return PublishResult("guarded", len(book), previous, message=guard)
+        if guard:
+            log.warning("phonebook: publishing despite the shrink guard (forced): %s", guard)
+        if book.digest == self.book_digest and self.outputs and self._files_intact() and not force:
+            self._source = fingerprint
+            return PublishResult("unchanged", len(book), previous, message="entries unchanged")
+        written, records = self._render_all(book, progress)
+        now = datetime.now(UTC).replace(microsecond=0)
+        if book.digest != self.book_digest or self.published_at is None:
+            self.published_at = now
+        self.book_digest, self.entries, self._source = book.digest, len(book), fingerprint
+        self._save_state()
+        if self.metrics is not None:
+            self.metrics.phonebook_success.set(now.timestamp())
+            self.metrics.phonebook_entries.set(len(book))
+        log.info("phonebook: published %d entries in %d formats (%d files written)",
+                 len(book), len(records), len(written))
+        return PublishResult("published", len(book), previous, written=written, records=records)
+
+    def _guard(self, book: Book, previous: int) -> str:
+        if previous <= 0:
+            return ""
+        lost = (previous - len(book)) / previous
+        if lost > self.settings.shrink_guard:
+            return (f"the directory shrank from {previous} to {len(book)} entries ({lost:.0%} lost, "
+                    f"more than phonebook.shrink_guard {self.settings.shrink_guard:.0%})")
+        return ""
+
+    def _render_all(self, book: Book, progress: Progress | None) -> tuple[list[Path], dict[str, int]]:
+        out_dir = self._ensure_dir()
+        written: list[Path] = []
+        records: dict[str, int] = {}
+        outputs: dict[str, Output] = {}
+        specs = self.formats
+        for i, spec in enumerate(specs):
+            if progress:
+                progress(spec.id, i, len(specs))
+            rendered = spec.render(book, self.ctx)
+            etags = [etag_of(p) for p in rendered.pages]
+            out = Output(spec, etags, rendered.records)
+            if out_dir is None:
+                out.pages = rendered.pages
+            else:
+                old = self.outputs.get(spec.id)
+                for n, page in enumerate(rendered.pages, start=1):
+                    path = out_dir / spec.page_file_name(n)
+                    out.paths.append(path)
+                    if old is not None and n <= old.page_count and old.etags[n - 1] == etags[n - 1] \
+                            and path.exists():
+                        continue
+                    if old is None and _same_file(path, page):
+                        continue  # after a restart: the file already holds these bytes
+                    atomic_write(path, page, self.settings.file_mode)
+                    self.writes += 1
+                    written.append(path)
+                if spec.page_size:
+                    self._remove_stale_pages(out_dir, spec, len(rendered.pages))
+            outputs[spec.id] = out
+            records[spec.id] = rendered.records
+            del rendered
+        if out_dir is not None and written:
+            _fsync_dir(out_dir)
+        if progress:
+            progress("done", len(specs), len(specs))
+        self.outputs = outputs
+        return written, records
+
+    def _remove_stale_pages(self, out_dir: Path, spec: FormatSpec, pages: int) -> None:
+        stem, _, ext = spec.file_name.rpartition(".")
+        pattern = re.compile(re.escape(stem) + r"-(\d+)\." + re.escape(ext) + "$")
+        for p in out_dir.glob(f"{stem}-*.{ext}"):
+            m = pattern.match(p.name)
+            if m and int(m.group(1)) > pages:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+def _same_file(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
