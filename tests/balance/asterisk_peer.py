@@ -1,0 +1,90 @@
+"""A scripted Asterisk for FastAGI tests: it connects to the real FastAgiServer over loopback TCP, sends an
+AGI environment, and answers commands as res_agi does (facts from shared/asterisk-lab/EVENTS.md and the
+ami-traces/agi/*balance* traces):
+
+* ``STREAM FILE`` of an existing file: ``200 result=0 endpos=5120``; of a missing one on a live channel:
+  ``200 result=-1 endpos=0``; a DTMF key pressed during it (escape digits given): ``200 result=<ascii>``;
+* ``SAY NUMBER``: ``200 result=0``; ``CHANNEL STATUS``: ``200 result=6`` while up;
+* ``WAIT FOR DIGIT``: ``200 result=<ascii>``, ``200 result=0`` on timeout;
+* after the caller hangs up: the interrupted command gets ``200 result=-1``, then an unsolicited
+  ``HANGUP`` line, then ``511 Command Not Permitted on a dead channel or intercept routine`` for the rest.
+
+The lab tests run the same code against the real Asterisk; this peer makes the edge cases repeatable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
+
+
+def agi_env(callerid: str, *, script: str = "balance", language: str = "en", uniqueid: str = "1795850061.10",
+            args: Iterable[str] = ()) -> dict[str, str]:
+    env = {
+        "agi_network": "yes", "agi_network_script": script, "agi_request": f"agi://127.0.0.1:4573/{script}",
+        "agi_channel": "PJSIP/from-sipp-0000000a", "agi_language": language, "agi_type": "PJSIP",
+        "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": callerid,
+        "agi_calleridname": "Test Caller", "agi_callingpres": "0", "agi_dnid": "300",
+        "agi_context": "ivr-main", "agi_extension": "3", "agi_priority": "2", "agi_accountcode": "",
+    }
+    for n, a in enumerate(args, start=1):
+        env[f"agi_arg_{n}"] = a
+    return env
+
+
+@dataclass
+class ScriptedAsterisk:
+    existing: set[str] = field(default_factory=set)      # sound files that exist (STREAM FILE succeeds)
+    dtmf: list[str] = field(default_factory=list)        # keys the caller presses, in order
+    press_during_prompt: bool = False                    # first key interrupts the prompt being played
+    hangup_at: int | None = None                         # the caller hangs up during command N (1-based)
+    commands: list[str] = field(default_factory=list)
+    hung_up: bool = False
+
+    def _answer(self, cmd: str) -> list[str]:
+        n = len(self.commands)
+        if self.hung_up:
+            return [DEAD]
+        if self.hangup_at is not None and n >= self.hangup_at:
+            self.hung_up = True
+            return ["200 result=-1", "HANGUP"]
+        verb = cmd.split(" ")
+        if cmd.startswith("STREAM FILE "):
+            name = verb[2]
+            if name not in self.existing:
+                return ["200 result=-1 endpos=0"]
+            escape = cmd.split('"')[1] if '"' in cmd else ""
+            if escape and self.press_during_prompt and self.dtmf:
+                return [f"200 result={ord(self.dtmf.pop(0))} endpos=1600"]
+            return ["200 result=0 endpos=5120"]
+        if cmd.startswith("SAY NUMBER "):
+            return ["200 result=0"]
+        if cmd.startswith("CHANNEL STATUS"):
+            return ["200 result=6"]
+        if cmd.startswith("WAIT FOR DIGIT"):
+            return [f"200 result={ord(self.dtmf.pop(0))}" if self.dtmf else "200 result=0"]
+        if cmd.startswith(("SET VARIABLE", "VERBOSE")):
+            return ["200 result=1"]
+        return ["510 Invalid or unknown command"]
+
+    async def call(self, port: int, env: dict[str, str], *, limit: int = 200) -> list[str]:
+        """Run one AGI session to its end (the server closes the socket); returns the commands received."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+            await writer.drain()
+            for _ in range(limit):
+                line = await asyncio.wait_for(reader.readline(), timeout=30)
+                if not line:
+                    break
+                cmd = line.decode().rstrip("\n")
+                self.commands.append(cmd)
+                for answer in self._answer(cmd):
+                    writer.write(answer.encode() + b"\n")
+                await writer.drain()
+        finally:
+            writer.close()
+        return self.commands
