@@ -1,0 +1,244 @@
+"""The simulator's HTTP face: an aiohttp server answering like Apache + PHP + ITFlow, plus fault knobs.
+
+``Simulator`` is what tests use (``await sim.start()``, ``sim.url``, ``sim.keys``, ``sim.db``), and
+:func:`serve` runs one for ``pbx-bridge sim --profile P --port N``. Routing mirrors Apache serving PHP
+files: ``/api.php`` and ``/api/v1/{module}/{function}.php`` exist only where the profile's ITFlow
+revision has the file; anything else is Apache's 404 HTML page.
+
+Fault knobs (settable at any time):
+
+* ``delay``: seconds to wait before handling each request (a slow or locked server).
+* ``down``: new connections are accepted and immediately reset, open ones are cut (server gone).
+* ``drop_answer_after_commit``: a request that changed state is committed, then the connection is cut
+  before any answer byte (the write happened; the client cannot know).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from pbx_bridge.itflow.simulator.auth import install_default_keys
+from pbx_bridge.itflow.simulator.data import Database, Row, load_seed
+from pbx_bridge.itflow.simulator.envelope import APACHE_404, Reply
+from pbx_bridge.itflow.simulator.legacy import LegacyApi
+from pbx_bridge.itflow.simulator.profiles import PROFILES, Quirks, resolve_quirks
+from pbx_bridge.itflow.simulator.v1 import V1Api
+
+__all__ = ["RecordedRequest", "Simulator", "serve"]
+
+_V1_PATH = re.compile(r"^/api/v1/([^/]+)/([^/]+)\.php$")
+SERVER_HEADER = "Apache/2.4.62 (Debian)"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What reached the server (tests check e.g. that the key stayed out of the URL)."""
+
+    method: str
+    path_qs: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+class _Reset(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()  # type: ignore[attr-defined]
+
+
+class Simulator:
+    """An ITFlow install on loopback. See the package docstring for profiles, keys and seed."""
+
+    def __init__(
+        self,
+        profile: str = "v1-head",
+        *,
+        seed: str | Path | Mapping[str, Any] | None = None,
+        quirks: Quirks | Mapping[str, object] | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown simulator profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        self.profile = PROFILES[profile]
+        self.quirks = resolve_quirks(self.profile, dict(quirks) if isinstance(quirks, Mapping) else quirks)
+        self.db = Database()
+        self.db.load(load_seed(seed))
+        self.keys: dict[str, str] = install_default_keys(self.db, self.profile)
+        self.delay: float = 0.0
+        self.drop_answer_after_commit: bool = False
+        self.requests: deque[RecordedRequest] = deque(maxlen=2000)
+        self._down = False
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._host = "127.0.0.1"
+        self._port = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, host, port)
+        sock = self._server.sockets[0]
+        self._host, self._port = host, sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._cut_open_connections()
+            await self._server.wait_closed()
+            self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    # ---- knobs -----------------------------------------------------------------------------------------
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self._down = bool(value)
+        if self._down:
+            self._cut_open_connections()
+
+    def _cut_open_connections(self) -> None:
+        server = self._runner.server if self._runner else None
+        for handler in list(server.connections if server else []):
+            transport = handler.transport
+            if transport is not None:
+                transport.abort()
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        if self._down or self._runner is None or self._runner.server is None:
+            return _Reset()
+        return self._runner.server()
+
+    # ---- data shortcuts (the same helpers as on ``db``) ----------------------------------------------------
+
+    @property
+    def tickets(self) -> list[Row]:
+        return self.db.tickets
+
+    def add_client(self, name: str, **kw: Any) -> int:
+        return self.db.add_client(name, **kw)
+
+    def add_contact(self, client_id: int, name: str, **kw: Any) -> int:
+        return self.db.add_contact(client_id, name, **kw)
+
+    def add_location(self, client_id: int, name: str, **kw: Any) -> int:
+        return self.db.add_location(client_id, name, **kw)
+
+    def add_vendor(self, name: str, **kw: Any) -> int:
+        return self.db.add_vendor(name, **kw)
+
+    def add_invoice(self, client_id: int, amount: Any, **kw: Any) -> int:
+        return self.db.add_invoice(client_id, amount, **kw)
+
+    def add_payment(self, invoice_id: int, amount: Any, **kw: Any) -> int:
+        return self.db.add_payment(invoice_id, amount, **kw)
+
+    # ---- request handling ----------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(RecordedRequest(request.method, request.path_qs, body, dict(request.headers)))
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        if self._down:
+            self._abort(request)
+            return web.Response(status=503)
+        reply = self._dispatch(request, body)
+        if reply.committed and self.drop_answer_after_commit:
+            self._abort(request)
+            return web.Response(status=503)
+        headers = {"Server": SERVER_HEADER, **reply.headers}
+        if reply.content_type:
+            headers["Content-Type"] = reply.content_type
+        return web.Response(status=reply.status, body=reply.body, headers=headers)
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        if request.transport is not None:
+            request.transport.abort()
+
+    def _dispatch(self, request: web.Request, body: bytes) -> Reply:
+        query = dict(request.query)  # PHP: a repeated parameter keeps its last value
+        ip = request.remote or ""
+        ua = request.headers.get("User-Agent", "")
+        path = request.path
+        if path == "/api.php" and self.profile.legacy:
+            legacy = LegacyApi(
+                self.db,
+                leading_newline=self.quirks.leading_newline,
+                mysqli_exceptions=self.quirks.mysqli_exceptions,
+                phonebook_era=self.quirks.phonebook_era,
+            )
+            return legacy.handle(query, ip=ip, user_agent=ua)
+        m = _V1_PATH.match(path)
+        if m and self.profile.has(m.group(1), m.group(2)):
+            return V1Api(self.db, self.profile, self.quirks).handle(
+                request.method, m.group(1), m.group(2), query, body, path=path, ip=ip, user_agent=ua
+            )
+        host = request.host.rsplit(":", 1)[0] if request.host else self._host
+        page = APACHE_404.format(host=host, port=self._port).encode()
+        return Reply(404, page, "text/html; charset=iso-8859-1")
+
+
+async def serve(
+    profile: str,
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    seed_path: str | Path | None = None,
+    *,
+    quirks: Mapping[str, object] | None = None,
+    out: TextIO | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Run a simulator until cancelled (Ctrl-C); prints the URL and the API keys.
+
+    Binds 127.0.0.1 by default; the keys it prints are fixed test secrets, never real ones.
+    """
+    stream = out or sys.stdout
+    sim = Simulator(profile, seed=seed_path, quirks=quirks)
+    await sim.start(host, port)
+    try:
+        print(
+            f"ITFlow simulator ({sim.profile.name}, {sim.profile.pinned}) listening on {sim.url}", file=stream
+        )
+        for name, secret in sim.keys.items():
+            print(f"  key {name}: {secret}", file=stream)
+        stream.flush()
+        if started is not None:
+            started.set()
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()

@@ -1,0 +1,148 @@
+"""The three ITFlow versions the simulator can pretend to be, and their quirk switches.
+
+Each profile is pinned to a real ITFlow revision (spec ../shared/itflow-api.md, section 6 confirmed
+these on real servers):
+
+=============  ================  =====  =========================================  ======================
+profile        pinned to         v1     key model / scoping                        legacy ``/api.php``
+=============  ================  =====  =========================================  ======================
+legacy-2022    commit 6132ce81e  V1a    company key (``api_keys`` with expiry);    yes, final logic (K5)
+               (2022-02-04)             only ``assets/read`` existed in v1
+v1-v25         tag v26.3         V1c    ``api_key_client_id``: 0 = all clients,    no (404 HTML)
+                                        N = locked to client N; reads filter
+                                        ``<x>_client_id LIKE c``; payments/read;
+                                        the 6.1 stale-success quirk
+v1-head        commit 0262707ef  V1d    user-bound keys + RBAC; reads ignore       no (404 HTML)
+                                        ``client_id``; no payments; ticket_replies
+=============  ================  =====  =========================================  ======================
+
+Quirk switches and their per-profile defaults (override with ``Simulator(..., quirks={...})``):
+
+===================  ===========  ======  ========  ============================================
+quirk                legacy-2022  v1-v25  v1-head   effect
+===================  ===========  ======  ========  ============================================
+leading_newline      False        False   False     legacy bodies start with ``\\n`` (2019-08-15 ->
+                                                    2022-02-04 16:51, spec 1.3)
+mysqli_exceptions    True         True    True      PHP >= 8.1: an SQL error is HTTP 500 (legacy
+                                                    ``cid`` 500 keeps the echoed answer, 6.4); off =
+                                                    PHP 7, the failing statement is silently skipped
+phonebook_era        "2022"       "2022"  "2022"    "2022": primary-contact names group 0, vendors
+                                                    group 1; "2019": clients 0 (phones empty, as in
+                                                    the 2021-08 -> 2022-02 window), contacts 1 with
+                                                    empty values (the variable-name bug), vendors 2
+numeric_keys         True         False   False     rows carry PHP numeric duplicate keys
+                                                    (``"0":"12","contact_id":"12",...``), before v26.02
+===================  ===========  ======  ========  ============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+__all__ = ["PROFILES", "Profile", "Quirks", "resolve_quirks"]
+
+AuthModel = Literal["company", "client", "user"]
+PhonebookEra = Literal["2019", "2022"]
+
+
+@dataclass(frozen=True)
+class Quirks:
+    leading_newline: bool = False
+    mysqli_exceptions: bool = True
+    phonebook_era: PhonebookEra = "2022"
+    numeric_keys: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    pinned: str
+    era: str  # v1 behavioural era of spec 3.1: V1a, V1c or V1d
+    auth: AuthModel
+    legacy: bool  # serves /api.php
+    endpoints: frozenset[str]  # "module/function" present as files
+    wrong_key_message: str
+    quirks: Quirks = field(default_factory=Quirks)
+
+    @property
+    def rbac(self) -> bool:
+        return self.auth == "user"
+
+    def has(self, module: str, function: str) -> bool:
+        return f"{module}/{function}" in self.endpoints
+
+
+def _eps(spec: str) -> frozenset[str]:
+    out: set[str] = set()
+    for part in spec.split(";"):
+        module, funcs = part.split(":")
+        out.update(f"{module.strip()}/{f}" for f in funcs.split())
+    return frozenset(out)
+
+
+HEAD_ENDPOINTS = _eps(
+    "assets: read create update delete; certificates: read create;"
+    "clients: read create update archive unarchive;"
+    "contacts: read create update delete archive unarchive; credentials: read create update;"
+    "documents: read create update; domains: read; expenses: read; invoice_items: read create;"
+    "invoices: read; locations: read create; networks: read; products: read; quotes: read; software: read;"
+    "technicians: time; ticket_replies: read create; tickets: read create resolve; vendors: read;"
+    "custom: readme"
+)
+V26_3_ENDPOINTS = (
+    HEAD_ENDPOINTS - _eps("invoice_items: read create; ticket_replies: read create; custom: readme")
+) | _eps("payments: read")
+# 2022-02-04: of v1 only assets/read existed (certificates/domains/networks/software came 02-05,
+# contacts/tickets 02-12).
+LEGACY_2022_ENDPOINTS = _eps("assets: read")
+
+WRONG_KEY = "Authentication failed. API key is invalid or has expired."
+
+PROFILES: dict[str, Profile] = {
+    "legacy-2022": Profile(
+        name="legacy-2022",
+        pinned="commit 6132ce81e (2022-02-04)",
+        era="V1a",
+        auth="company",
+        legacy=True,
+        endpoints=LEGACY_2022_ENDPOINTS,
+        wrong_key_message="API Key authentication failure or expired.",
+        quirks=Quirks(numeric_keys=True),
+    ),
+    "v1-v25": Profile(
+        name="v1-v25",
+        pinned="tag v26.3",
+        era="V1c",
+        auth="client",
+        legacy=False,
+        endpoints=V26_3_ENDPOINTS,
+        wrong_key_message=WRONG_KEY,
+        quirks=Quirks(),
+    ),
+    "v1-head": Profile(
+        name="v1-head",
+        pinned="commit 0262707ef (after v26.08)",
+        era="V1d",
+        auth="user",
+        legacy=False,
+        endpoints=HEAD_ENDPOINTS,
+        wrong_key_message=WRONG_KEY,
+        quirks=Quirks(),
+    ),
+}
+
+
+def resolve_quirks(profile: Profile, overrides: Quirks | dict[str, object] | None) -> Quirks:
+    """The profile's defaults with ``overrides`` applied; unknown names are an error."""
+    if overrides is None:
+        return profile.quirks
+    if isinstance(overrides, Quirks):
+        return overrides
+    known = {f.name for f in fields(Quirks)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown simulator quirk(s): {', '.join(sorted(unknown))}; known: {sorted(known)}")
+    if "phonebook_era" in overrides and overrides["phonebook_era"] not in ("2019", "2022"):
+        raise ValueError("phonebook_era must be '2019' or '2022'")
+    return replace(profile.quirks, **overrides)  # type: ignore[arg-type]
