@@ -155,7 +155,7 @@ class BalanceProvider:
         self._metrics = metrics
 
     async def capabilities(self) -> _Caps:
-        return await self._itflow.capabilities()
+        return await _call_itflow(self._itflow.capabilities)
 
     async def balance(self, client_id: int) -> Balance:
         if client_id <= 0:
