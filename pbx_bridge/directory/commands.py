@@ -1,9 +1,185 @@
-"""CLI verbs of this feature (registered by ``pbx_bridge.cli``)."""
+"""CLI verbs: ``pbx-bridge lookup NUMBER`` and ``pbx-bridge directory sync|show|stats``.
+
+They use the same state file as the daemon: a lookup answers from the persisted directory (and ITFlow
+live on a miss, as the daemon would). A command that finds no directory syncs first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+from pbx_bridge.directory.index import DirectoryIndex
+from pbx_bridge.directory.model import LookupResult, MatchKind, PartyKind, party_to_dict
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.directory.sync import SyncError
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.store import Store
+
+__all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
+    p = sub.add_parser("lookup", help="look up a caller number as an incoming call would",
+                       description="Look up a caller number: directory first, then ITFlow live on a miss "
+                       "(as configured). Syncs the directory first when there is none yet.")
+    p.add_argument("number", help="the caller number in any spelling, e.g. '+1 (412) 555-0101'")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--live", action="store_true",
+                   help="ask ITFlow live even when the directory knows the number "
+                   "(waits up to itflow.timeout)")
+    p.set_defaults(handler=_lookup, needs_config=True)
+
+    d = sub.add_parser("directory", help="the caller-ID directory pulled from ITFlow",
+                       description="Sync, show or count the directory the caller-ID lookup answers from.")
+    dsub = d.add_subparsers(dest="directory_command", metavar="ACTION", required=True)
+    s = dsub.add_parser("sync", help="pull the directory from ITFlow now and store it")
+    s.add_argument("--json", action="store_true", help="print the result as JSON")
+    s.set_defaults(handler=_sync, needs_config=True)
+    s = dsub.add_parser("show", help="list the parties and their numbers")
+    s.add_argument("--json", action="store_true", help="print the parties as JSON")
+    s.add_argument("--kind", choices=[k.value for k in PartyKind], help="only this kind of party")
+    s.set_defaults(handler=_show, needs_config=True)
+    s = dsub.add_parser("stats", help="counts: parties, numbers, ambiguous numbers, age")
+    s.add_argument("--json", action="store_true", help="print the counts as JSON")
+    s.set_defaults(handler=_stats, needs_config=True)
+
+
+# ------------------------------------------------------------------ plumbing
+
+
+async def _open(ctx: Any, stack: AsyncExitStack, *, sync_now: bool = False) -> tuple[DirectorySync, Any]:
+    """The directory (loaded from the state file, synced first when there is none) and the ITFlow bundle."""
+    from pbx_bridge.itflow.backend import Itflow
+
+    settings = ctx.settings()
+    store = Store.in_state_dir(settings.state_dir)
+    stack.callback(store.close)
+    itflow = Itflow.from_settings(settings)
+    stack.push_async_callback(itflow.aclose)
+    directory = DirectorySync(settings, itflow, store, NumberPlan(settings.numbers))
+    if not directory.load() or sync_now:
+        if not sync_now:
+            print("pbx-bridge: no directory stored yet; syncing from ITFlow first", file=sys.stderr)
+        await directory.sync()
+    return directory, itflow
+
+
+def _fail(exc: Exception) -> int:
+    print(f"pbx-bridge: {exc}", file=sys.stderr)
+    return 1
+
+
+def _describe(r: LookupResult) -> str:
+    if r.match is MatchKind.NONE:
+        return f"{r.number or '-'}  none  (no match; the caller's name stays as it is)"
+    ids = []
+    if r.client_id:
+        ids.append(f"client {r.client_id}")
+    if r.contact_id:
+        ids.append(f"contact {r.contact_id}")
+    if r.match is MatchKind.AMBIGUOUS:
+        ids.append("clients: " + ", ".join(sorted({p.client_name or str(p.client_id) for p in r.candidates})))
+    extra = f"; {', '.join(ids)}" if ids else ""
+    return f"{r.number}  {r.match.value}  {r.display}  (from {r.source}{extra})"
+
+
+# ------------------------------------------------------------------ verbs
+
+
+async def _lookup(ctx: Any) -> int:
+    from pbx_bridge.directory.lookup import CallerId
+
+    args = ctx.args
+    settings = ctx.settings()
+    plan = NumberPlan(settings.numbers)
+    if not plan.lookupable(args.number):
+        why = ("an internal extension" if plan.is_internal(args.number)
+               else "anonymous" if plan.is_anonymous(args.number) else "not a possible phone number")
+        if args.json:
+            print(json.dumps({**LookupResult(MatchKind.NONE, "", source="none").to_dict(), "reason": why}))
+        else:
+            print(f"{args.number!r} is {why}: never looked up")
+        return 0
+    async with AsyncExitStack() as stack:
+        try:
+            directory, itflow = await _open(ctx, stack)
+        except SyncError as exc:
+            return _fail(exc)
+        callerid = CallerId(directory, itflow, plan, settings)
+        stack.push_async_callback(callerid.aclose)
+        budget = settings.itflow.timeout if args.live else None
+        result = await callerid.lookup(args.number, live=True if args.live else None, budget=budget)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(_describe(result))
+    return 0
+
+
+async def _sync(ctx: Any) -> int:
+    async with AsyncExitStack() as stack:
+        try:
+            directory, _ = await _open(ctx, stack, sync_now=True)
+        except SyncError as exc:
+            return _fail(exc)
+        return _print_stats(directory, ctx.args.json)
+
+
+async def _show(ctx: Any) -> int:
+    async with AsyncExitStack() as stack:
+        try:
+            directory, _ = await _open(ctx, stack)
+        except SyncError as exc:
+            return _fail(exc)
+    snap = directory.snapshot
+    assert snap is not None
+    parties = [p for p in snap.parties if not ctx.args.kind or p.kind.value == ctx.args.kind]
+    if ctx.args.json:
+        print(json.dumps([party_to_dict(p) for p in parties], ensure_ascii=False))
+        return 0
+    for p in parties:
+        numbers = ", ".join(f"{n.label.value} {n.canonical or n.raw + ' (not a possible number)'}"
+                            for n in p.numbers)
+        client = f" [{p.client_name}]" if p.client_name else ""
+        star = " *" if p.primary else ""
+        print(f"{p.kind.value:8} {p.id:>6} {p.name}{client}{star}: {numbers}")
+    return 0
+
+
+async def _stats(ctx: Any) -> int:
+    async with AsyncExitStack() as stack:
+        try:
+            directory, _ = await _open(ctx, stack)
+        except SyncError as exc:
+            return _fail(exc)
+        return _print_stats(directory, ctx.args.json)
+
+
+def _print_stats(directory: DirectorySync, as_json: bool) -> int:
+    snap, index = directory.snapshot, directory.index
+    assert snap is not None and isinstance(index, DirectoryIndex)
+    st = index.stats()
+    data = {
+        "source": snap.source, "fetched_at": snap.fetched_at.isoformat(),
+        "age_seconds": round((datetime.now(UTC) - snap.fetched_at).total_seconds(), 1),
+        "parties": st.parties, "by_kind": st.by_kind, "clients": len(snap.clients),
+        "numbers": st.numbers, "ambiguous_numbers": st.ambiguous, "unkeyed_numbers": st.unkeyed_numbers,
+        "notes": list(snap.notes),
+    }
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    kinds = ", ".join(f"{v} {k}s" for k, v in st.by_kind.items())
+    print(f"source: {data['source']}, pulled {data['fetched_at']} ({data['age_seconds']:.0f} s ago)")
+    print(f"parties: {st.parties} ({kinds}); clients: {data['clients']}")
+    print(f"numbers: {st.numbers} indexed, {st.ambiguous} ambiguous (two clients), "
+          f"{st.unkeyed_numbers} not possible numbers (never matched)")
+    for note in snap.notes:
+        print(f"note: {note}")
+    return 0

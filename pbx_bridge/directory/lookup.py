@@ -118,6 +118,16 @@ class CallerId:
                 await t
         self._inflight.clear()
 
+    async def drain(self, wait_at_most: float = 30.0) -> None:
+        """Wait (at most ``wait_at_most`` s) for live lookups still running in the background to finish."""
+        tasks = list(self._inflight.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait_at_most)
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
     def cache_clear(self) -> None:
         self._cache.clear()
 

@@ -73,3 +73,21 @@ class LookupResult:
     @property
     def found(self) -> bool:
         return self.match is not MatchKind.NONE
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON answers (CLI ``--json``, HTTP ``/cid.json``)."""
+        return {
+            "match": self.match.value, "number": self.number, "display": self.display,
+            "client_id": self.client_id, "client_name": self.client_name, "contact_id": self.contact_id,
+            "source": self.source, "party": party_to_dict(self.party) if self.party else None,
+            "candidates": [party_to_dict(p) for p in self.candidates],
+        }
+
+
+def party_to_dict(p: Party) -> dict[str, object]:
+    return {
+        "kind": p.kind.value, "id": p.id, "name": p.name, "client_id": p.client_id,
+        "client_name": p.client_name, "primary": p.primary,
+        "numbers": [{"label": n.label.value, "raw": n.raw, "canonical": n.canonical, "extension": n.extension,
+                     "country_code": n.country_code} for n in p.numbers],
+    }

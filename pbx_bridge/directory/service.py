@@ -108,13 +108,15 @@ class DirectorySync:
         """Pull now, persist, swap the index, notify subscribers. Raises ``SyncError`` (last good kept)."""
         async with self._lock:
             try:
-                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size)
+                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
+                                  redetect=self.failures > 0 and bool(self.last_error))
             except SyncError as exc:
                 self.failures += 1
                 self.last_error = str(exc)
                 if self.metrics is not None:
                     self.metrics.directory_sync_failures.inc()
                 raise
+            self._migrate()
             fingerprint = self.plan.fingerprint()
             await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
             self._install(snap)
@@ -163,7 +165,7 @@ class DirectorySync:
 
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
-        await self.store.run(lambda conn: self._migrate())
+        self._migrate()  # quick, once; store.migrate takes the store lock itself (not through run())
         had = self._use_stored(await self.store.run(read_snapshot))
         if not self.cfg.enabled:
             return

@@ -179,11 +179,13 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
     notes = ["legacy api.php: no ids, archived records cannot be told apart, vendors name no client"]
     parties: list[Party] = []
     known: set[tuple[str, str]] = set()   # (name, canonical) already a contact
+    final_era = True
     try:
         primaries = await legacy.primary_contact_numbers()
     except NotAvailable as exc:
-        primaries = []
-        notes.append(f"primary_contact_numbers not available ({exc})")
+        primaries, final_era = [], False
+        notes.append(f"primary_contact_numbers not available ({exc}); before 2022-02 the phonebook "
+                     "lists clients and vendors")
     except ItflowError as exc:
         raise SyncError(f"cannot read primary_contact_numbers: {exc}") from exc
     for e in primaries:
@@ -205,8 +207,18 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         num = make_number(plan, NumberLabel.OFFICE, _field(e, "number"))
         if not name or num is None or (name, num.canonical) in known:
             continue
-        # In the final legacy era the phonebook holds primary contacts (already known above) and vendors.
-        parties.append(Party(PartyKind.VENDOR, 0, name, numbers=(num,)))
+        group = _field(e, "group")
+        # Groups (spec 1.7): final era 0 = clients' primary contacts (known above), 1 = vendors;
+        # before 2022-02: 0 = clients with their own phone, 1 = contacts (always empty), 2 = vendors.
+        if final_era and group == "0":
+            party = Party(PartyKind.CONTACT, 0, name, primary=True, numbers=(num,))
+        elif not final_era and group == "0":
+            party = Party(PartyKind.LOCATION, 0, name, client_name=name, primary=True, numbers=(num,))
+        elif not final_era and group == "1":
+            party = Party(PartyKind.CONTACT, 0, name, numbers=(num,))
+        else:
+            party = Party(PartyKind.VENDOR, 0, name, numbers=(num,))
+        parties.append(party)
         known.add((name, num.canonical))
     return Snapshot(tuple(parties), datetime.now(UTC), "legacy", notes=tuple(notes))
 
@@ -214,10 +226,11 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
 # ------------------------------------------------------------------ either
 
 
-async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapshot:
-    """Pull from the generation ``itflow.capabilities()`` chose for the directory."""
+async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500, redetect: bool = False) -> Snapshot:
+    """Pull from the generation ``itflow.capabilities()`` chose for the directory (``redetect``: probe
+    again, e.g. after a failure: ITFlow may have been down or upgraded)."""
     try:
-        caps = await itflow.capabilities()
+        caps = await (itflow.capabilities(refresh=True) if redetect else itflow.capabilities())
     except ItflowError as exc:
         raise SyncError(f"cannot reach ITFlow: {exc}") from exc
     generation = getattr(caps, "directory", None)
