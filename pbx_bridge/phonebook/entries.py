@@ -145,7 +145,10 @@ def build_book(parties: Iterable[Party], plan: NumberFormatter, settings: Phoneb
         if not own:
             own = client or numbers[0].dial  # legacy rows may carry no name; never publish a blank one
         first, last = _split_name(own) if party.kind is PartyKind.CONTACT else ("", own)
-        values = {"name": own, "client": client, "first": first, "last": last, "title": clean(party.title)}
+        # A party named after its client (legacy rows without a contact name) is not "ACME (ACME)".
+        shown_client = "" if own.casefold() == client.casefold() else client
+        values = {"name": own, "client": shown_client, "first": first, "last": last,
+                  "title": clean(party.title)}
         template = getattr(templates, party.kind.value)
         name = _render_name(template, values) or own
         group = _group(party, settings, client)
