@@ -260,8 +260,12 @@ class V1Client(EndpointMethods):
                               status=200, server_message=message)
         raw_rows = data.get("data")
         if raw_rows is None:
-            # v26.3 unscoped endpoints: "True" + a count but no data (spec 6.1): no rows.
-            return V1Response(rows=[], count=0, raw=data, success=True, message=message)
+            if method == "GET":
+                # v26.3 unscoped reads: "True" + a stale count but no data (spec 6.1): no rows.
+                return V1Response(rows=[], count=0, raw=data, success=True, message=message)
+            # update/archive/resolve/delete: {"success":"True","count":<affected rows>}
+            return V1Response(rows=[], count=_int(data.get("count")) or 0, raw=data, success=True,
+                              message=message)
         if not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows):
             raise MalformedResponse("'data' is not a list of rows.", endpoint=endpoint, status=200)
         rows = [_clean_row(r) for r in raw_rows]
