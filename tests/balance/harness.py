@@ -1,0 +1,84 @@
+"""A whole balance IVR on loopback: ITFlow simulator (real HTTP), directory synced from it, SQLite store on
+disk, the real FastAGI server with the ``balance`` route, and a scripted Asterisk placing calls."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.balance.route import balance_route
+from pbx_bridge.config import Settings
+from pbx_bridge.directory.lookup import CallerId
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.simulator import Simulator
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.store import Store
+from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
+
+# Every phrase present (prompts built): the sequences are then the documented ones.
+ALL_FILES = {"custom/pbxb-your-balance-is", "custom/pbxb-open-invoices-total", "custom/pbxb-cents",
+             "custom/pbxb-enter-pin", "custom/pbxb-enter-client-number", "custom/pbxb-pin-incorrect",
+             "custom/pbxb-balance-unavailable", "digits/dollars", "digits/minus", "vm-and", "your",
+             "vm-goodbye", "agent-pass", "auth-incorrect", "an-error-has-occurred", "please-enter-your"}
+
+
+@dataclass
+class Ivr:
+    sim: Simulator
+    settings: Settings
+    service: BalanceService
+    server: FastAgiServer
+    store: Store
+    metrics: Metrics
+
+    async def call(self, callerid: str, *, dtmf: str = "", args: tuple[str, ...] = (),
+                   script: str = "balance", hangup_at: int | None = None, existing: set[str] | None = None,
+                   uniqueid: str = "1795850061.10") -> list[str]:
+        peer = ScriptedAsterisk(existing=ALL_FILES if existing is None else existing, dtmf=list(dtmf),
+                                hangup_at=hangup_at)
+        env = agi_env(callerid, args=args, script=script, uniqueid=uniqueid)
+        return await peer.call(self.server.port, env)
+
+    def outcomes(self) -> dict[str, float]:
+        out = {}
+        for metric in self.metrics.balance_requests.collect():
+            for s in metric.samples:
+                if s.name.endswith("_total"):
+                    out[s.labels["result"]] = s.value
+        return out
+
+
+async def open_ivr(stack: AsyncExitStack, tmp: Path, profile: str, *, key: str = "all",
+                   sim: Simulator | None = None, **balance: Any) -> Ivr:
+    if sim is None:
+        sim = Simulator(profile)
+        await sim.start()
+        stack.push_async_callback(sim.stop)
+    settings = Settings.model_validate({
+        "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
+        "state_dir": str(tmp), "balance": balance,
+    })
+    store = Store.in_state_dir(tmp)
+    stack.callback(store.close)
+    itflow = Itflow.from_settings(settings)
+    stack.push_async_callback(itflow.aclose)
+    plan = NumberPlan(settings.numbers)
+    directory = DirectorySync(settings, itflow, store, plan)
+    await directory.sync()
+    callerid = CallerId(directory, itflow, plan, settings)
+    stack.push_async_callback(callerid.aclose)
+    metrics = Metrics()
+    service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
+                                   store=store, metrics=metrics)
+    server = FastAgiServer("127.0.0.1", 0, {"balance": balance_route(service)}, env_timeout=5,
+                           command_timeout=5)
+    await server.start()
+    stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
+    return Ivr(sim, settings, service, server, store, metrics)
