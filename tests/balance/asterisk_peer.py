@@ -44,7 +44,7 @@ class ScriptedAsterisk:
     commands: list[str] = field(default_factory=list)
     hung_up: bool = False
 
-    def _answer(self, cmd: str) -> list[str]:
+    def answer(self, cmd: str) -> list[str]:
         n = len(self.commands)
         if self.hung_up:
             return [DEAD]
@@ -82,9 +82,37 @@ class ScriptedAsterisk:
                     break
                 cmd = line.decode().rstrip("\n")
                 self.commands.append(cmd)
-                for answer in self._answer(cmd):
+                for answer in self.answer(cmd):
                     writer.write(answer.encode() + b"\n")
                 await writer.drain()
         finally:
             writer.close()
         return self.commands
+
+    async def run_classic(self, argv: list[str], env: dict[str, str], *, proc_env: dict[str, str],
+                          limit: int = 200) -> tuple[list[str], int]:
+        """Run a classic AGI script as Asterisk would (env on stdin, commands on stdout, replies on stdin)."""
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=proc_env)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+            await proc.stdin.drain()
+            for _ in range(limit):
+                line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+                if not line:
+                    break
+                cmd = line.decode().rstrip("\n")
+                self.commands.append(cmd)
+                for answer in self.answer(cmd):
+                    proc.stdin.write(answer.encode() + b"\n")
+                try:
+                    await proc.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            code = await asyncio.wait_for(proc.wait(), timeout=30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        return self.commands, code

@@ -1,0 +1,110 @@
+"""``agi/itflow-balance`` (stdlib classic AGI relay) against the daemon's loopback endpoint.
+
+The script runs as a real subprocess with a scripted Asterisk on its stdin/stdout; the daemon side is the
+real aiohttp app with ``balance_http_routes`` on a loopback port, over the simulator. Every check happens
+in the daemon, so the same sequences as over FastAGI come out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
+from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
+from tests.balance.harness import ALL_FILES, open_ivr
+
+SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-balance"
+INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
+ACME_V26_3 = [INTRO, 'SAY NUMBER 230 ""', 'STREAM FILE digits/dollars ""', 'STREAM FILE vm-and ""',
+              'SAY NUMBER 50 ""', 'STREAM FILE custom/pbxb-cents ""']
+REFUSAL = ['STREAM FILE custom/pbxb-balance-unavailable ""', 'STREAM FILE vm-goodbye ""']
+
+
+def classic_env(callerid: str) -> dict[str, str]:
+    env = agi_env(callerid, args=("6505550100",))   # an argument the script must ignore
+    for k in ("agi_network", "agi_network_script"):
+        env.pop(k)
+    env["agi_request"] = "itflow-balance"
+    return env
+
+
+async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions) -> int:
+    app = web.Application()
+    app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]
+
+
+async def run_script(port: int | None, callerid: str, **peer_kw) -> tuple[list[str], int]:
+    peer = ScriptedAsterisk(existing=ALL_FILES, **peer_kw)
+    url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1:9"   # 9: nothing listens (discard)
+    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_URL": url, "PBXB_BALANCE_TIMEOUT": "5"}
+    return await peer.run_classic([sys.executable, str(SCRIPT), "4125550101"], classic_env(callerid),
+                                  proc_env=proc_env)
+
+
+async def test_known_caller_through_the_script(tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        sessions = RemoteSessions(ivr.service, reply_timeout=5)
+        port = await serve_internal(stack, sessions)
+        commands, code = await run_script(port, "4125550101")
+        assert (commands, code) == ([*ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], 0)
+        assert sessions.live == {}
+
+
+async def test_script_argument_cannot_choose_the_client(tmp_path) -> None:
+    # The script is called with Alice's number as argv[1] but the caller is unknown: no balance.
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        commands, _ = await run_script(port, "15551230999")
+        assert commands == [*REFUSAL, 'SET VARIABLE PBXB_BALANCE_STATUS "unknown"']
+
+
+async def test_wrong_pins_through_the_script(tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, "v1-v25", verification="pin", max_attempts=2)
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        commands, _ = await run_script(port, "4125550101", dtmf=list("1#2#"))
+        assert not [c for c in commands if c.startswith("SAY NUMBER")]
+        assert commands[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "refused"'
+
+
+async def test_hangup_mid_readout_through_the_script(tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        sessions = RemoteSessions(ivr.service, reply_timeout=5)
+        port = await serve_internal(stack, sessions)
+        commands, code = await run_script(port, "4125550101", hangup_at=2)
+        # SAY NUMBER answered result=-1: the daemon asks CHANNEL STATUS, the script reads HANGUP; end.
+        assert (commands, code) == ([INTRO, 'SAY NUMBER 230 ""', "CHANNEL STATUS"], 0)
+        assert sessions.live == {}
+        assert ivr.outcomes() == {"hangup": 1.0}
+
+
+async def test_daemon_unreachable_says_nothing_and_sets_a_status() -> None:
+    commands, code = await run_script(None, "4125550101")
+    assert (commands, code) == (['SET VARIABLE PBXB_BALANCE_STATUS "unavailable"'], 0)
+
+
+async def test_endpoint_rejects_bad_requests(tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(f"http://127.0.0.1:{port}/balance/agi/start", data=b"not json")
+            assert r.status == 400
+            r = await http.post(f"http://127.0.0.1:{port}/balance/agi/reply",
+                                json={"id": "nope", "reply": "200 result=0"})
+            assert r.status == 404
