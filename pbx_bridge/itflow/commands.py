@@ -136,5 +136,5 @@ async def _sim(ctx: CommandContext) -> int:
     from pbx_bridge.itflow import simulator
 
     args = ctx.args
-    await simulator.serve(profile=args.profile, host=args.host, port=args.port, seed=args.seed)
+    await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed)
     return 0

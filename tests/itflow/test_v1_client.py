@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -331,3 +332,35 @@ async def test_the_key_is_in_no_log_line_and_no_error_text(itflow_sim, profile: 
     assert "contacts/read" in logged  # debug lines were written
     for text in [logged, *texts]:
         assert key not in text and key.lower() not in text.lower()
+
+
+@pytest.mark.parametrize("profile", V1_PROFILES)
+async def test_the_key_travels_in_the_json_body_never_the_url(itflow_sim, profile: str) -> None:
+    sim = await itflow_sim(profile)
+    key = sim.keys["all"]
+    async with client(sim) as api:
+        await api.contacts_read(contact_phone_or_mobile="4125550101")
+        await api.tickets_create(ticket_subject="Body only", client_id=1)
+    seen = [r for r in sim.requests if r.path_qs.startswith("/api/v1/")]
+    assert [r.method for r in seen] == ["GET", "POST"]
+    assert "contact_phone_or_mobile=4125550101" in seen[0].path_qs  # read filters go in the query
+    for r in seen:
+        assert key not in r.path_qs
+        assert json.loads(r.body)["api_key"] == key
+        assert r.headers.get("User-Agent", "").startswith("pbx-bridge/")
+
+
+@pytest.mark.parametrize("profile", V1_PROFILES)
+async def test_reads_retry_a_timeout_with_backoff_writes_never(itflow_sim, profile: str) -> None:
+    sim = await itflow_sim(profile)
+    sim.delay = 1.0
+    before = len(sim.requests)
+    async with client(sim, timeout=0.2, retry=RetryPolicy(attempts=3, first_wait=0.01)) as api:
+        with pytest.raises(ItflowTimeout):
+            await api.contacts_read(limit=1)
+        reads = len(sim.requests) - before
+        with pytest.raises(ItflowTimeout) as info:
+            await api.tickets_create(ticket_subject="Slow ITFlow", client_id=1)
+        writes = len(sim.requests) - before - reads
+    assert (reads, writes) == (3, 1)
+    assert info.value.request_sent is True and "itflow.timeout" in str(info.value)
