@@ -1,0 +1,292 @@
+"""Caller-ID benchmark: how fast an incoming call gets its name, and how many names are right.
+
+Run:  .venv/bin/python bench/bench_callerid.py [--contacts 10000] [--lookups 20000] [--live 200]
+      [--sections index,down,live] [--json]
+
+Everything runs on loopback against the ITFlow simulator (profile ``--profile``, default v1-head),
+seeded with ``--contacts`` contacts across clients, synced through the real ``DirectorySync`` into a real
+SQLite state file, looked up through the real ``CallerId``. Each section prints p50/p99 latency,
+throughput and the count of correct answers next to them (no figure without its correctness count).
+
+Sections (owner in brackets):
+  index   [callerid]  warm CallerId.lookup from the index, mixed spellings of known numbers (in process)
+  down    [callerid]  ITFlow stopped: known numbers from the index, unknown ones within the live budget
+  live    [callerid]  live lookups through the simulator (numbers created after the sync, cache cold)
+  (the agi engineer adds: FastAGI cid warm round trip, HTTP /cid, classic AGI script whole-process)
+
+ADDING A SECTION (agi engineer): write ``async def section_<name>(ctx: Ctx) -> Figures`` that measures
+with ``ctx.known`` / ``ctx.unknown`` / ``ctx.callerid`` / ``ctx.sim`` / ``ctx.settings`` and returns
+``Figures(...)`` (``Figures.from_samples`` does the percentiles), then register it in ``SECTIONS`` below
+with a one-line description. Keep the servers you start inside the section and stop them before returning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pbx_bridge.config import Settings, parse_settings
+from pbx_bridge.directory.lookup import CallerId
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.simulator import Simulator
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.store import Store
+
+
+@dataclass
+class Figures:
+    name: str
+    count: int                 # lookups done
+    correct: int               # answers that were right
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    per_second: float          # sequential throughput (one core, one caller at a time)
+    notes: str = ""
+
+    @classmethod
+    def from_samples(cls, name: str, samples_s: list[float], correct: int, wall_s: float,
+                     notes: str = "") -> Figures:
+        ordered = sorted(samples_s) or [0.0]
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+        return cls(name, len(samples_s), correct, round(pct(0.50), 4), round(pct(0.99), 4),
+                   round(ordered[-1] * 1000, 4), round(len(samples_s) / wall_s, 1) if wall_s > 0 else 0.0,
+                   notes)
+
+
+@dataclass
+class Ctx:
+    """What every section gets: the running simulator, settings, and the wired caller-ID path."""
+
+    sim: Any
+    settings: Settings
+    store: Store
+    itflow: Itflow
+    plan: NumberPlan
+    directory: DirectorySync
+    callerid: CallerId
+    known: list[tuple[str, str]]           # (caller number as a PBX may send it, expected display)
+    unknown: list[str]                     # numbers nobody has
+    args: argparse.Namespace
+    workdir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Section = Callable[[Ctx], Awaitable[Figures]]
+
+# ------------------------------------------------------------------ data
+
+
+def _spellings(national: str) -> list[str]:
+    a, b, c = national[:3], national[3:6], national[6:]
+    return [national, "1" + national, "+1" + national, f"+1 ({a}) {b}-{c}", "0111" + national]
+
+
+def seed(sim: Any, contacts: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Clients of ~10 contacts each, unique 10-digit numbers in made-up area codes 2xx-9xx."""
+    db = sim.db
+    known: list[tuple[str, str]] = []
+    client_id, client_name = 0, ""
+    for i in range(contacts):
+        if i % 10 == 0:
+            client_name = f"Bench Client {i // 10:05d}"
+            client_id = db.add_client(client_name)
+        area = 200 + (i // 10000) % 700
+        national = f"{area}{5000000 + i % 10000:07d}"
+        name = f"Person {i:06d}"
+        db.add_contact(client_id, name, phone=national, email=f"p{i}@bench.example", primary=i % 10 == 0)
+        known.append((rng.choice(_spellings(national)), f"{client_name} - {name}"))
+    return known
+
+
+# ------------------------------------------------------------------ sections (callerid)
+
+
+async def section_index(ctx: Ctx) -> Figures:
+    """Warm lookups answered by the index, through the full CallerId.lookup path."""
+    rng = random.Random(1)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.lookups)]
+    for raw, _ in picks[:1000]:           # warm the parse cache like a running daemon would be
+        await ctx.callerid.lookup(raw)
+    samples: list[float] = []
+    correct = 0
+    perf = time.perf_counter
+    start = perf()
+    for raw, expected in picks:
+        t0 = perf()
+        r = await ctx.callerid.lookup(raw)
+        samples.append(perf() - t0)
+        correct += r.display == expected
+    wall = perf() - start
+    return Figures.from_samples("index (CallerId.lookup, warm)", samples, correct, wall,
+                                f"{len(ctx.directory.index or ())} numbers indexed")
+
+
+async def section_down(ctx: Ctx) -> Figures:
+    """ITFlow stopped: known numbers still named from the index; unknown ones give up within the budget."""
+    ctx.sim.down = True
+    ctx.callerid.cache_clear()
+    rng = random.Random(2)
+    known = [rng.choice(ctx.known) for _ in range(min(ctx.args.lookups, 5000))]
+    unknown = ctx.unknown[: min(50, len(ctx.unknown))]
+    samples: list[float] = []
+    unknown_samples: list[float] = []
+    correct = 0
+    perf = time.perf_counter
+    start = perf()
+    for raw, expected in known:
+        t0 = perf()
+        r = await ctx.callerid.lookup(raw)
+        samples.append(perf() - t0)
+        correct += r.display == expected
+    wall = perf() - start
+    for raw in unknown:
+        t0 = perf()
+        r = await ctx.callerid.lookup(raw)
+        unknown_samples.append(perf() - t0)
+        correct += not r.found
+    await ctx.callerid.drain(10)
+    ctx.sim.down = False
+    # The failures above paused live lookups (live_cooldown): later sections get a fresh CallerId.
+    await ctx.callerid.aclose()
+    ctx.callerid = CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings)
+    worst_unknown = max(unknown_samples or [0.0]) * 1000
+    fig = Figures.from_samples("ITFlow down (known numbers)", samples, correct, wall,
+                               f"+{len(unknown)} unknown numbers: worst {worst_unknown:.1f} ms "
+                               f"(budget {ctx.settings.callerid.live_budget * 1000:.0f} ms), all no-match")
+    fig.count += len(unknown)
+    return fig
+
+
+async def section_live(ctx: Ctx) -> Figures:
+    """Live lookups through the simulator over HTTP: contacts created after the sync, cold cache."""
+    db = ctx.sim.db
+    client = db.add_client("Live Bench Co")
+    fresh: list[tuple[str, str]] = []
+    for i in range(ctx.args.live):
+        national = f"9995{i:06d}"
+        db.add_contact(client, f"Late {i:04d}", phone=national, email=f"late{i}@bench.example")
+        fresh.append((national, f"Late {i:04d}"))   # the client is newer than the sync: person only
+    ctx.callerid.cache_clear()
+    samples: list[float] = []
+    correct = 0
+    budget = ctx.args.live_budget
+    perf = time.perf_counter
+    start = perf()
+    for raw, expected in fresh:
+        t0 = perf()
+        r = await ctx.callerid.lookup(raw, budget=budget)
+        samples.append(perf() - t0)
+        correct += r.display == expected and r.source == "live"
+    wall = perf() - start
+    await ctx.callerid.drain(10)
+    return Figures.from_samples("live lookup through the simulator", samples, correct, wall,
+                                f"{len(ctx.plan.digit_variants('+19995000000'))} digit variants asked "
+                                f"in parallel per number; budget {budget * 1000:.0f} ms")
+
+
+# Registry: name -> (function, description). The agi engineer appends fastagi / http / classic here.
+SECTIONS: dict[str, tuple[Section, str]] = {
+    "index": (section_index, "warm index lookups through CallerId"),
+    "down": (section_down, "ITFlow stopped: known from index, unknown within budget"),
+    "live": (section_live, "live lookups through the simulator, cold cache"),
+}
+
+
+# ------------------------------------------------------------------ runner
+
+
+async def build_ctx(args: argparse.Namespace, workdir: Path) -> tuple[Ctx, float]:
+    rng = random.Random(0)
+    sim = Simulator(args.profile)
+    await sim.start()
+    known = seed(sim, args.contacts, rng)
+    unknown = [f"+1 303 555 {i:04d}" for i in range(200)]
+    settings = parse_settings(
+        f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n  timeout: 10\n"
+        f"state_dir: {workdir / 'state'}\nlog_level: warning\n"
+        f"directory:\n  max_name_length: 100\n  page_size: {args.page_size}\n", env={})
+    store = Store.in_state_dir(settings.state_dir)
+    itflow = Itflow.from_settings(settings)
+    plan = NumberPlan(settings.numbers)
+    directory = DirectorySync(settings, itflow, store, plan)
+    t0 = time.perf_counter()
+    await directory.sync()
+    sync_s = time.perf_counter() - t0
+    callerid = CallerId(directory, itflow, plan, settings)
+    return Ctx(sim, settings, store, itflow, plan, directory, callerid, known, unknown, args, workdir), sync_s
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    # Expected warnings (the ITFlow-down section) would interleave with the table.
+    logging.basicConfig(level=logging.ERROR)
+    chosen = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else list(SECTIONS)
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-callerid-") as tmp:
+        ctx, sync_s = await build_ctx(args, Path(tmp))
+        results: list[Figures] = []
+        try:
+            for name in chosen:
+                fn, _ = SECTIONS[name]
+                results.append(await fn(ctx))
+        finally:
+            await ctx.callerid.aclose()
+            await ctx.itflow.aclose()
+            ctx.store.close()
+            await ctx.sim.stop()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    snap_parties = len(ctx.directory.snapshot.parties) if ctx.directory.snapshot else 0
+    header = {"profile": args.profile, "contacts": args.contacts, "parties": snap_parties,
+              "sync_seconds": round(sync_s, 3), "peak_rss_mb": round(peak_mb, 1)}
+    if args.json:
+        print(json.dumps({**header, "sections": [asdict(r) for r in results]}, indent=2))
+        return 0
+    print(f"caller-ID benchmark: profile {args.profile}, {args.contacts} contacts "
+          f"({snap_parties} parties synced in {sync_s:.2f} s over HTTP), peak RSS {peak_mb:.0f} MB")
+    print(f"{'section':44} {'lookups':>8} {'correct':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
+          f"{'per s':>10}")
+    for r in results:
+        print(f"{r.name:44} {r.count:>8} {r.correct:>8} {r.p50_ms:>9.3f} {r.p99_ms:>9.3f} {r.max_ms:>9.3f} "
+              f"{r.per_second:>10.0f}")
+        if r.notes:
+            print(f"{'':44} {r.notes}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="v1-head", choices=["v1-head", "v1-v25", "legacy-2022"])
+    p.add_argument("--contacts", type=int, default=10000, help="contacts seeded into the simulator")
+    p.add_argument("--lookups", type=int, default=20000, help="index lookups measured")
+    p.add_argument("--live", type=int, default=200, help="live lookups measured")
+    p.add_argument("--live-budget", type=float, default=5.0,
+                   help="budget for the live section (seconds; generous: the figure is ITFlow's latency)")
+    p.add_argument("--page-size", type=int, default=500, help="v1 listing page size for the sync")
+    p.add_argument("--sections", default="", help=f"comma list (default all): {', '.join(SECTIONS)}")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return asyncio.run(main_async(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
