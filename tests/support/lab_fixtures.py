@@ -1,1 +1,109 @@
-"""Asterisk lab fixtures (filled in by the lab work)."""
+"""Asterisk lab fixtures (see tests/support/LAB.md).
+
+- ``lab_plain`` / ``lab_freepbx``: a running lab Asterisk with the plain / FreePBX-shaped dialplan.
+- ``lab``: parametrized over both dialplans (test ids ``[plain]`` / ``[freepbx]``).
+
+One Asterisk per session at a time: asking for the other dialplan stops the running one (by PID) and
+starts the other; a test that killed Asterisk gets a fresh one in the next test. Lab tests within a
+module are ordered by dialplan so that switches are rare.
+
+No chroot / no root / no sipp: the test is skipped with the reason, or FAILS when ``CI`` is set.
+The chroot is built by ``lab/setup``, never by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.lab import DIALPLANS, Dialplan, Lab, LabController, LabError, unavailable_reason
+
+LAB_FIXTURES = ("lab", "lab_plain", "lab_freepbx")
+
+
+def lab_missing(reason: str) -> None:
+    """Skip outside CI, fail in CI (a missing lab must never pass silently there)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"Asterisk lab unavailable in CI: {reason}", pytrace=False)
+    pytest.skip(f"Asterisk lab unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def lab_controller() -> Iterator[LabController]:
+    reason = unavailable_reason()
+    if reason:
+        lab_missing(reason)
+    ctl = LabController()
+    try:
+        ctl.acquire()
+    except LabError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield ctl
+    finally:
+        ctl.stop()
+        ctl.release()
+
+
+@pytest.fixture(scope="session")
+def lab_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where sipp logs and generated scenarios of every call go (kept for failure analysis)."""
+    return tmp_path_factory.mktemp("lab-calls")
+
+
+def _running(ctl: LabController, dialplan: Dialplan, workdir: Path) -> Lab:
+    try:
+        ctl.ensure(dialplan)
+    except LabError as exc:
+        pytest.fail(f"lab Asterisk ({dialplan}) did not start: {exc}", pytrace=False)
+    return Lab(ctl, dialplan, workdir)
+
+
+@pytest.fixture
+def lab_plain(lab_controller: LabController, lab_workdir: Path) -> Lab:
+    return _running(lab_controller, "plain", lab_workdir)
+
+
+@pytest.fixture
+def lab_freepbx(lab_controller: LabController, lab_workdir: Path) -> Lab:
+    return _running(lab_controller, "freepbx", lab_workdir)
+
+
+@pytest.fixture(params=DIALPLANS)
+def lab(request: pytest.FixtureRequest, lab_controller: LabController, lab_workdir: Path) -> Lab:
+    return _running(lab_controller, request.param, lab_workdir)
+
+
+def _item_dialplan(item: pytest.Item) -> str | None:
+    names = getattr(item, "fixturenames", ())
+    if "lab_plain" in names:
+        return "plain"
+    if "lab_freepbx" in names:
+        return "freepbx"
+    if "lab" in names:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("lab") if callspec else None
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark lab tests (``-m lab`` / ``-m 'not lab'``) and, within each module, run the plain-dialplan
+    tests before the FreePBX ones so Asterisk restarts once per module instead of once per test."""
+    for item in items:
+        dialplan = _item_dialplan(item)
+        if dialplan is not None:
+            item.add_marker(pytest.mark.lab)
+            if dialplan == "freepbx":
+                item.add_marker(pytest.mark.freepbx)
+    order = {"plain": 0, "freepbx": 1}
+    by_module: dict[object, list[int]] = {}
+    for i, item in enumerate(items):
+        by_module.setdefault(item.module, []).append(i)  # type: ignore[attr-defined]
+    for positions in by_module.values():
+        group = [items[i] for i in positions]
+        group.sort(key=lambda it: order.get(_item_dialplan(it) or "", -1))
+        for i, item in zip(positions, group, strict=True):
+            items[i] = item

@@ -1,0 +1,947 @@
+"""The Asterisk lab harness: start/stop a real Asterisk in the lab chroot, drive sipp calls, watch AMI.
+
+Stdlib only (it also runs as ``python3 -m tests.support.lab up|down|status``, see lab/up, lab/down).
+The chroot is built by ``lab/setup``; nothing here builds or downloads anything.
+
+Pieces:
+- ``LabPorts``: every port the lab uses (env ``PBX_BRIDGE_LAB_*`` overrides, see ``LabPorts.from_env``).
+- ``LabController``: installs ``lab/etc`` (+ ``lab/etc/freepbx-like`` overlay) with placeholders filled in,
+  starts Asterisk after checking its ports are free, waits for AMI login + FullyBooted, stops it by PID
+  (after checking the process is ``asterisk`` with the chroot as its root).
+- ``Lab``: what a test gets (``.ami``, ``.fastagi_port``, ``.root``, ``.spool``, ``.install_agi``, ``.call``,
+  ``.start_call``, ``.ami_session``, ``.cli``, ``.route``).
+- ``AmiSession``: a small asyncio AMI client that records every event (for assertions, not production).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_DIR = REPO / "lab"
+DEFAULT_ROOT = Path("/var/lib/pbx-bridge-lab/chroot")
+MARKER = ".pbx-bridge-lab"
+AGI_USER = "pbxagi"
+ETC_IN_CHROOT = "/etc/asterisk-lab"
+PIDFILE_IN_CHROOT = "run/asterisk-lab.pid"
+SIPP_PCAPS = Path("/usr/share/sip-tester")
+
+Dialplan = Literal["plain", "freepbx"]
+DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx")
+
+# Logical destinations -> what a sipp caller dials, per dialplan. Tests parametrized over both dialplans
+# use these names instead of numbers.
+ROUTES: dict[str, dict[Dialplan, str]] = {
+    "ext201": {"plain": "201", "freepbx": "5551004"},  # extension 201 (answers in most tests)
+    "ext202": {"plain": "202", "freepbx": "5551000"},  # extension 202, rings 5 s, then voicemail 202
+    "ext205": {"plain": "205", "freepbx": "5551005"},  # extension 205: no contact -> CHANUNAVAIL -> vm 205
+    "ringgroup": {"plain": "600", "freepbx": "5551001"},  # 201 & 202 ring together 8 s, then vm 201
+    "queue": {"plain": "400", "freepbx": "5551002"},  # ringall queue, member 203
+    "queue_linear": {"plain": "401", "freepbx": "5551006"},  # 203 rings 3 s, then 204
+    "ivr": {"plain": "300", "freepbx": "5551003"},  # IVR: press 3 -> FastAGI balance
+    "local": {"plain": "700", "freepbx": "5551002"},  # through Local/ channels to 201 (freepbx: queue 203)
+}
+
+
+class LabError(RuntimeError):
+    """The lab cannot do what was asked (port busy, Asterisk did not boot, ...); the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LabPorts:
+    sip: int = 5060
+    ami: int = 5038
+    fastagi: int = 4574  # pbx-bridge's fastagi.port default: the dialplan calls agi://127.0.0.1:<this>
+    rtp_start: int = 10000
+    rtp_end: int = 10199
+    callee_base: int = 5070  # 201 -> base, 202 -> base+1, 203 -> base+2, 204 -> base+3
+    pstn: int = 5074  # the provider that outbound calls reach
+    caller: int = 5080  # trunk caller on 127.0.0.1; internal caller (ext 201) on 127.0.0.2
+    media_base: int = 16000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LabPorts:
+        env = os.environ if env is None else env
+        kw: dict[str, int] = {}
+        for f in dataclasses.fields(cls):
+            key = f"PBX_BRIDGE_LAB_{f.name.upper()}"
+            raw = env.get(f"{key}_PORT") or env.get(key)
+            if raw:
+                kw[f.name] = int(raw)
+        return cls(**kw)
+
+    def callee(self, ext: str) -> int:
+        if ext == "pstn":
+            return self.pstn
+        n = int(ext) - 201
+        if not 0 <= n <= 3:
+            raise ValueError(f"no sipp phone for extension {ext} (201..204 and 'pstn' have one)")
+        return self.callee_base + n
+
+    def placeholders(self) -> dict[str, str]:
+        p = {
+            "SIP_PORT": self.sip,
+            "AMI_PORT": self.ami,
+            "FASTAGI_PORT": self.fastagi,
+            "RTP_START": self.rtp_start,
+            "RTP_END": self.rtp_end,
+            "PSTN_PORT": self.pstn,
+        }
+        for ext in ("201", "202", "203", "204"):
+            p[f"EXT{ext}_PORT"] = self.callee(ext)
+        return {k: str(v) for k, v in p.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class AmiAccount:
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("PBX_BRIDGE_LAB_ROOT", str(DEFAULT_ROOT)))
+
+
+def unavailable_reason(root: Path | None = None) -> str | None:
+    """Why the lab cannot run here, or None when it can."""
+    root = root or default_root()
+    if os.geteuid() != 0:
+        return "the Asterisk lab needs root (chroot, Asterisk runs as root inside it)"
+    if not (root / MARKER).is_file() or not (root / "usr/sbin/asterisk").exists():
+        return f"no lab chroot at {root}: run lab/setup first (builds it, or restores the cache)"
+    if shutil.which("sipp") is None:
+        return "sipp not found: run lab/setup (apt-get install sip-tester)"
+    return None
+
+
+def _port_free(port: int, kind: int) -> bool:
+    s = socket.socket(socket.AF_INET, kind)
+    if kind == socket.SOCK_STREAM:
+        # like Asterisk itself: connections in TIME_WAIT (old AMI sessions) do not make the port busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# --------------------------------------------------------------------------------------------- AMI
+
+
+class AmiMessage(dict[str, str]):
+    """One AMI message; a repeated key (Output:, ChanVariable:) keeps every value joined by newlines."""
+
+    @property
+    def name(self) -> str:
+        return self.get("Event", "")
+
+
+def parse_ami_block(block: str) -> AmiMessage:
+    msg = AmiMessage()
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, value = line.rstrip(":"), ""
+        if not key:
+            continue
+        msg[key] = f"{msg[key]}\n{value}" if key in msg else value
+    return msg
+
+
+class AmiSession:
+    """A recording AMI client for tests: every event is kept in ``events``; ``wait_for`` waits for one."""
+
+    def __init__(self, account: AmiAccount) -> None:
+        self.account = account
+        self.events: list[AmiMessage] = []
+        self.closed = asyncio.Event()  # set when the connection closed (e.g. Asterisk was killed)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
+        self._changed = asyncio.Event()
+        self._ids = itertools.count(1)
+
+    async def connect(self, timeout: float = 10.0) -> AmiMessage:  # noqa: ASYNC109
+        a = self.account
+        self._reader, self._writer = await asyncio.wait_for(asyncio.open_connection(a.host, a.port), timeout)
+        banner = await asyncio.wait_for(self._reader.readline(), timeout)
+        if not banner.startswith(b"Asterisk Call Manager"):
+            raise LabError(f"unexpected AMI banner {banner!r}")
+        self._task = asyncio.create_task(self._read_loop(), name="lab-ami-reader")
+        resp = await self.action({"Action": "Login", "Username": a.username, "Secret": a.secret,
+                                  "Events": "on"}, timeout=timeout)
+        if resp.get("Response") != "Success":
+            raise LabError(f"AMI login failed: {dict(resp)}")
+        return resp
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        buf = b""
+        try:
+            while True:
+                chunk = await self._reader.read(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\r\n\r\n" in buf:
+                    raw, buf = buf.split(b"\r\n\r\n", 1)
+                    msg = parse_ami_block(raw.decode("utf-8", errors="replace"))
+                    if "Event" in msg:
+                        self.events.append(msg)
+                    elif (fut := self._pending.pop(msg.get("ActionID", ""), None)) and not fut.done():
+                        fut.set_result(msg)
+                    self._changed.set()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.closed.set()
+            self._changed.set()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(LabError("AMI connection closed"))
+
+    async def action(self, fields: Mapping[str, str], timeout: float = 10.0) -> AmiMessage:  # noqa: ASYNC109
+        """Send one action and return its response (raises LabError on timeout or closed connection)."""
+        if self._writer is None:
+            raise LabError("AMI session not connected")
+        action_id = f"lab-{next(self._ids)}"
+        fut: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = fut
+        text = "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + f"ActionID: {action_id}\r\n\r\n"
+        self._writer.write(text.encode())
+        await self._writer.drain()
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError as exc:
+            raise LabError(f"no AMI response to {fields.get('Action')} within {timeout}s") from exc
+
+    async def wait_for(self, predicate: Callable[[AmiMessage], bool], timeout: float = 30.0,  # noqa: ASYNC109
+                       start: int = 0) -> AmiMessage:
+        """The first event (from index ``start``) matching ``predicate``.
+
+        LabError after ``timeout`` seconds: a hang guard, not a timed assertion.
+        """
+        deadline = time.monotonic() + timeout
+        i = start
+        while True:
+            while i < len(self.events):
+                if predicate(self.events[i]):
+                    return self.events[i]
+                i += 1
+            if self.closed.is_set():
+                raise LabError("AMI connection closed before the awaited event")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LabError(f"awaited AMI event did not arrive within {timeout}s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def wait_event(self, name: str, timeout: float = 30.0, **fields: str) -> AmiMessage:  # noqa: ASYNC109
+        """Wait for ``Event: name`` whose headers equal ``fields`` (e.g. ``CallerIDNum="155..."``)."""
+        return await self.wait_for(
+            lambda e: e.name == name and all(e.get(k) == v for k, v in fields.items()), timeout)
+
+    def linkedid_of(self, caller_num: str) -> str | None:
+        """Linkedid of the first channel created for ``caller_num`` (the call's identity)."""
+        for e in self.events:
+            if e.name == "Newchannel" and e.get("CallerIDNum") == caller_num:
+                return e.get("Linkedid")
+        return None
+
+    def call_events(self, linkedid: str) -> list[AmiMessage]:
+        """Every event of one call: Linkedid, DestLinkedid, or (Cdr) a UniqueID of one of its channels."""
+        uniqueids = {e.get("Uniqueid") for e in self.events if e.get("Linkedid") == linkedid}
+        uniqueids |= {e.get("DestUniqueid") for e in self.events if e.get("DestLinkedid") == linkedid}
+        return [e for e in self.events
+                if e.get("Linkedid") == linkedid or e.get("DestLinkedid") == linkedid
+                or (e.name == "Cdr" and e.get("UniqueID") in uniqueids)]
+
+    async def wait_call_end(
+        self, linkedid: str, timeout: float = 60.0, grace: float = 0.5  # noqa: ASYNC109
+    ) -> list[AmiMessage]:
+        """Wait until every channel seen with ``linkedid`` has hung up (plus a grace for Cdrs); its events."""
+        def done(_: AmiMessage) -> bool:
+            evs = self.call_events(linkedid)
+            chans = {e.get("Uniqueid") for e in evs if e.name == "Newchannel"}
+            gone = {e.get("Uniqueid") for e in evs if e.name == "Hangup"}
+            return bool(chans) and chans <= gone
+        await self.wait_for(done, timeout)
+        await asyncio.sleep(grace)
+        return self.call_events(linkedid)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.write(b"Action: Logoff\r\n\r\n")
+                await asyncio.wait_for(self._writer.drain(), 1)
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._writer.wait_closed(), 2)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+def ami_ready(account: AmiAccount, timeout: float = 2.0) -> bool:
+    """Blocking probe: AMI login succeeds AND FullyBooted arrives (logins work ~50 ms before boot ends)."""
+    try:
+        with socket.create_connection((account.host, account.port), timeout=timeout) as s:
+            s.settimeout(0.3)
+            s.sendall(f"Action: Login\r\nUsername: {account.username}\r\nSecret: {account.secret}\r\n"
+                      "Events: system\r\n\r\n".encode())
+            buf, deadline = b"", time.monotonic() + timeout
+            while time.monotonic() < deadline and b"Event: FullyBooted" not in buf:
+                try:
+                    chunk = s.recv(4096)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                buf += chunk
+            with contextlib.suppress(OSError):
+                s.sendall(b"Action: Logoff\r\n\r\n")
+            return b"Response: Success" in buf and b"Event: FullyBooted" in buf
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------- controller
+
+
+class LabController:
+    """Owns the one lab Asterisk: config install, start, readiness, stop by PID."""
+
+    def __init__(self, root: Path | None = None, ports: LabPorts | None = None,
+                 ami_user: str = "pbxbridge", ami_secret: str = "pbxbridge-lab-secret") -> None:
+        self.root = (root or default_root()).resolve()
+        self.ports = ports or LabPorts.from_env()
+        self.ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
+        self.dialplan: Dialplan | None = None
+        self._started_once = False  # the first ensure() of a session always starts a fresh Asterisk
+        self._lock_fd: int | None = None
+
+    # ---- one test session at a time
+    def acquire(self, timeout: float = 240.0) -> None:
+        """Take the lab lock (one pytest session drives the lab at a time; others wait, then fail)."""
+        import fcntl
+
+        path = Path(os.environ.get("PBX_BRIDGE_LAB_LOCK", "/run/lock/pbx-bridge-lab.lock"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                    os.close(fd)
+                    raise LabError(f"another test session (PID {holder or '?'}) holds {path} for "
+                                   f"more than {timeout:.0f}s") from None
+                time.sleep(0.5)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
+
+    # ---- paths
+    @property
+    def etc(self) -> Path:
+        return self.root / ETC_IN_CHROOT.lstrip("/")
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / PIDFILE_IN_CHROOT
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "var/spool/asterisk/voicemail/default"
+
+    @property
+    def logdir(self) -> Path:
+        return self.root / "var/log/asterisk"
+
+    def _check_root(self) -> None:
+        if not (self.root / MARKER).is_file():
+            raise LabError(f"{self.root} has no {MARKER} marker: not a lab chroot, refusing to touch it")
+
+    # ---- process
+    def pid(self) -> int | None:
+        """PID of the running lab Asterisk, only if it really is ours (comm + root checked)."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            proc_root = os.readlink(f"/proc/{pid}/root")
+        except OSError:
+            return None
+        if comm != "asterisk" or Path(proc_root).resolve() != self.root:
+            return None
+        return pid
+
+    def running_dialplan(self) -> str | None:
+        if self.pid() is None:
+            return None
+        try:
+            return (self.etc / ".dialplan").read_text().strip()
+        except OSError:
+            return None
+
+    def ensure(self, dialplan: Dialplan) -> None:
+        """Asterisk running with ``dialplan`` (restart if another dialplan or a dead process)."""
+        if self._started_once and self.running_dialplan() == dialplan and ami_ready(self.ami):
+            self.dialplan = dialplan
+            return
+        self.stop()
+        self.start(dialplan)
+        self._started_once = True
+
+    def start(self, dialplan: Dialplan, timeout: float = 60.0) -> None:
+        self._check_root()
+        if self.pid() is not None:
+            raise LabError("the lab Asterisk is already running; stop it first")
+        busy = [f"{p}/tcp" for p in (self.ports.ami,) if not _port_free(p, socket.SOCK_STREAM)]
+        busy += [f"{p}/udp" for p in (self.ports.sip,) if not _port_free(p, socket.SOCK_DGRAM)]
+        if busy:
+            raise LabError(f"lab ports already in use by something else: {', '.join(busy)} "
+                           "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)")
+        self._install(dialplan)
+        self._reset_state()
+        console = (self.logdir / "console.log").open("wb")
+        # setsid: its own session, so a Ctrl-C on pytest does not reach it; stopped by PID in stop().
+        proc = subprocess.Popen(
+            ["chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n",
+             "-C", f"{ETC_IN_CHROOT}/asterisk.conf"],
+            stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+        console.close()
+        self.pidfile.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + timeout
+        while not ami_ready(self.ami, timeout=1.0):
+            if proc.poll() is not None:
+                tail = (self.logdir / "console.log").read_text(errors="replace")[-3000:]
+                raise LabError(f"Asterisk exited with {proc.returncode} during start:\n{tail}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LabError(f"Asterisk did not accept an AMI login + FullyBooted within {timeout}s")
+            time.sleep(0.1)
+        self.dialplan = dialplan
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            with contextlib.suppress(OSError):
+                self.pidfile.unlink()
+            return
+        os.kill(pid, signal.SIGTERM)
+        if not self._wait_gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 5)
+        with contextlib.suppress(OSError):
+            self.pidfile.unlink()
+        self.dialplan = None
+
+    def signal(self, sig: int) -> int:
+        """Send ``sig`` to the lab Asterisk (verified PID); returns the PID. For shutdown/crash tests."""
+        pid = self.pid()
+        if pid is None:
+            raise LabError("the lab Asterisk is not running")
+        os.kill(pid, sig)
+        return pid
+
+    @staticmethod
+    def _wait_gone(pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+            except ChildProcessError:
+                pass
+            if not Path(f"/proc/{pid}").exists():
+                return True
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                    return True
+            except OSError:
+                return True
+            time.sleep(0.05)
+        return False
+
+    # ---- configuration
+    def _install(self, dialplan: Dialplan) -> None:
+        mods = sorted(self.root.glob("usr/lib/*/asterisk/modules"))
+        if not mods:
+            raise LabError(f"no Asterisk module dir under {self.root}/usr/lib")
+        values = self.ports.placeholders() | {
+            "MODDIR": "/" + str(mods[0].relative_to(self.root)),
+            "AMI_USER": self.ami.username,
+            "AMI_SECRET": self.ami.secret,
+        }
+        if self.etc.exists():
+            shutil.rmtree(self.etc)
+        self.etc.mkdir(parents=True)
+        sources = {p.name: p for p in (LAB_DIR / "etc").glob("*.conf")}
+        if dialplan == "freepbx":
+            sources |= {p.name: p for p in (LAB_DIR / "etc/freepbx-like").glob("*.conf")}
+        for name, src in sources.items():
+            text = src.read_text()
+            for key, val in values.items():
+                text = text.replace(f"@{key}@", val)
+            if left := re.findall(r"@[A-Z0-9_]+@", text):
+                raise LabError(f"{src}: unknown placeholders {sorted(set(left))}")
+            (self.etc / name).write_text(text)
+        (self.etc / ".dialplan").write_text(dialplan + "\n")
+        for script in (LAB_DIR / "agi-bin").glob("*.py"):
+            install_agi(self.root, script)
+
+    def _reset_state(self) -> None:
+        """Every start is clean: empty mailboxes, logs, AstDB (FreePBX seeds its keys at boot)."""
+        for d in ("run/asterisk", "var/log/asterisk/cdr-csv", "var/spool/asterisk/voicemail",
+                  "var/lib/asterisk", "var/cache/asterisk", "tmp"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.spool, ignore_errors=True)
+        for p in [*self.root.glob("var/spool/asterisk/tmp/*"), self.root / "var/lib/asterisk/astdb.sqlite3"]:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        for p in self.logdir.rglob("*"):
+            if p.is_file():
+                p.unlink()
+
+    def cli(self, command: str, timeout: float = 15.0) -> str:
+        """``asterisk -rx`` inside the chroot; the output text."""
+        out = subprocess.run(
+            ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", f"{ETC_IN_CHROOT}/asterisk.conf",
+             "-rx", command],
+            capture_output=True, text=True, timeout=timeout, check=False)
+        if out.returncode != 0:
+            raise LabError(f"asterisk -rx {command!r} failed ({out.returncode}): {out.stderr.strip()}")
+        return out.stdout
+
+
+def install_agi(root: Path, src: Path | str, name: str | None = None) -> str:
+    """Install a classic AGI script into the chroot; returns the name for ``AGI(name,...)``.
+
+    The script itself goes to /usr/local/lib/pbx-bridge-lab/agi/<name>; agi-bin/<name> is a wrapper that
+    runs it as the unprivileged user ``pbxagi`` (Asterisk itself runs as root in the lab), with the
+    chroot's own interpreter (its shebang, e.g. ``/usr/bin/env python3`` = the chroot's Python 3.x).
+    """
+    src = Path(src)
+    name = name or src.name
+    if "/" in name or name.startswith("."):
+        raise ValueError(f"bad AGI script name {name!r}")
+    real = root / "usr/local/lib/pbx-bridge-lab/agi" / name
+    real.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, real)
+    real.chmod(0o755)
+    wrapper = root / "usr/share/asterisk/agi-bin" / name
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(
+        "#!/bin/sh\n# pbx-bridge lab: run the real script as the unprivileged AGI user\n"
+        f"exec /usr/bin/setpriv --reuid={AGI_USER} --regid={AGI_USER} --init-groups "
+        f"/usr/local/lib/pbx-bridge-lab/agi/{name} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return name
+
+
+# --------------------------------------------------------------------------------------------- calls
+
+CallerMode = Literal["bye", "cancel", "voicemail", "dtmf", "wait"]
+CalleeMode = Literal["answer", "ring", "busy", "refer"]
+
+
+@dataclasses.dataclass
+class SippResult:
+    role: str  # "caller" or the callee extension
+    returncode: int | None  # None: it was still running and was stopped (e.g. a phone never called)
+    log: str  # sipp -trace_msg message log
+
+    def received(self, method: str) -> list[str]:
+        """Every received SIP message whose first line starts with ``method`` ("INVITE", "SIP/2.0 180")."""
+        out = []
+        for block in re.split(r"\n-{20,}[^\n]*\n", self.log):
+            m = re.search(r"message received \[\d+\] bytes :\s*\n\s*\n(.*)", block, re.S)
+            if m and m.group(1).lstrip().startswith(method):
+                out.append(m.group(1).strip())
+        return out
+
+    def invite_from_names(self) -> list[str]:
+        """The From display name of every INVITE this phone received ("" when none)."""
+        names = []
+        for msg in self.received("INVITE"):
+            hdr = re.search(r"^(?:From|f)\s*:\s*(.*)$", msg, re.M | re.I)
+            dn = re.match(r'\s*"((?:[^"\\]|\\.)*)"', hdr.group(1)) if hdr else None
+            names.append(dn.group(1).replace('\\"', '"').replace("\\\\", "\\") if dn else "")
+        return names
+
+
+@dataclasses.dataclass
+class CallResult:
+    caller: SippResult
+    callees: dict[str, SippResult]
+
+    @property
+    def ok(self) -> bool:
+        """The caller's scenario completed (sipp exit 0)."""
+        return self.caller.returncode == 0
+
+    def invite_from_name(self, ext: str | None = None) -> str | None:
+        """From display name of the first INVITE that phone ``ext`` (default: any phone) received."""
+        for e, res in self.callees.items():
+            if ext is None or e == ext:
+                names = res.invite_from_names()
+                if names:
+                    return names[0]
+        return None
+
+    def describe(self) -> str:
+        parts = [f"caller rc={self.caller.returncode}"]
+        parts += [f"{e} rc={r.returncode}" for e, r in self.callees.items()]
+        return ", ".join(parts)
+
+
+_DTMF_STEP = """
+  <recv request="NOTIFY"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <pause milliseconds="600"/>
+"""
+
+_DTMF_DELAY_STEP = """
+  <pause milliseconds="{delay}"/>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <pause milliseconds="600"/>
+"""
+
+
+_PCAP_DIGIT = {"*": "star", "#": "pound"}
+
+
+def dtmf_caller_xml(digits: str, trigger: Literal["notify", "delay"], delay_ms: int, hold_ms: int) -> str:
+    """A caller scenario that sends ``digits`` as RFC 4733 events, one per trigger, then stays until
+    Asterisk hangs up or ``-d`` ms pass (then it hangs up itself).
+
+    trigger "notify": each digit waits for an in-dialog NOTIFY, which the test sends (``CallHandle.press``)
+    once AMI shows the IVR listening. "delay": each digit is sent ``delay_ms`` after the previous step.
+    """
+    if not re.fullmatch(r"[0-9*#]*", digits):
+        raise ValueError(f"DTMF digits must be 0-9 * #, not {digits!r}")
+    steps = []
+    for d in digits:
+        pcap = SIPP_PCAPS / f"dtmf_2833_{_PCAP_DIGIT.get(d, d)}.pcap"
+        steps.append(_DTMF_STEP.format(pcap=pcap) if trigger == "notify"
+                     else _DTMF_DELAY_STEP.format(pcap=pcap, delay=delay_ms))
+    template = (LAB_DIR / "sipp/uac-dtmf.xml.in").read_text()
+    return template.replace("@DTMF_STEPS@", "".join(steps)).replace("@HOLD_MS@", str(hold_ms))
+
+
+_CALLER_XML: dict[str, str] = {
+    "bye": "uac-call-bye.xml",
+    "cancel": "uac-cancel.xml",
+    "voicemail": "uac-voicemail.xml",
+}
+_CALLEE_XML: dict[str, str] = {
+    "answer": "uas-answer.xml",
+    "ring": "uas-ring-noanswer.xml",
+    "busy": "uas-busy.xml",
+    "refer": "uas-answer-refer.xml",
+}
+
+
+class CallHandle:
+    """A call in progress (sipp caller + phones running). ``await wait()`` gives the CallResult."""
+
+    def __init__(self, lab: Lab, workdir: Path, caller: asyncio.subprocess.Process,
+                 callees: dict[str, asyncio.subprocess.Process], timeout: float) -> None:
+        self.lab, self.workdir, self.timeout = lab, workdir, timeout
+        self._caller, self._callees = caller, callees
+        self._result: CallResult | None = None
+
+    async def press(self, ami: AmiSession, channel: str) -> None:
+        """Let the caller send its next DTMF digit now (an in-dialog NOTIFY to ``channel``, the caller's
+        Asterisk channel, e.g. from ``ami.wait_event("Newexten", Application="WaitExten")``)."""
+        resp = await ami.action(
+            {"Action": "PJSIPNotify", "Channel": channel, "Variable": "Event=pbx-bridge-lab"})
+        if resp.get("Response") != "Success":
+            raise LabError(f"PJSIPNotify to {channel} failed: {dict(resp)}")
+
+    async def wait(self) -> CallResult:
+        if self._result is not None:
+            return self._result
+        caller_rc: int | None
+        try:
+            caller_rc = await asyncio.wait_for(self._caller.wait(), self.timeout)
+        except TimeoutError:
+            caller_rc = await _stop_proc(self._caller)
+            caller_rc = None
+        callees: dict[str, SippResult] = {}
+        for ext, proc in self._callees.items():
+            try:  # a phone in a finished call ends by itself; one that was never called is stopped
+                rc: int | None = await asyncio.wait_for(proc.wait(), 8)
+            except TimeoutError:
+                await _stop_proc(proc)
+                rc = None
+            callees[ext] = SippResult(ext, rc, _read(self.workdir / f"callee-{ext}.log"))
+        caller_res = SippResult("caller", caller_rc, _read(self.workdir / "caller.log"))
+        self._result = CallResult(caller_res, callees)
+        return self._result
+
+    async def abort(self) -> None:
+        for proc in [self._caller, *self._callees.values()]:
+            await _stop_proc(proc)
+
+
+async def _stop_proc(proc: asyncio.subprocess.Process) -> int | None:
+    if proc.returncode is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), 3)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        return await proc.wait()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------------------------- Lab
+
+
+class Lab:
+    """What a lab test gets: one running Asterisk with ``dialplan`` ("plain" or "freepbx")."""
+
+    _numbers = itertools.count(1)
+
+    def __init__(self, controller: LabController, dialplan: Dialplan, workdir: Path) -> None:
+        self.controller = controller
+        self.dialplan: Dialplan = dialplan
+        self.workdir = workdir
+        self._calls = itertools.count(1)
+
+    # ---- contract attributes
+    @property
+    def ami(self) -> AmiAccount:
+        return self.controller.ami
+
+    @property
+    def fastagi_port(self) -> int:
+        return self.controller.ports.fastagi
+
+    @property
+    def ports(self) -> LabPorts:
+        return self.controller.ports
+
+    @property
+    def root(self) -> Path:
+        return self.controller.root
+
+    @property
+    def spool(self) -> Path:
+        """Voicemail context ``default`` on the host: ``<spool>/<box>/INBOX/msg0000.{txt,wav}``."""
+        return self.controller.spool
+
+    @property
+    def logdir(self) -> Path:
+        return self.controller.logdir
+
+    def route(self, name: str) -> str:
+        """What a trunk caller dials to reach logical destination ``name`` in this dialplan (see ROUTES)."""
+        return ROUTES[name][self.dialplan]
+
+    def new_caller_number(self) -> str:
+        """A caller number no other call in this session used (11 digits, NANP-shaped)."""
+        return f"1555{os.getpid() % 1000:03d}{next(Lab._numbers):04d}"
+
+    def install_agi(self, src_path: Path | str, name: str | None = None) -> str:
+        return install_agi(self.root, src_path, name)
+
+    def cli(self, command: str) -> str:
+        return self.controller.cli(command)
+
+    def voicemails(self, box: str) -> list[dict[str, str]]:
+        """Parsed ``msgNNNN.txt`` of a mailbox's INBOX (keys as in the file: callerid, duration, ...)."""
+        out = []
+        for txt in sorted((self.spool / box / "INBOX").glob("msg*.txt")):
+            fields = {"path": str(txt)}
+            for line in txt.read_text(errors="replace").splitlines():
+                k, sep, v = line.partition("=")
+                if sep:
+                    fields[k.strip()] = v.strip()
+            out.append(fields)
+        return out
+
+    @contextlib.asynccontextmanager
+    async def ami_session(self) -> AsyncIterator[AmiSession]:
+        """A logged-in, recording AMI session (``Events: on``) for the duration of the block."""
+        session = AmiSession(self.ami)
+        await session.connect()
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    # ---- calls
+    async def start_call(
+        self,
+        exten: str,
+        *,
+        caller_num: str,
+        caller_name: str = "",
+        caller: CallerMode = "bye",
+        hold_ms: int = 3000,
+        callees: Mapping[str, CalleeMode] | None = None,
+        internal: bool = False,
+        digits: str = "",
+        dtmf_trigger: Literal["notify", "delay"] = "notify",
+        dtmf_delay_ms: int = 4000,
+        refer_to: str = "202",
+        timeout: float = 60.0,  # noqa: ASYNC109
+    ) -> CallHandle:
+        """Start one sipp call; phones (``callees``: ext -> behaviour) are started first.
+
+        caller: "bye" (hang up ``hold_ms`` after the answer), "cancel" (CANCEL ``hold_ms`` after 180/183),
+        "voicemail" (wait out the greeting, speak, hang up after ``hold_ms``), "dtmf" (send ``digits``, see
+        ``dtmf_caller_xml``; stays until Asterisk hangs up, or hangs up after ``hold_ms``), "wait" (stay until
+        Asterisk hangs up, at most ``hold_ms``). callee: "answer" (after 1 s of ringing), "ring" (never
+        answers), "busy" (486), "refer" (answers, then blind-transfers the caller to ``refer_to`` by REFER
+        after ``hold_ms``). ``internal``: the call comes from extension 201's phone (127.0.0.2 / From 201).
+        """
+        n = next(self._calls)
+        workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{exten}-", dir=self.workdir))
+        ports = self.ports
+        procs: dict[str, asyncio.subprocess.Process] = {}
+        for i, (ext, mode) in enumerate((callees or {}).items()):
+            extra = ["-s", ext if ext != "pstn" else "pstn"]
+            if mode == "refer":
+                extra += ["-key", "refer_to", f"sip:{refer_to}@127.0.0.1:{ports.sip}", "-d", str(hold_ms)]
+            procs[ext] = await self._sipp(
+                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", ports.callee(ext),
+                ports.media_base + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
+        if procs:
+            await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
+        if caller in ("dtmf", "wait"):
+            scenario = workdir / "uac-dtmf.xml"
+            scenario.write_text(dtmf_caller_xml(digits if caller == "dtmf" else "", dtmf_trigger,
+                                                dtmf_delay_ms, hold_ms))
+        else:
+            scenario = LAB_DIR / "sipp" / _CALLER_XML[caller]
+        ip = "127.0.0.2" if internal else "127.0.0.1"
+        extra = [f"127.0.0.1:{ports.sip}", "-s", exten, "-key", "caller_num", caller_num,
+                 "-key", "caller_name", caller_name, "-d", str(hold_ms),
+                 # FreePBX's Dial options and connected-line updates send extra 180s: tolerate them
+                 "-default_behaviors", "all,-abortunexp"]
+        proc = await self._sipp(scenario, ip, ports.caller + (1 if internal else 0), ports.media_base,
+                                workdir / "caller.log", workdir, extra, timeout_s=int(timeout))
+        return CallHandle(self, workdir, proc, procs, timeout + 5)
+
+    async def call(self, exten: str, **kw: object) -> CallResult:
+        """``start_call`` + ``wait``: one complete call (keywords as in ``start_call``)."""
+        handle = await self.start_call(exten, **kw)  # type: ignore[arg-type]
+        return await handle.wait()
+
+    def call_sync(self, exten: str, **kw: object) -> CallResult:
+        """``call`` for synchronous tests (runs its own event loop)."""
+        return asyncio.run(self.call(exten, **kw))
+
+    async def _sipp(self, scenario: Path, ip: str, port: int, media_port: int, log: Path, cwd: Path,
+                    extra: Iterable[str], timeout_s: int = 60) -> asyncio.subprocess.Process:
+        cmd = ["sipp", "-sf", str(scenario), "-i", ip, "-mi", ip, "-p", str(port), "-mp", str(media_port),
+               "-m", "1", "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
+               "-trace_msg", "-message_file", str(log), *extra]
+        return await asyncio.create_subprocess_exec(
+            *cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="lab", description="Start/stop the pbx-bridge Asterisk lab")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start Asterisk (restarts it if another dialplan runs)")
+    up.add_argument("--dialplan", choices=DIALPLANS, default="plain")
+    sub.add_parser("down", help="stop Asterisk by PID")
+    sub.add_parser("status", help="print PID and dialplan")
+    args = ap.parse_args(argv)
+    if reason := unavailable_reason():
+        print(f"lab: {reason}", file=sys.stderr)
+        return 2
+    ctl = LabController()
+    try:
+        ctl.acquire(timeout=0)  # not while a test session drives the lab
+        if args.cmd == "up":
+            t0 = time.monotonic()
+            ctl.ensure(args.dialplan)
+            p = ctl.ports
+            print(f"lab: asterisk PID {ctl.pid()} dialplan {args.dialplan} "
+                  f"ready in {time.monotonic() - t0:.2f}s; "
+                  f"SIP udp/{p.sip} AMI tcp/{p.ami} ({ctl.ami.username}) FastAGI expected on tcp/{p.fastagi}")
+        elif args.cmd == "down":
+            ctl.stop()
+            print("lab: stopped")
+        else:
+            pid = ctl.pid()
+            state = f"running PID {pid} dialplan {ctl.running_dialplan()}" if pid else "not running"
+            print(f"lab: {state}")
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctl.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
