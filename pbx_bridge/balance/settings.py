@@ -42,12 +42,11 @@ class LanguagePrompts(Section):
     conjunction: list[str] = Field(default_factory=lambda: _alts("vm-and"),
                                    description="between the units and the cents")
     enter_client_number: list[str] = Field(
-        default_factory=lambda: _alts("custom/pbxb-enter-client-number", "please-enter-your"))
+        default_factory=lambda: _alts("custom/pbxb-enter-client-number", "number"))
     enter_pin: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-enter-pin", "agent-pass"))
     pin_incorrect: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-pin-incorrect",
                                                                     "auth-incorrect"))
-    refused: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-balance-unavailable",
-                                                             "an-error-has-occurred"))
+    refused: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-balance-unavailable", "im-sorry"))
     goodbye: list[str] = Field(default_factory=lambda: _alts("vm-goodbye", ""))
     currencies: dict[str, CurrencyPrompts] = Field(
         default_factory=lambda: {"USD": CurrencyPrompts()},

@@ -26,7 +26,7 @@ from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
 ALL_FILES = {"custom/pbxb-your-balance-is", "custom/pbxb-open-invoices-total", "custom/pbxb-cents",
              "custom/pbxb-enter-pin", "custom/pbxb-enter-client-number", "custom/pbxb-pin-incorrect",
              "custom/pbxb-balance-unavailable", "digits/dollars", "digits/minus", "vm-and", "your",
-             "vm-goodbye", "agent-pass", "auth-incorrect", "an-error-has-occurred", "please-enter-your"}
+             "vm-goodbye", "agent-pass", "auth-incorrect", "im-sorry", "number"}
 
 
 @dataclass
