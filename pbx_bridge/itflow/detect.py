@@ -1,9 +1,10 @@
 """Which ITFlow API generation and era each feature can use (``itflow.api: auto``), and ``check``'s
 per-feature permission probes.
 
-Detection first asks **without the key**: a missing key costs ITFlow nothing (v1 answers 401 with an
-empty body and logs no row), and the answer tells a lot: 401 = the endpoint file exists, the web
-server's 404 page = it does not (spec 6.6); ``/api.php`` answers its own "Missing the API Key" texts.
+Detection first asks **without the key**: a missing key costs v1 nothing (401 with an empty body, no
+log row; api.php logs one "No API Key specified" row), and the answer tells a lot: 401 = the endpoint
+file exists, the web server's 404 page = it does not (spec 6.6); ``/api.php`` answers its own "Missing
+the API Key" texts.
 The set of present files dates the install (ticket_replies = v26.08 RBAC, invoice_items = v26.04,
 technicians/time = v26.3, payments = 2023-02 to v26.3, ...). Then a few keyed *reads* (never a write,
 never a legacy function with side effects) confirm the key and the behaviours that matter.
@@ -88,8 +89,10 @@ class Capabilities:
             f"caller ID live lookup: {show(self.cid_live)}",
             f"balance: {show(self.balance)}" + self._balance_kind(),
             f"tickets: {show(self.tickets)}" + (" + replies" if self.ticket_replies else ""),
-            f"client_id filter on reads: {'honoured' if self.client_id_honoured else 'ignored'}",
         ]
+        if self.v1_key_ok:
+            honoured = "honoured" if self.client_id_honoured else "ignored"
+            lines.append(f"client_id filter on v1 reads: {honoured}")
         return lines + [f"note: {n}" for n in self.notes]
 
     def _balance_kind(self) -> str:
@@ -346,34 +349,28 @@ def _choose(caps: Capabilities) -> None:
 
 async def probe_permissions(v1: V1Client | None, caps: Capabilities, *,
                             client_id: int | None = None) -> list[PermissionItem]:
-    """Per feature, may this key do it? Reads are tried (one row); writes are probed without writing:
-    a GET to ``tickets/create`` answers 403 when RBAC denies and 405 when allowed, because RBAC runs
-    before the method check (v26.08+). Before v26.08 there is no RBAC: "not checkable"."""
+    """Per feature, may this key do it with the backend detection chose? Reads are tried (one row);
+    writes are probed without writing: a GET to ``tickets/create`` answers 403 when RBAC denies and 405
+    when allowed, because RBAC runs before the method check (v26.08+). Before v26.08 there is no RBAC,
+    so ticket writes are "not checkable". ``client_id``: a client in the key's scope (default: the
+    first client the key can read)."""
     items: list[PermissionItem] = []
-    if v1 is None or not caps.v1_key_ok:
-        if caps.tickets is None:
-            items.append(PermissionItem("tickets", "warn", "no v1 tickets API with this key/ITFlow"))
-        return items
-    for feature, module in (("directory (contacts)", "contacts"), ("directory (clients)", "clients"),
-                            ("directory (locations)", "locations"), ("directory (vendors)", "vendors"),
-                            ("balance (invoices)", "invoices")):
-        if not caps.endpoints.get(f"{module}/read"):
-            items.append(PermissionItem(feature, "warn", f"{module}/read does not exist in this version"))
-            continue
-        try:
-            await v1.call(module, "read", limit=1)
-            items.append(PermissionItem(feature, "ok", f"{module}/read allowed"))
-        except PermissionDenied as exc:
-            items.append(PermissionItem(feature, "warn", f"{module}/read denied: {exc.message}"))
-        except ItflowError as exc:
-            items.append(PermissionItem(feature, "fail", f"{module}/read failed: {exc}"))
-    if not caps.endpoints.get("tickets/create"):
-        items.append(PermissionItem("tickets", "warn", "tickets/create does not exist in this version"))
+    reads = {"directory": ("contacts", "clients", "locations", "vendors"), "caller ID live": ("contacts",),
+             "balance": ("invoices", "payments") if caps.has_payments else ("invoices",)}
+    for feature, generation in (("directory", caps.directory), ("caller ID live", caps.cid_live),
+                                ("balance", caps.balance)):
+        if generation is None:
+            items.append(PermissionItem(feature, "warn", "not available with this ITFlow and key"))
+        elif generation == "legacy":
+            items.append(PermissionItem(feature, "ok", "legacy api.php (the key is accepted)"))
+        elif v1 is not None:
+            items.extend([await _read_probe(v1, feature, module) for module in reads[feature]])
+    if caps.tickets is None or v1 is None:
+        items.append(PermissionItem("tickets", "warn", "no v1 tickets API with this ITFlow and key"))
         return items
     if not caps.rbac:
-        items.append(PermissionItem("tickets", "info",
-                                    "write permission not checkable before v26.08 (no RBAC); "
-                                    "the key is valid"))
+        items.append(PermissionItem("tickets", "info", "write permission not checkable before v26.08 "
+                                                       "(no RBAC); the key is valid"))
         return items
     scoped = client_id if client_id is not None else await _client_in_scope(v1)
     targets = [("tickets (known callers)", scoped)] if scoped else []
@@ -383,6 +380,18 @@ async def probe_permissions(v1: V1Client | None, caps: Capabilities, *,
     if caps.ticket_replies and scoped:
         items.append(await _write_probe(v1, "ticket_replies", "ticket replies", scoped))
     return items
+
+
+async def _read_probe(v1: V1Client, feature: str, module: str) -> PermissionItem:
+    try:
+        await v1.call(module, "read", limit=1)
+        return PermissionItem(feature, "ok", f"{module}/read allowed")
+    except PermissionDenied as exc:
+        return PermissionItem(feature, "warn", f"{module}/read denied ({exc.reason}): {exc.message}")
+    except NotAvailable:
+        return PermissionItem(feature, "warn", f"{module}/read does not exist in this version")
+    except ItflowError as exc:
+        return PermissionItem(feature, "fail", f"{module}/read failed: {exc}")
 
 
 async def _client_in_scope(v1: V1Client) -> int | None:

@@ -1,0 +1,182 @@
+"""Backend detection and check's permission probes against the simulator in all three profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.detect import Capabilities, detect, probe_permissions
+from pbx_bridge.itflow.errors import TransportError
+
+
+def _keyed(sim, request) -> bool:
+    key = sim.keys["all"]
+    return key in request.path_qs or (request.body and key in request.body.decode("utf-8", "replace"))
+
+
+async def test_legacy_2022(itflow_sim) -> None:
+    sim = await itflow_sim("legacy-2022")
+    caps = await detect(sim.url, sim.keys["all"])
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == ("legacy", "legacy", "legacy", None)
+    assert caps.legacy_key_ok and caps.legacy_present and not caps.rbac and not caps.has_payments
+    assert "legacy api.php" in caps.era and "2022" in caps.era
+    assert not caps.endpoints["contacts/read"] and caps.endpoints["assets/read"]
+    assert any("no auto-tickets" in n for n in caps.notes)
+
+
+async def test_v1_v25(itflow_sim) -> None:
+    sim = await itflow_sim("v1-v25")
+    caps = await detect(sim.url, sim.keys["all"])
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == ("v1", "v1", "v1", "v1")
+    assert caps.era == "V1c v26.3" and not caps.rbac and not caps.ticket_replies
+    assert caps.has_payments and caps.key_all_clients is True and caps.client_id_honoured
+    assert not caps.legacy_present
+
+
+async def test_v1_v25_client_scoped_key_cannot_see_payments(itflow_sim) -> None:
+    sim = await itflow_sim("v1-v25")
+    caps = await detect(sim.url, sim.keys["client"])
+    assert caps.balance == "v1" and not caps.has_payments and caps.key_all_clients is False
+    assert any("client-scoped" in n for n in caps.notes)
+
+
+async def test_v1_head(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    caps = await detect(sim.url, sim.keys["all"])
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == ("v1", "v1", "v1", "v1")
+    assert caps.rbac and caps.ticket_replies and not caps.has_payments and not caps.client_id_honoured
+    assert caps.era.startswith("V1d") and "26.08" in caps.era
+    assert any("approximation" in n for n in caps.notes)
+    lines = caps.report()
+    assert lines[0].startswith("era: V1d") and "balance: v1 (approximate: no payments)" in lines
+
+
+@pytest.mark.parametrize("profile", ["legacy-2022", "v1-v25", "v1-head"])
+async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, profile: str) -> None:
+    sim = await itflow_sim(profile)
+    tickets, assets, alerts = len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)
+    await detect(sim.url, sim.keys["all"])
+    seen = list(sim.requests)
+    first_keyed = next(i for i, r in enumerate(seen) if _keyed(sim, r))
+    assert first_keyed >= 12 and not any(_keyed(sim, r) for r in seen[:first_keyed])
+    assert all(r.method == "GET" for r in seen)
+    for r in seen:  # no legacy function with side effects (cid alerts, balance/phonebook log rows)
+        assert not any(f"{fn}=" in r.path_qs for fn in ("cid", "phonebook", "account_balance", "add_asset",
+                                                       "incoming_call"))
+    assert (len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)) == (tickets, assets, alerts)
+    assert len(seen) <= 25  # "a few cheap requests"
+
+
+async def test_forced_generation(itflow_sim) -> None:
+    legacy = await itflow_sim("legacy-2022")
+    caps = await detect(legacy.url, legacy.keys["all"], forced="v1")
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == (None, None, None, None)
+    assert not any("api.php" in r.path_qs and _keyed(legacy, r) for r in legacy.requests)
+    head = await itflow_sim("v1-head")
+    caps = await detect(head.url, head.keys["all"], forced="legacy")
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == (None, None, None, None)
+    assert not any(_keyed(head, r) for r in head.requests)
+
+
+@pytest.mark.parametrize(("profile", "key", "note"), [
+    ("v1-head", "wrong-key-000000000000000000000000", "rejected the key"),
+    ("v1-head", "unbound", "predates v26.08"),
+    ("v1-head", "inactive", "disabled"),
+    ("v1-v25", "expired", "rejected the key"),
+    ("legacy-2022", "wrong-key-000000", "api.php rejected the key"),
+])
+async def test_a_bad_key_leaves_every_feature_unavailable(itflow_sim, profile: str, key: str,
+                                                          note: str) -> None:
+    sim = await itflow_sim(profile)
+    secret = sim.keys.get(key, key)
+    caps = await detect(sim.url, secret)
+    assert (caps.directory, caps.cid_live, caps.balance) == (None, None, None)
+    assert any(note in n for n in caps.notes), caps.notes
+    assert secret not in json.dumps(caps.to_dict())
+
+
+async def test_unreachable_raises(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    sim.down = True
+    with pytest.raises(TransportError):
+        await detect(sim.url, sim.keys["all"], timeout=2.0)
+
+
+async def test_leading_newline_era_is_reported(itflow_sim) -> None:
+    sim = await itflow_sim("legacy-2022", quirks={"leading_newline": True})
+    caps = await detect(sim.url, sim.keys["all"])
+    assert "leading-newline" in caps.era and caps.directory == "legacy"
+
+
+async def test_bundle_detects_once_and_refreshes_on_demand(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    async with Itflow(sim.url, sim.keys["all"]) as itflow:
+        assert itflow.cached_capabilities is None and itflow.v1 and itflow.legacy
+        results = await asyncio.gather(*(itflow.capabilities() for _ in range(5)))
+        after_first = len(sim.requests)
+        assert all(r is results[0] for r in results)
+        assert await itflow.capabilities() is results[0] and len(sim.requests) == after_first
+        again = await itflow.capabilities(refresh=True)
+        assert again is not results[0] and len(sim.requests) > after_first
+        assert Capabilities.from_dict(json.loads(json.dumps(again.to_dict()))) == again
+
+
+async def test_bundle_from_settings_builds_only_the_forced_client(itflow_sim) -> None:
+    from pbx_bridge.config import parse_settings
+
+    sim = await itflow_sim("legacy-2022")
+    settings = parse_settings(f"itflow: {{url: '{sim.url}', api_key: '{sim.keys['all']}', api: legacy}}\n",
+                              env={})
+    async with Itflow.from_settings(settings) as itflow:
+        assert itflow.v1 is None and itflow.legacy is not None
+        caps = await itflow.capabilities()
+        assert caps.directory == "legacy"
+        assert await itflow.legacy.cid("4125550101") == "Alice Anderson"
+
+
+# ------------------------------------------------------------------ check: permissions without writing
+
+
+async def _items(sim, key: str) -> dict[str, tuple[str, str]]:
+    async with Itflow(sim.url, sim.keys[key]) as itflow:
+        caps = await itflow.capabilities()
+        items = await probe_permissions(itflow.v1, caps)
+    return {i.feature: (i.status, i.detail) for i in items}
+
+
+async def test_permissions_head_admin_restricted_and_readonly(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    before = len(sim.db.tickets)
+    admin = await _items(sim, "all")
+    assert admin["tickets (known callers)"][0] == "ok"
+    assert admin["tickets (unknown callers, client 0)"][0] == "ok"
+    assert admin["ticket replies"][0] == "ok" and admin["directory"][0] == "ok"
+    restricted = await _items(sim, "client")
+    assert restricted["tickets (known callers)"][0] == "ok"
+    status, detail = restricted["tickets (unknown callers, client 0)"]
+    assert status == "warn" and "client-not-allowed" in detail
+    readonly = await _items(sim, "readonly")
+    status, detail = readonly["tickets (known callers)"]
+    assert status == "warn" and "role-lacks-permission" in detail
+    assert readonly["directory"][0] == "ok"
+    assert len(sim.db.tickets) == before  # probing wrote nothing
+    probes = [r for r in sim.requests if "/create.php" in r.path_qs]
+    assert probes and all(r.method == "GET" for r in probes)
+
+
+async def test_permissions_before_rbac_are_not_checkable(itflow_sim) -> None:
+    sim = await itflow_sim("v1-v25")
+    items = await _items(sim, "all")
+    assert items["tickets"][0] == "info" and "not checkable" in items["tickets"][1]
+    assert items["balance"][0] == "ok"
+
+
+async def test_permissions_legacy(itflow_sim) -> None:
+    sim = await itflow_sim("legacy-2022")
+    items = await _items(sim, "all")
+    assert items["directory"] == ("ok", "legacy api.php (the key is accepted)")
+    assert items["tickets"][0] == "warn"
+    assert all(status != "fail" for status, _ in items.values())
