@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pbx_bridge.settings_base import Section
 
@@ -109,3 +109,9 @@ class PhonebookSettings(Section):
             if n < 1:
                 raise ValueError(f"{key}: must be at least 1")
         return v
+
+    @model_validator(mode="after")
+    def _prefix_needs_digits(self) -> PhonebookSettings:
+        if self.dial_prefix and self.number_format == "e164":
+            raise ValueError("dial_prefix cannot precede '+': use number_format e164-no-plus or national")
+        return self

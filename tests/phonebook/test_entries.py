@@ -49,7 +49,12 @@ def test_national_form_dials_foreign_numbers_internationally():
 
 def test_dial_prefix_is_validated():
     with pytest.raises(ValueError):
-        PhonebookSettings(dial_prefix="9,")
+        PhonebookSettings(dial_prefix="9,", number_format="national")
+    with pytest.raises(ValueError, match="cannot precede"):
+        PhonebookSettings(dial_prefix="9")  # e164 starts with '+'
+    with pytest.raises(ValueError, match="unknown format"):
+        PhonebookSettings(formats=["yealink", "nokia"])
+    assert PhonebookSettings(file_mode="0640").file_mode == 0o640
 
 
 def test_archived_and_numberless_parties_are_left_out_and_counted():
