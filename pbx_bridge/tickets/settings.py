@@ -2,12 +2,103 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 
 from pbx_bridge.settings_base import Section
 
+Action = Literal["ticket", "none"]
+_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OutcomeActions(Section):
+    """What each call outcome does (the issue's table; every row configurable)."""
+
+    answered: Action = "none"
+    missed: Action = "ticket"
+    busy: Action = "ticket"
+    unavailable: Action = "ticket"
+    voicemail_no_message: Action = "ticket"
+    voicemail: Action = "ticket"
+    abandoned: Action = "ticket"
+    internal: Action = "none"
+    application: Action = "none"
+    lost: Action = "none"
+
+
+class BusinessHours(Section):
+    """Calls outside these hours get ``outside`` as their action. Off by default."""
+
+    enabled: bool = False
+    timezone: str = "UTC"
+    # weekday -> list of "HH:MM-HH:MM"; a weekday not listed is closed all day
+    weekly: dict[str, list[str]] = Field(default_factory=lambda: {
+        d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
+    holidays: list[date] = Field(default_factory=list)
+    outside: Action = "none"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Berlin)") from None
+        return v
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in v.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            for r in ranges:
+                m = _RANGE.match(r)
+                if not m or (m[1], m[2]) >= (m[3], m[4]):
+                    raise ValueError(f"{day}: {r!r} is not a range HH:MM-HH:MM with start < end")
+        return v
+
 
 class TicketsSettings(Section):
+    # Shorthands: false turns off every missed-type row (missed, busy, unavailable, no message,
+    # abandoned) / the voicemail row, whatever ``outcomes`` says.
     missed: bool = True
     voicemail: bool = True
+    outcomes: OutcomeActions = Field(default_factory=OutcomeActions)
+    # Which calls count as inbound. All empty (default): every call whose caller is not an internal
+    # extension. Otherwise a call counts when its first context, its DID or its queue is listed.
+    inbound_contexts: list[str] = Field(default_factory=list)
+    inbound_dids: list[str] = Field(default_factory=list)
+    inbound_queues: list[str] = Field(default_factory=list)
+    min_ring_seconds: float = Field(default=0.0, ge=0, description="missed calls that rang less: no ticket")
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    # Callers the directory does not know: "ticket" (with unknown_client_id) or "skip".
+    unknown_callers: Literal["ticket", "skip"] = "ticket"
+    unknown_client_id: int = Field(default=0, ge=0, description="0: a ticket without a client")
+    # When ITFlow answers 403 "no access to the target client", retry the ticket for this client
+    # (null: dead-letter it).
+    fallback_client_id: int | None = Field(default=None, ge=1)
+    # Repeat callers: while a ticket we opened for the same number/contact is open and younger than
+    # this (seconds), a new outcome is a reply on it (v26.08+) or a new ticket naming it (older).
     repeat_window: float = Field(default=24 * 3600.0, ge=0)
+    repeat_callers: bool = True
+    priority: str = "Medium"
+    subject_max: int = Field(default=200, ge=20, le=500)
+    # Where voicemail msgNNNN.txt files are read (pbx-bridge needs group read access: the asterisk
+    # group). A missing file only leaves the recording details out of the ticket.
+    spool_root: Path = Path("/var/spool/asterisk/voicemail")
+    # Outbox delivery.
+    retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry")
+    retry_max: float = Field(default=600.0, gt=0, description="longest wait between retries")
+    dead_letter_after: float = Field(default=3 * 86400.0, gt=0,
+                                     description="ITFlow 5xx for this long: dead-letter the ticket")
+    held_probe_interval: float = Field(default=60.0, gt=0,
+                                       description="while the key is rejected, try again this often")
+    reconcile_window: int = Field(default=200, ge=10, le=5000,
+                                  description="recent tickets searched for the call marker")

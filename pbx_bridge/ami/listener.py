@@ -1,0 +1,147 @@
+"""``AmiListener``: AMI connection -> call tracker -> a record handler (the tickets intake).
+
+Three tasks, so no stage can stall or break another: the connection fills the event queue; our consumer
+feeds the tracker (pure, synchronous, fast) and hands finished calls to a second queue; the record task
+runs the (async, possibly slow) handler. An exception in the handler is logged and the next call goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from pbx_bridge.ami.connection import AmiConnection, QueueItem
+from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.ami.settings import AmiSettings
+from pbx_bridge.ami.tracker import CallTracker, default_is_internal
+from pbx_bridge.component import Health
+from pbx_bridge.metrics import Metrics
+
+__all__ = ["AmiListener"]
+
+log = logging.getLogger("pbx_bridge.ami")
+
+RecordHandler = Callable[[CallRecord], Awaitable[None]]
+
+
+class AmiListener:
+    name = "ami"
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_record: RecordHandler,
+        *,
+        clock: Callable[[], float] = time.time,
+        is_internal: Callable[[str], bool] = default_is_internal,
+        metrics: Metrics | None = None,
+        connection: Callable[[asyncio.Queue[QueueItem]], AmiConnection] | None = None,
+        tick_interval: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.on_record = on_record
+        self.clock = clock
+        self.metrics = metrics
+        self.tick_interval = tick_interval
+        self.events: asyncio.Queue[QueueItem] = asyncio.Queue()
+        self.records: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self.tracker = CallTracker(clock=clock, grace=settings.grace, max_call_age=settings.max_call_age,
+                                   max_calls=settings.max_calls, is_internal=is_internal)
+        factory = connection or self._default_connection
+        self.connection = factory(self.events)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handled = 0
+        self.handler_errors = 0
+        self._last_expire = 0.0
+
+    def _default_connection(self, queue: asyncio.Queue[QueueItem]) -> AmiConnection:
+        s = self.settings
+        return AmiConnection(s.host, s.port, s.username, s.secret, queue, ping_interval=s.ping_interval,
+                             ping_timeout=s.ping_timeout, reconnect_max=s.reconnect_max, metrics=self.metrics)
+
+    # ------------------------------------------------------------------ Component
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._consume(), name="ami-consume"),
+                       asyncio.create_task(self._deliver(), name="ami-records")]
+        await self.connection.start()
+
+    async def stop(self, deadline: float) -> None:
+        await self.connection.stop(deadline)
+        # Calls still open are not invented into outcomes: they are simply not finished.
+        loop = asyncio.get_running_loop()
+        if not self.records.empty():
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self.records.join()
+            except TimeoutError:
+                log.warning("AMI: %d finished call(s) not handled before the stop deadline",
+                            self.records.qsize())
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def health(self) -> Health:
+        h = self.connection.health()
+        h.data.update({"calls_active": self.tracker.active, "events": self.tracker.stats.events,
+                       "handler_errors": self.handler_errors})
+        return h
+
+    # ------------------------------------------------------------------ tasks
+
+    def process(self, item: QueueItem) -> list[CallRecord]:
+        """Apply one queue item to the tracker (synchronous; also used by the benchmark)."""
+        kind, value = item
+        if kind == "event":
+            return self.tracker.feed(value)
+        if kind == "disconnected":
+            return self.tracker.connection_lost()
+        if kind == "resync":
+            return self.tracker.resync(value)
+        return []
+
+    async def _consume(self) -> None:
+        get = self.events.get
+        for _ in range(10**15):
+            try:
+                item = await asyncio.wait_for(get(), self.tick_interval)
+            except TimeoutError:
+                item = None
+            try:
+                done = self.process(item) if item is not None else []
+                if self.events.empty():
+                    done += self.tracker.tick()
+                    now = self.clock()
+                    if now - self._last_expire >= 60.0:
+                        self._last_expire = now
+                        done += self.tracker.expire()
+                    self.connection.consumed()
+                    if self.metrics:
+                        self.metrics.calls_active.set(self.tracker.active)
+            except Exception:
+                log.exception("AMI: an event could not be tracked; skipped")
+                done = []
+            if item is not None and item[0] == "event" and self.metrics:
+                self.metrics.ami_events.inc()
+            for rec in done:
+                self.records.put_nowait(rec)
+
+    async def _deliver(self) -> None:
+        for _ in range(10**15):
+            rec = await self.records.get()
+            try:
+                if self.metrics:
+                    self.metrics.call_outcomes.labels(outcome=rec.outcome.value).inc()
+                if rec.outcome is Outcome.LOST:
+                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented", rec.linkedid,
+                                rec.caller_num or "?", "; ".join(rec.notes) or "events missing")
+                await self.on_record(rec)
+                self.handled += 1
+            except Exception:
+                self.handler_errors += 1
+                log.exception("AMI: handling call %s failed; the listener goes on", rec.linkedid)
+            finally:
+                self.records.task_done()

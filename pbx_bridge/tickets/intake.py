@@ -1,0 +1,129 @@
+"""Finished call -> policy -> rendered ticket -> committed outbox row (before any ITFlow call).
+
+The directory lookup is best effort: when it fails the call is ticketed as an unknown caller, never lost.
+On a legacy ITFlow (no ticket API) nothing is enqueued, so the outbox does not grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.tickets.outbox import Outbox
+from pbx_bridge.tickets.policy import TicketPolicy
+from pbx_bridge.tickets.render import read_voicemail, render_ticket
+from pbx_bridge.tickets.settings import TicketsSettings
+
+__all__ = ["TicketIntake"]
+
+log = logging.getLogger("pbx_bridge.tickets")
+
+Lookup = Callable[[str], Awaitable[Any]]
+
+
+class TicketIntake:
+    def __init__(
+        self,
+        settings: TicketsSettings,
+        outbox: Outbox,
+        *,
+        is_internal: Callable[[str], bool],
+        plan: Any | None = None,
+        lookup: Lookup | None = None,
+        available: Callable[[], bool | None] = lambda: None,
+        lookup_timeout: float = 2.0,
+    ) -> None:
+        self.s = settings
+        self.outbox = outbox
+        self.policy = TicketPolicy(settings, is_internal=is_internal)
+        self.plan = plan
+        self.lookup = lookup
+        self.available = available
+        self.lookup_timeout = lookup_timeout
+        self.tz = ZoneInfo(settings.business_hours.timezone)
+        self.skipped: dict[str, int] = {}
+        self._warned_unavailable = False
+
+    async def __call__(self, record: CallRecord) -> None:
+        await self.handle(record)
+
+    async def handle(self, record: CallRecord) -> bool:
+        """True when a ticket row was committed."""
+        if record.outcome is Outcome.LOST:
+            self._skip("lost")
+            return False
+        canonical = self._canonical(record.caller_num)
+        match = await self._lookup(record.caller_num) if record.caller_num else None
+        found = bool(match is not None and getattr(match, "found", False))
+        decision = self.policy.decide(record, caller_known=found)
+        if not decision.ticket:
+            self._skip(decision.reason)
+            log.debug("tickets: call %s: %s", record.linkedid, decision.reason)
+            return False
+        if self.available() is False:
+            if not self._warned_unavailable:
+                log.warning("tickets: this ITFlow has no ticket API (legacy api.php): calls are not ticketed")
+                self._warned_unavailable = True
+            self._skip("ticketing unavailable")
+            return False
+        client_id = int(getattr(match, "client_id", 0) or 0) if found else 0
+        contact_id = int(getattr(match, "contact_id", 0) or 0) if found else 0
+        client_name = str(getattr(match, "client_name", "") or "") if found else ""
+        party = getattr(match, "party", None) if found else None
+        contact_name = str(getattr(party, "name", "") or "") if party is not None else ""
+        if not found:
+            client_id = self.s.unknown_client_id
+        display = self._display(canonical, record.caller_num)
+        vm = None
+        if record.outcome in (Outcome.VOICEMAIL, Outcome.VOICEMAIL_NO_MESSAGE):
+            vm = await asyncio.to_thread(read_voicemail, self.s.spool_root, record)
+        draft = render_ticket(record, kind=decision.kind, number_display=display, client_id=client_id,
+                              contact_id=contact_id, client_name=client_name, contact_name=contact_name,
+                              voicemail=vm, tz=self.tz, priority=self.s.priority,
+                              subject_max=self.s.subject_max)
+        payload = {"subject": draft.subject, "details": draft.details, "priority": draft.priority,
+                   "marker": draft.marker, "outcome": record.outcome.value,
+                   "ended": record.ended.isoformat() if record.ended else ""}
+        row = await self.outbox.aenqueue(record.linkedid, decision.kind, payload,
+                                         number=canonical or record.caller_num, contact_id=contact_id,
+                                         client_id=client_id)
+        if row is None:
+            log.info("tickets: call %s/%s already in the outbox", record.linkedid, decision.kind)
+            return False
+        log.info("tickets: call %s from %s -> %s ticket queued (%s)", record.linkedid, display or "?",
+                 decision.kind, record.outcome.value)
+        return True
+
+    def _skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def _canonical(self, raw: str) -> str:
+        if not raw or self.plan is None:
+            return ""
+        try:
+            return self.plan.canonical(raw) or ""
+        except Exception:
+            return ""
+
+    def _display(self, canonical: str, raw: str) -> str:
+        if canonical and self.plan is not None:
+            try:
+                return str(self.plan.format(canonical, "international"))
+            except Exception:
+                return canonical
+        return canonical or raw
+
+    async def _lookup(self, number: str) -> Any | None:
+        if self.lookup is None:
+            return None
+        try:
+            async with asyncio.timeout(self.lookup_timeout):
+                return await self.lookup(number)
+        except Exception as exc:        # the directory is a nicety; the ticket is not
+            log.warning("tickets: directory lookup for %s failed (%s); ticketing as unknown caller",
+                        number, exc)
+            return None
