@@ -74,6 +74,7 @@ class Simulator:
         self.delay: float = 0.0
         self.drop_answer_after_commit: bool = False
         self.requests: deque[RecordedRequest] = deque(maxlen=2000)
+        self.errors: list[Exception] = []  # unexpected simulator exceptions (should stay empty)
         self._down = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -176,7 +177,11 @@ class Simulator:
         if self._down:
             self._abort(request)
             return web.Response(status=503)
-        reply = self._dispatch(request, body)
+        try:
+            reply = self._dispatch(request, body)
+        except Exception as exc:  # a simulator bug: answer like a PHP fatal error, keep it for the tests
+            self.errors.append(exc)
+            reply = Reply(500, b"")
         if reply.committed and self.drop_answer_after_commit:
             self._abort(request)
             return web.Response(status=503)

@@ -223,7 +223,7 @@ def _select(call: Call, spec: ReadSpec) -> list[Row]:
     for f in spec.filters:
         if f.param not in call.get:
             continue
-        raw = call.get["software_license"] if f.param == "software_key" else call.get[f.param]
+        raw = call.get.get("software_license", "") if f.param == "software_key" else call.get[f.param]
         value = f.transform(raw or "")
         if f.param == "contact_phone_or_mobile":
             hits = [r for r in table if f.match(call, r, value)]
