@@ -96,8 +96,10 @@ def _transport_error(exc: httpx.HTTPError, endpoint: str, secret: str | None,
         return TransportError(
             f"cannot connect ({detail}); check itflow.url, that the web server runs, and firewalls.",
             endpoint=endpoint, request_sent=False)
-    return TransportError(f"the connection failed mid-request ({type(exc).__name__}: {detail}).",
-                          endpoint=endpoint, request_sent=None)
+    why = type(exc).__name__ if detail == type(exc).__name__ else f"{type(exc).__name__}: {detail}"
+    return TransportError(
+        f"the connection closed before ITFlow answered ({why}); the web server or a proxy dropped it. "
+        "Check that ITFlow's web server is healthy.", endpoint=endpoint, request_sent=None)
 
 
 async def send_with_retries(
