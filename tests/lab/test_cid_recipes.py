@@ -62,7 +62,7 @@ def load(lab: Any, block: str, http_port: int) -> None:
     block = block.replace(f"127.0.0.1:{DOC_FASTAGI_PORT}", f"127.0.0.1:{lab.fastagi_port}")
     for cmd in cli_commands(block):
         out = lab.cli(cmd)
-        assert "Extension added" in out or "added" in out.lower(), (cmd, out)
+        assert re.search(r"^Extension .*(added|replace by)", out, re.M), (cmd, out)
 
 
 @contextlib.contextmanager
