@@ -191,6 +191,8 @@ class NumberPlan:
 
 def _clean(raw: str) -> str:
     """Drop control and format characters (a caller number may arrive with CR, NUL, ...), trim."""
+    if raw.isascii() and raw.isprintable():
+        return raw.strip()
     return "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C").strip()
 
 

@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +35,15 @@ SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
 
 # How long start() waits for the first sync when nothing is persisted yet (then it keeps retrying).
 _FIRST_SYNC_WAIT = 30.0
+
+
+def _read_or_none(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
+    """The stored snapshot; an unreadable one (damaged, or from a newer format) counts as none."""
+    try:
+        return read_snapshot(conn)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("the stored directory cannot be read (%s); it will be replaced by the next sync", exc)
+        return None
 
 
 class DirectorySync:
@@ -76,9 +86,10 @@ class DirectorySync:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
-    def _install(self, snap: Snapshot) -> None:
+    def _install(self, snap: Snapshot, index: DirectoryIndex | None = None) -> None:
         # Build first, then swap references: readers see the old or the new index, never a half-built one.
-        index = DirectoryIndex.build(snap, self.plan, self.cfg)
+        if index is None:
+            index = DirectoryIndex.build(snap, self.plan, self.cfg)
         self._snapshot, self._index = snap, index
         if self.metrics is not None:
             self.metrics.directory_size.set(len(index))
@@ -86,17 +97,23 @@ class DirectorySync:
     def load(self) -> bool:
         """Load the persisted snapshot synchronously (CLI, tests). True when there was one."""
         self._migrate()
-        return self._use_stored(self.store.call(read_snapshot))
+        return self._use_stored(self.store.call(_read_or_none))
 
     def _use_stored(self, stored: tuple[Snapshot, str] | None) -> bool:
-        if stored is None:
+        prepared = self._prepare(stored)
+        if prepared is None:
             return False
+        self._install(*prepared)
+        return True
+
+    def _prepare(self, stored: tuple[Snapshot, str] | None) -> tuple[Snapshot, DirectoryIndex] | None:
+        if stored is None:
+            return None
         snap, fingerprint = stored
         if fingerprint != self.plan.fingerprint():
             log.info("numbers settings changed since the directory was stored; re-keying")
             snap = rekey(snap, self.plan)
-        self._install(snap)
-        return True
+        return snap, DirectoryIndex.build(snap, self.plan, self.cfg)
 
     def _migrate(self) -> None:
         if not self._migrated:
@@ -119,7 +136,9 @@ class DirectorySync:
             self._migrate()
             fingerprint = self.plan.fingerprint()
             await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
-            self._install(snap)
+            # The index build is CPU work too: off the event loop, swapped in on it.
+            index = await asyncio.to_thread(DirectoryIndex.build, snap, self.plan, self.cfg)
+            self._install(snap, index)
             self.syncs += 1
             self.last_error = ""
             self.last_success = time.time()
@@ -166,7 +185,10 @@ class DirectorySync:
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
         self._migrate()  # quick, once; store.migrate takes the store lock itself (not through run())
-        had = self._use_stored(await self.store.run(read_snapshot))
+        prepared = await asyncio.to_thread(self._prepare, await self.store.run(_read_or_none))
+        if prepared is not None:
+            self._install(*prepared)
+        had = prepared is not None
         if not self.cfg.enabled:
             return
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="directory-sync")

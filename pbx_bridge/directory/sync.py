@@ -11,6 +11,7 @@ tell archived records apart, and name no client for a vendor. Other contacts are
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -141,24 +142,30 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapsho
     except (NotAvailable, PermissionDenied) as exc:
         notes.append(f"clients not readable ({exc}); parties carry no company name")
 
-    def keep(p: Party) -> bool:
-        return not p.archived and p.client_id not in archived_clients
-
-    parties: list[Party] = []
     try:
         contact_rows = await _rows(v1, "contacts", page_size)
     except ItflowError as exc:
         raise SyncError(f"cannot list contacts: {exc}") from exc
-    parties += [p for r in contact_rows if keep(p := contact_party(r, plan, clients, frozenset(primary_ids)))]
-    for module, make in (("locations", location_party), ("vendors", vendor_party)):
+    other_rows: dict[str, list[Row]] = {}
+    for module in ("locations", "vendors"):
         try:
-            rows = await _rows(v1, module, page_size)
+            other_rows[module] = await _rows(v1, module, page_size)
         except (NotAvailable, PermissionDenied) as exc:
             # locations/read exists since 2024-02, vendors/read since 2024-09 (spec 3.2).
             notes.append(f"{module} not readable ({exc})")
-            continue
-        parties += [p for r in rows if keep(p := make(r, plan, clients))]
-    parties = [p for p in parties if p.numbers]
+
+    def build() -> list[Party]:
+        # CPU work (a phonenumbers parse per number): run off the event loop so calls keep being answered.
+        def keep(p: Party) -> bool:
+            return bool(p.numbers) and not p.archived and p.client_id not in archived_clients
+
+        primaries = frozenset(primary_ids)
+        out = [p for r in contact_rows if keep(p := contact_party(r, plan, clients, primaries))]
+        out += [p for r in other_rows.get("locations", ()) if keep(p := location_party(r, plan, clients))]
+        out += [p for r in other_rows.get("vendors", ()) if keep(p := vendor_party(r, plan, clients))]
+        return out
+
+    parties = await asyncio.to_thread(build)
     return Snapshot(tuple(parties), datetime.now(UTC), "v1", clients=clients,
                     archived_clients=frozenset(archived_clients), notes=tuple(notes))
 

@@ -37,7 +37,8 @@ async def write_config(tmp_path: Path, sim, extra: str = "") -> Path:
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
-async def test_lookup_syncs_first_then_answers_from_the_stored_directory(itflow_sim, tmp_path, profile) -> None:
+async def test_lookup_syncs_first_then_answers_from_the_stored_directory(itflow_sim, tmp_path,
+                                                                         profile) -> None:
     sim = await itflow_sim(profile)
     c = sim.db.add_client("Cli Co")
     sim.db.add_contact(c, "Cleo Cli", phone="4125554101", mobile="4125554102", email="c@cli.example",

@@ -116,3 +116,16 @@ async def test_changed_number_settings_rekey_the_stored_directory(caller_env: En
                               state=tmp_path / "s")
     assert second.directory.load()
     assert second.directory.index.lookup("+14125553501").display == "Rekey Co - Local Lou"
+
+
+async def test_damaged_stored_directory_is_replaced_by_a_fresh_sync(caller_env: EnvFactory, tmp_path) -> None:
+    env = await caller_env("v1-head", state=tmp_path / "d")
+    c = env.sim.db.add_client("Damage Co")
+    env.sim.db.add_contact(c, "Dan Damage", phone="4125553601", email="d@damage.example")
+    await env.directory.sync()
+    env.store.call(lambda conn: conn.execute("UPDATE directory_snapshot SET body = '{not json'"))
+    again = await caller_env("v1-head", sim=env.sim, state=tmp_path / "d")
+    assert not again.directory.load()
+    async with asyncio.timeout(HANG_GUARD):
+        await again.directory.start()
+    assert again.directory.index.lookup("+14125553601").display == "Damage Co - Dan Damage"
