@@ -2,12 +2,14 @@
 
 ``itflow.api`` picks the generations: ``v1`` or ``legacy`` builds only that client; ``auto`` builds both
 and lets :func:`~pbx_bridge.itflow.detect.detect` choose per feature. Detection runs once, on first
-use, and is cached; ``capabilities(refresh=True)`` runs it again (e.g. after an ITFlow upgrade).
+use, and is cached; ``capabilities(refresh=True)`` runs it again (e.g. after an ITFlow upgrade). A
+detection that a timeout or 5xx left incomplete is repeated on use after ``redetect_after`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
@@ -15,6 +17,7 @@ import httpx
 
 from pbx_bridge.itflow.detect import Capabilities, detect
 from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.transport import RetryPolicy
 from pbx_bridge.itflow.v1 import V1Client
 
 if TYPE_CHECKING:
@@ -28,7 +31,8 @@ class Itflow:
 
     def __init__(self, base_url: str, api_key: str, *, api: Literal["auto", "v1", "legacy"] = "auto",
                  timeout: float = 10.0, verify_tls: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, redetect_after: float = 60.0,
+                 retry: RetryPolicy | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = api
         self._key = api_key
@@ -39,10 +43,11 @@ class Itflow:
         self.legacy: LegacyClient | None = None
         if api in ("auto", "v1"):
             self.v1 = V1Client(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                               transport=transport)
+                               transport=transport, retry=retry)
         if api in ("auto", "legacy"):
             self.legacy = LegacyClient(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                                       transport=transport)
+                                       transport=transport, retry=retry)
+        self._redetect_after = redetect_after
         self._caps: Capabilities | None = None
         self._lock = asyncio.Lock()
 
@@ -63,14 +68,17 @@ class Itflow:
 
     async def capabilities(self, *, refresh: bool = False) -> Capabilities:
         """Detected once and cached; concurrent callers share one detection."""
-        if self._caps is not None and not refresh:
+        if self._caps is not None and not refresh and not self._stale(self._caps):
             return self._caps
         async with self._lock:
-            if self._caps is None or refresh:
+            if self._caps is None or refresh or self._stale(self._caps):
                 self._caps = await detect(self.base_url, self._key, forced=self.api, timeout=self._timeout,
                                           verify_tls=self._verify_tls, transport=self._transport,
                                           v1=self.v1, legacy=self.legacy)
             return self._caps
+
+    def _stale(self, caps: Capabilities) -> bool:
+        return not caps.complete and time.time() - caps.detected_at >= self._redetect_after
 
     async def __aenter__(self) -> Itflow:
         return self

@@ -26,6 +26,7 @@ from pbx_bridge.itflow.errors import (
     MethodNotAllowed,
     NotAvailable,
     PermissionDenied,
+    ServerError,
     TransportError,
 )
 from pbx_bridge.itflow.legacy import LegacyClient
@@ -69,6 +70,8 @@ class Capabilities:
     endpoints: dict[str, bool] = field(default_factory=dict)  # "module/function" -> file exists
     legacy_present: bool = False
     detected_at: float = 0.0
+    # False when a probe failed for a passing reason (timeout, 5xx): the bundle detects again later.
+    complete: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,6 +201,9 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     present, legacy_kind = await _keyless(base_url, timeout=timeout, verify_tls=verify_tls,
                                           transport=transport)
     caps.endpoints = {k: bool(v) for k, v in present.items()}
+    if any(v is None for v in present.values()):
+        caps.complete = False
+        caps.notes.append("some probes got no answer; detection will run again")
     caps.legacy_present = legacy_kind is not None
     own_v1 = own_legacy = False
     if v1 is None and forced != "legacy":
@@ -257,6 +263,7 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
         caps.v1_key_ok = True  # the key works; this role may still do other things
     except ItflowError as exc:
         caps.notes.append(f"v1 {probe} failed: {exc}")
+        caps.complete = caps.complete and not _transient(exc)
         return
     # client_id on reads: ignored at HEAD (Q2); V1b/V1c honour it for all-clients keys.
     if not caps.rbac and ep.get("clients/read"):
@@ -301,6 +308,10 @@ async def _client_id_honoured(v1: V1Client) -> bool:
         return False
 
 
+def _transient(exc: ItflowError) -> bool:
+    return isinstance(exc, (TransportError, ServerError))
+
+
 async def _probe_legacy(legacy: LegacyClient, caps: Capabilities, kind: str) -> None:
     # No function named: api.php checks the key and answers an empty body, with no side effect.
     try:
@@ -310,6 +321,7 @@ async def _probe_legacy(legacy: LegacyClient, caps: Capabilities, kind: str) -> 
         caps.notes.append(f"api.php rejected the key ({exc.server_message or exc.message})")
     except ItflowError as exc:
         caps.notes.append(f"api.php failed: {exc}")
+        caps.complete = caps.complete and not _transient(exc)
     if caps.legacy_key_ok and "K1" in kind:
         caps.notes.append("api.php of 2019: phonebook and balance exist, cid lacks mobile numbers")
 

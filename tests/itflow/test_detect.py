@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import Capabilities, detect, probe_permissions
 from pbx_bridge.itflow.errors import TransportError
+from pbx_bridge.itflow.transport import RetryPolicy
 
 
 def _keyed(sim, request) -> bool:
@@ -180,3 +182,33 @@ async def test_permissions_legacy(itflow_sim) -> None:
     assert items["directory"] == ("ok", "legacy api.php (the key is accepted)")
     assert items["tickets"][0] == "warn"
     assert all(status != "fail" for status, _ in items.values())
+
+
+class _FlakyOnce(httpx.AsyncBaseTransport):
+    """The network drops the first keyed v1 request (a passing failure during detection)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.dropped = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        if b"api_key" in body and not self.dropped:
+            self.dropped += 1
+            raise httpx.ConnectError("connection refused (injected)", request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_an_incomplete_detection_is_repeated(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    flaky = _FlakyOnce()
+    async with Itflow(sim.url, sim.keys["all"], transport=flaky, redetect_after=0.0,
+                      retry=RetryPolicy(attempts=1)) as itflow:  # no retry: the failure reaches detection
+        first = await itflow.capabilities()
+        assert flaky.dropped == 1 and not first.complete and first.directory is None
+        second = await itflow.capabilities()
+        assert second is not first and second.complete and second.directory == "v1"
+        assert await itflow.capabilities() is second  # complete: cached from now on
