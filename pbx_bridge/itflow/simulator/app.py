@@ -16,6 +16,7 @@ Fault knobs (settable at any time):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 from collections import deque
@@ -80,10 +81,12 @@ class Simulator:
         self._server: asyncio.AbstractServer | None = None
         self._host = "127.0.0.1"
         self._port = 0
+        self._stopping = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._stopping = asyncio.Event()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -94,6 +97,7 @@ class Simulator:
         self._host, self._port = host, sock.getsockname()[1]
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.close()
             self._cut_open_connections()
@@ -173,8 +177,10 @@ class Simulator:
         body = await request.read()
         self.requests.append(RecordedRequest(request.method, request.path_qs, body, dict(request.headers)))
         if self.delay > 0:
-            await asyncio.sleep(self.delay)
-        if self._down:
+            # Interruptible by stop(), so a test's teardown never waits out a long delay.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.delay)
+        if self._down or self._stopping.is_set():
             self._abort(request)
             return web.Response(status=503)
         try:
