@@ -48,6 +48,7 @@ __all__ = [
     "LegacyPhonebookEntry",
     "LegacyPrimaryContactEmail",
     "LegacyPrimaryContactNumbers",
+    "check_answer",
     "parse_cid_answer",
     "parse_phonebook",
     "parse_php_float",
@@ -55,8 +56,10 @@ __all__ = [
 
 log = logging.getLogger("pbx_bridge.itflow.legacy")
 
-_AUTH_TEXTS = ("Missing the API Key", "Incorrect API Key", "Incorrect or expired API Key",
-               "You've been BAAAAADDDDD")
+# Whole answers that mean "key not accepted" in the eras that said so with HTTP 200 (spec 1.2).
+_AUTH_ANSWERS = frozenset({"Missing the API Key", "Missing the API Key.", "Incorrect API Key",
+                           "Incorrect API Key.", "Incorrect or expired API Key.",
+                           "<h1> Ma!! You've been BAAAAADDDDD!! </h1>"})
 # PHP notices/warnings printed into the body when display_errors=On.
 _PHP_NOTICE = re.compile(r"<br\s*/?>\s*<b>(?:Notice|Warning|Deprecated|Fatal error)</b>:.*?<br\s*/?>\s*",
                          re.IGNORECASE | re.DOTALL)
@@ -186,6 +189,35 @@ def parse_phonebook(data: bytes | str) -> list[LegacyPhonebookEntry]:
     return entries
 
 
+def check_answer(status: int, text: str, location: str = "", *, endpoint: str = "api.php",
+                 allow_500: bool = False) -> None:
+    """Raise the error an api.php answer means, in any era; return for a usable answer.
+
+    Auth failures: 401 texts (2022), the same texts with HTTP 200 (2019-08 to 2022-01), the 2019
+    ``BAAAAADDDDD`` page, or a 302 to ``login.php`` (2019-07/08). 404: no api.php at all.
+    """
+    body = _clean_text(text).strip()
+    if status in (401, 403) or (status == 200 and body in _AUTH_ANSWERS):
+        raise AuthError(
+            f"the API key was not accepted ({body[:60] or f'HTTP {status}'}). api.php keys are 16 "
+            "characters, under Settings > API Keys (2022) or General Settings (2019-2021).",
+            endpoint=endpoint, status=status, server_message=body[:120])
+    if status in (301, 302, 303, 307, 308):
+        if "login" in location:
+            raise AuthError("the API key was not accepted (api.php redirected to login.php).",
+                            endpoint=endpoint, status=status)
+        raise MalformedResponse(f"api.php redirected (HTTP {status}); is itflow.url the base URL?",
+                                endpoint=endpoint, status=status)
+    if status == 404:
+        raise NotAvailable("this ITFlow has no api.php (removed in April 2022): use the v1 API "
+                           "(itflow.api: v1 or auto).", endpoint=endpoint, status=404)
+    if status >= 500 and not allow_500:
+        raise ServerError(f"api.php failed with HTTP {status} (a PHP/SQL error on the server).",
+                          endpoint=endpoint, status=status)
+    if status != 200 and status < 500:
+        raise MalformedResponse(f"unexpected HTTP {status} from api.php.", endpoint=endpoint, status=status)
+
+
 def _br_list(text: str) -> list[str]:
     return [part for part in _clean_text(text).split("<br>") if part.strip()]
 
@@ -239,30 +271,8 @@ class LegacyClient:
         self.saw_leading_newline = text.startswith("\n")
         log.debug("GET %s -> HTTP %d, %d bytes, %.3f s", endpoint, status, len(text),
                   time.monotonic() - started)
-        stripped = _clean_text(text).strip()
-        if status in (401, 403) or (status == 200 and any(stripped.startswith(t) or t in stripped[:80]
-                                                          for t in _AUTH_TEXTS)
-                                    and len(stripped) < 120):
-            raise AuthError(
-                f"the API key was not accepted ({stripped[:60] or f'HTTP {status}'}). api.php keys are "
-                "16 characters, under Settings > API Keys (2022) or General Settings (2019-2021).",
-                endpoint=endpoint, status=status, server_message=stripped[:120])
-        if status in (301, 302, 303, 307, 308):
-            where = response.headers.get("location", "")
-            if "login" in where:
-                raise AuthError("the API key was not accepted (api.php redirected to login.php).",
-                                endpoint=endpoint, status=status)
-            raise MalformedResponse(f"api.php redirected (HTTP {status}); is itflow.url the base URL?",
-                                    endpoint=endpoint, status=status)
-        if status == 404:
-            raise NotAvailable("this ITFlow has no api.php (removed in April 2022): use the v1 API "
-                               "(itflow.api: v1 or auto).", endpoint=endpoint, status=404)
-        if status >= 500 and not allow_500:
-            raise ServerError(f"api.php failed with HTTP {status} (a PHP/SQL error on the server).",
-                              endpoint=endpoint, status=status)
-        if status != 200 and status < 500:
-            raise MalformedResponse(f"unexpected HTTP {status} from api.php.", endpoint=endpoint,
-                                    status=status)
+        check_answer(status, text, response.headers.get("location", ""), endpoint=endpoint,
+                     allow_500=allow_500)
         return status, text
 
     # ------------------------------------------------------------------ functions

@@ -178,3 +178,10 @@ async def test_500_on_other_functions_is_a_server_error(itflow_sim) -> None:
     async with client(sim) as api:
         with pytest.raises(ServerError):
             await api.request("incoming_call", {"incoming_call": "1"})
+
+
+async def test_php7_installs_answer_200_where_php8_gives_500(itflow_sim) -> None:
+    sim = await itflow_sim("legacy-2022", quirks={"mysqli_exceptions": False})
+    async with client(sim) as api:
+        assert await api.cid("7245550121") == "Siobhan O'Brien"
+        assert await api.incoming_call() is True

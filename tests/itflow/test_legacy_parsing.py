@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from pbx_bridge.itflow.legacy import LegacyPhonebookEntry, parse_cid_answer, parse_phonebook, parse_php_float
+from pbx_bridge.itflow.errors import AuthError, MalformedResponse, NotAvailable, ServerError
+from pbx_bridge.itflow.legacy import (
+    LegacyPhonebookEntry,
+    check_answer,
+    parse_cid_answer,
+    parse_phonebook,
+    parse_php_float,
+)
 
 
 @pytest.mark.parametrize(("body", "name"), [
@@ -76,3 +83,36 @@ def test_phonebook_truncated_document_keeps_complete_entries() -> None:
             + _entry("Two & Co", "2", "1") + "<Contact><LastName>Thr")
     got = parse_phonebook(body)
     assert got[:2] == [LegacyPhonebookEntry("One", "1", "0"), LegacyPhonebookEntry("Two & Co", "2", "1")]
+
+
+@pytest.mark.parametrize(("status", "body", "location"), [
+    (200, "<h1> Ma!! You've been BAAAAADDDDD!! </h1>", ""),   # K1a, 2019-05..07
+    (302, "", "login.php"),                                   # K1b, 2019-07..08
+    (200, "\nMissing the API Key", ""),                       # K2 with the 1.3 leading newline
+    (200, "\nIncorrect API Key", ""),
+    (401, "Missing the API Key.", ""),                        # K3..K5
+    (401, "Incorrect API Key.", ""),
+    (401, "Incorrect or expired API Key.", ""),
+    (200, "\nIncorrect or expired API Key.", ""),             # no output buffering: header() failed
+])
+def test_auth_failures_of_every_era(status: int, body: str, location: str) -> None:
+    with pytest.raises(AuthError):
+        check_answer(status, body, location)
+
+
+@pytest.mark.parametrize(("status", "body", "error"), [
+    (404, "<html>Not Found</html>", NotAvailable),
+    (500, "", ServerError),
+    (302, "", MalformedResponse),
+    (418, "", MalformedResponse),
+])
+def test_other_failures(status: int, body: str, error: type) -> None:
+    with pytest.raises(error):
+        check_answer(status, body)
+
+
+@pytest.mark.parametrize("body", ["", "\n", "Jane Doe - 4125551234",
+                                  "Incorrect API Key Holdings - 4125550000", "100.5", "Asset added!"])
+def test_usable_answers_pass(body: str) -> None:
+    check_answer(200, body)
+    check_answer(500, body, allow_500=True)
