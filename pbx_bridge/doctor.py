@@ -1,0 +1,202 @@
+"""``pbx-bridge check``: everything the daemon needs, one line per item with a fix hint.
+
+Levels: ``ok``; ``warn`` a feature this backend or key cannot provide; ``info`` a part not configured
+(or a check that cannot be made here); ``fail`` a configured part that is broken. Only ``fail`` makes
+the command exit non-zero. Nothing here writes to ITFlow: write permissions are probed with requests
+that RBAC refuses or the method check stops (see ``itflow.detect.probe_permissions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pbx_bridge.config import Settings
+
+__all__ = ["CheckItem", "run_checks"]
+
+Level = Literal["ok", "warn", "info", "fail"]
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    level: Level
+    name: str
+    detail: str
+    hint: str = ""
+
+    def line(self) -> str:
+        text = f"{self.level:<4}  {self.name}: {self.detail}"
+        return text + (f"  (fix: {self.hint})" if self.hint and self.level != "ok" else "")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"level": self.level, "name": self.name, "detail": self.detail, "hint": self.hint}
+
+
+async def run_checks(settings: Settings, *, config_path: Path | None = None) -> list[CheckItem]:
+    items: list[CheckItem] = [_config(config_path)]
+    items.append(_writable_dir("state_dir", settings.state_dir, "create it, owned by the service user"))
+    items.extend(await _itflow(settings))
+    items.extend(await _ami(settings))
+    fastagi = settings.fastagi
+    items.append(await _port("fastagi", fastagi.enabled, fastagi.host, fastagi.port))
+    items.append(await _port("http", settings.http.enabled, settings.http.host, settings.http.port))
+    if settings.ami is not None:
+        items.append(_readable_dir("voicemail spool", settings.tickets.spool_root,
+                                   "add the service user to the asterisk group (voicemail details)",
+                                   missing_level="warn"))
+    if settings.phonebook.enabled and settings.phonebook.output_dir is not None:
+        items.append(_writable_dir("phonebook output_dir", settings.phonebook.output_dir,
+                                   "create it and give the service user write access"))
+    elif settings.phonebook.enabled:
+        items.append(CheckItem("info", "phonebook", "published over HTTP only (phonebook.output_dir unset)"))
+    return items
+
+
+def _config(path: Path | None) -> CheckItem:
+    if path is None:
+        return CheckItem("ok", "config", "valid")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return CheckItem("ok", "config", f"{path}: valid")
+    if mode & stat.S_IROTH:
+        return CheckItem("warn", "config", f"{path}: valid, but readable by others ({stat.filemode(mode)})",
+                         f"chmod o-rwx {path} (it may hold the ITFlow key and the AMI secret)")
+    return CheckItem("ok", "config", f"{path}: valid")
+
+
+def _writable_dir(name: str, path: Path, hint: str) -> CheckItem:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return CheckItem("fail", name, f"{path}: not a directory", hint)
+    if os.access(probe, os.W_OK | os.X_OK):
+        what = "writable" if probe == path else f"will be created (under {probe})"
+        return CheckItem("ok", name, f"{path}: {what}")
+    return CheckItem("fail", name, f"{path}: not writable by uid {os.geteuid()}", hint)
+
+
+def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail") -> CheckItem:
+    if not path.is_dir():
+        return CheckItem(missing_level, name, f"{path}: does not exist", hint)
+    if os.access(path, os.R_OK | os.X_OK):
+        return CheckItem("ok", name, f"{path}: readable")
+    return CheckItem(missing_level, name, f"{path}: not readable by uid {os.geteuid()}", hint)
+
+
+async def _itflow(settings: Settings) -> list[CheckItem]:
+    from pbx_bridge.itflow.backend import Itflow
+    from pbx_bridge.itflow.detect import probe_permissions
+    from pbx_bridge.itflow.errors import ItflowError
+
+    items: list[CheckItem] = []
+    async with Itflow.from_settings(settings) as itflow:
+        try:
+            caps = await itflow.capabilities()
+        except ItflowError as exc:
+            return [CheckItem("fail", "itflow", f"{settings.itflow.url}: {exc}",
+                              "check itflow.url, the network, and that ITFlow is up")]
+        if not (caps.v1_key_ok or caps.legacy_key_ok):
+            reachable = bool(caps.endpoints) or caps.legacy_present
+            if not reachable:
+                return [CheckItem("fail", "itflow", f"{settings.itflow.url}: no ITFlow API answered",
+                                  "check itflow.url (the base URL a browser uses) and that ITFlow is up")]
+            return [CheckItem("fail", "itflow key", "ITFlow answered but refused the API key",
+                              "create a key in ITFlow (Admin > API) and set itflow.api_key(_file)")]
+        items.append(CheckItem("ok", "itflow", f"{settings.itflow.url}: reachable, key accepted"))
+        for line in caps.report():
+            level: Level = "warn" if "not available" in line else "info" if line.startswith("note") else "ok"
+            name, _, detail = line.partition(": ")
+            items.append(CheckItem(level, f"itflow {name}", detail,
+                                   "upgrade ITFlow or use a key with more rights" if level == "warn" else ""))
+        try:
+            perms = await probe_permissions(itflow.v1 if caps.v1_key_ok else None, caps)
+        except ItflowError as exc:
+            perms = []
+            items.append(CheckItem("warn", "itflow permissions", f"could not probe: {exc}"))
+        for p in perms:
+            hint = "give the key's user a role with this permission" if p.status in ("warn", "fail") else ""
+            items.append(CheckItem(p.status, f"permission {p.feature}", p.detail, hint))
+        if settings.ami is not None and caps.tickets is None:
+            items.append(CheckItem("warn", "tickets", "unavailable: this ITFlow has no v1 tickets API "
+                                   "for this key (missed calls are tracked, not ticketed)",
+                                   "upgrade ITFlow or use a v1 key"))
+    return items
+
+
+async def _ami(settings: Settings) -> list[CheckItem]:
+    ami = settings.ami
+    if ami is None:
+        return [CheckItem("info", "ami", "not configured: no call tracking, no tickets",
+                          "add an ami section (docs/freepbx.md) to ticket missed calls")]
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(ami.host, ami.port), 5)
+    except (OSError, TimeoutError) as exc:
+        return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: cannot connect ({exc})",
+                          "is Asterisk running and manager.conf enabled on that address?")]
+    try:
+        banner = await asyncio.wait_for(reader.readline(), 5)
+        writer.write(f"Action: Login\r\nActionID: check\r\nUsername: {ami.username}\r\nSecret: {ami.secret}"
+                     "\r\nEvents: on\r\n\r\n".encode())
+        await writer.drain()
+        seen = b""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while b"Response:" not in seen and loop.time() < deadline:
+            chunk = await asyncio.wait_for(reader.read(4096), max(0.1, deadline - loop.time()))
+            if not chunk:
+                break
+            seen += chunk
+        if b"Response: Success" not in seen:
+            return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: login refused for {ami.username!r}",
+                              "check ami.username/ami.secret against manager_custom.conf; "
+                              "then 'manager reload'")]
+        writer.write(b"Action: CoreShowChannels\r\nActionID: check2\r\n\r\n")
+        await writer.drain()
+        end = loop.time() + 5
+        while loop.time() < end and b"ActionID: check2" not in seen:
+            chunk = await asyncio.wait_for(reader.read(4096), max(0.1, end - loop.time()))
+            if not chunk:
+                break
+            seen += chunk
+        tail = seen.split(b"ActionID: check2", 1)[0][-200:] + seen.split(b"ActionID: check2", 1)[-1][:200]
+        version = banner.decode(errors="replace").strip()
+        if b"Permission denied" in tail:
+            return [CheckItem("fail", "ami", "logged in, but CoreShowChannels is denied (needed to resync "
+                              "calls after a reconnect)", "give the AMI user read=call,cdr,agent,system,"
+                              "reporting and write=system,call,reporting")]
+        return [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
+    except (OSError, TimeoutError) as exc:
+        return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: no answer ({exc!r})",
+                          "is this an Asterisk manager port?")]
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def _port(name: str, enabled: bool, host: str, port: int) -> CheckItem:
+    if not enabled:
+        return CheckItem("info", name, "disabled in the config")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+    except (OSError, TimeoutError):
+        pass
+    else:
+        writer.close()
+        return CheckItem("ok", name, f"{host}:{port}: something listens (the running daemon?)")
+    try:
+        server = await asyncio.start_server(lambda r, w: None, host, port)
+    except OSError as exc:
+        return CheckItem("fail", name, f"{host}:{port}: cannot listen ({exc.strerror})",
+                         f"change {name}.host/{name}.port")
+    server.close()
+    await server.wait_closed()
+    return CheckItem("info", name, f"{host}:{port}: free (the daemon is not running)")
