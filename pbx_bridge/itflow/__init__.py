@@ -7,7 +7,7 @@ Errors are in :mod:`pbx_bridge.itflow.errors` (drawn as a tree there). The simul
 from __future__ import annotations
 
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.detect import Capabilities, PermissionItem, detect, probe_permissions
+from pbx_bridge.itflow.detect import Capabilities, PermissionItem, check_items, detect, probe_permissions
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -43,6 +43,7 @@ __all__ = [
     "V1Client",
     "V1Response",
     "WriteFailed",
+    "check_items",
     "detect",
     "probe_permissions",
 ]

@@ -33,7 +33,7 @@ from pbx_bridge.itflow.legacy import LegacyClient
 from pbx_bridge.itflow.transport import RetryPolicy, make_http_client, send_with_retries
 from pbx_bridge.itflow.v1 import V1Client
 
-__all__ = ["Capabilities", "Generation", "PermissionItem", "detect", "probe_permissions"]
+__all__ = ["Capabilities", "Generation", "PermissionItem", "check_items", "detect", "probe_permissions"]
 
 log = logging.getLogger("pbx_bridge.itflow.detect")
 
@@ -430,3 +430,30 @@ async def _write_probe(v1: V1Client, module: str, feature: str, client_id: int) 
     except ItflowError as exc:
         return PermissionItem(feature, "fail", f"{module}/create probe failed: {exc}")
     return PermissionItem(feature, "info", f"{module}/create answered a GET unexpectedly; not checkable")
+
+
+async def check_items(itflow: Any, *, client_id: int | None = None,
+                      refresh: bool = True) -> list[PermissionItem]:
+    """Everything ``check`` says about ITFlow, one item per line: reachable, key accepted, generation and
+    era, then per feature what this key may do (:func:`probe_permissions`). ``itflow`` is the
+    :class:`~pbx_bridge.itflow.backend.Itflow` bundle. Only a broken configured part is ``fail``."""
+    try:
+        caps = await itflow.capabilities(refresh=refresh)
+    except TransportError as exc:
+        return [PermissionItem("itflow", "fail", f"ITFlow is not reachable at {itflow.base_url}: {exc}")]
+    except ItflowError as exc:
+        return [PermissionItem("itflow", "fail", f"detection failed: {exc}")]
+    items = [PermissionItem("itflow", "ok", f"reachable at {itflow.base_url}")]
+    if not (caps.v1_key_ok or caps.legacy_key_ok):
+        why = "; ".join(caps.notes[:2]) or "no ITFlow API answered"
+        items.append(PermissionItem("api key", "fail", f"not accepted: {why}"))
+        return items
+    used = [g for g, ok in (("v1", caps.v1_key_ok), ("legacy api.php", caps.legacy_key_ok)) if ok]
+    items.append(PermissionItem("api key", "ok", f"accepted by {' and '.join(used)}"))
+    chosen = (("directory", caps.directory), ("cid_live", caps.cid_live), ("balance", caps.balance),
+              ("tickets", caps.tickets))
+    items.append(PermissionItem("generation", "info", f"{caps.era}; " + ", ".join(
+        f"{name}={gen or 'none'}" for name, gen in chosen)))
+    items.extend(await probe_permissions(itflow.v1, caps, client_id=client_id))
+    items.extend(PermissionItem("itflow", "info", note) for note in caps.notes)
+    return items

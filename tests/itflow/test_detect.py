@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.detect import Capabilities, detect, probe_permissions
+from pbx_bridge.itflow.detect import Capabilities, check_items, detect, probe_permissions
 from pbx_bridge.itflow.errors import TransportError
 from pbx_bridge.itflow.transport import RetryPolicy
 
@@ -212,3 +212,28 @@ async def test_an_incomplete_detection_is_repeated(itflow_sim) -> None:
         second = await itflow.capabilities()
         assert second is not first and second.complete and second.directory == "v1"
         assert await itflow.capabilities() is second  # complete: cached from now on
+
+
+@pytest.mark.parametrize("profile", ["legacy-2022", "v1-v25", "v1-head"])
+async def test_check_items_have_no_failure_with_a_good_key(itflow_sim, profile: str) -> None:
+    sim = await itflow_sim(profile)
+    async with Itflow(sim.url, sim.keys["all"]) as itflow:
+        items = await check_items(itflow)
+    by = {(i.feature, i.status) for i in items}
+    assert ("itflow", "ok") in by and ("api key", "ok") in by
+    assert not [i for i in items if i.status == "fail"], items
+    assert any(i.feature == "generation" and i.status == "info" for i in items)
+    if profile == "legacy-2022":
+        assert ("tickets", "warn") in by  # the era cannot open tickets: a warning, not a failure
+
+
+async def test_check_items_fail_on_a_bad_key_or_no_server(itflow_sim) -> None:
+    sim = await itflow_sim("v1-head")
+    async with Itflow(sim.url, "wrong-key-000000000000000000000000") as itflow:
+        items = await check_items(itflow)
+    assert [(i.feature, i.status) for i in items] == [("itflow", "ok"), ("api key", "fail")]
+    sim.down = True
+    async with Itflow(sim.url, sim.keys["all"], timeout=2.0) as itflow:
+        items = await check_items(itflow)
+    assert [(i.feature, i.status) for i in items] == [("itflow", "fail")]
+    assert sim.keys["all"] not in items[0].detail
