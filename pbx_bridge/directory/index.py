@@ -1,6 +1,6 @@
 """The in-memory index: canonical number -> the answer, computed once per snapshot, a dict lookup per call.
 
-Several parties on one number, the preference (deterministic, documented in docs/callerid.md):
+Several parties on one number, the preference (deterministic; the reference for docs and support):
 
 1. contact before location before vendor;
 2. then the client's primary contact (or primary location) first;

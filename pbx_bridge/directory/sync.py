@@ -185,7 +185,10 @@ def _field(entry: Any, *names: str) -> str:
 async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
     notes = ["legacy api.php: no ids, archived records cannot be told apart, vendors name no client"]
     parties: list[Party] = []
-    known: set[tuple[str, str]] = set()   # (name, canonical) already a contact
+    known: set[tuple[str, str]] = set()   # (name, canonical) already a party
+    # The phonebook prints names through XML (CR LF normalised, illegal characters dropped), so its
+    # primary-contact entries are matched to primary_contact_numbers by number, not by name.
+    primary_numbers: set[str] = set()
     final_era = True
     try:
         primaries = await legacy.primary_contact_numbers()
@@ -205,6 +208,7 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         parties.append(Party(PartyKind.CONTACT, 0, name or client, client_name=client, primary=True,
                              numbers=numbers))
         known |= {(name or client, n.canonical) for n in numbers}
+        primary_numbers.update(n.canonical for n in numbers)
     try:
         book = await legacy.phonebook()
     except ItflowError as exc:
@@ -218,6 +222,8 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         # Groups (spec 1.7): final era 0 = clients' primary contacts (known above), 1 = vendors;
         # before 2022-02: 0 = clients with their own phone, 1 = contacts (always empty), 2 = vendors.
         if final_era and group == "0":
+            if num.canonical and num.canonical in primary_numbers:
+                continue  # a primary contact already known, with its client, from primary_contact_numbers
             party = Party(PartyKind.CONTACT, 0, name, primary=True, numbers=(num,))
         elif not final_era and group == "0":
             party = Party(PartyKind.LOCATION, 0, name, client_name=name, primary=True, numbers=(num,))

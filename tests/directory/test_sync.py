@@ -124,3 +124,16 @@ async def test_legacy_sync_uses_phonebook_and_primary_contact_mobiles(caller_env
     # The mobile comes only from primary_contact_numbers (the phonebook prints the office number only).
     assert env.directory.index.lookup("+14125551102").display == "Sync Test L - Pat Primary"
     assert any("legacy" in n for n in snap.notes)
+
+
+@pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
+async def test_hostile_names_arrive_exact_minus_control_characters(caller_env: EnvFactory,
+                                                                   profile: str) -> None:
+    env = await caller_env(profile, "directory:\n  max_name_length: 100\n")
+    db = env.sim.db
+    c = db.add_client("Quote \"&\" Co")
+    db.add_contact(c, "Zoë \"Z\" O'Brien $\\{x}\r\n😀\x1b", phone="4125551601", email="z@q.example",
+                   primary=True)
+    await env.directory.sync()
+    r = env.directory.index.lookup("+14125551601")
+    assert r.display == "Quote \"&\" Co - Zoë \"Z\" O'Brien $\\{x}😀"
