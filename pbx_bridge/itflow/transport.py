@@ -67,7 +67,8 @@ def make_http_client(base_url: str, *, timeout: float, verify_tls: bool,
         transport=inner,
         follow_redirects=False,  # legacy K1b answers a wrong key with 302 login.php: an auth error
         headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/xml, text/html;q=0.5"},
-        trust_env=False,  # proxies from the environment could log the legacy URL (and its key)
+        # No proxies or .netrc from the environment: a plain-HTTP proxy would log the legacy URL and key.
+        trust_env=False,
     )
 
 

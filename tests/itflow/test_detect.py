@@ -237,3 +237,18 @@ async def test_check_items_fail_on_a_bad_key_or_no_server(itflow_sim) -> None:
         items = await check_items(itflow)
     assert [(i.feature, i.status) for i in items] == [("itflow", "fail")]
     assert sim.keys["all"] not in items[0].detail
+
+
+@pytest.mark.parametrize("profile", ["legacy-2022", "v1-v25", "v1-head"])
+async def test_detection_logs_no_key(itflow_sim, profile: str, caplog) -> None:
+    import logging
+
+    sim = await itflow_sim(profile)
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):  # caplog restores these levels at teardown
+        caplog.set_level(logging.DEBUG, logger=name)
+    async with Itflow(sim.url, sim.keys["all"]) as itflow:
+        caps = await itflow.capabilities()
+        await probe_permissions(itflow.v1, caps)
+    assert "ITFlow detected" in caplog.text
+    assert sim.keys["all"] not in caplog.text

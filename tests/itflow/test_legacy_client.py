@@ -149,8 +149,8 @@ async def test_the_key_is_only_on_the_wire(itflow_sim, caplog) -> None:
     sim = await itflow_sim("legacy-2022")
     key = sim.keys["all"]
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    for name in ("httpx", "httpcore"):  # caplog restores these levels at teardown
+        caplog.set_level(logging.DEBUG, logger=name)
     texts: list[str] = []
     async with client(sim) as api:
         assert await api.cid("4125550101")

@@ -364,3 +364,15 @@ async def test_reads_retry_a_timeout_with_backoff_writes_never(itflow_sim, profi
         writes = len(sim.requests) - before - reads
     assert (reads, writes) == (3, 1)
     assert info.value.request_sent is True and "itflow.timeout" in str(info.value)
+
+
+async def test_a_refused_connection_is_known_not_sent() -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with V1Client(f"http://127.0.0.1:{port}", "k" * 32, retry=FAST) as api:
+        with pytest.raises(TransportError) as info:
+            await api.tickets_create(ticket_subject="never arrives")
+    assert info.value.request_sent is False and "cannot connect" in str(info.value)
