@@ -143,3 +143,23 @@ async def test_help() -> None:
     for verb in ("api", "sim"):
         code, out, _ = await run(verb, "--help")
         assert code == 0 and "usage: pbx-bridge " + verb in out
+
+
+async def test_sim_verb_with_a_seed_file(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"clients": [{"client_id": 1, "client_name": "Seeded Only Ltd"}]}))
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(str(EXE), "sim", "--profile", "v1-head", "--port", "0",
+                                                "--seed", str(seed), stdout=pipe, stderr=pipe)
+    try:
+        assert proc.stdout is not None
+        header = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        key_line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = re.search(r"listening on (http://\S+)", header)
+        key = re.search(r"key all: (\S+)", key_line)
+        assert url and key, header + key_line
+        async with V1Client(url.group(1), key.group(1)) as api:
+            assert [r["client_name"] for r in (await api.clients_read()).rows] == ["Seeded Only Ltd"]
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
