@@ -10,10 +10,8 @@ import argparse
 import json
 import sys
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any
 
-from pbx_bridge.directory.index import DirectoryIndex
 from pbx_bridge.directory.model import LookupResult, MatchKind, PartyKind, party_to_dict
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.directory.sync import SyncError
@@ -162,24 +160,19 @@ async def _stats(ctx: Any) -> int:
 
 
 def _print_stats(directory: DirectorySync, as_json: bool) -> int:
-    snap, index = directory.snapshot, directory.index
-    assert snap is not None and isinstance(index, DirectoryIndex)
-    st = index.stats()
-    data = {
-        "source": snap.source, "fetched_at": snap.fetched_at.isoformat(),
-        "age_seconds": round((datetime.now(UTC) - snap.fetched_at).total_seconds(), 1),
-        "parties": st.parties, "by_kind": st.by_kind, "clients": len(snap.clients),
-        "numbers": st.numbers, "ambiguous_numbers": st.ambiguous, "unkeyed_numbers": st.unkeyed_numbers,
-        "notes": list(snap.notes),
-    }
+    data = directory.stats()
+    for key in ("syncs", "failures", "last_error"):   # per-process counters: meaningless in a CLI run
+        data.pop(key, None)
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
-    kinds = ", ".join(f"{v} {k}s" for k, v in st.by_kind.items())
+    by_kind = data["by_kind"]
+    assert isinstance(by_kind, dict)
+    kinds = ", ".join(f"{v} {k}s" for k, v in by_kind.items())
     print(f"source: {data['source']}, pulled {data['fetched_at']} ({data['age_seconds']:.0f} s ago)")
-    print(f"parties: {st.parties} ({kinds}); clients: {data['clients']}")
-    print(f"numbers: {st.numbers} indexed, {st.ambiguous} ambiguous (two clients), "
-          f"{st.unkeyed_numbers} not possible numbers (never matched)")
-    for note in snap.notes:
+    print(f"parties: {data['parties']} ({kinds}); clients: {data['clients']}")
+    print(f"numbers: {data['numbers']} indexed, {data['ambiguous_numbers']} ambiguous (two clients), "
+          f"{data['unkeyed_numbers']} not possible numbers (never matched)")
+    for note in data["notes"]:  # type: ignore[attr-defined]
         print(f"note: {note}")
     return 0

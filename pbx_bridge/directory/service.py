@@ -80,6 +80,29 @@ class DirectorySync:
     def index(self) -> DirectoryIndex | None:
         return self._index
 
+    @property
+    def syncing(self) -> bool:
+        return self._lock.locked()
+
+    async def wait_idle(self) -> None:
+        """Return once no sync is running (the one running now has finished)."""
+        async with self._lock:
+            pass
+
+    def stats(self) -> dict[str, object]:
+        """Counts for CLI and HTTP (empty dict before the first directory)."""
+        snap, index = self._snapshot, self._index
+        if snap is None or index is None:
+            return {}
+        st = index.stats()
+        return {
+            "source": snap.source, "fetched_at": snap.fetched_at.isoformat(),
+            "age_seconds": round(snap.age(), 1), "parties": st.parties, "by_kind": st.by_kind,
+            "clients": len(snap.clients), "numbers": st.numbers, "ambiguous_numbers": st.ambiguous,
+            "unkeyed_numbers": st.unkeyed_numbers, "notes": list(snap.notes),
+            "syncs": self.syncs, "failures": self.failures, "last_error": self.last_error,
+        }
+
     def subscribe(self, callback: SnapshotCallback) -> Callable[[], None]:
         """Call ``callback(snapshot)`` (sync or async) after each successful sync; returns an unsubscriber.
         A subscriber added after a snapshot exists is not called for it: read ``.snapshot`` first."""
