@@ -37,6 +37,28 @@ async def test_wrong_or_expired_key_is_401_incorrect(itflow_sim, which):
     assert (r.status_code, r.content) == (401, b"Incorrect or expired API Key.")
 
 
+@pytest.mark.parametrize(
+    ("era", "params", "status", "body"),
+    [
+        ("K2", {}, 200, b"Missing the API Key"),
+        ("K2", {"api_key": ""}, 200, b"Incorrect API Key"),  # K2: "missing" only when absent
+        ("K2", {"api_key": "wrong"}, 200, b"Incorrect API Key"),
+        ("K3", {"api_key": "0"}, 401, b"Missing the API Key."),
+        ("K3", {"api_key": "wrong"}, 401, b"Incorrect API Key."),
+    ],
+)
+async def test_older_auth_eras_framing(itflow_sim, era, params, status, body):
+    sim = await itflow_sim("legacy-2022", quirks={"legacy_auth": era})
+    r = await legacy_request(sim, {**params, "cid": "4125550101"})
+    assert (r.status_code, r.content) == (status, body)
+
+
+async def test_k2_200_error_text_with_leading_newline(itflow_sim):
+    sim = await itflow_sim("legacy-2022", quirks={"legacy_auth": "K2", "leading_newline": True})
+    r = await legacy_request(sim, {"api_key": "wrong", "cid": "1"})
+    assert (r.status_code, r.content) == (200, b"\nIncorrect API Key")
+
+
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
 async def test_any_method_is_accepted(itflow_sim, method):
     sim = await itflow_sim("legacy-2022")

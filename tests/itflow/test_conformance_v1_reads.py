@@ -187,6 +187,8 @@ async def test_v25_clients_create_needs_an_all_clients_key(itflow_sim):
     assert r.json()["success"] == "False"
     r = await v1_request(sim, "clients", "create", body={"client_name": "Yes", "client_id": 1})
     assert r.json()["success"] == "False"
+    r = await v1_request(sim, "clients", "create", body={"client_name": "Yes"}, params={"client_id": "0"})
+    assert r.json()["success"] == "False"
     r = await v1_request(sim, "clients", "create", body={"client_name": "Yes"})
     assert r.json()["data"][0]["insert_id"] == 7
 

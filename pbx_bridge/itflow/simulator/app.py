@@ -212,6 +212,7 @@ class Simulator:
                 leading_newline=self.quirks.leading_newline,
                 mysqli_exceptions=self.quirks.mysqli_exceptions,
                 phonebook_era=self.quirks.phonebook_era,
+                auth_era=self.quirks.legacy_auth,
             )
             return legacy.handle(query, ip=ip, user_agent=ua)
         m = _V1_PATH.match(path)

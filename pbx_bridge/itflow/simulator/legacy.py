@@ -57,8 +57,15 @@ def _s(value: str | None) -> str:
 
 class LegacyApi:
     def __init__(
-        self, db: Database, *, leading_newline: bool, mysqli_exceptions: bool, phonebook_era: str
+        self,
+        db: Database,
+        *,
+        leading_newline: bool,
+        mysqli_exceptions: bool,
+        phonebook_era: str,
+        auth_era: str = "K5",
     ) -> None:
+        self.auth_era = auth_era
         self.db = db
         self.leading_newline = leading_newline
         self.mysqli_exceptions = mysqli_exceptions
@@ -69,13 +76,21 @@ class LegacyApi:
         reply = Reply(200, b"", HTML)
         self._ip, self._ua = ip, user_agent
         key = query.get("api_key")
-        if php_empty(key):
+        # K2 (2019-08 -> 2022-01): HTTP 200 texts, "missing" only when the parameter is absent;
+        # K3/K4: 401 with a period; K5 (the pinned commit): 401 "Incorrect or expired API Key.".
+        era = self.auth_era
+        missing = key is None if era == "K2" else php_empty(key)
+        if missing:
             self.db.log("API", "Failed", "No API Key specified", log_ip=ip, log_user_agent=user_agent)
-            return self._done(reply, [*out, "Missing the API Key."], 401)
+            text, status = ("Missing the API Key", 200) if era == "K2" else ("Missing the API Key.", 401)
+            return self._done(reply, [*out, text], status, committed=False)
         assert key is not None
         if find_key(self.db, key) is None:
             self.db.log("API", "Failed", "Incorrect or expired key", log_ip=ip, log_user_agent=user_agent)
-            return self._done(reply, [*out, "Incorrect or expired API Key."], 401)
+            text, status = {"K2": ("Incorrect API Key", 200), "K3": ("Incorrect API Key.", 401)}.get(
+                era, ("Incorrect or expired API Key.", 401)
+            )
+            return self._done(reply, [*out, text], status, committed=False)
         try:
             if "cid" in query:
                 out.append(self._cid(query["cid"], out))
@@ -100,10 +115,10 @@ class LegacyApi:
         return self._done(reply, out, 200)
 
     @staticmethod
-    def _done(reply: Reply, out: list[str], status: int) -> Reply:
+    def _done(reply: Reply, out: list[str], status: int, *, committed: bool = True) -> Reply:
         reply.status = status
         reply.body = "".join(out).encode("utf-8", "surrogateescape")
-        reply.committed = True  # legacy requests write log/alert rows
+        reply.committed = committed  # an authenticated request writes log/alert rows
         return reply
 
     def _insert_or_fail(self, check: str | None, table: str, values: dict[str, object]) -> None:

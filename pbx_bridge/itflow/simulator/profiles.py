@@ -32,6 +32,10 @@ phonebook_era        "2022"       "2022"  "2022"    "2022": primary-contact name
                                                     empty values (the variable-name bug), vendors 2
 numeric_keys         True         False   False     rows carry PHP numeric duplicate keys
                                                     (``"0":"12","contact_id":"12",...``), before v26.02
+legacy_auth          "K5"         "K5"    "K5"      api.php key-error framing (spec 1.2): "K5" 401
+                                                    ``Incorrect or expired API Key.``; "K3" 401
+                                                    ``Incorrect API Key.``; "K2" HTTP 200 texts
+                                                    ``Missing the API Key`` / ``Incorrect API Key``
 ===================  ===========  ======  ========  ============================================
 """
 
@@ -44,6 +48,7 @@ __all__ = ["PROFILES", "Profile", "Quirks", "resolve_quirks"]
 
 AuthModel = Literal["company", "client", "user"]
 PhonebookEra = Literal["2019", "2022"]
+LegacyAuthEra = Literal["K2", "K3", "K5"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Quirks:
     mysqli_exceptions: bool = True
     phonebook_era: PhonebookEra = "2022"
     numeric_keys: bool = False
+    legacy_auth: LegacyAuthEra = "K5"
 
 
 @dataclass(frozen=True)
@@ -145,4 +151,6 @@ def resolve_quirks(profile: Profile, overrides: Quirks | dict[str, object] | Non
         raise ValueError(f"unknown simulator quirk(s): {', '.join(sorted(unknown))}; known: {sorted(known)}")
     if "phonebook_era" in overrides and overrides["phonebook_era"] not in ("2019", "2022"):
         raise ValueError("phonebook_era must be '2019' or '2022'")
+    if "legacy_auth" in overrides and overrides["legacy_auth"] not in ("K2", "K3", "K5"):
+        raise ValueError("legacy_auth must be 'K2', 'K3' or 'K5'")
     return replace(profile.quirks, **overrides)  # type: ignore[arg-type]

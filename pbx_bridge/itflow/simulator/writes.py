@@ -204,6 +204,8 @@ def clients_create(call: Call) -> Reply:
     # V1c: clients/create needs an all-clients key and no client_id; HEAD: client_id absent or 0.
     if not name or call.pint("client_id") != 0 or call.scoped_key:
         return message(CREATE_FAILED)
+    if call.profile.auth == "client" and "client_id" in call.get:
+        return message(CREATE_FAILED)
     new_id = call.db.insert("clients", {**_client_fields(call), "client_name": name})
     call.audit("Client", "Create", name, client_id=new_id, entity_id=new_id)
     return created(new_id)
