@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -241,11 +240,13 @@ class Publisher:
             rendered = spec.render(book, self.ctx)
             etags = [etag_of(p) for p in rendered.pages]
             out = Output(spec, etags, rendered.records)
-            if out_dir is None:
+            if out_dir is None or spec.page_size:
+                # Paged formats live in memory for HTTP (their page links point there); the file is
+                # the first page, the entry point a phone's directory URL can name.
                 out.pages = rendered.pages
-            else:
+            if out_dir is not None:
                 old = self.outputs.get(spec.id)
-                for n, page in enumerate(rendered.pages, start=1):
+                for n, page in enumerate(rendered.pages[:1] if spec.page_size else rendered.pages, start=1):
                     path = out_dir / spec.page_file_name(n)
                     out.paths.append(path)
                     if old is not None and n <= old.page_count and old.etags[n - 1] == etags[n - 1] \
@@ -256,8 +257,6 @@ class Publisher:
                     atomic_write(path, page, self.settings.file_mode)
                     self.writes += 1
                     written.append(path)
-                if spec.page_size:
-                    self._remove_stale_pages(out_dir, spec, len(rendered.pages))
             outputs[spec.id] = out
             records[spec.id] = rendered.records
             del rendered
@@ -267,15 +266,6 @@ class Publisher:
             progress("done", len(specs), len(specs))
         self.outputs = outputs
         return written, records
-
-    def _remove_stale_pages(self, out_dir: Path, spec: FormatSpec, pages: int) -> None:
-        stem, _, ext = spec.file_name.rpartition(".")
-        pattern = re.compile(re.escape(stem) + r"-(\d+)\." + re.escape(ext) + "$")
-        for p in out_dir.glob(f"{stem}-*.{ext}"):
-            m = pattern.match(p.name)
-            if m and int(m.group(1)) > pages:
-                with contextlib.suppress(OSError):
-                    p.unlink()
 
 
 def _same_file(path: Path, data: bytes) -> bool:

@@ -22,6 +22,8 @@ def clean(value: str | None) -> str:
     """``value`` with control characters removed (line breaks and tabs become one space), trimmed."""
     if not value:
         return ""
+    if value.isprintable() and not value[0].isspace() and not value[-1].isspace() and "  " not in value:
+        return value  # the common case: nothing to strip (isprintable is False for every control char)
     text = value.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     text = _BAD.sub("", text)
     if "  " in text or text[:1].isspace() or text[-1:].isspace():

@@ -88,14 +88,16 @@ def _fields(p):
     return {f: getattr(p, f) for f in p.__dataclass_fields__}
 
 
-def test_paged_formats_write_numbered_pages_and_remove_stale_ones(tmp_path):
-    pub = publisher(tmp_path, formats=["cisco"])
-    pub.publish(many_parties(40, numbers=2), PLAN)  # 80 records: 3 pages
+def test_paged_formats_write_their_first_page_and_keep_every_page_for_http(tmp_path):
+    pub = publisher(tmp_path, formats=["cisco", "panasonic"])
+    pub.publish(many_parties(40, numbers=2), PLAN)  # cisco: 80 records, 3 pages; panasonic: 2 pages
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == [
-        "cisco-directory-2.xml", "cisco-directory-3.xml", "cisco-directory.xml"]
-    pub.publish(many_parties(30, numbers=2), PLAN)  # 60 records: 2 pages
-    assert sorted(p.name for p in out.iterdir()) == ["cisco-directory-2.xml", "cisco-directory.xml"]
+    assert sorted(p.name for p in out.iterdir()) == ["cisco-directory.xml", "panasonic-phonebook.xml"]
+    cisco = pub.output("cisco")
+    assert cisco.page_count == 3
+    assert cisco.page(1) == (out / "cisco-directory.xml").read_bytes()
+    assert b"http://pbx.test:8734/phonebook/cisco?page=3" in cisco.page(2)
+    assert pub.output("panasonic").page_count == 2
 
 
 def test_shrink_guard_trips_on_an_80_percent_loss(tmp_path, caplog):

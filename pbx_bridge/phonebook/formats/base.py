@@ -6,6 +6,7 @@ quotes are escaped by the library; text is cleaned of control characters before 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -145,14 +146,17 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
 
 
 def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[str, str] | None = None,
-                 doctype: str | None = None) -> bytes:
-    """A UTF-8 document: declaration, ``<root>`` and ``children`` streamed through libxml2."""
+                 wrap: tuple[str, ...] = ()) -> bytes:
+    """A UTF-8 document: declaration, ``<root>`` (and the ``wrap`` elements nested in it) holding
+    ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree)."""
     buf = io.BytesIO()
     buf.write(XML_DECLARATION)
-    if doctype:
-        buf.write(doctype.encode() + b"\n")
-    with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}):
+    with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}), \
+            contextlib.ExitStack() as stack:
         xf.write("\n")
+        for tag in wrap:
+            stack.enter_context(xf.element(tag))
+            xf.write("\n")
         for child in children:
             xf.write(child, pretty_print=True)
     buf.write(b"\n")
@@ -177,10 +181,10 @@ class Record:
 def one_per_number(entries: Iterable[Entry], ctx: RenderContext) -> Iterator[Record]:
     """The shared rule for one-number formats: the first number under the plain name, each further number
     as its own record named with the label suffix (``Alice Smith (Mobile)``)."""
-    suffixes = ctx.settings.label_suffixes
+    suffixes = ctx.settings.label_suffixes.model_dump()  # keyed by label (StrEnum == its value)
     for e in entries:
         for i, n in enumerate(e.numbers):
-            suffix = "" if i == 0 else getattr(suffixes, n.label.value, "")
+            suffix = "" if i == 0 else suffixes.get(n.label, "")
             yield Record(e, n.label, n.dial, e.name, suffix)
 
 

@@ -31,15 +31,17 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     total = len(pages)
     title = lim.name(ctx.settings.title)
     out: list[bytes] = []
+    proto = etree.Element("DirectoryEntry")
+    name_el, tel_el = sub(proto, "Name"), sub(proto, "Telephone")
     for number, page in enumerate(pages, start=1):
         def children(page=page, number=number):
             yield _text("Title", title)
             yield _text("Prompt", f"Page {number}/{total}")
+            # one element, refilled per record: xml_document serialises each child as it is yielded
             for r in page:
-                el = etree.Element("DirectoryEntry")
-                sub(el, "Name", lim.record_name(r.base, r.suffix))
-                sub(el, "Telephone", r.dial)
-                yield el
+                name_el.text = lim.record_name(r.base, r.suffix)
+                tel_el.text = r.dial
+                yield proto
             yield _softkey("Dial", "SoftKey:Dial", 1)
             if number > 1:
                 yield _softkey("Prev", ctx.page_url(ID, number - 1), 2)

@@ -24,7 +24,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     for e in entries:
         office, mobile, other = slots(e, 3)
         dropped += max(0, len(e.numbers) - 3)
-        w.writerow([lim.name(e.name), e.first_name, e.last_name, e.organization, e.group, e.kind.value,
+        w.writerow([lim.name(e.name), e.first_name, e.last_name, e.organization, e.group, str(e.kind),
                     office, mobile, other, e.email])
     return lim.report(Rendered([buf.getvalue().encode("utf-8")], records=len(entries), cut=dropped))
 

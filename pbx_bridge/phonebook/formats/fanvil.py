@@ -30,15 +30,13 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         title = etree.Element("Title")
         title.text = ctx.settings.title
         yield title
+        el = etree.Element("DirectoryEntry")  # refilled per entry (serialised as it is yielded)
+        fields = [sub(el, tag) for tag in ("Name", "Telephone", "Mobile", "Other", "Group")]
         for e in entries:
             office, mobile, other = slots(e, 3)
             dropped += max(0, len(e.numbers) - 3)
-            el = etree.Element("DirectoryEntry")
-            sub(el, "Name", lim.name(e.name))
-            sub(el, "Telephone", office)
-            sub(el, "Mobile", mobile)
-            sub(el, "Other", other)
-            sub(el, "Group", e.group)
+            for field, value in zip(fields, (lim.name(e.name), office, mobile, other, e.group), strict=True):
+                field.text = value
             yield el
 
     body = xml_document("FanvilIPPhoneDirectory", children())

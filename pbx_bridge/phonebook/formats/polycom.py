@@ -44,15 +44,16 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     records = lim.take(records)
 
     def children():
-        item_list = etree.Element("item_list")
+        item = etree.Element("item")  # refilled per record (serialised as it is yielded)
+        ln, ct, lb = sub(item, "ln"), sub(item, "ct"), sub(item, "lb")
         for r in records:
-            item = sub(item_list, "item")
-            sub(item, "ln", lim.record_name(r.base, r.suffix))
-            sub(item, "ct", r.dial)
-            sub(item, "lb", LABEL.get(r.label.value, "Other"))
-        yield item_list
+            ln.text = lim.record_name(r.base, r.suffix)
+            ct.text = r.dial
+            lb.text = LABEL.get(r.label, "Other")
+            yield item
 
-    return lim.report(Rendered([xml_document("directory", children())], records=len(records)))
+    body = xml_document("directory", children(), wrap=("item_list",))
+    return lim.report(Rendered([body], records=len(records)))
 
 
 SPEC = FormatSpec(

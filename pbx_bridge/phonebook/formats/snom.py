@@ -28,13 +28,22 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     records = lim.take(list(one_per_number(book.entries, ctx)))
 
     def children():
+        # two shapes (with and without organization), refilled per record as each is serialised on yield
+        protos = []
+        for with_org in (False, True):
+            item = etree.Element("item", context="active", type="none", index="")
+            fields = [sub(item, "name"), sub(item, "number"), sub(item, "number_type")]
+            if with_org:
+                fields.append(sub(item, "organization"))
+            protos.append((item, fields))
         for index, r in enumerate(records):
-            item = etree.Element("item", context="active", type="none", index=str(index))
-            sub(item, "name", lim.record_name(r.base, r.suffix))
-            sub(item, "number", r.dial)
-            sub(item, "number_type", NUMBER_TYPE.get(r.label, "fixed"))
+            item, fields = protos[bool(r.entry.organization)]
+            item.set("index", str(index))
+            fields[0].text = lim.record_name(r.base, r.suffix)
+            fields[1].text = r.dial
+            fields[2].text = NUMBER_TYPE.get(r.label, "fixed")
             if r.entry.organization:
-                sub(item, "organization", r.entry.organization)
+                fields[3].text = r.entry.organization
             yield item
 
     body = xml_document("tbook", children(), attrs={"e": "2", "complete": "true"})

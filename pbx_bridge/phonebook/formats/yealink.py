@@ -25,11 +25,16 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
     def children():
         yield _title(ctx)
+        protos: dict[int, tuple[etree._Element, list[etree._Element]]] = {}
         for e in entries:
-            el = etree.Element("DirectoryEntry")
-            sub(el, "Name", lim.name(e.name))
-            for n in e.numbers:
-                sub(el, "Telephone", n.dial)
+            # one element per number count, refilled per entry (serialised as it is yielded)
+            if len(e.numbers) not in protos:
+                el = etree.Element("DirectoryEntry")
+                protos[len(e.numbers)] = (el, [sub(el, "Name")] + [sub(el, "Telephone") for _ in e.numbers])
+            el, fields = protos[len(e.numbers)]
+            fields[0].text = lim.name(e.name)
+            for field, n in zip(fields[1:], e.numbers, strict=True):
+                field.text = n.dial
             yield el
 
     body = xml_document("YealinkIPPhoneDirectory", children())
