@@ -92,11 +92,25 @@ class Database:
         for table, rows in seed.items():
             if table.startswith("_"):
                 continue
+            if table not in self.tables:
+                raise ValueError(f"seed: unknown table {table!r}; known: {', '.join(sorted(self.tables))}")
             if table == "settings":
                 self.settings.update({k: _sqlval(v) for k, v in rows.items()})
                 continue
             for row in rows:
                 self.insert(table, row)
+        if not self.tables["ticket_statuses"]:
+            # Seeded by ITFlow's installer, so present even when a test's seed leaves them out.
+            for sid, name in enumerate(("New", "Open", "On Hold", "Resolved", "Closed"), start=1):
+                self.insert(
+                    "ticket_statuses",
+                    {
+                        "ticket_status_id": sid,
+                        "ticket_status_name": name,
+                        "ticket_status_active": int(sid < 4),
+                        "ticket_status_order": sid,
+                    },
+                )
 
     def log(self, log_type: str, action: str | None, description: str, **extra: object) -> None:
         self.insert(
