@@ -171,7 +171,11 @@ class LegacyApi:
 
     def _clients_with_primary(self) -> list[tuple[Row, Row | None]]:
         clients = sorted(self.db["clients"], key=lambda r: int(r["client_id"] or 0))
-        return [(c, self.db.primary_contact(c["client_id"] or "0")) for c in clients]
+        primary: dict[str | None, Row] = {}
+        for c in sorted(self.db["contacts"], key=lambda r: int(r["contact_id"] or 0)):
+            if c["contact_primary"] == "1":
+                primary.setdefault(c["contact_client_id"], c)  # one map, not a scan per client
+        return [(c, primary.get(c["client_id"])) for c in clients]
 
     def _primary_numbers(self) -> str:
         parts = []
