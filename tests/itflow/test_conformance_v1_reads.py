@@ -286,6 +286,23 @@ async def test_credentials_read_needs_the_decrypt_password_in_the_body(itflow_si
     sim = await itflow_sim("v1-head")
     r = await v1_request(sim, "credentials", "read")
     assert r.json()["success"] == "False"
+    r = await v1_request(
+        sim, "credentials", "read", params={"api_key_decrypt_password": "sim-decrypt-password"}
+    )
+    assert r.json()["success"] == "False"  # a GET body, not the query string
+    r = await v1_request(
+        sim, "credentials", "read", body={"api_key_decrypt_password": "sim-decrypt-password"}
+    )
+    assert (r.json()["data"][0]["credential_username"], r.json()["data"][0]["credential_password"]) == (
+        "admin",
+        "s3cret",
+    )
+
+
+async def test_array_where_php_wants_a_string_is_a_500(itflow_sim):
+    sim = await itflow_sim("v1-head")
+    r = await v1_request(sim, "tickets", "create", body={"client_id": 1, "ticket_subject": ["a"]})
+    assert (r.status_code, r.content) == (500, b"")
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])

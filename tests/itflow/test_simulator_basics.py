@@ -24,10 +24,16 @@ async def test_contacts_and_ticket_create_round_trip(itflow_sim, profile):
     sim = await itflow_sim(profile)
     key = sim.keys["all"]
     async with httpx.AsyncClient(base_url=sim.url) as http:
-        found = await http.request("GET", "/api/v1/contacts/read.php",
-                                   params={"contact_phone_or_mobile": "4125550101"}, json={"api_key": key})
-        made = await http.post("/api/v1/tickets/create.php",
-                               json={"api_key": key, "client_id": 1, "ticket_subject": "Missed call"})
+        found = await http.request(
+            "GET",
+            "/api/v1/contacts/read.php",
+            params={"contact_phone_or_mobile": "4125550101"},
+            json={"api_key": key},
+        )
+        made = await http.post(
+            "/api/v1/tickets/create.php",
+            json={"api_key": key, "client_id": 1, "ticket_subject": "Missed call"},
+        )
     assert found.json()["data"][0]["contact_name"] == "Alice Anderson"
     new_id = made.json()["data"][0]["insert_id"]
     assert sim.tickets[-1]["ticket_id"] == str(new_id)

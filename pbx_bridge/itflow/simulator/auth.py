@@ -9,6 +9,8 @@ Default keys per profile (names are what ``Simulator.keys`` exposes):
   ``readonly`` (Accountant: client R, support R, sales R, financial W), ``deny`` (Technician with
   client 2 on its deny list), ``inactive`` (archived user), ``unbound`` (user id 0, as keys made
   before the v26.08 migration), ``expired``.
+
+Every default key's credential decrypt password is ``DECRYPT_PASSWORD`` ("sim-decrypt-password").
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from pbx_bridge.itflow.simulator.data import Database, Row
 from pbx_bridge.itflow.simulator.php import sql_eq, strip_tags
 from pbx_bridge.itflow.simulator.profiles import Profile
 
-__all__ = ["MODULE_OF", "KeyContext", "find_key", "install_default_keys", "required_level"]
+__all__ = [
+    "DECRYPT_PASSWORD",
+    "MODULE_OF",
+    "KeyContext",
+    "find_key",
+    "install_default_keys",
+    "required_level",
+]
 
 MODULE_OF: dict[str, str] = {
     **dict.fromkeys(
@@ -65,6 +74,8 @@ _ROLES = [
     (3, "Administrator", 1, {}),
 ]
 FAR_FUTURE = "2099-12-31"
+# credentials/* need ``api_key_decrypt_password``; the simulator accepts this one for every default key.
+DECRYPT_PASSWORD = "sim-decrypt-password"
 
 
 def _today() -> str:
@@ -91,6 +102,7 @@ def install_default_keys(db: Database, profile: Profile) -> dict[str, str]:
                 "api_key_name": name,
                 "api_key_secret": secret,
                 "api_key_expire": cols.pop("expire", FAR_FUTURE),
+                "api_key_decrypt_hash": DECRYPT_PASSWORD,
                 **cols,
             },
         )

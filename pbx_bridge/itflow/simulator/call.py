@@ -9,7 +9,11 @@ from pbx_bridge.itflow.simulator.data import Database, Row
 from pbx_bridge.itflow.simulator.php import intval, sql_like, strip_tags
 from pbx_bridge.itflow.simulator.profiles import Profile, Quirks
 
-__all__ = ["Call"]
+__all__ = ["Call", "PhpFatal"]
+
+
+class PhpFatal(Exception):
+    """An uncaught PHP 8 error (TypeError and the like): HTTP 500, empty body, whatever the mysqli mode."""
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Call:
 
     def clean(self, name: str, default: str = "") -> str:
         """ITFlow's ``sanitizeInput``: tags stripped and trimmed (SQL escaping is invisible in storage)."""
+        if isinstance(self.post.get(name), (list, dict)):
+            # PHP 8: strip_tags(array) is an uncaught TypeError, i.e. HTTP 500 with an empty body.
+            raise PhpFatal(f"{name}: array given")
         value = self.p(name)
         return default if value is None else strip_tags(value).strip(" \t\n\r\0\x0b")
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 
 from pbx_bridge.itflow.simulator.auth import MODULE_OF, KeyContext, find_key, required_level
-from pbx_bridge.itflow.simulator.call import Call
+from pbx_bridge.itflow.simulator.call import Call, PhpFatal
 from pbx_bridge.itflow.simulator.data import Database
 from pbx_bridge.itflow.simulator.envelope import (
     CREATE_FAILED,
@@ -131,6 +131,8 @@ class V1Api:
             if handler is None:  # a file with no behaviour here (custom/readme.php): prints nothing
                 return Reply(200, b"")
             return handler(call)
+        except PhpFatal:
+            return Reply(500, b"")
         except SqlError:
             if self.quirks.mysqli_exceptions:
                 return Reply(500, b"")
