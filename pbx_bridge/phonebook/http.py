@@ -17,6 +17,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from aiohttp import web
 
 from pbx_bridge.phonebook.formats import FORMATS
+from pbx_bridge.phonebook.publisher import etag_of
 from pbx_bridge.phonebook.service import PhonebookService, public_url_of
 
 __all__ = ["phonebook_routes"]
@@ -94,7 +95,7 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         if not 1 <= page <= out.page_count:
             return web.Response(status=404, text=f"no page {page} (1..{out.page_count})\n")
         note_agent(request, format_id)
-        etag = out.etags[page - 1]
+        etag = out.etag(page)
         headers = {"ETag": etag, "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
                    "Cache-Control": "no-cache"}
         if request.method in ("GET", "HEAD"):
@@ -108,6 +109,8 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         except OSError as exc:
             log.warning("phonebook: cannot read the published %s file: %s", format_id, exc)
             return web.Response(status=503, text="phonebook file unavailable\n", headers=_RETRY)
+        if out.pages is None:
+            headers["ETag"] = etag_of(body)  # the bytes actually sent, even mid-publish
         headers["Content-Type"] = out.spec.media_type
         if not out.spec.xml:
             headers["Content-Disposition"] = f'inline; filename="{out.spec.file_name}"'

@@ -85,6 +85,7 @@ class Output:
     records: int
     pages: list[bytes] | None = None
     paths: list[Path] = field(default_factory=list)
+    _stat_etags: dict[int, tuple[tuple[int, int], str]] = field(default_factory=dict)
 
     @property
     def page_count(self) -> int:
@@ -97,6 +98,24 @@ class Output:
         if self.pages is not None:
             return self.pages[n - 1]
         return self.paths[n - 1].read_bytes()
+
+    def etag(self, n: int) -> str:
+        """The ETag of what page ``n`` serves now. A file-backed page may already hold the next
+        publish's bytes (renamed in while this output is still current): its tag follows the file."""
+        if self.pages is not None or not self.paths:
+            return self.etags[n - 1]
+        path = self.paths[n - 1]
+        try:
+            st = path.stat()
+        except OSError:
+            return self.etags[n - 1]
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._stat_etags.get(n)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        tag = etag_of(path.read_bytes())
+        self._stat_etags[n] = (key, tag)
+        return tag
 
 
 @dataclass(slots=True)

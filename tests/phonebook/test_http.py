@@ -154,3 +154,16 @@ async def test_post_sync_triggers_a_pull(served):
         assert b"Triggered Person" in body
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)
+
+
+async def test_etag_follows_the_file_actually_served(served):
+    # A publish renames new files in before it swaps its outputs: the tag must match the bytes sent.
+    env, client = served
+    await env.service.sync()
+    old = (await client.get("/phonebook/yealink")).headers["ETag"]
+    path = env.out / "yealink-phonebook.xml"
+    path.write_bytes(path.read_bytes().replace(b"Bell &amp; Whistle", b"Bell &amp; Whistles"))
+    r = await client.get("/phonebook/yealink", headers={"If-None-Match": old})
+    assert r.status_code == 200 and b"Whistles" in r.content
+    again = await client.get("/phonebook/yealink", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
