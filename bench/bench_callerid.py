@@ -12,7 +12,9 @@ Sections (owner in brackets):
   index   [callerid]  warm CallerId.lookup from the index, mixed spellings of known numbers (in process)
   down    [callerid]  ITFlow stopped: known numbers from the index, unknown ones within the live budget
   live    [callerid]  live lookups through the simulator (numbers created after the sync, cache cold)
-  (the agi engineer adds: FastAGI cid warm round trip, HTTP /cid, classic AGI script whole-process)
+  fastagi [agi]       FastAGI cid warm, one TCP connection per call from other processes: server side, RTT
+  http    [agi]       GET /cid?number= (FreePBX CallerID Lookup Source), new connection per request
+  classic [agi]       agi/itflow-cid whole process per call (python3 -IS start, HTTP to the daemon, exit)
 
 ADDING A SECTION (agi engineer): write ``async def section_<name>(ctx: Ctx) -> Figures`` that measures
 with ``ctx.known`` / ``ctx.unknown`` / ``ctx.callerid`` / ``ctx.sim`` / ``ctx.settings`` and returns
@@ -202,11 +204,200 @@ async def section_live(ctx: Ctx) -> Figures:
                                 f"in parallel per number; budget {budget * 1000:.0f} ms")
 
 
+# ------------------------------------------------------------------ sections (agi)
+
+_SCRIPT = Path(__file__).resolve().parent.parent / "agi" / "itflow-cid"
+
+
+def _agi_env(number: str) -> bytes:
+    """The environment Asterisk 22 sends for ``AGI(agi://127.0.0.1:4574/cid,201)`` (lab trace shape)."""
+    return (
+        "agi_network: yes\nagi_network_script: cid\nagi_request: agi://127.0.0.1:4574/cid\n"
+        "agi_channel: PJSIP/from-sipp-00000000\nagi_language: en\nagi_type: PJSIP\n"
+        "agi_uniqueid: 1795850006.0\nagi_version: 22.10.1\n"
+        f"agi_callerid: {number}\nagi_calleridname: unknown\nagi_callingpres: 0\nagi_callingani2: 0\n"
+        "agi_callington: 0\nagi_callingtns: 0\nagi_dnid: 201\nagi_rdnis: unknown\nagi_context: from-sipp\n"
+        "agi_extension: 201\nagi_priority: 2\nagi_enhanced: 0.0\nagi_accountcode: \n"
+        "agi_threadid: 1\nagi_arg_1: 201\n\n").encode()
+
+
+def _name_set(commands: list[str]) -> str | None:
+    """The value of ``SET VARIABLE CALLERID(name) ...`` as res_agi would parse it, None if not set."""
+    from tests.agi.peer import parse_args
+
+    for cmd in commands:
+        words = parse_args(cmd)
+        if words[:3] == ["SET", "VARIABLE", "CALLERID(name)"]:
+            return words[3]
+    return None
+
+
+# Plays Asterisk in its own process (blocking sockets, like res_agi): N calls, each a new TCP connection,
+# the environment, "200 result=1" per command; prints per-call seconds and the CALLERID(name) commands.
+_ASTERISK_CLIENT = r"""
+import json, socket, sys, time
+port, conc = int(sys.argv[1]), int(sys.argv[2])
+jobs = json.load(sys.stdin)
+out = []
+perf = time.perf_counter
+start = perf()
+for env in jobs:
+    t0 = perf()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(env.encode())
+    f = s.makefile("rb")
+    cmds = []
+    while len(cmds) < 50:
+        line = f.readline()
+        if not line:
+            break
+        cmds.append(line.decode().rstrip("\n"))
+        s.sendall(b"200 result=1\n")
+    f.close(); s.close()
+    out.append([perf() - t0, cmds])
+print(json.dumps({"wall": perf() - start, "calls": out}))
+"""
+
+
+async def _asterisk_process(port: int, numbers: list[str]) -> tuple[float, list[tuple[float, list[str]]]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _ASTERISK_CLIENT, str(port), "1",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate(json.dumps([_agi_env(n).decode() for n in numbers]).encode())
+    data = json.loads(out)
+    return data["wall"], [(t, cmds) for t, cmds in data["calls"]]
+
+
+async def section_fastagi(ctx: Ctx) -> Figures:
+    """FastAGI ``cid`` warm: a new TCP connection per call from a separate process, as Asterisk makes them."""
+    from pbx_bridge.agi.cid import cid_route
+    from pbx_bridge.agi.server import FastAgiServer
+
+    route = cid_route(ctx.callerid)
+    server_side: list[float] = []
+    perf = time.perf_counter
+
+    async def timed(session: Any) -> None:
+        t0 = perf()
+        await route(session)
+        server_side.append(perf() - t0)
+
+    server = FastAgiServer("127.0.0.1", 0, {"cid": timed}, env_timeout=5, command_timeout=5)
+    await server.start()
+    rng = random.Random(3)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.agi_calls)]
+    try:
+        await _asterisk_process(server.port, [raw for raw, _ in picks[:200]])   # warm-up
+        server_side.clear()
+        wall, calls = await _asterisk_process(server.port, [raw for raw, _ in picks])
+        await server.wait_idle(5)
+        srv = Figures.from_samples("", server_side, 0, wall)
+        # Throughput with several callers at once (separate processes, like Asterisk's threads).
+        n = max(1, ctx.args.agi_concurrency)
+        chunks = [[raw for raw, _ in picks[i::n]] for i in range(n)]
+        t0 = perf()
+        parallel = await asyncio.gather(*(_asterisk_process(server.port, c) for c in chunks))
+        par_wall = perf() - t0
+        par_calls = sum(len(c) for _, c in parallel)
+        par_ok = sum(_name_set(cmds) is not None for _, c in parallel for _, cmds in c)
+    finally:
+        await server.stop(asyncio.get_running_loop().time() + 2)
+    samples = [t for t, _ in calls]
+    correct = sum(_name_set(cmds) == expected and len(cmds) == 6
+                  for (_, cmds), (_, expected) in zip(calls, picks, strict=True))
+    return Figures.from_samples(
+        "FastAGI cid round trip (connect..close)", samples, correct, wall,
+        f"server-side (route: lookup + 6 SET VARIABLE exchanges) p50 {srv.p50_ms:.3f} ms, "
+        f"p99 {srv.p99_ms:.3f} ms; one call at a time from a separate 'Asterisk' process; "
+        f"{n} concurrent callers: {par_calls / par_wall:.0f} calls/s ({par_ok}/{par_calls} named, "
+        "process start included)")
+
+
+async def _http_get(port: int, target: str) -> bytes:
+    """One HTTP/1.0 GET on a fresh connection, as FreePBX's CURL() and the classic script do."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    return data.partition(b"\r\n\r\n")[2]
+
+
+async def _serve_http(ctx: Ctx) -> tuple[Any, int]:
+    from aiohttp import web
+
+    from pbx_bridge.callerid_http import cid_routes
+
+    app = web.Application()
+    app.router.add_routes(cid_routes(ctx.callerid, ctx.settings))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
+
+
+async def section_http(ctx: Ctx) -> Figures:
+    """``GET /cid?number=`` (FreePBX CallerID Lookup Source): plain-text body = the name."""
+    from urllib.parse import quote
+
+    runner, port = await _serve_http(ctx)
+    rng = random.Random(4)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.http_calls)]
+    perf = time.perf_counter
+    try:
+        for raw, _ in picks[:200]:
+            await _http_get(port, "/cid?number=" + quote(raw, safe=""))
+        samples: list[float] = []
+        correct = 0
+        start = perf()
+        for raw, expected in picks:
+            t0 = perf()
+            body = await _http_get(port, "/cid?number=" + quote(raw, safe=""))
+            samples.append(perf() - t0)
+            correct += body == expected.encode()
+        wall = perf() - start
+    finally:
+        await runner.cleanup()
+    return Figures.from_samples("HTTP /cid round trip (new connection)", samples, correct, wall,
+                                "aiohttp server and raw-socket client in this one process")
+
+
+async def section_classic(ctx: Ctx) -> Figures:
+    """``agi/itflow-cid`` per call, whole process: spawn, environment, HTTP to the daemon, commands, exit."""
+    runner, port = await _serve_http(ctx)
+    python = "/usr/bin/python3"
+    rng = random.Random(5)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.classic_calls)]
+    perf = time.perf_counter
+    samples: list[float] = []
+    correct = 0
+    try:
+        start = perf()
+        for raw, expected in picks:
+            t0 = perf()
+            proc = await asyncio.create_subprocess_exec(
+                python, "-IS", str(_SCRIPT), "201", f"url=http://127.0.0.1:{port}/cid.json",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL)
+            out, _ = await proc.communicate(_agi_env(raw) + b"200 result=1\n" * 6)
+            samples.append(perf() - t0)
+            commands = [c for c in out.decode().split("\n") if c]
+            correct += proc.returncode == 0 and _name_set(commands) == expected
+        wall = perf() - start
+    finally:
+        await runner.cleanup()
+    version = ".".join(map(str, sys.version_info[:2])) if sys.executable.startswith("/usr/bin") else "system"
+    return Figures.from_samples("classic AGI itflow-cid (whole process)", samples, correct, wall,
+                                f"{python} -IS (python {version}), HTTP/1.0 to /cid.json, 6 commands")
+
+
 # Registry: name -> (function, description). The agi engineer appends fastagi / http / classic here.
 SECTIONS: dict[str, tuple[Section, str]] = {
     "index": (section_index, "warm index lookups through CallerId"),
     "down": (section_down, "ITFlow stopped: known from index, unknown within budget"),
     "live": (section_live, "live lookups through the simulator, cold cache"),
+    "fastagi": (section_fastagi, "FastAGI cid warm: server-side and round trip, new connection per call"),
+    "http": (section_http, "HTTP /cid plain-text lookup (FreePBX CallerID Lookup Source)"),
+    "classic": (section_classic, "classic AGI script per call, whole process"),
 }
 
 
@@ -282,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", type=int, default=200, help="live lookups measured")
     p.add_argument("--live-budget", type=float, default=5.0,
                    help="budget for the live section (seconds; generous: the figure is ITFlow's latency)")
+    p.add_argument("--agi-calls", type=int, default=5000, help="FastAGI calls measured")
+    p.add_argument("--agi-concurrency", type=int, default=4, help="concurrent FastAGI caller processes")
+    p.add_argument("--http-calls", type=int, default=5000, help="HTTP /cid requests measured")
+    p.add_argument("--classic-calls", type=int, default=100, help="classic AGI script runs measured")
     p.add_argument("--page-size", type=int, default=500, help="v1 listing page size for the sync")
     p.add_argument("--sections", default="", help=f"comma list (default all): {', '.join(SECTIONS)}")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
