@@ -45,6 +45,30 @@ async def test_down_refuses_then_recovers(itflow_sim, profile):
     assert r.status_code == 200
 
 
+async def test_down_refuses_new_connections_by_default(itflow_sim):
+    sim = await itflow_sim("v1-head")
+    sim.down = True
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/api/v1/vendors/read.php")
+    sim.down = False
+    sim.down = True  # flapping is fine
+    sim.down = False
+    assert (await v1_request(sim, "vendors", "read")).status_code == 200
+
+
+async def test_down_reset_mode_accepts_then_drops(itflow_sim):
+    sim = await itflow_sim("v1-head")
+    sim.down_mode = "reset"
+    sim.down = True
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5) as http:
+        with pytest.raises(httpx.TransportError) as info:
+            await http.get("/api/v1/vendors/read.php")
+    assert not isinstance(info.value, httpx.ConnectTimeout)
+    sim.down = False
+    assert (await v1_request(sim, "vendors", "read")).status_code == 200
+
+
 async def test_down_cuts_an_open_keep_alive_connection(itflow_sim):
     sim = await itflow_sim("v1-head")
     async with httpx.AsyncClient(base_url=sim.url, timeout=5) as http:

@@ -8,7 +8,9 @@ revision has the file; anything else is Apache's 404 HTML page.
 Fault knobs (settable at any time):
 
 * ``delay``: seconds to wait before handling each request (a slow or locked server).
-* ``down``: new connections are accepted and immediately reset, open ones are cut (server gone).
+* ``down``: the server is gone: new connections are refused (``down_mode="refuse"``, the default; the
+  port is re-bound when ``down`` goes back to False) or accepted and reset (``down_mode="reset"``);
+  open keep-alive connections are cut either way.
 * ``drop_answer_after_commit``: a request that changed state is committed, then the connection is cut
   before any answer byte (the write happened; the client cannot know).
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import sys
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from aiohttp import web
 
@@ -79,6 +82,8 @@ class Simulator:
         self._down = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._listening: asyncio.Task[asyncio.AbstractServer] | None = None
+        self.down_mode: Literal["refuse", "reset"] = "refuse"
         self._host = "127.0.0.1"
         self._port = 0
         self._stopping = asyncio.Event()
@@ -91,13 +96,38 @@ class Simulator:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
+        self._host = host
+        self._listen(port)
+        await self._pending_listen()
+
+    def _listen(self, port: int) -> None:
+        """Bind and listen *now* (synchronously), so a connect right after this call queues in the
+        backlog instead of being refused; asyncio starts accepting in a task."""
+        family, kind, proto, _, addr = socket.getaddrinfo(self._host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+        sock.setblocking(False)
+        self._port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host, port)
-        sock = self._server.sockets[0]
-        self._host, self._port = host, sock.getsockname()[1]
+        self._listening = loop.create_task(loop.create_server(self._protocol, sock=sock))
+
+    async def _pending_listen(self) -> None:
+        if self._listening is not None:
+            task, self._listening = self._listening, None
+            server = await task
+            if self._server is not None:
+                self._server.close()
+            self._server = server
+
+    def _unlisten(self) -> None:
+        if self._server is not None:
+            self._server.close()  # listening socket closed now: new connects are refused
 
     async def stop(self) -> None:
         self._stopping.set()
+        await self._pending_listen()
         if self._server is not None:
             self._server.close()
             self._cut_open_connections()
@@ -131,9 +161,31 @@ class Simulator:
 
     @down.setter
     def down(self, value: bool) -> None:
-        self._down = bool(value)
-        if self._down:
+        value = bool(value)
+        if value == self._down:
+            return
+        self._down = value
+        if self._runner is None:
+            return
+        if value:
+            if self.down_mode == "refuse":
+                self._unlisten()
             self._cut_open_connections()
+        elif self.down_mode == "refuse":
+            if self._listening is not None:
+                return
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            self._listen(self._port)
+            self._listening.add_done_callback(self._adopt_server)
+
+    def _adopt_server(self, task: asyncio.Task[asyncio.AbstractServer]) -> None:
+        if task is self._listening and not task.cancelled() and task.exception() is None:
+            self._listening = None
+            self._server = task.result()
+            if self._down and self.down_mode == "refuse":  # went down again while re-binding
+                self._server.close()
 
     def _cut_open_connections(self) -> None:
         server = self._runner.server if self._runner else None
