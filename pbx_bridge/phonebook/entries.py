@@ -71,6 +71,8 @@ class Book:
     digest: str               # content hash of the entries: equal digest, equal files
     source: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
+    # Derived views formats share (e.g. one record per number), filled on first use.
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -106,6 +106,8 @@ class Limiter:
         return records
 
     def name(self, text: str) -> str:
+        if (self.max_name is None or len(text) <= self.max_name) and self.max_name_bytes is None:
+            return text  # the common case, kept cheap: this runs once per record
         out = truncate(text, self.max_name)
         out = truncate_bytes(out, self.max_name_bytes)
         if out != text:
@@ -178,14 +180,18 @@ class Record:
         return self.base + self.suffix
 
 
-def one_per_number(entries: Iterable[Entry], ctx: RenderContext) -> Iterator[Record]:
+def one_per_number(book: Book, ctx: RenderContext) -> list[Record]:
     """The shared rule for one-number formats: the first number under the plain name, each further number
-    as its own record named with the label suffix (``Alice Smith (Mobile)``)."""
+    as its own record named with the label suffix (``Alice Smith (Mobile)``). Computed once per book
+    and suffix set (Cisco, Polycom and Snom share it)."""
     suffixes = ctx.settings.label_suffixes.model_dump()  # keyed by label (StrEnum == its value)
-    for e in entries:
-        for i, n in enumerate(e.numbers):
-            suffix = "" if i == 0 else suffixes.get(n.label, "")
-            yield Record(e, n.label, n.dial, e.name, suffix)
+    key = ("one_per_number", tuple(sorted(suffixes.items())))
+    cached = book.cache.get(key)
+    if cached is None:
+        cached = [Record(e, n.label, n.dial, e.name, "" if i == 0 else suffixes.get(n.label, ""))
+                  for e in book.entries for i, n in enumerate(e.numbers)]
+        book.cache[key] = cached
+    return cached
 
 
 def slots(entry: Entry, count: int = 3) -> list[str]:

@@ -8,6 +8,7 @@ from lxml import etree
 
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
+    XML_DECLARATION,
     XML_MEDIA,
     FormatSpec,
     Limiter,
@@ -16,7 +17,6 @@ from pbx_bridge.phonebook.formats.base import (
     one_per_number,
     pages_of,
     sub,
-    xml_document,
 )
 
 ID = "cisco"
@@ -26,45 +26,35 @@ FIELD = 32  # Title/Prompt/Name/Telephone lengths commonly cited (unverified per
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
     lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    records = lim.take(list(one_per_number(book.entries, ctx)))
+    records = lim.take(list(one_per_number(book, ctx)))
     pages = pages_of(records, PAGE_SIZE)
     total = len(pages)
     title = lim.name(ctx.settings.title)
     out: list[bytes] = []
-    proto = etree.Element("DirectoryEntry")
-    name_el, tel_el = sub(proto, "Name"), sub(proto, "Telephone")
     for number, page in enumerate(pages, start=1):
-        def children(page=page, number=number):
-            yield _text("Title", title)
-            yield _text("Prompt", f"Page {number}/{total}")
-            # one element, refilled per record: xml_document serialises each child as it is yielded
-            for r in page:
-                name_el.text = lim.record_name(r.base, r.suffix)
-                tel_el.text = r.dial
-                yield proto
-            yield _softkey("Dial", "SoftKey:Dial", 1)
-            if number > 1:
-                yield _softkey("Prev", ctx.page_url(ID, number - 1), 2)
-            if number < total:
-                yield _softkey("Next", ctx.page_url(ID, number + 1), 3)
-            yield _softkey("Exit", "SoftKey:Exit", 4)
-
-        out.append(xml_document("CiscoIPPhoneDirectory", children()))
+        # a page is small (<= 32 entries): one tree, serialised by libxml2 in one call
+        root = etree.Element("CiscoIPPhoneDirectory")
+        sub(root, "Title", title)
+        sub(root, "Prompt", f"Page {number}/{total}")
+        for r in page:
+            entry = etree.SubElement(root, "DirectoryEntry")
+            etree.SubElement(entry, "Name").text = lim.record_name(r.base, r.suffix)
+            etree.SubElement(entry, "Telephone").text = r.dial
+        _softkey(root, "Dial", "SoftKey:Dial", 1)
+        if number > 1:
+            _softkey(root, "Prev", ctx.page_url(ID, number - 1), 2)
+        if number < total:
+            _softkey(root, "Next", ctx.page_url(ID, number + 1), 3)
+        _softkey(root, "Exit", "SoftKey:Exit", 4)
+        out.append(XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True))
     return lim.report(Rendered(out, records=len(records)))
 
 
-def _text(tag: str, text: str) -> etree._Element:
-    el = etree.Element(tag)
-    el.text = text
-    return el
-
-
-def _softkey(name: str, url: str, position: int) -> etree._Element:
-    el = etree.Element("SoftKeyItem")
+def _softkey(root: etree._Element, name: str, url: str, position: int) -> None:
+    el = etree.SubElement(root, "SoftKeyItem")
     sub(el, "Name", name)
     sub(el, "URL", url)
     sub(el, "Position", str(position))
-    return el
 
 
 SPEC = FormatSpec(

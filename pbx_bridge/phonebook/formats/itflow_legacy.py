@@ -27,12 +27,20 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     entries = lim.take(list(book.entries))
 
     def children():
+        # one element per number count, refilled per entry (serialised as it is yielded)
+        protos: dict[int, tuple[etree._Element, etree._Element, list[etree._Element], etree._Element]] = {}
         for e in entries:
-            c = etree.Element("Contact")
-            sub(c, "LastName", lim.name(e.name))
-            for n in e.numbers:
-                sub(sub(c, "Phone"), "phonenumber", n.dial)
-            sub(sub(c, "Groups"), "groupid", GROUP_ID.get(e.kind, "0"))
+            count = len(e.numbers)
+            if count not in protos:
+                c = etree.Element("Contact")
+                last = sub(c, "LastName")
+                phones = [sub(sub(c, "Phone"), "phonenumber") for _ in range(count)]
+                protos[count] = (c, last, phones, sub(sub(c, "Groups"), "groupid"))
+            c, last, phones, group = protos[count]
+            last.text = lim.name(e.name)
+            for el, n in zip(phones, e.numbers, strict=True):
+                el.text = n.dial
+            group.text = GROUP_ID.get(e.kind, "0")
             yield c
 
     return lim.report(Rendered([xml_document("AddressBook", children())], records=len(entries)))

@@ -9,6 +9,7 @@ from lxml import etree
 from pbx_bridge.directory.model import NumberLabel
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
+    XML_DECLARATION,
     XML_MEDIA,
     FormatSpec,
     Limiter,
@@ -16,7 +17,6 @@ from pbx_bridge.phonebook.formats.base import (
     Rendered,
     pages_of,
     sub,
-    xml_document,
 )
 
 ID = "panasonic"
@@ -41,7 +41,9 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                     dropped += 1
                     continue
                 sub(nums, "PhoneNum", n.dial, type=PHONE_TYPE.get(n.label, "home"))
-        out.append(xml_document("ppxml", [pb]))
+        root = etree.Element("ppxml")
+        root.append(pb)
+        out.append(XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True))
     return lim.report(Rendered(out, records=len(entries), cut=dropped))
 
 

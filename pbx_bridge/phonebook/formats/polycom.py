@@ -32,7 +32,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     seen: set[str] = set()
     records = []
     duplicates = 0
-    for r in one_per_number(book.entries, ctx):
+    for r in one_per_number(book, ctx):
         if r.dial in seen:  # ct must be unique: the first entry (in book order) keeps the number
             duplicates += 1
             continue

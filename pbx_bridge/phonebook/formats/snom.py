@@ -25,7 +25,7 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
     lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    records = lim.take(list(one_per_number(book.entries, ctx)))
+    records = lim.take(list(one_per_number(book, ctx)))
 
     def children():
         # two shapes (with and without organization), refilled per record as each is serialised on yield

@@ -26,13 +26,22 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     entries = lim.take(list(book.entries))
 
     def children():
+        # one element per number count, refilled per entry (serialised as it is yielded)
+        protos: dict[int, tuple[etree._Element, etree._Element, list[etree._Element]]] = {}
         for e in entries:
-            c = etree.Element("contact", fav="false", vip="false", blocked="false")
-            sub(c, "first_name", "")
-            sub(c, "last_name", lim.name(e.name))
-            nums = sub(c, "numbers")
-            for n in e.numbers:
-                sub(nums, "number", no=n.dial, type=NUMBER_TYPE.get(n.label, "home"), outgoing_id="0")
+            count = len(e.numbers)
+            if count not in protos:
+                c = etree.Element("contact", fav="false", vip="false", blocked="false")
+                sub(c, "first_name", "")
+                last = sub(c, "last_name")
+                nums = sub(c, "numbers")
+                protos[count] = (c, last, [sub(nums, "number", no="", type="", outgoing_id="0")
+                                           for _ in range(count)])
+            c, last, numbers = protos[count]
+            last.text = lim.name(e.name)
+            for el, n in zip(numbers, e.numbers, strict=True):
+                el.set("no", n.dial)
+                el.set("type", NUMBER_TYPE.get(n.label, "home"))
             yield c
 
     body = xml_document("tbook", children(), attrs={"e": "2", "version": "2.0"})
