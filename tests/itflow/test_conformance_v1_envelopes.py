@@ -140,6 +140,8 @@ async def test_limit_and_offset_from_query_first_then_body(itflow_sim, profile):
     assert [row["contact_id"] for row in r["data"]] == ["4", "5"]
     r = (await v1_request(sim, "contacts", "read", params={"limit": "1"}, body={"limit": 3})).json()
     assert r["count"] == 1
+    r = (await v1_request(sim, "contacts", "read", body={"limit": None})).json()
+    assert r["count"] == 8  # a JSON null is not "set": the default applies
 
 
 @pytest.mark.parametrize("profile", V1_PROFILES)

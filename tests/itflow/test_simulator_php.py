@@ -93,3 +93,17 @@ def test_json_encode_is_php_default_flags():
     )
     with pytest.raises(PhpEncodeError):
         json_encode({"a": b"\xe9".decode("utf-8", "surrogateescape")})
+
+
+async def test_seed_balance_facts_match_the_documented_formula(itflow_sim):
+    from decimal import Decimal
+
+    sim = await itflow_sim("v1-head")
+    assert sim.db.balance(1) == Decimal("230.50")  # Draft, Cancelled, Non-Billable excluded (v25.06+)
+    assert sim.db.balance(1, exclude=("draft", "cancelled")) == Decimal("290.50")  # legacy formula
+    assert [sim.db.balance(c) for c in (2, 3, 4, 5)] == [
+        Decimal("150.00"),
+        Decimal("-25.00"),
+        0,
+        Decimal("100.50"),
+    ]

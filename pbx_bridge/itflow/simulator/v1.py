@@ -64,6 +64,14 @@ def parse_body(body: bytes) -> dict[str, object]:
     return {}
 
 
+def _paging(query: Mapping[str, str], post: Mapping[str, object], name: str, default: int) -> int:
+    """``isset($_GET[x])`` first, then ``isset($_POST[x])`` (a JSON null is not set), through intval."""
+    if name in query:
+        return intval(query[name])
+    value = post.get(name)
+    return default if value is None else intval(value)
+
+
 class V1Api:
     def __init__(self, db: Database, profile: Profile, quirks: Quirks) -> None:
         self.db, self.profile, self.quirks = db, profile, quirks
@@ -100,8 +108,8 @@ class V1Api:
             )
             return message(self.profile.wrong_key_message, 401)
         ctx = KeyContext.load(self.db, key_row)
-        limit = intval(query["limit"]) if "limit" in query else intval(post.get("limit", 50))
-        offset = intval(query["offset"]) if "offset" in query else intval(post.get("offset", 0))
+        limit = _paging(query, post, "limit", 50)
+        offset = _paging(query, post, "offset", 0)
         call = Call(
             self.db,
             self.profile,
