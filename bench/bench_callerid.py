@@ -375,7 +375,7 @@ async def section_classic(ctx: Ctx) -> Figures:
         for raw, expected in picks:
             t0 = perf()
             proc = await asyncio.create_subprocess_exec(
-                python, "-IS", str(_SCRIPT), "201", f"url=http://127.0.0.1:{port}/cid.json",
+                python, "-IS", str(_SCRIPT), "201", f"url=http://127.0.0.1:{port}/cid.agi",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL)
             out, _ = await proc.communicate(_agi_env(raw) + b"200 result=1\n" * 6)
@@ -387,7 +387,7 @@ async def section_classic(ctx: Ctx) -> Figures:
         await runner.cleanup()
     version = ".".join(map(str, sys.version_info[:2])) if sys.executable.startswith("/usr/bin") else "system"
     return Figures.from_samples("classic AGI itflow-cid (whole process)", samples, correct, wall,
-                                f"{python} -IS (python {version}), HTTP/1.0 to /cid.json, 6 commands")
+                                f"{python} -IS (python {version}), HTTP/1.0 to /cid.agi, 6 commands")
 
 
 # Registry: name -> (function, description). The agi engineer appends fastagi / http / classic here.

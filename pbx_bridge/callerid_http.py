@@ -1,4 +1,4 @@
-"""HTTP caller-name lookup: ``GET /cid?number=N`` (plain text) for FreePBX, ``GET /cid.json?number=N``.
+"""HTTP caller-name lookup: ``GET /cid?number=N`` (plain text) for FreePBX, ``/cid.json``, ``/cid.agi``.
 
 FreePBX's CallerID Lookup Sources (cidlookup, HTTP type) run ``Set(CALLERID(name)=${CURL(url)})`` with
 ``[NUMBER]`` substituted in the URL, so **the whole body becomes the caller's name**: an empty body
@@ -7,7 +7,9 @@ answer is the name alone, no newline, and on no match (or any failure) the numbe
 what FreePBX would show anyway. With the source's "Cache results" on, FreePBX keeps every answer in
 AstDB for ever: document "cache off" (docs/callerid.md).
 
-The JSON variant carries the ``ITFLOW_*`` contract values and is what ``agi/itflow-cid`` asks.
+The JSON variant carries the ``ITFLOW_*`` contract values. ``/cid.agi`` carries the same values as
+``KEY=value`` lines (values never contain a line break): what ``agi/itflow-cid`` asks, because parsing it
+needs no ``json`` import, which would cost the per-call script ~8 ms of Python start-up.
 Both are mounted on the daemon's HTTP face (loopback by default, allow-list and optional basic auth
 from its middleware).
 """
@@ -87,7 +89,15 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
         }
         return web.json_response(body, headers=_NO_STORE, dumps=_dumps)
 
-    return [web.get("/cid", plain), web.get("/cid.json", as_json)]
+    async def as_lines(request: web.Request) -> web.Response:
+        result = await lookup(request)
+        if result is None:
+            return web.Response(status=400, body=b"", content_type="text/plain", headers=_NO_STORE)
+        lines = [f"{k}={sanitize_value(v)}" for k, v in contract_variables(result).items()]
+        return web.Response(body="\n".join(lines).encode("utf-8"), content_type="text/plain",
+                            charset="utf-8", headers=_NO_STORE)
+
+    return [web.get("/cid", plain), web.get("/cid.json", as_json), web.get("/cid.agi", as_lines)]
 
 
 def _dumps(obj: object) -> str:

@@ -75,3 +75,13 @@ async def test_json_variant_carries_the_contract(client) -> None:
     assert d.asked == [("4125550101", False)]
     none = (await c.get("/cid.json", params={"number": "1"})).json()
     assert none["match"] == "none" and none["variables"]["ITFLOW_MATCH"] == "none"
+
+
+async def test_agi_lines_variant(client) -> None:
+    d = Directory({"4125550101": contact('Evil\nITFLOW_MATCH=none "x"')})
+    c = await client(d)
+    body = (await c.get("/cid.agi", params={"number": "4125550101"})).text
+    lines = body.split("\n")
+    assert lines == ["ITFLOW_MATCH=contact", 'ITFLOW_NAME=EvilITFLOW_MATCH=none "x"', "ITFLOW_CLIENT_ID=1",
+                     "ITFLOW_CLIENT_NAME=ACME Corp", "ITFLOW_CONTACT_ID=7"]
+    assert (await c.get("/cid.agi")).status_code == 400

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from pbx_bridge.callerid_http import cid_routes
+from pbx_bridge.http import access_middleware
 from tests.agi.peer import HANG_GUARD, env_block, parse_args
 from tests.agi.test_cid import Directory, contact
 
@@ -23,14 +24,15 @@ SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid"
 async def daemon() -> AsyncIterator:
     runners: list[web.AppRunner] = []
 
-    async def start(directory: Directory) -> str:
-        app = web.Application()
+    async def start(directory: Directory, *, auth: tuple[str, str] | None = None) -> str:
+        middlewares = [access_middleware(["127.0.0.0/8"], *auth)] if auth else []
+        app = web.Application(middlewares=middlewares)
         app.router.add_routes(cid_routes(directory))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}/cid.json"
+        return f"http://127.0.0.1:{runner.addresses[0][1]}/cid.agi"
 
     yield start
     for r in runners:
@@ -66,7 +68,8 @@ async def test_no_match(daemon) -> None:
 
 
 async def test_daemon_down_fails_open(unused_tcp_port: int) -> None:
-    cmds = await run_script(env_block(callerid="4125550101"), f"url=http://127.0.0.1:{unused_tcp_port}/cid.json")
+    url = f"http://127.0.0.1:{unused_tcp_port}/cid.agi"
+    cmds = await run_script(env_block(callerid="4125550101"), f"url={url}")
     assert len(cmds) == 1 and cmds[0].startswith("VERBOSE ")
 
 
@@ -78,7 +81,7 @@ async def test_daemon_stalled_fails_open_after_the_deadline() -> None:
     port = server.sockets[0].getsockname()[1]
     try:
         cmds = await run_script(env_block(callerid="4125550101"),
-                                f"url=http://127.0.0.1:{port}/cid.json", "timeout=0.2")
+                                f"url=http://127.0.0.1:{port}/cid.agi", "timeout=0.2")
     finally:
         server.close()
     assert len(cmds) == 1 and cmds[0].startswith("VERBOSE ")
@@ -101,3 +104,12 @@ async def test_anonymous_caller_never_asks(daemon) -> None:
     cmds = await run_script(env_block(callerid="anonymous"), f"url={url}")
     assert parse_args(cmds[0])[2:] == ["ITFLOW_MATCH", "none"]
     assert d.asked == []
+
+
+async def test_basic_auth_in_the_url(daemon) -> None:
+    url = await daemon(Directory({"4125550101": contact("ACME Corp - Alice")}), auth=("pbx", "s3cr:et"))
+    with_auth = url.replace("http://", "http://pbx:s3cr:et@")
+    cmds = await run_script(env_block(callerid="4125550101"), f"url={with_auth}")
+    assert parse_args(cmds[0])[2:] == ["CALLERID(name)", "ACME Corp - Alice"]
+    refused = await run_script(env_block(callerid="4125550101"), f"url={url}")
+    assert len(refused) == 1 and refused[0].startswith("VERBOSE ")    # 401: fails open

@@ -164,7 +164,7 @@ def classic_dialplan(lab: Any, http_port: int) -> str:
     """Load recipe C and a way to reach it; returns what the caller dials."""
     load(lab, doc_blocks()["pbxbridge-cid-classic"], http_port)
     if http_port != DOC_HTTP_PORT:   # the documented default URL is taken on this host: pass it explicitly
-        add(lab, "pbxbridge-cid-classic", f"s,1,AGI(itflow-cid,url=http://127.0.0.1:{http_port}/cid.json)")
+        add(lab, "pbxbridge-cid-classic", f"s,1,AGI(itflow-cid,url=http://127.0.0.1:{http_port}/cid.agi)")
     if lab.dialplan == "plain":
         add(lab, "from-sipp", "283,1,Gosub(pbxbridge-cid-classic,s,1())")
         add(lab, "from-sipp", "283,2,Goto(ring-ext,201,1)")
