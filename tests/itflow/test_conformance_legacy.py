@@ -296,3 +296,38 @@ async def test_phonebook_2019_era_lists_clients_empty_contacts_and_vendors_in_gr
     ]
     assert got[:3] == [("A", "", "0"), ("B", "", "0"), ("", "", "1")]
     assert [g for _, _, g in got[3:]] == ["2", "2"]
+
+
+# ---- the 2021-08-27 -> 2022-02-04 broken window (1.5, 1.6, 1.8) ---------------------------------
+
+BROKEN_2021 = {
+    "legacy_era": "2021-broken",
+    "phonebook_era": "2019",
+    "legacy_auth": "K3",
+    "mysqli_exceptions": False,
+    "leading_newline": True,
+}
+
+
+async def test_broken_window_on_php7(itflow_sim):
+    sim = await itflow_sim("legacy-2022", quirks=BROKEN_2021)
+    assert (await call(sim, cid="4125550101")).text == "\n - 4125550101"
+    assert (await call(sim, account_balance="1")).text == "\n0"
+    numbers = await call(sim, client_numbers="")
+    assert (
+        numbers.text
+        == "\nACME Corp - <br>Globex - <br>Initech - <br>Umbrella - <br>Hooli - <br>Old Co - <br>"
+    )
+    assert (await call(sim, client_emails="")).text.startswith("\nACME Corp - <br>Globex - <br>")
+    assert (await call(sim, primary_contact_numbers="")).text == "\n"  # not there yet
+
+
+async def test_broken_window_on_php8_is_a_500(itflow_sim):
+    sim = await itflow_sim("legacy-2022", quirks={"legacy_era": "2021-broken"})
+    r = await call(sim, cid="4125550101")
+    assert (r.status_code, r.content) == (500, b"")
+    r = await call(sim, client_numbers="", account_balance="1")
+    assert (r.status_code, r.text) == (
+        500,
+        "ACME Corp - <br>Globex - <br>Initech - <br>Umbrella - <br>Hooli - <br>Old Co - <br>",
+    )

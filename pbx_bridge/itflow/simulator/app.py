@@ -265,6 +265,7 @@ class Simulator:
                 mysqli_exceptions=self.quirks.mysqli_exceptions,
                 phonebook_era=self.quirks.phonebook_era,
                 auth_era=self.quirks.legacy_auth,
+                era=self.quirks.legacy_era,
             )
             return legacy.handle(query, ip=ip, user_agent=ua)
         m = _V1_PATH.match(path)

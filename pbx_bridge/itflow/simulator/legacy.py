@@ -64,8 +64,10 @@ class LegacyApi:
         mysqli_exceptions: bool,
         phonebook_era: str,
         auth_era: str = "K5",
+        era: str = "final",
     ) -> None:
         self.auth_era = auth_era
+        self.broken_2021 = era == "2021-broken"
         self.db = db
         self.leading_newline = leading_newline
         self.mysqli_exceptions = mysqli_exceptions
@@ -93,21 +95,29 @@ class LegacyApi:
             return self._done(reply, [*out, text], status, committed=False)
         try:
             if "cid" in query:
-                out.append(self._cid(query["cid"], out))
+                out.append(
+                    self._broken_cid(query["cid"]) if self.broken_2021 else self._cid(query["cid"], out)
+                )
             if "incoming_call" in query:
                 self._insert_or_fail(
                     None, "logs", {"log_type": "call", "log_description": "incoming", "log_action": None}
                 )
-            if "primary_contact_numbers" in query:
+            if self.broken_2021 and "client_numbers" in query:
+                out.append(self._client_list("Client Numbers", "Client Phone Numbers were pulled"))
+            if not self.broken_2021 and "primary_contact_numbers" in query:
                 out.append(self._primary_numbers())
             if "phonebook" in query:
                 reply.content_type = XML
                 reply.headers.update(_XML_HEADERS)
                 out.append(self._phonebook())
-            if "primary_contact_emails" in query:
+            if self.broken_2021 and "client_emails" in query:
+                out.append(self._client_list("Client Emails", "Client Emails were pulled"))
+            if not self.broken_2021 and "primary_contact_emails" in query:
                 out.append(self._primary_emails())
             if "account_balance" in query:
-                out.append(self._balance(query["account_balance"]))
+                out.append(
+                    self._broken_balance() if self.broken_2021 else self._balance(query["account_balance"])
+                )
             if "add_asset" in query and "client_id" in query:
                 out.append(self._add_asset(query))
         except _Fatal:
@@ -168,6 +178,33 @@ class LegacyApi:
         )
         out.pop()
         return answer
+
+    # ---- 2021-08-27 -> 2022-02-04 16:22: the schema dropped clients.client_phone/client_email and renamed
+    # invoices.client_id, but api.php still used them (spec 1.5, 1.6, 1.8 "broken window").
+
+    def _sql_failed(self) -> None:
+        if self.mysqli_exceptions:
+            raise _Fatal  # the SELECT fails before anything is echoed
+
+    def _broken_cid(self, raw: str) -> str:
+        self._sql_failed()
+        answer = f" - {intval(raw)}"
+        text = f"Inbound call from {answer}"
+        self.db.insert(
+            "alerts", {"alert_type": "Inbound Call", "alert_message": text, "alert_date": self.db.now()}
+        )
+        self.db.log("Call", "Inbound", text, log_ip=self._ip, log_user_agent=self._ua)
+        return answer
+
+    def _client_list(self, action: str, description: str) -> str:
+        # SELECT * still works; PHP reads the vanished client_phone/client_email as undefined: empty.
+        clients = sorted(self.db["clients"], key=lambda r: int(r["client_id"] or 0))
+        self._log(action, description)
+        return "".join(f"{_s(c['client_name'])} - <br>" for c in clients)
+
+    def _broken_balance(self) -> str:
+        self._sql_failed()
+        return "0"
 
     def _clients_with_primary(self) -> list[tuple[Row, Row | None]]:
         clients = sorted(self.db["clients"], key=lambda r: int(r["client_id"] or 0))

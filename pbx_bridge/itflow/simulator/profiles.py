@@ -36,6 +36,14 @@ legacy_auth          "K5"         "K5"    "K5"      api.php key-error framing (s
                                                     ``Incorrect or expired API Key.``; "K3" 401
                                                     ``Incorrect API Key.``; "K2" HTTP 200 texts
                                                     ``Missing the API Key`` / ``Incorrect API Key``
+legacy_era           "final"      "final" "final"   "2021-broken": api.php of 2021-08-27 -> 2022-02-04
+                                                    16:22 (columns gone from the schema): cid is
+                                                    `` - <n>`` (PHP 7) or 500 empty (PHP 8),
+                                                    ``client_numbers``/``client_emails`` print
+                                                    ``<client> - <br>``, no ``primary_contact_*``,
+                                                    account_balance ``0`` / 500; pair it with
+                                                    phonebook_era "2019", legacy_auth "K3" and
+                                                    mysqli_exceptions False for a faithful install
 ===================  ===========  ======  ========  ============================================
 """
 
@@ -49,6 +57,7 @@ __all__ = ["PROFILES", "Profile", "Quirks", "resolve_quirks"]
 AuthModel = Literal["company", "client", "user"]
 PhonebookEra = Literal["2019", "2022"]
 LegacyAuthEra = Literal["K2", "K3", "K5"]
+LegacyEra = Literal["final", "2021-broken"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Quirks:
     phonebook_era: PhonebookEra = "2022"
     numeric_keys: bool = False
     legacy_auth: LegacyAuthEra = "K5"
+    legacy_era: LegacyEra = "final"
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,8 @@ def resolve_quirks(profile: Profile, overrides: Quirks | dict[str, object] | Non
         raise ValueError(f"unknown simulator quirk(s): {', '.join(sorted(unknown))}; known: {sorted(known)}")
     if "phonebook_era" in overrides and overrides["phonebook_era"] not in ("2019", "2022"):
         raise ValueError("phonebook_era must be '2019' or '2022'")
+    if "legacy_era" in overrides and overrides["legacy_era"] not in ("final", "2021-broken"):
+        raise ValueError("legacy_era must be 'final' or '2021-broken'")
     if "legacy_auth" in overrides and overrides["legacy_auth"] not in ("K2", "K3", "K5"):
         raise ValueError("legacy_auth must be 'K2', 'K3' or 'K5'")
     return replace(profile.quirks, **overrides)  # type: ignore[arg-type]
