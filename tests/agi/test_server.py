@@ -324,3 +324,47 @@ async def test_stop_lets_a_running_session_finish(make_server: Factory) -> None:
     await peer.send("200 result=1\n")
     await stopper
     assert done == ["finished"]
+
+
+async def test_silent_peer_times_out_on_the_environment(make_server: Factory) -> None:
+    server = await make_server({"cid": lambda s: None}, env_timeout=0.2)
+    assert not server.health().data["active_sessions"]
+    peer = await Peer.connect(server.port)
+    assert await peer.wait_closed_by_server()
+    assert await server.wait_idle(HANG_GUARD)
+    assert server.stats["timeouts"] == 1
+
+
+async def test_helpers_send_what_res_agi_expects(make_server: Factory) -> None:
+    got: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        got.append(await s.get_data("custom/enter-pin", 3000, 4))
+        got.append(await s.get_data("custom/enter-pin", 3000, 4))
+        got.append((await s.say_digits("0042", "#")).result)
+        got.append((await s.answer()).result)
+        with pytest.raises(ValueError):
+            await s.say_digits("12a")
+        with pytest.raises(ValueError):
+            await s.stream_file("two words")
+
+    server = await make_server({"balance": route})
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("balance"))
+    replies = ["200 result=1234", "200 result= (timeout)", "200 result=0", "200 result=0"]
+    for reply in replies:
+        await peer.read_command()
+        await peer.send(reply + "\n")
+    assert await peer.wait_closed_by_server()
+    assert peer.commands == ["GET DATA custom/enter-pin 3000 4", "GET DATA custom/enter-pin 3000 4",
+                             'SAY DIGITS 0042 "#"', "ANSWER"]
+    assert got == ["1234", "", "0", "0"]
+
+
+async def test_health_reports_listening_and_counts(make_server: Factory) -> None:
+    server = FastAgiServer("127.0.0.1", 0, {})
+    assert not server.health().ok
+    server = await make_server({"cid": lambda s: None})
+    health = server.health()
+    assert health.ok and health.detail == f"127.0.0.1:{server.port}"
+    assert {"active_sessions", "sessions", "malformed_lines", "hangups"} <= set(health.data)
