@@ -1,0 +1,147 @@
+"""Build the daemon's parts from the settings: the wiring diagram of DESIGN.md, in start order.
+
+    ITFlow clients ─> directory sync ─> caller ID ─┬─> FastAGI (cid, balance)
+                                                   ├─> HTTP face (/cid, /phonebook/*, /healthz, /metrics)
+                                                   ├─> balance (FastAGI route + loopback listener)
+                                                   └─> tickets intake <── AMI listener
+    directory snapshots ─> phonebook service          tickets outbox ─> outbox worker ─> ITFlow
+
+Which part runs: FastAGI, HTTP, directory sync and the phonebook scheduler unless disabled; the AMI
+listener when an ``ami`` section is present; ticketing whenever the AMI listener runs (it reports
+itself unavailable, and the outbox does not grow, when the backend cannot create tickets).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from pbx_bridge.component import Health
+
+if TYPE_CHECKING:
+    from pbx_bridge.config import Settings
+    from pbx_bridge.metrics import Metrics
+    from pbx_bridge.service import Parts
+    from pbx_bridge.store import Store
+
+__all__ = ["build_parts"]
+
+
+async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
+    from aiohttp import web
+
+    from pbx_bridge.agi.cid import cid_route
+    from pbx_bridge.agi.server import FastAgiServer
+    from pbx_bridge.balance.dialogue import BalanceService
+    from pbx_bridge.balance.http import balance_http_routes
+    from pbx_bridge.balance.route import balance_route
+    from pbx_bridge.callerid_http import cid_routes
+    from pbx_bridge.directory.lookup import CallerId
+    from pbx_bridge.directory.service import DirectorySync
+    from pbx_bridge.http import HttpFace
+    from pbx_bridge.itflow.backend import Itflow
+    from pbx_bridge.numbers import NumberPlan
+    from pbx_bridge.phonebook.http import phonebook_routes
+    from pbx_bridge.phonebook.service import PhonebookService
+    from pbx_bridge.service import Parts
+
+    parts = Parts()
+    itflow = Itflow.from_settings(settings)
+    parts.closers.append(itflow.aclose)
+    plan = NumberPlan(settings.numbers)
+
+    directory = DirectorySync(settings, itflow, store, plan, metrics)
+    callerid = CallerId(directory, itflow, plan, settings, metrics)
+    parts.closers.append(callerid.aclose)
+    if settings.directory.enabled:
+        parts.components.append(directory)
+        parts.readiness["directory"] = directory.health
+    else:
+        directory.load()  # still answer from the last stored snapshot
+
+    balance = None
+    if settings.balance.enabled:
+        balance = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid,
+                                       plan=plan, store=store, metrics=metrics)
+
+    if settings.fastagi.enabled:
+        routes = {"cid": cid_route(callerid)}
+        if balance is not None:
+            routes["balance"] = balance_route(balance)
+        fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
+                                env_timeout=settings.fastagi.env_timeout,
+                                command_timeout=settings.fastagi.command_timeout, metrics=metrics)
+        parts.components.append(fastagi)
+        parts.readiness["fastagi"] = fastagi.health
+
+    phonebook = None
+    if settings.phonebook.enabled:
+        phonebook = PhonebookService(settings, directory, plan, metrics=metrics)
+        parts.components.append(phonebook)
+
+    if settings.ami is not None:
+        parts.components.extend(_ticketing(settings, store, metrics, itflow, callerid, plan, parts))
+
+    # ITFlow reachability for /readyz: the last detection (made by the directory sync at start).
+    def itflow_health() -> Health:
+        caps = itflow.cached_capabilities
+        if caps is None:
+            return Health(False, "not detected yet")
+        if not (caps.v1_key_ok or caps.legacy_key_ok):
+            return Health(False, "ITFlow unreachable or key refused")
+        return Health(True, f"era {caps.era}")
+
+    parts.readiness["itflow"] = itflow_health
+
+    if settings.http.enabled:
+        http_routes: list[web.RouteDef] = list(cid_routes(callerid, settings))
+        if phonebook is not None:
+            http_routes += phonebook_routes(phonebook)
+        auth = settings.http.basic_auth
+        face = HttpFace(settings.http.host, settings.http.port, http_routes,
+                        allow=settings.http.allow,
+                        basic_auth=(auth.username, auth.password) if auth else None,
+                        readiness=lambda: _ready(parts), metrics=metrics)
+        parts.components.append(face)
+        parts.readiness["http"] = face.health
+        if balance is not None:
+            # The classic balance script's door: loopback only, never the handsets' listener.
+            internal = HttpFace("127.0.0.1", settings.http.internal_port, balance_http_routes(balance),
+                                allow=["127.0.0.0/8", "::1/128"], name="http-internal")
+            parts.components.append(internal)
+    return parts
+
+
+def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: object, callerid: object,
+               plan: object, parts: Parts) -> list[object]:
+    from pbx_bridge.ami.listener import AmiListener
+    from pbx_bridge.tickets.intake import TicketIntake
+    from pbx_bridge.tickets.outbox import Outbox
+    from pbx_bridge.tickets.worker import OutboxWorker
+
+    assert settings.ami is not None
+    outbox = Outbox(store, clock=time.time)
+
+    def available() -> bool | None:
+        caps = itflow.cached_capabilities  # type: ignore[attr-defined]
+        return None if caps is None else caps.tickets is not None
+
+    intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,  # type: ignore[attr-defined]
+                          plan=plan, lookup=callerid.lookup, available=available)  # type: ignore[attr-defined]
+    listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,  # type: ignore[attr-defined]
+                           metrics=metrics)
+    worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,  # type: ignore[attr-defined]
+                          settings.tickets, clock=time.time, metrics=metrics)
+    parts.readiness["ami"] = listener.health
+    parts.readiness["tickets"] = worker.health
+    return [worker, listener]
+
+
+def _ready(parts: Parts) -> dict[str, Health]:
+    out: dict[str, Health] = {}
+    for name, check in parts.readiness.items():
+        try:
+            out[name] = check()
+        except Exception as exc:
+            out[name] = Health(False, f"health check failed: {exc}")
+    return out
