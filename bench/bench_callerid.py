@@ -385,7 +385,9 @@ async def section_classic(ctx: Ctx) -> Figures:
         wall = perf() - start
     finally:
         await runner.cleanup()
-    version = ".".join(map(str, sys.version_info[:2])) if sys.executable.startswith("/usr/bin") else "system"
+    ver = await asyncio.create_subprocess_exec(
+        python, "-IS", "-c", "import sys; print(sys.version.split()[0])", stdout=asyncio.subprocess.PIPE)
+    version = (await ver.communicate())[0].decode().strip()
     return Figures.from_samples("classic AGI itflow-cid (whole process)", samples, correct, wall,
                                 f"{python} -IS (python {version}), HTTP/1.0 to /cid.agi, 6 commands")
 
