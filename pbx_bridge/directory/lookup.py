@@ -209,12 +209,12 @@ class CallerId:
         caps = await self.itflow.capabilities()
         generation = getattr(caps, "cid_live", None)
         if generation == "v1" and self.itflow.v1 is not None:
-            return await self._live_v1(e164)
+            return await self._live_v1(e164, getattr(caps, "key_all_clients", None) is True)
         if generation == "legacy" and self.itflow.legacy is not None:
             return await self._live_legacy(e164)
         return None
 
-    async def _live_v1(self, e164: str) -> LookupResult:
+    async def _live_v1(self, e164: str, all_clients_key: bool) -> LookupResult:
         variants = self.plan.digit_variants(e164)
         answers = await asyncio.gather(*(
             self.itflow.v1.call("contacts", "read", contact_phone_or_mobile=v) for v in variants))
@@ -229,9 +229,17 @@ class CallerId:
                     continue
                 # Keep only rows whose number really is this one (exact-string match on ITFlow's side;
                 # this guards against any other row coming back).
-                for num in party.numbers:
-                    if num.canonical == e164:
-                        candidates[(party, num.label)] = None
+                labels = {num.label for num in party.numbers if num.canonical == e164}
+                # Spec Q1: a *mobile* match skips ITFlow's client scope, so a restricted key can be handed
+                # another client's contact. A mobile-only match of a client this key never listed is
+                # dropped unless the key is known to see all clients.
+                if (labels == {NumberLabel.MOBILE} and clients and party.client_id not in clients
+                        and not all_clients_key):
+                    log.info("live match for %s dropped: client %d is outside this key's listing (Q1)",
+                             e164, party.client_id)
+                    continue
+                for label in labels:
+                    candidates[(party, label)] = None
         if not candidates:
             return LookupResult(MatchKind.NONE, e164, source="live")
         return resolve(e164, list(candidates), self.dcfg, source="live")

@@ -58,9 +58,10 @@ async def caller_env(itflow_sim: Any, tmp_path: Path) -> AsyncIterator[EnvFactor
     """``env = await caller_env("v1-head", extra_yaml="callerid: {...}")``: sim, store, sync, lookup."""
     made: list[Env] = []
 
-    async def make(profile: str, extra: str = "", *, sim: Any = None, state: Path | None = None) -> Env:
+    async def make(profile: str, extra: str = "", *, sim: Any = None, state: Path | None = None,
+                   key: str = "all") -> Env:
         sim = sim or await itflow_sim(profile)
-        settings = make_settings(sim.url, sim.keys["all"], state or tmp_path / f"state{len(made)}", extra)
+        settings = make_settings(sim.url, sim.keys[key], state or tmp_path / f"state{len(made)}", extra)
         store = Store.in_state_dir(settings.state_dir)
         itflow = Itflow.from_settings(settings)
         plan = NumberPlan(settings.numbers)

@@ -161,3 +161,21 @@ async def test_metrics_count_lookups(caller_env: EnvFactory) -> None:
     text = env.metrics.render().decode()
     assert 'pbx_bridge_lookups_total{match="contact"} 1.0' in text
     assert "pbx_bridge_directory_numbers" in text
+
+
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+async def test_restricted_key_never_names_another_clients_contact_through_the_mobile_bug(
+        caller_env: EnvFactory, profile: str) -> None:
+    """Spec Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a mobile match."""
+    env = await caller_env(profile, key="client")       # a key restricted to client 1
+    await env.directory.sync()
+    assert set(env.directory.snapshot.clients) == {1}
+    other = env.sim.db.add_client("Other Tenant")
+    env.sim.db.add_contact(other, "Secret Sam", mobile="4125552951", email="s@other.example")
+    env.sim.db.add_contact(other, "Secret Sue", phone="4125552952", email="u@other.example")
+    env.sim.db.add_contact(1, "Allowed Al", mobile="4125552953", email="al@acme.example")
+    for number in ("4125552951", "4125552952"):
+        r = await env.callerid.lookup(number, budget=HANG_GUARD)
+        assert (r.match, r.display) == (MatchKind.NONE, ""), number
+    allowed = await env.callerid.lookup("4125552953", budget=HANG_GUARD)
+    assert (allowed.match, allowed.client_id) == (MatchKind.CONTACT, 1)
