@@ -179,3 +179,18 @@ async def test_restricted_key_never_names_another_clients_contact_through_the_mo
         assert (r.match, r.display) == (MatchKind.NONE, ""), number
     allowed = await env.callerid.lookup("4125552953", budget=HANG_GUARD)
     assert (allowed.match, allowed.client_id) == (MatchKind.CONTACT, 1)
+
+
+async def test_background_lookups_are_bounded_one_per_number(caller_env: EnvFactory) -> None:
+    env = await caller_env("v1-head", "callerid:\n  live_budget: 0.05\n  max_inflight: 2\n")
+    await env.directory.sync()
+    env.sim.delay = 1.0
+    async with asyncio.timeout(HANG_GUARD):
+        same = await asyncio.gather(*(env.callerid.lookup("4125552961") for _ in range(5)))
+        assert all(r.match is MatchKind.NONE for r in same)
+        assert env.callerid.inflight == 1              # five calls from one number: one ITFlow request
+        others = await asyncio.gather(*(env.callerid.lookup(f"41255529{n}") for n in (62, 63, 64)))
+        assert all(r.match is MatchKind.NONE for r in others)
+        assert env.callerid.inflight == 2              # capped by callerid.max_inflight
+        await env.callerid.drain(HANG_GUARD)
+    assert env.callerid.inflight == 0
