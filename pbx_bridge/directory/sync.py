@@ -213,6 +213,12 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         book = await legacy.phonebook()
     except ItflowError as exc:
         raise SyncError(f"cannot read the legacy phonebook: {exc}") from exc
+    if final_era and not primaries and any(_field(e, "group") == "2" for e in book):
+        # api.php before 2022-02 answers an unknown function with an empty body, and its phonebook has a
+        # third group (vendors are group 2 there): the older layout.
+        final_era = False
+        notes.append("api.php before 2022-02: no primary_contact_numbers; the phonebook lists clients "
+                     "and vendors")
     for e in book:
         name = _field(e, "name")
         num = make_number(plan, NumberLabel.OFFICE, _field(e, "number"))

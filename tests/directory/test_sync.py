@@ -137,3 +137,18 @@ async def test_hostile_names_arrive_exact_minus_control_characters(caller_env: E
     await env.directory.sync()
     r = env.directory.index.lookup("+14125551601")
     assert r.display == "Quote \"&\" Co - Zoë \"Z\" O'Brien $\\{x}😀"
+
+
+async def test_legacy_2021_install_without_primary_contact_numbers_still_names_vendors(
+        caller_env: EnvFactory, itflow_sim) -> None:
+    """api.php of 2021-08 -> 2022-02: no primary_contact_* functions, phonebook of clients (phones empty
+    then), contacts (always empty) and vendors, groups 0/1/2 (spec 1.6, 1.7)."""
+    sim = await itflow_sim("legacy-2022", quirks={"legacy_era": "2021-broken", "phonebook_era": "2019",
+                                                  "legacy_auth": "K3", "mysqli_exceptions": False})
+    env = await caller_env("legacy-2022", sim=sim)
+    sim.db.add_vendor("Old Era Vendor", phone="4125551701")
+    snap = await env.directory.sync()
+    r = env.directory.index.lookup("+14125551701")
+    assert (r.match, r.display) == (MatchKind.VENDOR, "Old Era Vendor")
+    assert any("primary_contact_numbers" in n for n in snap.notes)
+    assert all(p.name for p in snap.parties)          # the era's empty contact entries are skipped
