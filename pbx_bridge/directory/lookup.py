@@ -39,6 +39,8 @@ IndexProvider = Callable[[], DirectoryIndex | None]
 
 # Live requests left running in the background get at most this long (on top of the client's timeout).
 _BACKGROUND_GUARD = 30.0
+# Seconds before the budget's end at which a lookup stops waiting (asyncio timers fire ~1 ms late).
+_TIMER_MARGIN = 0.005
 
 
 class _RateLimit:
@@ -95,7 +97,11 @@ class CallerId:
         the cache and asks ITFlow (still within ``budget``, default ``callerid.live_budget``).
         """
         t0 = time.perf_counter()
-        result = await self._lookup(raw_number, live, self.cfg.live_budget if budget is None else budget)
+        budget = self.cfg.live_budget if budget is None else budget
+        # Timers fire a little late and the answer still has to travel: stop waiting slightly early so
+        # the caller has its answer within the budget, not just after it.
+        deadline = t0 + budget - min(_TIMER_MARGIN, budget / 10)
+        result = await self._lookup(raw_number, live, deadline)
         if self.metrics is not None:
             self.metrics.lookup_seconds.labels(result.source).observe(time.perf_counter() - t0)
             self.metrics.lookups.labels(result.match.value).inc()
@@ -152,7 +158,7 @@ class CallerId:
             del self._cache[e164]
         return None
 
-    async def _lookup(self, raw: str | None, live: bool | None, budget: float) -> LookupResult:
+    async def _lookup(self, raw: str | None, live: bool | None, deadline: float) -> LookupResult:
         e164 = self._key(raw)
         if e164 is None:
             return LookupResult(MatchKind.NONE, "", source="none")
@@ -175,7 +181,8 @@ class CallerId:
             task.add_done_callback(lambda _t, k=e164: self._inflight.pop(k, None))
         try:
             # shield: the budget ends our wait, not the request (its answer is cached for the next call).
-            answer = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
+            wait = max(0.0, deadline - time.perf_counter())
+            answer = await asyncio.wait_for(asyncio.shield(task), timeout=wait)
         except TimeoutError:
             return LookupResult(MatchKind.NONE, e164, source="none")
         except Exception:  # the task logged it; a lookup never raises into a call
