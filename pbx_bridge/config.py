@@ -185,6 +185,24 @@ def _warn_if_exposed(file: Path, what: str) -> None:
         )
 
 
+_CRED_VAR = "CREDENTIALS_DIRECTORY"
+
+
+def _expand_credentials(value: str, env: dict[str, str], path: str, line: int | None) -> str:
+    """Expand ``${CREDENTIALS_DIRECTORY}``, where systemd's ``LoadCredential=`` puts the key file.
+
+    Only this one variable is expanded: a path is not a shell word, and other ``$`` stay literal.
+    """
+    if f"${{{_CRED_VAR}}}" not in value and f"${_CRED_VAR}" not in value:
+        return value
+    directory = env.get(_CRED_VAR)
+    if not directory:
+        raise ConfigError(f"${_CRED_VAR} is not set (systemd sets it for a unit with LoadCredential=; "
+                          "outside systemd give the file's real path)",
+                          path=path, line=line, key="itflow.api_key_file")
+    return value.replace(f"${{{_CRED_VAR}}}", directory).replace(f"${_CRED_VAR}", directory)
+
+
 def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | None = None) -> Settings:
     """Validate YAML text into :class:`Settings`; raise :class:`ConfigError` naming line and key."""
     env = dict(os.environ) if env is None else env
@@ -208,7 +226,8 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
             raise ConfigError("give api_key or api_key_file, not both", path=path,
                               line=lines.get(("itflow", "api_key_file")), key="itflow.api_key_file")
         if itflow.get("api_key_file"):
-            key_file = Path(str(itflow["api_key_file"]))
+            key_file = Path(_expand_credentials(str(itflow["api_key_file"]), env, path,
+                                                lines.get(("itflow", "api_key_file"))))
             if not key_file.is_absolute() and path not in ("<config>", "-"):
                 key_file = Path(path).parent / key_file
             try:

@@ -44,6 +44,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.phonebook.http import phonebook_routes
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.service import Parts
+    from pbx_bridge.upstream import ItflowReachability
 
     parts = Parts()
     itflow = Itflow.from_settings(settings)
@@ -82,16 +83,11 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     if settings.ami is not None:
         parts.components.extend(_ticketing(settings, store, metrics, itflow, callerid, plan, parts))
 
-    # ITFlow reachability for /readyz: the last detection (made by the directory sync at start).
-    def itflow_health() -> Health:
-        caps = itflow.cached_capabilities
-        if caps is None:
-            return Health(False, "not detected yet")
-        if not (caps.v1_key_ok or caps.legacy_key_ok):
-            return Health(False, "ITFlow unreachable or key refused")
-        return Health(True, f"era {caps.era}")
-
-    parts.readiness["itflow"] = itflow_health
+    # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
+    # (and coming back) after start.
+    probe = ItflowReachability(itflow, verify_tls=settings.itflow.verify_tls)
+    parts.components.append(probe)
+    parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
         http_routes: list[web.RouteDef] = list(cid_routes(callerid, settings))
