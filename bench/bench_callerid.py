@@ -101,8 +101,11 @@ def _spellings(national: str) -> list[str]:
     return [national, "1" + national, "+1" + national, f"+1 ({a}) {b}-{c}", "0111" + national]
 
 
-def seed(sim: Any, contacts: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Clients of ~10 contacts each, unique 10-digit numbers in made-up area codes 2xx-9xx."""
+def seed(sim: Any, contacts: int, rng: random.Random, *, primary_only: bool = False) -> list[tuple[str, str]]:
+    """Clients of ~10 contacts each, unique 10-digit numbers in made-up area codes 2xx-9xx.
+
+    ``primary_only``: a legacy directory lists only each client's primary contact (and vendors); the
+    others are found by the rate-limited live ``cid``, so only primaries count as known there."""
     db = sim.db
     known: list[tuple[str, str]] = []
     client_id, client_name = 0, ""
@@ -114,7 +117,8 @@ def seed(sim: Any, contacts: int, rng: random.Random) -> list[tuple[str, str]]:
         national = f"{area}{5000000 + i % 10000:07d}"
         name = f"Person {i:06d}"
         db.add_contact(client_id, name, phone=national, email=f"p{i}@bench.example", primary=i % 10 == 0)
-        known.append((rng.choice(_spellings(national)), f"{client_name} - {name}"))
+        if i % 10 == 0 or not primary_only:
+            known.append((rng.choice(_spellings(national)), f"{client_name} - {name}"))
     return known
 
 
@@ -410,7 +414,7 @@ async def build_ctx(args: argparse.Namespace, workdir: Path) -> tuple[Ctx, float
     rng = random.Random(0)
     sim = Simulator(args.profile)
     await sim.start()
-    known = seed(sim, args.contacts, rng)
+    known = seed(sim, args.contacts, rng, primary_only=args.profile.startswith("legacy"))
     unknown = [f"+1 303 555 {i:04d}" for i in range(200)]
     settings = parse_settings(
         f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n  timeout: 10\n"
