@@ -1,0 +1,254 @@
+"""The balance IVR in the real Asterisk lab: sipp caller, DTMF "3", FastAGI ``balance`` served here.
+
+Both dialplans: plain (``300`` -> ivr-main -> ``AGI(agi://.../balance)``) and FreePBX-shaped (DID 5551003
+-> IVR 1 option 3 -> Custom Destination -> ``custom-pbxbridge-balance`` -> FastAGI ``balance``). ITFlow is
+the simulator in the v1 profile with payments (v26.3): exact balances. The prompts are generated with
+``build_prompts`` (espeak-ng + sox) into the chroot's English sounds directory, so Asterisk plays every
+file and the AGI commands it reports on AMI (``AGIExecStart``) are exactly the documented sequences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.balance.route import balance_route
+from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.config import Settings
+from pbx_bridge.directory.lookup import CallerId
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.simulator import Simulator
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.prompts import build_prompts
+from pbx_bridge.store import Store
+
+INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
+DOLLARS = 'STREAM FILE digits/dollars ""'
+AND = 'STREAM FILE vm-and ""'
+CENTS = 'STREAM FILE custom/pbxb-cents ""'
+DOCUMENTED = {
+    "0": [INTRO, 'SAY NUMBER 0 ""', DOLLARS],
+    "100.5": [INTRO, 'SAY NUMBER 100 ""', DOLLARS, AND, 'SAY NUMBER 50 ""', CENTS],
+    "1234.56": [INTRO, 'SAY NUMBER 1234 ""', DOLLARS, AND, 'SAY NUMBER 56 ""', CENTS],
+    "-25": [INTRO, 'STREAM FILE digits/minus ""', 'SAY NUMBER 25 ""', DOLLARS],
+}
+REFUSAL = ['STREAM FILE custom/pbxb-balance-unavailable ""', 'STREAM FILE vm-goodbye ""']
+PIN = 'STREAM FILE custom/pbxb-enter-pin "0123456789*#"'
+WAIT = ["WAIT FOR DIGIT 6000"]
+INCORRECT = 'STREAM FILE custom/pbxb-pin-incorrect ""'
+
+
+def _in_chroot(root: Path, path: str) -> Path:
+    """Resolve ``path`` as the chroot sees it (Debian's sounds/en is an absolute symlink chain through
+    /etc/alternatives, which must not be followed on the host)."""
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for _ in range(64):
+        if not parts:
+            return current
+        candidate = current / parts.pop(0)
+        if candidate.is_symlink():
+            target = os.readlink(candidate)
+            parts = [p for p in target.split("/") if p] + parts
+            current = root if target.startswith("/") else current
+            continue
+        current = candidate
+    raise RuntimeError(f"symlink loop resolving {path} in {root}")
+
+
+@pytest.fixture
+def built_prompts(lab) -> Iterator[Path]:
+    """The pbx-bridge phrases generated into the lab's sounds/en/custom (removed afterwards)."""
+    en = _in_chroot(lab.root, "/usr/share/asterisk/sounds/en")
+    staging = lab.root / "tmp" / "pbxb-prompts"
+    built = build_prompts(BalanceSettings(), languages=["en"], sounds_dir=staging, force=True)
+    target = en / "custom"
+    target.mkdir(exist_ok=True)
+    placed = []
+    for b in built:
+        if b.action == "written":
+            dest = target / b.path.name
+            dest.write_bytes(b.path.read_bytes())
+            dest.chmod(0o644)
+            placed.append(dest)
+    yield target
+    for p in placed:
+        p.unlink(missing_ok=True)
+
+
+async def _ivr(stack: AsyncExitStack, tmp: Path, lab, sim: Simulator,
+               **balance) -> tuple[FastAgiServer, Metrics]:
+    itflow_cfg = {"url": sim.url, "api_key": sim.keys["all"], "timeout": 5}
+    settings = Settings.model_validate({"itflow": itflow_cfg, "state_dir": str(tmp), "balance": balance})
+    store = Store.in_state_dir(tmp)
+    stack.callback(store.close)
+    itflow = Itflow.from_settings(settings)
+    stack.push_async_callback(itflow.aclose)
+    plan = NumberPlan(settings.numbers)
+    directory = DirectorySync(settings, itflow, store, plan)
+    await directory.sync()
+    callerid = CallerId(directory, itflow, plan, settings)
+    stack.push_async_callback(callerid.aclose)
+    metrics = Metrics()
+    service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
+                                   store=store, metrics=metrics)
+    server = FastAgiServer("127.0.0.1", lab.fastagi_port, {"balance": balance_route(service)},
+                           env_timeout=5, command_timeout=15)
+    await server.start()
+    stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
+    return server, metrics
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    s = Simulator("v1-v25")
+    await s.start()
+    yield s
+    await s.stop()
+
+
+def _client_owing(sim: Simulator, amount: str, phone: str, *, pin: str = "") -> int:
+    """A client whose ITFlow balance is ``amount`` (by construction), with a contact on ``phone``."""
+    cid = sim.db.add_client(f"Lab client {phone}")
+    value = Decimal(amount)
+    if value > 0:
+        sim.db.add_invoice(cid, value, status="Sent")
+    elif value < 0:   # overpaid: a Paid invoice of 100 with 100 - value paid
+        inv = sim.db.add_invoice(cid, "100.00", status="Paid")
+        sim.db.add_payment(inv, Decimal("100.00") - value)
+    sim.db.add_contact(cid, f"Caller {phone}", phone=phone[1:], phone_country_code="1", pin=pin)
+    return cid
+
+
+def _agi_commands(ami, since: int, channel_prefix: str = "PJSIP/") -> list[str]:
+    return [e.get("Command", "") for e in ami.events[since:]
+            if e.name == "AGIExecStart" and e.get("Channel", "").startswith(channel_prefix)]
+
+
+def _is_wait_for_digit(e) -> bool:
+    return e.name == "AGIExecStart" and e.get("Command", "").startswith("WAIT FOR DIGIT")
+
+
+async def _press_3(lab, ami, n: str, handle) -> int:
+    ev = await ami.wait_event("Newexten", Application="WaitExten", CallerIDNum=n, timeout=30)
+    mark = len(ami.events)
+    await handle.press(ami, ev["Channel"])
+    return mark
+
+
+async def test_known_callers_hear_the_documented_sequences(lab, sim, built_prompts, tmp_path) -> None:
+    callers = {amount: lab.new_caller_number() for amount in DOCUMENTED}
+    for amount, n in callers.items():
+        _client_owing(sim, amount, n)
+    async with AsyncExitStack() as stack:
+        server, _ = await _ivr(stack, tmp_path, lab, sim)
+        async with lab.ami_session() as ami:
+            for amount, n in callers.items():
+                handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
+                                              caller="dtmf", digits="3", hold_ms=40000)
+                mark = await _press_3(lab, ami, n, handle)
+                events = await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
+                await handle.wait()
+                assert events, n
+                assert _agi_commands(ami, mark) == [*DOCUMENTED[amount],
+                                                    'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], amount
+                ends = [e for e in ami.events[mark:] if e.name == "AGIExecEnd"]
+                assert all(e.get("ResultCode") == "200" for e in ends), amount
+        assert server.stats["errors"] == 0
+
+
+async def _pin_call(lab, ami, n: str, keys: str, presses: int):
+    """Call the IVR, press 3, then one key per WAIT FOR DIGIT the route sends; returns its AGI commands.
+
+    Lab limit: sipp replays Debian's dtmf_2833_<d>.pcap as is, and Asterisk drops an RFC 4733 event whose
+    RTP timestamp is not after the previous one; the pcaps' timestamps grow 2 < 3 < ... < 9 < * < #
+    (0 and 1 are lower). So after "3" the keys of one call must be strictly increasing in that order.
+    """
+    handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
+                                  caller="dtmf", digits="3" + keys, hold_ms=60000)
+    mark = await _press_3(lab, ami, n, handle)
+    pos = mark
+    for _ in range(presses):
+        try:
+            ev = await ami.wait_for(_is_wait_for_digit, timeout=30, start=pos)
+        except Exception as exc:
+            raise AssertionError(f"no WAIT FOR DIGIT; AGI so far: {_agi_commands(ami, mark)}") from exc
+        pos = next(i for i in range(pos, len(ami.events)) if ami.events[i] is ev) + 1
+        await handle.press(ami, ev["Channel"])
+    await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
+    await handle.wait()
+    return _agi_commands(ami, mark)
+
+
+async def test_wrong_pin_is_refused_and_nothing_is_spoken(lab, sim, built_prompts, tmp_path) -> None:
+    n = lab.new_caller_number()
+    _client_owing(sim, "1234.56", n, pin="89")
+    async with AsyncExitStack() as stack:
+        await _ivr(stack, tmp_path, lab, sim, verification="pin", max_attempts=2, pin_digits=2)
+        async with lab.ami_session() as ami:
+            commands = await _pin_call(lab, ami, n, "4567", presses=4)   # PINs 45 and 67: both wrong
+    assert not [c for c in commands if c.startswith("SAY NUMBER")]
+    assert commands == [PIN, *WAIT * 2, INCORRECT, PIN, *WAIT * 2, *REFUSAL,
+                        'SET VARIABLE PBXB_BALANCE_STATUS "refused"']
+
+
+async def test_right_pin_hears_the_balance(lab, sim, built_prompts, tmp_path) -> None:
+    n = lab.new_caller_number()
+    _client_owing(sim, "1234.56", n, pin="89")
+    async with AsyncExitStack() as stack:
+        await _ivr(stack, tmp_path, lab, sim, verification="both", pin_digits=2)
+        async with lab.ami_session() as ami:
+            commands = await _pin_call(lab, ami, n, "89", presses=2)
+    assert commands == [PIN, *WAIT * 2, *DOCUMENTED["1234.56"], 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
+
+
+async def test_unknown_caller_without_pin_path_gets_no_balance(lab, sim, built_prompts, tmp_path) -> None:
+    n = lab.new_caller_number()   # no contact has this number
+    async with AsyncExitStack() as stack:
+        await _ivr(stack, tmp_path, lab, sim)
+        async with lab.ami_session() as ami:
+            handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Stranger",
+                                          caller="dtmf", digits="3", hold_ms=40000)
+            mark = await _press_3(lab, ami, n, handle)
+            await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
+            await handle.wait()
+            assert _agi_commands(ami, mark) == [*REFUSAL, 'SET VARIABLE PBXB_BALANCE_STATUS "unknown"']
+
+
+async def test_hangup_mid_readout_ends_cleanly(lab, sim, built_prompts, tmp_path) -> None:
+    n = lab.new_caller_number()
+    _client_owing(sim, "1234.56", n)
+    async with AsyncExitStack() as stack:
+        server, metrics = await _ivr(stack, tmp_path, lab, sim)
+        async with lab.ami_session() as ami:
+            handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
+                                          caller="dtmf", digits="3", hold_ms=40000)
+            mark = await _press_3(lab, ami, n, handle)
+            ev = await ami.wait_for(lambda e: e.name == "AGIExecStart"
+                                    and e.get("Command") == 'SAY NUMBER 1234 ""', timeout=30, start=mark)
+            # The caller's side goes away in the middle of the number.
+            await ami.action({"Action": "Hangup", "Channel": ev["Channel"]})
+            await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
+            await handle.wait()
+            commands = _agi_commands(ami, mark)
+        for _ in range(100):   # the session task ends by itself (bounded wait, not a timed assertion)
+            if not server._tasks:
+                break
+            await asyncio.sleep(0.05)
+        assert not server._tasks
+        assert server.stats["errors"] == 0   # the route ends the call itself: no error, no stuck task
+        assert commands[:2] == [INTRO, 'SAY NUMBER 1234 ""']
+        assert 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"' not in commands
+        samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
+                   for s in m.samples if s.name.endswith("_total")}
+        assert samples == {"hangup": 1.0}
