@@ -17,6 +17,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from pbx_bridge.component import Health
@@ -50,8 +51,10 @@ class DirectorySync:
     name = "directory"
 
     def __init__(self, settings: Any, itflow: Any, store: Store, plan: NumberPlan | None = None,
-                 metrics: Metrics | None = None, *, rng: random.Random | None = None) -> None:
+                 metrics: Metrics | None = None, *, rng: random.Random | None = None,
+                 store_poll: float = 30.0) -> None:
         self.settings = settings
+        self.store_poll = store_poll   # seconds between checks for a directory synced by another process
         self.cfg = settings.directory
         self.itflow = itflow
         self.store = store
@@ -202,8 +205,44 @@ class DirectorySync:
                 wait = min(self.cfg.retry_interval, self.cfg.sync_interval)
             self._first_done.set()
             self._trigger.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._trigger.wait(), timeout=wait)
+            await self._wait(wait)
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep until the next sync is due or requested; meanwhile adopt a newer stored directory (a
+        ``pbx-bridge directory sync`` run from the command line writes the same state file)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._trigger.wait(), timeout=min(remaining, self.store_poll))
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self._adopt_newer_stored()
+            except Exception:
+                log.exception("could not check the stored directory; continuing with the one in memory")
+
+    async def _adopt_newer_stored(self) -> None:
+        if self._lock.locked():
+            return  # our own sync is writing the file right now
+        current = self._snapshot
+
+        def newer(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
+            row = conn.execute("SELECT fetched_at FROM directory_snapshot WHERE id = 1").fetchone()
+            if row is None or (current is not None and datetime.fromisoformat(row[0]) <= current.fetched_at):
+                return None
+            return _read_or_none(conn)
+
+        stored = await self.store.run(newer)
+        if stored is None:
+            return
+        prepared = await asyncio.to_thread(self._prepare, stored)
+        if prepared is None:
+            return
+        self._install(*prepared)
+        log.info("adopted a newer directory from the state file (synced by another process)")
+        await self._notify(prepared[0])
 
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:

@@ -59,14 +59,14 @@ async def caller_env(itflow_sim: Any, tmp_path: Path) -> AsyncIterator[EnvFactor
     made: list[Env] = []
 
     async def make(profile: str, extra: str = "", *, sim: Any = None, state: Path | None = None,
-                   key: str = "all") -> Env:
+                   key: str = "all", store_poll: float = 30.0) -> Env:
         sim = sim or await itflow_sim(profile)
         settings = make_settings(sim.url, sim.keys[key], state or tmp_path / f"state{len(made)}", extra)
         store = Store.in_state_dir(settings.state_dir)
         itflow = Itflow.from_settings(settings)
         plan = NumberPlan(settings.numbers)
         metrics = Metrics()
-        directory = DirectorySync(settings, itflow, store, plan, metrics)
+        directory = DirectorySync(settings, itflow, store, plan, metrics, store_poll=store_poll)
         callerid = CallerId(directory, itflow, plan, settings, metrics)
         env = Env(sim, settings, store, itflow, plan, directory, callerid, metrics)
         made.append(env)

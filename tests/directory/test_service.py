@@ -129,3 +129,22 @@ async def test_damaged_stored_directory_is_replaced_by_a_fresh_sync(caller_env: 
     async with asyncio.timeout(HANG_GUARD):
         await again.directory.start()
     assert again.directory.index.lookup("+14125553601").display == "Damage Co - Dan Damage"
+
+
+async def test_running_daemon_adopts_a_directory_synced_from_the_command_line(caller_env: EnvFactory,
+                                                                             tmp_path) -> None:
+    daemon = await caller_env("v1-head", "directory:\n  sync_interval: 3600\n", state=tmp_path / "shared",
+                              store_poll=0.1)
+    got: asyncio.Queue[Snapshot] = asyncio.Queue()
+    async with asyncio.timeout(HANG_GUARD):
+        await daemon.directory.start()
+        daemon.directory.subscribe(got.put)
+        c = daemon.sim.db.add_client("Cli Sync Co")
+        daemon.sim.db.add_contact(c, "Cy Cli", phone="4125553701", email="c@clisync.example")
+        # Another process (here: another DirectorySync on its own connection) syncs into the same file.
+        cli = await caller_env("v1-head", sim=daemon.sim, state=tmp_path / "shared")
+        await cli.directory.sync()
+        adopted = await got.get()
+    assert adopted.fetched_at == cli.directory.snapshot.fetched_at
+    assert daemon.directory.syncs == 1             # adopted, not pulled again
+    assert daemon.directory.index.lookup("+14125553701").display == "Cli Sync Co - Cy Cli"
