@@ -1,7 +1,8 @@
 """CLI verbs: ``pbx-bridge lookup NUMBER`` and ``pbx-bridge directory sync|show|stats``.
 
 They use the same state file as the daemon: a lookup answers from the persisted directory (and ITFlow
-live on a miss, as the daemon would). A command that finds no directory syncs first.
+live on a miss, as the daemon would). A command that finds no directory syncs first. A running daemon
+adopts a directory synced here within ``store_poll`` (30 s); ``POST /directory/sync`` syncs it at once.
 """
 
 from __future__ import annotations
