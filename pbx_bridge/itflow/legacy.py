@@ -157,6 +157,9 @@ def parse_php_float(text: str) -> Decimal:
         raise ValueError(f"not a PHP number: {raw[:40]!r}") from None
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _repair_xml(text: str) -> str:
     """Make the legacy phonebook parseable: text before the declaration, bare ``&`` and stray ``<``."""
     text = _PHP_NOTICE.sub("", text)
@@ -164,6 +167,9 @@ def _repair_xml(text: str) -> str:
     if start < 0:
         start = text.find("<AddressBook")
     text = text[start:] if start >= 0 else text
+    # A control character in one name makes libxml2's recovery drop entities later in the document
+    # ("Bell & Whistle" -> "Bell  Whistle"); XML cannot carry them anyway.
+    text = _XML_ILLEGAL.sub("", text)
     text = _BARE_AMP.sub("&amp;", text)
     return _STRAY_LT.sub("&lt;", text)
 

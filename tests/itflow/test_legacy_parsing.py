@@ -116,3 +116,13 @@ def test_other_failures(status: int, body: str, error: type) -> None:
 def test_usable_answers_pass(body: str) -> None:
     check_answer(200, body)
     check_answer(500, body, allow_500=True)
+
+
+def test_phonebook_control_character_does_not_eat_later_ampersands() -> None:
+    # libxml2's recovery, after an illegal control character, dropped "&amp;" further on.
+    from pbx_bridge.itflow.legacy import parse_phonebook
+
+    xml = ('<?xml version="1.0"?><AddressBook><Contact><LastName>A\x01b</LastName><Phone>'
+           "<phonenumber>1</phonenumber></Phone></Contact><Contact><LastName>Bell & Whistle</LastName>"
+           "<Phone><phonenumber>2</phonenumber></Phone></Contact></AddressBook>")
+    assert [(e.name, e.number) for e in parse_phonebook(xml)] == [("Ab", "1"), ("Bell & Whistle", "2")]
