@@ -36,6 +36,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.balance.http import balance_http_routes
     from pbx_bridge.balance.route import balance_route
     from pbx_bridge.callerid_http import cid_routes
+    from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.http import HttpFace
@@ -90,7 +91,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http_routes: list[web.RouteDef] = list(cid_routes(callerid, settings))
+        http_routes: list[web.RouteDef] = [*cid_routes(callerid, settings), *directory_routes(directory)]
         if phonebook is not None:
             http_routes += phonebook_routes(phonebook)
         auth = settings.http.basic_auth
