@@ -55,12 +55,9 @@ class Ivr:
         return out
 
 
-async def open_ivr(stack: AsyncExitStack, tmp: Path, profile: str, *, key: str = "all",
-                   sim: Simulator | None = None, **balance: Any) -> Ivr:
-    if sim is None:
-        sim = Simulator(profile)
-        await sim.start()
-        stack.push_async_callback(sim.stop)
+async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str = "all",
+                   **balance: Any) -> Ivr:
+    """The IVR over ``sim`` (from the ``itflow_sim`` fixture, which stops it)."""
     settings = Settings.model_validate({
         "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
         "state_dir": str(tmp), "balance": balance,

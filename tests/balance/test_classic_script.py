@@ -53,9 +53,9 @@ async def run_script(port: int | None, callerid: str, **peer_kw) -> tuple[list[s
                                   proc_env=proc_env)
 
 
-async def test_known_caller_through_the_script(tmp_path) -> None:
+async def test_known_caller_through_the_script(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
         sessions = RemoteSessions(ivr.service, reply_timeout=5)
         port = await serve_internal(stack, sessions)
         commands, code = await run_script(port, "4125550101")
@@ -63,27 +63,27 @@ async def test_known_caller_through_the_script(tmp_path) -> None:
         assert sessions.live == {}
 
 
-async def test_script_argument_cannot_choose_the_client(tmp_path) -> None:
+async def test_script_argument_cannot_choose_the_client(itflow_sim, tmp_path) -> None:
     # The script is called with Alice's number as argv[1] but the caller is unknown: no balance.
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
         port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
         commands, _ = await run_script(port, "15551230999")
         assert commands == [*REFUSAL, 'SET VARIABLE PBXB_BALANCE_STATUS "unknown"']
 
 
-async def test_wrong_pins_through_the_script(tmp_path) -> None:
+async def test_wrong_pins_through_the_script(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, "v1-v25", verification="pin", max_attempts=2)
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin", max_attempts=2)
         port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
         commands, _ = await run_script(port, "4125550101", dtmf=list("1#2#"))
         assert not [c for c in commands if c.startswith("SAY NUMBER")]
         assert commands[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "refused"'
 
 
-async def test_hangup_mid_readout_through_the_script(tmp_path) -> None:
+async def test_hangup_mid_readout_through_the_script(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
         sessions = RemoteSessions(ivr.service, reply_timeout=5)
         port = await serve_internal(stack, sessions)
         commands, code = await run_script(port, "4125550101", hangup_at=2)
@@ -98,9 +98,9 @@ async def test_daemon_unreachable_says_nothing_and_sets_a_status() -> None:
     assert (commands, code) == (['SET VARIABLE PBXB_BALANCE_STATUS "unavailable"'], 0)
 
 
-async def test_endpoint_rejects_bad_requests(tmp_path) -> None:
+async def test_endpoint_rejects_bad_requests(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, "v1-v25")
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
         port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
         async with aiohttp.ClientSession() as http:
             r = await http.post(f"http://127.0.0.1:{port}/balance/agi/start", data=b"not json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -34,32 +33,31 @@ def _config(tmp: Path, sim: Simulator, extra: str = "") -> str:
     ("legacy-2022", "1", "290.50", True),
     ("v1-head", "1", "290.00", False),
 ])
-async def test_balance_by_client_id_json(tmp_path, profile, client, amount, exact) -> None:
-    async with Simulator(profile) as sim:
-        code, out, err = await _cli("-c", _config(tmp_path, sim), "balance", "--client-id", client, "--json")
+async def test_balance_by_client_id_json(itflow_sim, tmp_path, profile, client, amount, exact) -> None:
+    sim = await itflow_sim(profile)
+    code, out, err = await _cli("-c", _config(tmp_path, sim), "balance", "--client-id", client, "--json")
     assert code == 0, err
     data = json.loads(out)
     assert (data["amount"], data["exact"], data["client_id"]) == (amount, exact, 1)
 
 
-async def test_balance_text_and_by_caller(tmp_path) -> None:
-    async with Simulator("v1-v25") as sim:
-        cfg = _config(tmp_path, sim)
-        code, out, _ = await _cli("-c", cfg, "balance", "--caller", "+1 (412) 555-0101")
-        assert code == 0
-        assert out.splitlines()[0] == "client 1 (ACME Corp): 230.50 USD  [exact]"
-        assert "4 of 7 invoices counted, 3 payments" in out
-        code, _, err = await _cli("-c", cfg, "balance", "--caller", "8005550123")   # a vendor
-        assert code == 1 and "not tied to one client" in err
+async def test_balance_text_and_by_caller(itflow_sim, tmp_path) -> None:
+    sim = await itflow_sim("v1-v25")
+    cfg = _config(tmp_path, sim)
+    code, out, _ = await _cli("-c", cfg, "balance", "--caller", "+1 (412) 555-0101")
+    assert code == 0
+    assert out.splitlines()[0] == "client 1 (ACME Corp): 230.50 USD  [exact]"
+    assert "4 of 7 invoices counted, 3 payments" in out
+    code, _, err = await _cli("-c", cfg, "balance", "--caller", "8005550123")   # a vendor
+    assert code == 1 and "not tied to one client" in err
 
 
-async def test_balance_unknown_client_is_an_error(tmp_path) -> None:
-    async with Simulator("v1-v25") as sim:
-        code, _, err = await _cli("-c", _config(tmp_path, sim), "balance", "--client-id", "999")
+async def test_balance_unknown_client_is_an_error(itflow_sim, tmp_path) -> None:
+    sim = await itflow_sim("v1-v25")
+    code, _, err = await _cli("-c", _config(tmp_path, sim), "balance", "--client-id", "999")
     assert code == 1 and "no client with id 999" in err
 
 
-@pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")), reason="espeak-ng/sox missing")
 async def test_prompts_build_writes_asterisk_wavs(tmp_path) -> None:
     code, out, err = await _cli("prompts", "build", "--sounds-dir", str(tmp_path), "--json")
     assert code == 0, err

@@ -32,25 +32,22 @@ from pbx_bridge.balance.provider import (
 )
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 
 
 @pytest.fixture
-async def make() -> AsyncIterator:
-    """(profile, key name, settings) -> (simulator, provider); everything stopped at teardown."""
-    opened: list = []
+async def make(itflow_sim) -> AsyncIterator:
+    """(profile, key name, settings) -> (simulator, provider); closed/stopped at teardown."""
+    opened: list[Itflow] = []
 
     async def factory(profile: str, key: str = "all", settings: BalanceSettings | None = None):
-        sim = Simulator(profile)
-        await sim.start()
+        sim = await itflow_sim(profile)
         itflow = Itflow(sim.url, sim.keys[key], timeout=5)
-        opened.append((sim, itflow))
+        opened.append(itflow)
         return sim, BalanceProvider(itflow, settings or BalanceSettings())
 
     yield factory
-    for sim, itflow in opened:
+    for itflow in opened:
         await itflow.aclose()
-        await sim.stop()
 
 
 SEED_V26_3 = {1: "230.50", 2: "150.00", 3: "-25.00", 4: "0.00", 5: "100.50"}
