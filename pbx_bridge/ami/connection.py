@@ -295,8 +295,11 @@ class AmiConnection:
 
     async def _keepalive(self, proto: _GuardedProtocol) -> None:
         for _ in range(10**12):
+            if self._stopping:
+                return
             try:
-                reason = await asyncio.wait_for(asyncio.shield(proto.lost), self.ping_interval)
+                async with asyncio.timeout(self.ping_interval):
+                    reason = await asyncio.shield(proto.lost)
                 self.last_error = reason
                 log.warning("AMI %s:%d: %s", self.host, self.port, reason)
                 return

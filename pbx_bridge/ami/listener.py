@@ -55,6 +55,7 @@ class AmiListener:
         self.handled = 0
         self.handler_errors = 0
         self._last_expire = 0.0
+        self._stopping = False
 
     def _default_connection(self, queue: asyncio.Queue[QueueItem]) -> AmiConnection:
         s = self.settings
@@ -64,6 +65,7 @@ class AmiListener:
     # ------------------------------------------------------------------ Component
 
     async def start(self) -> None:
+        self._stopping = False
         self._tasks = [asyncio.create_task(self._consume(), name="ami-consume"),
                        asyncio.create_task(self._deliver(), name="ami-records")]
         await self.connection.start()
@@ -79,6 +81,8 @@ class AmiListener:
             except TimeoutError:
                 log.warning("AMI: %d finished call(s) not handled before the stop deadline",
                             self.records.qsize())
+        # A flag as well as cancel(): Python 3.11's wait_for can swallow a cancellation.
+        self._stopping = True
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -106,8 +110,11 @@ class AmiListener:
     async def _consume(self) -> None:
         get = self.events.get
         for _ in range(10**15):
+            if self._stopping:
+                return
             try:
-                item = await asyncio.wait_for(get(), self.tick_interval)
+                async with asyncio.timeout(self.tick_interval):
+                    item = await get()
             except TimeoutError:
                 item = None
             try:
@@ -131,6 +138,8 @@ class AmiListener:
 
     async def _deliver(self) -> None:
         for _ in range(10**15):
+            if self._stopping:
+                return
             rec = await self.records.get()
             try:
                 if self.metrics:

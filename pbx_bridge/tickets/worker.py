@@ -128,7 +128,8 @@ class OutboxWorker:
                 wait = min(wait, max(0.05, self.held_until - self.clock()))
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
