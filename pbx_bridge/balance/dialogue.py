@@ -45,7 +45,13 @@ class BalanceService:
                             settings=settings)
         return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)
 
+    calls: int = 0
+
     async def handle(self, session: Any) -> str:
+        self.calls += 1
+        if self.calls % 100 == 1:
+            # Forget attempts older than the lockout window (keeps the table small; limits are unaffected).
+            await self.verifier.attempts.prune(self.settings.lockout_window)
         outcome = await BalanceCall(self, session).run()
         if self.metrics is not None:
             self.metrics.balance_requests.labels(result=outcome).inc()
