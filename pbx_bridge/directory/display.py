@@ -30,18 +30,24 @@ def _extends(ch: str) -> bool:
     return unicodedata.category(ch) in ("Mn", "Mc", "Me")
 
 
-def cut(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` code points, on a character (grapheme-like) boundary."""
-    if len(text) <= limit:
+def cut(text: str, limit: int, max_bytes: int = 0) -> str:
+    """``text`` cut to at most ``limit`` code points (and ``max_bytes`` UTF-8 bytes when > 0), on a
+    character (grapheme-like) boundary. The byte budget exists because FreePBX's macro-user-callerid
+    cuts CALLERID(name) to 40 *bytes*: cut first ourselves, and no handset shows half a character."""
+    end = min(len(text), limit)
+    if max_bytes > 0:
+        while end > 0 and len(text[:end].encode("utf-8")) > max_bytes:
+            end -= 1
+    if end >= len(text):
         return text
-    end = limit
     # Step back while the first dropped code point extends the kept one, or the kept one is a joiner.
     while end > 0 and (_extends(text[end]) or text[end - 1] == _ZWJ):
         end -= 1
     return text[:end].rstrip()
 
 
-def render_name(party: Party, template: str, template_no_client: str, limit: int, number: str = "") -> str:
+def render_name(party: Party, template: str, template_no_client: str, limit: int, number: str = "",
+                max_bytes: int = 0) -> str:
     """The display name of ``party`` by the configured templates (values sanitized before and after)."""
     fields = {
         "client": sanitize(party.client_name),
@@ -56,4 +62,4 @@ def render_name(party: Party, template: str, template_no_client: str, limit: int
         text = fields["client"]
     else:
         text = template.format(**fields)
-    return cut(sanitize(text), limit)
+    return cut(sanitize(text), limit, max_bytes)

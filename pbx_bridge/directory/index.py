@@ -128,13 +128,14 @@ def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: Di
     clients = {k for k in (_client_key(p) for p in parties) if k is not None}
     if len(clients) > 1:
         label = sanitize(settings.ambiguous_label) or e164
-        return LookupResult(MatchKind.AMBIGUOUS, e164, display=cut(label, settings.max_name_length),
+        return LookupResult(MatchKind.AMBIGUOUS, e164, display=cut(label, settings.max_name_length,
+                                                                       settings.max_name_bytes),
                             source=source, candidates=parties)
     best = parties[0]
     # A party without a client next to one with a client (a global vendor sharing a client's number):
     # the preference chose; the client of the chosen party is the one named.
     display = render_name(best, settings.name_template, settings.name_template_no_client,
-                          settings.max_name_length, e164)
+                          settings.max_name_length, e164, settings.max_name_bytes)
     return LookupResult(
         _MATCH[best.kind], e164, display=display, party=best, client_id=best.client_id,
         client_name=best.client_name, contact_id=best.id if best.kind is PartyKind.CONTACT else 0,

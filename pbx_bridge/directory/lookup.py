@@ -260,7 +260,8 @@ class CallerId:
             name = await self.itflow.legacy.cid(digits)
             name = sanitize(name or "")
             if name:
-                return LookupResult(MatchKind.LEGACY, e164, display=cut(name, self.dcfg.max_name_length),
+                return LookupResult(MatchKind.LEGACY, e164, display=cut(name, self.dcfg.max_name_length,
+                                                                       self.dcfg.max_name_bytes),
                                     source="live")
         return LookupResult(MatchKind.NONE, e164, source="live")
 

@@ -103,3 +103,14 @@ def test_sanitize_removes_only_control_characters() -> None:
     assert sanitize("A\rB\nC\x00D\x1bE\u2028F\tG") == "ABCDEFG"
     hostile = "Ann \"Q\" \\ $ {x} ' Ünïcödé 😀 a\u200db"
     assert sanitize(hostile) == hostile
+
+
+def test_cut_to_freepbx_byte_budget_never_leaves_half_a_character() -> None:
+    # FreePBX keeps 40 bytes of CALLERID(name); we cut first, on a character boundary.
+    name = "Müller Bäckerei GmbH - Jürgen Größmann-Ölçü"
+    out = cut(name, 40, 40)
+    assert len(out.encode()) <= 40
+    assert name.startswith(out) and out.encode().decode("utf-8") == out
+    assert cut("ACME Corp - Alice", 40, 40) == "ACME Corp - Alice"
+    assert cut("日本語の会社 - 山田太郎さん", 40, 12) == "日本語の"   # 3 bytes each
+    assert cut("ab👍🏽", 40, 5) == "ab"                          # emoji + modifier kept together

@@ -129,7 +129,7 @@ async def test_legacy_sync_uses_phonebook_and_primary_contact_mobiles(caller_env
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
 async def test_hostile_names_arrive_exact_minus_control_characters(caller_env: EnvFactory,
                                                                    profile: str) -> None:
-    env = await caller_env(profile, "directory:\n  max_name_length: 100\n")
+    env = await caller_env(profile, "directory:\n  max_name_length: 100\n  max_name_bytes: 0\n")
     db = env.sim.db
     c = db.add_client("Quote \"&\" Co")
     db.add_contact(c, "Zoë \"Z\" O'Brien $\\{x}\r\n😀\x1b", phone="4125551601", email="z@q.example",
