@@ -67,8 +67,9 @@ class Daemon:
         self.log_path = log_path
         self.args = args
         self.run_args = run_args
-        self.env = {**os.environ, **(env or {})}
-        self.env.pop("NOTIFY_SOCKET", None)
+        # Never talk to a systemd that may run the test session itself; tests pass their own socket.
+        base = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        self.env = {**base, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         cfg = yaml.safe_load(config.read_text())
         self.http_port = int(cfg["http"]["port"])
