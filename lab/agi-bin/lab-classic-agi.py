@@ -1,47 +1,36 @@
 #!/usr/bin/env python3
-"""Classic (fork/exec) AGI demo for the pbx-bridge lab.
+"""Classic (fork/exec) AGI used by the lab's IVR (plain dialplan, ext 300) and demo (ext 299).
 
-Installed into the chroot's /usr/share/asterisk/agi-bin/ and run by
-AGI(lab-classic-agi.py,...). Asterisk writes the agi_* environment to stdin,
-we answer with AGI commands on stdout and read "200 result=..." lines back.
-A transcript (env + every command/response) is written to
-/tmp/agi-classic-<uniqueid>.log inside the chroot (it runs as the unprivileged lab user).
+Installed by tests/support/lab.py into the chroot and run there by Asterisk as the unprivileged lab user,
+with the chroot's python3. Reads the agi_* environment from stdin, sends a few commands, sets
+LAB_CLASSIC, and writes a transcript to /tmp/agi-classic-<uniqueid>.log inside the chroot.
 """
+
 import sys
 
 
-def main():
-    env_lines = []
+def main() -> int:
     env = {}
-    while True:
-        line = sys.stdin.readline()
-        if not line or line == "\n":
+    for line in sys.stdin:
+        if line in ("\n", "\r\n"):
             break
-        env_lines.append(line.rstrip("\n"))
-        key, _, value = line.rstrip("\n").partition(": ")
+        key, _, value = line.rstrip("\r\n").partition(": ")
         env[key] = value
+    transcript = [f"{k}: {v}" for k, v in env.items()] + [""]
 
-    log = []
-
-    def cmd(text):
+    def command(text: str) -> str:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-        resp = sys.stdin.readline().rstrip("\n")
-        log.append(">> " + text)
-        log.append("<< " + resp)
-        return resp
+        reply = sys.stdin.readline().rstrip("\r\n")
+        transcript.extend([f">> {text}", f"<< {reply}"])
+        return reply
 
-    cmd('VERBOSE "lab-classic-agi.py running for %s" 1' % env.get("agi_callerid", "?"))
-    cmd("GET VARIABLE CHANNEL(name)")
-    cmd('SET VARIABLE LAB_CLASSIC "ok-%s"' % env.get("agi_arg_1", ""))
-    cmd("CHANNEL STATUS")
-
-    uid = env.get("agi_uniqueid", "unknown")
-    with open("/tmp/agi-classic-%s.log" % uid, "w") as fh:
-        fh.write("# environment received on stdin\n")
-        fh.write("\n".join(env_lines) + "\n\n")
-        fh.write("# commands (>>) and responses (<<)\n")
-        fh.write("\n".join(log) + "\n")
+    command(f'VERBOSE "lab-classic-agi.py for {env.get("agi_callerid", "?")}" 1')
+    command("GET VARIABLE CHANNEL(name)")
+    command(f'SET VARIABLE LAB_CLASSIC "ok-{env.get("agi_arg_1", "")}"')
+    command("CHANNEL STATUS")
+    with open(f"/tmp/agi-classic-{env.get('agi_uniqueid', 'unknown')}.log", "w") as fh:
+        fh.write("\n".join(transcript) + "\n")
     return 0
 
 

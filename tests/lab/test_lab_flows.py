@@ -3,12 +3,252 @@ fields a call tracker relies on). Each test uses its own caller number and keys 
 
 from __future__ import annotations
 
-from tests.support.lab import AmiMessage, Lab
+import asyncio
+import signal
+
+from tests.support.lab import AmiMessage, AmiSession, CallResult, Lab
 from tests.support.lab_fastagi import Send, TinyFastAgi
 
 
 def named(events: list[AmiMessage], name: str, **fields: str) -> list[AmiMessage]:
     return [e for e in events if e.name == name and all(e.get(k) == v for k, v in fields.items())]
+
+
+def chans(events: list[AmiMessage], prefix: str) -> set[str]:
+    return {e["Channel"] for e in events if e.name == "Newchannel" and e["Channel"].startswith(prefix)}
+
+
+async def quiet_agi(env: dict[str, str], send: Send) -> None:
+    """Stands in for pbx-bridge's routes: answers every FastAGI request without changing the call."""
+    await send('VERBOSE "lab flow test" 1')
+
+
+async def run_call(lab: Lab, exten: str, number: str, **kw: object) -> tuple[CallResult, list[AmiMessage]]:
+    async with lab.ami_session() as ami, TinyFastAgi(quiet_agi, lab.fastagi_port):
+        result = await lab.call(exten, caller_num=number, **kw)  # type: ignore[arg-type]
+        linkedid = ami.linkedid_of(number)
+        assert linkedid, f"no Newchannel for {number} on AMI ({result.describe()})"
+        events = await ami.wait_call_end(linkedid)
+    return result, events
+
+
+def assert_one_call(events: list[AmiMessage]) -> str:
+    """Every channel of the call carries the first channel's Uniqueid as Linkedid, and hung up."""
+    news = named(events, "Newchannel")
+    linkedid = news[0]["Uniqueid"]
+    assert {e["Linkedid"] for e in news} == {linkedid}
+    assert {e["Uniqueid"] for e in news} == {e["Uniqueid"] for e in named(events, "Hangup")}
+    return linkedid
+
+
+# ------------------------------------------------------------------------ trunk in vs extension out
+
+
+async def test_inbound_trunk_call_answered(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("ext201"), caller, caller_name="Trunk Caller",
+                                    callees={"201": "answer"}, hold_ms=1500)
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    first = named(events, "Newchannel")[0]
+    # inbound = the trunk endpoint's channel in the trunk context, Exten = the dialled DID/extension
+    assert first["Channel"].startswith("PJSIP/from-sipp-")
+    assert first["Context"] == {"plain": "from-sipp", "freepbx": "from-pstn"}[lab.dialplan]
+    assert first["Exten"] == lab.route("ext201")
+    assert first["CallerIDNum"] == caller
+    (answered,) = named(events, "DialEnd", DialStatus="ANSWER")
+    assert answered["DestChannel"].startswith("PJSIP/201-")
+    assert named(events, "BridgeEnter")
+    cdrs = named(events, "Cdr")
+    assert any(c["Disposition"] == "ANSWERED" and c["LastApplication"] == "Dial" for c in cdrs)
+
+
+async def test_internal_extension_calls_out(lab: Lab) -> None:
+    number = "4125550" + lab.new_caller_number()[-3:]
+    result, events = await run_call(lab, number, "201", caller_name="Alice Agent", internal=True,
+                                    callees={"pstn": "answer"}, hold_ms=1500)
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    first = named(events, "Newchannel")[0]
+    # outbound = a phone's channel (identified by source 127.0.0.2 or From user 201) in from-internal
+    assert first["Channel"].startswith("PJSIP/201-")
+    assert first["Context"] == "from-internal"
+    assert first["Exten"] == number
+    (answered,) = named(events, "DialEnd", DialStatus="ANSWER")
+    assert answered["DestChannel"].startswith("PJSIP/pstn-")
+    invite = result.callees["pstn"].received("INVITE")[0]
+    assert invite.startswith(f"INVITE sip:{number}@")
+
+
+# ------------------------------------------------------------------------------------- ring group
+
+
+async def test_ring_group_missed(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("ringgroup"), caller, caller="cancel", hold_ms=2500,
+                                    callees={"201": "ring", "202": "ring"})
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    begins = named(events, "DialBegin")
+    assert {e["DestChannel"][:10] for e in begins} == {"PJSIP/201-", "PJSIP/202-"}
+    # both members dialled from the caller's channel, both cancelled, nobody bridged
+    assert {e["Channel"] for e in begins} == {named(events, "Newchannel")[0]["Channel"]}
+    assert {e["DialStatus"] for e in named(events, "DialEnd")} == {"CANCEL"}
+    assert not named(events, "BridgeEnter")
+    assert not named(events, "Newexten", Application="VoiceMail")
+
+
+async def test_ring_group_answered(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("ringgroup"), caller, hold_ms=1500,
+                                    callees={"201": "answer", "202": "ring"})
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    status = {e["DestChannel"][:10]: e["DialStatus"] for e in named(events, "DialEnd")}
+    assert status == {"PJSIP/201-": "ANSWER", "PJSIP/202-": "CANCEL"}
+    bridged = {e["Channel"][:10] for e in named(events, "BridgeEnter")}
+    assert "PJSIP/201-" in bridged and "PJSIP/202-" not in bridged
+
+
+# ---------------------------------------------------------------------------------- Local channels
+
+
+async def test_call_through_local_channels(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    member = {"plain": "201", "freepbx": "203"}[lab.dialplan]
+    result, events = await run_call(lab, lab.route("local"), caller, hold_ms=4000,
+                                    callees={member: "answer"})
+    assert result.ok, result.describe()
+    assert_one_call(events)  # the Local halves and the phone all carry the caller's Linkedid
+    local = chans(events, "Local/")
+    assert {c[-2:] for c in local} == {";1", ";2"}
+    assert named(events, "LocalBridge")
+    # the phone is dialled by the Local ;2 half, not by the caller's channel
+    (answered,) = [e for e in named(events, "DialEnd", DialStatus="ANSWER")
+                   if e["DestChannel"].startswith(f"PJSIP/{member}-")]
+    assert answered["Channel"].startswith("Local/") and answered["Channel"].endswith(";2")
+
+
+# ------------------------------------------------------------------------------- blind transfer
+
+
+async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("ext201"), caller, hold_ms=9500,
+                                    callees={"201": "refer", "202": "ring"}, refer_to="202")
+    assert result.ok, result.describe()
+    assert result.callees["201"].returncode == 0, "201 did not complete its REFER dialog"
+    assert_one_call(events)
+    (xfer,) = named(events, "BlindTransfer")  # found by its TransfereeLinkedid
+    assert xfer["Result"] == "Success"
+    assert xfer["Extension"] == "202"
+    assert xfer["TransfererChannel"].startswith("PJSIP/201-")
+    assert xfer["TransfereeChannel"] == named(events, "Newchannel")[0]["Channel"]
+    assert xfer["Context"] == {"plain": "from-internal", "freepbx": "from-internal-xfer"}[lab.dialplan]
+    # after the transfer the caller rings 202, nobody answers, voicemail 202 picks up -- same Linkedid
+    assert [e["DialStatus"] for e in named(events, "DialEnd") if e["DestChannel"].startswith("PJSIP/202-")] \
+        == ["NOANSWER"]
+    vm = named(events, "Newexten", Application="VoiceMail")
+    assert vm and vm[0]["AppData"].startswith("202@default")
+
+
+
+# -------------------------------------------------------------------------------------------- queues
+
+
+async def test_queue_answered_by_first_member(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    # the queue answers the caller first (Answer()), so hold_ms counts from there
+    result, events = await run_call(lab, lab.route("queue"), caller, hold_ms=4000, callees={"203": "answer"})
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    queue = {"plain": "support", "freepbx": "400"}[lab.dialplan]
+    assert named(events, "QueueCallerJoin", Queue=queue)
+    (connect,) = named(events, "AgentConnect")
+    assert connect["Queue"] == queue and connect["MemberName"] == "Carol Queue"
+    assert connect["Interface"] == {"plain": "PJSIP/203", "freepbx": "Local/203@from-queue/n"}[lab.dialplan]
+    assert named(events, "AgentComplete", MemberName="Carol Queue")
+    assert not named(events, "QueueCallerAbandon")
+
+
+async def test_queue_answered_by_later_member(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("queue_linear"), caller, hold_ms=8000,
+                                    callees={"203": "ring", "204": "answer"})
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    called = [e["MemberName"] for e in named(events, "AgentCalled")]
+    assert called[:2] == ["Carol Queue", "Dave Later"]
+    assert named(events, "AgentRingNoAnswer", MemberName="Carol Queue")
+    (connect,) = named(events, "AgentConnect")
+    assert connect["MemberName"] == "Dave Later"
+    phone = [e for e in named(events, "DialEnd", DialStatus="ANSWER")
+             if e["DestChannel"].startswith("PJSIP/")]
+    assert [e["DestChannel"][:10] for e in phone] == ["PJSIP/204-"]
+
+
+# ------------------------------------------------------------------------------ unavailable phone
+
+
+async def test_unavailable_extension(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    result, events = await run_call(lab, lab.route("ext205"), caller, hold_ms=2000)
+    assert result.ok, result.describe()
+    assert_one_call(events)
+    # nothing to ring: no phone channel, no DialBegin; DIALSTATUS says CHANUNAVAIL; voicemail 205 answers
+    assert not chans(events, "PJSIP/205-")
+    assert not named(events, "DialBegin")
+    assert named(events, "VarSet", Variable="DIALSTATUS", Value="CHANUNAVAIL")
+    vm = named(events, "Newexten", Application="VoiceMail")
+    assert vm and vm[0]["AppData"].startswith("205@default")
+
+
+# ------------------------------------------------------------------ Asterisk goes away mid-ring
+
+
+async def ringing_call(lab: Lab, ami: AmiSession, caller: str):
+    handle = await lab.start_call(lab.route("ext202"), caller_num=caller, caller="cancel", hold_ms=30000,
+                                  callees={"202": "ring"}, timeout=40)
+    await ami.wait_for(lambda e: e.name == "DialState" and e.get("DialStatus") == "RINGING"
+                       and e.get("CallerIDNum") == caller)
+    return handle
+
+
+async def test_asterisk_sigterm_while_ringing(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    async with lab.ami_session() as ami, TinyFastAgi(quiet_agi, lab.fastagi_port):
+        handle = await ringing_call(lab, ami, caller)
+        lab.controller.signal(signal.SIGTERM)
+        await asyncio.wait_for(ami.closed.wait(), 30)
+        await handle.abort()
+    linkedid = ami.linkedid_of(caller)
+    events = ami.call_events(linkedid or "")
+    # a clean shutdown hangs the ringing call up (DialEnd, Hangup of every channel, Cdr) before AMI closes;
+    # the "Shutdown" event usually follows, but Asterisk may close the session before sending it
+    hung_up = {e["Uniqueid"] for e in named(events, "Hangup")}
+    assert {e["Uniqueid"] for e in named(events, "Newchannel")} <= hung_up
+    assert [e["DialStatus"] for e in named(events, "DialEnd")] == ["NOANSWER"]
+    assert named(events, "Cdr")
+    shutdown = [i for i, e in enumerate(ami.events) if e.name == "Shutdown"]
+    last_hangup = max(i for i, e in enumerate(ami.events) if e.name == "Hangup" and e in events)
+    assert all(i > last_hangup for i in shutdown)
+
+
+async def test_asterisk_sigkill_while_ringing(lab: Lab) -> None:
+    caller = lab.new_caller_number()
+    async with lab.ami_session() as ami, TinyFastAgi(quiet_agi, lab.fastagi_port):
+        handle = await ringing_call(lab, ami, caller)
+        lab.controller.signal(signal.SIGKILL)
+        await asyncio.wait_for(ami.closed.wait(), 30)
+        await handle.abort()
+    events = ami.call_events(ami.linkedid_of(caller) or "")
+    # a crash: the socket just closes -- no Shutdown, no Hangup, no DialEnd, no Cdr for the ringing call
+    assert named(events, "Newchannel")
+    assert not named(ami.events, "Shutdown")
+    assert not [e for e in events if e.name in ("Hangup", "DialEnd", "Cdr")]
+
+
+# ---------------------------------------------------------------------------------------------- IVR
 
 
 async def speak_balance(env: dict[str, str], send: Send) -> None:
@@ -30,3 +270,7 @@ async def test_ivr_dtmf_sent_when_the_ivr_listens(lab: Lab) -> None:
     assert named(events, "DTMFEnd", Digit="3", Direction="Received")
     assert "balance" in [r["agi_network_script"] for r in agi.requests]
     assert named(events, "VarSet", Variable="PBXB_BALANCE", Value="42")
+    # Asterisk hung up (the caller answered its BYE): the caller channel's Hangup is a normal clearing
+    assert named(events, "Hangup")[0]["Cause"] == "16"
+
+

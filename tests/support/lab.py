@@ -271,12 +271,13 @@ class AmiSession:
         return None
 
     def call_events(self, linkedid: str) -> list[AmiMessage]:
-        """Every event of one call: Linkedid, DestLinkedid, or (Cdr) a UniqueID of one of its channels."""
+        """Every event of one call: a ``*Linkedid`` header equal to it, or a Cdr of one of its channels."""
+        def linked(e: AmiMessage) -> bool:  # Linkedid, DestLinkedid, TransfereeLinkedid, LocalOneLinkedid...
+            return any(v == linkedid for k, v in e.items() if k.endswith("Linkedid"))
+
         uniqueids = {e.get("Uniqueid") for e in self.events if e.get("Linkedid") == linkedid}
         uniqueids |= {e.get("DestUniqueid") for e in self.events if e.get("DestLinkedid") == linkedid}
-        return [e for e in self.events
-                if e.get("Linkedid") == linkedid or e.get("DestLinkedid") == linkedid
-                or (e.name == "Cdr" and e.get("UniqueID") in uniqueids)]
+        return [e for e in self.events if linked(e) or (e.name == "Cdr" and e.get("UniqueID") in uniqueids)]
 
     async def wait_call_end(
         self, linkedid: str, timeout: float = 60.0, grace: float = 0.5  # noqa: ASYNC109
@@ -430,8 +431,13 @@ class LabController:
         self._check_root()
         if self.pid() is not None:
             raise LabError("the lab Asterisk is already running; stop it first")
-        busy = [f"{p}/tcp" for p in (self.ports.ami,) if not _port_free(p, socket.SOCK_STREAM)]
-        busy += [f"{p}/udp" for p in (self.ports.sip,) if not _port_free(p, socket.SOCK_DGRAM)]
+        deadline = time.monotonic() + 5  # a just-stopped Asterisk may need a moment to let go of them
+        while True:
+            busy = [f"{p}/tcp" for p in (self.ports.ami,) if not _port_free(p, socket.SOCK_STREAM)]
+            busy += [f"{p}/udp" for p in (self.ports.sip,) if not _port_free(p, socket.SOCK_DGRAM)]
+            if not busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         if busy:
             raise LabError(f"lab ports already in use by something else: {', '.join(busy)} "
                            "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)")
@@ -486,12 +492,14 @@ class LabController:
                 os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
             except ChildProcessError:
                 pass
-            if not Path(f"/proc/{pid}").exists():
-                return True
             try:
-                if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-                    return True
+                status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
+                return True
+            # a zombie leader may still have live threads holding the sockets: gone = zombie with 0-1 threads
+            state = re.search(r"^State:\s+(\S)", status, re.M)
+            threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
+            if state and state.group(1) == "Z" and (threads is None or int(threads.group(1)) <= 1):
                 return True
             time.sleep(0.05)
         return False
@@ -845,6 +853,7 @@ class Lab:
         dtmf_trigger: Literal["notify", "delay"] = "notify",
         dtmf_delay_ms: int = 4000,
         refer_to: str = "202",
+        refer_after_ms: int = 1000,
         timeout: float = 60.0,  # noqa: ASYNC109
     ) -> CallHandle:
         """Start one sipp call; phones (``callees``: ext -> behaviour) are started first.
@@ -854,16 +863,19 @@ class Lab:
         ``dtmf_caller_xml``; stays until Asterisk hangs up, or hangs up after ``hold_ms``), "wait" (stay until
         Asterisk hangs up, at most ``hold_ms``). callee: "answer" (after 1 s of ringing), "ring" (never
         answers), "busy" (486), "refer" (answers, then blind-transfers the caller to ``refer_to`` by REFER
-        after ``hold_ms``). ``internal``: the call comes from extension 201's phone (127.0.0.2 / From 201).
+        ``refer_after_ms`` after answering, then hangs up). ``internal``: the call comes from extension 201's
+        phone (127.0.0.2 / From 201).
         """
         n = next(self._calls)
         workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{exten}-", dir=self.workdir))
         ports = self.ports
         procs: dict[str, asyncio.subprocess.Process] = {}
         for i, (ext, mode) in enumerate((callees or {}).items()):
-            extra = ["-s", ext if ext != "pstn" else "pstn"]
+            # a phone ignores what its scenario does not expect (e.g. a BYE racing its own)
+            extra = ["-s", ext, "-default_behaviors", "all,-abortunexp"]
             if mode == "refer":
-                extra += ["-key", "refer_to", f"sip:{refer_to}@127.0.0.1:{ports.sip}", "-d", str(hold_ms)]
+                target = f"sip:{refer_to}@127.0.0.1:{ports.sip}"
+                extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
             procs[ext] = await self._sipp(
                 LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", ports.callee(ext),
                 ports.media_base + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
