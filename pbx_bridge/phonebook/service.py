@@ -139,9 +139,13 @@ class PhonebookService:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        pull = self.cfg.run_at_start
+        # In the daemon the directory starts first and has just synced (or loaded its stored copy and
+        # keeps retrying, notifying us on success): publishing its snapshot is the start-up run, and a
+        # second pull would only double the load on ITFlow. Pull ourselves when nobody else does.
+        directory_syncs = bool(getattr(getattr(self.directory, "cfg", None), "enabled", False))
+        pull = self.cfg.run_at_start and not (directory_syncs and self.directory.snapshot is not None)
         if not pull and self.directory.snapshot is not None:
-            self._pending = self.directory.snapshot  # serve the stored directory at once
+            self._pending = self.directory.snapshot  # serve the directory we have at once
         deadline = loop.time() + self._next_delay()
         while True:
             if not pull and self._pending is None and not self._manual:
@@ -166,6 +170,12 @@ class PhonebookService:
 
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
+        http = self.settings.http
+        if (not getattr(http, "public_url", None) and getattr(http, "host", "") in ("0.0.0.0", "::")
+                and "cisco" in self.cfg.formats):
+            log.warning("phonebook: http.public_url is not set and http.host is a wildcard: Cisco page "
+                        "links point to %s; set http.public_url to the address phones use",
+                        public_url_of(http))
         self._unsubscribe = self.directory.subscribe(self._on_snapshot)
         if self.cfg.enabled:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="phonebook-sync")

@@ -133,3 +133,21 @@ async def test_scheduler_runs_at_start_follows_snapshots_and_manual_trigger(phon
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)
     assert env.service._task is None
+
+
+async def test_start_publishes_the_directory_snapshot_without_a_second_pull(phonebook_env):
+    # In the daemon the directory has just synced when the phonebook starts: no second pull.
+    env = await phonebook_env("v1-head")
+    await env.directory.sync()
+    pulls = env.directory.syncs
+    await env.service.start()
+    try:
+        for _ in range(200):
+            if env.service.runs >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert env.service.last_result.status == "published"
+        assert env.directory.syncs == pulls
+        assert "Bell & Whistle" in dict(yealink_entries(env))
+    finally:
+        await env.service.stop(asyncio.get_running_loop().time() + 5)
