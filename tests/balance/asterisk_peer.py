@@ -41,6 +41,7 @@ class ScriptedAsterisk:
     dtmf: list[str] = field(default_factory=list)        # keys the caller presses, in order
     press_during_prompt: bool = False                    # first key interrupts the prompt being played
     hangup_at: int | None = None                         # the caller hangs up during command N (1-based)
+    variables: dict[str, str] = field(default_factory=dict)   # channel variables GET VARIABLE sees
     commands: list[str] = field(default_factory=list)
     hung_up: bool = False
 
@@ -66,6 +67,9 @@ class ScriptedAsterisk:
             return ["200 result=6"]
         if cmd.startswith("WAIT FOR DIGIT"):
             return [f"200 result={ord(self.dtmf.pop(0))}" if self.dtmf else "200 result=0"]
+        if cmd.startswith("GET VARIABLE "):
+            value = self.variables.get(cmd.split(" ", 2)[2])
+            return ["200 result=0" if value is None else f"200 result=1 ({value})"]
         if cmd.startswith(("SET VARIABLE", "VERBOSE")):
             return ["200 result=1"]
         return ["510 Invalid or unknown command"]

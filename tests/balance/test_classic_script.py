@@ -45,10 +45,14 @@ async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions) -> int
     return site._server.sockets[0].getsockname()[1]
 
 
-async def run_script(port: int | None, callerid: str, **peer_kw) -> tuple[list[str], int]:
-    peer = ScriptedAsterisk(existing=ALL_FILES, **peer_kw)
+async def run_script(port: int | None, callerid: str, *, url_in_channel: bool = False,
+                     **peer_kw) -> tuple[list[str], int]:
     url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1:9"   # 9: nothing listens (discard)
-    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_URL": url, "PBXB_BALANCE_TIMEOUT": "5"}
+    variables = {"PBXB_BALANCE_URL": url} if url_in_channel else {}
+    peer = ScriptedAsterisk(existing=ALL_FILES, variables=variables, **peer_kw)
+    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_TIMEOUT": "5"}
+    if not url_in_channel:
+        proc_env["PBXB_BALANCE_URL"] = url
     return await peer.run_classic([sys.executable, str(SCRIPT), "4125550101"], classic_env(callerid),
                                   proc_env=proc_env)
 
@@ -61,6 +65,22 @@ async def test_known_caller_through_the_script(itflow_sim, tmp_path) -> None:
         commands, code = await run_script(port, "4125550101")
         assert (commands, code) == ([*ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], 0)
         assert sessions.live == {}
+
+
+async def test_daemon_url_from_the_channel_variable(itflow_sim, tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        commands, code = await run_script(port, "4125550101", url_in_channel=True)
+        assert (commands, code) == (["GET VARIABLE PBXB_BALANCE_URL", *ACME_V26_3,
+                                     'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], 0)
+
+
+async def test_script_refuses_a_daemon_url_off_loopback() -> None:
+    peer = ScriptedAsterisk(variables={"PBXB_BALANCE_URL": "http://example.invalid:8735"})
+    commands, code = await peer.run_classic([sys.executable, str(SCRIPT)], classic_env("4125550101"),
+                                            proc_env={"PATH": os.environ.get("PATH", "")})
+    assert commands == ["GET VARIABLE PBXB_BALANCE_URL"] and code == 1
 
 
 async def test_script_argument_cannot_choose_the_client(itflow_sim, tmp_path) -> None:
