@@ -27,6 +27,7 @@ ended as LOST too. The number of calls (and of channels per call) is bounded.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,7 @@ class _Call:
     ring_start: float = 0.0
     ring_end: float = 0.0
     answer_ts: float = 0.0
+    answered: bool = False
     answered_by: str = ""
     dial_status: set[str] = field(default_factory=set)
     dialstatus_var: str = ""
@@ -136,7 +138,9 @@ class CallTracker:
         self._is_internal = is_internal
         self._calls: dict[str, _Call] = {}
         self._chan_call: dict[str, str] = {}          # uniqueid -> linkedid (for Cdr and moves)
-        self._pending: list[str] = []                 # linkedids whose channels are all down
+        # (deadline, linkedid) of calls whose channels are all down, in deadline order (the clock only
+        # moves forward), so each event checks only the head: O(1), not O(pending calls).
+        self._pending: deque[tuple[float, str]] = deque()
         self.stats = TrackerStats()
         self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
             "Newchannel": self._on_newchannel,
@@ -195,7 +199,7 @@ class CallTracker:
                     call.events += 1
                     call.last_event = now
                     handler(call, event, _ts(event, now))
-        if self._pending or len(self._calls) > self.max_calls:
+        if (self._pending and self._pending[0][0] <= self._clock()) or len(self._calls) > self.max_calls:
             out.extend(self.tick())
         return out
 
@@ -203,17 +207,14 @@ class CallTracker:
         """Finalise calls whose grace period ended; expire stale calls; enforce the size bound."""
         now = self._clock()
         out: list[CallRecord] = []
-        if self._pending:
-            keep: list[str] = []
-            for lid in self._pending:
-                call = self._calls.get(lid)
-                if call is None or call.all_down_at is None:
-                    continue
-                if now - call.all_down_at >= self.grace:
-                    out.append(self._finish(call))
-                else:
-                    keep.append(lid)
-            self._pending = keep
+        pending = self._pending
+        while pending and pending[0][0] <= now:
+            _, lid = pending.popleft()
+            call = self._calls.get(lid)
+            # skip calls already finished or re-opened (a new channel joined); a re-opened call is
+            # queued again when its channels are all down again
+            if call is not None and call.all_down_at is not None and now - call.all_down_at >= self.grace:
+                out.append(self._finish(call))
         if len(self._calls) > self.max_calls:
             # Evict the calls idle longest.
             n = len(self._calls) - self.max_calls
@@ -244,7 +245,7 @@ class CallTracker:
             else:
                 call.suspect = True
                 call.note("AMI connection lost during the call")
-        self._pending = []
+        self._pending.clear()
         return out
 
     def resync(self, channels: Iterable[Mapping[str, str]]) -> list[CallRecord]:
@@ -290,7 +291,7 @@ class CallTracker:
         out: list[CallRecord] = []
         for call in list(self._calls.values()):
             out.append(self._finish(call, lost=call.all_down_at is None))
-        self._pending = []
+        self._pending.clear()
         return out
 
     # ------------------------------------------------------------------ internals
@@ -366,15 +367,14 @@ class CallTracker:
             self._answered(call, ts, dest)
 
     def _answered(self, call: _Call, ts: float, who: str) -> None:
-        if not call.answer_ts:
+        if not call.answered:
+            call.answered = True
             call.answer_ts = ts
             call.answered_by = who
 
     def _on_agentconnect(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         who = event.get("MemberName") or event.get("DestChannel") or event.get("Interface", "")
-        if not call.answer_ts:
-            call.answer_ts = ts
-            call.answered_by = who
+        self._answered(call, ts, who)
 
     def _on_hangup(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         uid = event.get("Uniqueid", "")
@@ -388,7 +388,7 @@ class CallTracker:
     def _maybe_all_down(self, call: _Call, now: float) -> None:
         if call.channels and all(call.channels.values()) and call.all_down_at is None:
             call.all_down_at = now
-            self._pending.append(call.linkedid)
+            self._pending.append((now + self.grace, call.linkedid))
 
     def _on_varset(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         var = event.get("Variable", "")
@@ -467,7 +467,7 @@ class CallTracker:
         for call in list(self._calls.values()):
             call.note(why)
             out.append(self._finish(call, lost=call.all_down_at is None))
-        self._pending = []
+        self._pending.clear()
         return out
 
     def _finish(self, call: _Call, *, lost: bool = False) -> CallRecord:
@@ -487,7 +487,7 @@ class CallTracker:
             return Outcome.INTERNAL
         if call.vm_left or (call.vm_reached and call.vm_status == "SUCCESS"):
             return Outcome.VOICEMAIL
-        if call.answer_ts:
+        if call.answered:
             return Outcome.ANSWERED
         if call.vm_reached:
             return Outcome.VOICEMAIL_NO_MESSAGE
