@@ -75,3 +75,17 @@ async def test_export_one_format_to_stdout_and_file(phonebook_env, tmp_path):
     assert target.read_bytes().startswith(b"BEGIN:VCARD")
     code, _, err = await run_cli("-c", str(env.config_path), "phonebook", "export", "-f", "nokia")
     assert code == 2 and "invalid choice" in err
+
+
+async def test_export_of_a_paged_format_writes_every_page(phonebook_env, tmp_path):
+    env = await phonebook_env("v1-head")
+    for i in range(40):
+        env.sim.db.add_contact(1, f"Paged {i:02d}", phone=f"41255540{i:02d}")
+    target = tmp_path / "cisco.xml"
+    code, _, err = await run_cli("-c", str(env.config_path), "phonebook", "export", "-f", "cisco",
+                                 "-o", str(target))
+    assert code == 0, err
+    pages = sorted(p.name for p in tmp_path.glob("cisco*.xml"))
+    assert pages == ["cisco-2.xml", "cisco.xml"]
+    for p in tmp_path.glob("cisco*.xml"):
+        assert len(etree.fromstring(p.read_bytes()).findall("DirectoryEntry")) <= 32

@@ -338,3 +338,13 @@ def test_csv_parses_with_the_csv_module():
 
 def test_nasty_names_list_is_used():
     assert len(NASTY_NAMES) >= 8
+
+
+def test_gigaset_central_book_stays_under_2_mb(caplog):
+    parties = [contact(i, f"{i:05d} " + "N" * 600, "", (OFF, f"412{i:07d}")) for i in range(1, 4001)]
+    with caplog.at_level(logging.WARNING, "pbx_bridge.phonebook"):
+        rendered = render("gigaset", parties, max_entries={"gigaset": 10_000})
+    assert len(rendered.body) <= 2 * 1024 * 1024
+    written = len(fragments(rendered.body))
+    assert 2000 < written < 4000 and rendered.cut == 4000 - written
+    assert "over the vendor limit of 2 MB were left out" in caplog.text

@@ -10,7 +10,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -53,6 +53,7 @@ class Rendered:
     records: int = 0          # records written (entries, or entry-number pairs in one-number formats)
     cut: int = 0              # records dropped by a vendor limit
     shortened: int = 0        # names cut to the vendor's length
+    numbers_dropped: int = 0  # numbers beyond the format's slots (e.g. a fourth number in a 3-slot format)
 
     @property
     def body(self) -> bytes:
@@ -90,7 +91,7 @@ class Limiter:
     max_name_bytes: int | None = None
     cut: int = 0
     shortened: int = 0
-    _names: dict[str, str] = field(default_factory=dict)
+    reason: str = ""          # what limit cut records, when it is not max_entries (e.g. a size)
 
     @classmethod
     def for_spec(cls, spec_id: str, default_entries: int | None, default_name: int | None,
@@ -132,7 +133,10 @@ class Limiter:
         rendered.shortened += self.shortened
         if rendered.cut:
             log.warning("phonebook %s: %d records over the vendor limit of %s were left out",
-                        self.spec_id, rendered.cut, self.max_entries)
+                        self.spec_id, rendered.cut, self.reason or self.max_entries)
+        if rendered.numbers_dropped:
+            log.info("phonebook %s: %d numbers did not fit the format's number fields",
+                     self.spec_id, rendered.numbers_dropped)
         if rendered.shortened:
             log.info("phonebook %s: %d names shortened to %s characters", self.spec_id,
                      rendered.shortened, self.max_name if self.max_name_bytes is None

@@ -26,7 +26,8 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         dropped += max(0, len(e.numbers) - 3)
         w.writerow([lim.name(e.name), e.first_name, e.last_name, e.organization, e.group, str(e.kind),
                     office, mobile, other, e.email])
-    return lim.report(Rendered([buf.getvalue().encode("utf-8")], records=len(entries), cut=dropped))
+    body = buf.getvalue().encode("utf-8")
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

@@ -40,7 +40,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             yield el
 
     body = xml_document("FanvilIPPhoneDirectory", children())
-    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

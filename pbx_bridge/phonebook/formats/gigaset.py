@@ -55,13 +55,14 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         attrs, lost = _attrs(e, lim)
         chunk = etree.tostring(etree.Element("entry", attrs), encoding="UTF-8") + b"\n"
         if size + len(chunk) > MAX_BYTES:
+            lim.reason = "2 MB"
             break
         parts.append(chunk)
         size += len(chunk)
         written += 1
         dropped += lost
     lim.cut += len(entries) - written
-    return lim.report(Rendered([b"".join(parts)], records=written, cut=dropped))
+    return lim.report(Rendered([b"".join(parts)], records=written, numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

@@ -33,7 +33,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         sub(c, "Home", other)
     text = DECLARATION + etree.tostring(root, encoding="unicode", pretty_print=True)
     body = b"\xff\xfe" + text.encode("utf-16-le")
-    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

@@ -44,7 +44,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         root = etree.Element("ppxml")
         root.append(pb)
         out.append(XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True))
-    return lim.report(Rendered(out, records=len(entries), cut=dropped))
+    return lim.report(Rendered(out, records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

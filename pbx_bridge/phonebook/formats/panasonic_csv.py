@@ -28,7 +28,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         nums = (nums + [""] * NUMBERS)[:NUMBERS]
         w.writerow([str(rid), lim.name(e.name), *nums])
     body = b"\xff\xfe" + buf.getvalue().encode("utf-16-le")
-    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

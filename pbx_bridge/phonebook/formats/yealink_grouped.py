@@ -43,7 +43,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             yield menu
 
     body = xml_document("YealinkIPPhoneBook", children())
-    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(

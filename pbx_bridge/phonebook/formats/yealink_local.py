@@ -56,7 +56,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             group_id_name=group if group in kept else ALL_CONTACTS)
     body = (XML_DECLARATION + etree.tostring(root_group, encoding="UTF-8", pretty_print=True)
             + etree.tostring(root_contact, encoding="UTF-8", pretty_print=True))
-    return lim.report(Rendered([body], records=len(entries), cut=dropped))
+    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(
