@@ -10,6 +10,7 @@ basic auth middleware).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -95,7 +96,9 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         if not 1 <= page <= out.page_count:
             return web.Response(status=404, text=f"no page {page} (1..{out.page_count})\n")
         note_agent(request, format_id)
-        etag = out.etag(page)
+        file_backed = out.pages is None
+        # big files are read and hashed off the event loop (a 100k book is tens of MB)
+        etag = await asyncio.to_thread(out.etag, page) if file_backed else out.etag(page)
         headers = {"ETag": etag, "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
                    "Cache-Control": "no-cache"}
         if request.method in ("GET", "HEAD"):
@@ -105,11 +108,11 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
                     inm is None and ims is not None and _not_modified_since(ims, publisher.published_at)):
                 return web.Response(status=304, headers=headers)
         try:
-            body = out.page(page)
+            body = await asyncio.to_thread(out.page, page) if file_backed else out.page(page)
         except OSError as exc:
             log.warning("phonebook: cannot read the published %s file: %s", format_id, exc)
             return web.Response(status=503, text="phonebook file unavailable\n", headers=_RETRY)
-        if out.pages is None:
+        if file_backed:
             headers["ETag"] = etag_of(body)  # the bytes actually sent, even mid-publish
         headers["Content-Type"] = out.spec.media_type
         if not out.spec.xml:

@@ -113,9 +113,15 @@ class PhonebookService:
                 self._pending = None
             return await self._publish(snapshot, force, progress)
 
-    async def _publish(self, snapshot: Snapshot, force: bool, progress: Progress | None) -> PublishResult:
-        result = await asyncio.to_thread(self.publisher.publish, snapshot.parties, self.plan,
-                                         source=snapshot.source, force=force, progress=progress)
+    async def _publish(self, snapshot: Snapshot, force: bool,
+                       progress: Progress | None) -> PublishResult | None:
+        try:
+            result = await asyncio.to_thread(self.publisher.publish, snapshot.parties, self.plan,
+                                             source=snapshot.source, force=force, progress=progress)
+        except OSError as exc:  # output_dir unwritable, disk full: the previous files stay in place
+            self.last_error = f"cannot write the phonebook files: {exc}"
+            log.error("phonebook: %s; the previous files stay in place", self.last_error)
+            return None
         self.last_result = result
         self.runs += 1
         return result

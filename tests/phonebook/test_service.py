@@ -151,3 +151,21 @@ async def test_start_publishes_the_directory_snapshot_without_a_second_pull(phon
         assert "Bell & Whistle" in dict(yealink_entries(env))
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)
+
+
+async def test_a_failed_write_is_reported_and_keeps_previous_files(phonebook_env):
+    env = await phonebook_env("v1-head", formats=["yealink", "csv"])
+    await env.service.sync()
+    before = (env.out / "phonebook.csv").read_bytes()
+    env.sim.db.add_contact(1, "Blocked Writer", phone="4125556666")
+    # a directory where the Yealink file goes: the rename fails (even for root)
+    (env.out / "yealink-phonebook.xml").unlink()
+    (env.out / "yealink-phonebook.xml").mkdir()
+    assert await env.service.sync() is None
+    assert "cannot write the phonebook files" in env.service.last_error
+    assert (env.out / "phonebook.csv").read_bytes() == before
+    assert not [p for p in env.out.iterdir() if p.name.endswith(".tmp")]
+    (env.out / "yealink-phonebook.xml").rmdir()
+    result = await env.service.sync()
+    assert result is not None and result.status == "published"
+    assert b"Blocked Writer" in (env.out / "phonebook.csv").read_bytes()
