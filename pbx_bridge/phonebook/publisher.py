@@ -208,6 +208,7 @@ class Publisher:
         previous = self.entries
         fingerprint = self._fingerprint(parties)
         if fingerprint == self._source and self.outputs and self._files_intact() and not force:
+            self._succeeded()
             return PublishResult("unchanged", previous, previous, message="directory unchanged")
         if progress:
             progress("build", 0, 1)
@@ -224,6 +225,7 @@ class Publisher:
             log.warning("phonebook: publishing despite the shrink guard (forced): %s", guard)
         if book.digest == self.book_digest and self.outputs and self._files_intact() and not force:
             self._source = fingerprint
+            self._succeeded()
             return PublishResult("unchanged", len(book), previous, message="entries unchanged")
         written, records = self._render_all(book, progress)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -231,12 +233,16 @@ class Publisher:
             self.published_at = now
         self.book_digest, self.entries, self._source = book.digest, len(book), fingerprint
         self._save_state()
-        if self.metrics is not None:
-            self.metrics.phonebook_success.set(now.timestamp())
-            self.metrics.phonebook_entries.set(len(book))
+        self._succeeded()
         log.info("phonebook: published %d entries in %d formats (%d files written)",
                  len(book), len(records), len(written))
         return PublishResult("published", len(book), previous, written=written, records=records)
+
+    def _succeeded(self) -> None:
+        # "last success" counts unchanged syncs too: a quiet directory must not look like a stuck one
+        if self.metrics is not None:
+            self.metrics.phonebook_success.set(time.time())
+            self.metrics.phonebook_entries.set(self.entries)
 
     def _guard(self, book: Book, previous: int) -> str:
         if previous <= 0:
