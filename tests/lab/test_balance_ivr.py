@@ -66,11 +66,10 @@ def _in_chroot(root: Path, path: str) -> Path:
     raise RuntimeError(f"symlink loop resolving {path} in {root}")
 
 
-@pytest.fixture
-def built_prompts(lab) -> Iterator[Path]:
-    """The pbx-bridge phrases generated into the lab's sounds/en/custom (removed afterwards)."""
-    en = _in_chroot(lab.root, "/usr/share/asterisk/sounds/en")
-    staging = lab.root / "tmp" / "pbxb-prompts"
+def install_prompts(root: Path) -> list[Path]:
+    """Generate the pbx-bridge phrases into the chroot's sounds/en/custom; returns the files placed."""
+    en = _in_chroot(root, "/usr/share/asterisk/sounds/en")
+    staging = root / "tmp" / "pbxb-prompts"
     built = build_prompts(BalanceSettings(), languages=["en"], sounds_dir=staging, force=True)
     target = en / "custom"
     target.mkdir(exist_ok=True)
@@ -81,13 +80,20 @@ def built_prompts(lab) -> Iterator[Path]:
             dest.write_bytes(b.path.read_bytes())
             dest.chmod(0o644)
             placed.append(dest)
-    yield target
+    return placed
+
+
+@pytest.fixture
+def built_prompts(lab) -> Iterator[list[Path]]:
+    """The pbx-bridge phrases in the lab's sounds/en/custom for the test (removed afterwards)."""
+    placed = install_prompts(lab.root)
+    yield placed
     for p in placed:
         p.unlink(missing_ok=True)
 
 
 async def _ivr(stack: AsyncExitStack, tmp: Path, lab, sim: Simulator,
-               **balance) -> tuple[FastAgiServer, Metrics]:
+               **balance) -> tuple[FastAgiServer, Metrics, BalanceService]:
     itflow_cfg = {"url": sim.url, "api_key": sim.keys["all"], "timeout": 5}
     settings = Settings.model_validate({"itflow": itflow_cfg, "state_dir": str(tmp), "balance": balance})
     store = Store.in_state_dir(tmp)
@@ -106,7 +112,7 @@ async def _ivr(stack: AsyncExitStack, tmp: Path, lab, sim: Simulator,
                            env_timeout=5, command_timeout=15)
     await server.start()
     stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
-    return server, metrics
+    return server, metrics, service
 
 
 @pytest.fixture
@@ -151,7 +157,7 @@ async def test_known_callers_hear_the_documented_sequences(lab, sim, built_promp
     for amount, n in callers.items():
         _client_owing(sim, amount, n)
     async with AsyncExitStack() as stack:
-        server, _ = await _ivr(stack, tmp_path, lab, sim)
+        server, _, _ = await _ivr(stack, tmp_path, lab, sim)
         async with lab.ami_session() as ami:
             for amount, n in callers.items():
                 handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
@@ -229,7 +235,7 @@ async def test_hangup_mid_readout_ends_cleanly(lab, sim, built_prompts, tmp_path
     n = lab.new_caller_number()
     _client_owing(sim, "1234.56", n)
     async with AsyncExitStack() as stack:
-        server, metrics = await _ivr(stack, tmp_path, lab, sim)
+        server, metrics, _ = await _ivr(stack, tmp_path, lab, sim)
         async with lab.ami_session() as ami:
             handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
                                           caller="dtmf", digits="3", hold_ms=40000)

@@ -1,0 +1,71 @@
+"""``agi/itflow-balance`` run by the real lab Asterisk: the chroot's Python, the unprivileged AGI user,
+and the daemon's loopback endpoint on the host (the chroot shares the host's network namespace).
+
+The call: AMI ``Originate`` of ``Local/300@from-sipp`` (the plain lab's IVR answers it and waits for a
+digit) with ``Application: AGI`` / ``Data: itflow-balance`` and the caller's number as CallerID, so the
+script runs on the ``;1`` half exactly as ``exten => 3,1,AGI(itflow-balance)`` would. The daemon's URL
+reaches the script as the channel variable PBXB_BALANCE_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
+from tests.lab.test_balance_ivr import DOCUMENTED, _client_owing, _ivr, install_prompts, sim  # noqa: F401
+
+SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-balance"
+
+
+async def _internal(stack: AsyncExitStack, service) -> int:
+    app = web.Application()
+    app.router.add_routes(balance_http_routes(service, sessions=RemoteSessions(service, reply_timeout=10)))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+def prompts_plain(lab_plain) -> Iterator[list[Path]]:
+    placed = install_prompts(lab_plain.root)
+    yield placed
+    for p in placed:
+        p.unlink(missing_ok=True)
+
+
+async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path) -> None:  # noqa: F811
+    lab = lab_plain
+    n = lab.new_caller_number()
+    _client_owing(sim, "100.5", n)
+    name = lab.install_agi(SCRIPT, "itflow-balance")
+    async with AsyncExitStack() as stack:
+        _, metrics, service = await _ivr(stack, tmp_path, lab, sim)
+        port = await _internal(stack, service)
+        async with lab.ami_session() as ami:
+            resp = await ami.action({
+                "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",
+                "Data": name, "CallerID": f"Lab Caller <{n}>", "Async": "true", "Timeout": "10000",
+                "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
+            })
+            assert resp.get("Response") == "Success", dict(resp)
+            await ami.wait_for(lambda e: e.name == "AGIExecEnd"
+                               and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS"),
+                               timeout=60)
+            commands = [e.get("Command", "") for e in ami.events
+                        if e.name == "AGIExecStart" and e.get("Channel", "").endswith(";1")]
+            await ami.action({"Action": "Hangup", "Channel": "/^Local/300@from-sipp-.*$/"})
+            await asyncio.sleep(0.5)
+    assert commands == ["GET VARIABLE PBXB_BALANCE_URL", *DOCUMENTED["100.5"],
+                        'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
+    samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
+               for s in m.samples if s.name.endswith("_total")}
+    assert samples == {"spoken": 1.0}
