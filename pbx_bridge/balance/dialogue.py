@@ -10,6 +10,7 @@ Outcomes (returned, logged, counted as ``pbx_bridge_balance_requests_total{resul
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -126,7 +127,11 @@ class BalanceCall:
         else:
             await self.verifier.attempts.record(number=self.number_key, client_id=identity.client_id,
                                                 call_id=self.call_id, kind="callerid", ok=True)
-        balance = await self.service.provider.balance(identity.client_id)
+        try:
+            async with asyncio.timeout(s.compute_timeout):
+                balance = await self.service.provider.balance(identity.client_id)
+        except TimeoutError:
+            raise BalanceError(f"ITFlow took longer than {s.compute_timeout:g} s") from None
         if not balance.exact and s.approximate == "refuse":
             return await self._refuse("refused")
         steps = readout_plan(balance.amount, balance.currency, self.prompts, approximate=not balance.exact)

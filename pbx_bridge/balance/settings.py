@@ -87,7 +87,9 @@ class BalanceSettings(Section):
     # the built-in English texts (pbx_bridge/prompts.py lists them).
     prompt_texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     prompts: dict[str, LanguagePrompts] = Field(default_factory=lambda: {"en": LanguagePrompts()})
-    # Seconds the classic AGI script waits for the daemon before failing (it then says nothing).
+    # Seconds a call may wait for ITFlow to compute the balance; then a polite refusal ("unavailable").
+    compute_timeout: float = Field(default=15.0, gt=0, le=120)
+    # Seconds the daemon waits for the classic AGI script to relay each reply (then the call is over).
     script_timeout: float = Field(default=8.0, gt=0, le=60)
 
     @field_validator("default_currency")

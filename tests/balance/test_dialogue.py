@@ -188,6 +188,15 @@ async def test_itflow_down_is_a_polite_refusal(itflow_sim, tmp_path) -> None:
         assert commands[-1] == status("unavailable")
 
 
+async def test_slow_itflow_is_bounded(itflow_sim, tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), compute_timeout=0.5)
+        await ivr.service.provider.capabilities()   # detected before ITFlow turns slow
+        ivr.sim.delay = 2.0
+        commands = await ivr.call("4125550101")
+        assert said_numbers(commands) == [] and commands[-1] == status("unavailable")
+
+
 @pytest.mark.parametrize("language", ["en", "en_GB", "fr"])
 async def test_language_falls_back_to_the_configured_prompts(itflow_sim, tmp_path, language: str) -> None:
     async with AsyncExitStack() as stack:
