@@ -136,7 +136,7 @@ async def run(entries: int, workdir: Path) -> int:
         for fid, out in publisher.outputs.items():
             ok, count = check(out.spec, out)
             correct += ok
-            size = sum(p.stat().st_size for p in out.paths)
+            size = sum(len(out.page(n)) for n in range(1, out.page_count + 1))
             print(f"{fid:16} {out.records:>8} {out.page_count:>6} {size:>11}  {'ok' if ok else 'MISMATCH'}"
                   f" ({count})")
         print(f"formats parsed back with the expected record count: {correct}/{len(publisher.outputs)}")
