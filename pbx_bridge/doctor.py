@@ -170,8 +170,8 @@ async def _ami(settings: Settings) -> list[CheckItem]:
         version = banner.decode(errors="replace").strip()
         if b"Permission denied" in tail:
             return [CheckItem("fail", "ami", "logged in, but CoreShowChannels is denied (needed to resync "
-                              "calls after a reconnect)", "give the AMI user read=call,cdr,agent,system,"
-                              "reporting and write=system,call,reporting")]
+                              "calls after a reconnect)", "give the AMI user read=system,call,cdr,agent,"
+                              "dialplan,user and write=system,call,reporting (docs/freepbx.md)")]
         return [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
     except (OSError, TimeoutError) as exc:
         return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: no answer ({exc!r})",

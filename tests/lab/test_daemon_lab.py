@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.daemon import Daemon, write_config
+from tests.support.daemon import PBX_BRIDGE, Daemon, write_config
 from tests.support.lab import Lab
 
 
@@ -143,3 +143,52 @@ async def test_sigterm_during_a_burst_of_missed_calls_loses_no_ticket(lab_plain:
 
 async def _at_least(fn: Callable[[], Any], n: float) -> bool:
     return await fn() >= n
+
+
+# ------------------------------------------------------------------ check + the documented AMI user
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _doc_filters() -> list[str]:
+    text = (ROOT / "docs/freepbx.md").read_text()
+    block = text.split("```ini\n[pbxbridge]\n", 1)[1].split("```", 1)[0]
+    return [ln.strip() for ln in block.splitlines() if ln.startswith("eventfilter")]
+
+
+def test_documented_filters_are_the_lab_tested_ones() -> None:
+    # docs/freepbx.md's filters must be exactly the lab's [pbxbridge-filtered] user, whose events the
+    # call tracker is tested on (tests/fixtures/ami-traces/freepbx-like/filtered-user-*).
+    lab_conf = (ROOT / "lab/etc/freepbx-like/manager_custom.conf").read_text()
+    section = lab_conf.split("[pbxbridge-filtered]", 1)[1].split("\n[", 1)[0]
+    lab_filters = [ln.strip() for ln in section.splitlines() if ln.startswith("eventfilter")]
+    assert _doc_filters() == lab_filters
+
+
+async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow_sim, tmp_path: Path) -> None:
+    lab = lab_freepbx
+    sim = await itflow_sim("v1-head")
+
+    async def check(secret: str) -> tuple[int, str]:
+        cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
+                           state_dir=tmp_path / "state",
+                           extra={"ami": {"host": lab.ami.host, "port": lab.ami.port,
+                                          "username": "pbxbridge-filtered", "secret": secret},
+                                  "tickets": {"spool_root": str(lab.spool)}})
+        proc = await asyncio.create_subprocess_exec(
+            str(PBX_BRIDGE), "--config", str(cfg), "check", stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    section = (ROOT / "lab/etc/freepbx-like/manager_custom.conf").read_text().split("[pbxbridge-filtered]")[1]
+    secret = next(ln.split("=", 1)[1].strip() for ln in section.splitlines() if ln.startswith("secret"))
+    rc, out = await check(secret)
+    assert rc == 0, out
+    assert any(ln.startswith("ok    ami: ") and "logged in as pbxbridge-filtered" in ln
+               for ln in out.splitlines()), out
+    rc, out = await check("not-the-secret")
+    assert rc == 1
+    assert any(ln.startswith("fail  ami: ") and "login refused" in ln for ln in out.splitlines()), out
+    assert "not-the-secret" not in out
