@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=8780, help="TCP port (0 = any free port)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     s.add_argument("--seed", metavar="FILE", help="seed data file instead of the built-in seed")
+    s.add_argument("--quirk", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one era quirk of the profile, e.g. leading_newline=true, "
+                   "mysqli_exceptions=false, phonebook_era=2019, numeric_keys=true (repeatable)")
     s.set_defaults(handler=_sim, needs_config=False)
 
 
@@ -136,5 +139,28 @@ async def _sim(ctx: CommandContext) -> int:
     from pbx_bridge.itflow import simulator
 
     args = ctx.args
-    await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed)
+    quirks = _parse_quirks(args.quirk)
+    await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
     return 0
+
+
+def _parse_quirks(items: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs for the simulator's :class:`Quirks`; booleans as true/false."""
+    from dataclasses import fields
+
+    from pbx_bridge.itflow.simulator.profiles import Quirks
+
+    known = {f.name: f for f in fields(Quirks)}
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in known:
+            raise SystemExit(f"pbx-bridge sim: --quirk {item!r}: expected NAME=VALUE with NAME one of "
+                             + ", ".join(sorted(known)))
+        if isinstance(getattr(Quirks(), name), bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise SystemExit(f"pbx-bridge sim: --quirk {name}: expected true or false")
+            out[name] = value.lower() in ("true", "1", "yes")
+        else:
+            out[name] = value
+    return out

@@ -163,3 +163,25 @@ async def test_sim_verb_with_a_seed_file(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_sim_verb_quirk_switch_reaches_the_wire() -> None:
+    """``--quirk leading_newline=true``: the legacy answers of 2019-08..2022-02 start with a newline."""
+    import httpx
+
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(str(EXE), "sim", "--profile", "legacy-2022", "--port", "0",
+                                                "--quirk", "leading_newline=true", stdout=pipe, stderr=pipe)
+    try:
+        assert proc.stdout is not None
+        header = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        url = re.search(r"listening on (http://\S+)", header)
+        assert url, header
+        async with httpx.AsyncClient() as http:
+            r = await http.get(url.group(1) + "/api.php", params={"api_key": "wrong", "cid": "1"})
+        assert r.text.startswith("\n")
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+    code, _, err = await run("sim", "--quirk", "nonsense=1")
+    assert code != 0 and "leading_newline" in err
