@@ -80,6 +80,8 @@ class FastAgiSettings(Section):
     port: int = Field(default=4574, ge=1, le=65535)
     env_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for the AGI environment")
     command_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one AGI reply")
+    # The longest a whole session may last (a balance readout included), so no task outlives its call.
+    session_timeout: float = Field(default=900.0, gt=0)
 
 
 class BasicAuth(Section):

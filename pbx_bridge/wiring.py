@@ -72,7 +72,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
             routes["balance"] = balance_route(balance)
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
                                 env_timeout=settings.fastagi.env_timeout,
-                                command_timeout=settings.fastagi.command_timeout, metrics=metrics)
+                                command_timeout=settings.fastagi.command_timeout,
+                                session_timeout=settings.fastagi.session_timeout, metrics=metrics)
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 
