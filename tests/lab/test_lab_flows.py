@@ -274,3 +274,21 @@ async def test_ivr_dtmf_sent_when_the_ivr_listens(lab: Lab) -> None:
     assert named(events, "Hangup")[0]["Cause"] == "16"
 
 
+
+
+# ------------------------------------------------------------------------------- concurrent calls
+
+
+async def test_concurrent_calls_keep_their_own_linkedid(lab_plain: Lab) -> None:
+    callers = [lab_plain.new_caller_number() for _ in range(4)]
+    async with lab_plain.ami_session() as ami, TinyFastAgi(quiet_agi, lab_plain.fastagi_port):
+        handles = [await lab_plain.start_call("205", caller_num=n, hold_ms=1500) for n in callers]
+        results = [await h.wait() for h in handles]
+        ends = [await ami.wait_call_end(ami.linkedid_of(n) or "") for n in callers]
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    linkedids = [assert_one_call(evs) for evs in ends]
+    assert len(set(linkedids)) == 4
+    # the calls overlapped: every caller channel existed before the first one hung up
+    first_hangup = next(i for i, e in enumerate(ami.events) if e.name == "Hangup")
+    started = {e["Linkedid"] for e in ami.events[:first_hangup] if e.name == "Newchannel"}
+    assert set(linkedids) <= started

@@ -1,47 +1,54 @@
-"""The whole loop on a real Asterisk: sipp call -> FastAGI route sets CALLERID(name) -> the callee's INVITE
-carries that name -> an AMI session sees the call. Runs on the plain and the FreePBX-shaped dialplan."""
+"""The whole loop on a real Asterisk: sipp call -> pbx-bridge's FastAGI server (``FastAgiServer``) runs a
+route that sets CALLERID(name) -> the callee's INVITE carries that name -> an AMI session sees the call.
+Runs on the plain and the FreePBX-shaped dialplan. The control case (a route that leaves the name alone)
+shows the assertion can fail: the phone then shows the caller's own name."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from pbx_bridge.agi.server import AgiSession, FastAgiServer
 from tests.support.lab import Lab
-from tests.support.lab_fastagi import Send, TinyFastAgi
 
 NAME = "Smoke Test Corp - Ann"
 
 
-async def set_name(env: dict[str, str], send: Send) -> None:
-    if env.get("agi_network_script") == "cid":
-        assert (await send(f'SET VARIABLE CALLERID(name) "{NAME}"')).startswith("200 result=1")
+async def set_name(session: AgiSession) -> None:
+    await session.set_variable("CALLERID(name)", NAME)
 
 
-async def do_nothing(env: dict[str, str], send: Send) -> None:
-    await send('VERBOSE "smoke control: name left alone" 1')
+async def leave_name(session: AgiSession) -> None:
+    await session.verbose("smoke control: name left alone")
 
 
-@pytest.mark.parametrize("route", [set_name, do_nothing], ids=["route-sets-name", "route-leaves-name"])
+@pytest.mark.parametrize("route", [set_name, leave_name], ids=["route-sets-name", "route-leaves-name"])
 async def test_fastagi_name_reaches_callee_and_ami_sees_call(lab: Lab, route) -> None:
     caller = lab.new_caller_number()
-    async with lab.ami_session() as ami, TinyFastAgi(route, lab.fastagi_port) as agi:
-        result = await lab.call(lab.route("ext201"), caller_num=caller, caller_name="Original Name",
-                                callees={"201": "answer"}, hold_ms=1500)
-        assert result.ok, result.describe()
-        linkedid = ami.linkedid_of(caller)
-        assert linkedid, "AMI saw no Newchannel for the caller"
-        events = await ami.wait_call_end(linkedid)
+    server = FastAgiServer("127.0.0.1", lab.fastagi_port, {"cid": route})
+    await server.start()
+    try:
+        async with lab.ami_session() as ami:
+            result = await lab.call(lab.route("ext201"), caller_num=caller, caller_name="Original Name",
+                                    callees={"201": "answer"}, hold_ms=1500)
+            assert result.ok, result.describe()
+            linkedid = ami.linkedid_of(caller)
+            assert linkedid, "AMI saw no Newchannel for the caller"
+            events = await ami.wait_call_end(linkedid)
+    finally:
+        await server.stop(asyncio.get_running_loop().time() + 2)
 
-    assert [r.get("agi_callerid") for r in agi.requests if r.get("agi_network_script") == "cid"] == [caller]
+    assert server.stats["sessions"] >= 1 and server.stats["errors"] == 0
     names_on_ami = [e.get("CallerIDName") for e in events if e.name == "NewCallerid"]
-    dial_ends = [e.get("DialStatus") for e in events if e.name == "DialEnd"]
-    assert "ANSWER" in dial_ends
+    assert "ANSWER" in [e.get("DialStatus") for e in events if e.name == "DialEnd"]
+    assert [e["Command"] for e in events if e.name == "AGIExecStart"]  # the route ran inside this call
     if route is set_name:
         assert result.invite_from_name("201") == NAME
         assert NAME in names_on_ami
     else:  # the control: without the route setting it, the phone shows the caller's own name
         assert result.invite_from_name("201") == "Original Name"
         assert NAME not in names_on_ami
-
 
 CLASSIC = """#!/usr/bin/env python3
 import os, sys

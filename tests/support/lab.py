@@ -869,6 +869,10 @@ class Lab:
         n = next(self._calls)
         workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{exten}-", dir=self.workdir))
         ports = self.ports
+        # concurrent calls each get their own caller SIP port and media ports (8 slots); a phone has one
+        # fixed port (its contact), so two concurrent calls must not ring the same phone
+        slot = n % 8
+        media = ports.media_base + 400 * slot
         procs: dict[str, asyncio.subprocess.Process] = {}
         for i, (ext, mode) in enumerate((callees or {}).items()):
             # a phone ignores what its scenario does not expect (e.g. a BYE racing its own)
@@ -878,7 +882,7 @@ class Lab:
                 extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
             procs[ext] = await self._sipp(
                 LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", ports.callee(ext),
-                ports.media_base + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
+                media + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
         if procs:
             await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
         if caller in ("dtmf", "wait"):
@@ -892,7 +896,7 @@ class Lab:
                  "-key", "caller_name", caller_name, "-d", str(hold_ms),
                  # FreePBX's Dial options and connected-line updates send extra 180s: tolerate them
                  "-default_behaviors", "all,-abortunexp"]
-        proc = await self._sipp(scenario, ip, ports.caller + (1 if internal else 0), ports.media_base,
+        proc = await self._sipp(scenario, ip, ports.caller + 2 * slot + (1 if internal else 0), media,
                                 workdir / "caller.log", workdir, extra, timeout_s=int(timeout))
         return CallHandle(self, workdir, proc, procs, timeout + 5)
 
