@@ -122,7 +122,11 @@ async def _itflow(settings: Settings) -> list[CheckItem]:
             perms = []
             items.append(CheckItem("warn", "itflow permissions", f"could not probe: {exc}"))
         for p in perms:
-            hint = "give the key's user a role with this permission" if p.status in ("warn", "fail") else ""
+            hint = ""
+            if p.status in ("warn", "fail"):
+                # No such API in this era is not a missing role: only an upgrade helps.
+                hint = ("upgrade ITFlow (or use a key of a newer install)" if "no v1" in p.detail
+                        else "give the key's user a role with this permission")
             items.append(CheckItem(p.status, f"permission {p.feature}", p.detail, hint))
         if settings.ami is not None and caps.tickets is None:
             items.append(CheckItem("warn", "tickets", "unavailable: this ITFlow has no v1 tickets API "

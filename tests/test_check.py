@@ -41,8 +41,11 @@ async def test_check_passes_against_every_era(itflow_sim, tmp_path: Path, profil
     assert any(line.startswith("itflow: ") and "key accepted" in line for line in levels["ok"]), out
     assert any(line.startswith("itflow era: ") for line in levels["ok"]), out
     if profile == "legacy-2022":
-        # 2022's ITFlow has no v1 tickets/create: a feature the era cannot provide is a warning.
-        assert any("tickets" in line for line in levels.get("warn", [])), out
+        # 2022's ITFlow has no v1 tickets/create: a feature the era cannot provide is a warning, and
+        # the fix is an upgrade, not a role.
+        ticket_warns = [line for line in levels.get("warn", []) if "tickets" in line]
+        assert ticket_warns, out
+        assert all("upgrade ITFlow" in line for line in ticket_warns), out
     # Every line is one of the four levels.
     assert set(levels) <= {"ok", "warn", "info", "fail"}, out
 
