@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 from tests.support.lab import AmiMessage, AmiSession, CallResult, Lab
 from tests.support.lab_fastagi import Send, TinyFastAgi
@@ -292,3 +293,25 @@ async def test_concurrent_calls_keep_their_own_linkedid(lab_plain: Lab) -> None:
     first_hangup = next(i for i, e in enumerate(ami.events) if e.name == "Hangup")
     started = {e["Linkedid"] for e in ami.events[:first_hangup] if e.name == "Newchannel"}
     assert set(linkedids) <= started
+
+
+# ------------------------------------------------------------------------------------- voicemail
+
+
+async def test_voicemail_left_reaches_the_spool(lab_plain: Lab) -> None:
+    caller = lab_plain.new_caller_number()
+    before = len(lab_plain.voicemails("202"))
+    result, events = await run_call(lab_plain, lab_plain.route("ext202"), caller, caller_name="Vm Caller",
+                                    caller="voicemail", hold_ms=1500, callees={"202": "ring"})
+    assert result.ok, result.describe()
+    linkedid = assert_one_call(events)
+    (mwi,) = named(events, "MessageWaiting")
+    assert mwi["Mailbox"] == "202@default" and mwi["Linkedid"] == linkedid
+    (msgfile,) = named(events, "VarSet", Variable="VM_MESSAGEFILE")
+    messages = lab_plain.voicemails("202")
+    assert len(messages) == before + 1
+    new = messages[-1]
+    assert new["path"].removesuffix(".txt").endswith(msgfile["Value"])  # host path of the same message
+    assert new["callerid"] == f'"Vm Caller" <{caller}>'
+    assert int(new["duration"]) >= 1
+    assert Path(new["path"]).with_suffix(".wav").is_file()
