@@ -12,7 +12,8 @@ Sections (owner in brackets):
   index   [callerid]  warm CallerId.lookup from the index, mixed spellings of known numbers (in process)
   down    [callerid]  ITFlow stopped: known numbers from the index, unknown ones within the live budget
   live    [callerid]  live lookups through the simulator (numbers created after the sync, cache cold)
-  fastagi [agi]       FastAGI cid warm, one TCP connection per call from other processes: server side, RTT
+  fastagi [agi]       FastAGI cid warm latency, one call at a time from another process: server side, RTT
+  fastagi_load [agi]  FastAGI cid throughput on one server core: sessions/s, lookups/s per core, p50/p99
   http    [agi]       GET /cid?number= (FreePBX CallerID Lookup Source), new connection per request
   classic [agi]       agi/itflow-cid whole process per call (python3 -IS start, HTTP to the daemon, exit)
 
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import random
 import resource
 import sys
@@ -57,8 +59,9 @@ class Figures:
     p50_ms: float
     p99_ms: float
     max_ms: float
-    per_second: float          # sequential throughput (one core, one caller at a time)
+    per_second: float          # calls completed per wall second in the section
     notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)   # section-specific figures (JSON)
 
     @classmethod
     def from_samples(cls, name: str, samples_s: list[float], correct: int, wall_s: float,
@@ -236,48 +239,112 @@ def _name_set(commands: list[str]) -> str | None:
     return None
 
 
-# Plays Asterisk in its own process (blocking sockets, like res_agi): N calls, each a new TCP connection,
-# the environment, "200 result=1" per command; prints per-call seconds and the CALLERID(name) commands.
+# Plays Asterisk in its own process, like res_agi: every call is a new TCP connection that sends the
+# environment and answers each command with "200 result=1". Non-blocking sockets on one selector keep up
+# to ``conc`` calls open at once with little CPU per call, so the server, not this client, is measured.
+# Reads the environments (JSON list) from argv[3], writes per-call figures (JSON) to argv[4].
 _ASTERISK_CLIENT = r"""
-import json, socket, sys, time
-port, conc = int(sys.argv[1]), int(sys.argv[2])
-jobs = json.load(sys.stdin)
-out = []
+import json, os, selectors, socket, sys, time
+port, conc, src, dst, cpu = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+if cpu >= 0:
+    os.sched_setaffinity(0, {cpu})
+with open(src) as f:
+    jobs = [e.encode() for e in json.load(f)]
+REPLY = b"200 result=1\n"
+NAME = b"SET VARIABLE CALLERID(name) "
 perf = time.perf_counter
-start = perf()
-for env in jobs:
-    t0 = perf()
+sel = selectors.DefaultSelector()
+out = [None] * len(jobs)
+nxt = 0
+
+def start():
+    global nxt
+    i = nxt
+    nxt += 1
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(env.encode())
-    f = s.makefile("rb")
-    cmds = []
-    while len(cmds) < 50:
-        line = f.readline()
-        if not line:
-            break
-        cmds.append(line.decode().rstrip("\n"))
-        s.sendall(b"200 result=1\n")
-    f.close(); s.close()
-    out.append([perf() - t0, cmds])
-print(json.dumps({"wall": perf() - start, "calls": out}))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t0 = perf()
+    s.sendall(jobs[i])
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ, [i, t0, b"", 0, None])
+
+begin = perf()
+for _ in range(min(conc, len(jobs))):
+    start()
+done = 0
+while done < len(jobs):
+    events = sel.select(30)
+    if not events:
+        break                    # hang guard: the server stopped answering
+    for key, _ in events:
+        s, st = key.fileobj, key.data
+        try:
+            data = s.recv(65536)
+        except ConnectionError:
+            data = b""
+        if data:
+            lines = (st[2] + data).split(b"\n")
+            st[2] = lines.pop()
+            for line in lines:
+                st[3] += 1
+                if line.startswith(NAME):
+                    st[4] = line.decode()
+            if lines:
+                s.send(REPLY * len(lines))
+            continue
+        out[st[0]] = [perf() - st[1], st[3], st[4]]
+        sel.unregister(s)
+        s.close()
+        done += 1
+        if nxt < len(jobs):
+            start()
+with open(dst, "w") as f:
+    json.dump({"wall": perf() - begin, "calls": out}, f)
 """
 
 
-async def _asterisk_process(port: int, numbers: list[str]) -> tuple[float, list[tuple[float, list[str]]]]:
+async def _asterisk_process(ctx: Ctx, port: int, numbers: list[str], *, connections: int = 1,
+                            cpu: int = -1) -> tuple[float, list[tuple[float, int, str | None] | None]]:
+    """Run the client process over ``numbers``; (its wall seconds, per call (seconds, commands, name cmd))."""
+    src, dst = ctx.workdir / "agi-jobs.json", ctx.workdir / "agi-out.json"
+    src.write_text(json.dumps([_agi_env(n).decode() for n in numbers]))
+    dst.unlink(missing_ok=True)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _ASTERISK_CLIENT, str(port), "1",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    out, _ = await proc.communicate(json.dumps([_agi_env(n).decode() for n in numbers]).encode())
-    data = json.loads(out)
-    return data["wall"], [(t, cmds) for t, cmds in data["calls"]]
+        sys.executable, "-c", _ASTERISK_CLIENT, str(port), str(connections), str(src), str(dst), str(cpu))
+    await proc.wait()
+    data = json.loads(dst.read_text())
+    return data["wall"], [tuple(c) if c else None for c in data["calls"]]   # type: ignore[misc]
 
 
-async def section_fastagi(ctx: Ctx) -> Figures:
-    """FastAGI ``cid`` warm: a new TCP connection per call from a separate process, as Asterisk makes them."""
+def _count_correct(calls: list[Any], picks: list[tuple[str, str]]) -> int:
+    """A call is right when CALLERID(name) got the expected name and exactly the 6 commands were sent."""
+    return sum(c is not None and c[1] == 6 and c[2] is not None and _name_set([c[2]]) == expected
+               for c, (_, expected) in zip(calls, picks, strict=True))
+
+
+class _TimedLookup:
+    """Wraps CallerId.lookup to time the lookup alone inside each FastAGI session."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.samples: list[float] = []
+
+    async def lookup(self, raw: str, *, live: bool | None = None) -> Any:
+        t0 = time.perf_counter()
+        result = await self.inner.lookup(raw, live=live)
+        self.samples.append(time.perf_counter() - t0)
+        return result
+
+
+async def _fastagi_server(ctx: Ctx) -> tuple[Any, list[float], _TimedLookup]:
+    """The daemon's wiring (metrics on, as in the daemon), the route timed from env read to last reply."""
     from pbx_bridge.agi.cid import cid_route
     from pbx_bridge.agi.server import FastAgiServer
+    from pbx_bridge.metrics import Metrics
 
-    route = cid_route(ctx.callerid)
+    metrics = Metrics()
+    lookup = _TimedLookup(CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings, metrics))
+    route = cid_route(lookup)
     server_side: list[float] = []
     perf = time.perf_counter
 
@@ -286,35 +353,84 @@ async def section_fastagi(ctx: Ctx) -> Figures:
         await route(session)
         server_side.append(perf() - t0)
 
-    server = FastAgiServer("127.0.0.1", 0, {"cid": timed}, env_timeout=5, command_timeout=5)
+    server = FastAgiServer("127.0.0.1", 0, {"cid": timed}, env_timeout=5, command_timeout=5,
+                           metrics=metrics)
     await server.start()
+    return server, server_side, lookup
+
+
+async def section_fastagi(ctx: Ctx) -> Figures:
+    """FastAGI ``cid`` warm latency: one call at a time, a new TCP connection per call (as Asterisk)."""
+    server, server_side, lookup = await _fastagi_server(ctx)
     rng = random.Random(3)
     picks = [rng.choice(ctx.known) for _ in range(ctx.args.agi_calls)]
     try:
-        await _asterisk_process(server.port, [raw for raw, _ in picks[:200]])   # warm-up
+        await _asterisk_process(ctx, server.port, [raw for raw, _ in picks[:500]])   # warm-up
         server_side.clear()
-        wall, calls = await _asterisk_process(server.port, [raw for raw, _ in picks])
+        lookup.samples.clear()
+        wall, calls = await _asterisk_process(ctx, server.port, [raw for raw, _ in picks])
         await server.wait_idle(5)
-        srv = Figures.from_samples("", server_side, 0, wall)
-        # Throughput with several callers at once (separate processes, like Asterisk's threads).
-        n = max(1, ctx.args.agi_concurrency)
-        chunks = [[raw for raw, _ in picks[i::n]] for i in range(n)]
-        t0 = perf()
-        parallel = await asyncio.gather(*(_asterisk_process(server.port, c) for c in chunks))
-        par_wall = perf() - t0
-        par_calls = sum(len(c) for _, c in parallel)
-        par_ok = sum(_name_set(cmds) is not None for _, c in parallel for _, cmds in c)
     finally:
         await server.stop(asyncio.get_running_loop().time() + 2)
-    samples = [t for t, _ in calls]
-    correct = sum(_name_set(cmds) == expected and len(cmds) == 6
-                  for (_, cmds), (_, expected) in zip(calls, picks, strict=True))
+    srv = Figures.from_samples("", server_side, 0, wall)
+    samples = [c[0] for c in calls if c is not None]
     return Figures.from_samples(
-        "FastAGI cid round trip (connect..close)", samples, correct, wall,
+        "FastAGI cid, one call at a time (latency)", samples, _count_correct(calls, picks), wall,
         f"server-side (route: lookup + 6 SET VARIABLE exchanges) p50 {srv.p50_ms:.3f} ms, "
-        f"p99 {srv.p99_ms:.3f} ms; one call at a time from a separate 'Asterisk' process; "
-        f"{n} concurrent callers: {par_calls / par_wall:.0f} calls/s ({par_ok}/{par_calls} named, "
-        "process start included)")
+        f"p99 {srv.p99_ms:.3f} ms; round trip = connect .. server closes, client in a separate process")
+
+
+def _cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+async def section_fastagi_load(ctx: Ctx) -> Figures:
+    """FastAGI ``cid`` throughput on ONE server core: the server (this process) pinned to one CPU, the
+    simulated Asterisk in a separate process on another CPU with ``--agi-connections`` calls open at once.
+
+    Figures: sessions/s (wall); lookups per server CPU-second (the target's "lookups/s on one core": each
+    cid session is exactly one lookup, so a fully busy core does this many); latency under that load.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu = ctx.args.server_cpu if ctx.args.server_cpu in cpus else cpus[0]
+    client_cpu = next((c for c in cpus if c != server_cpu), -1)
+    saved = set(cpus)
+    server, server_side, lookup = await _fastagi_server(ctx)
+    rng = random.Random(6)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.agi_load_calls)]
+    conns = max(1, ctx.args.agi_connections)
+    try:
+        os.sched_setaffinity(0, {server_cpu})
+        await _asterisk_process(ctx, server.port, [raw for raw, _ in picks[:2000]], connections=conns,
+                                cpu=client_cpu)   # warm-up
+        await server.wait_idle(5)
+        server_side.clear()
+        lookup.samples.clear()
+        cpu0 = _cpu_seconds()
+        wall, calls = await _asterisk_process(ctx, server.port, [raw for raw, _ in picks], connections=conns,
+                                              cpu=client_cpu)
+        await server.wait_idle(5)
+        cpu_used = _cpu_seconds() - cpu0
+    finally:
+        os.sched_setaffinity(0, saved)
+        await server.stop(asyncio.get_running_loop().time() + 2)
+    done = [c for c in calls if c is not None]
+    srv = Figures.from_samples("", server_side, 0, wall)
+    lk = Figures.from_samples("", lookup.samples, 0, wall)
+    fig = Figures.from_samples(
+        f"FastAGI cid under load ({conns} connections)", [c[0] for c in done], _count_correct(calls, picks),
+        wall,
+        f"sessions/s {len(done) / wall:.0f} (wall, server pinned to CPU {server_cpu}, client on CPU "
+        f"{client_cpu}); lookups/s on one core {len(lookup.samples) / cpu_used:.0f} "
+        f"({len(lookup.samples)} lookups in {cpu_used:.2f} server CPU-s, "
+        f"{cpu_used / max(1, len(done)) * 1e6:.0f} us CPU per session); "
+        f"server-side route p50 {srv.p50_ms:.3f} / p99 {srv.p99_ms:.3f} ms; "
+        f"lookup alone p50 {lk.p50_ms:.3f} / p99 {lk.p99_ms:.3f} ms")
+    fig.extra = {"sessions_per_s": round(len(done) / wall, 1),
+                 "lookups_per_cpu_s": round(len(lookup.samples) / cpu_used, 1),
+                 "server_cpu_s": round(cpu_used, 3), "connections": conns}
+    return fig
 
 
 async def _http_get(port: int, target: str) -> bytes:
@@ -401,7 +517,8 @@ SECTIONS: dict[str, tuple[Section, str]] = {
     "index": (section_index, "warm index lookups through CallerId"),
     "down": (section_down, "ITFlow stopped: known from index, unknown within budget"),
     "live": (section_live, "live lookups through the simulator, cold cache"),
-    "fastagi": (section_fastagi, "FastAGI cid warm: server-side and round trip, new connection per call"),
+    "fastagi": (section_fastagi, "FastAGI cid warm latency: server-side and round trip, one call at a time"),
+    "fastagi_load": (section_fastagi_load, "FastAGI cid throughput: server on one CPU, N calls at once"),
     "http": (section_http, "HTTP /cid plain-text lookup (FreePBX CallerID Lookup Source)"),
     "classic": (section_classic, "classic AGI script per call, whole process"),
 }
@@ -480,7 +597,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live-budget", type=float, default=5.0,
                    help="budget for the live section (seconds; generous: the figure is ITFlow's latency)")
     p.add_argument("--agi-calls", type=int, default=5000, help="FastAGI calls measured")
-    p.add_argument("--agi-concurrency", type=int, default=4, help="concurrent FastAGI caller processes")
+    p.add_argument("--agi-load-calls", type=int, default=20000, help="FastAGI calls in the load section")
+    p.add_argument("--agi-connections", type=int, default=32,
+                   help="FastAGI connections open at once in the load section (Asterisk channels in AGI)")
+    p.add_argument("--server-cpu", type=int, default=0,
+                   help="CPU the server is pinned to in the load section")
     p.add_argument("--http-calls", type=int, default=5000, help="HTTP /cid requests measured")
     p.add_argument("--classic-calls", type=int, default=100, help="classic AGI script runs measured")
     p.add_argument("--page-size", type=int, default=500, help="v1 listing page size for the sync")
