@@ -33,7 +33,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.agi.cid import cid_route
     from pbx_bridge.agi.server import FastAgiServer
     from pbx_bridge.balance.dialogue import BalanceService
-    from pbx_bridge.balance.http import balance_http_routes
+    from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
     from pbx_bridge.callerid_http import cid_routes
     from pbx_bridge.directory.http import directory_routes
@@ -104,7 +104,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         parts.readiness["http"] = face.health
         if balance is not None:
             # The classic balance script's door: loopback only, never the handsets' listener.
-            internal = HttpFace("127.0.0.1", settings.http.internal_port, balance_http_routes(balance),
+            sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
+            parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+            internal = HttpFace("127.0.0.1", settings.http.internal_port,
+                                balance_http_routes(balance, sessions=sessions),
                                 allow=["127.0.0.0/8", "::1/128"], name="http-internal")
             parts.components.append(internal)
     return parts
