@@ -1,0 +1,61 @@
+"""The lab harness itself, without Asterisk: config placeholders, port settings, sipp log parsing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.lab import LAB_DIR, ROUTES, LabPorts, SippResult, dtmf_caller_xml, parse_ami_block
+
+
+def test_every_config_placeholder_has_a_value() -> None:
+    known = set(LabPorts().placeholders()) | {"MODDIR", "AMI_USER", "AMI_SECRET"}
+    used: set[str] = set()
+    for conf in [*(LAB_DIR / "etc").glob("*.conf"), *(LAB_DIR / "etc/freepbx-like").glob("*.conf")]:
+        used |= set(re.findall(r"@([A-Z0-9_]+)@", conf.read_text()))
+    assert used and used <= known, used - known
+
+
+def test_dialplans_define_every_route() -> None:
+    plain = (LAB_DIR / "etc/extensions.conf").read_text()
+    freepbx = (LAB_DIR / "etc/freepbx-like/extensions.conf").read_text()
+    for name, numbers in ROUTES.items():
+        assert re.search(rf"^exten => ({numbers['plain']}|_2XX),1,", plain, re.M), name
+        assert re.search(rf"^exten => {numbers['freepbx']},1,", freepbx, re.M), name
+
+
+def test_ports_from_environment() -> None:
+    ports = LabPorts.from_env({"PBX_BRIDGE_LAB_SIP_PORT": "6060", "PBX_BRIDGE_LAB_CALLEE_BASE_PORT": "7000"})
+    assert ports.sip == 6060 and ports.ami == 5038
+    assert ports.callee("203") == 7002 and ports.callee("pstn") == ports.pstn
+    with pytest.raises(ValueError):
+        ports.callee("205")  # no phone: that extension is the unavailable one
+
+
+def test_dtmf_scenario() -> None:
+    xml = dtmf_caller_xml("3#", "notify", 0, 5000)
+    assert xml.count('<recv request="NOTIFY"/>') == 2
+    assert "dtmf_2833_3.pcap" in xml and "dtmf_2833_pound.pcap" in xml
+    assert 'timeout="5000"' in xml and "@" not in xml.replace("@[", "")
+    with pytest.raises(ValueError):
+        dtmf_caller_xml("3a", "delay", 1000, 5000)
+
+
+def test_invite_display_names_from_a_sipp_log() -> None:
+    log = (
+        "----------------------------------------------- 2026-11-28 09:00:00.000000\n"
+        "UDP message received [500] bytes :\n\n"
+        "INVITE sip:201@127.0.0.1:5070 SIP/2.0\n"
+        'From: "ACME \\"Corp\\" - Alice" <sip:15551230001@127.0.0.1>;tag=1\n\n'
+        "----------------------------------------------- 2026-11-28 09:00:00.100000\n"
+        "UDP message received [400] bytes :\n\n"
+        "INVITE sip:201@127.0.0.1:5070 SIP/2.0\n"
+        "f: <sip:15551230002@127.0.0.1>;tag=2\n\n"
+    )
+    assert SippResult("201", 0, log).invite_from_names() == ['ACME "Corp" - Alice', ""]
+
+
+def test_ami_block_keeps_repeated_keys() -> None:
+    msg = parse_ami_block("Response: Success\r\nOutput: line 1\r\nOutput: line 2\r\nActionID: 7")
+    assert msg["Output"] == "line 1\nline 2" and msg["ActionID"] == "7" and msg.name == ""
