@@ -237,11 +237,14 @@ class CallTracker:
         return out
 
     def connection_lost(self) -> list[CallRecord]:
-        """The AMI connection dropped: calls already over are final; open calls become suspect."""
+        """The AMI connection dropped. Calls in their grace period are LOST (the issue's rule: a PBX
+        restart or a lost connection within the grace period gives no outcome); open calls become
+        suspect until :meth:`resync` shows whether their channels still exist."""
         out: list[CallRecord] = []
         for call in list(self._calls.values()):
             if call.all_down_at is not None:
-                out.append(self._finish(call))
+                call.note("AMI connection lost within the grace period")
+                out.append(self._finish(call, lost=True))
             else:
                 call.suspect = True
                 call.note("AMI connection lost during the call")
@@ -463,10 +466,12 @@ class CallTracker:
     # ------------------------------------------------------------------ outcome
 
     def _lose_all(self, why: str) -> list[CallRecord]:
+        # Open calls and calls still in their grace period: a clean shutdown hangs calls up just
+        # before its Shutdown event, so those Hangups say nothing about the caller.
         out = []
         for call in list(self._calls.values()):
             call.note(why)
-            out.append(self._finish(call, lost=call.all_down_at is None))
+            out.append(self._finish(call, lost=True))
         self._pending.clear()
         return out
 

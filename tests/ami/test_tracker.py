@@ -209,3 +209,48 @@ def test_events_without_ids_are_counted_and_skipped() -> None:
     tracker = CallTracker(clock=FakeClock())
     assert tracker.feed({"Event": "Hangup", "Channel": "PJSIP/x"}) == []
     assert tracker.stats.malformed == 1 and tracker.active == 0
+
+
+def test_shutdown_right_after_the_hangups_is_still_lost() -> None:
+    # SIGTERM: Asterisk hangs the ringing call up (DialEnd, Hangups, Cdr), then sends Shutdown.
+    clock = FakeClock()
+    tracker = CallTracker(clock=clock, grace=3.0)
+    for ev in trace_events("missed-caller-hangup.txt"):
+        clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
+        assert tracker.feed(ev) == []
+    clock.now += 0.5
+    (rec,) = tracker.feed({"Event": "Shutdown", "Shutdown": "Cleanly", "Restart": "True"})
+    assert rec.outcome is Outcome.LOST
+
+
+def test_connection_lost_within_grace_is_lost() -> None:
+    clock = FakeClock()
+    tracker = CallTracker(clock=clock, grace=3.0)
+    for ev in trace_events("missed-caller-hangup.txt"):
+        clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
+        tracker.feed(ev)
+    (rec,) = tracker.connection_lost()
+    assert rec.outcome is Outcome.LOST and tracker.active == 0
+
+
+def test_voicemail_after_an_answered_call_was_transferred() -> None:
+    clock = FakeClock()
+    tracker = CallTracker(clock=clock, grace=1.0)
+    lid, callee = "1800000200.1", "1800000200.2"
+    base = {"Linkedid": lid, "Channel": "PJSIP/t-1", "CallerIDNum": "15550003333"}
+    for ev in (
+        {"Event": "Newchannel", "Uniqueid": lid, "Context": "from-pstn", "Exten": "5551004", **base},
+        {"Event": "DialBegin", "Uniqueid": lid, "DestUniqueid": callee, "DestChannel": "PJSIP/201-1", **base},
+        {"Event": "DialEnd", "Uniqueid": lid, "DestChannel": "PJSIP/201-1", "DialStatus": "ANSWER", **base},
+        {"Event": "BlindTransfer", "Result": "Success", "Extension": "202"},
+        {"Event": "Hangup", "Uniqueid": callee, "Linkedid": lid},
+        {"Event": "Newexten", "Uniqueid": lid, "Application": "VoiceMail", "AppData": "202@default,u",
+         **base},
+        {"Event": "MessageWaiting", "Uniqueid": lid, "Mailbox": "202@default", "New": "1", **base},
+        {"Event": "Hangup", "Uniqueid": lid, **base},
+    ):
+        tracker.feed(ev)
+    clock.now += 2
+    (rec,) = tracker.tick()
+    assert rec.outcome is Outcome.VOICEMAIL and rec.mailbox == "202@default"
+    assert rec.answered_by == "PJSIP/201-1"

@@ -73,8 +73,8 @@ class Stack:
 
 
 @asynccontextmanager
-async def ticket_stack(lab: Lab, itflow_sim, tmp_path: Path, *, user: tuple[str, str] | None = None
-                       ) -> AsyncIterator[Stack]:
+async def ticket_stack(lab: Lab, itflow_sim, tmp_path: Path, *, user: tuple[str, str] | None = None,
+                       grace: float = 1.0) -> AsyncIterator[Stack]:
     sim = await itflow_sim("v1-head")
     store = Store(tmp_path / "state.sqlite3")
     outbox = Outbox(store, clock=time.time)
@@ -92,7 +92,7 @@ async def ticket_stack(lab: Lab, itflow_sim, tmp_path: Path, *, user: tuple[str,
 
     username, secret = user or (lab.ami.username, lab.ami.secret)
     listener = AmiListener(AmiSettings(host=lab.ami.host, port=lab.ami.port, username=username, secret=secret,
-                                       grace=1.0, ping_interval=2, ping_timeout=2, reconnect_max=1),
+                                       grace=grace, ping_interval=2, ping_timeout=2, reconnect_max=1),
                            on_record)
     stack = Stack(sim, outbox, listener, worker, records, frozenset(t["ticket_id"] for t in sim.db.tickets))
     await worker.start()
@@ -204,3 +204,42 @@ async def test_asterisk_killed_mid_call_reconnects_and_invents_nothing(lab: Lab,
         rec = await stack.outcome_of(nxt)
         assert rec.outcome is Outcome.MISSED
         assert len(await stack.tickets_for(rec)) == 1
+
+
+async def test_asterisk_restarted_mid_call_gives_no_ticket(lab: Lab, itflow_sim, tmp_path: Path) -> None:
+    # SIGTERM: Asterisk hangs the ringing call up cleanly, then shuts down: no outcome is invented.
+    number = lab.new_caller_number()
+    default_grace = AmiSettings.model_fields["grace"].default     # the rule's "within the grace period"
+    async with ticket_stack(lab, itflow_sim, tmp_path, grace=default_grace) as stack:
+        handle = await lab.start_call(lab.route("ext202"), caller_num=number, caller="cancel", hold_ms=30000,
+                                      callees={"202": "ring"}, timeout=40)
+        await _until(lambda: stack.listener.tracker.active >= 1)
+        await asyncio.sleep(1.0)
+        lab.controller.signal(signal.SIGTERM)
+        await handle.abort()
+        await _until(lambda: not stack.listener.connection.connected, 30)
+        rec = await stack.outcome_of(number)
+        assert rec.outcome is Outcome.LOST
+        assert await stack.tickets_for(rec) == []
+        await asyncio.to_thread(lab.controller.ensure, lab.dialplan)
+        await _until(lambda: stack.listener.connection.connected, 60)
+
+
+async def test_second_missed_call_from_the_same_caller_is_a_reply(lab: Lab, itflow_sim,
+                                                                 tmp_path: Path) -> None:
+    number = lab.new_caller_number()
+    async with ticket_stack(lab, itflow_sim, tmp_path) as stack:
+        firsts = []
+        for _ in range(2):
+            result = await lab.call(lab.route("ext202"), caller_num=number, caller="cancel",
+                                    callees={"202": "ring"}, hold_ms=1500)
+            assert result.ok, result.describe()
+            await _until(lambda: len([r for r in stack.records if r.caller_num == number]) == len(firsts) + 1)
+            rec = [r for r in stack.records if r.caller_num == number][-1]
+            firsts.append(rec)
+            await stack.tickets_for(rec)
+        tickets = await stack.tickets_for(firsts[0])
+        replies = [r for r in stack.sim.db["ticket_replies"]
+                   if f"call={firsts[1].linkedid};" in r["ticket_reply"]]
+    assert len(tickets) == 1 and len(replies) == 1
+    assert replies[0]["ticket_reply_ticket_id"] == tickets[0]["ticket_id"]
