@@ -127,6 +127,11 @@ ROWS = {
                                        Outcome.VOICEMAIL_NO_MESSAGE, ["missed"]),
     "voicemail-left": ("ext202", dict(caller="voicemail", callees={"202": "ring"}, hold_ms=1000),
                        Outcome.VOICEMAIL, ["voicemail"]),
+    # 201 answers and blind-transfers (REFER) to 202, which does not answer: the caller leaves a message
+    "voicemail-after-answer-and-transfer": ("ext201", dict(caller="voicemail", callees={"201": "refer",
+                                                                                       "202": "ring"},
+                                                           refer_to="202", hold_ms=10000),
+                                            Outcome.VOICEMAIL, ["voicemail"]),
     "abandoned-in-queue": ("queue", dict(callees={"203": "ring"}, hold_ms=3000), Outcome.ABANDONED,
                            ["missed"]),
     "ivr-application": ("ivr", dict(caller="wait", hold_ms=3000), Outcome.APPLICATION, []),
