@@ -20,6 +20,8 @@ _ZWJ = "\u200d"
 
 def sanitize(text: str) -> str:
     """Remove control characters (keeps format characters such as the emoji joiner), trim the ends."""
+    if text.isprintable():
+        return text.strip()  # the common case: isprintable is False for every Cc, Zl and Zp character
     return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Zl", "Zp")).strip()
 
 

@@ -123,8 +123,11 @@ def preference(item: tuple[Party, NumberLabel]) -> tuple[int, int, int, int, str
 def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: DirectorySettings,
             source: str = "index") -> LookupResult:
     """The answer for ``e164`` given every party holding it (see the module doc for the rules)."""
-    ordered = sorted(candidates, key=preference)
-    parties = tuple(dict.fromkeys(p for p, _ in ordered))
+    if len(candidates) == 1:  # most numbers: one party, nothing to order
+        parties: tuple[Party, ...] = (candidates[0][0],)
+    else:
+        ordered = sorted(candidates, key=preference)
+        parties = tuple(dict.fromkeys(p for p, _ in ordered))
     clients = {k for k in (_client_key(p) for p in parties) if k is not None}
     if len(clients) > 1:
         label = sanitize(settings.ambiguous_label) or e164

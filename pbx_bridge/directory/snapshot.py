@@ -87,13 +87,17 @@ def _party_from_json(d: dict[str, Any]) -> Party:
 
 
 def snapshot_to_json(snap: Snapshot) -> str:
-    return json.dumps({
-        "format": _FORMAT,
-        "parties": [_party_to_json(p) for p in snap.parties],
-        "clients": [[cid, name] for cid, name in snap.clients.items()],
-        "archived_clients": sorted(snap.archived_clients),
-        "notes": list(snap.notes),
-    }, ensure_ascii=False, separators=(",", ":"))
+    # The same text as json.dumps of the whole document, encoded one party at a time: one dump of the
+    # whole would hold every party as a dict plus millions of small chunks at once (100k parties:
+    # hundreds of MB for a moment).
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return "".join((
+        '{"format":', encode(_FORMAT),
+        ',"parties":[', ",".join([encode(_party_to_json(p)) for p in snap.parties]),
+        '],"clients":', encode([[cid, name] for cid, name in snap.clients.items()]),
+        ',"archived_clients":', encode(sorted(snap.archived_clients)),
+        ',"notes":', encode(list(snap.notes)), "}",
+    ))
 
 
 def snapshot_from_json(body: str, fetched_at: datetime, source: str) -> Snapshot:

@@ -12,8 +12,9 @@ tell archived records apart, and name no client for a vendor. Other contacts are
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,8 +121,53 @@ def vendor_party(row: Row, plan: NumberPlan, clients: Mapping[int, str]) -> Part
 # ------------------------------------------------------------------ v1
 
 
-async def _rows(v1: Any, module: str, page_size: int) -> list[Row]:
-    return [row async for row in v1.iter_rows(module, "read", page_size=page_size)]
+async def _pages(v1: Any, module: str, page_size: int) -> AsyncIterator[list[Row]]:
+    pages = getattr(v1, "iter_pages", None)
+    if pages is not None:
+        async for page in pages(module, "read", page_size=page_size):
+            yield page
+        return
+    page: list[Row] = []   # a client without iter_pages: pages rebuilt from its rows
+    async for row in v1.iter_rows(module, "read", page_size=page_size):
+        page.append(row)
+        if len(page) >= page_size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+async def _parties(v1: Any, module: str, page_size: int,
+                   convert: Callable[[Row], Party | None]) -> list[Party]:
+    """Every row of ``module`` turned into a party page by page: each page is converted in a worker
+    thread (a phonenumbers parse per number: CPU work kept off the event loop) while the next page is
+    fetched, so ITFlow serves and we parse at the same time, and raw rows (several times the size of
+    the parties they become) never pile up."""
+    out: list[Party] = []
+    pages = _pages(v1, module, page_size)
+
+    def convert_page(rows: list[Row]) -> list[Party]:
+        return [p for r in rows if (p := convert(r)) is not None]
+
+    fetch: asyncio.Future[list[Row]] | None = None
+    try:
+        fetch = asyncio.ensure_future(anext(pages))
+        while True:
+            try:
+                page = await fetch
+            except StopAsyncIteration:
+                fetch = None
+                break
+            fetch = asyncio.ensure_future(anext(pages))
+            out.extend(await asyncio.to_thread(convert_page, page))
+            del page
+    finally:
+        if fetch is not None and not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(BaseException):
+                await fetch
+        await pages.aclose()
+    return out
 
 
 async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapshot:
@@ -130,42 +176,40 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500) -> Snapsho
     archived_clients: set[int] = set()
     primary_ids: set[int] = set()
     try:
-        for row in await _rows(v1, "clients", page_size):
-            cid = _int(row, "client_id")
-            if _archived(row, "client_archived_at"):
-                archived_clients.add(cid)
-            else:
-                clients[cid] = _s(row, "client_name")
-            # 2021-08 .. 2023-07 the primary contact was clients.primary_contact (spec 4.1).
-            if _int(row, "primary_contact"):
-                primary_ids.add(_int(row, "primary_contact"))
+        # Taken over only once the whole listing was read: a listing that fails half-way names nobody.
+        seen: dict[int, str] = {}
+        seen_archived: set[int] = set()
+        seen_primary: set[int] = set()
+        async for page in _pages(v1, "clients", page_size):
+            for row in page:
+                cid = _int(row, "client_id")
+                if _archived(row, "client_archived_at"):
+                    seen_archived.add(cid)
+                else:
+                    seen[cid] = _s(row, "client_name")
+                # 2021-08 .. 2023-07 the primary contact was clients.primary_contact (spec 4.1).
+                if _int(row, "primary_contact"):
+                    seen_primary.add(_int(row, "primary_contact"))
+        clients, archived_clients, primary_ids = seen, seen_archived, seen_primary
     except (NotAvailable, PermissionDenied) as exc:
         notes.append(f"clients not readable ({exc}); parties carry no company name")
 
+    def keep(p: Party) -> Party | None:
+        return p if p.numbers and not p.archived and p.client_id not in archived_clients else None
+
+    primaries = frozenset(primary_ids)
     try:
-        contact_rows = await _rows(v1, "contacts", page_size)
+        parties = await _parties(v1, "contacts", page_size,
+                                 lambda r: keep(contact_party(r, plan, clients, primaries)))
     except ItflowError as exc:
         raise SyncError(f"cannot list contacts: {exc}") from exc
-    other_rows: dict[str, list[Row]] = {}
-    for module in ("locations", "vendors"):
+    for module, make in (("locations", location_party), ("vendors", vendor_party)):
         try:
-            other_rows[module] = await _rows(v1, module, page_size)
+            parties += await _parties(v1, module, page_size,
+                                      lambda r, make=make: keep(make(r, plan, clients)))
         except (NotAvailable, PermissionDenied) as exc:
             # locations/read exists since 2024-02, vendors/read since 2024-09 (spec 3.2).
             notes.append(f"{module} not readable ({exc})")
-
-    def build() -> list[Party]:
-        # CPU work (a phonenumbers parse per number): run off the event loop so calls keep being answered.
-        def keep(p: Party) -> bool:
-            return bool(p.numbers) and not p.archived and p.client_id not in archived_clients
-
-        primaries = frozenset(primary_ids)
-        out = [p for r in contact_rows if keep(p := contact_party(r, plan, clients, primaries))]
-        out += [p for r in other_rows.get("locations", ()) if keep(p := location_party(r, plan, clients))]
-        out += [p for r in other_rows.get("vendors", ()) if keep(p := vendor_party(r, plan, clients))]
-        return out
-
-    parties = await asyncio.to_thread(build)
     return Snapshot(tuple(parties), datetime.now(UTC), "v1", clients=clients,
                     archived_clients=frozenset(archived_clients), notes=tuple(notes))
 

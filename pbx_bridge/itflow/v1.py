@@ -280,6 +280,16 @@ class V1Client(EndpointMethods):
         With ``skip_undecodable`` a page ITFlow cannot encode (an empty 200 body: one row holds invalid
         UTF-8) is re-read row by row and only the broken row is skipped, with a warning.
         """
+        async for page in self.iter_pages(module, function, page_size=page_size,
+                                          skip_undecodable=skip_undecodable, **params):
+            for row in page:
+                yield row
+
+    async def iter_pages(self, module: str, function: str = "read", *, page_size: int = 200,
+                         skip_undecodable: bool = True, **params: Param
+                         ) -> AsyncIterator[list[dict[str, str]]]:
+        """The rows of a listing one page (a list) at a time, as :meth:`iter_rows` reads them: a caller
+        can turn each page into its own objects and drop the rows before the next page arrives."""
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         offset = int(params.pop("offset", 0) or 0)
@@ -296,8 +306,8 @@ class V1Client(EndpointMethods):
             if page and previous_first is not None and page[0] == previous_first:
                 raise MalformedResponse("the server returned the same page twice (offset ignored?).",
                                         endpoint=f"{module}/{function}")
-            for row in page:
-                yield row
+            if page:
+                yield page
             if seen < page_size:
                 return
             previous_first = page[0] if page else None
