@@ -115,7 +115,22 @@ class OutboxWorker:
             return Health(False, f"ticket delivery held: {self.held_reason}")
         return Health(True, "delivering")
 
+    async def probe(self) -> None:
+        """Say at start whether this ITFlow can take tickets (legacy api.php cannot)."""
+        try:
+            caps = await self._capabilities()
+        except Exception as exc:        # ITFlow down: delivery retries; nothing to say yet
+            log.info("tickets: ITFlow not reachable at start (%s); tickets wait in the outbox", exc)
+            return
+        if getattr(caps, "tickets", None) != "v1" or self.client() is None:
+            self.unavailable = "ticketing unavailable: this ITFlow has no v1 ticket API"
+            log.warning("tickets: %s (legacy api.php); missed calls are tracked, not ticketed",
+                        self.unavailable)
+        else:
+            self.unavailable = ""
+
     async def _loop(self) -> None:
+        await self.probe()
         while not self._stopping:
             try:
                 await self.run_once()

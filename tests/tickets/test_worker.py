@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -270,6 +271,8 @@ async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(i
     rigs.append(rig)
     caps = await rig.itflow.capabilities()
     assert caps.tickets is None
+    await rig.worker.probe()                         # at start: reports itself unavailable
+    assert not rig.worker.health().ok and "unavailable" in rig.worker.health().detail
     intake = TicketIntake(TicketsSettings(), rig.outbox, is_internal=default_is_internal,
                           available=lambda: caps.tickets == "v1")
     assert await intake.handle(record("1800000090.1", number="14125550900")) is False
@@ -288,3 +291,22 @@ def _payload(linkedid: str) -> dict[str, str]:
 
 def test_marker_is_machine_readable() -> None:
     assert re.fullmatch(r"pbx-bridge:call=[0-9.]+;kind=missed", _payload("1.2")["marker"])
+
+
+async def test_worker_component_delivers_when_woken_and_stops(itflow_sim, tmp_path: Path,
+                                                             rigs: list[Rig]) -> None:
+    sim = await itflow_sim("v1-head")
+    rig = await make_rig(sim, tmp_path)
+    rigs.append(rig)
+    await rig.worker.start()
+    try:
+        rig.outbox.enqueue("1800000110.1", "missed", _payload("1800000110.1"), number="+14125551100")
+        async with asyncio.timeout(30):                       # hang guard
+            for _ in range(1500):
+                if rig.outbox.counts() == {"delivered": 1}:
+                    break
+                await asyncio.sleep(0.02)
+        assert rig.worker.health().ok
+    finally:
+        await rig.worker.stop(asyncio.get_running_loop().time() + 5)
+    assert len(rig.tickets) == 1
