@@ -10,14 +10,13 @@ from pbx_bridge.ami.outcome import CallRecord
 from pbx_bridge.ami.tracker import CallTracker
 
 _HERE = Path(__file__).resolve().parent
-_CANDIDATES = (_HERE.parent / "fixtures" / "ami-traces", Path("/work/shared/ami-traces"))
+_TRACES = _HERE.parent / "fixtures" / "ami-traces"
 
 
 def trace_dir() -> Path:
-    for d in _CANDIDATES:
-        if (d / "answered.txt").is_file():
-            return d
-    raise FileNotFoundError("no AMI traces: expected tests/fixtures/ami-traces/ (copied by the lab work)")
+    if not (_TRACES / "answered.txt").is_file():
+        raise FileNotFoundError(f"no AMI traces in {_TRACES} (the lab captures)")
+    return _TRACES
 
 
 def trace_events(name: str) -> Iterator[dict[str, str]]:
