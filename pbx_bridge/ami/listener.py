@@ -119,12 +119,12 @@ class AmiListener:
                 item = None
             try:
                 done = self.process(item) if item is not None else []
+                now = self.clock()
+                if now - self._last_expire >= 60.0:      # also under constant load
+                    self._last_expire = now
+                    done += self.tracker.expire()
                 if self.events.empty():
                     done += self.tracker.tick()
-                    now = self.clock()
-                    if now - self._last_expire >= 60.0:
-                        self._last_expire = now
-                        done += self.tracker.expire()
                     self.connection.consumed()
                     if self.metrics:
                         self.metrics.calls_active.set(self.tracker.active)
