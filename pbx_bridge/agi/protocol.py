@@ -16,6 +16,7 @@ Facts this module relies on (Asterisk 22 ``res/res_agi.c``, checked in the lab):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ def parse_reply(line: str) -> AgiReply:
     return AgiReply(code=200, result=rm["result"], data=data, extras=extras, raw=line)
 
 
+# The replies most commands get (SET VARIABLE, ANSWER, VERBOSE ...), parsed once; AgiReply is immutable.
+_COMMON_REPLIES = {line: parse_reply(line) for line in ("200 result=1", "200 result=0")}
+
+
 class ReplyReader:
     """Turns the stream of lines after the environment into events, one line at a time.
 
@@ -125,7 +130,11 @@ class ReplyReader:
         self._usage: list[str] | None = None
 
     def feed(self, line: str) -> AgiReply | str | None:
-        if self._usage is not None:
+        if self._usage is None:
+            common = _COMMON_REPLIES.get(line)
+            if common is not None:       # "200 result=1" answers most commands: skip the regexes
+                return common
+        else:
             if line.startswith("520 "):
                 text = "\n".join(self._usage)
                 self._usage = None
@@ -171,7 +180,10 @@ def sanitize_value(value: object) -> str:
     joiners, which are format characters, not controls) stay as they are. Lone surrogates (bytes that
     were not UTF-8) cannot be sent and become U+FFFD.
     """
-    text = str(value)
+    text = value if type(value) is str else str(value)
+    if text.isprintable():
+        # Fast path: printable text has no Cc (controls) and no Cs (surrogates); nothing to remove.
+        return text
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -187,6 +199,7 @@ def quote(value: object) -> str:
     return f'"{text}"'
 
 
+@functools.lru_cache(maxsize=256)   # the same few names on every call; only valid names are cached
 def validate_variable_name(name: str) -> str:
     """A variable or function name as the first word of SET/GET VARIABLE (``CALLERID(name)``, ``FOO``)."""
     if not _VARNAME_RE.match(name):

@@ -110,6 +110,8 @@ class _Connection(asyncio.Protocol):
             data = data[nl + 1:]
         buf = self._buf + data if self._buf else data
         start = 0
+        if not self.env_ready.done():
+            start = self._env_lines_in(buf)
         while True:   # bounded by the data received
             nl = buf.find(b"\n", start)
             if nl < 0:
@@ -125,6 +127,39 @@ class _Connection(asyncio.Protocol):
             rest = b""
         self._buf = rest
 
+    def _env_lines_in(self, buf: bytes) -> int:
+        """Parse environment lines from ``buf`` until the blank line; returns where parsing stopped.
+
+        One tight loop (a call usually brings its ~25 lines in one segment) instead of a call per line.
+        """
+        env = self.env
+        start = 0
+        while True:   # bounded by len(buf)
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                return start
+            raw = buf[start:nl]
+            start = nl + 1
+            if len(raw) > _MAX_LINE_BYTES:
+                self._malformed("<line too long>")
+                continue
+            line = raw.decode("utf-8", errors="replace")
+            if line.endswith("\r"):
+                line = line.rstrip("\r")
+            if not line:
+                self.env_ready.set_result(env)
+                return start
+            self._env_lines += 1
+            if self._env_lines > _MAX_ENV_LINES:
+                self.env_ready.set_exception(
+                    AgiProtocolError(f"AGI environment longer than {_MAX_ENV_LINES} lines"))
+                return len(buf)
+            item = parse_env_line(line)
+            if item is None:
+                self._malformed(line)
+                continue
+            env[item[0]] = item[1]
+
     def eof_received(self) -> bool:
         return False          # Asterisk is done with this connection: close it (connection_lost follows)
 
@@ -139,9 +174,6 @@ class _Connection(asyncio.Protocol):
     def _line(self, line: str) -> None:
         if line.endswith("\r"):
             line = line.rstrip("\r")
-        if not self.env_ready.done():
-            self._env_line(line)
-            return
         try:
             event = self._parser.feed(line)
         except AgiProtocolError:
@@ -151,21 +183,6 @@ class _Connection(asyncio.Protocol):
             self.hangup = True
         elif event is not None:
             self._deliver(event)
-
-    def _env_line(self, line: str) -> None:
-        if line == "":
-            self.env_ready.set_result(self.env)
-            return
-        self._env_lines += 1
-        if self._env_lines > _MAX_ENV_LINES:
-            self.env_ready.set_exception(
-                AgiProtocolError(f"AGI environment longer than {_MAX_ENV_LINES} lines"))
-            return
-        item = parse_env_line(line)
-        if item is None:
-            self._malformed(line)
-            return
-        self.env[item[0]] = item[1]
 
     def _deliver(self, event: object) -> None:
         waiter = self.waiter
@@ -219,6 +236,9 @@ class AgiSession:
         self._lock = asyncio.Lock()
         self._broken = ""        # set after a timeout: a late reply would pair with the wrong command
         self.commands_sent = 0
+        # Command timeouts: one watchdog timer per session, re-armed lazily, instead of a timer per command.
+        self._waiting: tuple[asyncio.Future[object], float] | None = None   # (reply future, deadline)
+        self._watchdog: asyncio.TimerHandle | None = None
 
     # ---- environment shortcuts
     @property
@@ -243,7 +263,22 @@ class AgiSession:
         return self._conn.hangup
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._conn.close()
+
+    def _check_timeout(self) -> None:
+        self._watchdog = None
+        waiting = self._waiting
+        if waiting is None:
+            return                      # idle now: the next command arms the watchdog again
+        fut, deadline = waiting
+        loop = asyncio.get_running_loop()
+        if loop.time() + 0.001 >= deadline:
+            _expire(fut)
+        else:
+            self._watchdog = loop.call_at(deadline, self._check_timeout)
 
     # ---- commands
     async def command(self, text: str, *, probe_on_failure: bool = True) -> AgiReply:
@@ -280,15 +315,17 @@ class AgiSession:
             fut: asyncio.Future[object] = loop.create_future()
             conn.waiter = fut
             self._write(data)
-            # A plain timer per command: asyncio.timeout() would cost a cancellation scope per command.
-            timer = loop.call_later(self.command_timeout, _expire, fut)
+            deadline = loop.time() + self.command_timeout
+            self._waiting = (fut, deadline)
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(deadline, self._check_timeout)
             try:
                 event = await fut
             except TimeoutError:
                 self._broken = "session abandoned after a command timed out"
                 raise AgiTimeout(f"no reply within {self.command_timeout:g} s") from None
             finally:
-                timer.cancel()
+                self._waiting = None
                 if conn.waiter is fut:
                     conn.waiter = None
         if event is _EOF:
@@ -509,7 +546,10 @@ class FastAgiServer:
             self.stats["errors"] += 1
             log.exception("FastAGI route %s failed; the call continues", route_label)
         finally:
-            conn.close()
+            if session is not None:
+                await session.close()
+            else:
+                conn.close()
             if self.metrics is not None:
                 self._count_session(route_label, result)
 
