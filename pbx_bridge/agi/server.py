@@ -302,14 +302,14 @@ class AgiSession:
         conn = self._conn
         if conn.hangup:
             raise AgiHangup("the caller hung up")
+        if conn.closed:
+            raise AgiConnectionClosed("Asterisk closed the connection")
         if self._broken:
             raise AgiTimeout(self._broken)
         if conn.pending:
             event = conn.pending.popleft()      # a reply that came early pairs with this command, in order
             if event is not _EOF:
                 self._write(data)
-        elif conn.closed:
-            event = _EOF
         else:
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[object] = loop.create_future()

@@ -368,3 +368,34 @@ async def test_health_reports_listening_and_counts(make_server: Factory) -> None
     health = server.health()
     assert health.ok and health.detail == f"127.0.0.1:{server.port}"
     assert {"active_sessions", "sessions", "malformed_lines", "hangups"} <= set(health.data)
+
+
+async def test_lines_split_anywhere_across_segments(make_server: Factory) -> None:
+    """The server splits lines itself: an environment byte by byte, a reply cut mid-line, an over-long
+    line spread over several segments (skipped) all pair correctly."""
+    got: list[Any] = []
+
+    async def route(s: AgiSession) -> None:
+        got.append(s.callerid)
+        got.append(await s.get_variable("A"))
+        got.append(await s.get_variable("B"))
+
+    server = await make_server({"cid": route})
+    peer = await Peer.connect(server.port)
+    for i, byte in enumerate(env_block(callerid="4125550101")):
+        await peer.send(bytes([byte]))
+        if i % 97 == 0:
+            await asyncio.sleep(0)     # let the server see partial segments
+    assert await peer.read_command() == "GET VARIABLE A"
+    await peer.send("200 result=1 (fi")
+    await asyncio.sleep(0.01)
+    await peer.send("rst)\n")
+    assert await peer.read_command() == "GET VARIABLE B"
+    for _ in range(3):                 # 3 x 6000 bytes without a newline: over the 8192-byte line limit
+        await peer.send("x" * 6000)
+        await asyncio.sleep(0.01)
+    await peer.send("y\n200 result=1 (second)\n")
+    assert await peer.wait_closed_by_server()
+    await settle(server)
+    assert got == ["4125550101", "first", "second"]
+    assert server.stats["malformed_lines"] == 1
