@@ -29,7 +29,8 @@ async def replay(trace: AmiTrace, **kw: object) -> list:
 
 def test_every_trace_loads() -> None:
     traces = sorted(TRACES.glob("*.txt")) + sorted((TRACES / "freepbx-like").glob("*.txt"))
-    assert len(traces) >= 20
+    traces += sorted((TRACES / "lab-flows").glob("*/*.txt"))
+    assert len(traces) >= 40
     for path in traces:
         if path.name.startswith("voicemail-msg"):
             continue
@@ -88,3 +89,15 @@ async def test_speed_factor_paces_by_timestamps() -> None:
     await replay(trace, speed=4.0, sleep=fake_sleep)
     assert slept and all(s > 0 for s in slept)
     assert sum(slept) == pytest.approx((max(stamps) - min(stamps)) / 4.0, rel=1e-6)
+
+
+async def test_a_killed_asterisk_just_closes_the_socket() -> None:
+    trace = AmiTrace.load(TRACES / "lab-flows" / "plain" / "asterisk-sigkill-ringing.txt")
+    async with AmiReplayServer([trace], close_after=True) as server:
+        session = AmiSession(AmiAccount("127.0.0.1", server.port, "any", "any"))
+        await session.connect()
+        await asyncio.wait_for(session.closed.wait(), 30)
+        await session.close()
+    names = [e.name for e in session.events]
+    assert names == trace.event_names()
+    assert "DialState" in names and not {"Hangup", "Cdr", "Shutdown"} & set(names)

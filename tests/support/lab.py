@@ -171,9 +171,10 @@ def parse_ami_block(block: str) -> AmiMessage:
 class AmiSession:
     """A recording AMI client for tests: every event is kept in ``events``; ``wait_for`` waits for one."""
 
-    def __init__(self, account: AmiAccount) -> None:
+    def __init__(self, account: AmiAccount, *, record_raw: bool = False) -> None:
         self.account = account
         self.events: list[AmiMessage] = []
+        self.raw: bytearray | None = bytearray() if record_raw else None  # the stream as received (traces)
         self.closed = asyncio.Event()  # set when the connection closed (e.g. Asterisk was killed)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -186,6 +187,8 @@ class AmiSession:
         a = self.account
         self._reader, self._writer = await asyncio.wait_for(asyncio.open_connection(a.host, a.port), timeout)
         banner = await asyncio.wait_for(self._reader.readline(), timeout)
+        if self.raw is not None:
+            self.raw += banner
         if not banner.startswith(b"Asterisk Call Manager"):
             raise LabError(f"unexpected AMI banner {banner!r}")
         self._task = asyncio.create_task(self._read_loop(), name="lab-ami-reader")
@@ -203,6 +206,8 @@ class AmiSession:
                 chunk = await self._reader.read(65536)
                 if not chunk:
                     break
+                if self.raw is not None:
+                    self.raw += chunk
                 buf += chunk
                 while b"\r\n\r\n" in buf:
                     raw, buf = buf.split(b"\r\n\r\n", 1)
@@ -829,9 +834,10 @@ class Lab:
         return out
 
     @contextlib.asynccontextmanager
-    async def ami_session(self) -> AsyncIterator[AmiSession]:
-        """A logged-in, recording AMI session (``Events: on``) for the duration of the block."""
-        session = AmiSession(self.ami)
+    async def ami_session(self, *, record_raw: bool = False) -> AsyncIterator[AmiSession]:
+        """A logged-in, recording AMI session (``Events: on``) for the duration of the block
+        (``record_raw``: also keep the raw byte stream in ``.raw``, e.g. to write a trace)."""
+        session = AmiSession(self.ami, record_raw=record_raw)
         await session.connect()
         try:
             yield session
