@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -59,3 +60,16 @@ def test_invite_display_names_from_a_sipp_log() -> None:
 def test_ami_block_keeps_repeated_keys() -> None:
     msg = parse_ami_block("Response: Success\r\nOutput: line 1\r\nOutput: line 2\r\nActionID: 7")
     assert msg["Output"] == "line 1\nline 2" and msg["ActionID"] == "7" and msg.name == ""
+
+
+async def test_sipp_left_running_by_a_failed_test_is_reaped(lab_plain) -> None:
+    handle = await lab_plain.start_call("202", caller_num=lab_plain.new_caller_number(), caller="cancel",
+                                        hold_ms=30000, callees={"202": "ring"})
+    pids = set(lab_plain.controller.sipp_pids)
+    assert len(pids) == 2  # caller + phone 202, as a test that failed before handle.wait() leaves them
+    assert sorted(lab_plain.reap()) == sorted(pids)
+    result = await handle.wait()
+    assert result.caller.returncode not in (0, None)  # killed, so the phone's port is free again
+    free = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    free.bind(("127.0.0.1", lab_plain.ports.callee("202")))
+    free.close()

@@ -347,6 +347,7 @@ class LabController:
         self.ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
         self.dialplan: Dialplan | None = None
         self._started_once = False  # the first ensure() of a session always starts a fresh Asterisk
+        self.sipp_pids: set[int] = set()  # every sipp the calls started; see reap_sipp()
         self._lock_fd: int | None = None
 
     # ---- one test session at a time
@@ -480,6 +481,18 @@ class LabController:
         with contextlib.suppress(OSError):
             self.pidfile.unlink()
         self.dialplan = None
+
+    def reap_sipp(self) -> list[int]:
+        killed = []
+        for pid in sorted(self.sipp_pids):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "sipp":
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+        for pid in killed:
+            self._wait_gone(pid, 2)
+        self.sipp_pids.clear()
+        return killed
 
     def signal(self, sig: int) -> int:
         """Send ``sig`` to the lab Asterisk (verified PID); returns the PID. For shutdown/crash tests."""
@@ -920,8 +933,15 @@ class Lab:
         cmd = ["sipp", "-sf", str(scenario), "-i", ip, "-mi", ip, "-p", str(port), "-mp", str(media_port),
                "-m", "1", "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
                "-trace_msg", "-message_file", str(log), *extra]
-        return await asyncio.create_subprocess_exec(
+        proc = await asyncio.create_subprocess_exec(
             *cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.controller.sipp_pids.add(proc.pid)
+        return proc
+
+    def reap(self) -> list[int]:
+        """Kill sipp processes a test left running (it failed before ``wait()``), so their ports are free for
+        the next test. Called by the fixtures at teardown; returns the PIDs killed."""
+        return self.controller.reap_sipp()
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -44,6 +44,7 @@ def lab_controller() -> Iterator[LabController]:
     try:
         yield ctl
     finally:
+        ctl.reap_sipp()
         ctl.stop()
         ctl.release()
 
@@ -63,18 +64,24 @@ def _running(ctl: LabController, dialplan: Dialplan, workdir: Path) -> Lab:
 
 
 @pytest.fixture
-def lab_plain(lab_controller: LabController, lab_workdir: Path) -> Lab:
-    return _running(lab_controller, "plain", lab_workdir)
+def lab_plain(lab_controller: LabController, lab_workdir: Path) -> Iterator[Lab]:
+    lab = _running(lab_controller, "plain", lab_workdir)
+    yield lab
+    lab.reap()  # sipp left running by a failed test would hold the phones' ports
 
 
 @pytest.fixture
-def lab_freepbx(lab_controller: LabController, lab_workdir: Path) -> Lab:
-    return _running(lab_controller, "freepbx", lab_workdir)
+def lab_freepbx(lab_controller: LabController, lab_workdir: Path) -> Iterator[Lab]:
+    lab = _running(lab_controller, "freepbx", lab_workdir)
+    yield lab
+    lab.reap()
 
 
 @pytest.fixture(params=DIALPLANS)
-def lab(request: pytest.FixtureRequest, lab_controller: LabController, lab_workdir: Path) -> Lab:
-    return _running(lab_controller, request.param, lab_workdir)
+def lab(request: pytest.FixtureRequest, lab_controller: LabController, lab_workdir: Path) -> Iterator[Lab]:
+    lab = _running(lab_controller, request.param, lab_workdir)
+    yield lab
+    lab.reap()
 
 
 def _item_dialplan(item: pytest.Item) -> str | None:
