@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pbx_bridge.agi.errors import (
     AgiCommandError,
@@ -68,6 +69,8 @@ _MAX_LINE_BYTES = 8192        # longer lines are malformed; skipped, not buffere
 _MAX_PENDING = 64             # replies nobody asked for (yet), kept in order for the next commands
 _BACKLOG = 512                # a burst of calls must not be refused by a short listen queue
 _EOF = object()
+# A plain environment line, a strict subset of what parse_env_line accepts (same key and value for it).
+_ENV_LINE_RE = re.compile(r"^(\w*[A-Za-z0-9]\w*): ?(.*)$", re.M | re.ASCII)
 
 
 class _Connection(asyncio.Protocol):
@@ -96,8 +99,8 @@ class _Connection(asyncio.Protocol):
 
     # ---- asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # No isinstance check: other loops' transports (uvloop) are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
         self._server._on_connection(self)
 
     def data_received(self, data: bytes) -> None:
@@ -130,9 +133,20 @@ class _Connection(asyncio.Protocol):
     def _env_lines_in(self, buf: bytes) -> int:
         """Parse environment lines from ``buf`` until the blank line; returns where parsing stopped.
 
-        One tight loop (a call usually brings its ~25 lines in one segment) instead of a call per line.
+        Asterisk sends the whole block (~25 lines) in one segment: when all of it is there and every line is
+        plain ``key: value`` (ASCII key, no CR), one regex pass parses it; otherwise line by line.
         """
         env = self.env
+        if self._env_lines == 0:
+            end = buf.find(b"\n\n")
+            if 0 < end <= _MAX_LINE_BYTES and b"\r" not in buf[:end]:
+                text = buf[:end].decode("utf-8", errors="replace")
+                pairs = _ENV_LINE_RE.findall(text)
+                if len(pairs) == text.count("\n") + 1 <= _MAX_ENV_LINES:
+                    env.update(pairs)
+                    self._env_lines = len(pairs)
+                    self.env_ready.set_result(env)
+                    return end + 2
         start = 0
         while True:   # bounded by len(buf)
             nl = buf.find(b"\n", start)

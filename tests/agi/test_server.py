@@ -399,3 +399,27 @@ async def test_lines_split_anywhere_across_segments(make_server: Factory) -> Non
     await settle(server)
     assert got == ["4125550101", "first", "second"]
     assert server.stats["malformed_lines"] == 1
+
+
+@pytest.mark.parametrize("odd_lines", [(), (" agi_padded : v", "not an env line", "___: x", "agi_cr: y\r")])
+async def test_environment_parsed_like_parse_env_line(make_server: Factory,
+                                                      odd_lines: tuple[str, ...]) -> None:
+    """Plain blocks take a one-pass fast path, others line by line: both give what parse_env_line gives."""
+    from pbx_bridge.agi.protocol import parse_env_line
+
+    lines = ["agi_network: yes", "agi_network_script: cid", "agi_accountcode: ", "agi_x:nospace",
+             "agi_y:  two spaces", "agi_request: agi://127.0.0.1:4574/cid?a=1",
+             "agi_calleridname: Müller 😀 $x", "agi_arg_1: 201", "agi_arg_1: 202", *odd_lines]
+    expected: dict[str, str] = {}
+    for line in lines:
+        item = parse_env_line(line.rstrip("\r"))
+        if item is not None:
+            expected[item[0]] = item[1]
+    seen: list[dict[str, str]] = []
+    server = await make_server({"cid": lambda s: seen.append(dict(s.env))})
+    peer = await Peer.connect(server.port)
+    await peer.send(("\n".join(lines) + "\n\n").encode())
+    assert await peer.wait_closed_by_server()
+    await settle(server)
+    assert seen == [expected]
+    assert server.stats["malformed_lines"] == (2 if odd_lines else 0)
