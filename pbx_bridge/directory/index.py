@@ -15,6 +15,8 @@ does not make a number ambiguous.
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +85,20 @@ class DirectoryIndex:
                     unkeyed += 1
                     continue
                 by_number.setdefault(num.canonical, []).append((party, num.label))
-        entries = {e164: resolve(e164, cands, s) for e164, cands in by_number.items()}
+        entries: dict[str, LookupResult] = {}
+        # Most numbers belong to one party, and most parties have several numbers: unless a template
+        # shows the number, such a party's display name (and its candidates) are computed once.
+        per_party = not _uses_number(s)
+        shared: dict[int, tuple[str, tuple[Party, ...]]] = {}
+        for e164, cands in by_number.items():
+            if per_party and len(cands) == 1:
+                party = cands[0][0]
+                hit = shared.get(id(party))
+                if hit is None:
+                    hit = shared[id(party)] = (_display(party, s, e164), (party,))
+                entries[e164] = _answer(e164, party, hit[1], hit[0], "index")
+            else:
+                entries[e164] = resolve(e164, cands, s)
         return cls(entries, snapshot, plan, s, unkeyed)
 
     def lookup(self, e164: str) -> LookupResult:
@@ -137,10 +152,26 @@ def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: Di
     best = parties[0]
     # A party without a client next to one with a client (a global vendor sharing a client's number):
     # the preference chose; the client of the chosen party is the one named.
-    display = render_name(best, settings.name_template, settings.name_template_no_client,
-                          settings.max_name_length, e164, settings.max_name_bytes)
+    return _answer(e164, best, parties, _display(best, settings, e164), source)
+
+
+def _display(party: Party, settings: DirectorySettings, e164: str) -> str:
+    return render_name(party, settings.name_template, settings.name_template_no_client,
+                       settings.max_name_length, e164, settings.max_name_bytes)
+
+
+def _answer(e164: str, best: Party, parties: tuple[Party, ...], display: str, source: str) -> LookupResult:
     return LookupResult(
         _MATCH[best.kind], e164, display=display, party=best, client_id=best.client_id,
         client_name=best.client_name, contact_id=best.id if best.kind is PartyKind.CONTACT else 0,
         source=source, candidates=parties,
     )
+
+
+def _uses_number(settings: DirectorySettings) -> bool:
+    """True when a name template shows ``{number}`` (then each number has its own display name)."""
+    for template in (settings.name_template, settings.name_template_no_client):
+        for _, field, _, _ in string.Formatter().parse(template):
+            if field is not None and re.split(r"[.\[]", field, maxsplit=1)[0] == "number":
+                return True
+    return False

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pbx_bridge.component import Health
+from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.index import DirectoryIndex
 from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
 from pbx_bridge.directory.sync import SyncError, pull, rekey
@@ -136,10 +137,11 @@ class DirectorySync:
         if stored is None:
             return None
         snap, fingerprint = stored
-        if fingerprint != self.plan.fingerprint():
-            log.info("numbers settings changed since the directory was stored; re-keying")
-            snap = rekey(snap, self.plan)
-        return snap, DirectoryIndex.build(snap, self.plan, self.cfg)
+        with gc_paused():
+            if fingerprint != self.plan.fingerprint():
+                log.info("numbers settings changed since the directory was stored; re-keying")
+                snap = rekey(snap, self.plan)
+            return snap, DirectoryIndex.build(snap, self.plan, self.cfg)
 
     def _migrate(self) -> None:
         if not self._migrated:
@@ -150,21 +152,22 @@ class DirectorySync:
     async def sync(self) -> Snapshot:
         """Pull now, persist, swap the index, notify subscribers. Raises ``SyncError`` (last good kept)."""
         async with self._lock:
-            try:
-                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
-                                  redetect=self.failures > 0 and bool(self.last_error))
-            except SyncError as exc:
-                self.failures += 1
-                self.last_error = str(exc)
-                if self.metrics is not None:
-                    self.metrics.directory_sync_failures.inc()
-                raise
-            self._migrate()
-            fingerprint = self.plan.fingerprint()
-            await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
-            # The index build is CPU work too: off the event loop, swapped in on it.
-            index = await asyncio.to_thread(DirectoryIndex.build, snap, self.plan, self.cfg)
-            self._install(snap, index)
+            with gc_paused():  # a bulk build of millions of objects (see directory/bulk.py)
+                try:
+                    snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
+                                      redetect=self.failures > 0 and bool(self.last_error))
+                except SyncError as exc:
+                    self.failures += 1
+                    self.last_error = str(exc)
+                    if self.metrics is not None:
+                        self.metrics.directory_sync_failures.inc()
+                    raise
+                self._migrate()
+                fingerprint = self.plan.fingerprint()
+                await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
+                # The index build is CPU work too: off the event loop, swapped in on it.
+                index = await asyncio.to_thread(DirectoryIndex.build, snap, self.plan, self.cfg)
+                self._install(snap, index)
             self.syncs += 1
             self.last_error = ""
             self.last_success = time.time()

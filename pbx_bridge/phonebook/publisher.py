@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import Party
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import Book, NumberFormatter, build_book, source_digest
@@ -199,7 +200,7 @@ class Publisher:
     def publish(self, parties: tuple[Party, ...] | list[Party], plan: NumberFormatter, *, source: str = "",
                 force: bool = False, progress: Progress | None = None) -> PublishResult:
         started = time.perf_counter()
-        with self._lock:
+        with self._lock, gc_paused():  # a bulk build: no cyclic GC passes over it (directory/bulk.py)
             result = self._publish(parties, plan, source, force, progress)
         result.seconds = time.perf_counter() - started
         return result
