@@ -87,8 +87,10 @@ async def ticket_stack(lab: Lab, itflow_sim, tmp_path: Path, *, user: tuple[str,
     records: list[CallRecord] = []
 
     async def on_record(rec: CallRecord) -> None:
-        records.append(rec)
-        await intake.handle(rec)
+        try:
+            await intake.handle(rec)
+        finally:
+            records.append(rec)          # only once its outbox row (if any) is committed
 
     username, secret = user or (lab.ami.username, lab.ami.secret)
     listener = AmiListener(AmiSettings(host=lab.ami.host, port=lab.ami.port, username=username, secret=secret,
