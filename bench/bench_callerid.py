@@ -575,12 +575,12 @@ async def main_async(args: argparse.Namespace) -> int:
             await ctx.sim.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     snap_parties = len(ctx.directory.snapshot.parties) if ctx.directory.snapshot else 0
-    header = {"profile": args.profile, "contacts": args.contacts, "parties": snap_parties,
+    header = {"profile": args.profile, "loop": args.loop, "contacts": args.contacts, "parties": snap_parties,
               "sync_seconds": round(sync_s, 3), "peak_rss_mb": round(peak_mb, 1)}
     if args.json:
         print(json.dumps({**header, "sections": [asdict(r) for r in results]}, indent=2))
         return 0
-    print(f"caller-ID benchmark: profile {args.profile}, {args.contacts} contacts "
+    print(f"caller-ID benchmark: profile {args.profile}, {args.contacts} contacts, {args.loop} loop "
           f"({snap_parties} parties synced in {sync_s:.2f} s over HTTP), peak RSS {peak_mb:.0f} MB")
     print(f"{'section':44} {'lookups':>8} {'correct':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
           f"{'per s':>10}")
@@ -612,7 +612,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page-size", type=int, default=500, help="v1 listing page size for the sync")
     p.add_argument("--sections", default="", help=f"comma list (default all): {', '.join(SECTIONS)}")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    return asyncio.run(main_async(p.parse_args(argv)))
+    p.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                   help="event loop (uvloop must be importable; not a dependency: for comparison only)")
+    args = p.parse_args(argv)
+    if args.loop == "uvloop":
+        import uvloop  # type: ignore[import-not-found]
+
+        return uvloop.run(main_async(args))
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
