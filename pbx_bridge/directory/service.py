@@ -152,22 +152,30 @@ class DirectorySync:
     async def sync(self) -> Snapshot:
         """Pull now, persist, swap the index, notify subscribers. Raises ``SyncError`` (last good kept)."""
         async with self._lock:
-            with gc_paused():  # a bulk build of millions of objects (see directory/bulk.py)
-                try:
-                    snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
-                                      redetect=self.failures > 0 and bool(self.last_error))
-                except SyncError as exc:
-                    self.failures += 1
-                    self.last_error = str(exc)
-                    if self.metrics is not None:
-                        self.metrics.directory_sync_failures.inc()
-                    raise
-                self._migrate()
-                fingerprint = self.plan.fingerprint()
-                await self.store.run(lambda conn: write_snapshot(conn, snap, fingerprint))
-                # The index build is CPU work too: off the event loop, swapped in on it.
-                index = await asyncio.to_thread(DirectoryIndex.build, snap, self.plan, self.cfg)
-                self._install(snap, index)
+            try:
+                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
+                                  redetect=self.failures > 0 and bool(self.last_error))
+            except SyncError as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                if self.metrics is not None:
+                    self.metrics.directory_sync_failures.inc()
+                raise
+            self._migrate()
+            fingerprint = self.plan.fingerprint()
+
+            def persist(conn: sqlite3.Connection) -> None:
+                with gc_paused():  # bulk work (see directory/bulk.py); also while building the index
+                    write_snapshot(conn, snap, fingerprint)
+
+            def build() -> DirectoryIndex:
+                with gc_paused():
+                    return DirectoryIndex.build(snap, self.plan, self.cfg)
+
+            await self.store.run(persist)
+            # The index build is CPU work too: off the event loop, swapped in on it.
+            index = await asyncio.to_thread(build)
+            self._install(snap, index)
             self.syncs += 1
             self.last_error = ""
             self.last_success = time.time()

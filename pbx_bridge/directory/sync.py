@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.directory.snapshot import Snapshot
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
@@ -147,7 +148,10 @@ async def _parties(v1: Any, module: str, page_size: int,
     pages = _pages(v1, module, page_size)
 
     def convert_page(rows: list[Row]) -> list[Party]:
-        return [p for r in rows if (p := convert(r)) is not None]
+        # Paused only here, in the worker: the event loop's HTTP objects form reference cycles that
+        # hold whole page bodies, and those must still be collected between pages.
+        with gc_paused():
+            return [p for r in rows if (p := convert(r)) is not None]
 
     fetch: asyncio.Future[list[Row]] | None = None
     try:
