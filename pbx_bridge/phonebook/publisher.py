@@ -23,7 +23,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,8 @@ from pbx_bridge.phonebook.settings import PhonebookSettings
 __all__ = ["Output", "PublishResult", "Publisher", "atomic_write"]
 
 log = logging.getLogger("pbx_bridge.phonebook")
+
+_SPOOL_MIN_PAGES = 64   # fewer pages than this are small enough to keep in memory
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 Status = Literal["published", "unchanged", "guarded"]
@@ -77,6 +79,39 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
 
+class PageSpool(Sequence[bytes]):
+    """The pages of a paged format (Cisco: thousands of small pages for a 100k book) kept in one unlinked
+    temporary file rather than in the process heap: tens of MB that the kernel's page cache may hold
+    or drop. A page is read back with one ``pread``; the file vanishes when the spool is dropped."""
+
+    def __init__(self, directory: Path, pages: Iterable[bytes]) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory, prefix=".phonebook-pages.")
+        spans: list[tuple[int, int]] = []
+        offset = 0
+        try:
+            for page in pages:
+                self._file.write(page)
+                spans.append((offset, len(page)))
+                offset += len(page)
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
+        self._spans = spans
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        offset, size = self._spans[i]
+        data = os.pread(self._file.fileno(), size, offset)
+        if len(data) != size:
+            raise OSError(f"phonebook page spool: short read ({len(data)} of {size} bytes)")
+        return data
+
+
 @dataclass(slots=True)
 class Output:
     """One format's published pages. ``pages`` is None when they live only in files (``output_dir``)."""
@@ -84,7 +119,7 @@ class Output:
     spec: FormatSpec
     etags: list[str]
     records: int
-    pages: list[bytes] | None = None
+    pages: Sequence[bytes] | None = None
     paths: list[Path] = field(default_factory=list)
     _stat_etags: dict[int, tuple[tuple[int, int], str]] = field(default_factory=dict)
 
@@ -267,9 +302,9 @@ class Publisher:
             etags = [etag_of(p) for p in rendered.pages]
             out = Output(spec, etags, rendered.records)
             if out_dir is None or spec.page_size:
-                # Paged formats live in memory for HTTP (their page links point there); the file is
+                # Paged formats are served over HTTP (their page links point there); the file is
                 # the first page, the entry point a phone's directory URL can name.
-                out.pages = rendered.pages
+                out.pages = self._keep(rendered.pages) if spec.page_size else rendered.pages
             if out_dir is not None:
                 old = self.outputs.get(spec.id)
                 for n, page in enumerate(rendered.pages[:1] if spec.page_size else rendered.pages, start=1):
@@ -292,6 +327,20 @@ class Publisher:
             progress("done", len(specs), len(specs))
         self.outputs = outputs
         return written, records
+
+
+    def _keep(self, pages: list[bytes]) -> Sequence[bytes]:
+        """Many pages go to a spool file next to the state file (never a tmpfs: that is memory too);
+        without a state directory, or when it cannot be written, they stay in memory."""
+        if len(pages) < _SPOOL_MIN_PAGES or self.state_path is None:
+            return pages
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            return PageSpool(self.state_path.parent, pages)
+        except OSError as exc:
+            log.warning("phonebook: cannot spool pages to %s (%s); keeping them in memory",
+                        self.state_path.parent, exc)
+            return pages
 
 
 def _same_file(path: Path, data: bytes) -> bool:

@@ -14,7 +14,7 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.formats import FORMATS
 from pbx_bridge.phonebook.publisher import Publisher, atomic_write
 from pbx_bridge.phonebook.settings import ALL_FORMATS, PhonebookSettings
-from tests.phonebook.helpers import PLAN, many_parties, nasty_parties
+from tests.phonebook.helpers import PLAN, book_of, many_parties, nasty_parties
 
 
 def publisher(tmp_path: Path, metrics: Metrics | None = None, **settings: object) -> Publisher:
@@ -101,6 +101,25 @@ def test_paged_formats_write_their_first_page_and_keep_every_page_for_http(tmp_p
     assert cisco.page(1) == (out / "cisco-directory.xml").read_bytes()
     assert b"http://pbx.test:8734/phonebook/cisco?page=3" in cisco.page(2)
     assert pub.output("panasonic").page_count == 2
+
+
+def test_a_book_of_many_pages_serves_every_page_exactly_and_leaves_no_stray_file(tmp_path):
+    # 1100 parties x 2 numbers = 2200 Cisco records, 69 pages: kept in a spool file, not in memory
+    parties = many_parties(1100, numbers=2)
+    pub = publisher(tmp_path, formats=["cisco"])
+    pub.publish(parties, PLAN)
+    expected = FORMATS["cisco"].render(book_of(parties), pub.ctx).pages
+    cisco = pub.output("cisco")
+    assert cisco.page_count == len(expected) == 69
+    assert [cisco.page(n) for n in range(1, 70)] == expected
+    assert cisco.page(69) == expected[-1] and cisco.page(2) == expected[1]  # any order
+    with pytest.raises(IndexError):
+        cisco.page(70)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state.json"]
+    # the next publish replaces the pages; the previous output object stays readable meanwhile
+    pub.publish(parties[:1000], PLAN, force=True)
+    assert cisco.page(3) == expected[2]
+    assert pub.output("cisco").page_count == 63
 
 
 def test_shrink_guard_trips_on_an_80_percent_loss(tmp_path, caplog):
