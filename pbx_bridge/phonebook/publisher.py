@@ -16,6 +16,7 @@ The publisher is synchronous and CPU-bound; the daemon runs it in a worker threa
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import hashlib
 import json
 import logging
@@ -24,10 +25,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import Party
@@ -298,6 +299,16 @@ class Publisher:
         for i, spec in enumerate(specs):
             if progress:
                 progress(spec.id, i, len(specs))
+            if out_dir is not None and not spec.page_size:
+                # One file: streamed into its temp file as it is rendered, never whole in memory.
+                path = out_dir / spec.file_name
+                count, changed = self._render_to_file(spec, book, path, self.outputs.get(spec.id))
+                outputs[spec.id] = Output(spec, [count[1]], count[0], paths=[path])
+                records[spec.id] = count[0]
+                if changed:
+                    self.writes += 1
+                    written.append(path)
+                continue
             rendered = spec.render(book, self.ctx)
             etags = [etag_of(p) for p in rendered.pages]
             out = Output(spec, etags, rendered.records)
@@ -329,6 +340,39 @@ class Publisher:
         return written, records
 
 
+    def _render_to_file(self, spec: FormatSpec, book: Book, path: Path, old: Output | None
+                        ) -> tuple[tuple[int, str], bool]:
+        """Render ``spec`` into a temp file beside ``path`` (hashing as it goes), then rename it over
+        ``path`` (mode, fsync: as :func:`atomic_write`) unless ``path`` already holds these bytes.
+        Returns ((records, etag), whether the file was replaced)."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write = replaced = False
+        try:
+            with os.fdopen(fd, "wb") as f:
+                sink = _HashingWriter(f)
+                rendered = spec.render(book, replace(self.ctx, sink=sink))
+                if sink.size == 0:  # a renderer that builds its bytes in memory returned them
+                    for page in rendered.pages:
+                        sink.write(page)
+                etag = sink.etag()
+                f.flush()
+                if old is not None and old.page_count and old.etags[0] == etag and path.exists():
+                    unchanged = True
+                else:  # after a restart: the file may already hold these bytes
+                    unchanged = old is None and _same_content(path, Path(tmp), sink.size)
+                if not unchanged:
+                    os.fchmod(f.fileno(), self.settings.file_mode)
+                    os.fsync(f.fileno())
+                    write = True
+            if write:
+                os.replace(tmp, path)
+                replaced = True
+        finally:
+            if not replaced:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return (rendered.records, etag), replaced
+
     def _keep(self, pages: list[bytes]) -> Sequence[bytes]:
         """Many pages go to a spool file next to the state file (never a tmpfs: that is memory too);
         without a state directory, or when it cannot be written, they stay in memory."""
@@ -341,6 +385,31 @@ class Publisher:
             log.warning("phonebook: cannot spool pages to %s (%s); keeping them in memory",
                         self.state_path.parent, exc)
             return pages
+
+
+class _HashingWriter:
+    """A write-through file wrapper that computes the ETag (:func:`etag_of`) of what passes."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._hash = hashlib.blake2b(digest_size=16)
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._f.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def etag(self) -> str:
+        return '"' + self._hash.hexdigest() + '"'
+
+
+def _same_content(path: Path, other: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size and filecmp.cmp(path, other, shallow=False)
+    except OSError:
+        return False
 
 
 def _same_file(path: Path, data: bytes) -> bool:

@@ -11,6 +11,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -42,6 +43,9 @@ XML_MEDIA = "text/xml; charset=utf-8"
 class RenderContext:
     settings: PhonebookSettings
     public_url: str = "http://127.0.0.1:8734"   # base of links in paged formats (http.public_url)
+    # Where a single-page renderer may stream its bytes (the publisher's temp file) instead of returning
+    # them: a 100k book is tens of MB per format. A renderer that used it returns an empty page.
+    sink: BinaryIO | None = None
 
     def page_url(self, format_id: str, page: int) -> str:
         return f"{self.public_url.rstrip('/')}/phonebook/{format_id}?page={page}"
@@ -152,10 +156,11 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
 
 
 def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[str, str] | None = None,
-                 wrap: tuple[str, ...] = ()) -> bytes:
+                 wrap: tuple[str, ...] = (), sink: BinaryIO | None = None) -> bytes:
     """A UTF-8 document: declaration, ``<root>`` (and the ``wrap`` elements nested in it) holding
-    ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree)."""
-    buf = io.BytesIO()
+    ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree).
+    With ``sink`` the document is written there and ``b""`` returned."""
+    buf = sink if sink is not None else io.BytesIO()
     buf.write(XML_DECLARATION)
     with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}), \
             contextlib.ExitStack() as stack:
@@ -166,7 +171,7 @@ def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[s
         for child in children:
             xf.write(child, pretty_print=True)
     buf.write(b"\n")
-    return buf.getvalue()
+    return b"" if sink is not None else buf.getvalue()
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 field.text = value
             yield el
 
-    body = xml_document("FanvilIPPhoneDirectory", children())
+    body = xml_document("FanvilIPPhoneDirectory", children(), sink=ctx.sink)
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 

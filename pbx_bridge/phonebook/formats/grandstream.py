@@ -44,7 +44,8 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             sub(sub(c, "Groups"), "groupid", str(group_ids[e.group]))
             yield c
 
-    return lim.report(Rendered([xml_document("AddressBook", children())], records=len(entries)))
+    body = xml_document("AddressBook", children(), sink=ctx.sink)
+    return lim.report(Rendered([body], records=len(entries)))
 
 
 SPEC = FormatSpec(

@@ -43,7 +43,8 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             group.text = GROUP_ID.get(e.kind, "0")
             yield c
 
-    return lim.report(Rendered([xml_document("AddressBook", children())], records=len(entries)))
+    body = xml_document("AddressBook", children(), sink=ctx.sink)
+    return lim.report(Rendered([body], records=len(entries)))
 
 
 SPEC = FormatSpec(

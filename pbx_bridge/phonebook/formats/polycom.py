@@ -52,7 +52,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             lb.text = LABEL.get(r.label, "Other")
             yield item
 
-    body = xml_document("directory", children(), wrap=("item_list",))
+    body = xml_document("directory", children(), wrap=("item_list",), sink=ctx.sink)
     return lim.report(Rendered([body], records=len(records)))
 
 

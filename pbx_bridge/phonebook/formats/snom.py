@@ -46,7 +46,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 fields[3].text = r.entry.organization
             yield item
 
-    body = xml_document("tbook", children(), attrs={"e": "2", "complete": "true"})
+    body = xml_document("tbook", children(), attrs={"e": "2", "complete": "true"}, sink=ctx.sink)
     return lim.report(Rendered([body], records=len(records)))
 
 

@@ -44,7 +44,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 el.set("type", NUMBER_TYPE.get(n.label, "home"))
             yield c
 
-    body = xml_document("tbook", children(), attrs={"e": "2", "version": "2.0"})
+    body = xml_document("tbook", children(), attrs={"e": "2", "version": "2.0"}, sink=ctx.sink)
     return lim.report(Rendered([body], records=len(entries)))
 
 

@@ -37,7 +37,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 field.text = n.dial
             yield el
 
-    body = xml_document("YealinkIPPhoneDirectory", children())
+    body = xml_document("YealinkIPPhoneDirectory", children(), sink=ctx.sink)
     return lim.report(Rendered([body], records=len(entries)))
 
 

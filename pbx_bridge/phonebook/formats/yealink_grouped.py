@@ -42,7 +42,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 sub(menu, "Unit", Name=lim.name(e.name), Phone1=p1, Phone2=p2, Phone3=p3, default_photo="")
             yield menu
 
-    body = xml_document("YealinkIPPhoneBook", children())
+    body = xml_document("YealinkIPPhoneBook", children(), sink=ctx.sink)
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
