@@ -103,6 +103,19 @@ def test_paged_formats_write_their_first_page_and_keep_every_page_for_http(tmp_p
     assert pub.output("panasonic").page_count == 2
 
 
+def test_files_streamed_while_rendering_hold_the_same_bytes_as_a_rendering_in_memory(tmp_path):
+    # 4,100 entries: CSV is streamed in chunks, vCard card by card, XML element by element
+    parties = nasty_parties() + many_parties(4100, numbers=3)
+    pub = publisher(tmp_path)
+    pub.publish(parties, PLAN)
+    book = book_of(parties)
+    for fid in ALL_FORMATS:
+        spec = FORMATS[fid]
+        expected = spec.render(book, pub.ctx).pages[0]
+        assert (tmp_path / "out" / spec.file_name).read_bytes() == expected, fid
+        assert pub.output(fid).page(1) == expected, fid
+
+
 def test_a_book_of_many_pages_serves_every_page_exactly_and_leaves_no_stray_file(tmp_path):
     # 1100 parties x 2 numbers = 2200 Cisco records, 69 pages: kept in a spool file, not in memory
     parties = many_parties(1100, numbers=2)

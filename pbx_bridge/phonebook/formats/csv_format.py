@@ -10,6 +10,7 @@ from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import FormatSpec, Limiter, RenderContext, Rendered, slots
 
 ID = "csv"
+_CHUNK = 2000  # rows per write when streaming into ctx.sink
 HEADER = ["name", "first_name", "last_name", "organization", "group", "kind", "office", "mobile", "other",
           "email"]
 
@@ -21,12 +22,19 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(HEADER)
     dropped = 0
-    for e in entries:
+    for i, e in enumerate(entries, start=1):
         office, mobile, other = slots(e, 3)
         dropped += max(0, len(e.numbers) - 3)
         w.writerow([lim.name(e.name), e.first_name, e.last_name, e.organization, e.group, str(e.kind),
                     office, mobile, other, e.email])
+        if ctx.sink is not None and i % _CHUNK == 0:  # streamed: the text never holds the whole book
+            ctx.sink.write(buf.getvalue().encode("utf-8"))
+            buf.seek(0)
+            buf.truncate()
     body = buf.getvalue().encode("utf-8")
+    if ctx.sink is not None:
+        ctx.sink.write(body)
+        body = b""
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 

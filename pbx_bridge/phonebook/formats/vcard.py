@@ -56,7 +56,12 @@ def card(e: Entry) -> bytes:
 def render(book: Book, ctx: RenderContext) -> Rendered:
     lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
     entries = lim.take(list(book.entries))
-    body = b"".join(card(e) for e in entries)
+    if ctx.sink is not None:  # streamed card by card into the publisher's file
+        for e in entries:
+            ctx.sink.write(card(e))
+        body = b""
+    else:
+        body = b"".join(card(e) for e in entries)
     return lim.report(Rendered([body], records=len(entries)))
 
 
