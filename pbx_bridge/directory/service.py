@@ -121,6 +121,13 @@ class DirectorySync:
         if self.metrics is not None:
             self.metrics.directory_size.set(len(index))
 
+    def _keyed_snapshot(self) -> Snapshot | None:
+        """The current snapshot when its keys were made under ``self.plan`` (a pull reuses them)."""
+        index = self._index
+        if index is None or index.plan.fingerprint() != self.plan.fingerprint():
+            return None
+        return self._snapshot
+
     def load(self) -> bool:
         """Load the persisted snapshot synchronously (CLI, tests). True when there was one."""
         self._migrate()
@@ -154,7 +161,8 @@ class DirectorySync:
         async with self._lock:
             try:
                 snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
-                                  redetect=self.failures > 0 and bool(self.last_error))
+                                  redetect=self.failures > 0 and bool(self.last_error),
+                                  previous=self._keyed_snapshot())
             except SyncError as exc:
                 self.failures += 1
                 self.last_error = str(exc)

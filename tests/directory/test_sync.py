@@ -90,6 +90,34 @@ async def test_v1_country_code_column_in_every_form(caller_env: EnvFactory, prof
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+async def test_a_second_sync_follows_changed_numbers_while_reusing_unchanged_keys(caller_env: EnvFactory,
+                                                                                   profile: str) -> None:
+    env = await caller_env(profile, "directory:\n  page_size: 2\n")
+    db = env.sim.db
+    c = db.add_client("Resync Ltd")
+    db.add_contact(c, "Stays", phone="4125551501", email="s@r.example")
+    moves = db.add_contact(c, "Moves", phone="4125551502", email="m@r.example")
+    db.add_contact(c, "Short", phone="123", email="x@r.example")
+    db.add_contact(c, "Coded", phone="2071234567", phone_country_code="44", email="c@r.example")
+    await env.directory.sync()
+    assert env.directory.index.lookup("+14125551502").display == "Resync Ltd - Moves"
+    row = next(r for r in db["contacts"] if r["contact_id"] == str(moves))
+    row["contact_phone"] = "4125551503"
+    db.add_contact(c, "Also Short", phone="123", mobile="4125551504", email="y@r.example")
+    db.add_contact(c, "Also Coded", mobile="2071234567", mobile_country_code="1", email="d@r.example")
+    await env.directory.sync()
+    idx = env.directory.index
+    assert idx.lookup("+14125551501").display == "Resync Ltd - Stays"
+    assert idx.lookup("+14125551502").match is MatchKind.NONE
+    assert idx.lookup("+14125551503").display == "Resync Ltd - Moves"
+    assert idx.lookup("+14125551504").display == "Resync Ltd - Also Short"
+    assert idx.lookup("+442071234567").display == "Resync Ltd - Coded"
+    assert idx.lookup("+12071234567").display == "Resync Ltd - Also Coded"  # same digits, code 1
+    short = [n for p in env.directory.snapshot.parties for n in p.numbers if n.raw == "123"]
+    assert len(short) == 2 and all(n.canonical == "" for n in short)
+
+
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
 async def test_v1_paging_reads_every_page(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile, "directory:\n  page_size: 3\n")
     db = env.sim.db
