@@ -72,15 +72,23 @@ class AmiListener:
 
     async def stop(self, deadline: float) -> None:
         await self.connection.stop(deadline)
-        # Calls still open are not invented into outcomes: they are simply not finished.
         loop = asyncio.get_running_loop()
-        if not self.records.empty():
-            try:
-                async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                    await self.records.join()
-            except TimeoutError:
-                log.warning("AMI: %d finished call(s) not handled before the stop deadline",
-                            self.records.qsize())
+        # Events already received are tracked first (bounded by the deadline) ...
+        for _ in range(1000):
+            if self.events.empty() or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        # ... then calls whose channels have all hung up are finished now instead of after the grace
+        # period; calls still open become LOST (logged, never ticketed): nothing is invented.
+        for rec in self.tracker.flush():
+            self.records.put_nowait(rec)
+        # Always join: a record being handled right now is not in the queue any more, yet unfinished.
+        try:
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await self.records.join()
+        except TimeoutError:
+            log.warning("AMI: %d finished call(s) not handled before the stop deadline",
+                        self.records.qsize())
         # A flag as well as cancel(): Python 3.11's wait_for can swallow a cancellation.
         self._stopping = True
         for t in self._tasks:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.daemon import PBX_BRIDGE, Daemon, write_config
@@ -74,12 +73,6 @@ async def test_readyz_follows_asterisk_stopping_and_returning(lab_plain: Lab, it
         d.kill()
 
 
-# Known bug (owner: tickets): AmiListener.stop() waits for ``records.join()`` only when the queue still
-# holds records, so a record already taken by ``_deliver`` (its caller lookup running) is cancelled and
-# its ticket never reaches the outbox. Calling ``join()`` unconditionally (it returns at once when nothing
-# is unfinished) makes this test pass; strict, so the marker must go when the fix lands.
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="AmiListener.stop() cancels the call record being handled (ami/listener.py)")
 async def test_sigterm_during_a_burst_of_missed_calls_loses_no_ticket(lab_plain: Lab, itflow_sim,
                                                                        tmp_path: Path) -> None:
     lab = lab_plain
