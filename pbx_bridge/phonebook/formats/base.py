@@ -111,8 +111,10 @@ class Limiter:
         return records
 
     def name(self, text: str) -> str:
-        if (self.max_name is None or len(text) <= self.max_name) and self.max_name_bytes is None:
-            return text  # the common case, kept cheap: this runs once per record
+        if self.max_name is None or len(text) <= self.max_name:
+            # the common case, kept cheap: this runs once per record (ASCII: one byte per character)
+            if self.max_name_bytes is None or (len(text) <= self.max_name_bytes and text.isascii()):
+                return text
         out = truncate(text, self.max_name)
         out = truncate_bytes(out, self.max_name_bytes)
         if out != text:
