@@ -23,7 +23,7 @@ from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
-from pbx_bridge.tickets.settings import TicketsSettings
+from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
 __all__ = [
     "API_KEY_ENV",
@@ -124,6 +124,7 @@ class Settings(BaseModel):
     http: HttpSettings = Field(default_factory=HttpSettings)
     ami: AmiSettings | None = None
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
     # Where this came from, for messages and relative paths; not a config key.

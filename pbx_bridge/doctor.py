@@ -47,7 +47,7 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     items.append(await _port("fastagi", fastagi.enabled, fastagi.host, fastagi.port))
     items.append(await _port("http", settings.http.enabled, settings.http.host, settings.http.port))
     if settings.ami is not None:
-        items.append(_readable_dir("voicemail spool", settings.tickets.spool_root,
+        items.append(_readable_dir("voicemail spool", settings.voicemail.spool_root,
                                    "add the service user to the asterisk group (voicemail details)",
                                    missing_level="warn"))
     if settings.phonebook.enabled and settings.phonebook.output_dir is not None:

@@ -128,7 +128,8 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: objec
         return None if caps is None else caps.tickets is not None
 
     intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,  # type: ignore[attr-defined]
-                          plan=plan, lookup=callerid.lookup, available=available)  # type: ignore[attr-defined]
+                          plan=plan, lookup=callerid.lookup, available=available,
+                          spool_root=settings.voicemail.spool_root)  # type: ignore[attr-defined]
     listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,  # type: ignore[attr-defined]
                            metrics=metrics)
     worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,  # type: ignore[attr-defined]

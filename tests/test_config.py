@@ -124,3 +124,10 @@ def test_cli_reports_config_error_with_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f"{cfg}:4: directroy: unknown key" in proc.stderr
+
+
+def test_voicemail_spool_root_key_name_is_kept() -> None:
+    # Named exactly in the tickets issue; other tooling relies on it.
+    s = parse_settings(BASE + "voicemail:\n  spool_root: /srv/vm\n", env={})
+    assert s.voicemail.spool_root == Path("/srv/vm")
+    assert parse_settings(BASE, env={}).voicemail.spool_root == Path("/var/spool/asterisk/voicemail")

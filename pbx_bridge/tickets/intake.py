@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,9 @@ class TicketIntake:
         lookup: Lookup | None = None,
         available: Callable[[], bool | None] = lambda: None,
         lookup_timeout: float = 2.0,
+        spool_root: Path = Path("/var/spool/asterisk/voicemail"),
     ) -> None:
+        self.spool_root = spool_root
         self.s = settings
         self.outbox = outbox
         self.policy = TicketPolicy(settings, is_internal=is_internal)
@@ -80,7 +83,7 @@ class TicketIntake:
         display = self._display(canonical, record.caller_num)
         vm = None
         if record.outcome in (Outcome.VOICEMAIL, Outcome.VOICEMAIL_NO_MESSAGE):
-            vm = await asyncio.to_thread(read_voicemail, self.s.spool_root, record)
+            vm = await asyncio.to_thread(read_voicemail, self.spool_root, record)
         draft = render_ticket(record, kind=decision.kind, number_display=display, client_id=client_id,
                               contact_id=contact_id, client_name=client_name, contact_name=contact_name,
                               voicemail=vm, tz=self.tz, priority=self.s.priority,

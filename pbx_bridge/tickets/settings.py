@@ -90,9 +90,6 @@ class TicketsSettings(Section):
     repeat_callers: bool = True
     priority: str = "Medium"
     subject_max: int = Field(default=200, ge=20, le=500)
-    # Where voicemail msgNNNN.txt files are read (pbx-bridge needs group read access: the asterisk
-    # group). A missing file only leaves the recording details out of the ticket.
-    spool_root: Path = Path("/var/spool/asterisk/voicemail")
     # Outbox delivery.
     retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry")
     retry_max: float = Field(default=600.0, gt=0, description="longest wait between retries")
@@ -102,3 +99,12 @@ class TicketsSettings(Section):
                                        description="while the key is rejected, try again this often")
     reconcile_window: int = Field(default=200, ge=10, le=5000,
                                   description="recent tickets searched for the call marker")
+
+
+class VoicemailSettings(Section):
+    """Config section ``voicemail`` (the key name ``voicemail.spool_root`` is relied on by other tools)."""
+
+    # Where voicemail msgNNNN.txt files are read (pbx-bridge needs group read access: the asterisk
+    # group). A missing file only leaves the recording details out of the ticket (FreePBX may delete
+    # messages after mailing them).
+    spool_root: Path = Path("/var/spool/asterisk/voicemail")

@@ -167,7 +167,7 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
                            state_dir=tmp_path / "state",
                            extra={"ami": {"host": lab.ami.host, "port": lab.ami.port,
                                           "username": "pbxbridge-filtered", "secret": secret},
-                                  "tickets": {"spool_root": str(lab.spool)}})
+                                  "voicemail": {"spool_root": str(lab.spool)}})
         proc = await asyncio.create_subprocess_exec(
             str(PBX_BRIDGE), "--config", str(cfg), "check", stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)

@@ -80,10 +80,11 @@ async def ticket_stack(lab: Lab, itflow_sim, tmp_path: Path, *, user: tuple[str,
     outbox = Outbox(store, clock=time.time)
     itflow = Itflow(sim.url, sim.keys["all"], api="v1", timeout=5)
     assert itflow.v1 is not None
-    settings = TicketsSettings(retry_first=0.2, spool_root=lab.spool.parent)
+    settings = TicketsSettings(retry_first=0.2)
     worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, settings, clock=time.time)
     plan = NumberPlan(NumbersSettings())
-    intake = TicketIntake(settings, outbox, is_internal=plan.is_internal, plan=plan)
+    intake = TicketIntake(settings, outbox, is_internal=plan.is_internal, plan=plan,
+                          spool_root=lab.spool.parent)
     records: list[CallRecord] = []
 
     async def on_record(rec: CallRecord) -> None:
