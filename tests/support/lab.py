@@ -349,16 +349,36 @@ class LabController:
         self._started_once = False  # the first ensure() of a session always starts a fresh Asterisk
         self.sipp_pids: set[int] = set()  # every sipp the calls started; see reap_sipp()
         self._lock_fd: int | None = None
+        self._lock_sock: socket.socket | None = None
 
     # ---- one test session at a time
     def acquire(self, timeout: float = 240.0) -> None:
-        """Take the lab lock (one pytest session drives the lab at a time; others wait, then fail)."""
+        """Take the lab lock (one pytest session drives the lab at a time; others wait, then fail).
+
+        Two locks: an abstract unix socket named after the SIP port (shared by everything in this network
+        namespace, even other checkouts or containers with their own /run: the ports are what collide),
+        and a flock file that records the holder's PID for the error message.
+        """
         import fcntl
 
+        deadline = time.monotonic() + timeout
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        name = f"\0pbx-bridge-lab-sip-{self.ports.sip}"
+        while True:
+            try:
+                sock.bind(name)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sock.close()
+                    raise LabError(f"another test session drives the lab on SIP port {self.ports.sip} for "
+                                   f"more than {timeout:.0f}s (set PBX_BRIDGE_LAB_*_PORT to run a second "
+                                   "lab, see tests/support/LAB.md)") from None
+                time.sleep(0.5)
+        self._lock_sock = sock
         path = Path(os.environ.get("PBX_BRIDGE_LAB_LOCK", "/run/lock/pbx-bridge-lab.lock"))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -367,6 +387,7 @@ class LabController:
                 if time.monotonic() > deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
                     os.close(fd)
+                    self.release()
                     raise LabError(f"another test session (PID {holder or '?'}) holds {path} for "
                                    f"more than {timeout:.0f}s") from None
                 time.sleep(0.5)
@@ -378,6 +399,9 @@ class LabController:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing drops the flock
             self._lock_fd = None
+        if self._lock_sock is not None:
+            self._lock_sock.close()  # frees the abstract name
+            self._lock_sock = None
 
     # ---- paths
     @property
