@@ -87,16 +87,21 @@ def _party_from_json(d: dict[str, Any]) -> Party:
 
 
 def snapshot_to_json(snap: Snapshot) -> str:
-    # The same text as json.dumps of the whole document, encoded one party at a time: one dump of the
-    # whole would hold every party as a dict plus millions of small chunks at once (100k parties:
-    # hundreds of MB for a moment).
+    return snapshot_to_utf8(snap).decode("utf-8")
+
+
+def snapshot_to_utf8(snap: Snapshot) -> bytes:
+    """The stored document as UTF-8: the same text as json.dumps of the whole, encoded one party at a
+    time. One dump of the whole would hold every party as a dict plus millions of small chunks at once,
+    and one str of it takes 4 bytes per character as soon as a single name holds an emoji (a 100k
+    directory: hundreds of MB for a moment); UTF-8 bytes stay at about 1 byte per character."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    return "".join((
-        '{"format":', encode(_FORMAT),
-        ',"parties":[', ",".join([encode(_party_to_json(p)) for p in snap.parties]),
-        '],"clients":', encode([[cid, name] for cid, name in snap.clients.items()]),
-        ',"archived_clients":', encode(sorted(snap.archived_clients)),
-        ',"notes":', encode(list(snap.notes)), "}",
+    return b"".join((
+        b'{"format":', encode(_FORMAT).encode(),
+        b',"parties":[', b",".join([encode(_party_to_json(p)).encode() for p in snap.parties]),
+        b'],"clients":', encode([[cid, name] for cid, name in snap.clients.items()]).encode(),
+        b',"archived_clients":', encode(sorted(snap.archived_clients)).encode(),
+        b',"notes":', encode(list(snap.notes)).encode(), b"}",
     ))
 
 
@@ -120,10 +125,12 @@ def migrate(store: Store) -> None:
 def write_snapshot(conn: sqlite3.Connection, snap: Snapshot, plan_fingerprint: str) -> None:
     """Replace the stored snapshot (one statement: atomic)."""
     conn.execute(
-        "INSERT INTO directory_snapshot(id, fetched_at, source, plan, body) VALUES (1, ?, ?, ?, ?) "
+        # The body is bound as UTF-8 bytes and stored as TEXT (CAST): the same column value as a str.
+        "INSERT INTO directory_snapshot(id, fetched_at, source, plan, body) "
+        "VALUES (1, ?, ?, ?, CAST(? AS TEXT)) "
         "ON CONFLICT(id) DO UPDATE SET fetched_at=excluded.fetched_at, source=excluded.source, "
         "plan=excluded.plan, body=excluded.body",
-        (snap.fetched_at.isoformat(), snap.source, plan_fingerprint, snapshot_to_json(snap)),
+        (snap.fetched_at.isoformat(), snap.source, plan_fingerprint, snapshot_to_utf8(snap)),
     )
 
 
