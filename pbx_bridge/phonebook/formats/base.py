@@ -11,7 +11,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -157,11 +157,13 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
     return el
 
 
-def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[str, str] | None = None,
-                 wrap: tuple[str, ...] = (), sink: BinaryIO | None = None) -> bytes:
+def xml_document(root: str, children: Iterable[etree._Element | Callable[[Any], None]], *,
+                 attrs: dict[str, str] | None = None, wrap: tuple[str, ...] = (),
+                 sink: BinaryIO | None = None) -> bytes:
     """A UTF-8 document: declaration, ``<root>`` (and the ``wrap`` elements nested in it) holding
     ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree).
-    With ``sink`` the document is written there and ``b""`` returned."""
+    A child may also be a function that writes itself through the ``etree.xmlfile`` it is given (a
+    big element streamed in parts). With ``sink`` the document is written there and ``b""`` returned."""
     buf = sink if sink is not None else io.BytesIO()
     buf.write(XML_DECLARATION)
     with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}), \
@@ -171,7 +173,10 @@ def xml_document(root: str, children: Iterable[etree._Element], *, attrs: dict[s
             stack.enter_context(xf.element(tag))
             xf.write("\n")
         for child in children:
-            xf.write(child, pretty_print=True)
+            if callable(child):
+                child(xf)
+            else:
+                xf.write(child, pretty_print=True)
     buf.write(b"\n")
     return b"" if sink is not None else buf.getvalue()
 

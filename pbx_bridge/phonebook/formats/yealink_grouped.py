@@ -16,7 +16,6 @@ from pbx_bridge.phonebook.formats.base import (
     RenderContext,
     Rendered,
     slots,
-    sub,
     xml_document,
 )
 
@@ -33,14 +32,29 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         title = etree.Element("Title")
         title.text = ctx.settings.title
         yield title
-        # entries are sorted by group already, so each group is one run
+        # entries are sorted by group already, so each group is one run; a group (the vendors: 10k
+        # units) is streamed unit by unit, laid out as libxml2 pretty-prints a whole Menu
+        unit = etree.Element("Unit", Name="", Phone1="", Phone2="", Phone3="", default_photo="")
         for group, members in groupby(entries, key=lambda e: e.group):
-            menu = etree.Element("Menu", Name=lim.name(group))
-            for e in members:
-                p1, p2, p3 = slots(e, 3)
-                dropped += max(0, len(e.numbers) - 3)
-                sub(menu, "Unit", Name=lim.name(e.name), Phone1=p1, Phone2=p2, Phone3=p3, default_photo="")
-            yield menu
+            yield _menu(lim.name(group), list(members), unit)
+
+    def _menu(name: str, members: list, unit: etree._Element):
+        def write(xf) -> None:
+            nonlocal dropped
+            with xf.element("Menu", Name=name):
+                xf.write("\n")
+                for e in members:
+                    p1, p2, p3 = slots(e, 3)
+                    dropped += max(0, len(e.numbers) - 3)
+                    unit.set("Name", lim.name(e.name))
+                    unit.set("Phone1", p1)
+                    unit.set("Phone2", p2)
+                    unit.set("Phone3", p3)
+                    xf.write("  ")
+                    xf.write(unit)
+                    xf.write("\n")
+            xf.write("\n")
+        return write
 
     body = xml_document("YealinkIPPhoneBook", children(), sink=ctx.sink)
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
