@@ -166,7 +166,7 @@ async def _parties(v1: Any, module: str, page_size: int,
             out.extend(await asyncio.to_thread(convert_page, page))
             del page
     finally:
-        if fetch is not None and not fetch.done():
+        if fetch is not None:  # a failure while converting: stop the read ahead, retrieve its outcome
             fetch.cancel()
             with contextlib.suppress(BaseException):
                 await fetch
