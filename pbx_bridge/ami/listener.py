@@ -111,6 +111,9 @@ class AmiListener:
             return self.tracker.feed(value)
         if kind == "disconnected":
             return self.tracker.connection_lost()
+        if kind == "connected":
+            self.tracker.resync_begin()
+            return []
         if kind == "resync":
             return self.tracker.resync(value)
         return []

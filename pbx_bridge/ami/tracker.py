@@ -137,6 +137,7 @@ class CallTracker:
         self.max_calls = max_calls
         self._is_internal = is_internal
         self._calls: dict[str, _Call] = {}
+        self._resync_known: set[str] | None = None
         self._chan_call: dict[str, str] = {}          # uniqueid -> linkedid (for Cdr and moves)
         # (deadline, linkedid) of calls whose channels are all down, in deadline order (the clock only
         # moves forward), so each event checks only the head: O(1), not O(pending calls).
@@ -251,20 +252,31 @@ class CallTracker:
         self._pending.clear()
         return out
 
+    def resync_begin(self) -> None:
+        """Mark the moment of a (re)connect: only calls known now are checked by the next :meth:`resync`.
+
+        Events stream in while ``CoreShowChannels`` is answered; a call that starts in that window may be
+        missing from the answer, and must not be declared lost for it."""
+        self._resync_known = set(self._calls)
+
     def resync(self, channels: Iterable[Mapping[str, str]]) -> list[CallRecord]:
         """After a reconnect: ``CoreShowChannel`` rows of the channels that exist now.
 
         Calls with none of their channels left ended while we were away (or Asterisk restarted): LOST.
         Calls still present go on (flagged). Channels of unknown calls are adopted so their ends are seen.
+        Calls first seen after :meth:`resync_begin` are left alone.
         """
         now = self._clock()
+        known, self._resync_known = self._resync_known, None
         present: dict[str, Mapping[str, str]] = {}
         for row in channels:
             uid = row.get("Uniqueid")
             if uid:
                 present[uid] = row
         out: list[CallRecord] = []
-        for call in list(self._calls.values()):
+        for lid, call in list(self._calls.items()):
+            if known is not None and lid not in known:
+                continue
             alive = [u for u, down in call.channels.items() if not down and u in present]
             if not alive:
                 if call.suspect or call.all_down_at is None:

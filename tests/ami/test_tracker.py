@@ -254,3 +254,25 @@ def test_voicemail_after_an_answered_call_was_transferred() -> None:
     (rec,) = tracker.tick()
     assert rec.outcome is Outcome.VOICEMAIL and rec.mailbox == "202@default"
     assert rec.answered_by == "PJSIP/201-1"
+
+
+def test_call_starting_while_the_resync_is_answered_is_not_lost() -> None:
+    """Events stream in while CoreShowChannels is answered: a call that began after the reconnect may be
+    missing from the answer, and must still be tracked to its real outcome (not declared lost)."""
+    clock, tracker, _ = _open_call("voicemail.txt", "DialBegin")   # open before the reconnect
+    tracker.connection_lost()
+    tracker.resync_begin()                                          # logged in again
+    events = list(trace_events("missed-caller-hangup.txt"))
+    first = [e for e in events if e.get("Event") == "Newchannel"][:1]
+    for ev in first:                                                # a new call, seen after login
+        clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
+        tracker.feed(ev)
+    out = tracker.resync([])                                        # the answer lists no channel
+    assert [r.outcome for r in out] == [Outcome.LOST]               # only the call from before
+    rest = events[events.index(first[0]) + 1:]
+    for ev in rest:
+        clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
+        out += tracker.feed(ev)
+    clock.now += 5
+    out += tracker.tick()
+    assert [r.outcome for r in out[1:]] == [Outcome.MISSED]
