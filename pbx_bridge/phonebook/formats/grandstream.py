@@ -11,11 +11,10 @@ from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
+    render_streamed,
     sub,
-    xml_document,
 )
 
 ID = "grandstream"
@@ -23,12 +22,10 @@ PHONE_TYPE = {NumberLabel.OFFICE: "Work", NumberLabel.MOBILE: "Cell", NumberLabe
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    entries = lim.take(list(book.entries))
     account = str(ctx.settings.grandstream_account_index)
-    group_ids = {g: i for i, g in enumerate(dict.fromkeys(e.group for e in entries), start=1)}
 
-    def children():
+    def children(entries, lim, out):
+        group_ids = {g: i for i, g in enumerate(dict.fromkeys(e.group for e in entries), start=1)}
         for group, gid in group_ids.items():
             g = etree.Element("pbgroup")
             sub(g, "id", str(gid))
@@ -44,8 +41,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             sub(sub(c, "Groups"), "groupid", str(group_ids[e.group]))
             yield c
 
-    body = xml_document("AddressBook", children(), sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(entries)))
+    return render_streamed(SPEC, ctx, book.entries, "AddressBook", children)
 
 
 SPEC = FormatSpec(

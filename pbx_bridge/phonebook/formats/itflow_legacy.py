@@ -4,18 +4,16 @@
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pbx_bridge.directory.model import PartyKind
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
-    sub,
-    xml_document,
+    fill,
+    refilled,
+    render_streamed,
 )
 
 ID = "itflow-legacy"
@@ -23,28 +21,17 @@ GROUP_ID = {PartyKind.CONTACT: "0", PartyKind.VENDOR: "1", PartyKind.LOCATION: "
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    entries = lim.take(list(book.entries))
-
-    def children():
-        # one element per number count, refilled per entry (serialised as it is yielded)
-        protos: dict[int, tuple[etree._Element, etree._Element, list[etree._Element], etree._Element]] = {}
+    def children(entries, lim, out):
+        shape = refilled("Contact", lambda count: ("LastName",) + ("Phone/phonenumber",) * count
+                         + ("Groups/groupid",))
         for e in entries:
-            count = len(e.numbers)
-            if count not in protos:
-                c = etree.Element("Contact")
-                last = sub(c, "LastName")
-                phones = [sub(sub(c, "Phone"), "phonenumber") for _ in range(count)]
-                protos[count] = (c, last, phones, sub(sub(c, "Groups"), "groupid"))
-            c, last, phones, group = protos[count]
-            last.text = lim.name(e.name)
-            for el, n in zip(phones, e.numbers, strict=True):
-                el.text = n.dial
-            group.text = GROUP_ID.get(e.kind, "0")
+            c, fields = shape(len(e.numbers))
+            fields[0].text = lim.name(e.name)
+            fill(fields[1:-1], [n.dial for n in e.numbers])
+            fields[-1].text = GROUP_ID.get(e.kind, "0")
             yield c
 
-    body = xml_document("AddressBook", children(), sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(entries)))
+    return render_streamed(SPEC, ctx, book.entries, "AddressBook", children)
 
 
 SPEC = FormatSpec(

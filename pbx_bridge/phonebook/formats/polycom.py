@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import logging
 
-from lxml import etree
-
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
+    element,
     one_per_number,
-    sub,
-    xml_document,
+    render_streamed,
 )
 
 ID = "polycom"
@@ -28,7 +25,6 @@ log = logging.getLogger("pbx_bridge.phonebook")
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx, name_bytes=NAME_BYTES)
     seen: set[str] = set()
     records = []
     duplicates = 0
@@ -41,19 +37,17 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     if duplicates:
         log.info("phonebook %s: %d numbers shared by several entries kept once (ct must be unique)",
                  ID, duplicates)
-    records = lim.take(records)
 
-    def children():
-        item = etree.Element("item")  # refilled per record (serialised as it is yielded)
-        ln, ct, lb = sub(item, "ln"), sub(item, "ct"), sub(item, "lb")
+    def children(records, lim, out):
+        item, (ln, ct, lb) = element("item", ("ln", "ct", "lb"))
         for r in records:
             ln.text = lim.record_name(r.base, r.suffix)
             ct.text = r.dial
             lb.text = LABEL.get(r.label, "Other")
             yield item
 
-    body = xml_document("directory", children(), wrap=("item_list",), sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(records)))
+    return render_streamed(SPEC, ctx, records, "directory", children, wrap=("item_list",),
+                           name_bytes=NAME_BYTES)
 
 
 SPEC = FormatSpec(

@@ -4,19 +4,16 @@
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pbx_bridge.directory.model import NumberLabel
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
     one_per_number,
-    sub,
-    xml_document,
+    refilled,
+    render_streamed,
 )
 
 ID = "snom"
@@ -24,30 +21,23 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    records = lim.take(list(one_per_number(book, ctx)))
-
-    def children():
-        # two shapes (with and without organization), refilled per record as each is serialised on yield
-        protos = []
-        for with_org in (False, True):
-            item = etree.Element("item", context="active", type="none", index="")
-            fields = [sub(item, "name"), sub(item, "number"), sub(item, "number_type")]
-            if with_org:
-                fields.append(sub(item, "organization"))
-            protos.append((item, fields))
+    def children(records, lim, out):
+        # two shapes (with and without organization)
+        shape = refilled("item", lambda org: ("name", "number", "number_type") + (("organization",) * org),
+                         context="active", type="none", index="")
         for index, r in enumerate(records):
-            item, fields = protos[bool(r.entry.organization)]
+            org = r.entry.organization
+            item, fields = shape(bool(org))
             item.set("index", str(index))
             fields[0].text = lim.record_name(r.base, r.suffix)
             fields[1].text = r.dial
             fields[2].text = NUMBER_TYPE.get(r.label, "fixed")
-            if r.entry.organization:
-                fields[3].text = r.entry.organization
+            if org:
+                fields[3].text = org
             yield item
 
-    body = xml_document("tbook", children(), attrs={"e": "2", "complete": "true"}, sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(records)))
+    return render_streamed(SPEC, ctx, one_per_number(book, ctx), "tbook", children,
+                           attrs={"e": "2", "complete": "true"})
 
 
 SPEC = FormatSpec(

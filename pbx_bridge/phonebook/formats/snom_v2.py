@@ -10,11 +10,10 @@ from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
+    render_streamed,
     sub,
-    xml_document,
 )
 
 ID = "snom-v2"
@@ -22,11 +21,9 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    entries = lim.take(list(book.entries))
-
-    def children():
-        # one element per number count, refilled per entry (serialised as it is yielded)
+    def children(entries, lim, out):
+        # one element per number count, refilled per entry (serialised as it is yielded); the numbers
+        # share one <numbers> parent and carry attributes, so this shape is built here
         protos: dict[int, tuple[etree._Element, etree._Element, list[etree._Element]]] = {}
         for e in entries:
             count = len(e.numbers)
@@ -44,8 +41,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 el.set("type", NUMBER_TYPE.get(n.label, "home"))
             yield c
 
-    body = xml_document("tbook", children(), attrs={"e": "2", "version": "2.0"}, sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(entries)))
+    return render_streamed(SPEC, ctx, book.entries, "tbook", children, attrs={"e": "2", "version": "2.0"})
 
 
 SPEC = FormatSpec(

@@ -3,48 +3,30 @@ one ``Telephone`` element per number (handset-phonebooks.md §2a)."""
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
-    Limiter,
     RenderContext,
     Rendered,
-    sub,
-    xml_document,
+    fill,
+    refilled,
+    render_streamed,
 )
 
 ID = "yealink"
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    entries = lim.take(list(book.entries))
-
-    def children():
-        yield _title(ctx)
-        protos: dict[int, tuple[etree._Element, list[etree._Element]]] = {}
+    def children(entries, lim, out):
+        shape = refilled("DirectoryEntry", lambda count: ("Name",) + ("Telephone",) * count)
         for e in entries:
-            # one element per number count, refilled per entry (serialised as it is yielded)
-            if len(e.numbers) not in protos:
-                el = etree.Element("DirectoryEntry")
-                protos[len(e.numbers)] = (el, [sub(el, "Name")] + [sub(el, "Telephone") for _ in e.numbers])
-            el, fields = protos[len(e.numbers)]
+            el, fields = shape(len(e.numbers))
             fields[0].text = lim.name(e.name)
-            for field, n in zip(fields[1:], e.numbers, strict=True):
-                field.text = n.dial
+            fill(fields[1:], [n.dial for n in e.numbers])
             yield el
 
-    body = xml_document("YealinkIPPhoneDirectory", children(), sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(entries)))
-
-
-def _title(ctx: RenderContext) -> etree._Element:
-    el = etree.Element("Title")
-    el.text = ctx.settings.title
-    return el
+    return render_streamed(SPEC, ctx, book.entries, "YealinkIPPhoneDirectory", children, title=True)
 
 
 SPEC = FormatSpec(

@@ -15,49 +15,40 @@ from pbx_bridge.phonebook.formats.base import (
     Limiter,
     RenderContext,
     Rendered,
+    render_streamed,
     slots,
-    xml_document,
 )
 
 ID = "yealink-grouped"
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
-    entries = lim.take(list(book.entries))
-    dropped = 0
-
-    def children():
-        nonlocal dropped
-        title = etree.Element("Title")
-        title.text = ctx.settings.title
-        yield title
+    def children(entries, lim, out):
         # entries are sorted by group already, so each group is one run; a group (the vendors: 10k
         # units) is streamed unit by unit, laid out as libxml2 pretty-prints a whole Menu
         unit = etree.Element("Unit", Name="", Phone1="", Phone2="", Phone3="", default_photo="")
         for group, members in groupby(entries, key=lambda e: e.group):
-            yield _menu(lim.name(group), list(members), unit)
+            yield _menu(lim.name(group), list(members), unit, lim, out)
 
-    def _menu(name: str, members: list, unit: etree._Element):
-        def write(xf) -> None:
-            nonlocal dropped
-            with xf.element("Menu", Name=name):
-                xf.write("\n")
-                for e in members:
-                    p1, p2, p3 = slots(e, 3)
-                    dropped += max(0, len(e.numbers) - 3)
-                    unit.set("Name", lim.name(e.name))
-                    unit.set("Phone1", p1)
-                    unit.set("Phone2", p2)
-                    unit.set("Phone3", p3)
-                    xf.write("  ")
-                    xf.write(unit)
-                    xf.write("\n")
+    return render_streamed(SPEC, ctx, book.entries, "YealinkIPPhoneBook", children, title=True)
+
+
+def _menu(name: str, members: list, unit: etree._Element, lim: Limiter, out: Rendered):
+    def write(xf) -> None:
+        with xf.element("Menu", Name=name):
             xf.write("\n")
-        return write
-
-    body = xml_document("YealinkIPPhoneBook", children(), sink=ctx.sink)
-    return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
+            for e in members:
+                p1, p2, p3 = slots(e, 3)
+                out.numbers_dropped += max(0, len(e.numbers) - 3)
+                unit.set("Name", lim.name(e.name))
+                unit.set("Phone1", p1)
+                unit.set("Phone2", p2)
+                unit.set("Phone3", p3)
+                xf.write("  ")
+                xf.write(unit)
+                xf.write("\n")
+        xf.write("\n")
+    return write
 
 
 SPEC = FormatSpec(
