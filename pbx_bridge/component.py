@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -25,3 +27,14 @@ class Component(Protocol):
 
     def health(self) -> Health:
         """Cheap, synchronous: for /readyz and metrics."""
+
+
+async def cancel_task(task: asyncio.Task | None, deadline: float) -> None:
+    """Stop a component's background loop: cancel it and wait for it to unwind, at most until
+    ``deadline`` (loop.time(); at least 0.1 s). Whatever the loop raises while unwinding is its own
+    business: stopping never fails because of it."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(task, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))

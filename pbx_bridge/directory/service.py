@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from pbx_bridge.component import Health
+from pbx_bridge.component import Health, cancel_task
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.index import DirectoryIndex
 from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
@@ -280,11 +280,7 @@ class DirectorySync:
 
     async def stop(self, deadline: float) -> None:
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        await cancel_task(task, deadline)
 
     def health(self) -> Health:
         data: dict[str, object] = {"syncs": self.syncs, "failures": self.failures}

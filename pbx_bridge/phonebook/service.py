@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from pbx_bridge.component import Health
+from pbx_bridge.component import Health, cancel_task
 from pbx_bridge.directory.snapshot import Snapshot
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import NumberFormatter
@@ -191,11 +191,7 @@ class PhonebookService:
             self._unsubscribe()
             self._unsubscribe = None
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        await cancel_task(task, deadline)
 
     def health(self) -> Health:
         p = self.publisher
