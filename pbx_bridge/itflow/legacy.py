@@ -27,7 +27,6 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 
 import httpx
 from lxml import etree
@@ -39,7 +38,7 @@ from pbx_bridge.itflow.errors import (
     ServerError,
     redact,
 )
-from pbx_bridge.itflow.transport import RetryPolicy, make_http_client, send_with_retries
+from pbx_bridge.itflow.transport import ApiClient, RetryPolicy, send_with_retries
 
 __all__ = [
     "LegacyClient",
@@ -228,32 +227,17 @@ def _br_list(text: str) -> list[str]:
     return [part for part in _clean_text(text).split("<br>") if part.strip()]
 
 
-class LegacyClient:
+class LegacyClient(ApiClient):
     """Client for one ITFlow's ``/api.php``. Use as ``async with LegacyClient(url, key) as api: ...``."""
+
+    key_in_query = True
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, verify_tls: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._key = api_key
-        self._timeout = timeout
-        self._retry = retry or RetryPolicy()
-        self._http = make_http_client(self.base_url, timeout=timeout, verify_tls=verify_tls,
-                                      transport=transport, key_in_query=api_key)
+        super().__init__(base_url, api_key, timeout=timeout, verify_tls=verify_tls, transport=transport,
+                         retry=retry)
         self.saw_leading_newline: bool | None = None  # framing seen on the last answer (era hint)
-
-    def __repr__(self) -> str:
-        return f"LegacyClient({self.base_url!r})"
-
-    async def __aenter__(self) -> LegacyClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # ------------------------------------------------------------------ transport
 

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -70,6 +72,37 @@ def make_http_client(base_url: str, *, timeout: float, verify_tls: bool,
         # No proxies or .netrc from the environment: a plain-HTTP proxy would log the legacy URL and key.
         trust_env=False,
     )
+
+
+class ApiClient:
+    """What both ITFlow clients hold: the base URL, the key, the timeout and retry policy, one pooled
+    HTTP client; used as ``async with Client(url, key) as api: ...``."""
+
+    key_in_query = False   # legacy api.php reads only query parameters
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, verify_tls: bool = True,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._http = make_http_client(self.base_url, timeout=timeout, verify_tls=verify_tls,
+                                      transport=transport,
+                                      key_in_query=api_key if self.key_in_query else None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 class RetryPolicy:

@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -42,7 +41,7 @@ from pbx_bridge.itflow.errors import (
     WriteFailed,
     redact,
 )
-from pbx_bridge.itflow.transport import RetryPolicy, make_http_client, send_with_retries
+from pbx_bridge.itflow.transport import ApiClient, send_with_retries
 
 __all__ = ["Param", "V1Client", "V1Response"]
 
@@ -124,31 +123,8 @@ def _decode_json(body: bytes) -> Any:
         raise
 
 
-class V1Client(EndpointMethods):
+class V1Client(ApiClient, EndpointMethods):
     """Client for one ITFlow's v1 API. Use as ``async with V1Client(url, key) as api: ...``."""
-
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, verify_tls: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 retry: RetryPolicy | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._key = api_key
-        self._timeout = timeout
-        self._retry = retry or RetryPolicy()
-        self._http = make_http_client(self.base_url, timeout=timeout, verify_tls=verify_tls,
-                                      transport=transport)
-
-    def __repr__(self) -> str:
-        return f"V1Client({self.base_url!r})"
-
-    async def __aenter__(self) -> V1Client:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # ------------------------------------------------------------------ requests
 
