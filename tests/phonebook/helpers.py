@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.entries import Book, build_book
@@ -63,3 +66,13 @@ def many_parties(n: int, *, numbers: int = 2) -> list[Party]:
 
 def book_of(parties: list[Party], **settings: object) -> Book:
     return build_book(parties, PLAN, PhonebookSettings(**settings))
+
+
+async def eventually(condition: Callable[[], bool], *, tries: int = 200, pause: float = 0.05) -> bool:
+    """Wait (bounded: ``tries`` checks ``pause`` apart) until the background loop made ``condition``
+    true; returns whether it did, so the test asserts what it expects afterwards."""
+    for _ in range(tries):
+        if condition():
+            return True
+        await asyncio.sleep(pause)
+    return condition()

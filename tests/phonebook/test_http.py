@@ -12,6 +12,7 @@ from lxml import etree
 
 from pbx_bridge.http import HttpFace
 from pbx_bridge.phonebook.http import phonebook_routes
+from tests.phonebook.helpers import eventually
 
 STRICT = etree.XMLParser(recover=False)
 AUTH = ("phones", "s3cret")
@@ -139,10 +140,7 @@ async def test_post_sync_triggers_a_pull(served):
     env, client = served
     await env.service.start()
     try:
-        for _ in range(200):
-            if env.service.runs >= 1:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: env.service.runs >= 1)
         env.sim.db.add_contact(1, "Triggered Person", phone="4125559999")
         r = await client.post("/phonebook/sync")
         assert r.status_code == 202

@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from pbx_bridge.numbers import NumberPlan
+from tests.phonebook.helpers import eventually
 from tests.support.sim_fixtures import legacy_request
 
 STRICT = etree.XMLParser(recover=False)
@@ -108,27 +109,19 @@ async def test_scheduler_runs_at_start_follows_snapshots_and_manual_trigger(phon
     env = await phonebook_env("v1-head", interval=3600)
     await env.service.start()
     try:
-        for _ in range(200):  # run at start (bounded wait)
-            if env.service.runs >= 1:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: env.service.runs >= 1)  # run at start
         assert env.service.last_result.status == "published"
         # a directory sync elsewhere (the directory's own schedule) republishes
         env.sim.db.add_contact(1, "New Person", phone="4125557777")
         await env.directory.sync()
-        for _ in range(200):
-            if "New Person (ACME Corp)" in dict(yealink_entries(env)):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: "New Person (ACME Corp)" in dict(yealink_entries(env)))
         assert "New Person (ACME Corp)" in dict(yealink_entries(env))
         # a manual trigger pulls
         env.sim.db.add_contact(1, "Manual Person", phone="4125557778")
         runs = env.service.runs
         env.service.trigger()
-        for _ in range(200):
-            if env.service.runs > runs and "Manual Person (ACME Corp)" in dict(yealink_entries(env)):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: env.service.runs > runs
+                         and "Manual Person (ACME Corp)" in dict(yealink_entries(env)))
         assert "Manual Person (ACME Corp)" in dict(yealink_entries(env))
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)
@@ -142,10 +135,7 @@ async def test_start_publishes_the_directory_snapshot_without_a_second_pull(phon
     pulls = env.directory.syncs
     await env.service.start()
     try:
-        for _ in range(200):
-            if env.service.runs >= 1:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: env.service.runs >= 1)
         assert env.service.last_result.status == "published"
         assert env.directory.syncs == pulls
         assert "Bell & Whistle" in dict(yealink_entries(env))
