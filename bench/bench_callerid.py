@@ -128,22 +128,33 @@ def seed(sim: Any, contacts: int, rng: random.Random, *, primary_only: bool = Fa
 # ------------------------------------------------------------------ sections (callerid)
 
 
-async def section_index(ctx: Ctx) -> Figures:
-    """Warm lookups answered by the index, through the full CallerId.lookup path."""
-    rng = random.Random(1)
-    picks = [rng.choice(ctx.known) for _ in range(ctx.args.lookups)]
-    for raw, _ in picks[:1000]:           # warm the parse cache like a running daemon would be
-        await ctx.callerid.lookup(raw)
+async def _timed_lookups(callerid: CallerId, picks: list[tuple[str, str]],
+                         right: Callable[[Any, str], bool], **kw: Any) -> tuple[list[float], int, float]:
+    """Look every (number, expected) up in turn: per-lookup seconds, how many ``right(result,
+    expected)``, and the wall time of the whole run."""
     samples: list[float] = []
     correct = 0
     perf = time.perf_counter
     start = perf()
     for raw, expected in picks:
         t0 = perf()
-        r = await ctx.callerid.lookup(raw)
+        r = await callerid.lookup(raw, **kw)
         samples.append(perf() - t0)
-        correct += r.display == expected
-    wall = perf() - start
+        correct += right(r, expected)
+    return samples, correct, perf() - start
+
+
+def _named(r: Any, expected: str) -> bool:
+    return r.display == expected
+
+
+async def section_index(ctx: Ctx) -> Figures:
+    """Warm lookups answered by the index, through the full CallerId.lookup path."""
+    rng = random.Random(1)
+    picks = [rng.choice(ctx.known) for _ in range(ctx.args.lookups)]
+    for raw, _ in picks[:1000]:           # warm the parse cache like a running daemon would be
+        await ctx.callerid.lookup(raw)
+    samples, correct, wall = await _timed_lookups(ctx.callerid, picks, _named)
     return Figures.from_samples("index (CallerId.lookup, warm)", samples, correct, wall,
                                 f"{len(ctx.directory.index or ())} numbers indexed")
 
@@ -155,22 +166,10 @@ async def section_down(ctx: Ctx) -> Figures:
     rng = random.Random(2)
     known = [rng.choice(ctx.known) for _ in range(min(ctx.args.lookups, 5000))]
     unknown = ctx.unknown[: min(50, len(ctx.unknown))]
-    samples: list[float] = []
-    unknown_samples: list[float] = []
-    correct = 0
-    perf = time.perf_counter
-    start = perf()
-    for raw, expected in known:
-        t0 = perf()
-        r = await ctx.callerid.lookup(raw)
-        samples.append(perf() - t0)
-        correct += r.display == expected
-    wall = perf() - start
-    for raw in unknown:
-        t0 = perf()
-        r = await ctx.callerid.lookup(raw)
-        unknown_samples.append(perf() - t0)
-        correct += not r.found
+    samples, correct, wall = await _timed_lookups(ctx.callerid, known, _named)
+    unknown_samples, no_match, _ = await _timed_lookups(ctx.callerid, [(raw, "") for raw in unknown],
+                                                        lambda r, _: not r.found)
+    correct += no_match
     await ctx.callerid.drain(10)
     ctx.sim.down = False
     # The failures above paused live lookups (live_cooldown): later sections get a fresh CallerId.
@@ -194,17 +193,9 @@ async def section_live(ctx: Ctx) -> Figures:
         db.add_contact(client, f"Late {i:04d}", phone=national, email=f"late{i}@bench.example")
         fresh.append((national, f"Late {i:04d}"))   # the client is newer than the sync: person only
     ctx.callerid.cache_clear()
-    samples: list[float] = []
-    correct = 0
     budget = ctx.args.live_budget
-    perf = time.perf_counter
-    start = perf()
-    for raw, expected in fresh:
-        t0 = perf()
-        r = await ctx.callerid.lookup(raw, budget=budget)
-        samples.append(perf() - t0)
-        correct += r.display == expected and r.source == "live"
-    wall = perf() - start
+    samples, correct, wall = await _timed_lookups(
+        ctx.callerid, fresh, lambda r, expected: r.display == expected and r.source == "live", budget=budget)
     await ctx.callerid.drain(10)
     return Figures.from_samples("live lookup through the simulator", samples, correct, wall,
                                 f"{len(ctx.plan.digit_variants('+19995000000'))} digit variants asked "
