@@ -122,12 +122,7 @@ async def _lookup(ctx: Any) -> int:
 
 
 async def _sync(ctx: Any) -> int:
-    async with AsyncExitStack() as stack:
-        try:
-            directory, _ = await _open(ctx, stack, sync_now=True)
-        except SyncError as exc:
-            return _fail(exc)
-        return _print_stats(directory, ctx.args.json)
+    return await _open_and_print_stats(ctx, sync_now=True)
 
 
 async def _show(ctx: Any) -> int:
@@ -152,9 +147,13 @@ async def _show(ctx: Any) -> int:
 
 
 async def _stats(ctx: Any) -> int:
+    return await _open_and_print_stats(ctx, sync_now=False)
+
+
+async def _open_and_print_stats(ctx: Any, *, sync_now: bool) -> int:
     async with AsyncExitStack() as stack:
         try:
-            directory, _ = await _open(ctx, stack)
+            directory, _ = await _open(ctx, stack, sync_now=sync_now)
         except SyncError as exc:
             return _fail(exc)
         return _print_stats(directory, ctx.args.json)
