@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
 from pbx_bridge.config import Settings
 from pbx_bridge.directory.lookup import CallerId
@@ -55,9 +58,10 @@ class Ivr:
         return out
 
 
-async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str = "all",
-                   **balance: Any) -> Ivr:
-    """The IVR over ``sim`` (from the ``itflow_sim`` fixture, which stops it)."""
+async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str = "all", port: int = 0,
+                   command_timeout: float = 5, **balance: Any) -> Ivr:
+    """The IVR over ``sim`` (from the ``itflow_sim`` fixture, which stops it), served on ``port`` (0: any;
+    the lab passes the port its dialplan calls)."""
     settings = Settings.model_validate({
         "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
         "state_dir": str(tmp), "balance": balance,
@@ -74,8 +78,20 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     metrics = Metrics()
     service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
                                    store=store, metrics=metrics)
-    server = FastAgiServer("127.0.0.1", 0, {"balance": balance_route(service)}, env_timeout=5,
-                           command_timeout=5)
+    server = FastAgiServer("127.0.0.1", port, {"balance": balance_route(service)}, env_timeout=5,
+                           command_timeout=command_timeout)
     await server.start()
     stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
     return Ivr(sim, settings, service, server, store, metrics)
+
+
+async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions) -> int:
+    """The loopback listener ``agi/itflow-balance`` talks to, on a free port (returned)."""
+    app = web.Application()
+    app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]

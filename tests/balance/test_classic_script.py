@@ -13,17 +13,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
-from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
+from pbx_bridge.balance.http import RemoteSessions
 from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
-from tests.balance.harness import ALL_FILES, open_ivr
+from tests.balance.harness import ALL_FILES, open_ivr, serve_internal
+from tests.balance.sequences import ACME_V26_3, INTRO, REFUSAL
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-balance"
-INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
-ACME_V26_3 = [INTRO, 'SAY NUMBER 230 ""', 'STREAM FILE digits/dollars ""', 'STREAM FILE vm-and ""',
-              'SAY NUMBER 50 ""', 'STREAM FILE custom/pbxb-cents ""']
-REFUSAL = ['STREAM FILE custom/pbxb-balance-unavailable ""', 'STREAM FILE vm-goodbye ""']
 
 
 def classic_env(callerid: str) -> dict[str, str]:
@@ -32,17 +28,6 @@ def classic_env(callerid: str) -> dict[str, str]:
         env.pop(k)
     env["agi_request"] = "itflow-balance"
     return env
-
-
-async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions) -> int:
-    app = web.Application()
-    app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return site._server.sockets[0].getsockname()[1]
 
 
 async def run_script(port: int | None, callerid: str, *, url_in_channel: bool = False,

@@ -13,17 +13,10 @@ from contextlib import AsyncExitStack
 import pytest
 
 from tests.balance.harness import open_ivr
+from tests.balance.sequences import ACME_V26_3, AND, CENTS, DOLLARS, INCORRECT, INTRO, PIN_PROMPT, REFUSAL
 
-INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
-DOLLARS = 'STREAM FILE digits/dollars ""'
-AND = 'STREAM FILE vm-and ""'
-CENTS = 'STREAM FILE custom/pbxb-cents ""'
-ACME_V26_3 = [INTRO, 'SAY NUMBER 230 ""', DOLLARS, AND, 'SAY NUMBER 50 ""', CENTS]
-PIN_PROMPT = 'STREAM FILE custom/pbxb-enter-pin "0123456789*#"'
 CLIENT_PROMPT = 'STREAM FILE custom/pbxb-enter-client-number "0123456789*#"'
 WAIT = "WAIT FOR DIGIT 6000"
-INCORRECT = 'STREAM FILE custom/pbxb-pin-incorrect ""'
-REFUSAL = ['STREAM FILE custom/pbxb-balance-unavailable ""', 'STREAM FILE vm-goodbye ""']
 
 
 def status(outcome: str) -> str:

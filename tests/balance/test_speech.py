@@ -11,20 +11,9 @@ from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.settings import LanguagePrompts
 from pbx_bridge.balance.speech import Digits, FileStep, Player, plan_commands, readout_plan
 from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
+from tests.balance.sequences import AND, CENTS, DOCUMENTED, DOLLARS, INTRO
 
 P = LanguagePrompts()
-INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
-DOLLARS = 'STREAM FILE digits/dollars ""'
-AND = 'STREAM FILE vm-and ""'
-CENTS = 'STREAM FILE custom/pbxb-cents ""'
-
-# The documented sequences (docs/balance.md), every phrase present (after `pbx-bridge prompts build`).
-DOCUMENTED = {
-    "0": [INTRO, 'SAY NUMBER 0 ""', DOLLARS],
-    "100.5": [INTRO, 'SAY NUMBER 100 ""', DOLLARS, AND, 'SAY NUMBER 50 ""', CENTS],
-    "1234.56": [INTRO, 'SAY NUMBER 1234 ""', DOLLARS, AND, 'SAY NUMBER 56 ""', CENTS],
-    "-25": [INTRO, 'STREAM FILE digits/minus ""', 'SAY NUMBER 25 ""', DOLLARS],
-}
 ALL_FILES = {"custom/pbxb-your-balance-is", "custom/pbxb-open-invoices-total", "custom/pbxb-cents",
              "digits/dollars", "digits/minus", "vm-and", "your", "digits/billion"}
 
