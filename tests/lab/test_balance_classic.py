@@ -15,31 +15,19 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
-from tests.lab.test_balance_ivr import DOCUMENTED, _client_owing, _ivr, install_prompts, sim  # noqa: F401
+from pbx_bridge.balance.http import RemoteSessions
+from tests.balance.harness import serve_internal
+from tests.balance.sequences import DOCUMENTED
+from tests.lab.test_balance_ivr import _client_owing, _ivr, installed_prompts, sim  # noqa: F401
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-balance"
 
 
-async def _internal(stack: AsyncExitStack, service) -> int:
-    app = web.Application()
-    app.router.add_routes(balance_http_routes(service, sessions=RemoteSessions(service, reply_timeout=10)))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return site._server.sockets[0].getsockname()[1]
-
-
 @pytest.fixture
 def prompts_plain(lab_plain) -> Iterator[list[Path]]:
-    placed = install_prompts(lab_plain.root)
-    yield placed
-    for p in placed:
-        p.unlink(missing_ok=True)
+    with installed_prompts(lab_plain.root) as placed:
+        yield placed
 
 
 async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path) -> None:  # noqa: F811
@@ -49,7 +37,7 @@ async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path
     name = lab.install_agi(SCRIPT, "itflow-balance")
     async with AsyncExitStack() as stack:
         _, metrics, service = await _ivr(stack, tmp_path, lab, sim)
-        port = await _internal(stack, service)
+        port = await serve_internal(stack, RemoteSessions(service, reply_timeout=10))
         async with lab.ami_session() as ami:
             resp = await ami.action({
                 "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",

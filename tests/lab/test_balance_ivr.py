@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,32 +20,15 @@ import pytest
 
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
-from pbx_bridge.balance.route import balance_route
 from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.config import Settings
-from pbx_bridge.directory.lookup import CallerId
-from pbx_bridge.directory.service import DirectorySync
-from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
-from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.prompts import build_prompts
-from pbx_bridge.store import Store
+from tests.balance.harness import open_ivr
+from tests.balance.sequences import DOCUMENTED, INCORRECT, INTRO, REFUSAL
+from tests.balance.sequences import PIN_PROMPT as PIN
 
-INTRO = 'STREAM FILE custom/pbxb-your-balance-is ""'
-DOLLARS = 'STREAM FILE digits/dollars ""'
-AND = 'STREAM FILE vm-and ""'
-CENTS = 'STREAM FILE custom/pbxb-cents ""'
-DOCUMENTED = {
-    "0": [INTRO, 'SAY NUMBER 0 ""', DOLLARS],
-    "100.5": [INTRO, 'SAY NUMBER 100 ""', DOLLARS, AND, 'SAY NUMBER 50 ""', CENTS],
-    "1234.56": [INTRO, 'SAY NUMBER 1234 ""', DOLLARS, AND, 'SAY NUMBER 56 ""', CENTS],
-    "-25": [INTRO, 'STREAM FILE digits/minus ""', 'SAY NUMBER 25 ""', DOLLARS],
-}
-REFUSAL = ['STREAM FILE custom/pbxb-balance-unavailable ""', 'STREAM FILE vm-goodbye ""']
-PIN = 'STREAM FILE custom/pbxb-enter-pin "0123456789*#"'
 WAIT = ["WAIT FOR DIGIT 6000"]
-INCORRECT = 'STREAM FILE custom/pbxb-pin-incorrect ""'
 
 
 def _in_chroot(root: Path, path: str) -> Path:
@@ -83,36 +66,28 @@ def install_prompts(root: Path) -> list[Path]:
     return placed
 
 
+@contextmanager
+def installed_prompts(root: Path) -> Iterator[list[Path]]:
+    """The pbx-bridge phrases in the chroot's sounds/en/custom while in the block (removed afterwards)."""
+    placed = install_prompts(root)
+    try:
+        yield placed
+    finally:
+        for p in placed:
+            p.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def built_prompts(lab) -> Iterator[list[Path]]:
-    """The pbx-bridge phrases in the lab's sounds/en/custom for the test (removed afterwards)."""
-    placed = install_prompts(lab.root)
-    yield placed
-    for p in placed:
-        p.unlink(missing_ok=True)
+    with installed_prompts(lab.root) as placed:
+        yield placed
 
 
 async def _ivr(stack: AsyncExitStack, tmp: Path, lab, sim: Simulator,
                **balance) -> tuple[FastAgiServer, Metrics, BalanceService]:
-    itflow_cfg = {"url": sim.url, "api_key": sim.keys["all"], "timeout": 5}
-    settings = Settings.model_validate({"itflow": itflow_cfg, "state_dir": str(tmp), "balance": balance})
-    store = Store.in_state_dir(tmp)
-    stack.callback(store.close)
-    itflow = Itflow.from_settings(settings)
-    stack.push_async_callback(itflow.aclose)
-    plan = NumberPlan(settings.numbers)
-    directory = DirectorySync(settings, itflow, store, plan)
-    await directory.sync()
-    callerid = CallerId(directory, itflow, plan, settings)
-    stack.push_async_callback(callerid.aclose)
-    metrics = Metrics()
-    service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
-                                   store=store, metrics=metrics)
-    server = FastAgiServer("127.0.0.1", lab.fastagi_port, {"balance": balance_route(service)},
-                           env_timeout=5, command_timeout=15)
-    await server.start()
-    stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
-    return server, metrics, service
+    # a real Asterisk answers more slowly than the scripted peer: commands get 15 s
+    ivr = await open_ivr(stack, tmp, sim, port=lab.fastagi_port, command_timeout=15, **balance)
+    return ivr.server, ivr.metrics, ivr.service
 
 
 @pytest.fixture
