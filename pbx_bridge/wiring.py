@@ -19,8 +19,12 @@ from typing import TYPE_CHECKING
 from pbx_bridge.component import Health
 
 if TYPE_CHECKING:
+    from pbx_bridge.component import Component
     from pbx_bridge.config import Settings
+    from pbx_bridge.directory.lookup import CallerId
+    from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.metrics import Metrics
+    from pbx_bridge.numbers import NumberPlan
     from pbx_bridge.service import Parts
     from pbx_bridge.store import Store
 
@@ -113,8 +117,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     return parts
 
 
-def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: object, callerid: object,
-               plan: object, parts: Parts) -> list[object]:
+def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
+               plan: NumberPlan, parts: Parts) -> list[Component]:
     from pbx_bridge.ami.listener import AmiListener
     from pbx_bridge.tickets.intake import TicketIntake
     from pbx_bridge.tickets.outbox import Outbox
@@ -124,15 +128,15 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: objec
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
-        caps = itflow.cached_capabilities  # type: ignore[attr-defined]
+        caps = itflow.cached_capabilities
         return None if caps is None else caps.tickets is not None
 
-    intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,  # type: ignore[attr-defined]
+    intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,
-                          spool_root=settings.voicemail.spool_root)  # type: ignore[attr-defined]
-    listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,  # type: ignore[attr-defined]
+                          spool_root=settings.voicemail.spool_root)
+    listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,
                            metrics=metrics)
-    worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,  # type: ignore[attr-defined]
+    worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
                           settings.tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
