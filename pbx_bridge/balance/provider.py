@@ -24,6 +24,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal, Protocol
 
 from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.itflow.errors import (
+    AuthError,
+    ItflowError,
+    MalformedResponse,
+    MethodNotAllowed,
+    NotAvailable,
+    PermissionDenied,
+    ServerError,
+    TransportError,
+)
+from pbx_bridge.itflow.legacy import parse_php_float
 
 __all__ = [
     "Balance",
@@ -43,8 +54,6 @@ _ALWAYS_EXCLUDED = frozenset({"draft", "cancelled"})
 _NON_BILLABLE = "non-billable"
 # The v26.04+ approximation: invoices a client still owes on.
 _OPEN_STATUSES = frozenset({"sent", "viewed", "partial"})
-# PHP echo of a float: optional sign, digits, optional fraction, optional exponent (E+15). Nothing else.
-_PHP_NUMBER = re.compile(r"^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _PAYMENT_CONCURRENCY = 4
 
 
@@ -89,15 +98,17 @@ def parse_php_number(text: str) -> Decimal:
     ``"1.0E+15"`` -> 1000000000000000.00. A leading newline (the 2019-2022 framing quirk) is ignored.
     Anything else (HTML, "INF", "NAN", empty) raises ``BalanceError``.
     """
-    raw = text.strip()
-    if not _PHP_NUMBER.match(raw):
-        raise BalanceError(f"account_balance answered something that is not a number: {raw[:40]!r}")
     try:
-        value = Decimal(raw)
-    except InvalidOperation:  # pragma: no cover - the regex already excludes these
-        raise BalanceError(f"account_balance answered an unparsable number: {raw[:40]!r}") from None
-    value = value.quantize(CENT, rounding=ROUND_HALF_UP)
-    return value + Decimal("0.00")  # turns -0.00 into 0.00
+        value = parse_php_float(text)
+    except ValueError:
+        raise BalanceError(f"account_balance answered something that is not a number: "
+                           f"{text.strip()[:40]!r}") from None
+    return _cents(value)
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Round to cents as ITFlow shows money; ``+ 0.00`` turns -0.00 into 0.00."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP) + Decimal("0.00")
 
 
 def _amount(value: str | None, what: str) -> Decimal:
@@ -177,9 +188,8 @@ class BalanceProvider:
         legacy = self._itflow.legacy
         if legacy is None:
             raise BalanceUnavailable("the legacy API is not configured")
-        raw = await _call_itflow(lambda: legacy.account_balance(client_id))
-        amount = raw.quantize(CENT, rounding=ROUND_HALF_UP) + Decimal("0.00") if isinstance(raw, Decimal) \
-            else parse_php_number(str(raw))
+        # LegacyClient parses PHP's float printing (MalformedResponse otherwise); we only round it.
+        amount = _cents(await _call_itflow(lambda: legacy.account_balance(client_id)))
         return Balance(
             client_id=client_id, amount=amount, currency=self._settings.default_currency, exact=True,
             backend="legacy", era=caps.era, method="account_balance",
@@ -311,24 +321,19 @@ async def _call_itflow(fn: Callable[[], Awaitable[Any]]) -> Any:
         raise _as_balance_error(exc) from exc
 
 
+# Transport-level failures (and the bare base class): ITFlow did not answer usefully.
+_NO_USEFUL_ANSWER = (TransportError, ServerError, MalformedResponse, MethodNotAllowed, OSError, TimeoutError)
+
+
 def _as_balance_error(exc: Exception) -> BalanceError:
     """Map the client's errors (pbx_bridge.itflow.errors) to ours; their messages never hold the key."""
     name = type(exc).__name__
-    if name == "NotAvailable":
+    if isinstance(exc, NotAvailable):
         return BalanceUnavailable(f"ITFlow has no such endpoint in this era: {exc}")
-    if name in ("AuthError", "PermissionDenied"):
+    if isinstance(exc, AuthError | PermissionDenied):
         return BalanceUnavailable(f"ITFlow refused the API key: {exc}")
-    if name in ("ItflowError", "TransportError", "ItflowTimeout", "ServerError", "MalformedResponse",
-                "MethodNotAllowed") or isinstance(exc, OSError | asyncio.TimeoutError):
+    if type(exc) is ItflowError or isinstance(exc, _NO_USEFUL_ANSWER):
         return BalanceError(f"ITFlow did not answer usefully: {name}: {exc}")
-    if _is_itflow_error(exc):
+    if isinstance(exc, ItflowError):
         return BalanceError(f"ITFlow error: {name}: {exc}")
     raise exc
-
-
-def _is_itflow_error(exc: Exception) -> bool:
-    try:
-        from pbx_bridge.itflow.errors import ItflowError
-    except ImportError:  # pragma: no cover - the client package is always there in a release
-        return False
-    return isinstance(exc, ItflowError)
