@@ -66,9 +66,13 @@ class NumberPlan:
 
     def lookupable(self, raw: str | None) -> bool:
         """True when ``raw`` is an outside number worth a directory or ITFlow lookup."""
+        return self.lookup_key(raw) is not None
+
+    def lookup_key(self, raw: str | None) -> str | None:
+        """The E.164 key to look ``raw`` up by; None for anonymous, internal or impossible numbers."""
         if raw is None or self.is_anonymous(raw) or self.is_internal(raw):
-            return False
-        return self.canonical(raw) is not None
+            return None
+        return self.canonical(raw)
 
     # ------------------------------------------------------------------ canonical key
     def canonical(self, raw: str | None, country_code: str | None = "") -> str | None:

@@ -109,7 +109,7 @@ class CallerId:
 
     def lookup_local(self, raw_number: str | None) -> LookupResult:
         """Index and cache only, synchronous: for paths that must not await."""
-        e164 = self._key(raw_number)
+        e164 = self.plan.lookup_key(raw_number)
         if e164 is None:
             return LookupResult(MatchKind.NONE, "", source="none")
         return self._local(e164) or LookupResult(MatchKind.NONE, e164, source="none")
@@ -138,11 +138,6 @@ class CallerId:
         self._cache.clear()
 
     # ------------------------------------------------------------------ steps
-    def _key(self, raw: str | None) -> str | None:
-        if raw is None or self.plan.is_anonymous(raw) or self.plan.is_internal(raw):
-            return None
-        return self.plan.canonical(raw)
-
     def _local(self, e164: str) -> LookupResult | None:
         index = self._index()
         if index is not None:
@@ -159,7 +154,7 @@ class CallerId:
         return None
 
     async def _lookup(self, raw: str | None, live: bool | None, deadline: float) -> LookupResult:
-        e164 = self._key(raw)
+        e164 = self.plan.lookup_key(raw)
         if e164 is None:
             return LookupResult(MatchKind.NONE, "", source="none")
         if live is not True:
