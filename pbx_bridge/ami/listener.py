@@ -119,15 +119,21 @@ class AmiListener:
         return []
 
     async def _consume(self) -> None:
-        get = self.events.get
+        events = self.events
         for _ in range(10**15):
             if self._stopping:
                 return
+            # Only wait (with a timer) when the queue is empty: arming asyncio.timeout for every event
+            # costs more than tracking it.
+            item: QueueItem | None
             try:
-                async with asyncio.timeout(self.tick_interval):
-                    item = await get()
-            except TimeoutError:
-                item = None
+                item = events.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(self.tick_interval):
+                        item = await events.get()
+                except TimeoutError:
+                    item = None
             try:
                 done = self.process(item) if item is not None else []
                 now = self.clock()
