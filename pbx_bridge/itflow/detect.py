@@ -304,7 +304,8 @@ async def _client_id_honoured(v1: V1Client) -> bool:
             return True  # cannot tell from fewer than two clients; V1b/V1c documented behaviour
         filtered = (await v1.clients_read(client_id=int(ids[1]), limit=2)).rows
         return bool(filtered) and all(r.get("client_id") == ids[1] for r in filtered)
-    except (ItflowError, ValueError):
+    except (ItflowError, ValueError) as exc:
+        log.info("cannot tell whether clients/read honours client_id (%s); assuming it does not", exc)
         return False
 
 
@@ -412,8 +413,8 @@ async def _client_in_scope(v1: V1Client) -> int | None:
             cid = int(row.get("client_id") or 0)
             if cid:
                 return cid
-    except (ItflowError, ValueError):
-        pass
+    except (ItflowError, ValueError) as exc:
+        log.info("no client in the key's scope to probe writes with (%s)", exc)
     return None
 
 
