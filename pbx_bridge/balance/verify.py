@@ -136,7 +136,8 @@ class Verifier:
     def canonical(self, raw: str) -> str:
         try:
             return self._plan.canonical(raw) or ""
-        except Exception:  # a plan that rejects odd input must not break the call
+        except Exception as exc:  # a plan that rejects odd input must not break the call
+            log.warning("balance: calling number %r not understood (%s); treated as withheld", raw[:40], exc)
             return ""
 
     def calling_key(self, raw: str) -> str:
