@@ -65,14 +65,16 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
+    """Best effort: the renames are already visible; this only makes them survive a power cut."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except OSError as exc:
+        log.debug("phonebook: cannot open %s to fsync it: %s", path, exc)
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        log.debug("phonebook: fsync of %s failed: %s", path, exc)
     finally:
         os.close(fd)
 
