@@ -49,17 +49,11 @@ def default_is_internal(number: str) -> bool:
     return bool(_INTERNAL.match(number))
 
 
-def _local_half1(channel: str) -> bool:
-    return channel.startswith("Local/") and channel.endswith(";1")
-
-
 @dataclass(slots=True)
 class _Call:
     linkedid: str
-    created: float                     # tracker clock when first seen
-    last_event: float
+    last_event: float                  # tracker clock
     channels: dict[str, bool] = field(default_factory=dict)   # uniqueid -> hung up
-    chan_names: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name
     caller_num: str = ""
     caller_name: str = ""
     context: str = ""
@@ -81,12 +75,9 @@ class _Call:
     vm_file: str = ""
     vm_left: bool = False
     queue: str = ""
-    queue_join: float = 0.0
     queue_leave: float = 0.0
     abandoned: bool = False
-    caller_up: bool = False
     cdr_source: str = ""
-    cdr_apps: list[str] = field(default_factory=list)
     events: int = 0
     all_down_at: float | None = None   # tracker clock when the last channel hung up
     suspect: bool = False              # events may have been lost (connection dropped)
@@ -146,7 +137,7 @@ class CallTracker:
         self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
             "Newchannel": self._on_newchannel,
             "NewCallerid": self._on_newcallerid,
-            "Newstate": self._on_newstate,
+            "Newstate": self._noop,      # only registers the channel
             "DialBegin": self._on_dialbegin,
             "DialEnd": self._on_dialend,
             "Hangup": self._on_hangup,
@@ -296,9 +287,6 @@ class CallTracker:
             if call is not None:
                 call.resynced = True
                 call.note("adopted after reconnect: its start was not seen")
-                if row.get("ChannelState") == "6" or row.get("ChannelStateDesc") == "Up":
-                    if uid == lid:
-                        call.caller_up = True
         return out
 
     def flush(self) -> list[CallRecord]:
@@ -322,18 +310,12 @@ class CallTracker:
                 self._maybe_all_down(old, now)
         call = self._calls.get(linkedid)
         if call is None:
-            call = _Call(linkedid=linkedid, created=now, last_event=now)
+            call = _Call(linkedid=linkedid, last_event=now)
             call.started_ts = _ts(event, now)
             self._calls[linkedid] = call
-        if uniqueid not in call.channels:
-            if len(call.channels) >= _MAX_CHANNELS:
-                call.note("too many channels; extra channels ignored")
-                return call
-            call.channels[uniqueid] = False
-            call.chan_names[uniqueid] = event.get("Channel", "")
-            self._chan_call[uniqueid] = linkedid
-            if call.all_down_at is not None:       # a new channel re-opens the call
-                call.all_down_at = None
+        if uniqueid not in call.channels and not self._attach(call, uniqueid):
+            call.note("too many channels; extra channels ignored")
+            return call
         if uniqueid == linkedid and not call.caller_num:
             call.caller_num = event.get("CallerIDNum", "")
             name = event.get("CallerIDName", "")
@@ -357,16 +339,12 @@ class CallTracker:
             if num and num != "<unknown>":
                 call.caller_num = num
 
-    def _on_newstate(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
-        if event.get("Uniqueid") == call.linkedid and event.get("ChannelState") == "6":
-            call.caller_up = True
-
     def _on_dialbegin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         if not call.ring_start:
             call.ring_start = ts
         dest = event.get("DestUniqueid")
-        if dest:
-            self._attach(call, dest, event.get("DestChannel", ""))
+        if dest and dest not in call.channels:
+            self._attach(call, dest)
 
     def _on_dialend(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         dest = event.get("DestChannel", "")
@@ -439,8 +417,6 @@ class CallTracker:
 
     def _on_queuejoin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         call.queue = event.get("Queue", "") or call.queue
-        if not call.queue_join:
-            call.queue_join = ts
         if not call.ring_start:
             call.ring_start = ts
 
@@ -452,12 +428,14 @@ class CallTracker:
         call.queue = event.get("Queue", "") or call.queue
         call.queue_leave = ts
 
-    def _attach(self, call: _Call, uniqueid: str, channel: str) -> None:
-        if uniqueid not in call.channels and len(call.channels) < _MAX_CHANNELS:
-            call.channels[uniqueid] = False
-            call.chan_names[uniqueid] = channel
-            self._chan_call[uniqueid] = call.linkedid
-            call.all_down_at = None
+    def _attach(self, call: _Call, uniqueid: str) -> bool:
+        """Add a new channel to ``call`` (it re-opens a call in its grace period); False when full."""
+        if len(call.channels) >= _MAX_CHANNELS:
+            return False
+        call.channels[uniqueid] = False
+        self._chan_call[uniqueid] = call.linkedid
+        call.all_down_at = None
+        return True
 
     def _on_cdr(self, event: Mapping[str, str]) -> None:
         lid = event.get("Linkedid") or event.get("LinkedID")     # with the cdr_manager mapping
@@ -471,9 +449,6 @@ class CallTracker:
         call.events += 1
         if event.get("UniqueID") == call.linkedid and event.get("Source") and not call.cdr_source:
             call.cdr_source = event["Source"]
-        app = event.get("LastApplication", "")
-        if app and len(call.cdr_apps) < 16:
-            call.cdr_apps.append(f"{app}:{event.get('Disposition', '')}")
 
     # ------------------------------------------------------------------ outcome
 
