@@ -18,7 +18,6 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pbx_bridge.component import Component, Health
 from pbx_bridge.config import ConfigError, Settings, load_settings
@@ -26,7 +25,7 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
 from pbx_bridge.store import Store
 
-__all__ = ["Daemon", "run_daemon"]
+__all__ = ["Daemon", "Parts"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,16 @@ class Parts:
     components: list[Component] = field(default_factory=list)
     closers: list[Callable[[], object]] = field(default_factory=list)
     readiness: dict[str, Callable[[], Health]] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Health]:
+        """Every readiness check, a broken one reported as not ready instead of breaking /readyz."""
+        out: dict[str, Health] = {}
+        for name, check in self.readiness.items():
+            try:
+                out[name] = check()
+            except Exception as exc:
+                out[name] = Health(False, f"health check failed: {exc}")
+        return out
 
 
 class Daemon:
@@ -61,13 +70,7 @@ class Daemon:
         return self.parts
 
     def readiness(self) -> dict[str, Health]:
-        out: dict[str, Health] = {}
-        for name, check in self.parts.readiness.items():
-            try:
-                out[name] = check()
-            except Exception as exc:  # a broken health check must not break /readyz
-                out[name] = Health(False, f"health check failed: {exc}")
-        return out
+        return self.parts.health()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -88,10 +91,12 @@ class Daemon:
             except Exception:
                 log.exception("%s did not stop cleanly", part.name)
         for close in reversed(self.parts.closers):
-            with contextlib.suppress(Exception):
+            try:
                 result = close()
                 if asyncio.iscoroutine(result):
                     await result
+            except Exception:
+                log.exception("closing %r failed", close)
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -164,8 +169,3 @@ class Daemon:
         bad = [n for n, h in states.items() if not h.ok]
         return "ready" if not bad else "degraded: " + ", ".join(bad)
 
-
-def run_daemon(settings: Settings, *, state_dir: Path | None = None) -> int:
-    if state_dir is not None:
-        settings = settings.model_copy(update={"state_dir": state_dir})
-    return asyncio.run(Daemon(settings).serve())

@@ -84,8 +84,10 @@ class ItflowReachability:
             # Detection failed or was cut short while ITFlow was away: try again now it answers
             # (at most once a minute, so a refused key does not turn into a request storm).
             self._last_detect = now
-            with contextlib.suppress(Exception):
+            try:
                 await self._itflow.capabilities(refresh=True)
+            except Exception as exc:
+                log.warning("ITFlow answers again, but detecting its API failed: %s", exc)
         return bool(self.reachable)
 
     def health(self) -> Health:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from pbx_bridge.component import Health
-
 if TYPE_CHECKING:
     from pbx_bridge.component import Component
     from pbx_bridge.config import Settings
@@ -103,7 +101,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         face = HttpFace(settings.http.host, settings.http.port, http_routes,
                         allow=settings.http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=lambda: _ready(parts), metrics=metrics)
+                        readiness=parts.health, metrics=metrics)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
@@ -142,12 +140,3 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
     parts.readiness["tickets"] = worker.health
     return [worker, listener]
 
-
-def _ready(parts: Parts) -> dict[str, Health]:
-    out: dict[str, Health] = {}
-    for name, check in parts.readiness.items():
-        try:
-            out[name] = check()
-        except Exception as exc:
-            out[name] = Health(False, f"health check failed: {exc}")
-    return out
