@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pbx_bridge.agi.errors import AgiHangup
+from pbx_bridge.agi.protocol import quote
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
@@ -86,7 +87,7 @@ class BalanceCall:
         if outcome != "hangup":
             # For the dialplan (GotoIf on it); never the amount: channel variables show up on AMI.
             try:
-                await self.session.command(f'SET VARIABLE PBXB_BALANCE_STATUS "{outcome}"')
+                await self.session.command(f"SET VARIABLE PBXB_BALANCE_STATUS {quote(outcome)}")
             except AgiHangup:
                 outcome = "hangup"
         return outcome

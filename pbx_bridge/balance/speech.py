@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from pbx_bridge.agi.protocol import AgiReply
+from pbx_bridge.agi.protocol import AgiReply, quote
 from pbx_bridge.balance.settings import LanguagePrompts
 
 __all__ = [
@@ -46,7 +46,7 @@ class FileStep:
     purpose: str = ""
 
     def command(self, name: str, escape: str = "") -> str:
-        return f'STREAM FILE {name} "{escape}"'
+        return f"STREAM FILE {name} {quote(escape)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class NumberStep:
     value: int
 
     def command(self) -> str:
-        return f'SAY NUMBER {self.value} ""'
+        return f"SAY NUMBER {self.value} {quote('')}"
 
 
 Step = FileStep | NumberStep
