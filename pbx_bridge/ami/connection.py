@@ -37,7 +37,7 @@ from pbx_bridge.ami.framing import FrameBuffer, Malformed, parse_message
 from pbx_bridge.component import Health
 from pbx_bridge.metrics import Metrics
 
-__all__ = ["AmiConnection", "QueueItem"]
+__all__ = ["AmiConnection", "ConnectionFactory", "QueueItem"]
 
 log = logging.getLogger("pbx_bridge.ami")
 
@@ -173,8 +173,8 @@ class AmiConnection:
         if proto is not None and not proto.closed:
             try:
                 proto.send({"Action": "Logoff"})
-            except Exception:
-                pass
+            except Exception as exc:    # closing anyway; a polite Logoff is optional
+                log.debug("AMI: Logoff not sent: %r", exc)
             proto.transport.close()
         if self._task is not None:
             self._task.cancel()
@@ -313,8 +313,5 @@ class AmiConnection:
                 return
 
 
-def make_queue(maxsize: int = 0) -> asyncio.Queue[QueueItem]:
-    return asyncio.Queue(maxsize)
-
-
+# How the listener builds its connection around its queue (tests pass their own).
 ConnectionFactory = Callable[[asyncio.Queue[QueueItem]], AmiConnection]

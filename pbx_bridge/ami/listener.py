@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from pbx_bridge.ami.connection import AmiConnection, QueueItem
+from pbx_bridge.ami.connection import AmiConnection, ConnectionFactory, QueueItem
 from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.ami.tracker import CallTracker, default_is_internal
@@ -37,7 +37,7 @@ class AmiListener:
         clock: Callable[[], float] = time.time,
         is_internal: Callable[[str], bool] = default_is_internal,
         metrics: Metrics | None = None,
-        connection: Callable[[asyncio.Queue[QueueItem]], AmiConnection] | None = None,
+        connection: ConnectionFactory | None = None,
         tick_interval: float = 0.25,
     ) -> None:
         self.settings = settings
