@@ -103,9 +103,8 @@ class HttpFace:
             self._error = f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
             log.error("http: %s", self._error)
             return
-        server = site._server  # aiohttp keeps the asyncio server here; we only read the bound port
-        if server is not None and server.sockets:
-            self.bound_port = server.sockets[0].getsockname()[1]
+        if self._runner.addresses:  # the port actually bound (port 0 picks a free one)
+            self.bound_port = self._runner.addresses[0][1]
         log.info("http: listening on %s:%s", self.host, self.bound_port)
 
     async def stop(self, deadline: float) -> None:
