@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pbx_bridge.agi.cid import CallerIdLookup, contract_variables
+from pbx_bridge.agi.cid import CallerIdLookup, contract_variables, live_flag
 from pbx_bridge.agi.protocol import sanitize_value
 from pbx_bridge.directory.model import LookupResult, MatchKind
 
@@ -34,15 +34,6 @@ _MAX_NUMBER_CHARS = 40    # a phone number with prefixes and punctuation; anythi
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _live_flag(request: web.Request) -> bool | None:
-    value = request.query.get("live", "").lower()
-    if value in ("1", "yes", "true", "on"):
-        return True
-    if value in ("0", "no", "false", "off"):
-        return False
-    return None
-
-
 def _number(request: web.Request) -> str:
     return sanitize_value(request.query.get("number", "")).strip()[:_MAX_NUMBER_CHARS]
 
@@ -50,19 +41,18 @@ def _number(request: web.Request) -> str:
 def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.RouteDef]:
     """Routes for the HTTP face. ``settings`` is accepted for symmetry with other providers (unused)."""
 
-    async def lookup(request: web.Request) -> LookupResult | None:
-        number = _number(request)
+    async def lookup(request: web.Request, number: str) -> LookupResult | None:
         if not number:
             return None
         try:
-            return await callerid.lookup(number, live=_live_flag(request))
+            return await callerid.lookup(number, live=live_flag(request.query.get("live", "")))
         except Exception:
             log.exception("caller-ID lookup failed; answering the number itself")
             return LookupResult(match=MatchKind.NONE, number="", source="none")
 
     async def plain(request: web.Request) -> web.Response:
         number = _number(request)
-        result = await lookup(request)
+        result = await lookup(request, number)
         if result is None:
             # An empty body would blank the caller's name in FreePBX: still empty, but say why (status).
             return web.Response(status=400, body=b"", content_type="text/plain", charset="utf-8",
@@ -73,7 +63,7 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
 
     async def as_json(request: web.Request) -> web.Response:
         number = _number(request)
-        result = await lookup(request)
+        result = await lookup(request, number)
         if result is None:
             return web.json_response({"error": "give ?number=<caller number>"}, status=400, headers=_NO_STORE)
         body = {
@@ -90,7 +80,7 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
         return web.json_response(body, headers=_NO_STORE, dumps=_dumps)
 
     async def as_lines(request: web.Request) -> web.Response:
-        result = await lookup(request)
+        result = await lookup(request, _number(request))
         if result is None:
             return web.Response(status=400, body=b"", content_type="text/plain", headers=_NO_STORE)
         lines = [f"{k}={sanitize_value(v)}" for k, v in contract_variables(result).items()]

@@ -25,7 +25,8 @@ from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.server import AgiSession, Route
 from pbx_bridge.directory.model import LookupResult, MatchKind
 
-__all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables"]
+__all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables",
+           "live_flag"]
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,17 @@ def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool
         if sep:
             raw[key.strip().lower()] = value.strip().lower()
     raw.update({k.lower(): v.lower() for k, v in query.items()})
-    live: bool | None = None
-    if raw.get("live") in _TRUE:
-        live = True
-    elif raw.get("live") in _FALSE:
-        live = False
-    return {"live": live}
+    return {"live": live_flag(raw.get("live", ""))}
+
+
+def live_flag(value: str) -> bool | None:
+    """``live=yes|no`` (also 1/0, true/false, on/off) -> True/False; anything else -> None (configuration)."""
+    value = value.lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
 
 
 def cid_route(callerid: CallerIdLookup) -> Route:
