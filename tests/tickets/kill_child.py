@@ -14,6 +14,7 @@ from pathlib import Path
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.outbox import Outbox
+from pbx_bridge.tickets.render import call_marker
 from pbx_bridge.tickets.settings import TicketsSettings
 from pbx_bridge.tickets.worker import OutboxWorker
 
@@ -21,7 +22,7 @@ from pbx_bridge.tickets.worker import OutboxWorker
 async def main(db: str, url: str, key: str, linkedid: str, mode: str) -> None:
     store = Store(Path(db))
     outbox = Outbox(store, clock=time.time)
-    marker = f"pbx-bridge:call={linkedid};kind=missed"
+    marker = call_marker(linkedid, "missed")
     outbox.enqueue(linkedid, "missed", {"subject": f"Missed call {linkedid}", "details": f"<p>{marker}</p>",
                                         "priority": "Low", "marker": marker}, number="+14125559999")
     print("COMMITTED", flush=True)

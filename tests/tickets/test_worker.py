@@ -12,6 +12,7 @@ import pytest
 from pbx_bridge.ami.outcome import Outcome
 from pbx_bridge.ami.tracker import default_is_internal
 from pbx_bridge.tickets.intake import TicketIntake
+from pbx_bridge.tickets.render import call_marker
 from pbx_bridge.tickets.settings import TicketsSettings
 
 from ..ami.test_tracker import EXPECTED
@@ -284,7 +285,7 @@ async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(i
 
 
 def _payload(linkedid: str) -> dict[str, str]:
-    marker = f"pbx-bridge:call={linkedid};kind=missed"
+    marker = call_marker(linkedid, "missed")      # the worker's reconcile finds what render writes
     return {"subject": f"Missed call from {linkedid}", "details": f"<p>{marker}</p>", "priority": "Low",
             "marker": marker}
 
