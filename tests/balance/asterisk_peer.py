@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tests.agi.peer import parse_args
+
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 
 
@@ -33,6 +35,11 @@ def agi_env(callerid: str, *, script: str = "balance", language: str = "en", uni
     for n, a in enumerate(args, start=1):
         env[f"agi_arg_{n}"] = a
     return env
+
+
+def env_bytes(env: dict[str, str]) -> bytes:
+    """The AGI environment block as Asterisk sends it: ``key: value`` lines, then an empty line."""
+    return "".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n"
 
 
 @dataclass
@@ -52,12 +59,12 @@ class ScriptedAsterisk:
         if self.hangup_at is not None and n >= self.hangup_at:
             self.hung_up = True
             return ["200 result=-1", "HANGUP"]
-        verb = cmd.split(" ")
+        words = parse_args(cmd)   # split as res_agi does
         if cmd.startswith("STREAM FILE "):
-            name = verb[2]
+            name = words[2]
             if name not in self.existing:
                 return ["200 result=-1 endpos=0"]
-            escape = cmd.split('"')[1] if '"' in cmd else ""
+            escape = words[3] if len(words) > 3 else ""
             if escape and self.press_during_prompt and self.dtmf:
                 return [f"200 result={ord(self.dtmf.pop(0))} endpos=1600"]
             return ["200 result=0 endpos=5120"]
@@ -68,7 +75,7 @@ class ScriptedAsterisk:
         if cmd.startswith("WAIT FOR DIGIT"):
             return [f"200 result={ord(self.dtmf.pop(0))}" if self.dtmf else "200 result=0"]
         if cmd.startswith("GET VARIABLE "):
-            value = self.variables.get(cmd.split(" ", 2)[2])
+            value = self.variables.get(words[2])
             return ["200 result=0" if value is None else f"200 result=1 ({value})"]
         if cmd.startswith(("SET VARIABLE", "VERBOSE")):
             return ["200 result=1"]
@@ -78,7 +85,7 @@ class ScriptedAsterisk:
         """Run one AGI session to its end (the server closes the socket); returns the commands received."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            writer.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+            writer.write(env_bytes(env))
             await writer.drain()
             for _ in range(limit):
                 line = await asyncio.wait_for(reader.readline(), timeout=30)
@@ -100,7 +107,7 @@ class ScriptedAsterisk:
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=proc_env)
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+            proc.stdin.write(env_bytes(env))
             await proc.stdin.drain()
             for _ in range(limit):
                 line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
