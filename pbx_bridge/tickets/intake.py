@@ -109,14 +109,16 @@ class TicketIntake:
             return ""
         try:
             return self.plan.canonical(raw) or ""
-        except Exception:
+        except Exception:       # the ticket still goes out, with the raw number
+            log.warning("tickets: number %r could not be canonicalised", raw, exc_info=True)
             return ""
 
     def _display(self, canonical: str, raw: str) -> str:
         if canonical and self.plan is not None:
             try:
                 return str(self.plan.format(canonical, "international"))
-            except Exception:
+            except Exception:   # the ticket still goes out, with the E.164 form
+                log.warning("tickets: number %s could not be formatted", canonical, exc_info=True)
                 return canonical
         return canonical or raw
 
