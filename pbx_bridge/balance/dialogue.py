@@ -20,7 +20,7 @@ from pbx_bridge.agi.protocol import quote
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
-from pbx_bridge.balance.verify import Identity, Verifier, Why
+from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
 
 __all__ = ["BalanceCall", "BalanceService"]
 
@@ -40,8 +40,6 @@ class BalanceService:
     def build(cls, *, settings: BalanceSettings, itflow: Any, callerid: Any, plan: Any, store: Any,
               metrics: Any = None) -> BalanceService:
         """Wire the provider and the verifier from the daemon's shared parts."""
-        from pbx_bridge.balance.verify import AttemptLog
-
         provider = BalanceProvider(itflow, settings, metrics=metrics)
         verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
                             settings=settings)
