@@ -10,7 +10,6 @@ every new snapshot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import random
@@ -275,8 +274,11 @@ class DirectorySync:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="directory-sync")
         if not had:
             # Nothing to answer from yet: give the first sync a chance before reporting ready.
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._first_done.wait(), timeout=_FIRST_SYNC_WAIT)
+            except TimeoutError:
+                log.warning("the first directory sync is not done after %.0f s; starting without a "
+                            "directory (calls go unnamed until it is)", _FIRST_SYNC_WAIT)
 
     async def stop(self, deadline: float) -> None:
         task, self._task = self._task, None
