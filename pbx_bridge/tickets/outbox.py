@@ -181,10 +181,19 @@ class Outbox:
 
     # ------------------------------------------------------------------ reads
 
+    @staticmethod
+    def _get(row_id: int) -> Callable[[sqlite3.Connection], OutboxRow | None]:
+        def run(c: sqlite3.Connection) -> OutboxRow | None:
+            r = c.execute(f"SELECT {_COLS} FROM outbox WHERE id=?", (row_id,)).fetchone()
+            return OutboxRow.from_sql(r) if r else None
+
+        return run
+
     def get(self, row_id: int) -> OutboxRow | None:
-        r = self.store.call(lambda c: c.execute(f"SELECT {_COLS} FROM outbox WHERE id=?",
-                                                (row_id,)).fetchone())
-        return OutboxRow.from_sql(r) if r else None
+        return self.store.call(self._get(row_id))
+
+    async def aget(self, row_id: int) -> OutboxRow | None:
+        return await self.store.run(self._get(row_id))
 
     @staticmethod
     def _due(now: float, limit: int) -> Callable[[sqlite3.Connection], list[OutboxRow]]:
@@ -246,13 +255,6 @@ class Outbox:
                 "AND ((number<>'' AND number=?) OR (contact_id>0 AND contact_id=?)) "
                 "ORDER BY delivered_at DESC LIMIT 1",
                 (since, row.id, row.number, row.contact_id)).fetchone()
-            return OutboxRow.from_sql(r) if r else None
-
-        return await self.store.run(run)
-
-    async def aget(self, row_id: int) -> OutboxRow | None:
-        def run(c: sqlite3.Connection) -> OutboxRow | None:
-            r = c.execute(f"SELECT {_COLS} FROM outbox WHERE id=?", (row_id,)).fetchone()
             return OutboxRow.from_sql(r) if r else None
 
         return await self.store.run(run)
