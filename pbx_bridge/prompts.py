@@ -52,9 +52,8 @@ class BuiltPrompt:
 
 def _prompt_names(prompts: LanguagePrompts) -> list[str]:
     names: list[str] = []
-    lists = [prompts.intro, prompts.approximate_intro, prompts.minus, prompts.conjunction,
-             prompts.enter_client_number, prompts.enter_pin, prompts.pin_incorrect, prompts.refused,
-             prompts.goodbye]
+    # Every prompt list of the model, in declaration order: a prompt added there is built too.
+    lists = [getattr(prompts, f) for f in type(prompts).model_fields if f != "currencies"]
     for cur in prompts.currencies.values():
         lists += [cur.major, cur.minor]
     for alternatives in lists:
