@@ -45,6 +45,7 @@ log = logging.getLogger("pbx_bridge.tickets")
 _CLOSED_STATUS = {"4", "5"}
 _CLOSED_NAMES = {"resolved", "closed"}
 _MAX_RECONCILE_PAGES = 500
+_UNAVAILABLE = "ticketing unavailable: this ITFlow has no v1 ticket API"
 
 
 class TicketClient(Protocol):
@@ -123,7 +124,7 @@ class OutboxWorker:
             log.info("tickets: ITFlow not reachable at start (%s); tickets wait in the outbox", exc)
             return
         if getattr(caps, "tickets", None) != "v1" or self.client() is None:
-            self.unavailable = "ticketing unavailable: this ITFlow has no v1 ticket API"
+            self.unavailable = _UNAVAILABLE
             log.warning("tickets: %s (legacy api.php); missed calls are tracked, not ticketed",
                         self.unavailable)
         else:
@@ -231,7 +232,7 @@ class OutboxWorker:
             await self._retry(row, f"ITFlow not reachable for detection: {exc}", in_flight=row.in_flight)
             return False
         if client is None or getattr(caps, "tickets", None) != "v1":
-            self.unavailable = "ticketing unavailable: this ITFlow has no v1 ticket API"
+            self.unavailable = _UNAVAILABLE
             await self.outbox.aupdate(row.id, next_attempt_at=self.clock() + self.s.held_probe_interval,
                                       last_error=self.unavailable)
             return False
