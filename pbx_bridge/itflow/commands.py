@@ -68,7 +68,7 @@ def _print(data: Any, compact: bool) -> None:
 
 
 async def _api(ctx: CommandContext) -> int:
-    from pbx_bridge.itflow.endpoints import ENDPOINTS, method_for
+    from pbx_bridge.itflow.endpoints import method_for
     from pbx_bridge.itflow.errors import ItflowError, NotAvailable
     from pbx_bridge.itflow.legacy import LegacyClient
     from pbx_bridge.itflow.v1 import V1Client
@@ -104,14 +104,22 @@ async def _api(ctx: CommandContext) -> int:
                 _print(out, args.json)
             return 0
     except NotAvailable as exc:
-        known = next((e for e in ENDPOINTS if e.name == endpoint), None)
-        hint = f" ({endpoint} exists from ITFlow {known.since}" + (f" to {known.until})" if known.until
-                                                                     else " on)") if known else ""
-        print(f"pbx-bridge api: {exc}{hint}", file=sys.stderr)
+        print(f"pbx-bridge api: {exc}{_era_hint(endpoint)}", file=sys.stderr)
         return 1
     except (ItflowError, ValueError) as exc:
         print(f"pbx-bridge api: {exc}", file=sys.stderr)
         return 1
+
+
+def _era_hint(endpoint: str) -> str:
+    """' (<endpoint> exists from ITFlow <since> to <until>)' for a known endpoint, else ''."""
+    from pbx_bridge.itflow.endpoints import ENDPOINTS
+
+    known = next((e for e in ENDPOINTS if e.name == endpoint), None)
+    if known is None:
+        return ""
+    span = f" to {known.until}" if known.until else " on"
+    return f" ({endpoint} exists from ITFlow {known.since}{span})"
 
 
 async def _legacy_call(legacy: Any, function: str, params: dict[str, str]) -> Any:
