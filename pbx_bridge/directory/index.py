@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,12 +123,6 @@ class DirectoryIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def numbers(self) -> Iterable[str]:
-        return self._entries.keys()
-
-    def items(self) -> Iterable[tuple[str, LookupResult]]:
-        return self._entries.items()
 
     def stats(self) -> IndexStats:
         return IndexStats(

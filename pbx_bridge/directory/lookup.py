@@ -86,7 +86,6 @@ class CallerId:
         self._inflight: dict[str, asyncio.Task[LookupResult | None]] = {}
         self._down_until = 0.0
         self._legacy_limit = _RateLimit(self.cfg.legacy_cid_per_minute, clock)
-        self.last_live_error: str = ""
 
     # ------------------------------------------------------------------ public
     async def lookup(self, raw_number: str | None, *, live: bool | None = None,
@@ -106,13 +105,6 @@ class CallerId:
             self.metrics.lookup_seconds.labels(result.source).observe(time.perf_counter() - t0)
             self.metrics.lookups.labels(result.match.value).inc()
         return result
-
-    def lookup_local(self, raw_number: str | None) -> LookupResult:
-        """Index and cache only, synchronous: for paths that must not await."""
-        e164 = self.plan.lookup_key(raw_number)
-        if e164 is None:
-            return LookupResult(MatchKind.NONE, "", source="none")
-        return self._local(e164) or LookupResult(MatchKind.NONE, e164, source="none")
 
     async def aclose(self) -> None:
         """Cancel live lookups still running in the background."""
@@ -189,7 +181,6 @@ class CallerId:
             async with asyncio.timeout(_BACKGROUND_GUARD):
                 result = await self._live(e164)
         except (ItflowError, TimeoutError) as exc:
-            self.last_live_error = str(exc)
             self._down_until = self.clock() + self.cfg.live_cooldown
             log.warning("live caller-ID lookup of %s failed (%s); index only for %.0f s",
                         e164, exc, self.cfg.live_cooldown)

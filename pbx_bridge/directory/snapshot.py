@@ -18,8 +18,7 @@ from typing import Any
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.store import Store
 
-__all__ = ["MIGRATIONS", "Snapshot", "load_snapshot", "migrate", "read_snapshot", "save_snapshot",
-           "write_snapshot"]
+__all__ = ["MIGRATIONS", "Snapshot", "load_snapshot", "read_snapshot", "save_snapshot", "write_snapshot"]
 
 # Append-only: never edit a step that has shipped.
 MIGRATIONS: list[str] = [
@@ -86,10 +85,6 @@ def _party_from_json(d: dict[str, Any]) -> Party:
     )
 
 
-def snapshot_to_json(snap: Snapshot) -> str:
-    return snapshot_to_utf8(snap).decode("utf-8")
-
-
 def snapshot_to_utf8(snap: Snapshot) -> bytes:
     """The stored document as UTF-8: the same text as json.dumps of the whole, encoded one party at a
     time. One dump of the whole would hold every party as a dict plus millions of small chunks at once,
@@ -116,10 +111,6 @@ def snapshot_from_json(body: str, fetched_at: datetime, source: str) -> Snapshot
         archived_clients=frozenset(int(c) for c in data.get("archived_clients", [])),
         notes=tuple(data.get("notes", [])),
     )
-
-
-def migrate(store: Store) -> None:
-    store.migrate("directory", MIGRATIONS)
 
 
 def write_snapshot(conn: sqlite3.Connection, snap: Snapshot, plan_fingerprint: str) -> None:
