@@ -40,7 +40,7 @@ class BalanceService:
     def build(cls, *, settings: BalanceSettings, itflow: Any, callerid: Any, plan: Any, store: Any,
               metrics: Any = None) -> BalanceService:
         """Wire the provider and the verifier from the daemon's shared parts."""
-        provider = BalanceProvider(itflow, settings, metrics=metrics)
+        provider = BalanceProvider(itflow, settings)
         verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
                             settings=settings)
         return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)

@@ -160,10 +160,9 @@ class _Caps(Protocol):
 class BalanceProvider:
     """Computes :class:`Balance` through the ``Itflow`` bundle (``.v1``, ``.legacy``, ``capabilities()``)."""
 
-    def __init__(self, itflow: Any, settings: BalanceSettings, *, metrics: Any = None) -> None:
+    def __init__(self, itflow: Any, settings: BalanceSettings) -> None:
         self._itflow = itflow
         self._settings = settings
-        self._metrics = metrics
 
     async def capabilities(self) -> _Caps:
         return await _call_itflow(self._itflow.capabilities)
