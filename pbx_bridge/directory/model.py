@@ -75,7 +75,7 @@ class LookupResult:
         return self.match is not MatchKind.NONE
 
     def to_dict(self) -> dict[str, object]:
-        """Plain data for JSON answers (CLI ``--json``, HTTP ``/cid.json``)."""
+        """Plain data for JSON answers (CLI ``lookup --json``; ``/cid.json`` has its own shape)."""
         return {
             "match": self.match.value, "number": self.number, "display": self.display,
             "client_id": self.client_id, "client_name": self.client_name, "contact_id": self.contact_id,

@@ -112,10 +112,9 @@ class DirectorySync:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
-    def _install(self, snap: Snapshot, index: DirectoryIndex | None = None) -> None:
-        # Build first, then swap references: readers see the old or the new index, never a half-built one.
-        if index is None:
-            index = DirectoryIndex.build(snap, self.plan, self.cfg)
+    def _install(self, snap: Snapshot, index: DirectoryIndex) -> None:
+        # Built first (every caller does), then the references swapped: readers see the old or the new
+        # index, never a half-built one.
         self._snapshot, self._index = snap, index
         if self.metrics is not None:
             self.metrics.directory_size.set(len(index))
