@@ -58,9 +58,6 @@ class Rig:
             total += await self.worker.run_once()
         return total
 
-    def markers(self) -> list[str]:
-        return [t["ticket_details"] for t in self.sim.db.tickets]
-
 
 async def make_rig(sim: Simulator, tmp_path: Path, *, key: str = "all",
                    settings: TicketsSettings | None = None, db: str = "state.sqlite3") -> Rig:
