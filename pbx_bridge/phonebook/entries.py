@@ -118,7 +118,9 @@ def _numbers(party: Party, plan: NumberFormatter, settings: PhonebookSettings) -
             continue  # not a possible number: nothing a handset could dial or match
         try:
             dial = _format(plan, pn.canonical, settings.number_format, settings.dial_prefix)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError) as exc:
+            log.debug("phonebook: %s:%s number %s left out: not formattable as %s (%s)",
+                      party.kind, party.id, pn.canonical, settings.number_format, exc)
             continue
         dial = _DIALABLE.sub("", dial or "")
         if dial and dial not in seen:
