@@ -69,10 +69,16 @@ class NumberPlan:
         return self.lookup_key(raw) is not None
 
     def lookup_key(self, raw: str | None) -> str | None:
-        """The E.164 key to look ``raw`` up by; None for anonymous, internal or impossible numbers."""
-        if raw is None or self.is_anonymous(raw) or self.is_internal(raw):
+        """The E.164 key to look ``raw`` up by; None for anonymous, internal or impossible numbers.
+
+        On every call's path: ``raw`` is cleaned once here, not once per check (is_anonymous, is_internal,
+        canonical)."""
+        if raw is None:
             return None
-        return self.canonical(raw)
+        text = _clean(raw)
+        if text.lower() in self._anonymous or self._internal.search(text):
+            return None
+        return self._canonical(text, "")
 
     # ------------------------------------------------------------------ canonical key
     def canonical(self, raw: str | None, country_code: str | None = "") -> str | None:
