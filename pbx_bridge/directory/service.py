@@ -158,29 +158,18 @@ class DirectorySync:
         """Pull now, persist, swap the index, notify subscribers. Raises ``SyncError`` (last good kept)."""
         async with self._lock:
             try:
-                snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
-                                  redetect=self.failures > 0 and bool(self.last_error),
-                                  previous=self._keyed_snapshot())
-            except SyncError as exc:
+                snap, index = await self._pull_and_store()
+            except Exception as exc:
+                # Any failure (ITFlow, the state file, a bug) counts, shows in health and keeps the last
+                # good directory; callers only ever see SyncError.
                 self.failures += 1
-                self.last_error = str(exc)
+                self.last_error = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
                 if self.metrics is not None:
                     self.metrics.directory_sync_failures.inc()
-                raise
-            self._migrate()
-            fingerprint = self.plan.fingerprint()
-
-            def persist(conn: sqlite3.Connection) -> None:
-                with gc_paused():  # bulk work (see directory/bulk.py); also while building the index
-                    write_snapshot(conn, snap, fingerprint)
-
-            def build() -> DirectoryIndex:
-                with gc_paused():
-                    return DirectoryIndex.build(snap, self.plan, self.cfg)
-
-            await self.store.run(persist)
-            # The index build is CPU work too: off the event loop, swapped in on it.
-            index = await asyncio.to_thread(build)
+                if isinstance(exc, SyncError):
+                    raise
+                log.exception("directory sync failed unexpectedly")
+                raise SyncError(self.last_error) from exc
             self._install(snap, index)
             self.syncs += 1
             self.last_error = ""
@@ -193,6 +182,25 @@ class DirectorySync:
             log.info("directory: %s", note)
         await self._notify(snap)
         return snap
+
+    async def _pull_and_store(self) -> tuple[Snapshot, DirectoryIndex]:
+        snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
+                          redetect=self.failures > 0 and bool(self.last_error),
+                          previous=self._keyed_snapshot())
+        self._migrate()
+        fingerprint = self.plan.fingerprint()
+
+        def persist(conn: sqlite3.Connection) -> None:
+            with gc_paused():  # bulk work (see directory/bulk.py); also while building the index
+                write_snapshot(conn, snap, fingerprint)
+
+        def build() -> DirectoryIndex:
+            with gc_paused():
+                return DirectoryIndex.build(snap, self.plan, self.cfg)
+
+        await self.store.run(persist)
+        # The index build is CPU work too: off the event loop, swapped in on it.
+        return snap, await asyncio.to_thread(build)
 
     async def _notify(self, snap: Snapshot) -> None:
         for callback in list(self._subscribers):

@@ -39,6 +39,23 @@ async def test_restart_with_itflow_stopped_still_names_known_callers(caller_env:
     assert health.ok and health.data["parties"] >= 1
 
 
+
+async def test_state_file_failure_during_sync_counts_as_a_failed_sync(caller_env: EnvFactory) -> None:
+    """Not only ITFlow can fail: a sync whose snapshot cannot be stored is reported like one that could
+    not be pulled (health, metric, SyncError), and the last good directory keeps answering."""
+    env = await caller_env("v1-head")
+    c = env.sim.db.add_client("Disk Co")
+    env.sim.db.add_contact(c, "Dana Disk", phone="4125553301", email="d@disk.example")
+    good = await env.directory.sync()
+    env.store.call(lambda conn: conn.execute("DROP TABLE directory_snapshot"))
+    with pytest.raises(SyncError, match="OperationalError"):
+        async with asyncio.timeout(HANG_GUARD):
+            await env.directory.sync()
+    assert env.directory.snapshot is good
+    assert env.directory.index.lookup("+14125553301").display == "Disk Co - Dana Disk"
+    assert "last sync failed" in env.directory.health().detail
+    assert "pbx_bridge_directory_sync_failures_total 1.0" in env.metrics.render().decode()
+
 async def test_failed_sync_keeps_last_good_and_reports(caller_env: EnvFactory) -> None:
     env = await caller_env("v1-head")
     c = env.sim.db.add_client("Keep Co")
