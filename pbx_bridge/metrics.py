@@ -6,6 +6,8 @@ registry. Names follow Prometheus conventions (``_total`` counters, base units: 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
@@ -16,6 +18,7 @@ _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         # caller ID
         self.lookup_seconds = Histogram("pbx_bridge_lookup_seconds", "Caller-ID lookup latency",
                                         ["source"], buckets=_LATENCY_BUCKETS, registry=r)
@@ -60,6 +63,15 @@ class Metrics:
                                     ["route", "result"], registry=r)
         self.balance_requests = Counter("pbx_bridge_balance_requests_total", "Balance requests by result",
                                         ["result"], registry=r)
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: ``.labels()`` takes a lock and builds a key on every call,
+        too much for the per-call paths (FastAGI sessions, lookups). Label sets are small and bounded."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

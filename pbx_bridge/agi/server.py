@@ -457,7 +457,6 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._counters: dict[tuple[str, str], Any] = {}   # metric children by (route, result): bounded sets
         self.stats: dict[str, int] = {"sessions": 0, "malformed_lines": 0, "errors": 0, "no_route": 0,
                                       "early_close": 0, "timeouts": 0, "hangups": 0}
 
@@ -568,13 +567,8 @@ class FastAgiServer:
                 self._count_session(route_label, result)
 
     def _count_session(self, route: str, result: str) -> None:
-        # .labels() takes a lock and builds a key on every call; the children are cached instead.
-        child = self._counters.get((route, result))
-        if child is None:
-            assert self.metrics is not None
-            child = self._counters[(route, result)] = self.metrics.agi_sessions.labels(route=route,
-                                                                                        result=result)
-        child.inc()
+        assert self.metrics is not None
+        self.metrics.child(self.metrics.agi_sessions, route, result).inc()
 
     def _count_malformed(self, _line: str) -> None:
         self.stats["malformed_lines"] += 1

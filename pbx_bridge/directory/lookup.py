@@ -102,8 +102,9 @@ class CallerId:
         deadline = t0 + budget - min(_TIMER_MARGIN, budget / 10)
         result = await self._lookup(raw_number, live, deadline)
         if self.metrics is not None:
-            self.metrics.lookup_seconds.labels(result.source).observe(time.perf_counter() - t0)
-            self.metrics.lookups.labels(result.match.value).inc()
+            m = self.metrics
+            m.child(m.lookup_seconds, result.source).observe(time.perf_counter() - t0)
+            m.child(m.lookups, result.match.value).inc()
         return result
 
     async def aclose(self) -> None:
@@ -253,4 +254,4 @@ class CallerId:
 
     def _count_cache(self, what: str) -> None:
         if self.metrics is not None:
-            self.metrics.cache.labels(what).inc()
+            self.metrics.child(self.metrics.cache, what).inc()
