@@ -118,6 +118,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
                plan: NumberPlan, parts: Parts) -> list[Component]:
     from pbx_bridge.ami.listener import AmiListener
+    from pbx_bridge.tickets.availability import ticket_availability
     from pbx_bridge.tickets.intake import TicketIntake
     from pbx_bridge.tickets.outbox import Outbox
     from pbx_bridge.tickets.worker import OutboxWorker
@@ -126,8 +127,9 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
+        # False only when ITFlow positively has no ticket API; "could not tell yet" queues the call.
         caps = itflow.cached_capabilities
-        return None if caps is None else caps.tickets is not None
+        return None if caps is None else ticket_availability(caps)[0] != "no"
 
     intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,

@@ -21,6 +21,7 @@ from typing import Any
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.itflow.diagnosis import explain
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
 from pbx_bridge.numbers import NumberPlan
 
@@ -331,7 +332,7 @@ async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500, redetect:
             return await pull_legacy(itflow.legacy, plan)
     except ItflowError as exc:
         raise SyncError(f"directory pull failed: {exc}") from exc
-    raise SyncError("this ITFlow offers this key no directory listing (no v1 contacts, no legacy phonebook)")
+    raise SyncError(f"no directory listing from ITFlow: {explain(caps)}")
 
 
 def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
+from pbx_bridge.itflow.diagnosis import describe_answer, summarise_answers
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -72,6 +73,9 @@ class Capabilities:
     detected_at: float = 0.0
     # False when a probe failed for a passing reason (timeout, 5xx): the bundle detects again later.
     complete: bool = True
+    # What the keyless probes got, summarised ("HTTP 503 (HTML page) x12"): names the real cause
+    # when ITFlow did not answer like ITFlow (pbx_bridge.itflow.diagnosis).
+    probe_answers: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,7 +128,8 @@ class _NoClose(httpx.AsyncBaseTransport):
 
 
 async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: ASYNC109 (HTTP timeout)
-                   transport: httpx.AsyncBaseTransport | None) -> tuple[dict[str, bool | None], str | None]:
+                   transport: httpx.AsyncBaseTransport | None,
+                   seen: list[str] | None = None) -> tuple[dict[str, bool | None], str | None]:
     """Probe without the key: which v1 files exist, and what ``/api.php`` says (None = absent)."""
     policy = RetryPolicy(attempts=2, first_wait=0.1)
     async with make_http_client(base_url, timeout=timeout, verify_tls=verify_tls,
@@ -139,6 +144,8 @@ async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: 
 
         paths = [f"/api/v1/{p}.php" for p in _PROBES] + ["/api.php"]
         answers = await asyncio.gather(*(one(p) for p in paths))
+    if seen is not None:
+        seen.extend(describe_answer(a) for a in answers)
     if all(isinstance(a, TransportError) for a in answers):
         first = answers[0]
         assert isinstance(first, TransportError)
@@ -198,8 +205,10 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     :class:`TransportError` when ITFlow cannot be reached at all.
     """
     caps = Capabilities(forced=forced, detected_at=time.time())
+    seen: list[str] = []
     present, legacy_kind = await _keyless(base_url, timeout=timeout, verify_tls=verify_tls,
-                                          transport=transport)
+                                          transport=transport, seen=seen)
+    caps.probe_answers = summarise_answers(seen)
     caps.endpoints = {k: bool(v) for k, v in present.items()}
     if any(v is None for v in present.values()):
         caps.complete = False

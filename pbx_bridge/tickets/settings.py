@@ -98,7 +98,11 @@ class TicketsSettings(Section):
     held_probe_interval: float = Field(default=60.0, gt=0,
                                        description="while the key is rejected, try again this often")
     reconcile_window: int = Field(default=200, ge=10, le=5000,
-                                  description="recent tickets searched for the call marker")
+                                  description="tickets per page of the search for the call marker")
+    # A create whose outcome is unknown (timeout, cut connection, 502/504) is searched for only this
+    # long after it was sent: a slow ITFlow may still commit it (PHP runs on after we gave up).
+    reconcile_after: float = Field(default=30.0, ge=0,
+                                   description="seconds after an unknown-outcome send before searching")
 
 
 class VoicemailSettings(Section):

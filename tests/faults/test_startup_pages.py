@@ -1,0 +1,63 @@
+"""ITFlow's web server up but broken when the daemon starts: calls are queued, never dropped as
+"no ticket API"; once ITFlow answers, every one is ticketed once. ``/readyz`` names the real cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import call_blocks
+from tests.support.fault_proxy import APACHE_404_PAGE
+
+PAGES = {
+    "http-503": (503, b"<html><body><h1>Service Unavailable</h1></body></html>", "HTTP 503"),
+    "apache-404-page": (404, APACHE_404_PAGE, "HTTP 404 (HTML page)"),
+    "html-200-page": (200, b"<!DOCTYPE html><html><body>Maintenance</body></html>", "HTML"),
+    "broken-json-200": (200, b'{"success": "True", "data": [', "not JSON"),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+async def test_broken_itflow_at_start_10_calls_0_lost_0_duplicated(rig, page: str) -> None:
+    r = await rig()
+    status, body, cause = PAGES[page]
+    r.proxy.page = (status, body)
+    calls = call_blocks(10)
+    d = r.start()
+    await r.ami.wait_login(1)
+    for _, blocks in calls:
+        await r.ami.play(blocks)
+
+    async def queued() -> bool:
+        return "10 waiting" in str((await r.tickets_health(d)).get("detail", ""))
+    await d.wait_until(queued, what="10 calls waiting in the outbox")
+    health = await r.tickets_health(d)
+    assert health["ok"] is False
+    assert cause in health["detail"], health           # the real cause, as `check` would name it
+    assert "no ticket API" not in d.log()
+    directory = (await r.parts(d))["directory"]["detail"]
+    assert "offers this key no directory listing" not in directory and cause in directory, directory
+
+    r.proxy.page = None                                   # ITFlow recovers
+    ids = [lid for lid, _ in calls]
+    count = await r.wait_tickets(d, ids)
+    await r.settled(d)
+    count = r.count(ids)
+    assert (count.ticketed, count.lost, count.duplicated) == (10, 0, 0), str(count)
+
+
+async def test_rejected_key_at_start_queues_5_calls_and_readyz_names_the_key(rig) -> None:
+    r = await rig(key="not-a-valid-key-0123456789abcdef")
+    calls = call_blocks(5)
+    d = r.start()
+    await r.ami.wait_login(1)
+    for _, blocks in calls:
+        await r.ami.play(blocks)
+
+    async def queued() -> bool:
+        return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
+    await d.wait_until(queued, what="5 calls waiting in the outbox")
+    parts = await r.parts(d)
+    assert "rejected the API key" in parts["tickets"]["detail"], parts
+    assert "rejected the API key" in parts["directory"]["detail"], parts
+    assert "no ticket API" not in d.log()
+    assert r.count([lid for lid, _ in calls]).ticketed == 0
