@@ -91,7 +91,7 @@ class FaultProxy:
             if self.fail_searches == 0:
                 return self._cut(request)
             return web.Response(status=self.fail_searches, body=b"")
-        if path.endswith("/tickets/create.php"):
+        if path.endswith("/tickets/create.php") and request.method == "POST":
             self.creates += 1
             fault = (self.after_commit is not None or self.hold_writes > 0) and self._take()
             if fault and self.hold_writes > 0:
