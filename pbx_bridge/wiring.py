@@ -119,6 +119,7 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
                plan: NumberPlan, parts: Parts) -> list[Component]:
     from pbx_bridge.ami.listener import AmiListener
     from pbx_bridge.tickets.availability import ticket_availability
+    from pbx_bridge.tickets.buffer import CallBuffer
     from pbx_bridge.tickets.intake import TicketIntake
     from pbx_bridge.tickets.outbox import Outbox
     from pbx_bridge.tickets.worker import OutboxWorker
@@ -134,11 +135,15 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
     intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,
                           spool_root=settings.voicemail.spool_root)
-    listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,
-                           metrics=metrics)
+    # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
+    # the state file cannot be written.
+    buffer = CallBuffer(store, intake.handle)
+    listener = AmiListener(settings.ami, buffer, is_internal=plan.is_internal,
+                           metrics=metrics, on_ended=buffer.remember)
     worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
                           settings.tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
-    return [worker, listener]
+    parts.readiness["intake"] = buffer.health
+    return [worker, buffer, listener]
 

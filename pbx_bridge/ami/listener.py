@@ -24,6 +24,8 @@ __all__ = ["AmiListener"]
 log = logging.getLogger("pbx_bridge.ami")
 
 RecordHandler = Callable[[CallRecord], Awaitable[None]]
+# (provisional records of calls in their grace period, Linkedids whose provisional record is void)
+EndedHandler = Callable[[list[CallRecord], list[str]], None]
 
 
 class AmiListener:
@@ -39,9 +41,11 @@ class AmiListener:
         metrics: Metrics | None = None,
         connection: ConnectionFactory | None = None,
         tick_interval: float = 0.25,
+        on_ended: EndedHandler | None = None,
     ) -> None:
         self.settings = settings
         self.on_record = on_record
+        self.on_ended = on_ended
         self.clock = clock
         self.metrics = metrics
         self.tick_interval = tick_interval
@@ -145,6 +149,10 @@ class AmiListener:
                     self.connection.consumed()
                     if self.metrics:
                         self.metrics.calls_active.set(self.tracker.active)
+                if self.on_ended is not None:
+                    ended, reopened = self.tracker.take_ended()
+                    if ended or reopened:
+                        self.on_ended(ended, reopened)
             except Exception:
                 log.exception("AMI: an event could not be tracked; skipped")
                 done = []
