@@ -115,14 +115,15 @@ class AmiFeed:
                               if line)
                 aid = f"ActionID: {action['ActionID']}\r\n" if "ActionID" in action else ""
                 name = action.get("Action", "").lower()
+                ok = f"Response: Success\r\n{aid}"
                 if name == "login":
                     self.logins += 1
-                    writer.write(f"Response: Success\r\n{aid}Message: Authentication accepted\r\n\r\n".encode())
+                    writer.write(f"{ok}Message: Authentication accepted\r\n\r\n".encode())
                     self._writer = writer
                 elif name == "ping":
-                    writer.write(f"Response: Success\r\n{aid}Ping: Pong\r\nTimestamp: 0.000000\r\n\r\n".encode())
+                    writer.write(f"{ok}Ping: Pong\r\nTimestamp: 0.000000\r\n\r\n".encode())
                 elif name == "coreshowchannels":
-                    writer.write(f"Response: Success\r\n{aid}EventList: start\r\nMessage: Channels will follow"
+                    writer.write(f"{ok}EventList: start\r\nMessage: Channels will follow"
                                  f"\r\n\r\nEvent: CoreShowChannelsComplete\r\n{aid}EventList: Complete\r\n"
                                  f"ListItems: 0\r\n\r\n".encode())
                 else:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .harness import call_blocks
 from tests.support.daemon import PBX_BRIDGE, Daemon
+
+from .harness import call_blocks
 
 SEED = 1101
 
@@ -116,7 +117,7 @@ def _fill(path: Path) -> int:
     return written
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None and not os.environ.get("CI"),
+@pytest.mark.skipif(os.geteuid() != 0 or (shutil.which("unshare") is None and not os.environ.get("CI")),
                     reason="a private mount namespace needs root and unshare (CI runs as root)")
 async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> None:
     state = tmp_path / "state"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import call_blocks
 from tests.support.fault_proxy import APACHE_404_PAGE
+
+from .harness import call_blocks
 
 PAGES = {
     "http-503": (503, b"<html><body><h1>Service Unavailable</h1></body></html>", "HTTP 503"),
