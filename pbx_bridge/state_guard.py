@@ -50,7 +50,7 @@ class StateGuard:
         if self.problem:            # the daemon already runs on a fallback store
             return
         recorded = self._read_sidecar()
-        identity, max_id, waiting = self.store.call(_facts)
+        identity, max_id, _ = self.store.call(_facts)
         if recorded:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(recorded.get("at", 0))))
             was = (f"{self.sidecar} recorded {recorded.get('max_id', 0)} outbox row(s), "
