@@ -9,6 +9,21 @@ from tests.support.fault_proxy import APACHE_404_PAGE
 
 from .harness import call_blocks
 
+
+async def _queued(r, n: int):
+    """Start the daemon, feed n calls, wait until the outbox shows them waiting."""
+    calls = call_blocks(n)
+    d = r.start()
+    await r.ami.wait_login(1)
+    for _, blocks in calls:
+        await r.ami.play(blocks)
+
+    async def queued() -> bool:
+        return f"{n} waiting" in str((await r.tickets_health(d)).get("detail", ""))
+    await d.wait_until(queued, what=f"{n} calls waiting in the outbox")
+    return d, calls
+
+
 PAGES = {
     "http-503": (503, b"<html><body><h1>Service Unavailable</h1></body></html>", "HTTP 503"),
     "apache-404-page": (404, APACHE_404_PAGE, "HTTP 404 (HTML page)"),
@@ -22,15 +37,7 @@ async def test_broken_itflow_at_start_10_calls_0_lost_0_duplicated(rig, page: st
     r = await rig()
     status, body, cause = PAGES[page]
     r.proxy.page = (status, body)
-    calls = call_blocks(10)
-    d = r.start()
-    await r.ami.wait_login(1)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
-
-    async def queued() -> bool:
-        return "10 waiting" in str((await r.tickets_health(d)).get("detail", ""))
-    await d.wait_until(queued, what="10 calls waiting in the outbox")
+    d, calls = await _queued(r, 10)
     health = await r.tickets_health(d)
     assert health["ok"] is False
     assert cause in health["detail"], health           # the real cause, as `check` would name it
@@ -48,15 +55,7 @@ async def test_broken_itflow_at_start_10_calls_0_lost_0_duplicated(rig, page: st
 
 async def test_rejected_key_at_start_queues_5_calls_and_readyz_names_the_key(rig) -> None:
     r = await rig(key="not-a-valid-key-0123456789abcdef")
-    calls = call_blocks(5)
-    d = r.start()
-    await r.ami.wait_login(1)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
-
-    async def queued() -> bool:
-        return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
-    await d.wait_until(queued, what="5 calls waiting in the outbox")
+    d, calls = await _queued(r, 5)
     parts = await r.parts(d)
     assert "rejected the API key" in parts["tickets"]["detail"], parts
     assert "rejected the API key" in parts["directory"]["detail"], parts
