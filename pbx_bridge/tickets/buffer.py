@@ -63,7 +63,8 @@ class CallBuffer:
         self.store = store
         self._handle = handle
         self.clock = clock
-        self._unsaved: OrderedDict[str, CallRecord] = OrderedDict()   # provisional, not on disk yet
+        # provisional records not on disk yet (None: delete the stored one, the call was re-opened)
+        self._unsaved: OrderedDict[str, CallRecord | None] = OrderedDict()
         self._held: OrderedDict[tuple[str, str], CallRecord] = OrderedDict()  # final, not in the outbox
         self.dropped = 0
         self.error = ""
@@ -77,30 +78,29 @@ class CallBuffer:
         for rec in ended:
             self._unsaved[rec.linkedid] = rec
         for lid in reopened:
-            self._unsaved[lid] = None  # type: ignore[assignment]  # None: delete the stored one
+            self._unsaved[lid] = None
         self._wake.set()
 
     async def __call__(self, record: CallRecord) -> None:
         """The final record of a call: into the outbox, or held in memory when the store refuses."""
         self._unsaved.pop(record.linkedid, None)
-        if self._held:
-            self._hold(record, "earlier calls are still held")
+        if self._held:                  # keep the order: behind the calls already held
+            self._hold(record, self.error)
             return
         await self._final(record)
 
     async def _final(self, record: CallRecord) -> bool:
         try:
             await self._handle(record)
-            await self.store.run(lambda c: c.execute("DELETE FROM ended_calls WHERE linkedid=?",
-                                                     (record.linkedid,)))
+            await self.store.run(_forget(record.linkedid))
         except sqlite3.Error as exc:
             self._hold(record, str(exc))
             return False
         return True
 
     def _hold(self, record: CallRecord, why: str) -> None:
-        if not self.error or "held" not in why:
-            self.error = why if "held" not in why else self.error
+        if not self._held or not self.error:
+            self.error = why            # the store's own words ("database or disk is full")
         key = (record.linkedid, record.outcome.value)
         if key not in self._held and len(self._held) >= MAX_HELD:
             self._held.popitem(last=False)
@@ -114,7 +114,8 @@ class CallBuffer:
         self._wake.set()
 
     def health(self) -> Health:
-        data = {"held": len(self._held), "unsaved": len(self._unsaved), "dropped": self.dropped}
+        data: dict[str, object] = {"held": len(self._held), "unsaved": len(self._unsaved),
+                                   "dropped": self.dropped}
         if self._held or self.error:
             return Health(False, f"state database cannot be written ({self.error}): {len(self._held)} "
                                  f"finished call(s) held in memory, retried", data)
@@ -155,8 +156,7 @@ class CallBuffer:
                 rec = record_from_json(text)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("tickets: saved call %s unreadable (%s); skipped", lid, exc)
-                await self.store.run(lambda c, lid=lid: c.execute("DELETE FROM ended_calls WHERE linkedid=?",
-                                                                  (lid,)))
+                await self.store.run(_forget(lid))
                 continue
             await self._final(rec)
 
@@ -218,8 +218,15 @@ class CallBuffer:
                 return False
             self._held.pop(key, None)
             with contextlib.suppress(sqlite3.Error):
-                await self.store.run(lambda c, lid=rec.linkedid: c.execute(
-                    "DELETE FROM ended_calls WHERE linkedid=?", (lid,)))
+                await self.store.run(_forget(rec.linkedid))
         log.warning("tickets: the state database takes writes again; every held call is written")
         self.error = ""
         return True
+
+
+def _forget(linkedid: str) -> Callable[[sqlite3.Connection], object]:
+    """The call is decided (ticket committed or no ticket): its provisional record goes."""
+    def run(c: sqlite3.Connection) -> object:
+        return c.execute("DELETE FROM ended_calls WHERE linkedid=?", (linkedid,))
+
+    return run

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -184,6 +185,9 @@ class OutboxWorker:
             try:
                 await self.run_once()
                 next_at = await self.outbox.anext_due_at()
+            except sqlite3.Error as exc:     # disk full, file damaged: the cause in one line, not a traceback
+                log.error("tickets outbox: the state database failed (%s); delivery retries", exc)
+                next_at = self.clock() + self.s.retry_first
             except Exception:   # never let one bad row or a store hiccup end delivery
                 log.exception("tickets outbox: delivery round failed")
                 next_at = self.clock() + self.s.retry_first

@@ -42,8 +42,10 @@ async def test_broken_itflow_at_start_10_calls_0_lost_0_duplicated(rig, page: st
     assert health["ok"] is False
     assert cause in health["detail"], health           # the real cause, as `check` would name it
     assert "no ticket API" not in d.log()
-    directory = (await r.parts(d))["directory"]["detail"]
+    parts = await r.parts(d)
+    directory = parts["directory"]["detail"]
     assert "offers this key no directory listing" not in directory and cause in directory, directory
+    assert cause in parts["itflow"]["detail"], parts["itflow"]
 
     r.proxy.page = None                                   # ITFlow recovers
     ids = [lid for lid, _ in calls]
@@ -59,5 +61,6 @@ async def test_rejected_key_at_start_queues_5_calls_and_readyz_names_the_key(rig
     parts = await r.parts(d)
     assert "rejected the API key" in parts["tickets"]["detail"], parts
     assert "rejected the API key" in parts["directory"]["detail"], parts
+    assert "rejected the API key" in parts["itflow"]["detail"], parts
     assert "no ticket API" not in d.log()
     assert r.count([lid for lid, _ in calls]).ticketed == 0
