@@ -103,10 +103,10 @@ class MarkerSearch:
     async def _end(self, client: _Reader) -> tuple[int, list[dict[str, Any]]]:
         """(number of tickets the key sees, the last page when the fast path read it)."""
         hint = await self._int(self.END_KEY)
-        if hint > 0:
-            start = max(0, hint - 1)
-            rows = await self._rows(client, limit=self.window, offset=start)
-            if 0 < len(rows) < self.window:
+        if hint > 0:                # usually one read: the last page, ending where it ended before
+            start = max(0, hint - self.window)
+            rows = await self._rows(client, limit=self.window + 1, offset=start)
+            if 0 < len(rows) <= self.window:
                 return start + len(rows), rows
         lo, hi = -1, -1           # lo: an offset that has a row; hi: one that has none (-1: unknown)
         k = max(0, hint)

@@ -131,6 +131,8 @@ class AmiFeed:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:      # stop(): end quietly (asyncio would log the cancellation)
+            pass
         finally:
             if self._writer is writer:
                 self._writer = None
