@@ -64,3 +64,20 @@ async def test_rejected_key_at_start_queues_5_calls_and_readyz_names_the_key(rig
     assert "rejected the API key" in parts["itflow"]["detail"], parts
     assert "no ticket API" not in d.log()
     assert r.count([lid for lid, _ in calls]).ticketed == 0
+
+
+async def test_itflow_without_ticket_api_is_said_so_and_5_calls_are_not_queued(rig) -> None:
+    # The one case where "no ticket API" is right: ITFlow answered, and the endpoint does not exist.
+    r = await rig("legacy-2022")
+    calls = call_blocks(5)
+    d = r.start()
+    await r.ami.wait_login(1)
+    for _, blocks in calls:
+        await r.ami.play(blocks)
+    await d.wait_log("calls are not ticketed")
+
+    async def said() -> bool:
+        return "no ticket API" in str((await r.tickets_health(d)).get("detail", ""))
+    await d.wait_until(said, what="/readyz saying this ITFlow has no ticket API")
+    assert "waiting" not in (await r.tickets_health(d))["detail"]
+    assert r.count([lid for lid, _ in calls]).ticketed == 0
