@@ -266,7 +266,7 @@ class OutboxWorker:
         log.error("tickets: %s/%s dead-lettered: %s (kept; `pbx-bridge tickets retry %d` resends it)",
                   row.linkedid, row.kind, reason, row.id)
 
-    async def _hold(self, row: OutboxRow, reason: str) -> None:
+    async def _hold(self, row: OutboxRow, reason: str, *, in_flight: bool = False) -> None:
         if not self.held:
             log.error("tickets: ITFlow rejects the API key (%s); holding all ticket delivery until it works",
                       reason)
@@ -275,7 +275,7 @@ class OutboxWorker:
         self.held_until = self.clock() + self.s.held_probe_interval
         if self.metrics:
             self.metrics.outbox_held.set(1)
-        await self.outbox.aupdate(row.id, in_flight=False, attempts=row.attempts,
+        await self.outbox.aupdate(row.id, in_flight=in_flight, attempts=row.attempts,
                                   last_error=f"held: {reason}"[:500])
         raise _Hold
 
@@ -315,7 +315,8 @@ class OutboxWorker:
         except _Hold:
             raise
         except AuthError as exc:
-            await self._hold(row, str(exc))
+            # A rejected write was not written; a rejected search leaves the earlier mark as it was.
+            await self._hold(row, str(exc), in_flight=attempt.unknown and not attempt.writing)
         except PermissionDenied as exc:
             if exc.reason == PermissionDenied.REASON_CLIENT_ACCESS:
                 fb = self.s.fallback_client_id
@@ -328,7 +329,7 @@ class OutboxWorker:
                     return False
                 await self._dead(row, f"the key may not write tickets for client {row.client_id}: {exc}")
                 return False
-            await self._hold(row, str(exc))
+            await self._hold(row, str(exc), in_flight=attempt.unknown and not attempt.writing)
         except WriteFailed as exc:
             await self._dead(row, f"ITFlow refused the ticket: {exc.server_message or exc}")
         except ServerError as exc:
@@ -344,7 +345,10 @@ class OutboxWorker:
         except SearchIncomplete as exc:
             await self._retry(row, f"search for the call marker incomplete: {exc}", in_flight=True)
         except ItflowError as exc:
-            await self._dead(row, str(exc))
+            if attempt.unknown and not attempt.writing:     # the search failed: never resend blindly
+                await self._retry(row, f"search for the call marker failed: {exc}", in_flight=True)
+            else:
+                await self._dead(row, str(exc))
         return False
 
     async def _deliver_v1(self, client: TicketClient, caps: Any, row: OutboxRow, attempt: _Attempt) -> bool:
