@@ -215,8 +215,10 @@ class Rig:
         return dict(r.json()["parts"])
 
     async def settled(self, d: Daemon, limit: float = 60.0) -> None:
-        """Nothing left waiting in the outbox (so no late duplicate can still come)."""
+        """Nothing left waiting in the outbox and no held write still to reach ITFlow (so no late
+        duplicate can still come)."""
         async def idle() -> bool:
             h = await self.tickets_health(d)
-            return bool(h.get("ok")) and "waiting" not in str(h.get("detail", ""))
+            return (bool(h.get("ok")) and "waiting" not in str(h.get("detail", ""))
+                    and self.proxy.late_writes == 0)
         await d.wait_until(idle, what="an empty outbox", limit=limit)

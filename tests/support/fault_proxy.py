@@ -69,6 +69,11 @@ class FaultProxy:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    @property
+    def late_writes(self) -> int:
+        """Held creates not yet forwarded (their commit is still to come)."""
+        return len(self._tasks)
+
     def _take(self) -> bool:
         if self.fault_count is not None:
             if self.fault_count <= 0:
