@@ -75,13 +75,15 @@ class HttpFace:
         readiness: ReadinessCheck | None = None,
         metrics: Metrics | None = None,
         name: str = "http",
+        front: Sequence[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]] = (),
     ) -> None:
         self.name = name
         self.host, self.port = host, port
         self._readiness = readiness
         self._metrics = metrics
         user, pw = basic_auth if basic_auth else (None, None)
-        self.app = web.Application(middlewares=[access_middleware(allow, user, pw)])
+        # ``front``: middlewares outside the access check (the caller-name door's error guard).
+        self.app = web.Application(middlewares=[*front, access_middleware(allow, user, pw)])
         self.app.router.add_get("/healthz", self._healthz)
         if readiness is not None:
             self.app.router.add_get("/readyz", self._readyz)
