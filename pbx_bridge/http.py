@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from aiohttp import web
 
 from pbx_bridge.component import Health
+from pbx_bridge.http_quiet import QuietAppRunner
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["HttpFace", "ReadinessCheck", "access_middleware"]
@@ -95,7 +96,8 @@ class HttpFace:
         self.bound_port: int | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
+        self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
