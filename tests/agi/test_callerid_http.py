@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 
-from pbx_bridge.callerid_http import cid_guard, cid_routes
 from pbx_bridge.directory.model import LookupResult
-from pbx_bridge.directory.settings import CallerIdSettings
-from pbx_bridge.http import HttpFace
+from tests.agi.http_face import callerid, raw_get
 from tests.agi.peer import HANG_GUARD
 from tests.agi.test_cid import Directory, contact
 
@@ -40,48 +35,6 @@ class Stalled(Directory):
         finally:
             self.pending -= 1
         raise AssertionError("unreachable")
-
-
-def callerid(**values: Any) -> SimpleNamespace:
-    """The part of the daemon's settings the door reads: its ``callerid`` section."""
-    return SimpleNamespace(callerid=CallerIdSettings(**values))
-
-
-@pytest.fixture
-async def face() -> AsyncIterator:
-    faces: list[HttpFace] = []
-
-    async def start(directory: Directory, settings: Any = None, *,
-                    extra: list[web.RouteDef] | None = None, **kwargs: Any) -> int:
-        settings = settings or callerid()
-        f = HttpFace("127.0.0.1", 0, [*cid_routes(directory, settings), *(extra or [])],
-                     front=[cid_guard(settings)], **kwargs)
-        await f.start()
-        faces.append(f)
-        assert f.bound_port is not None
-        return f.bound_port
-
-    yield start
-    for f in faces:
-        await f.stop(asyncio.get_running_loop().time() + 2)
-
-
-async def raw_get(port: int, target: str | bytes, *, method: str = "GET",
-                  headers: str = "") -> tuple[int, bytes]:
-    """One request with exactly this request target (as libcurl sends it: bytes unencoded), HTTP/1.1,
-    connection closed."""
-    raw = target if isinstance(target, bytes) else target.encode()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"{method} ".encode() + raw + f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n"
-                     f"{headers}Connection: close\r\n\r\n".encode())
-        await writer.drain()
-        async with asyncio.timeout(HANG_GUARD):
-            data = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
 
 
 def freepbx_target(number: str, path: str = "//cid") -> str:
