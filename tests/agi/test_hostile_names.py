@@ -20,7 +20,7 @@ from tests.agi.stack import cid_stack
 from tests.agi.test_itflow_cid_script import run_script
 
 # The characters of docs/callerid.md's rule, spelled out here on purpose (not imported from the code).
-SPLITTERS = set('()[]{}<>,:;|"\\')
+SPLITTERS = set('()[]{},:;|"\\')
 
 HOSTILE = [  # (ITFlow contact name, what the callee sees)
     ("x):Set(DB(t/inj)=PWNED", "Safe Co - x -Set DB t/inj =PWNED"),

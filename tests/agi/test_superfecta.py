@@ -38,7 +38,7 @@ async def test_recipe_keeps_the_name_readable(face) -> None:
     assert await superfecta_source(port, RECIPE, "+14125550101") == "ACME Ltd - O`Brien `Bob` Muller"
     # Without charset=ascii, Superfecta itself mangles it (what an admin saw before the recipe).
     plain = await superfecta_source(port, "/cid?number=$thenumber", "+14125550101")
-    assert plain == "ACME Ltd - OBrien Bob M??ller"
+    assert plain == "ACME  - OBrien Bob M??ller"      # <Ltd> taken for a tag, quotes gone, ü garbled
 
 
 async def test_a_miss_lets_the_chain_go_on(face) -> None:
