@@ -100,3 +100,16 @@ async def test_a_hung_itflow_never_holds_a_door(itflow_sim: Any, tmp_path: Path,
             assert got["ITFLOW_MATCH"] == "none" and "CALLERID(name)" not in got
         # Answered while ITFlow still holds the live request: the door did not wait for ITFlow.
         assert stack.callerid.inflight == 1
+
+
+async def test_overload_answers_the_number_without_asking_itflow(itflow_sim: Any, tmp_path: Path) -> None:
+    sim = await itflow_sim("v1-head")
+    settings = CallerIdSettings(live_budget=0.2, max_inflight=1)
+    async with cid_stack(sim, tmp_path, callerid=settings) as stack:
+        port = int(stack.http_base.rsplit(":", 1)[1])
+        sim.delay = 120.0
+        assert await raw_get(port, "//cid?number=%2B15554093998") == (200, b"+15554093998")
+        # One live lookup already hangs on ITFlow: the next unknown caller is not queued behind it.
+        assert await raw_get(port, "//cid?number=%2B15554093997") == (200, b"+15554093997")
+        assert await raw_get(port, "//cid?number=%2B15554093997&miss=empty") == (200, b"")
+        assert stack.callerid.inflight == 1
