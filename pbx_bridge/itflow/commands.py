@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_PROFILES = ("legacy-2022", "v1-v25", "v1-head")
+_PROFILES = ("legacy-2022", "v1-v25", "v1-head", "v1-2610")
 _LEGACY_FUNCTIONS = ("cid", "phonebook", "account_balance", "client_numbers", "client_emails",
                      "primary_contact_numbers", "primary_contact_emails", "incoming_call", "add_asset")
 
