@@ -312,7 +312,7 @@ class OutboxWorker:
         await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1)
         r = await client.call("tickets", "create", ticket_subject=p["subject"], ticket_details=details,
                               client_id=row.client_id, ticket_contact_id=row.contact_id or None,
-                              ticket_priority=p.get("priority") or None)
+                              **_ticket_fields(p, self.s))
         ticket_id = _insert_id(r)
         if ticket_id is None:
             raise MalformedResponse("tickets/create answered without an insert_id", endpoint="tickets/create")
@@ -383,6 +383,15 @@ class OutboxWorker:
 
 
 _WAIT = object()
+
+
+def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Always name the priority: 26.09 moved the UI's default and the API's is unverified
+    (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1)."""
+    fields: dict[str, Any] = {"ticket_priority": payload.get("priority") or settings.priority}
+    if settings.assigned_to:
+        fields["ticket_assigned_to"] = settings.assigned_to
+    return fields
 
 
 def _insert_id(r: Any) -> int | None:
