@@ -5,7 +5,7 @@
 * v1 with ``payments/read`` (v25.01 ... v26.3): exact. Σ invoice_amount of the client's invoices whose
   status is not Draft/Cancelled (and not Non-Billable from v25.06), minus Σ payment_amount of every payment
   on any of the client's invoices (drafts and cancelled included; payment status not filtered). Payments
-  are read per invoice, WITHOUT ``client_id`` (itflow-api.md 6.1: with it, v26.3 answers a stale
+  are read per invoice, WITHOUT ``client_id`` (docs/itflow-api.md §6.1: with it, v26.3 answers a stale
   "success" without data).
 * v1 without payments (v26.04+): only an upper bound, Σ of Sent, Viewed and Partial invoices, flagged
   approximate.
@@ -248,7 +248,8 @@ class BalanceProvider:
 
         async def payments_of(invoice_id: int) -> list[dict[str, str]]:
             async with sem:
-                # NEVER pass client_id here (itflow-api.md 6.1). Keep only payments that really are on this
+                # NEVER pass client_id here (docs/itflow-api.md §6.1). Keep only payments that really are
+                # on this
                 # invoice: the filter is checked here too.
                 return [p async for p in _iter(v1, "payments", payment_invoice_id=invoice_id)
                         if _int(p.get("payment_invoice_id")) == invoice_id]

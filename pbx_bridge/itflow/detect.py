@@ -3,7 +3,8 @@ per-feature permission probes.
 
 Detection first asks **without the key**: a missing key costs v1 nothing (401 with an empty body, no
 log row; api.php logs one "No API Key specified" row), and the answer tells a lot: 401 = the endpoint
-file exists, the web server's 404 page = it does not (spec 6.6); ``/api.php`` answers its own "Missing
+file exists, the web server's 404 page = it does not (docs/itflow-api.md §6.6); ``/api.php`` answers
+its own "Missing
 the API Key" texts.
 The set of present files dates the install (ticket_replies = v26.08 RBAC, invoice_items = v26.04,
 technicians/time = v26.3, payments = 2023-02 to v26.3, ...). Then a few keyed *reads* (never a write,
@@ -40,7 +41,7 @@ log = logging.getLogger("pbx_bridge.itflow.detect")
 Generation = Literal["v1", "legacy"]
 Forced = Literal["auto", "v1", "legacy"]
 
-# Probed without the key; each tells a version boundary (spec 3.2).
+# Probed without the key; each tells a version boundary (docs/itflow-api.md §3.2).
 _PROBES = ("assets/read", "contacts/read", "clients/read", "locations/read", "vendors/read",
            "invoices/read", "payments/read", "tickets/create", "technicians/time", "invoice_items/read",
            "ticket_replies/create", "tickets/close", "vendors/archive")
@@ -283,7 +284,7 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
             caps.has_payments = not stale
             if stale:
                 caps.notes.append("payments/read answered 'True' without data: the key is client-scoped; "
-                                  "exact balances need an all-clients key (spec 6.1)")
+                                  "exact balances need an all-clients key (docs/itflow-api.md §6.1)")
         except ItflowError as exc:
             caps.notes.append(f"payments/read failed: {exc}")
     elif caps.rbac or ep.get("invoice_items/read"):

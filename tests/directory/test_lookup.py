@@ -18,7 +18,7 @@ HANG_GUARD = 20.0
 
 
 def cid_log_rows(db) -> int:
-    """Rows legacy ``cid`` writes on every call (spec 1.5: one alert, one log row)."""
+    """Rows legacy ``cid`` writes on every call (docs/itflow-api.md §1.5: one alert, one log row)."""
     return sum(1 for r in db.logs if (r.get("log_type") or "").lower() == "call")
 
 
@@ -120,7 +120,8 @@ async def test_legacy_live_cid_names_a_non_primary_contact(caller_env: EnvFactor
     await env.directory.sync()
     assert env.directory.index.lookup("+14125552602").match is MatchKind.NONE   # not in legacy listings
     r = await env.callerid.lookup("4125552602", budget=HANG_GUARD)
-    # An apostrophe makes legacy api.php answer HTTP 500 with the answer in the body (spec 6.4).
+    # An apostrophe makes legacy api.php answer HTTP 500 with the answer in the body (docs/itflow-api.md
+    # §6.4).
     assert (r.match, r.display, r.source, r.client_id) == (MatchKind.LEGACY, "Other O'Neil", "live", 0)
 
 
@@ -166,7 +167,8 @@ async def test_metrics_count_lookups(caller_env: EnvFactory) -> None:
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
 async def test_restricted_key_never_names_another_clients_contact_through_the_mobile_bug(
         caller_env: EnvFactory, profile: str) -> None:
-    """Spec Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a mobile match."""
+    """docs/itflow-api.md §2.5 Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a
+    mobile match."""
     env = await caller_env(profile, key="client")       # a key restricted to client 1
     await env.directory.sync()
     assert set(env.directory.snapshot.clients) == {1}

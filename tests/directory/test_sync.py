@@ -170,7 +170,7 @@ async def test_hostile_names_arrive_exact_minus_control_characters(caller_env: E
 async def test_legacy_2021_install_without_primary_contact_numbers_still_names_vendors(
         caller_env: EnvFactory, itflow_sim) -> None:
     """api.php of 2021-08 -> 2022-02: no primary_contact_* functions, phonebook of clients (phones empty
-    then), contacts (always empty) and vendors, groups 0/1/2 (spec 1.6, 1.7)."""
+    then), contacts (always empty) and vendors, groups 0/1/2 (docs/itflow-api.md §1.6, 1.7)."""
     sim = await itflow_sim("legacy-2022", quirks={"legacy_era": "2021-broken", "phonebook_era": "2019",
                                                   "legacy_auth": "K3", "mysqli_exceptions": False})
     env = await caller_env("legacy-2022", sim=sim)

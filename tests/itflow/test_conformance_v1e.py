@@ -26,7 +26,8 @@ def col(resp, name: str) -> list[str]:
 
 async def test_1_client_id_filters_reads_on_2610_and_is_ignored_on_2608(itflow_sim):
     new, old = await itflow_sim("v1-2610"), await itflow_sim("v1-head")
-    assert col(await v1_request(new, "clients", "read", params={"client_id": "2"}), "client_name") == ["Globex"]
+    by_id = await v1_request(new, "clients", "read", params={"client_id": "2"})
+    assert col(by_id, "client_name") == ["Globex"]
     assert len(rows(await v1_request(old, "clients", "read", params={"client_id": "2"}))) > 1  # first page
     assert set(col(await v1_request(new, "invoices", "read", params={"client_id": "1"}),
                    "invoice_client_id")) == {"1"}
@@ -85,7 +86,8 @@ async def test_3_tickets_close_resolves_then_closes_and_repeats_as_no_op(itflow_
     assert again.json()["success"] == "False"
     assert sim.db.find("tickets", "ticket_id", 2)["ticket_status"] == "5"
     old = await itflow_sim("v1-head")
-    assert (await v1_request(old, "tickets", "close", body={"ticket_id": 2, "client_id": 2})).status_code == 404
+    r = await v1_request(old, "tickets", "close", body={"ticket_id": 2, "client_id": 2})
+    assert r.status_code == 404
 
 
 async def test_3_clients_delete_needs_an_archived_client_and_full_level(itflow_sim):
@@ -150,14 +152,17 @@ async def test_6_archived_rows_hidden_even_by_id(itflow_sim, module, prefix):
     first = new.db[module][0][f"{prefix}_id"]
     assert rows(await v1_request(new, module, "read", params={f"{prefix}_id": first})) == []
     assert first not in col(await v1_request(new, module, "read"), f"{prefix}_id")
-    assert col(await v1_request(old, module, "read", params={f"{prefix}_id": first}), f"{prefix}_id") == [first]
+    r = await v1_request(old, module, "read", params={f"{prefix}_id": first})
+    assert col(r, f"{prefix}_id") == [first]
 
 
 async def test_6_contacts_clients_invoices_tickets_still_return_archived(itflow_sim):
     sim = await itflow_sim("v1-2610")
-    assert col(await v1_request(sim, "contacts", "read", params={"contact_id": "6"}), "contact_archived_at")[0]
+    r = await v1_request(sim, "contacts", "read", params={"contact_id": "6"})
+    assert col(r, "contact_archived_at")[0]
     assert "6" in col(await v1_request(sim, "clients", "read"), "client_id")
-    assert col(await v1_request(sim, "invoices", "read", params={"invoice_id": "7"}), "invoice_archived_at")[0]
+    r = await v1_request(sim, "invoices", "read", params={"invoice_id": "7"})
+    assert col(r, "invoice_archived_at")[0]
     sim.db.find("tickets", "ticket_id", 1)["ticket_archived_at"] = "2026-10-01 00:00:00"
     assert col(await v1_request(sim, "tickets", "read", params={"ticket_id": "1"}), "ticket_id") == ["1"]
 
@@ -191,7 +196,8 @@ async def test_7_locations_archive_then_delete_and_update_cannot_set_phone(itflo
     assert rows(await v1_request(sim, "locations", "read", params={"location_id": "1"})) == []
     assert (await v1_request(sim, "locations", "unarchive", body={"location_id": 1, "client_id": 1})).json()[
         "success"] == "True"
-    assert col(await v1_request(sim, "locations", "read", params={"location_id": "1"}), "location_id") == ["1"]
+    r = await v1_request(sim, "locations", "read", params={"location_id": "1"})
+    assert col(r, "location_id") == ["1"]
     await v1_request(sim, "locations", "archive", body={"location_id": 1, "client_id": 1})
     r = await v1_request(sim, "locations", "delete", body={"location_id": 1, "client_id": 1})
     assert r.json() == {"success": "True", "count": 1}
@@ -205,7 +211,8 @@ async def test_7_vendors_create_update_digits_only_and_blank_country_code(itflow
                                                         "vendor_extension": "x12"})
     new_id = r.json()["data"][0]["insert_id"]
     v = sim.db.find("vendors", "vendor_id", new_id)
-    assert (v["vendor_phone"], v["vendor_extension"], v["vendor_phone_country_code"]) == ("8005550177", "12", "")
+    stored = (v["vendor_phone"], v["vendor_extension"], v["vendor_phone_country_code"])
+    assert stored == ("8005550177", "12", "")
     r = await v1_request(sim, "vendors", "update", body={"vendor_id": new_id, "client_id": 0,
                                                         "vendor_phone_country_code": "+1"})
     assert r.json()["success"] == "True"
@@ -229,7 +236,8 @@ async def test_7_domains_networks_create_update_archive_unarchive(itflow_sim, mo
     for fn, visible in (("archive", False), ("unarchive", True)):
         assert (await v1_request(sim, module, fn, body={f"{prefix}_id": new_id, "client_id": 1})).json()[
             "success"] == "True"
-        assert bool(rows(await v1_request(sim, module, "read", params={f"{prefix}_id": str(new_id)}))) is visible
+        r = await v1_request(sim, module, "read", params={f"{prefix}_id": str(new_id)})
+        assert bool(rows(r)) is visible
 
 
 @pytest.mark.parametrize(("module", "prefix"), [("documents", "document"), ("software", "software")])

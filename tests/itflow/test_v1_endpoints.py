@@ -18,9 +18,10 @@ credentials/update documents/read documents/create documents/update domains/read
 invoice_items/read invoice_items/create invoices/read locations/read locations/create networks/read
 products/read quotes/read software/read technicians/time ticket_replies/read ticket_replies/create
 tickets/read tickets/create tickets/resolve vendors/read""".split()
-V1E_22 = """tickets/close clients/delete locations/update locations/archive locations/unarchive locations/delete
-documents/archive documents/unarchive vendors/create vendors/update vendors/archive vendors/unarchive
-domains/create domains/update domains/archive domains/unarchive networks/create networks/update
+V1E_22 = """tickets/close clients/delete locations/update locations/archive locations/unarchive
+locations/delete documents/archive documents/unarchive vendors/create vendors/update vendors/archive
+vendors/unarchive domains/create domains/update domains/archive domains/unarchive networks/create
+networks/update
 networks/archive networks/unarchive software/archive software/unarchive""".split()
 
 
@@ -117,7 +118,8 @@ def _calls(ids: dict[str, int]) -> dict[str, tuple[str, dict]]:
         "locations/unarchive": ("count", {"location_id": ids["location"], "client_id": c}),
         "locations/delete": ("count", {"location_id": ids["location"], "client_id": c}),
         "vendors/create": ("id", {"vendor_name": "New Vendor", "client_id": c, "vendor_phone": "8005550100"}),
-        "vendors/update": ("count", {"vendor_id": ids["vendor"], "client_id": c, "vendor_phone": "8005550101"}),
+        "vendors/update": ("count", {"vendor_id": ids["vendor"], "client_id": c,
+                                     "vendor_phone": "8005550101"}),
         **{f"{m}/{fn}": ("count", {f"{p}_id": ids[p], "client_id": c})
            for m, p in (("vendors", "vendor"), ("domains", "domain"), ("networks", "network"),
                         ("documents", "document"), ("software", "software"))
