@@ -333,15 +333,7 @@ def tickets_create(call: Call) -> Reply:
 
 
 def tickets_resolve(call: Call) -> Reply:
-    client_id, tid = call.write_client(), call.pint("ticket_id")
-    row = next(
-        (
-            t
-            for t in call.db["tickets"]
-            if row_int(t, "ticket_id") == tid and row_int(t, "ticket_client_id") == client_id
-        ),
-        None,
-    )
+    row = _target(call, "tickets")  # ticket_id of the posted client_id (0: a client-less ticket)
     if row is None or row["ticket_status"] == "4" or row["ticket_resolved_at"] is not None:
         return changed(0)
     now = call.db.now()
@@ -355,15 +347,7 @@ def tickets_resolve(call: Call) -> Reply:
 
 def tickets_close(call: Call) -> Reply:
     """26.09: resolve if needed, then status 5; closing a closed ticket changes nothing (a failure)."""
-    client_id, tid = call.write_client(), call.pint("ticket_id")
-    row = next(
-        (
-            t
-            for t in call.db["tickets"]
-            if row_int(t, "ticket_id") == tid and row_int(t, "ticket_client_id") == client_id
-        ),
-        None,
-    )
+    row = _target(call, "tickets")  # ticket_id of the posted client_id (0: a client-less ticket)
     if row is None or row["ticket_status"] == "5":
         return changed(0)
     now = call.db.now()
