@@ -22,7 +22,7 @@ def cid_log_rows(db) -> int:
     return sum(1 for r in db.logs if (r.get("log_type") or "").lower() == "call")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_index_then_live_then_cache(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     c = env.sim.db.add_client("Live Co")
@@ -39,7 +39,7 @@ async def test_index_then_live_then_cache(caller_env: EnvFactory, profile: str) 
     assert (r.match, r.source) == (MatchKind.CONTACT, "cache")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_negative_answers_are_cached(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     c = env.sim.db.add_client("Late Co")
@@ -68,7 +68,7 @@ async def test_live_answer_for_a_client_newer_than_the_sync_names_the_person(cal
     assert (r.source, r.display) == ("index", "Brand New Co - Nell New")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_live_lookup_skips_archived_contacts(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     await env.directory.sync()
@@ -164,7 +164,7 @@ async def test_metrics_count_lookups(caller_env: EnvFactory) -> None:
     assert "pbx_bridge_directory_numbers" in text
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_restricted_key_never_names_another_clients_contact_through_the_mobile_bug(
         caller_env: EnvFactory, profile: str) -> None:
     """docs/itflow-api.md §2.5 Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a
