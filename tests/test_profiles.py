@@ -51,22 +51,30 @@ def compatibility_rows() -> list[dict[str, str]]:
 BY_PROFILE = {row["profile"]: row for row in compatibility_rows() if row["profile"]}
 
 # Seed facts: Alice Anderson (primary contact of ACME, client 1) 4125550101; the ACME HQ location
-# 4125550100 and the Fiber Co vendor 8885550142 are archived during the test.
-ALICE, LOCATION, VENDOR = "4125550101", "4125550100", "8885550142"
+# 4125550100 and the Fiber Co vendor 8885550142 are archived during the test, and so is Zoe Late, a contact
+# added after the first sync (so found live, and cached, before she is archived).
+ALICE, LOCATION, VENDOR, LATE = "4125550101", "4125550100", "8885550142", "4125550188"
 
 
 def test_the_table_names_every_profile() -> None:
     assert set(BY_PROFILE) == set(PROFILES)
 
 
-async def _archive(sim, itflow: Itflow) -> None:
-    if sim.profile.has("locations", "archive"):  # 26.10: as an API user would
-        assert itflow.v1 is not None
-        assert await itflow.v1.locations_archive(location_id=1, client_id=1) == 1
-        assert await itflow.v1.vendors_archive(vendor_id=2, client_id=1) == 1
-    else:  # older releases: archived in the agent UI
-        sim.db.find("locations", "location_id", 1)["location_archived_at"] = "2026-10-01 10:00:00"
-        sim.db.find("vendors", "vendor_id", 2)["vendor_archived_at"] = "2026-10-01 10:00:00"
+async def _archive(sim, itflow: Itflow, late_id: int) -> None:
+    """Archived the way the release allows: its archive endpoints, or the agent UI's timestamp."""
+    v1, stamp = itflow.v1, "2026-10-01 10:00:00"
+    if sim.profile.has("locations", "archive"):  # 26.10
+        assert v1 is not None
+        assert await v1.locations_archive(location_id=1, client_id=1) == 1
+        assert await v1.vendors_archive(vendor_id=2, client_id=1) == 1
+    else:
+        sim.db.find("locations", "location_id", 1)["location_archived_at"] = stamp
+        sim.db.find("vendors", "vendor_id", 2)["vendor_archived_at"] = stamp
+    if sim.profile.has("contacts", "archive"):  # v25.11+
+        assert v1 is not None
+        assert await v1.contacts_archive(contact_id=late_id, client_id=1) == 1
+    else:
+        sim.db.find("contacts", "contact_id", late_id)["contact_archived_at"] = stamp
 
 
 def _invoice_reads(sim) -> list[dict[str, list[str]]]:
@@ -110,12 +118,13 @@ async def test_feature_set(itflow_sim, tmp_path: Path, profile: str) -> None:
         assert snap is not None
         first = publisher.publish(snap.parties, plan, source=snap.source)
         assert first.status == "published"
+        late_id = sim.db.add_contact(1, "Zoe Late", phone=LATE, email="zoe@acme.example")
+        assert "Zoe Late" in (await callerid.lookup(LATE, budget=10.0)).display  # live, then cached
 
-        # ---- archive a location and a vendor; the next sync (and a live lookup) must agree with the table
-        await _archive(sim, itflow)
+        # ---- archive; the next sync, a live lookup and the cache must agree with the table
+        await _archive(sim, itflow, late_id)
         await directory.sync()
-        callerid.cache_clear()
-        for number, name in ((LOCATION, "ACME HQ"), (VENDOR, "Fiber Co")):
+        for number, name in ((LOCATION, "ACME HQ"), (VENDOR, "Fiber Co"), (LATE, "Zoe Late")):
             hit = await callerid.lookup(number, budget=10.0)
             await callerid.drain()
             shown = name in hit.display
