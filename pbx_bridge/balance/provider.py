@@ -248,9 +248,8 @@ class BalanceProvider:
 
         async def payments_of(invoice_id: int) -> list[dict[str, str]]:
             async with sem:
-                # NEVER pass client_id here (docs/itflow-api.md §6.1). Keep only payments that really are
-                # on this
-                # invoice: the filter is checked here too.
+                # NEVER pass client_id here (docs/itflow-api.md §6.1). Keep only payments that really
+                # are on this invoice: the filter is checked here too.
                 return [p async for p in _iter(v1, "payments", payment_invoice_id=invoice_id)
                         if _int(p.get("payment_invoice_id")) == invoice_id]
 

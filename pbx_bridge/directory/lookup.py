@@ -235,10 +235,9 @@ class CallerId:
                 # Keep only rows whose number really is this one (exact-string match on ITFlow's side;
                 # this guards against any other row coming back).
                 labels = {num.label for num in party.numbers if num.canonical == e164}
-                # docs/itflow-api.md §2.5 Q1: a *mobile* match skips ITFlow's client scope, so a restricted
-                # key can be handed
-                # another client's contact. A mobile-only match of a client this key never listed is
-                # dropped unless the key is known to see all clients.
+                # docs/itflow-api.md §2.5 Q1: a *mobile* match skips ITFlow's client scope (26.10 too),
+                # so a restricted key can be handed another client's contact. A mobile-only match of a
+                # client this key never listed is dropped unless the key is known to see all clients.
                 if (labels == {NumberLabel.MOBILE} and clients and party.client_id not in clients
                         and not all_clients_key):
                     log.info("live match for %s dropped: client %d is outside this key's listing (Q1)",

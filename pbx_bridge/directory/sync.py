@@ -210,8 +210,7 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
                     seen_archived.add(cid)
                 else:
                     seen[cid] = _s(row, "client_name")
-                # 2021-08 .. 2023-07 the primary contact was clients.primary_contact (docs/itflow-api.md
-                # §4.1).
+                # 2021-08 .. 2023-07: clients.primary_contact (docs/itflow-api.md §4.1).
                 if _int(row, "primary_contact"):
                     seen_primary.add(_int(row, "primary_contact"))
         clients, archived_clients, primary_ids = seen, seen_archived, seen_primary
@@ -296,9 +295,9 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         if not name or num is None or (name, num.canonical) in known:
             continue
         group = _field(e, "group")
-        # Groups (docs/itflow-api.md §1.7): final era 0 = clients' primary contacts (known above), 1 =
-        # vendors;
-        # before 2022-02: 0 = clients with their own phone, 1 = contacts (always empty), 2 = vendors.
+        # Groups (docs/itflow-api.md §1.7): final era 0 = clients' primary contacts (known above),
+        # 1 = vendors; before 2022-02: 0 = clients with their own phone, 1 = contacts (always
+        # empty), 2 = vendors.
         if final_era and group == "0":
             if num.canonical and num.canonical in primary_numbers:
                 continue  # a primary contact already known, with its client, from primary_contact_numbers

@@ -34,10 +34,9 @@ class _Fatal(Exception):
 
 
 def _entry(name: str, phone: str, group: int, *, vendor: bool = False) -> str:
-    # Whitespace from the PHP template (docs/itflow-api.md §6.2): each entry opens with 8 spaces and closes
-    # with a
-    # newline and 8 spaces (vendor entries with a blank line first), so entries are separated by
-    # "\n" + 16 spaces and the document ends "</Contact>\n\n        </AddressBook>".
+    # Whitespace from the PHP template (docs/itflow-api.md §6.2): each entry opens with 8 spaces and
+    # closes with a newline and 8 spaces (vendor entries with a blank line first), so entries are
+    # separated by "\n" + 16 spaces and the document ends "</Contact>\n\n        </AddressBook>".
     tail = "\n\n        " if vendor else "\n        "
     return (
         "        <Contact>\n"
