@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["MarkerSearch", "SearchIncomplete"]
+__all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete"]
 
 _MAX_PROBES = 80          # galloping + bisection: enough for 2**40 tickets
 _MAX_PAGES = 2000         # pages read downwards in one search (400,000 tickets at the default window)
@@ -23,6 +23,11 @@ _MAX_PAGES = 2000         # pages read downwards in one search (400,000 tickets 
 
 class SearchIncomplete(Exception):
     """The bound was reached before the floor: absence is not proven."""
+
+
+class FilterIgnored(Exception):
+    """A ``client_id``-filtered read answered another client's ticket (before 26.09 the filter is
+    ignored): search every ticket instead."""
 
 
 class _Reader(Protocol):
@@ -45,23 +50,32 @@ class MarkerSearch:
         self.meta = meta
         self.window = window
         self.reads = 0          # requests made by the last search (for tests and logs)
+        self._client_id: int | None = None
 
     async def high_water(self) -> int:
         return await self._int(self.HIGH_KEY)
 
-    async def floor(self, client: _Reader) -> int:
+    async def floor(self, client: _Reader, *, client_id: int | None = None) -> int:
         """The newest ticket id known before a write: learnt once by finding the list's end (a fresh
-        state file), afterwards kept up to date by every create and search."""
+        state file), afterwards kept up to date by every create and search. ``client_id``: learn it
+        from that client's tickets (26.09+; a lower floor is always safe, only slower)."""
         known = await self.high_water()
         if known or await self.meta.ameta(self.PROBED_KEY, ""):
             return known
-        end, newest = await self._end(client)
+        self._client_id = client_id
+        end_key = self.END_KEY if client_id is None else f"{self.END_KEY}:client:{client_id}"
+        try:
+            end, newest = await self._end(client, end_key)
+        except FilterIgnored:
+            self._client_id = None
+            end_key = self.END_KEY
+            end, newest = await self._end(client, end_key)
         if end and not newest:
             newest = await self._rows(client, limit=1, offset=end - 1)
         top = max((_id(t) for t in newest), default=0)
         await self.saw(top)
         await self.meta.aset_meta(self.PROBED_KEY, "1")
-        await self.meta.aset_meta(self.END_KEY, str(end))
+        await self.meta.aset_meta(end_key, str(end))
         return top
 
     async def saw(self, ticket_id: int) -> None:
@@ -69,9 +83,14 @@ class MarkerSearch:
         if ticket_id > await self.high_water():
             await self.meta.aset_meta(self.HIGH_KEY, str(ticket_id))
 
-    async def search(self, client: _Reader, marker: str, floor: int) -> int | None:
+    async def search(self, client: _Reader, marker: str, floor: int, *,
+                     client_id: int | None = None) -> int | None:
+        """``client_id``: search only that client's tickets (26.09+ reads honour the filter; raises
+        :class:`FilterIgnored` when this ITFlow does not)."""
         self.reads = 0
-        end, newest = await self._end(client)
+        self._client_id = client_id
+        end_key = self.END_KEY if client_id is None else f"{self.END_KEY}:client:{client_id}"
+        end, newest = await self._end(client, end_key)
         offset = end
         top = 0
         try:
@@ -94,15 +113,15 @@ class MarkerSearch:
                 offset = start
             raise SearchIncomplete(f"{_MAX_PAGES} pages read without reaching ticket id {floor}")
         finally:
-            await self.meta.aset_meta(self.END_KEY, str(end))
+            await self.meta.aset_meta(end_key, str(end))
             if top:
                 await self.saw(top)
 
     # ------------------------------------------------------------------ where the list ends
 
-    async def _end(self, client: _Reader) -> tuple[int, list[dict[str, Any]]]:
+    async def _end(self, client: _Reader, end_key: str) -> tuple[int, list[dict[str, Any]]]:
         """(number of tickets the key sees, the last page when the fast path read it)."""
-        hint = await self._int(self.END_KEY)
+        hint = await self._int(end_key)
         if hint > 0:                # usually one read: the last page, ending where it ended before
             start = max(0, hint - self.window)
             rows = await self._rows(client, limit=self.window + 1, offset=start)
@@ -146,8 +165,15 @@ class MarkerSearch:
 
     async def _rows(self, client: _Reader, *, limit: int, offset: int) -> list[dict[str, Any]]:
         self.reads += 1
-        r = await client.call("tickets", "read", limit=limit, offset=offset)
-        return list(getattr(r, "rows", []) or [])
+        cid = self._client_id
+        if cid is None:
+            r = await client.call("tickets", "read", limit=limit, offset=offset)
+            return list(getattr(r, "rows", []) or [])
+        r = await client.call("tickets", "read", client_id=cid, limit=limit, offset=offset)
+        rows = list(getattr(r, "rows", []) or [])
+        if any(str(t.get("ticket_client_id", "")) != str(cid) for t in rows):
+            raise FilterIgnored(f"tickets/read?client_id={cid} answered other clients' tickets")
+        return rows
 
     async def _int(self, key: str) -> int:
         try:

@@ -40,7 +40,7 @@ from pbx_bridge.itflow.errors import (
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.outbox import Outbox, OutboxRow
-from pbx_bridge.tickets.reconcile import MarkerSearch, SearchIncomplete
+from pbx_bridge.tickets.reconcile import FilterIgnored, MarkerSearch, SearchIncomplete
 from pbx_bridge.tickets.settings import TicketsSettings
 
 __all__ = ["OutboxWorker", "TicketClient"]
@@ -101,6 +101,7 @@ class OutboxWorker:
         self.waiting = 0
         self.oldest_at: float | None = None
         self.search = MarkerSearch(outbox, window=settings.reconcile_window)
+        self._by_client = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -310,6 +311,7 @@ class OutboxWorker:
                                       last_error=f"ITFlow not identified yet: {self.undetected}"[:500])
             return False
         attempt = _Attempt(row)
+        self._by_client = bool(getattr(caps, "v1e", False))     # 26.09+: reads filter by client_id
         try:
             return await self._deliver_v1(client, caps, row, attempt)
         except _Hold:
@@ -358,7 +360,7 @@ class OutboxWorker:
             if self.clock() < settle:       # ITFlow may still commit it: search only after that
                 await self.outbox.aupdate(row.id, next_attempt_at=settle)
                 return False
-            found = await self._reconcile(client, row)
+            found = await self._reconcile_in_client(client, caps, row)
             if found is not None:
                 ticket_id, reply_id = found
                 await self._delivered(row, ticket_id, reply_id, row.via or "ticket", reconciled=True)
@@ -398,13 +400,13 @@ class OutboxWorker:
 
     async def _create(self, client: TicketClient, row: OutboxRow, details: str, attempt: _Attempt) -> bool:
         p = row.payload
-        floor = await self.search.floor(client)
+        floor = await self.search.floor(client, client_id=int(row.client_id) if self._by_client else None)
         await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1,
                                   sent_at=self.clock(), search_floor=floor)
         attempt.unknown = attempt.writing = True
         r = await client.call("tickets", "create", ticket_subject=p["subject"], ticket_details=details,
                               client_id=row.client_id, ticket_contact_id=row.contact_id or None,
-                              ticket_priority=p.get("priority") or None)
+                              **_ticket_fields(p, self.s))
         ticket_id = _insert_id(r)
         if ticket_id is None:
             raise MalformedResponse("tickets/create answered without an insert_id", endpoint="tickets/create")
@@ -447,6 +449,20 @@ class OutboxWorker:
             t_client = earlier.client_id
         return (earlier.ticket_id, t_client)
 
+    async def _reconcile_in_client(self, client: TicketClient, caps: Any,
+                                   row: OutboxRow) -> tuple[int, int | None] | None:
+        """On 26.09+ (reads filter by client_id) a lost ticket is looked for among its client's tickets
+        only; otherwise (and if the filter turns out ignored) among all tickets."""
+        if row.via == "reply" or not getattr(caps, "v1e", False):
+            return await self._reconcile(client, row)
+        try:
+            ticket_id = await self.search.search(client, row.payload["marker"], row.search_floor,
+                                                 client_id=int(row.client_id))
+        except FilterIgnored:
+            log.warning("tickets: ITFlow ignored client_id on tickets/read; searching every ticket")
+            return await self._reconcile(client, row)
+        return (ticket_id, None) if ticket_id else None
+
     async def _reconcile(self, client: TicketClient, row: OutboxRow) -> tuple[int, int | None] | None:
         marker = row.payload["marker"]
         if row.via == "reply" and row.ticket_id:
@@ -463,6 +479,15 @@ class OutboxWorker:
 
 
 _WAIT = object()
+
+
+def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Always name the priority: 26.09 moved the UI's default and the API's is unverified
+    (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1)."""
+    fields: dict[str, Any] = {"ticket_priority": payload.get("priority") or settings.priority}
+    if settings.assigned_to:
+        fields["ticket_assigned_to"] = settings.assigned_to
+    return fields
 
 
 def _insert_id(r: Any) -> int | None:
