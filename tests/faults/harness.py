@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +79,21 @@ def count_tickets(sim: Simulator, expected: set[str]) -> Count:
         if m:
             c.per_call[m.group(1)] += 1
     return c
+
+
+_PENDING_SQL = "SELECT COUNT(*) FROM outbox WHERE state='pending'"
+
+
+def _pending_in_namespace(pid: int, db: Path) -> int:
+    # SQLite resolves /proc/<pid>/root to "/", so the file on the daemon's tmpfs is read from inside.
+    code = ("import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True, timeout=1); "
+            f"print(c.execute({_PENDING_SQL!r}).fetchone()[0])")
+    try:
+        out = subprocess.run(["nsenter", "-t", str(pid), "-m", "--", sys.executable, "-c", code, str(db)],
+                             capture_output=True, text=True, timeout=10)
+        return int(out.stdout.strip())
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return -1
 
 
 class AmiFeed:
@@ -163,6 +181,7 @@ class Rig:
     ami: AmiFeed
     tmp: Path
     config: Path
+    state_dir: Path
     daemons: list[Daemon] = field(default_factory=list)
 
     @classmethod
@@ -182,7 +201,7 @@ class Rig:
                    "phonebook": {"run_at_start": False},
                    "itflow": {"url": proxy.url, "api_key": key or sim.keys["all"], "timeout": 3,
                               **(itflow or {})}})
-        return cls(sim, proxy, ami, tmp, cfg)
+        return cls(sim, proxy, ami, tmp, cfg, state_dir or tmp / "state")
 
     def start(self, daemon_cls: type[Daemon] = Daemon, **kw: Any) -> Daemon:
         d = daemon_cls(self.config, log_path=self.tmp / f"daemon-{len(self.daemons)}.log", **kw).start()
@@ -194,6 +213,22 @@ class Rig:
             d.kill()
         await self.ami.stop()
         await self.proxy.stop()
+
+    def outbox_pending(self, d: Daemon) -> int:
+        """Rows still pending in the daemon's state file, read by the test itself (read-only); 0 when
+        the file is not a database (the daemon then runs on a memory store: its /readyz is the word)."""
+        db = self.state_dir / "pbx-bridge.sqlite3"
+        if hasattr(d, "inside"):        # a private mount namespace: read it from inside (nsenter)
+            return _pending_in_namespace(d.pid, db)
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as c:
+                return int(c.execute(_PENDING_SQL).fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                return 0
+            return -1
+        except sqlite3.Error:
+            return -1
 
     def count(self, linkedids: list[str] | set[str]) -> Count:
         return count_tickets(self.sim, set(linkedids))
@@ -220,5 +255,5 @@ class Rig:
         async def idle() -> bool:
             h = await self.tickets_health(d)
             return (bool(h.get("ok")) and "waiting" not in str(h.get("detail", ""))
-                    and self.proxy.late_writes == 0)
+                    and self.proxy.late_writes == 0 and self.outbox_pending(d) == 0)
         await d.wait_until(idle, what="an empty outbox", limit=limit)
