@@ -118,7 +118,7 @@ def _fill(path: Path) -> int:
 
 
 @pytest.mark.skipif((os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
-                    reason="a private mount namespace needs root and unshare (CI runs as root: never skipped)")
+                    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)")
 async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
