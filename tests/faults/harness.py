@@ -208,6 +208,15 @@ class Rig:
         self.daemons.append(d)
         return d
 
+    async def start_with_calls(self, n: int) -> tuple[Daemon, list[tuple[str, list[bytes]]]]:
+        """Start a daemon, wait for its AMI login, play n distinct missed calls to it."""
+        calls = call_blocks(n)
+        d = self.start()
+        await self.ami.wait_login(len(self.daemons))
+        for _, blocks in calls:
+            await self.ami.play(blocks)
+        return d, calls
+
     async def close(self) -> None:
         for d in self.daemons:
             d.kill()

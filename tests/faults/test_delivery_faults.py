@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import call_blocks
-
 
 async def _feed(r, n: int):
-    calls = call_blocks(n)
-    d = r.start()
-    await r.ami.wait_login(1)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
+    d, calls = await r.start_with_calls(n)
     return d, [lid for lid, _ in calls]
 
 

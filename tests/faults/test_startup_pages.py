@@ -7,16 +7,10 @@ import pytest
 
 from tests.support.fault_proxy import APACHE_404_PAGE
 
-from .harness import call_blocks
-
 
 async def _queued(r, n: int):
     """Start the daemon, feed n calls, wait until the outbox shows them waiting."""
-    calls = call_blocks(n)
-    d = r.start()
-    await r.ami.wait_login(1)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
+    d, calls = await r.start_with_calls(n)
 
     async def queued() -> bool:
         return f"{n} waiting" in str((await r.tickets_health(d)).get("detail", ""))
@@ -69,11 +63,7 @@ async def test_rejected_key_at_start_queues_5_calls_and_readyz_names_the_key(rig
 async def test_itflow_without_ticket_api_is_said_so_and_5_calls_are_not_queued(rig) -> None:
     # The one case where "no ticket API" is right: ITFlow answered, and the endpoint does not exist.
     r = await rig("legacy-2022")
-    calls = call_blocks(5)
-    d = r.start()
-    await r.ami.wait_login(1)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
+    d, calls = await r.start_with_calls(5)
     await d.wait_log("calls are not ticketed")
 
     async def said() -> bool:

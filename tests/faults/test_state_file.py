@@ -15,11 +15,7 @@ ALICE = "4125550101"  # ACME Corp's primary contact in the simulator's default s
 
 async def _five_waiting(r):
     r.proxy.page = (503, b"<html>Service Unavailable</html>")     # ITFlow broken: tickets wait
-    d = r.start()
-    await r.ami.wait_login(len(r.daemons))
-    calls = call_blocks(5)
-    for _, blocks in calls:
-        await r.ami.play(blocks)
+    d, calls = await r.start_with_calls(5)
 
     async def waiting() -> bool:
         return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
