@@ -4,6 +4,10 @@ basic auth middleware).
 * ``GET|POST /phonebook/<format>[?page=N]``: the published book (Snom remote directories POST). GET and
   HEAD answer ``If-None-Match`` / ``If-Modified-Since`` with 304; every answer carries ``ETag`` and
   ``Last-Modified``. POST always gets the body (conditional POSTs are not a cache revalidation).
+* ``GET|POST /phonebook/<format>/<file>``: the same book under the file name the phone appends
+  (Grandstream ``phonebook.xml``, Polycom ``<MAC>-directory.xml``; see :mod:`.fetch`).
+* Paged formats carry ``Link`` headers (``rel="next"``, ``"prev"``, ``"first"``, ``"last"``) on every page.
+* A Cisco phone whose ``Accept-Charset`` refuses UTF-8 gets ISO-8859-1 (:mod:`.charset`).
 * ``GET /phonebook``: one line per published format: id, URL, media type.
 * ``POST /phonebook/sync[?force=1]``: a manual pull + publish (202; the work runs in the background).
 """
@@ -17,7 +21,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
+from pbx_bridge.phonebook.charset import LATIN1, to_latin1, wanted_charset
+from pbx_bridge.phonebook.fetch import page_of_file
 from pbx_bridge.phonebook.formats import FORMATS
+from pbx_bridge.phonebook.formats.base import RenderContext
 from pbx_bridge.phonebook.publisher import etag_of
 from pbx_bridge.phonebook.service import PhonebookService, public_url_of
 
@@ -50,6 +57,14 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     if since is None or since.tzinfo is None:
         return False
     return last_modified <= since
+
+
+def _same(etag: str) -> str:
+    return etag
+
+
+def _latin1_tag(etag: str) -> str:
+    return etag[:-1] + '-latin1"'
 
 
 def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
@@ -89,8 +104,13 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         out = publisher.output(format_id)
         if out is None or publisher.published_at is None:
             return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
+        tail = request.match_info.get("file")
+        default_page = 1 if tail is None else page_of_file(out.spec, tail, out.page_count)
+        if default_page is None:
+            return web.Response(status=404, text=f"{format_id} has no file {tail!r}; it is "
+                                                 f"{out.spec.file_name}\n")
         try:
-            page = int(request.query.get("page", "1"))
+            page = int(request.query.get("page", str(default_page)))
         except ValueError:
             return web.Response(status=400, text="page must be a number\n")
         if not 1 <= page <= out.page_count:
@@ -99,8 +119,16 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         file_backed = out.pages is None
         # big files are read and hashed off the event loop (a 100k book is tens of MB)
         etag = await asyncio.to_thread(out.etag, page) if file_backed else out.etag(page)
+        charset = (wanted_charset(request.headers.get("Accept-Charset"))
+                   if out.spec.charset_negotiable else "utf-8")
+        tagged = _latin1_tag if charset == LATIN1 else _same  # another encoding: another entity tag
+        etag = tagged(etag)
         headers = {"ETag": etag, "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
                    "Cache-Control": "no-cache"}
+        if out.spec.charset_negotiable:
+            headers["Vary"] = "Accept-Charset"
+        if out.page_count > 1:
+            headers["Link"] = page_links(format_id, page, out.page_count)
         if request.method in ("GET", "HEAD"):
             inm = request.headers.get("If-None-Match")
             ims = request.headers.get("If-Modified-Since")
@@ -113,15 +141,29 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
             log.warning("phonebook: cannot read the published %s file: %s", format_id, exc)
             return web.Response(status=503, text="phonebook file unavailable\n", headers=_RETRY)
         if file_backed:
-            headers["ETag"] = etag_of(body)  # the bytes actually sent, even mid-publish
+            headers["ETag"] = tagged(etag_of(body))  # the bytes actually sent, even mid-publish
         headers["Content-Type"] = out.spec.media_type
+        if charset == LATIN1:
+            body = to_latin1(body)
+            headers["Content-Type"] = "text/xml; charset=iso-8859-1"
         if not out.spec.xml:
             headers["Content-Disposition"] = f'inline; filename="{out.spec.file_name}"'
         return web.Response(body=body, headers=headers)
+
+    def page_links(format_id: str, page: int, count: int) -> str:
+        ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))
+        rels = [("first", 1), ("last", count)]
+        if page > 1:
+            rels.append(("prev", page - 1))
+        if page < count:
+            rels.append(("next", page + 1))
+        return ", ".join(f'<{ctx.page_url(format_id, n)}>; rel="{rel}"' for rel, n in rels)
 
     return [
         web.get("/phonebook", index),
         web.post("/phonebook/sync", sync),
         web.get("/phonebook/{format}", serve),
         web.post("/phonebook/{format}", serve),
+        web.get("/phonebook/{format}/{file:.+}", serve),
+        web.post("/phonebook/{format}/{file:.+}", serve),
     ]
