@@ -28,7 +28,7 @@ from pbx_bridge.phonebook.formats.base import RenderContext
 from pbx_bridge.phonebook.publisher import etag_of
 from pbx_bridge.phonebook.service import PhonebookService, public_url_of
 
-__all__ = ["phonebook_routes"]
+__all__ = ["phonebook_routes", "phonebook_sync_routes"]
 
 log = logging.getLogger("pbx_bridge.phonebook")
 
@@ -67,8 +67,20 @@ def _latin1_tag(etag: str) -> str:
     return etag[:-1] + '-latin1"'
 
 
-def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
-    """Route definitions for :class:`~pbx_bridge.http.HttpFace`."""
+def phonebook_sync_routes(service: PhonebookService) -> list[web.RouteDef]:
+    """``POST /phonebook/sync``: an operator's action, kept out of the phones' route group."""
+
+    async def sync(request: web.Request) -> web.Response:
+        force = request.query.get("force", "") in ("1", "true", "yes")
+        service.trigger(force=force)
+        return web.json_response({"status": "accepted", "force": force}, status=202)
+
+    return [web.post("/phonebook/sync", sync)]
+
+
+def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> list[web.RouteDef]:
+    """Route definitions for :class:`~pbx_bridge.http.HttpFace`: the books (and, unless ``with_sync``
+    is False, :func:`phonebook_sync_routes`)."""
     publisher = service.publisher
     seen_agents: set[str] = set()
 
@@ -87,11 +99,6 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
         base = public_url_of(service.settings.http)
         lines = [f"{f}\t{base}/phonebook/{f}\t{FORMATS[f].media_type}" for f in service.cfg.formats]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-    async def sync(request: web.Request) -> web.Response:
-        force = request.query.get("force", "") in ("1", "true", "yes")
-        service.trigger(force=force)
-        return web.json_response({"status": "accepted", "force": force}, status=202)
 
     async def serve(request: web.Request) -> web.StreamResponse:
         format_id = request.match_info["format"]
@@ -161,7 +168,7 @@ def phonebook_routes(service: PhonebookService) -> list[web.RouteDef]:
 
     return [
         web.get("/phonebook", index),
-        web.post("/phonebook/sync", sync),
+        *(phonebook_sync_routes(service) if with_sync else ()),
         web.get("/phonebook/{format}", serve),
         web.post("/phonebook/{format}", serve),
         web.get("/phonebook/{format}/{file:.+}", serve),
