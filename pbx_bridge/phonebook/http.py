@@ -8,6 +8,8 @@ basic auth middleware).
   (Grandstream ``phonebook.xml``, Polycom ``<MAC>-directory.xml``; see :mod:`.fetch`).
 * Paged formats carry ``Link`` headers (``rel="next"``, ``"prev"``, ``"first"``, ``"last"``) on every page.
 * A Cisco phone whose ``Accept-Charset`` refuses UTF-8 gets ISO-8859-1 (:mod:`.charset`).
+* ``GET /phonebook/gigaset?command=get_list&...``: a Gigaset online-directory search
+  (:mod:`.formats.gigaset_online`), with ``phonebook.gigaset_online_directory`` on.
 * ``GET /phonebook``: one line per published format: id, URL, media type.
 * ``POST /phonebook/sync[?force=1]``: a manual pull + publish (202; the work runs in the background).
 """
@@ -23,8 +25,8 @@ from aiohttp import web
 
 from pbx_bridge.phonebook.charset import LATIN1, to_latin1, wanted_charset
 from pbx_bridge.phonebook.fetch import page_of_file
-from pbx_bridge.phonebook.formats import FORMATS
-from pbx_bridge.phonebook.formats.base import RenderContext
+from pbx_bridge.phonebook.formats import FORMATS, gigaset_online
+from pbx_bridge.phonebook.formats.base import XML_MEDIA, RenderContext
 from pbx_bridge.phonebook.publisher import etag_of
 from pbx_bridge.phonebook.service import PhonebookService, public_url_of
 
@@ -108,6 +110,8 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         if format_id not in service.cfg.formats:
             return web.Response(status=404, text=f"format {format_id!r} is not published "
                                                  "(see phonebook.formats)\n")
+        if format_id == "gigaset" and request.query.get("command") == "get_list":
+            return await online_search(request)
         out = publisher.output(format_id)
         if out is None or publisher.published_at is None:
             return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
@@ -156,6 +160,18 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         if not out.spec.xml:
             headers["Content-Disposition"] = f'inline; filename="{out.spec.file_name}"'
         return web.Response(body=body, headers=headers)
+
+    async def online_search(request: web.Request) -> web.Response:
+        if not service.cfg.gigaset_online_directory:
+            return web.Response(status=404, text="the Gigaset online directory is off "
+                                                 "(phonebook.gigaset_online_directory)\n")
+        book = publisher.book
+        if book is None:
+            return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
+        note_agent(request, "gigaset online directory")
+        ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))
+        body = await asyncio.to_thread(gigaset_online.answer, book, ctx, request.query)
+        return web.Response(body=body, headers={"Content-Type": XML_MEDIA, "Cache-Control": "no-store"})
 
     def page_links(format_id: str, page: int, count: int) -> str:
         ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))

@@ -87,6 +87,9 @@ class PhonebookSettings(Section):
     grandstream_account_index: int = Field(
         default=1, ge=0, le=6,
         description="accountindex: the SIP account that dials (GXP21xx 1.0.5: 1-6; 0-based firmware: 0-5)")
+    gigaset_online_directory: bool = Field(
+        default=False, description="answer Gigaset online-directory searches on /phonebook/gigaset "
+                                   "(keeps the entries in memory)")
     grandstream_overflow_group: str = Field(
         default="Other", min_length=1,
         description="group 9 on Grandstream when there are more than ten groups (groupid is 0..9)")

@@ -11,6 +11,7 @@ The request each phone makes (docs/phonebook.md, "What the phone requests"):
 * Polycom: ``<MAC>-directory.xml`` in the contacts directory (then ``000000000000-directory.xml``).
 * Cisco: the directory URL, then each page's Next soft key.
 * Panasonic: the phonebook URL, then each page's ``Link: rel="next"``.
+* Gigaset online directory: the configured URL with ``command=get_list``, the search and the offset.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 async def phones(phonebook_env, certificate):
     """The book served like the daemon serves it: phonebook route group on a plain and a TLS site."""
     port, tls_port = free_port(), free_port()
-    env = await phonebook_env("v1-head", formats=list(ALL_FORMATS), http={"port": port})
+    env = await phonebook_env("v1-head", formats=list(ALL_FORMATS), http={"port": port},
+                              gigaset_online_directory=True)
     db = env.sim.db
     client = db.add_client(CLIENT)
     for name, e164 in HOSTILE.items():
@@ -385,3 +387,48 @@ async def test_panasonic_page_one_links_to_the_rest(phones):
     assert "next" in first and "last" in first and "prev" not in first
     names = [n.text for p in pages for n in xml(p.content).iter("Name")]
     assert sum(1 for n in names if n.startswith("Panasonic Person")) == 45
+
+
+async def gigaset_search(client: httpx.AsyncClient, **params: str) -> etree._Element:
+    r = await client.get("/phonebook/gigaset", params={"command": "get_list", "type": "pr", **params})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/xml; charset=utf-8"
+    root = xml(r.content)
+    assert root.tag == "list" and root.get("response") == "get_list" and root.get("type") == "pr"
+    for entry in root.iter("entry"):
+        assert entry.get("id") and entry.findtext("ln") and entry.findtext("hm")
+    return root
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_gigaset_online_directory_searches_and_pages(phones, scheme: str):
+    _env, clients = phones
+    client = clients[scheme]
+    hit = await gigaset_search(client, ln="o'bri", fn="bob")   # every term starts a word of the name
+    assert [e.findtext("ln") for e in hit.iter("entry")] == ['O\'Brien "Bob" Müller (Smith & Sons)']
+    reverse = await gigaset_search(client, hm="4125550906")   # a reverse lookup by number
+    assert [e.findtext("ln") for e in reverse.iter("entry")] == ["<Ltd>"]
+    everyone = await gigaset_search(client, ln="*", count="100")
+    total = int(everyone.get("total"))
+    assert total == len(everyone.findall("entry")) > 6
+    page = await gigaset_search(client, ln="*", first="4", count="3")   # the phone's offset
+    assert (page.get("first"), page.get("last"), page.get("total")) == ("4", "6", str(total))
+    assert [e.findtext("hm") for e in page.iter("entry")] == \
+        [e.findtext("hm") for e in everyone.iter("entry")][3:6]
+    none = await gigaset_search(client, ln="zzzz-nobody")
+    assert none.get("total") == "0" and not none.findall("entry")
+
+
+async def test_gigaset_online_directory_off_by_default(phonebook_env):
+    env = await phonebook_env("v1-head", formats=["gigaset"])
+    await env.service.sync()
+    assert env.service.publisher.book is None   # no entries held in memory unless asked for
+    port = free_port()
+    face = HttpFace("127.0.0.1", port, phonebook_routes(env.service))
+    await face.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            r = await client.get("/phonebook/gigaset", params={"command": "get_list", "ln": "a"})
+            assert r.status_code == 404 and "gigaset_online_directory" in r.text
+            assert (await client.get("/phonebook/gigaset")).status_code == 200   # the central book
+    finally:
+        await face.stop(asyncio.get_running_loop().time() + 5)
