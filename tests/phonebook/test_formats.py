@@ -1,5 +1,5 @@
-"""Every format: well-formed with hostile names, and each vendor's structure from the reference
-(shared/handset-phonebooks.md), checked by parsing the output, not by comparing with files we wrote."""
+"""Every format: well-formed with hostile names, and each vendor's structure from the vendors' documents
+(docs/phonebook.md), checked by parsing the output, not by comparing with files we wrote."""
 
 from __future__ import annotations
 

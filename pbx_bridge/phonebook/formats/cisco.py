@@ -1,6 +1,6 @@
 """Cisco ``CiscoIPPhoneDirectory`` (enterprise XML services and MPP/SPA): one number per entry, at most
 32 entries per object, so the book is paged with soft keys whose URLs come from ``http.public_url``
-(handset-phonebooks.md §4).
+(docs/phonebook.md).
 
 Cisco's "Mandatory Escape Sequences" (IP Phone Services guide OL-20949-01, p. 3-21) list ``&``, ``<``,
 ``>``, ``'`` and ``"``: all five are written as entities in element text (libxml2 leaves the quotes raw

@@ -1,7 +1,7 @@
 """Gigaset online directory (server search, older N510/N720 and similar): the phone asks the configured
 URL with a search and an offset, the answer is one page of ``<list response="get_list" type="pr"
 total="T" first="F" last="L">`` holding ``<entry id="N">`` with ``<ln>``, ``<fn>`` and ``<hm>`` (the
-number) (handset-phonebooks.md §8). It is an answer to a query, not a published file, so it is not in
+number) (docs/phonebook.md). It is an answer to a query, not a published file, so it is not in
 the format registry: :mod:`pbx_bridge.phonebook.http` answers it on ``/phonebook/gigaset`` when the
 request carries ``command=get_list``.
 

@@ -1,5 +1,5 @@
 """Grandstream XML phonebook: ``AddressBook`` with ``pbgroup`` declarations and one ``Contact`` per entry,
-each number a ``Phone type=...`` holding ``phonenumber`` and ``accountindex`` (handset-phonebooks.md §3).
+each number a ``Phone type=...`` holding ``phonenumber`` and ``accountindex`` (docs/phonebook.md).
 The phone appends ``/phonebook.xml`` to the configured path, hence the file name.
 
 Vendor facts relied on: ``Phone@type`` is one of Work, Home, Mobile, Fax, Other; GXP21xx ``groupid`` is

@@ -1,6 +1,6 @@
 """Panasonic local phonebook import (KX-UTG and similar): CSV in UTF-16LE with a byte-order mark, at most
 1000 records, name at most 24 characters, up to five numbers of at most 32 digits each
-(handset-phonebooks.md §9). Columns: record ID, name, number 1..5 (no header row: the phone would import
+(docs/phonebook.md). Columns: record ID, name, number 1..5 (no header row: the phone would import
 it as a contact). The name cell is neutralised for spreadsheets, numbers hold only dial characters
 (:mod:`csv_cells`)."""
 
