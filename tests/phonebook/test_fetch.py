@@ -335,6 +335,11 @@ async def test_polycom_seed_file_and_per_phone_file_are_the_same_book(phones):
     other = await clients["http"].get("/phonebook/polycom/not-a-mac-directory.xml")
     assert seed.status_code == mine.status_code == 200 and seed.content == mine.content
     assert other.status_code == 404
+    # the phone's upload of its own edits is refused: the shared book is never replaced by a phone
+    upload = await clients["http"].put(f"/phonebook/polycom/{MAC}-directory.xml", content=b"<directory/>")
+    assert upload.status_code == 405
+    again = await clients["http"].get(f"/phonebook/polycom/{MAC}-directory.xml")
+    assert again.content == mine.content
 
 
 async def test_grandstream_per_phone_path_and_trailing_slash(phones):
