@@ -144,22 +144,30 @@ class HttpFace:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            # A busy port must not take the rest of the daemon down; health shows it.
-            self._error = f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
-            log.error("http: %s", self._error)
+        self.bound_port = await self._listen(self.host, self.port)
+        if self.bound_port is None:
             return
-        if self._runner.addresses:  # the port actually bound (port 0 picks a free one)
-            self.bound_port = self._runner.addresses[0][1]
         log.info("http: listening on %s:%s", self.host, self.bound_port)
         if self.tls is not None:
             await self._start_tls(self.tls)
 
-    async def _start_tls(self, tls: TlsListener) -> None:
+    async def _listen(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> int | None:
+        """Open one site on the runner; the port actually bound (port 0 picks a free one), or None."""
         assert self._runner is not None
+        before = len(self._runner.addresses)
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            # A busy port must not take the rest of the daemon down; health shows it.
+            where = "(https) on" if ssl_context is not None else "on"
+            self._error = f"cannot listen {where} {host}:{port}: {exc.strerror}"
+            log.error("http: %s", self._error)
+            return None
+        addresses = self._runner.addresses
+        return addresses[before][1] if len(addresses) > before else port
+
+    async def _start_tls(self, tls: TlsListener) -> None:
         try:
             ctx = tls.context()
         except (OSError, ssl.SSLError) as exc:
@@ -167,18 +175,10 @@ class HttpFace:
             self._error = f"https: cannot load http.tls_cert/http.tls_key ({tls.cert}, {tls.key}): {exc}"
             log.error("http: %s", self._error)
             return
-        before = len(self._runner.addresses)
-        site = web.TCPSite(self._runner, tls.host, tls.port, ssl_context=ctx, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            self._error = f"cannot listen (https) on {tls.host}:{tls.port}: {exc.strerror}"
-            log.error("http: %s", self._error)
-            return
-        addresses = self._runner.addresses
-        self.tls_bound_port = addresses[before][1] if len(addresses) > before else tls.port
-        log.info("http: listening with TLS on %s:%s (certificate %s)", tls.host, self.tls_bound_port,
-                 tls.cert)
+        self.tls_bound_port = await self._listen(tls.host, tls.port, ctx)
+        if self.tls_bound_port is not None:
+            log.info("http: listening with TLS on %s:%s (certificate %s)", tls.host, self.tls_bound_port,
+                     tls.cert)
 
     async def stop(self, deadline: float) -> None:
         if self._runner is not None:
