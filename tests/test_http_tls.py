@@ -12,7 +12,9 @@ import ssl
 from pathlib import Path
 
 import httpx
+import pytest
 
+from pbx_bridge.config import ConfigError, parse_settings
 from tests import test_http
 from tests.support.daemon import Daemon, free_port, write_config
 from tests.support.tls import make_certificate, peer_fingerprint
@@ -106,3 +108,17 @@ async def test_a_broken_certificate_keeps_plain_http_and_says_why(itflow_sim, tm
         assert r.status_code == 200 and r.text == "ACME Corp - Alice Anderson"
     finally:
         d.kill()
+
+
+def test_tls_config_errors_name_the_key(tmp_path: Path) -> None:
+    base = "itflow: {url: https://itflow.example.com, api_key: k}\nhttp:\n"
+    with pytest.raises(ConfigError, match=r":2: http: .*tls_port needs tls_cert"):
+        parse_settings(base + "  tls_port: 8743\n")
+    with pytest.raises(ConfigError, match=r"tls_key: no such file"):
+        parse_settings(base + f"  tls_port: 8743\n  tls_cert: {Path(__file__)}\n"
+                              f"  tls_key: {tmp_path}/none.pem\n")
+    with pytest.raises(ConfigError, match=r"http\.phonebook\.allow"):
+        parse_settings(base + "  phonebook: {allow: [not-a-network]}\n")
+    ok = parse_settings(base + "  phonebook: {allow: [192.0.2.0/24]}\n")
+    assert ok.http.allow_for("phonebook") == ["192.0.2.0/24"]
+    assert ok.http.allow_for("callerid") == ["127.0.0.0/8", "::1/128"]
