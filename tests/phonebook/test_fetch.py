@@ -437,3 +437,19 @@ async def test_gigaset_online_directory_off_by_default(phonebook_env):
             assert (await client.get("/phonebook/gigaset")).status_code == 200   # the central book
     finally:
         await face.stop(asyncio.get_running_loop().time() + 5)
+
+
+async def test_published_file_names_serve_the_same_pages(phones):
+    env, clients = phones
+    for i in range(40):
+        env.sim.db.add_contact(1, f"Paged Person {i:02d}", phone=f"41255570{i:02d}")
+    await env.service.sync()
+    client = clients["http"]
+    for format_id, first in (("cisco", "cisco-directory.xml"), ("panasonic", "panasonic-phonebook.xml")):
+        stem = first.rsplit(".", 1)[0]
+        assert (await client.get(f"/phonebook/{format_id}/{first}")).content == \
+            (await client.get(f"/phonebook/{format_id}")).content
+        assert (await client.get(f"/phonebook/{format_id}/{stem}-2.xml")).content == \
+            (await client.get(f"/phonebook/{format_id}", params={"page": "2"})).content
+        assert (await client.get(f"/phonebook/{format_id}/{stem}-999.xml")).status_code == 404
+    assert (await client.get("/phonebook/yealink/phonebook.xml")).status_code == 404  # not its name
