@@ -10,14 +10,16 @@ entry goes to group 9, named by ``grandstream_overflow_group``; ``accountindex``
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from lxml import etree
 
 from pbx_bridge.directory.model import NumberLabel
-from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
     FormatSpec,
+    Limiter,
     RenderContext,
     Rendered,
     render_streamed,
@@ -51,7 +53,7 @@ def group_ids(groups: list[str], overflow: str) -> tuple[dict[str, int], list[tu
 def render(book: Book, ctx: RenderContext) -> Rendered:
     account = str(ctx.settings.grandstream_account_index)
 
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[etree._Element]:
         ids, declared = group_ids([e.group for e in entries], ctx.settings.grandstream_overflow_group)
         if len(ids) > GROUP_IDS:
             log.info("phonebook %s: %d groups share group %d (%r): GXP phones have groupid 0..9 only",
