@@ -419,6 +419,8 @@ async def test_gigaset_online_directory_searches_and_pages(phones, scheme: str):
     assert (page.get("first"), page.get("last"), page.get("total")) == ("4", "6", str(total))
     assert [e.findtext("hm") for e in page.iter("entry")] == \
         [e.findtext("hm") for e in everyone.iter("entry")][3:6]
+    past = await gigaset_search(client, ln="*", first=str(total + 5))
+    assert past.get("total") == str(total) and not past.findall("entry")
     none = await gigaset_search(client, ln="zzzz-nobody")
     assert none.get("total") == "0" and not none.findall("entry")
 

@@ -70,7 +70,7 @@ def answer(book: Book, ctx: RenderContext, query: Mapping[str, str]) -> bytes:
             if not all(_starts_word(folded, t) for t in names):
                 continue
         hits.append(r)
-    first = _int(query.get("first"), 1, 1, max(1, len(hits)))
+    first = _int(query.get("first"), 1, 1, len(hits) + 1)   # past the end: an empty page
     count = _int(query.get("count"), DEFAULT_COUNT, 1, MAX_COUNT)
     page = hits[first - 1: first - 1 + count]
     kind = query.get("type", "pr") if query.get("type", "pr") in ("pr", "pb", "yp") else "pr"
