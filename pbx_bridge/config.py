@@ -89,6 +89,25 @@ class BasicAuth(Section):
     password: str = Field(repr=False)
 
 
+def _check_networks(v: list[str]) -> list[str]:
+    import ipaddress
+
+    for item in v:
+        ipaddress.ip_network(item, strict=False)
+    return v
+
+
+class RouteGroupAccess(Section):
+    """Who may call one group of HTTP routes."""
+
+    allow: list[str] | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _check_networks(v)
+
+
 class HttpSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -99,15 +118,38 @@ class HttpSettings(Section):
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # The balance endpoint for the classic AGI script: loopback only, never the handset listener.
     internal_port: int = Field(default=8735, ge=1, le=65535)
+    # HTTPS for phones and browsers, next to the plain listener (which FreePBX's CURL() keeps using).
+    tls_host: str = "0.0.0.0"
+    tls_port: int | None = Field(default=None, ge=1, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Per route group allow-lists (null: http.allow), so opening one group never opens another.
+    callerid: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
+    phonebook: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
 
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
+        return _check_networks(v)
 
-        for item in v:
-            ipaddress.ip_network(item, strict=False)
-        return v
+    @model_validator(mode="after")
+    def _tls_complete(self) -> HttpSettings:
+        if self.tls_port is None:
+            return self
+        for key in ("tls_cert", "tls_key"):
+            path = getattr(self, key)
+            if path is None:
+                raise ValueError(f"tls_port needs {key} (a PEM file)")
+            if not Path(path).is_file():
+                raise ValueError(f"{key}: no such file {path}")
+        if self.tls_port in (self.port, self.internal_port):
+            raise ValueError("tls_port must differ from port and internal_port")
+        return self
+
+    def allow_for(self, group: str) -> list[str]:
+        """The allow-list of a route group (``callerid``, ``phonebook``): its own, else ``http.allow``."""
+        own = getattr(self, group).allow
+        return list(self.allow if own is None else own)
 
 
 class Settings(BaseModel):

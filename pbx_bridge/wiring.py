@@ -41,10 +41,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.http import HttpFace
+    from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.phonebook.http import phonebook_routes
+    from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.service import Parts
     from pbx_bridge.upstream import ItflowReachability
@@ -95,14 +95,22 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http_routes: list[web.RouteDef] = [*cid_routes(callerid, settings), *directory_routes(directory)]
+        http = settings.http
+        http_routes: list[web.RouteDef] = [*directory_routes(directory)]
+        groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
         if phonebook is not None:
-            http_routes += phonebook_routes(phonebook)
-        auth = settings.http.basic_auth
-        face = HttpFace(settings.http.host, settings.http.port, http_routes,
-                        allow=settings.http.allow,
+            http_routes += phonebook_sync_routes(phonebook)
+            groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
+                                     http.allow_for("phonebook")))
+        tls = None
+        if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
+            tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
+        auth = http.basic_auth
+        face = HttpFace(http.host, http.port, http_routes,
+                        allow=http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)])
+                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)],
+                        groups=groups, tls=tls)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
