@@ -80,8 +80,11 @@ def cut(text: str, limit: int, max_bytes: int = 0) -> str:
     # or the cut would split a flag.
     while end > 0 and (_extends(text[end]) or text[end - 1] == _ZWJ or _splits_flag(text, end)):
         end -= 1
+    kept = end
     while end > 0 and _dangles(text[end - 1]):
         end -= 1
+    if end == 0:  # nothing but openers and separators ("---- Reception" cut to 4): keep them, not ""
+        return text[:kept].rstrip()
     return text[:end]
 
 

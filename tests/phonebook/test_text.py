@@ -42,3 +42,11 @@ def test_truncate_bytes_counts_utf8():
     text = "ü" * 30
     cut_ = truncate_bytes(text, 40)
     assert len(cut_.encode()) <= 40 and cut_ == "ü" * 20
+
+
+def test_a_cut_never_leaves_an_empty_name():
+    # a name made of openers and separators up to the cut keeps them (phones reject a blank name)
+    assert truncate("---- Reception ----", 4) == "----"
+    assert truncate("(((Acme)))", 2) == "(("
+    assert truncate('"Q" Corp', 1) == '"'
+    assert cut("«Ltd» and sons", 1) == "«"
