@@ -1,6 +1,7 @@
 """Plain CSV (RFC 4180 quoting, UTF-8 without BOM): a header row and one row per entry, one column per
 number type. Text cells that a spreadsheet would evaluate are neutralised; number cells hold only dial
-characters (:mod:`csv_cells`)."""
+characters (:mod:`csv_cells`). Every cell is quoted, as OWASP advises for CSV exports (a quoted number
+is still a number to a spreadsheet)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     lim = Limiter.for_spec(ID, SPEC.max_entries, SPEC.max_name, ctx)
     entries = lim.take(list(book.entries))
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     w.writerow(HEADER)
     dropped = 0
     for i, e in enumerate(entries, start=1):

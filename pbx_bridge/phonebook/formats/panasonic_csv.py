@@ -30,10 +30,12 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 if len(n.dial.lstrip("+")) <= MAX_DIGITS and number_cell(n.dial) is not None]
         dropped += len(e.numbers) - min(len(nums), NUMBERS)
         nums = (nums + [""] * NUMBERS)[:NUMBERS]
-        # the quote prefix counts against the 24 characters the phone keeps
-        name = text_cell(lim.name(e.name))
-        if len(name) > (lim.max_name or len(name)):
-            name = text_cell(truncate(lim.name(e.name), max(1, (lim.max_name or 2) - 1)))
+        # the quote prefixes count against the 24 characters the phone keeps (bounded: one per step)
+        full = lim.name(e.name)
+        name, budget = text_cell(full), len(full)
+        while lim.max_name is not None and len(name) > lim.max_name and budget > 1:
+            budget -= 1
+            name = text_cell(truncate(full, budget))
         w.writerow([str(rid), name, *nums])
     body = b"\xff\xfe" + buf.getvalue().encode("utf-16-le")
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
