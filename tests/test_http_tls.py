@@ -7,6 +7,7 @@ books to the phones' network without opening ``/cid``; a SIGHUP picks up a renew
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import ssl
 from pathlib import Path
@@ -34,6 +35,24 @@ async def _https(port: int, cert: Path, path: str, *, source: str = "127.0.0.1",
         return await client.request(method, path, **kw)
 
 
+async def _status(port: int, target: str, *, source: str, cafile: Path | None = None,
+                  method: str = "GET") -> int:
+    """The status of one request sent byte for byte (a client library would fold ``//cid`` into
+    ``/cid`` or read it as a host), over TLS when ``cafile`` is given."""
+    ctx = ssl.create_default_context(cafile=str(cafile)) if cafile is not None else None
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, local_addr=(source, 0),
+        server_hostname="127.0.0.1" if ctx else None), timeout=10)
+    try:
+        writer.write(f"{method} {target} HTTP/1.1\r\nHost: pbx\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+    return int(line.split()[1])
+
+
 async def test_phonebooks_open_to_the_phones_never_open_caller_id(start_daemon, tmp_path: Path) -> None:
     cert, key = make_certificate(tmp_path / "tls")
     tls_port = free_port()
@@ -49,8 +68,18 @@ async def test_phonebooks_open_to_the_phones_never_open_caller_id(start_daemon, 
         plain = await _get(d, path, source=PHONES, params={"number": ALICE})
         tls = await _https(tls_port, cert, path, source=PHONES, params={"number": ALICE})
         assert plain.status_code == tls.status_code == 403, path
-    # the operator's sync is not a phone route either
-    assert (await _https(tls_port, cert, "/phonebook/sync", source=PHONES, method="POST")).status_code == 403
+    # FreePBX 17 asks for //cid: every spelling of the caller-ID routes is refused to the phones on
+    # both listeners, and so is the operator's sync (POST /phonebook/sync) and the directory's routes
+    targets = [f"{lead}{route}?number={ALICE.replace('+', '%2B')}" for lead in ("/", "//", "///")
+               for route in ("cid", "cid.json", "cid.agi")]
+    for target in (*targets, "/directory/stats", "/readyz"):
+        assert await _status(d.http_port, target, source=PHONES) == 403, target
+        assert await _status(tls_port, target, source=PHONES, cafile=cert) == 403, target
+    for target in ("/phonebook/sync", "/phonebook/sync?force=1", "/directory/sync"):
+        assert await _status(d.http_port, target, source=PHONES, method="POST") == 403, target
+        assert await _status(tls_port, target, source=PHONES, cafile=cert, method="POST") == 403, target
+    # ... while FreePBX's own //cid on loopback is answered
+    assert await _status(d.http_port, targets[3], source="127.0.0.1") == 200
     # FreePBX (loopback, plain HTTP) still gets its caller names
     r = await _get(d, "/cid", params={"number": ALICE})
     assert r.status_code == 200 and r.text == "ACME Corp - Alice Anderson"
