@@ -132,16 +132,21 @@ class HttpSettings(Section):
     def _networks(cls, v: list[str]) -> list[str]:
         return _check_networks(v)
 
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _pem_file(cls, v: Path | None) -> Path | None:
+        # checked per field, so the error names http.tls_cert or http.tls_key and its line
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"no such file {v} (a PEM file)")
+        return v
+
     @model_validator(mode="after")
     def _tls_complete(self) -> HttpSettings:
         if self.tls_port is None:
             return self
         for key in ("tls_cert", "tls_key"):
-            path = getattr(self, key)
-            if path is None:
+            if getattr(self, key) is None:
                 raise ValueError(f"tls_port needs {key} (a PEM file)")
-            if not Path(path).is_file():
-                raise ValueError(f"{key}: no such file {path}")
         if self.tls_port in (self.port, self.internal_port):
             raise ValueError("tls_port must differ from port and internal_port")
         return self

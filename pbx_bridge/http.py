@@ -57,9 +57,31 @@ class TlsListener:
     key: Path
 
     def context(self) -> ssl.SSLContext:
+        """The server context, or ``ValueError`` naming the setting at fault (``http.tls_cert`` or
+        ``http.tls_key``): "cannot load the pair" leaves the operator guessing which file to fix."""
+        for key, path in (("http.tls_cert", self.cert), ("http.tls_key", self.key)):
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"{key}: cannot read {path}: {exc.strerror}") from None
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.cert, self.key)
+        try:
+            # an encrypted key must fail, not make OpenSSL prompt for a passphrase on the terminal
+            ctx.load_cert_chain(self.cert, self.key, password=lambda: "")
+        except ssl.SSLError as exc:
+            raise ValueError(self._blame(exc)) from None
         return ctx
+
+    def _blame(self, exc: ssl.SSLError) -> str:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            return f"http.tls_key: {self.key} is not the key of http.tls_cert {self.cert}"
+        try:
+            ssl.create_default_context(cafile=str(self.cert))
+        except ssl.SSLError:
+            return f"http.tls_cert: {self.cert} holds no PEM certificate ({exc.reason or exc})"
+        return (f"http.tls_key: {self.key} is not a PEM private key without a passphrase "
+                f"({exc.reason or exc})")
 
 
 def _networks(allow: Sequence[str]) -> Networks:
@@ -174,9 +196,9 @@ class HttpFace:
     async def _start_tls(self, tls: TlsListener) -> None:
         try:
             ctx = tls.context()
-        except (OSError, ssl.SSLError) as exc:
+        except ValueError as exc:
             # A bad certificate must not take the plain listener (FreePBX's caller ID) down; health says it.
-            self._error = f"https: cannot load http.tls_cert/http.tls_key ({tls.cert}, {tls.key}): {exc}"
+            self._error = f"https: {exc}"
             log.error("http: %s", self._error)
             return
         self.tls_bound_port = await self._listen(tls.host, tls.port, ctx)

@@ -118,10 +118,14 @@ async def test_sighup_loads_a_renewed_certificate(start_daemon, tmp_path: Path) 
     assert (await _https(tls_port, cert, "/healthz")).text == "ok"
 
 
-async def test_a_broken_certificate_keeps_plain_http_and_says_why(itflow_sim, tmp_path: Path) -> None:
-    cert, key = tmp_path / "bad.crt", tmp_path / "bad.key"
-    cert.write_text("not a certificate\n")
-    key.write_text("not a key\n")
+@pytest.mark.parametrize("broken", ["http.tls_cert", "http.tls_key"])
+async def test_a_broken_certificate_keeps_plain_http_and_says_why(itflow_sim, tmp_path: Path,
+                                                                   broken: str) -> None:
+    cert, key = make_certificate(tmp_path / "tls")
+    if broken == "http.tls_cert":
+        cert.write_text("not a certificate\n")
+    else:   # a key, but not this certificate's (a renewal that replaced one file of the two)
+        key.write_bytes(make_certificate(tmp_path / "other", "other")[1].read_bytes())
     sim = await itflow_sim("v1-head")
     cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
                        state_dir=tmp_path / "state",
@@ -132,7 +136,8 @@ async def test_a_broken_certificate_keeps_plain_http_and_says_why(itflow_sim, tm
         await d.wait_log("pbx-bridge running")
         ready = await _get(d, "/readyz")
         assert ready.status_code == 503
-        assert "http.tls_cert" in ready.json()["parts"]["http"]["detail"]
+        detail = ready.json()["parts"]["http"]["detail"]
+        assert detail.startswith(f"https: {broken}: "), detail   # the setting to fix, not "one of two"
         r = await _get(d, "/cid", params={"number": ALICE})   # FreePBX's plain listener still answers
         assert r.status_code == 200 and r.text == "ACME Corp - Alice Anderson"
     finally:
@@ -143,9 +148,13 @@ def test_tls_config_errors_name_the_key(tmp_path: Path) -> None:
     base = "itflow: {url: https://itflow.example.com, api_key: k}\nhttp:\n"
     with pytest.raises(ConfigError, match=r":2: http: .*tls_port needs tls_cert"):
         parse_settings(base + "  tls_port: 8743\n")
-    with pytest.raises(ConfigError, match=r"tls_key: no such file"):
+    # a missing file names its own key and line, not the http section
+    with pytest.raises(ConfigError, match=r":5: http\.tls_key: no such file .*none\.pem"):
         parse_settings(base + f"  tls_port: 8743\n  tls_cert: {Path(__file__)}\n"
                               f"  tls_key: {tmp_path}/none.pem\n")
+    with pytest.raises(ConfigError, match=r":3: http\.tls_cert: no such file"):
+        parse_settings(base + f"  tls_cert: {tmp_path}/gone.pem\n  tls_port: 8743\n"
+                              f"  tls_key: {Path(__file__)}\n")
     with pytest.raises(ConfigError, match=r"http\.phonebook\.allow"):
         parse_settings(base + "  phonebook: {allow: [not-a-network]}\n")
     ok = parse_settings(base + "  phonebook: {allow: [192.0.2.0/24]}\n")
