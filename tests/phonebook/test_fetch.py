@@ -158,6 +158,8 @@ def check_yealink_grouped(bodies: list[bytes]) -> str:
         assert menu.get("Name")
         for unit in menu.iter("Unit"):
             assert unit.get("Name") and unit.get("Phone1") is not None
+            # up to three numbers, as attributes Phone1..Phone3 (no Phone4)
+            assert set(unit.attrib) <= {"Name", "Phone1", "Phone2", "Phone3", "default_photo"}, unit.attrib
     return texts(root)
 
 
@@ -202,9 +204,12 @@ def check_polycom(bodies: list[bytes]) -> str:
 
 def check_snom(bodies: list[bytes]) -> str:
     root = xml(bodies[0])
-    assert root.tag == "tbook" and root.get("complete") == "true"
+    assert root.tag == "tbook" and root.get("complete") == "true" and root.get("e") == "2"
     for item in root.iter("item"):
         assert item.findtext("name") and item.findtext("number")
+    # index is unique (since 8.2.20 it updates that exact slot: a repeated index loses an entry)
+    indexes = [item.get("index") for item in root.iter("item")]
+    assert all(i is not None and i.isdigit() for i in indexes) and len(indexes) == len(set(indexes))
     return texts(root)
 
 
@@ -229,6 +234,9 @@ def check_gigaset(bodies: list[bytes]) -> str:
     assert len(bodies[0]) <= 2 * 1024 * 1024
     entries = fragments(bodies[0])
     assert entries and all(e.tag == "entry" and e.get("surname") for e in entries) and len(entries) <= 2000
+    documented = {"surname", "name", "office1", "office2", "mobile1", "mobile2", "home1", "home2"}
+    for e in entries:   # attributes only, the eight Gigaset documents; no child elements
+        assert set(e.attrib) <= documented and len(e) == 0, e.attrib
     return "\n".join(texts(e) for e in entries)
 
 
