@@ -151,6 +151,16 @@ class HttpSettings(Section):
             raise ValueError("tls_port must differ from port and internal_port")
         return self
 
+    def callerid_open_beyond_loopback(self) -> list[str]:
+        """The networks outside loopback that may ask ``/cid`` only because ``http.callerid.allow`` is
+        unset and ``http.allow`` holds them: what a config written before the per-group lists (phones'
+        subnet in ``http.allow``) still opens. Empty when caller ID stays on loopback."""
+        import ipaddress
+
+        if self.callerid.allow is not None:
+            return []
+        return [n for n in self.allow if not ipaddress.ip_network(n, strict=False).is_loopback]
+
     def allow_for(self, group: str) -> list[str]:
         """The allow-list of a route group (``callerid``, ``phonebook``): its own, else ``http.allow``."""
         own = getattr(self, group).allow

@@ -13,6 +13,7 @@ itself unavailable, and the outbox does not grow, when the backend cannot create
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from pbx_bridge.store import Store
 
 __all__ = ["build_parts"]
+
+log = logging.getLogger(__name__)
 
 
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
@@ -96,6 +99,12 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
     if settings.http.enabled:
         http = settings.http
+        wide = http.callerid_open_beyond_loopback()
+        if wide:
+            # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
+            log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
+                        "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
+                        "or set http.callerid.allow", ", ".join(wide))
         http_routes: list[web.RouteDef] = [*directory_routes(directory)]
         groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
         if phonebook is not None:

@@ -160,3 +160,20 @@ def test_tls_config_errors_name_the_key(tmp_path: Path) -> None:
     ok = parse_settings(base + "  phonebook: {allow: [192.0.2.0/24]}\n")
     assert ok.http.allow_for("phonebook") == ["192.0.2.0/24"]
     assert ok.http.allow_for("callerid") == ["127.0.0.0/8", "::1/128"]
+
+
+def test_an_old_config_opening_caller_id_to_the_phones_is_named():
+    # the advice before per-group lists: the phones' subnet in http.allow, which opens /cid as well
+    base = "itflow: {url: https://itflow.example.com, api_key: k}\nhttp:\n"
+    old = parse_settings(base + '  allow: [127.0.0.0/8, "::1/128", 192.0.2.0/24]\n')
+    assert old.http.callerid_open_beyond_loopback() == ["192.0.2.0/24"]
+    fixed = parse_settings(base + "  phonebook: {allow: [127.0.0.0/8, 192.0.2.0/24]}\n")
+    assert fixed.http.callerid_open_beyond_loopback() == []
+    chosen = parse_settings(base + '  allow: [192.0.2.0/24]\n  callerid: {allow: ["127.0.0.1/32"]}\n')
+    assert chosen.http.callerid_open_beyond_loopback() == []
+
+
+async def test_the_daemon_warns_when_http_allow_opens_caller_id(start_daemon) -> None:
+    d = await start_daemon({"allow": ["127.0.0.0/8", "::1/128", "192.0.2.0/24"]})
+    assert "caller ID (/cid, /cid.json, /cid.agi) is open to 192.0.2.0/24 through http.allow" in d.log()
+
