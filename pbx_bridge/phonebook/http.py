@@ -8,6 +8,7 @@ basic auth middleware).
   (Grandstream ``phonebook.xml``, Polycom ``<MAC>-directory.xml``; see :mod:`.fetch`).
 * Paged formats carry ``Link`` headers (``rel="next"``, ``"prev"``, ``"first"``, ``"last"``) on every page.
 * A Cisco phone whose ``Accept-Charset`` refuses UTF-8 gets ISO-8859-1 (:mod:`.charset`).
+* ``GET /phonebook/yealink?search=<typed>`` (or ``term=``): a Yealink ``#SEARCH`` search (:mod:`.search`).
 * ``GET /phonebook/gigaset?command=get_list&...``: a Gigaset online-directory search
   (:mod:`.formats.gigaset_online`), with ``phonebook.gigaset_online_directory`` on.
 * ``GET /phonebook``: one line per published format: id, URL, media type.
@@ -27,7 +28,8 @@ from pbx_bridge.phonebook.charset import LATIN1, to_latin1, wanted_charset
 from pbx_bridge.phonebook.fetch import page_of_file
 from pbx_bridge.phonebook.formats import FORMATS, gigaset_online
 from pbx_bridge.phonebook.formats.base import XML_MEDIA, RenderContext
-from pbx_bridge.phonebook.publisher import etag_of
+from pbx_bridge.phonebook.publisher import Output, etag_of
+from pbx_bridge.phonebook.search import YEALINK_KEYS, yealink_search
 from pbx_bridge.phonebook.service import PhonebookService, public_url_of
 
 __all__ = ["phonebook_routes", "phonebook_sync_routes"]
@@ -61,6 +63,16 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return last_modified <= since
 
 
+def _yealink_typed(request: web.Request) -> str:
+    """What a Yealink user typed (``?search=`` or ``?term=`` where the URL held ``#SEARCH``); "" when
+    nothing was typed or the firmware sent the placeholder itself: then the whole book is the answer."""
+    for key in YEALINK_KEYS:
+        typed = request.query.get(key, "").strip()
+        if typed and typed != "#SEARCH":
+            return typed
+    return ""
+
+
 def _same(etag: str) -> str:
     return etag
 
@@ -87,7 +99,7 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
     seen_agents: set[str] = set()
 
     def note_agent(request: web.Request, format_id: str) -> None:
-        # Phones rarely document their caching; log each model's request headers once (§1.7, §1.10).
+        # Phones rarely document their caching; log each model's request headers once (docs/phonebook.md).
         agent = request.headers.get("User-Agent", "-")
         if agent in seen_agents or len(seen_agents) >= _MAX_AGENTS:
             return
@@ -115,6 +127,9 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         out = publisher.output(format_id)
         if out is None or publisher.published_at is None:
             return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
+        typed = _yealink_typed(request) if format_id == "yealink" else ""
+        if typed:
+            return await yealink_search_answer(request, out, typed)
         tail = request.match_info.get("file")
         default_page = 1 if tail is None else page_of_file(out.spec, tail, out.page_count)
         if default_page is None:
@@ -171,6 +186,16 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         note_agent(request, "gigaset online directory")
         ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))
         body = await asyncio.to_thread(gigaset_online.answer, book, ctx, request.query)
+        return web.Response(body=body, headers={"Content-Type": XML_MEDIA, "Cache-Control": "no-store"})
+
+    async def yealink_search_answer(request: web.Request, out: Output, typed: str) -> web.Response:
+        note_agent(request, "yealink search")
+        try:
+            book = await asyncio.to_thread(out.page, 1) if out.pages is None else out.page(1)
+        except OSError as exc:
+            log.warning("phonebook: cannot read the published yealink file: %s", exc)
+            return web.Response(status=503, text="phonebook file unavailable\n", headers=_RETRY)
+        body = await asyncio.to_thread(yealink_search, book, typed)
         return web.Response(body=body, headers={"Content-Type": XML_MEDIA, "Cache-Control": "no-store"})
 
     def page_links(format_id: str, page: int, count: int) -> str:

@@ -463,3 +463,31 @@ async def test_published_file_names_serve_the_same_pages(phones):
             (await client.get(f"/phonebook/{format_id}", params={"page": "2"})).content
         assert (await client.get(f"/phonebook/{format_id}/{stem}-999.xml")).status_code == 404
     assert (await client.get("/phonebook/yealink/phonebook.xml")).status_code == 404  # not its name
+
+
+async def yealink_search(client: httpx.AsyncClient, typed: str, key: str = "search") -> etree._Element:
+    # remote_phonebook.data.N.url = …/phonebook/yealink?search=#SEARCH: the phone puts what was typed
+    r = await client.get("/phonebook/yealink", params={key: typed})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/xml; charset=utf-8"
+    root = xml(r.content)
+    assert root.tag == "YealinkIPPhoneDirectory"
+    for e in root.iter("DirectoryEntry"):
+        assert e.findtext("Name") and e.findall("Telephone")
+    return root
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_yealink_search_answers_what_the_user_typed(phones, scheme: str):
+    _env, clients = phones
+    client = clients[scheme]
+    names = [e.findtext("Name") for e in (await yealink_search(client, "o'bri bob")).iter("DirectoryEntry")]
+    assert len(names) == 1 and names[0].startswith("O'Brien \"Bob\" Müller")
+    by_number = await yealink_search(client, "412 555 0906", key="term")   # Wazo's parameter name
+    assert [e.findtext("Name") for e in by_number.iter("DirectoryEntry")] == ["<Ltd>"]
+    nobody = await yealink_search(client, "zzzz-nobody")
+    assert nobody.find("DirectoryEntry") is None
+    # nothing typed (or the placeholder sent as it is): the whole book, as without #SEARCH
+    whole = await client.get("/phonebook/yealink")
+    for typed in ("", "#SEARCH"):
+        r = await client.get("/phonebook/yealink", params={"search": typed})
+        assert r.content == whole.content, typed

@@ -15,20 +15,18 @@ One entry per number, the extra numbers named with the label suffix, as in the o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from lxml import etree
 
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import XML_DECLARATION, RenderContext, one_per_number, sub
-from pbx_bridge.phonebook.text import clean
+from pbx_bridge.phonebook.search import digits_of, name_matches, terms
 
 __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "answer"]
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 100   # one answer stays small whatever the phone asks
-_DIGITS = re.compile(r"[^0-9]")
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
@@ -39,36 +37,17 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
     return max(low, min(high, n))
 
 
-def _starts_word(text: str, term: str) -> bool:
-    """True when ``term`` occurs in ``text`` at the start of a word ("o'bri" finds "O'Brien")."""
-    at = text.find(term)
-    while at >= 0:
-        if at == 0 or not text[at - 1].isalnum():
-            return True
-        at = text.find(term, at + 1)
-    return False
-
-
-def _terms(query: Mapping[str, str], keys: tuple[str, ...]) -> list[str]:
-    out: list[str] = []
-    for key in keys:
-        out += [t for t in clean(query.get(key, "")).replace("*", " ").casefold().split() if t]
-    return out
-
-
 def answer(book: Book, ctx: RenderContext, query: Mapping[str, str]) -> bytes:
     """One ``get_list`` page for ``query`` (the request's parameters)."""
-    names = _terms(query, ("ln", "fn"))
-    digits = "".join(_DIGITS.sub("", query.get(k, "")) for k in ("hm", "mb", "nr"))
+    names = terms(query.get(k, "") for k in ("ln", "fn"))
+    digits = "".join(digits_of(query.get(k, "")) for k in ("hm", "mb", "nr"))
     records = one_per_number(book, ctx)
     hits = []
     for r in records:
-        if digits and not _DIGITS.sub("", r.dial).endswith(digits):
+        if digits and not digits_of(r.dial).endswith(digits):
             continue
-        if names:
-            folded = r.name.casefold()
-            if not all(_starts_word(folded, t) for t in names):
-                continue
+        if names and not name_matches(r.name, names):
+            continue
         hits.append(r)
     first = _int(query.get("first"), 1, 1, len(hits) + 1)   # past the end: an empty page
     count = _int(query.get("count"), DEFAULT_COUNT, 1, MAX_COUNT)
