@@ -90,6 +90,7 @@ async def run(entries: int, workdir: Path) -> int:
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
+    from pbx_bridge.phonebook.search import yealink_search
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.store import Store
 
@@ -141,6 +142,15 @@ async def run(entries: int, workdir: Path) -> int:
             print(f"{fid:16} {out.records:>8} {out.page_count:>6} {size:>11}  {'ok' if ok else 'MISMATCH'}"
                   f" ({count})")
         print(f"formats parsed back with the expected record count: {correct}/{len(publisher.outputs)}")
+        yealink = publisher.outputs.get("yealink")
+        if yealink is not None:   # a Yealink #SEARCH answer streams the whole published book
+            book = yealink.page(1)
+            before = peak_mb()
+            cpu = time.process_time()
+            hits = yealink_search(book, "zzzz-nobody")
+            print(f"yealink search (no match, the whole book read): {time.process_time() - cpu:.3f} s CPU, "
+                  f"{len(hits)} bytes answered, peak RSS {before:.0f} -> {peak_mb():.0f} MB")
+            del book
 
         # The unchanged path: the same directory pulled again (a new Snapshot object, equal content).
         writes = publisher.writes
