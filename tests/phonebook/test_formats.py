@@ -403,3 +403,14 @@ def test_grandstream_few_groups_get_ids_from_zero():
     root = parse(render("grandstream", parties).body)
     assert {g.findtext("id") for g in root.findall("pbgroup")} == {"0", "1"}
     assert {p.findtext("accountindex") for p in root.iter("Phone")} == {"1"}   # account 1 by default
+
+
+def test_grandstream_overflow_group_name_never_repeats_a_kept_group():
+    # the largest client is called "Other", like the default overflow group: two groups, two names
+    names = ["Other"] + [f"Client {c:02d}" for c in range(1, 12)]
+    parties = [contact(100 * c + k, f"P{c:02d} {k:02d}", name, (OFF, f"412{c:02d}{k:05d}"), client_id=c + 1)
+               for c, name in enumerate(names) for k in range(12 - c)]
+    root = parse(render("grandstream", parties).body)
+    declared = [g.findtext("name") for g in root.findall("pbgroup")]
+    assert len(declared) == len(set(declared)) == 10 and "Other" in declared
+

@@ -46,6 +46,8 @@ def group_ids(groups: list[str], overflow: str) -> tuple[dict[str, int], list[tu
     rank = {g: i for i, g in enumerate(order)}
     own = sorted(sorted(order, key=lambda g: (-sizes[g], rank[g]))[: GROUP_IDS - 1], key=rank.__getitem__)
     ids = {g: i for i, g in enumerate(own)}
+    while overflow in ids:   # a client really named "Other" keeps its group; the shared one is told apart
+        overflow += " (more)"
     declared = [(i, g) for g, i in ids.items()] + [(GROUP_IDS - 1, overflow)]
     return {g: ids.get(g, GROUP_IDS - 1) for g in order}, declared
 
