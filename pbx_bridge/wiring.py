@@ -75,7 +75,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
                                 env_timeout=settings.fastagi.env_timeout,
                                 command_timeout=settings.fastagi.command_timeout,
-                                session_timeout=settings.fastagi.session_timeout, metrics=metrics)
+                                session_timeout=settings.fastagi.session_timeout,
+                                allow=settings.fastagi.allow,
+                                max_connections=settings.fastagi.max_connections,
+                                metrics=metrics)
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 

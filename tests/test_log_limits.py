@@ -1,0 +1,52 @@
+"""Throttle and clip: a flood of one kind of line becomes the first line plus one summary per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from pbx_bridge.log_limits import Throttle, clip
+
+
+def test_clip_keeps_short_values_and_cuts_a_5000_digit_number() -> None:
+    assert clip("+14125550101") == "+14125550101"
+    cut = clip("4" * 5000)
+    assert cut.startswith("4" * 40) and cut.endswith("(5000 chars)") and len(cut) < 70
+
+
+def test_throttle_first_line_then_one_summary_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    log = logging.getLogger("test.throttle")
+    t = Throttle(log, interval=10, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="test.throttle")
+    for i in range(10_000):
+        now[0] = i * 0.001                   # 10,000 lines in 10 s
+        t.log("junk", logging.WARNING, "junk from %s", f"peer{i}")
+    t.log("other", logging.WARNING, "another kind")
+    now[0] = 10.5
+    t.log("junk", logging.WARNING, "junk from %s", "late")
+    t.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "junk from peer0",
+        "another kind",
+        "junk from peer9999 (and 9999 more like it in the last 10 s)",
+        "junk from late",
+    ]
+
+
+async def test_throttle_writes_the_summary_when_the_flood_stops(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test.throttle2")
+    caplog.set_level(logging.INFO, logger="test.throttle2")
+    t = Throttle(log, interval=0.1)
+    for _ in range(50):
+        t.log("k", logging.WARNING, "same")
+    for _ in range(40):                       # bounded wait for the timer
+        if len(caplog.records) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert [r.getMessage() for r in caplog.records] == [
+        "same", "same (and 49 more like it in the last 0.1 s)"]
+    t.close()
