@@ -302,6 +302,11 @@ class AgiSession:
     def hung_up(self) -> bool:
         return self._conn.hangup
 
+    @property
+    def peer(self) -> str:
+        """The address the connection came from (a route may have its own allow-list)."""
+        return self._conn.peer
+
     async def close(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()

@@ -24,10 +24,10 @@ DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 
 
 def agi_env(callerid: str, *, script: str = "balance", language: str = "en", uniqueid: str = "1795850061.10",
-            args: Iterable[str] = ()) -> dict[str, str]:
+            args: Iterable[str] = (), channel: str = "PJSIP/from-sipp-0000000a") -> dict[str, str]:
     env = {
         "agi_network": "yes", "agi_network_script": script, "agi_request": f"agi://127.0.0.1:4573/{script}",
-        "agi_channel": "PJSIP/from-sipp-0000000a", "agi_language": language, "agi_type": "PJSIP",
+        "agi_channel": channel, "agi_language": language, "agi_type": "PJSIP",
         "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": callerid,
         "agi_calleridname": "Test Caller", "agi_callingpres": "0", "agi_dnid": "300",
         "agi_context": "ivr-main", "agi_extension": "3", "agi_priority": "2", "agi_accountcode": "",
