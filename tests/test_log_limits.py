@@ -50,3 +50,27 @@ async def test_throttle_writes_the_summary_when_the_flood_stops(caplog: pytest.L
     assert [r.getMessage() for r in caplog.records] == [
         "same", "same (and 49 more like it in the last 0.1 s)"]
     t.close()
+
+
+async def test_a_5000_digit_caller_number_is_never_logged_whole(itflow_sim, tmp_path, caplog) -> None:
+    # A missed call whose caller number is 5,000 digits (a broken trunk, a hostile SIP peer): the ticket
+    # is still queued, and no log line carries more than a short cut of the number.
+    from pbx_bridge.config import parse_settings
+    from pbx_bridge.numbers import NumberPlan
+    from pbx_bridge.tickets.intake import TicketIntake
+    from tests.tickets.support import make_rig, record
+
+    sim = await itflow_sim("v1-head")
+    rig = await make_rig(sim, tmp_path)
+    try:
+        settings = parse_settings(f"itflow:\n  url: {sim.url}\n  api_key: x\n", env={})
+        plan = NumberPlan(settings.numbers)
+        intake = TicketIntake(settings.tickets, rig.outbox, is_internal=plan.is_internal, plan=plan)
+        caplog.set_level(logging.DEBUG)
+        assert await intake.handle(record("1800000300.9", number="4" * 5000))
+    finally:
+        await rig.itflow.aclose()
+        rig.store.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("1800000300.9" in m for m in lines)
+    assert max(len(m) for m in lines) < 300, max(lines, key=len)[:200]
