@@ -138,19 +138,22 @@ class BalanceCall:
             return await self._refuse("locked")
         caps = await self.service.provider.capabilities()
         legacy_only = caps.balance == "legacy"
-        identity, why = await self.verifier.identify(self.raw_callerid, legacy_only=legacy_only)
-        if identity is None:
-            identity = await self._by_client_number(why, contacts_available=not legacy_only)
-            if isinstance(identity, str):
-                return identity
-        elif s.verification in ("pin", "both"):
-            if legacy_only:
-                log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
-                            s.verification)
-                return await self._refuse("refused")
-            verdict = await self._pin_loop(identity)
-            if verdict != "ok":
-                return verdict
+        found, why = await self.verifier.identify(self.raw_callerid, legacy_only=legacy_only)
+        if found is None:
+            typed = await self._by_client_number(why, contacts_available=not legacy_only)
+            if isinstance(typed, str):
+                return typed
+            identity = typed                      # that path asked for the PIN already
+        else:
+            identity = found
+            if s.verification in ("pin", "both"):
+                if legacy_only:
+                    log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
+                                s.verification)
+                    return await self._refuse("refused")
+                verdict = await self._pin_loop(identity)
+                if verdict != "ok":
+                    return verdict
         if not await self.verifier.grant(number_key=self.number_key, client_id=identity.client_id,
                                          call_id=self.call_id, kind=self.granted_kind, channel=self.channel,
                                          door=self.door):

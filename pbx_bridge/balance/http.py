@@ -194,8 +194,8 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
         return web.json_response(await remote.start(env))
 
     async def reply(request: web.Request) -> web.Response:
-        if (answer := refused(request)) is not None:
-            return answer
+        if (denied := refused(request)) is not None:
+            return denied
         try:
             body = await request.json()
             token, line = str(body["id"]), str(body["reply"])[:8192]

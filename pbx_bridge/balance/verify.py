@@ -119,7 +119,7 @@ class AttemptLog:
         def run(conn: sqlite3.Connection) -> int:
             return int(conn.execute(sql, params).fetchone()[0])
 
-        return await self._store.run(run)
+        return int(await self._store.run(run))
 
     async def prune(self, older_than: float) -> int:
         """Forget attempts older than ``older_than`` seconds (called now and then; keeps the table small)."""
