@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import logging
 import os
 import re
@@ -52,6 +51,7 @@ from pbx_bridge.agi.protocol import (
     split_script,
     validate_variable_name,
 )
+from pbx_bridge.allow import networks, peer_allowed
 from pbx_bridge.component import Health
 from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.metrics import Metrics
@@ -493,7 +493,7 @@ class FastAgiServer:
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self.session_timeout = session_timeout
-        self.allow = [ipaddress.ip_network(n, strict=False) for n in allow]
+        self.allow = networks(allow)
         self.max_connections = max_connections
         self.metrics = metrics
         self._log = Throttle(log, interval=log_interval)
@@ -573,7 +573,7 @@ class FastAgiServer:
 
     # ---- per connection
     def _on_connection(self, conn: _Connection) -> None:
-        if not self._allowed(conn.peer):
+        if not peer_allowed(conn.peer, self.allow):
             self.stats["not_allowed"] += 1
             self._log.log("not_allowed", logging.WARNING,
                           "FastAGI: refused a connection from %s (not in fastagi.allow)", clip(conn.peer, 60))
@@ -592,15 +592,6 @@ class FastAgiServer:
         task = asyncio.get_running_loop().create_task(self._serve(conn), name="fastagi-session")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _allowed(self, peer: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
-            return False
-        if addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        return any(addr in net for net in self.allow if net.version == addr.version)
 
     def _make_room(self) -> bool:
         """Close the oldest connection without a complete environment; False if every one is a session."""

@@ -12,13 +12,13 @@ balance API), ``hangup``, ``disabled``.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.protocol import quote
+from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
@@ -49,20 +49,14 @@ class BalanceService:
         return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)
 
     calls: int = 0
-    allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(init=False, default=())
+    allow: tuple[Network, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        self.allow = tuple(ipaddress.ip_network(n, strict=False) for n in self.settings.allow)
+        self.allow = networks(self.settings.allow)
 
     def door_allows(self, door: str, peer: str) -> bool:
         """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""
-        try:
-            addr = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
-            addr = None
-        if addr is not None and addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        if addr is not None and any(addr in n for n in self.allow if n.version == addr.version):
+        if peer_allowed(peer, self.allow):
             return True
         log.warning("balance: refused a %s request from %s (not in balance.allow)", door, clip(peer, 60))
         if self.metrics is not None:

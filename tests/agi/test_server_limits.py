@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 
-from pbx_bridge.agi.server import AgiSession, FastAgiServer
+from pbx_bridge.agi.server import AgiSession
+from tests.agi import test_server
 from tests.agi.peer import HANG_GUARD, Peer, env_block
+from tests.agi.test_server import Factory
 
-Factory = Callable[..., Awaitable[FastAgiServer]]
-
-
-@pytest.fixture
-async def make_server() -> AsyncIterator[Factory]:
-    servers: list[FastAgiServer] = []
-
-    async def factory(routes: dict[str, Any], **kw: Any) -> FastAgiServer:
-        kw.setdefault("env_timeout", 5.0)
-        kw.setdefault("command_timeout", 2.0)
-        server = FastAgiServer("127.0.0.1", 0, routes, **kw)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield factory
-    loop = asyncio.get_running_loop()
-    for s in servers:
-        await s.stop(loop.time() + 1.0)
+make_server = test_server.make_server    # the same fixture: real servers on free loopback ports
 
 
 async def _named(s: AgiSession) -> None:

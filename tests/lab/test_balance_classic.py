@@ -32,6 +32,20 @@ def prompts_plain(lab_plain) -> Iterator[list[Path]]:
         yield placed
 
 
+async def _balance_call(lab, ami, name: str, n: str, port: int) -> None:
+    """Originate the script's call (see the module docstring) and wait until it set its status."""
+    resp = await ami.action({
+        "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",
+        "Data": name, "CallerID": f"Lab Caller <{n}>", "Async": "true", "Timeout": "10000",
+        "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
+    })
+    assert resp.get("Response") == "Success", dict(resp)
+    await ami.wait_for(lambda e: e.name == "AGIExecEnd"
+                       and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS"), timeout=60)
+    await ami.action({"Action": "Hangup", "Channel": "/^Local/300@from-sipp-.*$/"})
+    await asyncio.sleep(0.5)
+
+
 async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path) -> None:  # noqa: F811
     lab = lab_plain
     n = lab.new_caller_number()
@@ -41,19 +55,9 @@ async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path
         _, metrics, service = await _ivr(stack, tmp_path, lab, sim)
         port = await serve_internal(stack, RemoteSessions(service, reply_timeout=10))
         async with lab.ami_session() as ami:
-            resp = await ami.action({
-                "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",
-                "Data": name, "CallerID": f"Lab Caller <{n}>", "Async": "true", "Timeout": "10000",
-                "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
-            })
-            assert resp.get("Response") == "Success", dict(resp)
-            await ami.wait_for(lambda e: e.name == "AGIExecEnd"
-                               and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS"),
-                               timeout=60)
+            await _balance_call(lab, ami, name, n, port)
             commands = [e.get("Command", "") for e in ami.events
                         if e.name == "AGIExecStart" and e.get("Channel", "").endswith(";1")]
-            await ami.action({"Action": "Hangup", "Channel": "/^Local/300@from-sipp-.*$/"})
-            await asyncio.sleep(0.5)
     assert commands == ["GET VARIABLE PBXB_BALANCE_URL", *DOCUMENTED["100.5"],
                         'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
     samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
@@ -81,17 +85,7 @@ async def test_classic_script_with_the_shared_secret_never_shows_it_to_asterisk(
             _, metrics, service = await _ivr(stack, tmp_path, lab, sim)
             port = await serve_internal(stack, RemoteSessions(service, reply_timeout=10), secret=secret)
             async with lab.ami_session() as ami:
-                resp = await ami.action({
-                    "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",
-                    "Data": name, "CallerID": f"Lab Caller <{n}>", "Async": "true", "Timeout": "10000",
-                    "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
-                })
-                assert resp.get("Response") == "Success", dict(resp)
-                await ami.wait_for(lambda e: e.name == "AGIExecEnd"
-                                   and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS"),
-                                   timeout=60)
-                await ami.action({"Action": "Hangup", "Channel": "/^Local/300@from-sipp-.*$/"})
-                await asyncio.sleep(0.5)
+                await _balance_call(lab, ami, name, n, port)
                 events = list(ami.events)
     finally:
         secret_file.unlink()
