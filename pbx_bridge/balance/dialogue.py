@@ -19,6 +19,7 @@ from typing import Any
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.protocol import quote
 from pbx_bridge.allow import Network, networks, peer_allowed
+from pbx_bridge.balance.proof import SecretProof
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
@@ -50,9 +51,26 @@ class BalanceService:
 
     calls: int = 0
     allow: tuple[Network, ...] = field(init=False, default=())
+    # Asked of every FastAGI peer when balance.secret_file is set (see pbx_bridge/balance/proof.py).
+    proof: SecretProof | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.allow = networks(self.settings.allow)
+        s = self.settings
+        self.allow = networks(s.allow)
+        if s.secret_file is not None:
+            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file), s.secret_file.read_bytes())
+
+    async def fastagi_proven(self, session: Any) -> bool:
+        """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""
+        if self.proof is None:
+            return True
+        if await self.proof.check(session):
+            return True
+        log.warning("balance: a FastAGI peer from %s could not prove it reads balance.secret_file; refused",
+                    clip(getattr(session, "peer", "?"), 60))
+        if self.metrics is not None:
+            self.metrics.balance_requests.labels(result="forbidden").inc()
+        return False
 
     def door_allows(self, door: str, peer: str) -> bool:
         """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""

@@ -6,6 +6,7 @@ call, a lockout per calling number, and no DTMF client-number path unless a PIN 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -22,8 +23,9 @@ def read_secret(path: Path) -> str:
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if len(text) < 16:
-        raise ValueError(f"{path}: the secret must be at least 16 characters (e.g. openssl rand -hex 24)")
+    if len(text) < 16 or not re.fullmatch(r"[A-Za-z0-9_+/=.-]+", text):
+        raise ValueError(f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' "
+                         "(e.g. openssl rand -hex 24)")
     return text
 
 
@@ -91,9 +93,12 @@ class BalanceSettings(Section):
     door_window: float = Field(default=60.0, gt=0)
     # Peers allowed on both doors (CIDR): the FastAGI peer, and the classic script's HTTP client.
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
-    # Optional shared secret for the classic script's door: a file readable by the asterisk user (the
-    # script reads it itself; it never passes through the dialplan). Unset: no secret asked.
+    # Optional shared secret for both doors: a file readable by the asterisk user. The classic script
+    # reads it itself; over FastAGI the daemon makes Asterisk prove it can read it (SHA-1 of secret and a
+    # nonce). It never passes through the dialplan. Unset: no secret asked.
     secret_file: Path | None = None
+    # The same file as Asterisk sees it, when that path differs (Asterisk in a chroot or container).
+    secret_file_asterisk: Path | None = None
     # Unknown or ambiguous caller: ask for the client number by DTMF. Only honoured when a PIN is also
     # required (verification pin), since a typed number proves nothing by itself.
     client_number_prompt: bool = False
@@ -142,6 +147,14 @@ class BalanceSettings(Section):
     def _secret_readable(cls, v: Path | None) -> Path | None:
         if v is not None:
             read_secret(v)
+        return v
+
+    @field_validator("secret_file", "secret_file_asterisk")
+    @classmethod
+    def _plain_path(cls, v: Path | None) -> Path | None:
+        # The path goes into an Asterisk expression: FILE(<path>) inside ${SHA1(...)}.
+        if v is not None and not re.fullmatch(r"/[A-Za-z0-9_./-]+", str(v)):
+            raise ValueError("an absolute path of letters, digits, '_', '.', '/' and '-' only")
         return v
 
     @field_validator("prompts")

@@ -45,11 +45,12 @@ class Ivr:
 
     async def call(self, callerid: str, *, dtmf: str = "", args: tuple[str, ...] = (),
                    script: str = "balance", hangup_at: int | None = None, existing: set[str] | None = None,
-                   uniqueid: str = "1795850061.10", channel: str = "") -> list[str]:
+                   uniqueid: str = "1795850061.10", channel: str = "",
+                   files: dict[str, bytes] | None = None) -> list[str]:
         """One call; each gets its own channel name (as Asterisk's are) unless ``channel`` is given."""
         self.calls += 1
         peer = ScriptedAsterisk(existing=ALL_FILES if existing is None else existing, dtmf=list(dtmf),
-                                hangup_at=hangup_at)
+                                hangup_at=hangup_at, files=files or {})
         env = agi_env(callerid, args=args, script=script, uniqueid=uniqueid,
                       channel=channel or f"PJSIP/trunk-{self.calls:08x}")
         return await peer.call(self.server.port, env)

@@ -104,3 +104,21 @@ async def test_fastagi_peer_outside_balance_allow_gets_no_command(itflow_sim, tm
         assert await peer.read_command() is None
         peer.close()
         assert ivr.outcomes() == {"forbidden": 1.0}
+
+
+async def test_with_a_secret_a_fastagi_peer_must_prove_it_reads_the_file(itflow_sim, tmp_path) -> None:
+    # Asterisk proves it can read balance.secret_file by answering SHA1(FILE(path) + nonce); a local process
+    # that merely connects to 4574 cannot, and gets nothing more. The secret itself is never sent.
+    secret = b"0123456789abcdef0123456789abcdef\n"
+    path = tmp_path / "balance.secret"
+    path.write_bytes(secret)
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path / "state", await itflow_sim("v1-v25"), secret_file=str(path))
+        asterisk = await ivr.call("4125550101", files={str(path): secret})
+        assert asterisk[0].startswith(f"GET FULL VARIABLE ${{SHA1(${{FILE({path})}}")
+        assert asterisk[-1] == status("spoken")
+        intruder = await ivr.call("4125550101")                               # cannot read the file
+        wrong = await ivr.call("4125550101", files={str(path): b"guessed-guessed-guessed\n"})
+        assert len(intruder) == len(wrong) == 1                               # the question, nothing more
+        assert not any(secret.strip().decode() in c for c in asterisk + intruder + wrong)
+        assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}
