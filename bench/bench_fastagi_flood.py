@@ -1,7 +1,7 @@
 """FastAGI under a flood: real caller-ID latency with and without 1,500 slow connections + 100,000 junk lines.
 
 Run:  .venv/bin/python bench/bench_fastagi_flood.py [--requests 300] [--slow 1500] [--junk-lines 100000]
-      [--nofile 1024] [--json]
+      [--nofile 1024] [--max-connections N] [--json]
 
 The real daemon (``pbx-bridge run``, its open-file limit set to ``--nofile`` as under a unit without
 LimitNOFILE=) against the ITFlow simulator on loopback. Real requests are placed one at a time as Asterisk
@@ -60,8 +60,10 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     await sim.start()
     with tempfile.TemporaryDirectory(prefix="pbxb-flood-") as tmp:
         work = Path(tmp)
+        fastagi: dict[str, Any] = {"max_connections": args.max_connections} if args.max_connections else {}
         cfg = write_config(work / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                           state_dir=work / "state", extra={"phonebook": {"enabled": False}})
+                           state_dir=work / "state",
+                           extra={"phonebook": {"enabled": False}, "fastagi": fastagi})
         port = int(yaml.safe_load(cfg.read_text())["fastagi"]["port"])
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(args.nofile, hard), hard))
@@ -79,6 +81,8 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
                             *await _phase(d, port, args.requests))
             loud["flood"] = await asyncio.to_thread(flood_result, flood)
         finally:
+            if args.show_log:
+                print(d.log()[-3000:])
             d.kill()
             await sim.stop()
     return [quiet, loud]
@@ -90,7 +94,9 @@ if __name__ == "__main__":
     p.add_argument("--slow", type=int, default=1500)
     p.add_argument("--junk-lines", type=int, default=100_000)
     p.add_argument("--nofile", type=int, default=1024)
+    p.add_argument("--max-connections", type=int, default=0, help="fastagi.max_connections (0: default)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--show-log", action="store_true", help="print the daemon's log tail at the end")
     rows = asyncio.run(main(p.parse_args()))
     if p.parse_args().json:
         print(json.dumps(rows, indent=2))

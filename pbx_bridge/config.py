@@ -94,7 +94,7 @@ class FastAgiSettings(Section):
     # Peers allowed to connect (CIDR); Asterisk is the only legitimate one.
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Open connections at most; a newcomer at the cap pushes out the oldest one without an environment.
-    max_connections: int = Field(default=512, ge=1, le=100_000)
+    max_connections: int = Field(default=2048, ge=1, le=100_000)
 
     @field_validator("allow")
     @classmethod

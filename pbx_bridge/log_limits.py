@@ -58,14 +58,15 @@ class Throttle:
     def log(self, kind: str, level: int, msg: str, *args: Any) -> None:
         now = self._clock()
         state = self._kinds.get(kind)
-        if state is not None and now < state.window_end:
+        if state is not None and (now < state.window_end or state.held):
+            if now >= state.window_end:       # still coming after a window: its summary, then a new one
+                self._summary(state)
+                state.window_end = now + self.interval
             state.held += 1
             state.last = (level, msg, args)
             self.held_total += 1
             self._arm(state.window_end)
             return
-        if state is not None and state.held:
-            self._summary(state)
         if state is None and len(self._kinds) >= _MAX_KINDS:
             self._kinds.pop(next(iter(self._kinds)))
         self._kinds[kind] = _Kind(window_end=now + self.interval)

@@ -33,7 +33,7 @@ def test_throttle_first_line_then_one_summary_per_interval(caplog: pytest.LogCap
         "junk from peer0",
         "another kind",
         "junk from peer9999 (and 9999 more like it in the last 10 s)",
-        "junk from late",
+        "junk from late (and 1 more like it in the last 10 s)",
     ]
 
 

@@ -110,8 +110,7 @@ def test_unit_open_file_limit_fits_the_fastagi_cap() -> None:
     from pbx_bridge.config import FastAgiSettings
 
     limit = int(_directives(UNIT.read_text())["LimitNOFILE"][0])
-    need = FastAgiSettings().max_connections + server._ACCEPT_BATCH + server._FD_RESERVE
-    assert limit >= 4 * need
+    assert server.connections_that_fit(limit) >= 4 * FastAgiSettings().max_connections
 
 
 async def test_daemon_speaks_the_notify_protocol(itflow_sim, tmp_path: Path) -> None:

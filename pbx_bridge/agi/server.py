@@ -454,6 +454,13 @@ class AgiSession:
         return await self.command("HANGUP", probe_on_failure=False)
 
 
+def connections_that_fit(nofile: int) -> int:
+    """How many open connections an open-file limit leaves room for: besides the open ones, up to a batch
+    accepted but not yet seen, a batch being pushed out (closed on the next loop turn), one more batch in
+    flight, and the daemon's own files."""
+    return max(16, nofile - 3 * _ACCEPT_BATCH - _FD_RESERVE)
+
+
 def _word(text: str) -> str:
     """A bare word argument (file names, genders): no blanks or quotes, which parse_args would split."""
     clean = sanitize_value(text)
@@ -485,7 +492,7 @@ class FastAgiServer:
 
     def __init__(self, host: str, port: int, routes: Mapping[str, Route | Callable[[AgiSession], Any]], *,
                  env_timeout: float = 2.0, command_timeout: float = 10.0, session_timeout: float = 900.0,
-                 allow: Sequence[str] = DEFAULT_ALLOW, max_connections: int = 512,
+                 allow: Sequence[str] = DEFAULT_ALLOW, max_connections: int = 2048,
                  log_interval: float = 10.0, metrics: Metrics | None = None) -> None:
         self.host = host
         self.port = port
@@ -529,7 +536,7 @@ class FastAgiServer:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft == resource.RLIM_INFINITY:
             return wanted
-        room = max(16, soft - _ACCEPT_BATCH - _FD_RESERVE)
+        room = connections_that_fit(soft)
         if wanted > room:
             log.warning("FastAGI: fastagi.max_connections %d does not fit the open-file limit %d; using %d "
                         "(raise LimitNOFILE= in the systemd unit)", wanted, soft, room)
