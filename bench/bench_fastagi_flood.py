@@ -44,6 +44,13 @@ def _figures(name: str, answers: list[Answer], log_lines: int, log_bytes: int) -
             "log_lines": log_lines, "log_bytes": log_bytes}
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 async def _phase(d: Daemon, port: int, n: int) -> tuple[list[Answer], int, int]:
     before = d.log()
     answers = []
@@ -79,6 +86,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
             await asyncio.sleep(1.5)
             loud = _figures(f"flood ({args.slow} slow + {args.junk_lines} junk lines)",
                             *await _phase(d, port, args.requests))
+            loud["daemon_rss_mb_during_flood"] = _rss_mb(d.pid)
             loud["flood"] = await asyncio.to_thread(flood_result, flood)
         finally:
             if args.show_log:
@@ -107,3 +115,4 @@ if __name__ == "__main__":
             print(f"{r['phase']:<45} {r['requests']:>5} {r['refused']:>7} {r['wrong']:>5} {r['p50_ms']:>8} "
                   f"{r['p99_ms']:>8} {r['max_ms']:>8} {r['log_lines']:>9} {r['log_bytes']:>9}")
         print("flood:", rows[1]["flood"])
+        print("daemon RSS during the flood:", rows[1]["daemon_rss_mb_during_flood"], "MB")
