@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from pbx_bridge.component import Health
+from pbx_bridge.http_quiet import QuietAppRunner
 from pbx_bridge.log_limits import Throttle, clip
 from pbx_bridge.metrics import Metrics
 
@@ -115,13 +116,15 @@ class HttpFace:
         readiness: ReadinessCheck | None = None,
         metrics: Metrics | None = None,
         name: str = "http",
+        front: Sequence[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]] = (),
     ) -> None:
         self.name = name
         self.host, self.port = host, port
         self._readiness = readiness
         self._metrics = metrics
         user, pw = basic_auth if basic_auth else (None, None)
-        self.app = web.Application(middlewares=[access_middleware(allow, user, pw)])
+        # ``front``: middlewares outside the access check (the caller-name door's error guard).
+        self.app = web.Application(middlewares=[*front, access_middleware(allow, user, pw)])
         self.app.router.add_get("/healthz", self._healthz)
         if readiness is not None:
             self.app.router.add_get("/readyz", self._readyz)
@@ -134,7 +137,8 @@ class HttpFace:
 
     async def start(self) -> None:
         quiet_malformed_requests()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
+        self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
