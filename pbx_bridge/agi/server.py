@@ -581,13 +581,13 @@ class FastAgiServer:
     # ---- per connection
     def _on_connection(self, conn: _Connection) -> None:
         if not peer_allowed(conn.peer, self.allow):
-            self.stats["not_allowed"] += 1
+            self._dropped("not_allowed")
             self._log.log("not_allowed", logging.WARNING,
                           "FastAGI: refused a connection from %s (not in fastagi.allow)", clip(conn.peer, 60))
             conn.abort()
             return
         if len(self._open) >= self.max_connections and not self._make_room():
-            self.stats["refused_full"] += 1
+            self._dropped("refused_full")
             self._log.log("refused_full", logging.WARNING,
                           "FastAGI: %d sessions running, the most fastagi.max_connections allows; refused a "
                           "connection from %s", len(self._open), clip(conn.peer, 60))
@@ -607,11 +607,16 @@ class FastAgiServer:
             return False
         self._forget(victim)
         victim.abort()
-        self.stats["evicted"] += 1
+        self._dropped("evicted")
         self._log.log("evicted", logging.WARNING,
                       "FastAGI: at the connection cap (%d): closed the oldest connection that had sent no "
                       "complete AGI environment (from %s)", self.max_connections, clip(victim.peer, 60))
         return True
+
+    def _dropped(self, reason: str) -> None:
+        self.stats[reason] += 1
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.agi_dropped, reason).inc()
 
     def _env_complete(self, conn: _Connection) -> None:
         self._unready.pop(conn, None)
@@ -691,7 +696,7 @@ class FastAgiServer:
                       where or "-", clip(conn.peer, 60), clip(line, 80))
         if conn.malformed >= _MAX_MALFORMED and not conn.closed:
             # Asterisk sends none: a peer that keeps sending junk is not Asterisk.
-            self.stats["junk_closed"] += 1
+            self._dropped("junk_closed")
             self._log.log("junk_closed", logging.WARNING,
                           "FastAGI: closed a connection from %s after %d malformed lines",
                           clip(conn.peer, 60), conn.malformed)

@@ -11,6 +11,7 @@ import resource
 from pathlib import Path
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.agi_flood import flood_result, real_request, start_flood
 from tests.support.daemon import Daemon, write_config
@@ -49,6 +50,10 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
         counts = await asyncio.to_thread(flood_result, flood)
         assert d.alive()
         health = (await d.get("/readyz")).json()
+        metrics = {s.labels.get("reason"): s.value
+                   for f in text_string_to_metric_families((await d.get("/metrics")).text)
+                   if f.name == "pbx_bridge_agi_connections_dropped" for s in f.samples
+                   if s.name.endswith("_total")}
     finally:
         d.kill()
     assert counts["opened"] >= 1500, counts                 # the flood really ran ...
@@ -57,6 +62,7 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
     wrong = [a for a in answers if f'SET VARIABLE CALLERID(name) "{ALICE_NAME}"' not in a.commands]
     assert (len(refused), len(wrong)) == (0, 0), (refused[:3], wrong[:3])
     assert health["parts"]["fastagi"]["ok"]
+    assert metrics.get("evicted", 0) >= 500 and metrics.get("junk_closed") == 1, metrics   # visible to ops
     log = d.log()
     flood_lines = log.splitlines()[before:]
     assert "Traceback" not in log

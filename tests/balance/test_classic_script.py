@@ -142,3 +142,16 @@ async def test_classic_door_refuses_peers_outside_balance_allow(itflow_sim, tmp_
         port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
         assert await run_script(port, "4125550101") == (['SET VARIABLE PBXB_BALANCE_STATUS "unavailable"'], 0)
         assert ivr.outcomes() == {"forbidden": 1.0}
+
+
+async def test_each_door_has_its_own_balance_budget(itflow_sim, tmp_path) -> None:
+    # max_balances_per_door=1: the classic door's one balance does not use up the FastAGI door's.
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=1)
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        assert (await run_script(port, "4125550101"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
+        assert (await run_script(port, "6505550100"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "limited"'
+        assert (await ivr.call("6505550100"))[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
+        rows = ivr.store.call(lambda c: c.execute(
+            "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door").fetchall())
+        assert [tuple(r) for r in rows] == [("classic", 1), ("fastagi", 1)]
