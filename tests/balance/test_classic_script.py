@@ -153,5 +153,6 @@ async def test_each_door_has_its_own_balance_budget(itflow_sim, tmp_path) -> Non
         assert (await run_script(port, "6505550100"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "limited"'
         assert (await ivr.call("6505550100"))[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
         rows = ivr.store.call(lambda c: c.execute(
-            "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door").fetchall())
+            "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door"
+        ).fetchall())
         assert [tuple(r) for r in rows] == [("classic", 1), ("fastagi", 1)]
