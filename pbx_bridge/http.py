@@ -20,7 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from pbx_bridge.component import Health
 from pbx_bridge.http_quiet import QuietAppRunner
-from pbx_bridge.log_limits import Throttle, clip
+from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["HttpFace", "ReadinessCheck", "access_middleware"]
@@ -137,6 +137,7 @@ class HttpFace:
 
     async def start(self) -> None:
         quiet_malformed_requests()
+        summarise_accept_errors(asyncio.get_running_loop(), Throttle(log))   # EMFILE: no traceback each
         # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
         self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
