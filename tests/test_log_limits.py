@@ -74,3 +74,28 @@ async def test_a_5000_digit_caller_number_is_never_logged_whole(itflow_sim, tmp_
     lines = [r.getMessage() for r in caplog.records]
     assert any("1800000300.9" in m for m in lines)
     assert max(len(m) for m in lines) < 300, max(lines, key=len)[:200]
+
+
+async def test_accept_errors_become_one_line_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    # What asyncio reports on EMFILE (selector_events._accept_connection), 100 times; other loop errors
+    # still reach the previous handler.
+    from pbx_bridge.log_limits import summarise_accept_errors
+
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _lp, ctx: seen.append(ctx["message"]))
+    try:
+        summarise_accept_errors(loop, Throttle(logging.getLogger("test.accept"), interval=60))
+        caplog.set_level(logging.DEBUG)
+        for _ in range(100):
+            loop.call_exception_handler({"message": "socket.accept() out of system resource",
+                                         "exception": OSError(24, "Too many open files")})
+        loop.call_exception_handler({"message": "something else"})
+    finally:
+        loop.set_exception_handler(previous)
+    lines = [r for r in caplog.records if r.name == "test.accept"]
+    assert [r.getMessage() for r in lines] == [
+        "cannot accept a connection: socket.accept() out of system resource "
+        "(OSError: [Errno 24] Too many open files)"]
+    assert lines[0].exc_info is None and seen == ["something else"]
