@@ -54,3 +54,15 @@ async def test_errors_and_outages_also_let_the_chain_go_on(face) -> None:
     assert await superfecta_source(port, "/cid/wrong?number=$thenumber&miss=empty", "+14125550101") == ""
     locked = await face(Directory({"+14125550101": contact("ACME")}), basic_auth=("pbx", "secret"))
     assert await superfecta_source(locked, RECIPE, "+14125550101") == ""        # 401
+
+
+async def test_folding_never_brings_back_a_character_the_rule_removed(face) -> None:
+    # Fullwidth look-alikes pass the rule (Asterisk splits on ASCII bytes only), and NFKD folds them to
+    # ASCII punctuation: the rule must come after the fold, or charset=ascii hands FreePBX a working
+    # "x):Set(DB(t/inj)=PWNED" again.
+    named = contact("x\uff09\uff1aSet\uff08DB\uff08t/inj\uff09=PWNED "
+                    "\uff5b\uff0c\uff02\uff3c\uff5c\uff1b\u2474")   # { , " \\ | ; and a circled (1)
+    port = await face(Directory({"+14125550101": named}))
+    status, body = await raw_get(port, "//cid?number=%2B14125550101&charset=ascii")
+    assert (status, body.decode()) == (200, "x -Set DB t/inj =PWNED '//- 1")
+    assert await superfecta_source(port, RECIPE, "+14125550101") == "x -Set DB t/inj =PWNED //- 1"
