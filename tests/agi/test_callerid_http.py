@@ -192,6 +192,12 @@ async def test_requests_the_parser_refuses_get_no_text(face) -> None:
                    b"//cid?number=" + b"9" * 9000]:
         status, body = await raw_get(port, target)
         assert (status, body) == (400, b""), target[:40]
+    # A header aiohttp refuses after parsing but before any middleware (its route's Expect check).
+    for target in ("//cid?number=15559990000", "//nowhere?number=15559990000"):
+        status, body = await raw_get(port, target, headers="Expect: x):Set(DB(t/inj)=PWNED\r\n")
+        assert (status, body) == (417, b""), target
+    status, body = await raw_get(port, "//cid?number=15559990000", headers="Bad header line\r\n")
+    assert (status, body) == (400, b"")
 
 
 async def test_data_doors_keep_their_own_answers(face) -> None:
