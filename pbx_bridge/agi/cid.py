@@ -65,9 +65,10 @@ def door_guard(settings: Any = None) -> float:
 def door_text(text: str, *, safe_names: bool = True, ascii: bool = False) -> str:
     """``text`` as a caller-name door shows it: folded to ASCII when asked (Superfecta), then the
     FreePBX-safe rule. The rule comes last because folding turns look-alikes into ASCII punctuation
-    (fullwidth ``（`` ``：`` ``，`` become ``(`` ``:`` ``,``)."""
+    (fullwidth ``（`` ``：`` ``，`` become ``(`` ``:`` ``,``). Folding can also lengthen (``Ⅷ`` -> ``VIII``):
+    the folded name is cut back to the bytes the name had, so the 40-byte cut made before still holds."""
     if ascii:
-        text = ascii_name(text)
+        text = ascii_name(text)[:len(text.encode("utf-8"))].rstrip()
     return freepbx_safe(text) if safe_names else text
 
 
