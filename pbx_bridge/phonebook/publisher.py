@@ -1,6 +1,6 @@
 """Publishing a built phonebook: every configured format rendered, written atomically, kept for HTTP.
 
-Rules (handset-phonebooks.md §1.11-12, issue 6):
+Rules:
 
 * **Atomic**: each file is written to a temp file in the same directory, fsynced, given its mode and
   renamed over the old one; a phone fetching mid-write gets the old file or the new one, never half.
