@@ -103,6 +103,8 @@ async def test_v1e_with_one_client_visible_goes_by_files(itflow_sim) -> None:
 async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, profile: str) -> None:
     sim = await itflow_sim(profile)
     tickets, assets, alerts = len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)
+    # every row of every table but the request log, as it was (an archive or a status change is a write too)
+    before = {t: [dict(r) for r in rows] for t, rows in sim.db.tables.items() if t != "logs"}
     await detect(sim.url, sim.keys["all"])
     seen = list(sim.requests)
     first_keyed = next(i for i, r in enumerate(seen) if _keyed(sim, r))
@@ -112,6 +114,7 @@ async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, prof
         assert not any(f"{fn}=" in r.path_qs for fn in ("cid", "phonebook", "account_balance", "add_asset",
                                                        "incoming_call"))
     assert (len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)) == (tickets, assets, alerts)
+    assert {t: [dict(r) for r in rows] for t, rows in sim.db.tables.items() if t != "logs"} == before
     assert len(seen) <= 25  # "a few cheap requests"
 
 
