@@ -1,7 +1,7 @@
 """The FastAGI server: one asyncio task per Asterisk connection, routes by ``agi_network_script``.
 
 Written on a plain ``asyncio.Protocol`` instead of ``panoramisk.fast_agi`` because every defect listed in
-shared/panoramisk-notes.md (1-6) sits in its connection handler, which is most of that module. A Protocol
+docs/panoramisk.md (1-6) sits in its connection handler, which is most of that module. A Protocol
 rather than asyncio streams because a cid call is seven round trips and little else: lines are split and
 replies parsed in ``data_received`` and handed straight to the command waiting for them (no reader task,
 queue, ``readline`` or ``drain`` per line; less than half the CPU per call, see docs/callerid.md "Speed").

@@ -1,4 +1,4 @@
-"""AMI client on panoramisk 1.4, guarded against the defects in shared/panoramisk-notes.md.
+"""AMI client on panoramisk 1.4, guarded against the weak spots listed in docs/panoramisk.md.
 
 What we keep from panoramisk: its action objects (ActionIDs, futures) and its response correlation
 (``AMIProtocol.handle_message``, multi-message lists such as ``CoreShowChannels``). What we own:

@@ -1,4 +1,4 @@
-"""The guarded AMI connection against a raw TCP peer: the panoramisk-notes defects cannot hurt us."""
+"""The guarded AMI connection against a raw TCP peer: the weak spots of docs/panoramisk.md cannot hurt us."""
 
 from __future__ import annotations
 

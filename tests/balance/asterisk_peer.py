@@ -1,6 +1,6 @@
 """A scripted Asterisk for FastAGI tests: it connects to the real FastAgiServer over loopback TCP, sends an
-AGI environment, and answers commands as res_agi does (facts from shared/asterisk-lab/EVENTS.md and the
-ami-traces/agi/*balance* traces):
+AGI environment, and answers commands as res_agi does (facts from tests/fixtures/ami-traces/EVENTS.md and the
+tests/fixtures/ami-traces/agi/*balance* traces):
 
 * ``STREAM FILE`` of an existing file: ``200 result=0 endpos=5120``; of a missing one on a live channel:
   ``200 result=-1 endpos=0``; a DTMF key pressed during it (escape digits given): ``200 result=<ascii>``;
