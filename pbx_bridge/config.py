@@ -73,28 +73,38 @@ class ItflowSettings(Section):
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-class FastAgiSettings(Section):
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    # FreePBX 16/17 run their own FastAGI server on 127.0.0.1:4573.
-    port: int = Field(default=4574, ge=1, le=65535)
-    env_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for the AGI environment")
-    command_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one AGI reply")
-    # The longest a whole session may last (a balance readout included), so no task outlives its call.
-    session_timeout: float = Field(default=900.0, gt=0)
-
-
-class BasicAuth(Section):
-    username: str
-    password: str = Field(repr=False)
-
-
 def _check_networks(v: list[str]) -> list[str]:
     import ipaddress
 
     for item in v:
         ipaddress.ip_network(item, strict=False)
     return v
+
+
+class FastAgiSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # FreePBX 16/17 run their own FastAGI server on 127.0.0.1:4573.
+    port: int = Field(default=4574, ge=1, le=65535)
+    # Asterisk sends the whole environment as it connects: a short deadline frees slow connections early.
+    env_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for the AGI environment")
+    command_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one AGI reply")
+    # The longest a whole session may last (a balance readout included), so no task outlives its call.
+    session_timeout: float = Field(default=900.0, gt=0)
+    # Peers allowed to connect (CIDR); Asterisk is the only legitimate one.
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Open connections at most; a newcomer at the cap pushes out the oldest one without an environment.
+    max_connections: int = Field(default=2048, ge=1, le=100_000)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        return _check_networks(v)
+
+
+class BasicAuth(Section):
+    username: str
+    password: str = Field(repr=False)
 
 
 class RouteGroupAccess(Section):

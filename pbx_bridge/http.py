@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from pbx_bridge.component import Health
 from pbx_bridge.http_quiet import QuietAppRunner
+from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["HttpFace", "ReadinessCheck", "RouteGroup", "TlsListener", "access_middleware"]
@@ -100,7 +102,7 @@ def access_middleware(
     by_resource = groups if groups is not None else {}
     expected = None
     if username is not None and password is not None:
-        expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        expected = (username, password)
     open_set = frozenset(open_paths)
 
     @web.middleware
@@ -117,13 +119,51 @@ def access_middleware(
             log.warning("http: refused %s %s from %s (not in %s)", request.method, request.path, peer, key)
             return web.Response(status=403, text="forbidden\n")
         if expected is not None and request.path not in open_set:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), expected.encode()):
+            if not basic_auth_matches(request.headers.get("Authorization", ""), *expected):
                 return web.Response(status=401, text="authentication required\n",
                                     headers={"WWW-Authenticate": 'Basic realm="pbx-bridge"'})
         return await handler(request)
 
     return guard
+
+
+def basic_auth_matches(header: str, username: str, password: str) -> bool:
+    """Does an ``Authorization`` header carry these Basic credentials? The scheme is case-insensitive
+    (RFC 9110 11.1: ``basic`` and ``BASIC`` are ``Basic``); user and password are compared exactly, in
+    constant time."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(token.strip(), validate=True)
+    except ValueError:
+        return False
+    return hmac.compare_digest(given, f"{username}:{password}".encode())
+
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp logs every unparsable request with a traceback ("Error handling request"): a scanner or
+    a broken handset would fill the log. Such records become one line, summarised once per interval."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.throttle = Throttle(log)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True          # a real failure inside a handler keeps its traceback
+        peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        reason = clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
+        self.throttle.log("malformed", logging.WARNING, "http: malformed request from %s: %s", peer, reason)
+        return False
+
+
+def quiet_malformed_requests() -> None:
+    """Install the one-line summary for malformed requests on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedRequests) for f in server_log.filters):
+        server_log.addFilter(_MalformedRequests())
 
 
 class HttpFace:
@@ -167,6 +207,8 @@ class HttpFace:
         self.tls_bound_port: int | None = None
 
     async def start(self) -> None:
+        quiet_malformed_requests()
+        summarise_accept_errors(asyncio.get_running_loop(), Throttle(log))   # EMFILE: no traceback each
         # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
         self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -1,4 +1,4 @@
-"""Build the daemon's parts from the settings: the wiring diagram of DESIGN.md, in start order.
+"""Build the daemon's parts from the settings: the wiring diagram of the README's "How it fits together", in start order.
 
     ITFlow clients ─> directory sync ─> caller ID ─┬─> FastAGI (cid, balance)
                                                    ├─> HTTP face (/cid, /phonebook/*, /healthz, /metrics)
@@ -40,6 +40,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.balance.dialogue import BalanceService
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
+    from pbx_bridge.balance.settings import read_secret
     from pbx_bridge.callerid_http import cid_guard, cid_routes
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
@@ -79,7 +80,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
                                 env_timeout=settings.fastagi.env_timeout,
                                 command_timeout=settings.fastagi.command_timeout,
-                                session_timeout=settings.fastagi.session_timeout, metrics=metrics)
+                                session_timeout=settings.fastagi.session_timeout,
+                                allow=settings.fastagi.allow,
+                                max_connections=settings.fastagi.max_connections,
+                                metrics=metrics)
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 
@@ -126,8 +130,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
             # The classic balance script's door: loopback only, never the handsets' listener.
             sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
             parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+            secret_file = settings.balance.secret_file
             internal = HttpFace("127.0.0.1", settings.http.internal_port,
-                                balance_http_routes(balance, sessions=sessions),
+                                balance_http_routes(balance, sessions=sessions,
+                                                    secret=read_secret(secret_file) if secret_file else None),
                                 allow=["127.0.0.0/8", "::1/128"], name="http-internal")
             parts.components.append(internal)
     return parts

@@ -1,6 +1,6 @@
 """Delivers the outbox to ITFlow: exactly one ticket per (Linkedid, kind), whatever fails on the way.
 
-How each answer is handled (docs/tickets.md, "Delivery: the outbox"):
+How each answer is handled:
 
 * transport error or timeout *before* the request left -> retry with backoff and jitter;
 * result unknown (timeout or cut connection after sending, an unreadable 200, a crash: ``in_flight``
@@ -360,20 +360,13 @@ class OutboxWorker:
         only, with an offset kept per client; otherwise (and if the filter turns out ignored) as before."""
         if row.via == "reply" or not getattr(caps, "v1e", False):
             return await self._reconcile(client, row)
-        key = f"reconcile_offset:client:{int(row.client_id)}"
+        client_id = int(row.client_id)
         try:
-            known = int(await self.outbox.ameta(key, "0"))
-        except ValueError:
-            known = 0
-        window = self.s.reconcile_window
-        got = await _client_tickets(client, int(row.client_id), max(0, known - window), window,
-                                    row.payload["marker"])
-        if got is None:
+            return await self._scan(client, row.payload["marker"], f"reconcile_offset:client:{client_id}",
+                                    client_id=client_id)
+        except _FilterIgnored:
             log.warning("tickets: ITFlow ignored client_id on tickets/read; searching every ticket")
             return await self._reconcile(client, row)
-        found, offset = got
-        await self.outbox.aset_meta(key, str(offset))
-        return found
 
     async def _reconcile(self, client: TicketClient, row: OutboxRow) -> tuple[int, int | None] | None:
         marker = row.payload["marker"]
@@ -383,47 +376,41 @@ class OutboxWorker:
                 if marker in rep.get("ticket_reply", ""):
                     return row.ticket_id, int(rep.get("ticket_reply_id") or 0) or None
             return None
+        return await self._scan(client, marker, "reconcile_offset")
+
+    async def _scan(self, client: TicketClient, marker: str, offset_key: str,
+                    client_id: int | None = None) -> tuple[int, int | None] | None:
+        """Page ``tickets/read`` for ``marker``, from a window before where the last search under
+        ``offset_key`` ended. With ``client_id`` only that client's tickets are asked for (26.09+); a row of
+        another client means the server ignored the filter (:class:`_FilterIgnored`)."""
         window = self.s.reconcile_window
         try:
-            known = int(await self.outbox.ameta("reconcile_offset", "0"))
+            known = int(await self.outbox.ameta(offset_key, "0"))
         except ValueError:
             known = 0
+        narrowed = {} if client_id is None else {"client_id": client_id}
         offset = max(0, known - window)
         found: tuple[int, int | None] | None = None
         for _ in range(_MAX_RECONCILE_PAGES):
-            r = await client.call("tickets", "read", limit=window, offset=offset)
+            r = await client.call("tickets", "read", **narrowed, limit=window, offset=offset)
             rows = getattr(r, "rows", [])
             for t in rows:
-                if marker in t.get("ticket_details", ""):
+                if client_id is not None and str(t.get("ticket_client_id", "")) != str(client_id):
+                    raise _FilterIgnored
+                if marker in (t.get("ticket_details") or ""):
                     found = (int(t["ticket_id"]), None)
             offset += len(rows)
             if len(rows) < window:
                 break
-        await self.outbox.aset_meta("reconcile_offset", str(offset))
+        await self.outbox.aset_meta(offset_key, str(offset))
         return found
 
 
 _WAIT = object()
 
 
-async def _client_tickets(client: TicketClient, client_id: int, start: int, window: int,
-                          marker: str) -> tuple[tuple[int, int | None] | None, int] | None:
-    """Search the client's own tickets (``tickets/read?client_id=N``, 26.09+) from ``start`` for the
-    marker: (found, next offset), or None when a row of another client came back (the server ignored
-    the filter: the caller falls back to the full listing)."""
-    offset, found = start, None
-    for _ in range(_MAX_RECONCILE_PAGES):
-        r = await client.call("tickets", "read", client_id=client_id, limit=window, offset=offset)
-        rows = getattr(r, "rows", [])
-        for t in rows:
-            if str(t.get("ticket_client_id", "")) != str(client_id):
-                return None
-            if marker in t.get("ticket_details", ""):
-                found = (int(t["ticket_id"]), None)
-        offset += len(rows)
-        if len(rows) < window:
-            break
-    return found, offset
+class _FilterIgnored(Exception):
+    """``tickets/read?client_id=N`` answered a row of another client: the filter is not honoured."""
 
 
 def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
