@@ -1,4 +1,4 @@
-"""Build the daemon's parts from the settings: the wiring diagram of the README's "How it fits together", in start order.
+"""Build the daemon's parts from the settings, in start order (README, "How it fits together").
 
     ITFlow clients ─> directory sync ─> caller ID ─┬─> FastAGI (cid, balance)
                                                    ├─> HTTP face (/cid, /phonebook/*, /healthz, /metrics)
