@@ -1,9 +1,9 @@
 """The daemon: builds every part from the settings, starts them in order, stops them in reverse.
 
-Read top to bottom, ``Daemon.build`` is the wiring diagram of DESIGN.md: ITFlow clients -> directory
--> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener -> ticket outbox. A part that
-fails (ITFlow down, AMI refused) degrades only what depends on it: each part retries on its own and
-reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
+Read top to bottom, ``wiring.build_parts`` is the wiring diagram (README, "How it fits together"):
+ITFlow clients -> directory -> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener ->
+ticket outbox. A part that fails (ITFlow down, AMI refused) degrades only what depends on it: each
+part retries on its own and reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
 
 Signals: SIGTERM/SIGINT drain in-flight work within ``drain_seconds`` and exit; SIGHUP re-reads the
 config and, if it validates, restarts the parts whose settings changed (all of them: simple and safe,

@@ -11,6 +11,7 @@ daemon's own pieces (DirectorySync, CallerId, Publisher, BalanceProvider, outbox
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from decimal import Decimal
@@ -198,6 +199,10 @@ async def _tickets(sim, itflow: Itflow, settings, tmp_path: Path, row: dict[str,
     assert all(t["ticket_assigned_to"] == "1" for t in new)
     if row["repeat caller"] == "reply":
         assert (len(new), len(replies)) == (1, 1)
+        # sent, not left to the API's default (which is Internal too, so the stored row cannot tell)
+        sent = [b for r in sim.requests if "/ticket_replies/create.php" in r.path_qs and r.body
+                and "ticket_id" in (b := json.loads(r.body))]   # not the keyless and permission probes
+        assert [b.get("ticket_reply_type") for b in sent] == ["Internal"]
         assert replies[0]["ticket_reply_type"] == "Internal"
     else:
         assert (len(new), len(replies)) == (2, 0)

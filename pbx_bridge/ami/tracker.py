@@ -1,7 +1,7 @@
 """Call tracker: AMI events -> exactly one :class:`CallRecord` per call (Linkedid).
 
 Pure and synchronous; the clock is injected (``clock() -> epoch seconds``). Facts it relies on, from the
-lab traces (shared/asterisk-lab/EVENTS.md, freepbx-dialplan.md sections 9-10):
+lab traces (tests/fixtures/ami-traces/EVENTS.md):
 
 * every channel of a call carries the call's Linkedid (trunk leg, ring-group members, both halves of a
   queue member's Local channel); a call is over when every channel seen with it has a ``Hangup``; Cdr

@@ -101,7 +101,8 @@ class Capabilities:
             f"tickets: {show(self.tickets)}" + (" + replies" if self.ticket_replies else ""),
         ]
         if self.v1_key_ok:
-            honoured = "honoured" if self.client_id_honoured else "ignored"
+            honoured = ("honoured" if self.client_id_honoured
+                        else "not checked, not relied on" if self.v1e else "ignored")
             lines.append(f"client_id filter on v1 reads: {honoured}")
         return lines + [f"note: {n}" for n in self.notes]
 
@@ -329,7 +330,8 @@ async def _client_id_honoured(v1: V1Client) -> bool:
 async def _tell_v1e(v1: V1Client, caps: Capabilities) -> None:
     """V1d or V1e, by behaviour and without writing (docs/itflow-api.md §7, last paragraph): with two
     clients visible, ``clients/read?client_id=<the second>`` answers exactly that client on V1e and the
-    first page on V1d. With fewer than two clients it cannot be told that way: the 26.09 files decide."""
+    first page on V1d. With fewer than two clients it cannot be told that way: the 26.09 files decide the
+    era, and the filter counts as unchecked (never relied on)."""
     by_files = bool(caps.endpoints.get("tickets/close"))
     try:
         rows = (await v1.clients_read(limit=2)).rows
@@ -337,6 +339,7 @@ async def _tell_v1e(v1: V1Client, caps: Capabilities) -> None:
         if len(set(ids)) >= 2:
             filtered = (await v1.clients_read(client_id=int(ids[1]), limit=2)).rows
             caps.v1e = [r.get("client_id") for r in filtered] == [ids[1]]
+            caps.client_id_honoured = caps.v1e   # seen, not inferred: only then do features narrow by it
             if caps.v1e != by_files:
                 caps.notes.append("the client_id filter and the endpoint files disagree about the ITFlow "
                                   f"release; going by the filter (honoured: {caps.v1e})")
@@ -349,7 +352,6 @@ async def _tell_v1e(v1: V1Client, caps: Capabilities) -> None:
         log.info("cannot tell V1d from V1e by behaviour (%s); going by the endpoint files", exc)
         caps.v1e = by_files
         caps.complete = caps.complete and not (isinstance(exc, ItflowError) and _transient(exc))
-    caps.client_id_honoured = caps.v1e
 
 
 def _transient(exc: ItflowError) -> bool:

@@ -136,6 +136,17 @@ LEGACY_2022_ENDPOINTS = _eps("assets: read")
 
 WRONG_KEY = "Authentication failed. API key is invalid or has expired."
 
+_V1_HEAD = Profile(
+    name="v1-head",
+    pinned="commit 0262707ef (after v26.08)",
+    era="V1d",
+    auth="user",
+    legacy=False,
+    endpoints=HEAD_ENDPOINTS,
+    wrong_key_message=WRONG_KEY,
+    quirks=Quirks(),
+)
+
 PROFILES: dict[str, Profile] = {
     "legacy-2022": Profile(
         name="legacy-2022",
@@ -157,25 +168,14 @@ PROFILES: dict[str, Profile] = {
         wrong_key_message=WRONG_KEY,
         quirks=Quirks(),
     ),
-    "v1-head": Profile(
-        name="v1-head",
-        pinned="commit 0262707ef (after v26.08)",
-        era="V1d",
-        auth="user",
-        legacy=False,
-        endpoints=HEAD_ENDPOINTS,
-        wrong_key_message=WRONG_KEY,
-        quirks=Quirks(),
-    ),
-    "v1-2610": Profile(
+    "v1-head": _V1_HEAD,
+    # 26.10 is v26.08 plus the §7 changes: everything not named here is v1-head's.
+    "v1-2610": replace(
+        _V1_HEAD,
         name="v1-2610",
         pinned="release 26.10 (DB 2.7.9)",
         era="V1e",
-        auth="user",
-        legacy=False,
         endpoints=V26_10_ENDPOINTS,
-        wrong_key_message=WRONG_KEY,
-        quirks=Quirks(),
         client_filter=True,
         hides_archived=frozenset({"locations", "documents", "vendors", "domains", "networks", "software"}),
         delete_needs_archived=frozenset({"contacts", "locations", "clients"}),
