@@ -117,6 +117,28 @@ class MarkerSearch:
             if top:
                 await self.saw(top)
 
+    async def search_replies(self, client: _Reader, marker: str, ticket_id: int) -> int | None:
+        """The reply to ``ticket_id`` that carries ``marker``: its id (0 when ITFlow gave none), or None
+        once every reply was read. ``ticket_replies/read`` pages too (50 by default, oldest first), so
+        a busy ticket's newest reply -- ours -- is past the first page: read them all, bounded."""
+        self.reads = 0
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            self.reads += 1
+            r = await client.call("ticket_replies", "read", ticket_id=ticket_id, limit=self.window,
+                                  offset=offset)
+            rows = list(getattr(r, "rows", []) or [])
+            for rep in rows:
+                if marker in str(rep.get("ticket_reply") or ""):
+                    try:
+                        return int(rep.get("ticket_reply_id") or 0)
+                    except ValueError:
+                        return 0
+            if len(rows) < self.window:
+                return None
+            offset += len(rows)
+        raise SearchIncomplete(f"{_MAX_PAGES} pages of replies to ticket {ticket_id} read")
+
     # ------------------------------------------------------------------ where the list ends
 
     async def _end(self, client: _Reader, end_key: str) -> tuple[int, list[dict[str, Any]]]:

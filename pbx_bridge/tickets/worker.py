@@ -466,11 +466,8 @@ class OutboxWorker:
     async def _reconcile(self, client: TicketClient, row: OutboxRow) -> tuple[int, int | None] | None:
         marker = row.payload["marker"]
         if row.via == "reply" and row.ticket_id:
-            r = await client.call("ticket_replies", "read", ticket_id=row.ticket_id)
-            for rep in getattr(r, "rows", []):
-                if marker in rep.get("ticket_reply", ""):
-                    return row.ticket_id, int(rep.get("ticket_reply_id") or 0) or None
-            return None
+            reply_id = await self.search.search_replies(client, marker, row.ticket_id)
+            return None if reply_id is None else (row.ticket_id, reply_id or None)
         ticket_id = await self.search.search(client, marker, row.search_floor)
         log.info("tickets: %s/%s: call marker %s among the tickets newer than id %d (%d reads)",
                  row.linkedid, row.kind, "found" if ticket_id else "not found", row.search_floor,

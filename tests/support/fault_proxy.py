@@ -5,9 +5,10 @@ otherwise. Knobs (settable at any time; ``faults`` counts the requests a fault w
 
 * ``page = (status, body)``: answer *every* request with this page, never forwarding (ITFlow's web
   server up but broken at start: a 503, Apache's 404 page, an HTML 200 page, broken JSON);
-* ``after_commit = 502 | 504 | 0`` on ``tickets/create``: forward it (ITFlow commits), then answer this
-  gateway status instead of ITFlow's answer, or cut the connection (0);
-* ``hold_writes = s``: a ``tickets/create`` is forwarded only after ``s`` seconds, even if the client
+* ``after_commit = 502 | 504 | 0`` on ``tickets/create`` and ``ticket_replies/create``: forward it
+  (ITFlow commits), then answer this gateway status instead of ITFlow's answer, or cut the connection
+  (0);
+* ``hold_writes = s``: a create is forwarded only after ``s`` seconds, even if the client
   gave up meanwhile (ITFlow commits after the client's timeout);
 * ``fail_searches = 500 | 0``: ``tickets/read`` lists (the marker search) answer this status, or the
   connection is cut (0).
@@ -41,6 +42,7 @@ class FaultProxy:
         self.fault_count: int | None = None
         self.faults = 0
         self.creates = 0
+        self.reply_creates = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -96,8 +98,12 @@ class FaultProxy:
             if self.fail_searches == 0:
                 return self._cut(request)
             return web.Response(status=self.fail_searches, body=b"")
-        if path.endswith("/tickets/create.php") and request.method == "POST":
-            self.creates += 1
+        reply = path.endswith("/ticket_replies/create.php")
+        if (reply or path.endswith("/tickets/create.php")) and request.method == "POST":
+            if reply:
+                self.reply_creates += 1
+            else:
+                self.creates += 1
             fault = (self.after_commit is not None or self.hold_writes > 0) and self._take()
             if fault and self.hold_writes > 0:
                 # Forwarded in its own task: it reaches ITFlow even after the client gave up.

@@ -81,3 +81,32 @@ def _payload(linkedid: str) -> dict[str, str]:
     marker = call_marker(linkedid, "missed")
     return {"subject": f"Missed call {linkedid}", "details": f"<p>{marker}</p>", "priority": "Low",
             "marker": marker}
+
+
+async def test_reply_cut_after_commit_on_a_ticket_with_60_replies_1_reply_0_duplicated(
+        itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
+    # ticket_replies/read pages 50 at a time (oldest first): our reply is past the first page.
+    sim = await itflow_sim("v1-head")
+    proxy = await FaultProxy(sim.url).start()
+    try:
+        rig = await make_rig(sim, tmp_path, url=proxy.url)
+        rigs.append(rig)
+        rig.outbox.enqueue("1800000400.1", "missed", _payload("1800000400.1"), number="+14125550190",
+                           client_id=1)
+        await rig.rounds(1, step=10)
+        (ticket,) = rig.tickets
+        for i in range(60):
+            sim.db.insert("ticket_replies", {"ticket_reply": f"technician note {i}",
+                                             "ticket_reply_ticket_id": ticket["ticket_id"]})
+        marker = call_marker("1800000401.1", "missed")
+        rig.outbox.enqueue("1800000401.1", "missed", _payload("1800000401.1"), number="+14125550190",
+                           client_id=1)
+        proxy.after_commit = 0                    # the reply commits, its answer is cut
+        await rig.rounds(1, step=10)
+        proxy.after_commit = None
+        await rig.rounds(3, step=10)
+        ours = [r for r in sim.db["ticket_replies"] if marker in (r["ticket_reply"] or "")]
+        assert rig.outbox.counts() == {"delivered": 2}
+        assert (len(ours), proxy.reply_creates) == (1, 1), "the reply was sent again"
+    finally:
+        await proxy.stop()
