@@ -255,15 +255,17 @@ class OutboxWorker:
         now = self.clock()
         first = row.first_error_at if row.first_error_at is not None else now
         if count_age and now - first >= self.s.dead_letter_after:
-            await self._dead(row, f"ITFlow kept failing for {now - first:.0f} s: {error}")
+            await self._dead(row, f"ITFlow kept failing for {now - first:.0f} s: {error}",
+                             in_flight=in_flight)
             return
         await self.outbox.aupdate(row.id, next_attempt_at=now + self._backoff(row.attempts + 1),
                                   attempts=row.attempts + 1, in_flight=in_flight, last_error=error[:500],
                                   first_error_at=first)
         log.info("tickets: %s/%s not delivered yet (%s); retrying", row.linkedid, row.kind, error)
 
-    async def _dead(self, row: OutboxRow, reason: str) -> None:
-        await self.outbox.aupdate(row.id, state="dead", in_flight=False, last_error=reason[:500])
+    async def _dead(self, row: OutboxRow, reason: str, *, in_flight: bool = False) -> None:
+        # An unknown outcome stays marked: `tickets retry` then searches for it before any re-send.
+        await self.outbox.aupdate(row.id, state="dead", in_flight=in_flight, last_error=reason[:500])
         log.error("tickets: %s/%s dead-lettered: %s (kept; `pbx-bridge tickets retry %d` resends it)",
                   row.linkedid, row.kind, reason, row.id)
 

@@ -11,6 +11,7 @@ from pbx_bridge.store import Store
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.reconcile import MarkerSearch
 from pbx_bridge.tickets.render import call_marker
+from pbx_bridge.tickets.settings import TicketsSettings
 from tests.support.fault_proxy import FaultProxy
 
 from .support import Rig, make_rig
@@ -108,5 +109,31 @@ async def test_reply_cut_after_commit_on_a_ticket_with_60_replies_1_reply_0_dupl
         ours = [r for r in sim.db["ticket_replies"] if marker in (r["ticket_reply"] or "")]
         assert rig.outbox.counts() == {"delivered": 2}
         assert (len(ours), proxy.reply_creates) == (1, 1), "the reply was sent again"
+    finally:
+        await proxy.stop()
+
+
+async def test_dead_letter_while_the_outcome_is_unknown_then_retry_1_ticket_0_duplicated(
+        itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
+    # The create commits behind a 502, every search answers 500 until dead_letter_after: the row is
+    # dead-lettered with its outcome still unknown. `tickets retry` must search before it re-sends.
+    sim = await itflow_sim("v1-head")
+    proxy = await FaultProxy(sim.url).start()
+    try:
+        rig = await make_rig(sim, tmp_path, url=proxy.url,
+                             settings=TicketsSettings(dead_letter_after=7200))
+        rigs.append(rig)
+        rig.outbox.enqueue("1800000500.1", "missed", _payload("1800000500.1"))
+        proxy.after_commit = 502
+        await rig.rounds(1)
+        proxy.fail_searches = 500
+        await rig.rounds(3)
+        (row,) = rig.outbox.rows(("dead",))
+        assert len(rig.tickets) == 1
+        proxy.after_commit = proxy.fail_searches = None
+        assert rig.outbox.retry(row.id) == 1
+        await rig.rounds(2)
+        assert rig.outbox.counts() == {"delivered": 1}
+        assert (len(rig.tickets), proxy.creates) == (1, 1), "the dead-lettered create was sent again"
     finally:
         await proxy.stop()
