@@ -158,7 +158,10 @@ class CallBuffer:
                 log.error("tickets: saved call %s unreadable (%s); skipped", lid, exc)
                 await self.store.run(_forget(lid))
                 continue
-            await self._final(rec)
+            try:
+                await self._final(rec)
+            except Exception:       # kept on disk: decided again at the next start
+                log.exception("tickets: saved call %s could not be decided; kept for the next start", lid)
 
     async def _loop(self) -> None:
         wait = _RETRY_FIRST
@@ -167,9 +170,13 @@ class CallBuffer:
             if not self._unsaved and not self._held:
                 await self._wake.wait()
             await asyncio.sleep(_LINGER)
-            ok = await self._flush()
-            if self._held:
-                ok = await self._retry_held() and ok
+            try:
+                ok = await self._flush()
+                if self._held:
+                    ok = await self._retry_held() and ok
+            except Exception:       # a bug must not end the loop: later calls would go uncommitted
+                log.exception("tickets: writing finished calls failed; retried")
+                ok = False
             if ok:
                 wait = _RETRY_FIRST
                 if not self._held:
