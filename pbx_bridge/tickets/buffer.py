@@ -59,10 +59,11 @@ class CallBuffer:
     name = "tickets-intake"
 
     def __init__(self, store: Store, handle: Callable[[CallRecord], Awaitable[Any]], *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, max_held: int = MAX_HELD) -> None:
         self.store = store
         self._handle = handle
         self.clock = clock
+        self.max_held = max_held
         # provisional records not on disk yet (None: delete the stored one, the call was re-opened)
         self._unsaved: OrderedDict[str, CallRecord | None] = OrderedDict()
         self._held: OrderedDict[tuple[str, str], CallRecord] = OrderedDict()  # final, not in the outbox
@@ -102,10 +103,11 @@ class CallBuffer:
         if not self._held or not self.error:
             self.error = why            # the store's own words ("database or disk is full")
         key = (record.linkedid, record.outcome.value)
-        if key not in self._held and len(self._held) >= MAX_HELD:
-            self._held.popitem(last=False)
+        if key not in self._held and len(self._held) >= self.max_held:
+            (lost, _), _ = self._held.popitem(last=False)
             self.dropped += 1
-            log.error("tickets: more than %d finished calls held in memory; the oldest is lost", MAX_HELD)
+            log.error("tickets: more than %d finished calls held in memory; the oldest (%s) is lost "
+                      "(%d lost so far)", self.max_held, lost, self.dropped)
         if not self._held:
             log.error("tickets: the state database cannot be written (%s): finished calls are held in "
                       "memory and written once it works again (free disk space under %s)", why,
@@ -116,16 +118,22 @@ class CallBuffer:
     def health(self) -> Health:
         data: dict[str, object] = {"held": len(self._held), "unsaved": len(self._unsaved),
                                    "dropped": self.dropped}
+        # Calls lost to the bound stay said until a restart: green afterwards would hide the loss.
+        lost = (f"; {self.dropped} finished call(s) LOST (more than {self.max_held} held)"
+                if self.dropped else "")
         if self._held or self.error:
             return Health(False, f"state database cannot be written ({self.error}): {len(self._held)} "
-                                 f"finished call(s) held in memory, retried", data)
+                                 f"finished call(s) held in memory, retried{lost}", data)
+        if self.dropped:
+            return Health(False, f"state database writable again{lost}", data)
         return Health(True, "ok", data)
 
     # ------------------------------------------------------------------ Component
 
     async def start(self) -> None:
-        await self._replay()
+        # The loop first: whatever the replay meets, calls ending from now on are still committed.
         self._task = asyncio.create_task(self._loop(), name="tickets-intake")
+        await self._replay()
 
     async def stop(self, deadline: float) -> None:
         await self._flush()

@@ -1,4 +1,5 @@
-"""The intake buffer on a real state file: a failure while writing never ends the commit loop."""
+"""The intake buffer on a real state file: a failure while writing never ends the commit loop, and calls
+lost to the in-memory bound stay visible."""
 
 from __future__ import annotations
 
@@ -54,6 +55,28 @@ async def test_a_bug_while_retrying_held_calls_does_not_stop_later_calls_being_c
         buf.remember([record("1800000601.1")], [])
         await _until(lambda: "1800000601.1" in _saved(store), "the provisional record of a later call")
         await _until(lambda: intake.decided == ["1800000600.1"], "the held call written at last")
+    finally:
+        await buf.stop(0)
+        store.close()
+
+
+async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    Outbox(store, clock=lambda: 0.0)
+    full = sqlite3.OperationalError("database or disk is full")
+    intake = _Intake(*([full] * 1000))
+    buf = CallBuffer(store, intake, max_held=5)
+    try:
+        for i in range(7):
+            await buf(record(f"1800000700.{i}"))
+        h = buf.health()
+        assert not h.ok and "2 finished call(s) LOST" in h.detail and h.data["held"] == 5, h
+        intake.faults.clear()                       # space returns
+        await buf.start()
+        await _until(lambda: len(intake.decided) == 5, "the 5 held calls written")
+        assert intake.decided == [f"1800000700.{i}" for i in range(2, 7)]
+        h = buf.health()
+        assert not h.ok and "2 finished call(s) LOST" in h.detail, h
     finally:
         await buf.stop(0)
         store.close()
