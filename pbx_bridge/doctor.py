@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from pbx_bridge.config import Settings
+from pbx_bridge.state_guard import inspect_state_file
+from pbx_bridge.store import Store
 
 __all__ = ["CheckItem", "run_checks"]
 
@@ -41,6 +43,7 @@ class CheckItem:
 async def run_checks(settings: Settings, *, config_path: Path | None = None) -> list[CheckItem]:
     items: list[CheckItem] = [_config(config_path)]
     items.append(_writable_dir("state_dir", settings.state_dir, "create it, owned by the service user"))
+    items.append(_state_file(settings.state_dir))
     items.extend(await _itflow(settings))
     items.extend(await _ami(settings))
     fastagi = settings.fastagi
@@ -81,6 +84,15 @@ def _writable_dir(name: str, path: Path, hint: str) -> CheckItem:
         what = "writable" if probe == path else f"will be created (under {probe})"
         return CheckItem("ok", name, f"{path}: {what}")
     return CheckItem("fail", name, f"{path}: not writable by uid {os.geteuid()}", hint)
+
+
+def _state_file(state_dir: Path) -> CheckItem:
+    path = Store.in_state_dir_path(state_dir)
+    problem = inspect_state_file(path)
+    if problem:
+        return CheckItem("fail", "state database", problem,
+                         "stop pbx-bridge; move it aside, repair or restore it (docs/tickets.md, Recovery)")
+    return CheckItem("ok", "state database", f"{path}: {'usable' if path.exists() else 'will be created'}")
 
 
 def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail") -> CheckItem:

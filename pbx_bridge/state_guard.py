@@ -24,7 +24,7 @@ from typing import Any
 from pbx_bridge.component import Health
 from pbx_bridge.store import Store
 
-__all__ = ["StateGuard"]
+__all__ = ["StateGuard", "inspect_state_file"]
 
 log = logging.getLogger("pbx_bridge.state")
 
@@ -122,6 +122,35 @@ class StateGuard:
                                 "new tickets are written to a file that is gone; restart pbx-bridge")
                 log.error("STATE DATABASE DAMAGED: %s", self.problem)
             await asyncio.to_thread(self.record)
+
+
+def inspect_state_file(path: Path) -> str:
+    """What ``pbx-bridge check`` says of the state file without changing it: "" when usable (or not
+    created yet, with no record of an earlier one), else the problem, naming the file. A daemon that
+    found it so runs on a temporary in-memory store."""
+    sidecar = path.with_name(path.name + ".guard.json")
+    if not path.exists():
+        return (f"{path} is missing, but {sidecar} records an earlier one: tickets that were waiting are "
+                "gone unless it is restored") if sidecar.exists() else ""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as c:
+            result = c.execute("PRAGMA quick_check(1)").fetchone()[0]
+            has_identity = c.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                                     "AND name='state_identity'").fetchone() is not None
+            identity = (c.execute("SELECT identity FROM state_identity LIMIT 1").fetchone() or [""])[0] \
+                if has_identity else ""
+    except sqlite3.Error as exc:
+        return f"{path} is unusable ({exc}): a daemon started on it runs on a temporary in-memory store"
+    if result != "ok":
+        return f"{path} is damaged ({result}): a daemon started on it runs on a temporary in-memory store"
+    try:
+        recorded = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    except (OSError, ValueError):
+        recorded = {}
+    if isinstance(recorded, dict) and recorded.get("identity") and recorded["identity"] != identity:
+        return (f"{path} is not the database {sidecar} records (emptied or replaced): tickets that were "
+                "waiting are gone unless it is restored")
+    return ""
 
 
 def _inode(path: Path) -> int | None:

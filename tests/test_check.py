@@ -121,3 +121,23 @@ async def test_config_readable_by_others_is_a_warning(itflow_sim, tmp_path: Path
     rc, out, _ = await _check(cfg)
     assert rc == 0
     assert any(w.startswith("config:") and "readable by others" in w for w in _levels(out)["warn"]), out
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "emptied"])
+async def test_check_fails_on_a_damaged_state_file(itflow_sim, tmp_path: Path, damage: str) -> None:
+    # A daemon on a damaged file runs on a temporary in-memory store: `check` must say so too.
+    sim = await itflow_sim("v1-head")
+    state = tmp_path / "state"
+    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=state)
+    rc, out, _ = await _check(cfg)
+    assert rc == 0 and any(line.startswith("state database: ") for line in _levels(out)["ok"]), out
+    db = state / "pbx-bridge.sqlite3"
+    state.mkdir(exist_ok=True)
+    if damage == "corrupt":
+        db.write_bytes(b"this is not an SQLite database\n" * 200)
+    else:                       # a record of an earlier database beside an empty one
+        db.write_bytes(b"")
+        db.with_name(db.name + ".guard.json").write_text(json.dumps({"identity": "abc", "max_id": 5}))
+    rc, out, _ = await _check(cfg)
+    fails = [line for line in _levels(out).get("fail", []) if line.startswith("state database: ")]
+    assert rc != 0 and fails and str(db) in fails[0], out
