@@ -65,7 +65,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ wiring
     async def build(self) -> Parts:
-        from pbx_bridge.state_guard import StateGuard
+        from pbx_bridge.state_guard import StateGuard, unusable_problem
         from pbx_bridge.wiring import build_parts
 
         path = Store.in_state_dir_path(self.settings.state_dir)
@@ -75,12 +75,10 @@ class Daemon:
             self.store.verify()
             self.parts = await build_parts(self.settings, self.store, self.metrics)
         except (StoreError, sqlite3.DatabaseError) as exc:
-            # A damaged state file must not take caller ID down (systemd would loop on the exit): run
-            # on an in-memory store, say so loudly, keep the file for repair.
-            problem = (f"state database {path} is unusable ({exc}): running on a temporary in-memory "
-                       "store (caller ID serves, tickets are delivered but lost on a crash); "
-                       "move the file aside or restore it, then restart")
-            log.error("STATE DATABASE DAMAGED: %s", problem)
+            # A damaged (or, on a full disk, unopenable) state file must not take caller ID down
+            # (systemd would loop on the exit): run on an in-memory store, say so loudly, keep the file.
+            headline, problem = unusable_problem(path, exc)
+            log.error("%s: %s", headline, problem)
             if self.store is not None:
                 self.store.close()
             self.store = Store(Path(":memory:"))

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 from pbx_bridge.component import Health
 from pbx_bridge.store import Store
 
-__all__ = ["StateGuard", "inspect_state_file"]
+__all__ = ["StateGuard", "inspect_state_file", "unusable_problem"]
 
 log = logging.getLogger("pbx_bridge.state")
 
@@ -122,6 +123,28 @@ class StateGuard:
                                 "new tickets are written to a file that is gone; restart pbx-bridge")
                 log.error("STATE DATABASE DAMAGED: %s", self.problem)
             await asyncio.to_thread(self.record)
+
+
+_FULL_BELOW = 1 << 20          # bytes free under which "cannot open" is taken as "the disk is full"
+
+
+def unusable_problem(path: Path, exc: BaseException) -> tuple[str, str]:
+    """(log headline, problem): why the daemon runs on a temporary in-memory store, and what to do.
+    A full filesystem makes SQLite fail to open a healthy file ("disk I/O error" creating its -shm):
+    the advice is then to free space, never to move a good file aside."""
+    fallback = ("running on a temporary in-memory store (caller ID serves, tickets are delivered but "
+                "lost on a crash)")
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < _FULL_BELOW:
+        return "STATE DISK FULL", (
+            f"state database {path} cannot be opened: its filesystem is full ({free} bytes free; {exc}): "
+            f"{fallback}; free disk space under {path.parent}, then restart pbx-bridge (the file is kept "
+            "as it is: do not move it aside)")
+    return "STATE DATABASE DAMAGED", (f"state database {path} is unusable ({exc}): {fallback}; move the file "
+                                      "aside or restore it, then restart")
 
 
 def inspect_state_file(path: Path) -> str:

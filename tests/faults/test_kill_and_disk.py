@@ -156,3 +156,58 @@ async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> No
     assert (count.ticketed, count.lost, count.duplicated) == (40, 0, 0), str(count)
     intake = (await r.parts(d))["intake"]
     assert intake["ok"], intake
+
+
+class _FullAtStartDaemon(_NsDaemon):
+    """``pbx-bridge run`` started on a full tmpfs that already holds the state file of an earlier run."""
+
+    def __init__(self, *a, seed_dir: Path, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.seed_dir = seed_dir
+
+    def start(self) -> _FullAtStartDaemon:
+        self._log = self.log_path.open("ab")
+        # Bounded fill: at most 64 MiB of zeros into an 8 MiB tmpfs.
+        script = ('mount -t tmpfs -o size=' + self.size + ' tmpfs "$1" && cp -a "$2"/. "$1"/ && '
+                  '{ dd if=/dev/zero of="$1/filler" bs=64k count=1024 2>/dev/null; true; } && '
+                  'shift 2 && exec "$@"')
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(self.state_dir),
+             str(self.seed_dir), str(PBX_BRIDGE), "--config", str(self.config), "run"],
+            stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=self.env)
+        return self
+
+
+@pytest.mark.skipif((os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
+                    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)")
+async def test_restart_on_a_full_disk_5_waiting_kept_in_the_file_and_the_advice_is_free_space(
+        rig, tmp_path: Path) -> None:
+    # 5 tickets wait in a healthy state file (ITFlow broken); the daemon restarts on a full disk: SQLite
+    # cannot open the file, the daemon runs on memory, and must not advise moving the good file aside.
+    r = await rig()
+    r.proxy.page = (503, b"<html>Service Unavailable</html>")
+    d, calls = await r.start_with_calls(5)
+
+    async def waiting() -> bool:
+        return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
+    await d.wait_until(waiting, what="5 tickets waiting")
+    d.signal(signal.SIGTERM)
+    assert await d.wait_exit() == 0
+    seed = tmp_path / "seed"                       # the tmpfs hides the directory it is mounted on
+    shutil.copytree(r.state_dir, seed)
+    d = r.start(_FullAtStartDaemon, state_dir=r.state_dir, seed_dir=seed)
+    await d.wait_http("/healthz")
+    state = (await r.parts(d))["state"]
+    assert state["ok"] is False and "filesystem is full" in state["detail"], state
+    assert "move the file aside or restore" not in state["detail"] + d.log()
+    assert d.alive()
+    # Space back, restarted on the real file: the 5 waiting tickets were kept and go out once each.
+    d.signal(signal.SIGTERM)
+    assert await d.wait_exit() == 0
+    r.proxy.page = None
+    d = r.start()
+    ids = [lid for lid, _ in calls]
+    await r.wait_tickets(d, ids)
+    await r.settled(d)
+    count = r.count(ids)
+    assert (count.ticketed, count.lost, count.duplicated) == (5, 0, 0), str(count)
