@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from tests.support.fault_proxy import APACHE_404_PAGE
@@ -69,5 +73,15 @@ async def test_itflow_without_ticket_api_is_said_so_and_5_calls_are_not_queued(r
     async def said() -> bool:
         return "no ticket API" in str((await r.tickets_health(d)).get("detail", ""))
     await d.wait_until(said, what="/readyz saying this ITFlow has no ticket API")
+    # Every call is decided once none is left in its grace period (each was on disk ~10 ms after its
+    # Hangup, long before the first was decided): then the outbox, read in the file, has no row.
+    db = r.state_dir / "pbx-bridge.sqlite3"
+    await d.wait_until(lambda: _rows(db, "ended_calls") == 0, what="all 5 calls decided")
+    assert _rows(db, "outbox") == 0
     assert "waiting" not in (await r.tickets_health(d))["detail"]
     assert r.count([lid for lid, _ in calls]).ticketed == 0
+
+
+def _rows(db: Path, table: str) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
+        return int(c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
