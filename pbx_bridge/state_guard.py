@@ -35,8 +35,11 @@ _INTERVAL = 2.0
 class StateGuard:
     name = "state-guard"
 
-    def __init__(self, store: Store, *, problem: str = "") -> None:
+    def __init__(self, store: Store, *, problem: str = "", remind_every: float = 600.0) -> None:
         self.store = store
+        # On a temporary in-memory store the start-up error scrolls out of the journal: say it again.
+        self.remind_every = remind_every
+        self.on_memory = str(store.path) == ":memory:"
         self.path = Path(store.path)
         self.sidecar = self.path.with_name(self.path.name + ".guard.json")
         self.problem = problem
@@ -115,8 +118,14 @@ class StateGuard:
             await asyncio.to_thread(self.record)
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        reminded = loop.time()
         for _ in range(10**15):
-            await asyncio.sleep(_INTERVAL)
+            await asyncio.sleep(min(_INTERVAL, self.remind_every))
+            if self.on_memory and self.problem and loop.time() - reminded >= self.remind_every:
+                reminded = loop.time()
+                log.error("STATE DATABASE STILL NOT IN USE (what is queued is lost on a crash): %s",
+                          self.problem)
             ino = _inode(self.path)
             if self._ino is not None and ino != self._ino and not self.problem:
                 self.problem = (f"state database file {self.path} was deleted or replaced while running: "
