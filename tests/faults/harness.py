@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -216,6 +217,19 @@ class Rig:
         for _, blocks in calls:
             await self.ami.play(blocks)
         return d, calls
+
+    async def stopped_with_waiting(self, n: int) -> list[tuple[str, list[bytes]]]:
+        """ITFlow broken (503), n calls fed, waited for in the outbox, the daemon stopped (SIGTERM):
+        the state file holds n waiting tickets. Returns the calls."""
+        self.proxy.page = (503, b"<html>Service Unavailable</html>")
+        d, calls = await self.start_with_calls(n)
+
+        async def waiting() -> bool:
+            return f"{n} waiting" in str((await self.tickets_health(d)).get("detail", ""))
+        await d.wait_until(waiting, what=f"{n} tickets waiting")
+        d.signal(signal.SIGTERM)
+        assert await d.wait_exit() == 0
+        return calls
 
     async def close(self) -> None:
         for d in self.daemons:

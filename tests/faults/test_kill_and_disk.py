@@ -185,14 +185,7 @@ async def test_restart_on_a_full_disk_5_waiting_kept_in_the_file_and_the_advice_
     # 5 tickets wait in a healthy state file (ITFlow broken); the daemon restarts on a full disk: SQLite
     # cannot open the file, the daemon runs on memory, and must not advise moving the good file aside.
     r = await rig()
-    r.proxy.page = (503, b"<html>Service Unavailable</html>")
-    d, calls = await r.start_with_calls(5)
-
-    async def waiting() -> bool:
-        return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
-    await d.wait_until(waiting, what="5 tickets waiting")
-    d.signal(signal.SIGTERM)
-    assert await d.wait_exit() == 0
+    calls = await r.stopped_with_waiting(5)
     seed = tmp_path / "seed"                       # the tmpfs hides the directory it is mounted on
     shutil.copytree(r.state_dir, seed)
     d = r.start(_FullAtStartDaemon, state_dir=r.state_dir, seed_dir=seed)

@@ -3,7 +3,6 @@ one does not take caller ID down."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,11 @@ from .harness import call_blocks
 ALICE = "4125550101"  # ACME Corp's primary contact in the simulator's default seed
 
 
-async def _five_waiting(r):
-    r.proxy.page = (503, b"<html>Service Unavailable</html>")     # ITFlow broken: tickets wait
-    d, calls = await r.start_with_calls(5)
-
-    async def waiting() -> bool:
-        return "5 waiting" in str((await r.tickets_health(d)).get("detail", ""))
-    await d.wait_until(waiting, what="5 tickets waiting")
-    d.signal(signal.SIGTERM)
-    assert await d.wait_exit() == 0
-    return calls
-
-
 @pytest.mark.parametrize("damage", ["emptied", "deleted"])
 async def test_state_file_with_5_waiting_tickets_emptied_or_deleted_is_reported(rig, tmp_path: Path,
                                                                                  damage: str) -> None:
     r = await rig()
-    await _five_waiting(r)
+    await r.stopped_with_waiting(5)
     db = tmp_path / "state" / "pbx-bridge.sqlite3"
     for extra in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         extra.unlink(missing_ok=True)
