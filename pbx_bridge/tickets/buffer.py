@@ -67,6 +67,10 @@ class CallBuffer:
         # provisional records not on disk yet (None: delete the stored one, the call was re-opened)
         self._unsaved: OrderedDict[str, CallRecord | None] = OrderedDict()
         self._held: OrderedDict[tuple[str, str], CallRecord] = OrderedDict()  # final, not in the outbox
+        # Calls decided while a group commit was being written: a failed commit must not put their
+        # provisional record back (it would be decided a second time at the next start).
+        self._flushing = False
+        self._decided: set[str] = set()
         self.dropped = 0
         self.error = ""
         self._wake = asyncio.Event()
@@ -85,6 +89,8 @@ class CallBuffer:
     async def __call__(self, record: CallRecord) -> None:
         """The final record of a call: into the outbox, or held in memory when the store refuses."""
         self._unsaved.pop(record.linkedid, None)
+        if self._flushing:
+            self._decided.add(record.linkedid)
         if self._held:                  # keep the order: behind the calls already held
             self._hold(record, self.error)
             return
@@ -185,7 +191,7 @@ class CallBuffer:
             except Exception:       # a bug must not end the loop: later calls would go uncommitted
                 log.exception("tickets: writing finished calls failed; retried")
                 ok = False
-            if ok:
+            if ok or not (self._unsaved or self._held):     # nothing left that a retry would write
                 wait = _RETRY_FIRST
                 if not self._held:
                     self.error = ""
@@ -215,13 +221,18 @@ class CallBuffer:
                     c.execute("ROLLBACK")
                 raise
 
+        self._flushing = True
         try:
             await self.store.run(tx)
         except sqlite3.Error as exc:
             for lid, rec in batch:          # keep them (newer ones win) and try again
-                self._unsaved.setdefault(lid, rec)
+                if lid not in self._decided:
+                    self._unsaved.setdefault(lid, rec)
             self.error = str(exc)
             return False
+        finally:
+            self._flushing = False
+            self._decided.clear()
         return True
 
     async def _retry_held(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 from pbx_bridge.ami.outcome import CallRecord
@@ -78,5 +79,36 @@ async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(tm
         h = buf.health()
         assert not h.ok and "2 finished call(s) LOST" in h.detail, h
     finally:
+        await buf.stop(0)
+        store.close()
+
+
+async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(tmp_path: Path) -> None:
+    # The group commit fails (a real SQLite error, raised by a trigger) while the call it carries is
+    # being decided: its provisional record must not be written afterwards, or the next start would
+    # decide the call a second time.
+    store = Store(tmp_path / "s.sqlite3")
+    Outbox(store, clock=lambda: 0.0)
+    store.call(lambda c: c.execute("CREATE TRIGGER full BEFORE INSERT ON ended_calls "
+                                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    intake = _Intake()
+    buf = CallBuffer(store, intake)
+    await buf.start()
+    gate = threading.Event()
+    try:
+        blocker = asyncio.ensure_future(store.run(lambda c: gate.wait(10)))   # the store thread is busy
+        buf.remember([record("1800000800.1")], [])
+        await _until(lambda: buf.health().data["unsaved"] == 0, "the group commit waiting to be written")
+        decided = asyncio.ensure_future(buf(record("1800000800.1")))          # decided meanwhile
+        await asyncio.sleep(0)
+        gate.set()
+        await blocker
+        await decided
+        store.call(lambda c: c.execute("DROP TRIGGER full"))
+        await _until(lambda: buf.health().ok, "the buffer writing again")
+        assert intake.decided == ["1800000800.1"]
+        assert _saved(store) == set(), "a decided call's provisional record was saved again"
+    finally:
+        gate.set()
         await buf.stop(0)
         store.close()
