@@ -13,12 +13,19 @@ read), or :class:`SearchIncomplete` (the page bound was hit): the outcome stays 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
-__all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete"]
+__all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete", "carries_marker"]
 
 _MAX_PROBES = 80          # galloping + bisection: enough for 2**40 tickets
 _MAX_PAGES = 2000         # pages read downwards in one search (400,000 tickets at the default window)
+
+
+def carries_marker(text: str, marker: str) -> bool:
+    """``marker`` in ``text`` as a whole, not as the start of a longer one: the Linkedid is ended by
+    ``;``, the kind by this check (``kind=missed`` must not match a future ``kind=missed-callback``)."""
+    return re.search(re.escape(marker) + r"(?![\w.-])", text) is not None
 
 
 class SearchIncomplete(Exception):
@@ -106,7 +113,7 @@ class MarkerSearch:
                 ids = [_id(t) for t in rows]
                 top = max(top, *ids)
                 for t in rows:
-                    if marker in str(t.get("ticket_details", "")):
+                    if carries_marker(str(t.get("ticket_details", "")), marker):
                         return _id(t)
                 if min(ids) <= floor:
                     return None
@@ -129,7 +136,7 @@ class MarkerSearch:
                                   offset=offset)
             rows = list(getattr(r, "rows", []) or [])
             for rep in rows:
-                if marker in str(rep.get("ticket_reply") or ""):
+                if carries_marker(str(rep.get("ticket_reply") or ""), marker):
                     try:
                         return int(rep.get("ticket_reply_id") or 0)
                     except ValueError:

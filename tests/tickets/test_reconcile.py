@@ -137,3 +137,19 @@ async def test_dead_letter_while_the_outcome_is_unknown_then_retry_1_ticket_0_du
         assert (len(rig.tickets), proxy.creates) == (1, 1), "the dead-lettered create was sent again"
     finally:
         await proxy.stop()
+
+
+async def test_search_takes_the_marker_whole_not_as_the_start_of_a_longer_one(
+        itflow_sim, tmp_path: Path) -> None:
+    sim = await itflow_sim("v1-head")
+    floor = max(int(t["ticket_id"]) for t in sim.db.tickets)
+    marker = call_marker("1800000900.1", "missed")
+    sim.db.add_ticket(1, "Other", ticket_details=f"<p><small>{marker}-callback</small></p>")
+    sim.db.add_ticket(1, "Other", ticket_details=f"<p><small>{marker}.5</small></p>")
+    store = Store(tmp_path / "s.sqlite3")
+    search = MarkerSearch(Outbox(store, clock=lambda: 0.0), window=200)
+    async with V1Client(sim.url, sim.keys["all"], timeout=10) as client:
+        assert await search.search(client, marker, floor) is None
+        ours = sim.db.add_ticket(1, "Missed call", ticket_details=f"<p><small>{marker}</small></p><br>")
+        assert await search.search(client, marker, floor) == ours
+    store.close()
