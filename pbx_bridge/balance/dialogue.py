@@ -21,7 +21,7 @@ from pbx_bridge.agi.protocol import quote
 from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.balance.proof import SecretProof
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
-from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
+from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts, read_secret
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
 from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
 from pbx_bridge.log_limits import clip
@@ -58,7 +58,10 @@ class BalanceService:
         s = self.settings
         self.allow = networks(s.allow)
         if s.secret_file is not None:
-            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file), s.secret_file.read_bytes())
+            # The validated secret (read_secret), never the raw bytes: an emptied file must not turn the
+            # proof into SHA1(nonce), which anyone can compute.
+            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file),
+                                     read_secret(s.secret_file).encode())
 
     async def fastagi_proven(self, session: Any) -> bool:
         """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""

@@ -7,6 +7,7 @@ call, a lockout per calling number, and no DTMF client-number path unless a PIN 
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -18,11 +19,20 @@ __all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts", "read_secret
 
 
 def read_secret(path: Path) -> str:
-    """The shared secret in ``path`` (blanks around it ignored); ValueError says why it cannot be used."""
+    """The shared secret in ``path`` (blanks around it ignored); ValueError says why it cannot be used.
+
+    A file other users can read gives the secret to every local process (the very peers it keeps out);
+    one they can write lets them choose it. Either is refused (the error never shows the content)."""
     try:
+        mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: not a regular file")
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ValueError(f"{path}: readable or writable by every user (mode {stat.S_IMODE(mode):o}); "
+                         "chmod 640 and give the group to the asterisk and pbx-bridge users")
     if len(text) < 16 or not re.fullmatch(r"[A-Za-z0-9_+/=.-]+", text):
         raise ValueError(f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' "
                          "(e.g. openssl rand -hex 24)")

@@ -9,8 +9,13 @@ Hooli (6505550100).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from contextlib import AsyncExitStack
 
+import pytest
+
+from pbx_bridge.balance.proof import SecretProof
 from tests.agi.peer import Peer
 from tests.balance.asterisk_peer import agi_env, env_bytes
 from tests.balance.harness import open_ivr
@@ -112,6 +117,7 @@ async def test_with_a_secret_a_fastagi_peer_must_prove_it_reads_the_file(itflow_
     secret = b"0123456789abcdef0123456789abcdef\n"
     path = tmp_path / "balance.secret"
     path.write_bytes(secret)
+    path.chmod(0o640)                                  # readable by the asterisk group, not by everyone
     async with AsyncExitStack() as stack:
         ivr = await open_ivr(stack, tmp_path / "state", await itflow_sim("v1-v25"), secret_file=str(path))
         asterisk = await ivr.call("4125550101", files={str(path): secret})
@@ -122,3 +128,48 @@ async def test_with_a_secret_a_fastagi_peer_must_prove_it_reads_the_file(itflow_
         assert len(intruder) == len(wrong) == 1                               # the question, nothing more
         assert not any(secret.strip().decode() in c for c in asterisk + intruder + wrong)
         assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}
+
+
+async def test_a_recorded_proof_cannot_be_replayed_and_a_silent_peer_is_let_go(itflow_sim, tmp_path) -> None:
+    # Someone who once saw a right answer (an AGI debug log, say) replays it: every question carries a
+    # fresh nonce, so the old digest answers nothing. A peer that never answers holds its connection for
+    # the proof's short deadline only, and a file saved with CRLF still proves it.
+    secret = b"0123456789abcdef0123456789abcdef"
+    path = tmp_path / "balance.secret"
+    path.write_bytes(secret + b"\r\n")
+    path.chmod(0o600)
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path / "state", await itflow_sim("v1-v25"), secret_file=str(path))
+        assert (await ivr.call("4125550101", files={str(path): secret + b"\r\n"}))[-1] == status("spoken")
+        questions, digests = [], []
+        for _ in range(3):
+            peer = await Peer.connect(ivr.server.port)
+            await peer.send(env_bytes(agi_env("4125550101")))
+            question = await peer.read_command()
+            assert question is not None
+            asked = re.fullmatch(rf"GET FULL VARIABLE \$\{{SHA1\(\$\{{FILE\({path}\)\}}(\w+)\)\}}", question)
+            assert asked is not None, question
+            nonce = asked[1]
+            questions.append(nonce)
+            digests.append(hashlib.sha1(secret + b"\r\n" + nonce.encode()).hexdigest())
+            peer.close()
+        assert len(set(questions)) == 3 and all(len(n) == 32 for n in questions)   # never the same nonce
+        replay = await Peer.connect(ivr.server.port)
+        await replay.send(env_bytes(agi_env("4125550101")))
+        assert await replay.read_command() is not None
+        await replay.send(f"200 result=1 ({digests[0]})\n")
+        assert await replay.read_command() is None                  # refused: nothing more, closed
+        replay.close()
+        silent = await Peer.connect(ivr.server.port)
+        await silent.send(env_bytes(agi_env("4125550101")))
+        assert await silent.read_command() is not None
+        assert await silent.wait_closed_by_server()                 # let go without an answer
+        silent.close()
+        assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 5.0}
+
+
+def test_an_empty_secret_is_never_a_proof() -> None:
+    # SHA1 of nothing and the nonce is SHA1(nonce): anyone could answer it.
+    for empty in (b"", b"\n", b"short"):
+        with pytest.raises(ValueError):
+            SecretProof("/etc/asterisk/pbx-bridge-balance.secret", empty)
