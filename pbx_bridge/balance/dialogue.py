@@ -24,7 +24,7 @@ from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts, read_secret
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
 from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
-from pbx_bridge.log_limits import clip
+from pbx_bridge.log_limits import Throttle, clip
 
 __all__ = ["BalanceCall", "BalanceService"]
 
@@ -53,10 +53,12 @@ class BalanceService:
     allow: tuple[Network, ...] = field(init=False, default=())
     # Asked of every FastAGI peer when balance.secret_file is set (see pbx_bridge/balance/proof.py).
     proof: SecretProof | None = field(init=False, default=None)
+    _refusals: Throttle = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.allow = networks(s.allow)
+        self._refusals = Throttle(log)
         if s.secret_file is not None:
             # The validated secret (read_secret), never the raw bytes: an emptied file must not turn the
             # proof into SHA1(nonce), which anyone can compute.
@@ -69,20 +71,24 @@ class BalanceService:
             return True
         if await self.proof.check(session):
             return True
-        log.warning("balance: a FastAGI peer from %s could not prove it reads balance.secret_file; refused",
-                    clip(getattr(session, "peer", "?"), 60))
-        if self.metrics is not None:
-            self.metrics.balance_requests.labels(result="forbidden").inc()
+        self.forbidden("unproven", "balance: a FastAGI peer from %s could not prove it reads "
+                       "balance.secret_file; refused", clip(getattr(session, "peer", "?"), 60))
         return False
 
     def door_allows(self, door: str, peer: str) -> bool:
         """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""
         if peer_allowed(peer, self.allow):
             return True
-        log.warning("balance: refused a %s request from %s (not in balance.allow)", door, clip(peer, 60))
+        self.forbidden(f"not_allowed:{door}", "balance: refused a %s request from %s (not in balance.allow)",
+                       door, clip(peer, 60))
+        return False
+
+    def forbidden(self, kind: str, msg: str, *args: Any) -> None:
+        """A refused peer: counted (outcome ``forbidden``) and logged, summarised under a flood (these cost
+        an attacker nothing, so one line each would let any local process fill the log)."""
+        self._refusals.log(kind, logging.WARNING, msg, *args)
         if self.metrics is not None:
             self.metrics.balance_requests.labels(result="forbidden").inc()
-        return False
 
     async def handle(self, session: Any, *, door: str = "fastagi") -> str:
         """Run one call that came through ``door`` (``fastagi`` or ``classic``: limits count per door)."""
