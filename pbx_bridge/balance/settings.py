@@ -97,9 +97,11 @@ class BalanceSettings(Section):
     lockout_window: float = Field(default=3600.0, gt=0, description="seconds failures are remembered")
     # Balances heard (successful lookups) per calling number within number_window, and per door (FastAGI
     # route, classic script endpoint) within door_window; beyond them a polite refusal ("limited").
-    max_balances_per_number: int = Field(default=3, ge=1, le=1000)
+    # Defaults (docs/balance.md): an office's staff all present its main number, so 10 an hour; 20 a
+    # minute per door takes 7+ callers in the balance menu at once, which a real PBX rarely carries.
+    max_balances_per_number: int = Field(default=10, ge=1, le=1000)
     number_window: float = Field(default=3600.0, gt=0)
-    max_balances_per_door: int = Field(default=5, ge=1, le=10_000)
+    max_balances_per_door: int = Field(default=20, ge=1, le=10_000)
     door_window: float = Field(default=60.0, gt=0)
     # Peers allowed on both doors (CIDR): the FastAGI peer, and the classic script's HTTP client.
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])

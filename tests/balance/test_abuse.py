@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from contextlib import AsyncExitStack
 
 import pytest
@@ -19,6 +20,14 @@ from pbx_bridge.balance.proof import SecretProof
 from tests.agi.peer import Peer
 from tests.balance.asterisk_peer import agi_env, env_bytes
 from tests.balance.harness import open_ivr
+
+# The attempt log's time, fixed: every call of a test falls in the same limit windows however slow the run.
+START = time.time()
+
+
+def frozen_clock() -> float:
+    return START
+
 
 TEN_NUMBERS = ["4125550101", "4125550199", "4125550100", "4125550102", "7245550120", "7245550198",
                "7245550121", "17245550124", "7245550150", "6505550100"]
@@ -31,7 +40,8 @@ def status(outcome: str) -> str:
 async def test_10_balances_in_a_burst_from_10_claimed_numbers_are_limited_per_door(
         itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=4)
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=4,
+                             clock=frozen_clock)
         await ivr.service.provider.capabilities()
         results = await asyncio.gather(*(ivr.call(n) for n in TEN_NUMBERS))
         outcomes = [r[-1] for r in results]
@@ -44,7 +54,7 @@ async def test_one_number_hears_its_balance_at_most_max_balances_per_number_time
         itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
         ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_number=3,
-                             max_balances_per_door=100)
+                             max_balances_per_door=100, clock=frozen_clock)
         outcomes = [(await ivr.call("4125550101"))[-1] for _ in range(5)]
         assert outcomes == [status("spoken")] * 3 + [status("limited")] * 2
         assert (await ivr.call("6505550100"))[-1] == status("spoken")   # another number is not limited
@@ -173,3 +183,18 @@ def test_an_empty_secret_is_never_a_proof() -> None:
     for empty in (b"", b"\n", b"short"):
         with pytest.raises(ValueError):
             SecretProof("/etc/asterisk/pbx-bridge-balance.secret", empty)
+
+
+async def test_with_the_default_limits_an_office_number_and_a_busy_minute_all_hear_their_balance(
+        itflow_sim, tmp_path) -> None:
+    # A client's office presents one main number for every phone; on invoice day several staff ask within
+    # the hour, and several clients call in the same minute. None of them may be refused as "limited".
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), clock=frozen_clock)
+        office = [(await ivr.call("4125550100"))[-1] for _ in range(10)]
+        assert office == [status("spoken")] * 10
+        assert (await ivr.call("4125550100"))[-1] == status("limited")         # an 11th within the hour
+        others = [n for n in TEN_NUMBERS if n != "4125550100"] + ["4125550101"]
+        burst = await asyncio.gather(*(ivr.call(n) for n in others))
+        assert [r[-1] for r in burst] == [status("spoken")] * 10               # 20 in the minute in all
+        assert (await ivr.call("7245550120"))[-1] == status("limited")         # the door's 21st
