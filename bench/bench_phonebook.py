@@ -2,7 +2,7 @@
 every format; then the unchanged path (pull again, publish: no build, no writes).
 
 The simulator runs in a child process (its tables are not ours), so the peak memory printed is this
-process's: pull + snapshot + entries + rendering. Targets (issue 6): all formats <= 10 s and <= 300 MB;
+process's: pull + snapshot + entries + rendering. Targets: all formats <= 10 s and <= 300 MB;
 an unchanged sync <= 1 s of work after the pull and zero file writes. Figures are printed, never asserted.
 
     .venv/bin/python bench/bench_phonebook.py [--entries 100000] [--keep DIR]
