@@ -53,6 +53,8 @@ async def test_at_the_cap_the_oldest_silent_connection_makes_room_for_a_real_req
         if server.health().data["open_connections"] == 4:
             break
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail(f"the server never had the four connections: {server.health().data}")
     assert await _real_request(server.port, "15551230001") == [
         'SET VARIABLE CALLERID(name) "name of 15551230001"']
     assert await _closed_by_server(silent[0])            # the oldest was pushed out
@@ -77,6 +79,8 @@ async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they
         if server.health().data["active_sessions"] == 2 and not server._unready:
             break
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail(f"the two sessions never started: {server.health().data}")
     extra = await Peer.connect(server.port)
     await extra.send(env_block("cid"))
     assert await _closed_by_server(extra)
@@ -120,6 +124,8 @@ async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_eac
         if any("more like it" in r.getMessage() for r in caplog.records):
             break
         await asyncio.sleep(0.05)
+    else:
+        pytest.fail("no summary line within 5 s")
     for p in peers:
         p.close()
     evictions = [r.getMessage() for r in caplog.records if "connection cap" in r.getMessage()]
