@@ -154,7 +154,7 @@ class BalanceCall:
         s = self.settings
         if not s.enabled:
             return await self._refuse("disabled")
-        if await self.verifier.locked(self.number_key, 0, self.channel):
+        if await self.verifier.locked(self.number_key, 0, self.channel, self.call_id):
             log.warning("balance: channel %s is locked out (too many failures)", clip(self.channel, 60))
             return await self._refuse("locked")
         caps = await self.service.provider.capabilities()
@@ -231,7 +231,7 @@ class BalanceCall:
         """Ask the PIN once: "ok", "retry" (wrong, tries left), or a final outcome (already spoken)."""
         s = self.settings
         client_id = max(identity.client_id, 0)
-        if await self.verifier.locked(self.number_key, client_id, self.channel):
+        if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
             log.warning("balance: %s is locked out of client %s (too many failures)", clip(self.number_key),
                         client_id)
             return await self._refuse("locked")
@@ -244,7 +244,7 @@ class BalanceCall:
             return "ok"
         await self.verifier.attempts.record(number=self.number_key, client_id=client_id, call_id=self.call_id,
                                             kind=kind, ok=False, channel=self.channel, door=self.door)
-        if await self.verifier.locked(self.number_key, client_id, self.channel):
+        if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
             return await self._refuse("locked")
         if last:
             return await self._refuse("refused")

@@ -59,7 +59,7 @@ MIGRATIONS = [
     CREATE INDEX balance_attempts_door ON balance_attempts(door, ok, at);
     """,
 ]
-_FILTERS = ("number", "client_id", "channel", "door")   # column names: never taken from input
+_FILTERS = ("number", "client_id", "channel", "door", "call_id")   # column names: never taken from input
 
 
 class Why(StrEnum):
@@ -184,10 +184,16 @@ class Verifier:
 
     # ------------------------------------------------------------------ limits
 
-    async def locked(self, number_key: str, client_id: int, channel: str) -> bool:
-        """Is this (calling number, client) pair or this channel locked out by its failures?"""
+    async def locked(self, number_key: str, client_id: int, channel: str, call_id: str = "") -> bool:
+        """Is this (calling number, client) pair or this channel locked out by its failures?
+
+        The channel lock counts the failures of this call only (channel and ``agi_uniqueid``): channel
+        names are a running counter, so a spoofer could otherwise record failures under the names of
+        calls still to come and have the next real caller refused before being asked."""
         s = self.settings
-        if channel and await self.attempts.failures(channel=channel, window=s.lockout_window) \
+        on_channel: dict[str, str | int] = {"channel": channel, "call_id": call_id} if call_id else \
+            {"channel": channel}
+        if channel and await self.attempts.failures(window=s.lockout_window, **on_channel) \
                 >= s.max_failures_per_number:
             return True
         if number_key == ANONYMOUS or client_id <= 0:

@@ -102,6 +102,21 @@ async def test_failures_lock_the_channel_whatever_number_it_claims(itflow_sim, t
         assert (await ivr.call("4125550101", dtmf="8642#"))[-1] == status("spoken")   # a real call
 
 
+async def test_failures_recorded_under_a_coming_channel_name_do_not_lock_the_real_call(
+        itflow_sim, tmp_path) -> None:
+    # Channel names are a running counter: a spoofer records failures under the name the next real call
+    # will get. They belong to other calls (other agi_uniqueid), so the real caller is still asked.
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
+                             client_number_prompt=True, max_attempts=1, max_failures_per_number=3)
+        for n in range(3):
+            await ivr.call(f"1555123000{n}", dtmf="1#1111#", channel="PJSIP/trunk-0000002a",
+                           uniqueid=f"1795850000.{n}")
+        real = await ivr.call("4125550101", dtmf="8642#", channel="PJSIP/trunk-0000002a",
+                              uniqueid="1795850061.42")
+        assert real[-1] == status("spoken")
+
+
 async def test_a_wrong_pin_pair_locks_only_that_number_for_that_client(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
         ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
