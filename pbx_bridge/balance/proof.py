@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ PROOF_TIMEOUT = 2.0   # seconds for the answer
 # What may follow the secret in the file: FILE() hands Asterisk the content as written, final newline and
 # all (``openssl rand -hex 24 > file`` writes one; Windows editors write CRLF).
 _TAILS = (b"", b"\n", b"\r\n")
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_./-]+")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class SecretProof:
         # SHA1 of an empty secret and the nonce is SHA1(nonce): anyone could answer it.
         if len(self.secret.strip()) < 16:
             raise ValueError("the balance secret is missing or too short")
+        # The path goes unquoted into an Asterisk expression: no '$', braces, parentheses, commas or
+        # blanks that could end FILE() or start another expression (settings validate it the same way).
+        if not _PLAIN_PATH.fullmatch(self.path):
+            raise ValueError(f"not a plain absolute path: {self.path!r}")
 
     def command(self, nonce: str) -> str:
         return f"GET FULL VARIABLE ${{SHA1(${{FILE({self.path})}}{nonce})}}"

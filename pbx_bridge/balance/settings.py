@@ -85,8 +85,9 @@ class BalanceSettings(Section):
     default_currency: str = "USD"
     max_attempts: int = Field(default=3, ge=1, le=10, description="PIN / client-number tries per call")
     # Failures within lockout_window (persisted) that lock one calling number out of one client, and one
-    # call (channel and uniqueid) out of everything. A withheld number has no counter of its own: withheld callers must not
-    # lock each other out, so for them only the channel and the client's slow-down count.
+    # call (channel and uniqueid) out of everything. A withheld number has no counter of its own:
+    # withheld callers must not lock each other out, so for them only the call and the client's
+    # slow-down count.
     max_failures_per_number: int = Field(default=5, ge=1, le=100)
     # Failed PINs against one client from any number before its PIN checks slow down: each further check
     # waits pin_delay_first * 2^(failures - this), at most pin_delay_max seconds, one check at a time.

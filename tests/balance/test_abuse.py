@@ -200,6 +200,12 @@ def test_an_empty_secret_is_never_a_proof() -> None:
             SecretProof("/etc/asterisk/pbx-bridge-balance.secret", empty)
 
 
+def test_a_path_that_could_become_an_asterisk_expression_is_refused() -> None:
+    for odd in ("/tmp/x)}${SHELL(id)", "/tmp/a,b", "/tmp/a b", "relative/path", "/tmp/${X}", "/tmp/x\n"):
+        with pytest.raises(ValueError):
+            SecretProof(odd, b"0123456789abcdef0123456789abcdef")
+
+
 async def test_with_the_default_limits_an_office_number_and_a_busy_minute_all_hear_their_balance(
         itflow_sim, tmp_path) -> None:
     # A client's office presents one main number for every phone; on invoice day several staff ask within
