@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from pbx_bridge.allow import networks
 from pbx_bridge.settings_base import Section
 
 __all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts", "read_secret"]
@@ -149,10 +150,7 @@ class BalanceSettings(Section):
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in v:
-            ipaddress.ip_network(item, strict=False)
+        networks(v)      # the same parser the doors use: ValueError names the item that is no network
         return v
 
     @field_validator("secret_file")
