@@ -81,3 +81,4 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
     assert "Traceback" not in log
     assert len(flood_lines) <= 40, "\n".join(flood_lines[:60])
     assert len(log.encode()) <= 20_000
+
