@@ -144,6 +144,7 @@ class Verifier:
         self._map = self._canonical_map(settings.number_map)
         # One PIN check at a time per client once it is slowed down, so parallel calls cannot share a delay.
         self._client_gates: dict[int, asyncio.Lock] = {}
+        self._gate_users: dict[int, int] = {}     # checks holding or awaiting each client's gate
         self._grant_lock = asyncio.Lock()    # success limits: count and record as one step
 
     def _canonical_map(self, raw: dict[str, int]) -> dict[str, int]:
@@ -216,16 +217,23 @@ class Verifier:
         delay = self.pin_delay(failures)
         if delay <= 0:
             return await self.pin_matches(identity, entered)
-        gate = self._client_gates.setdefault(identity.client_id, asyncio.Lock())
+        client = identity.client_id
+        gate = self._client_gates.setdefault(client, asyncio.Lock())
+        # Forget the gate only when no check holds or awaits it: Lock.locked() is False for a moment between
+        # one holder's release and the next waiter's wake-up, and a gate dropped then would let the next
+        # newcomer take a fresh one and check in parallel with the queue.
+        self._gate_users[client] = self._gate_users.get(client, 0) + 1
         try:
             async with gate:
                 log.warning("balance: client %s has %d failed PINs within the window; this check waits "
-                            "%.2f s", identity.client_id, failures, delay)
+                            "%.2f s", client, failures, delay)
                 await asyncio.sleep(delay)
                 return await self.pin_matches(identity, entered)
         finally:
-            if not gate.locked():
-                self._client_gates.pop(identity.client_id, None)
+            self._gate_users[client] -= 1
+            if not self._gate_users[client]:
+                del self._gate_users[client]
+                self._client_gates.pop(client, None)
 
     async def grant(self, *, number_key: str, client_id: int, call_id: str, kind: str, channel: str,
                     door: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from contextlib import AsyncExitStack
@@ -17,6 +18,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from pbx_bridge.balance.proof import SecretProof
+from pbx_bridge.balance.verify import Identity, Why
 from tests.agi.peer import Peer
 from tests.balance.asterisk_peer import agi_env, env_bytes
 from tests.balance.harness import open_ivr
@@ -219,3 +221,33 @@ async def test_with_the_default_limits_an_office_number_and_a_busy_minute_all_he
         burst = await asyncio.gather(*(ivr.call(n) for n in others))
         assert [r[-1] for r in burst] == [status("spoken")] * 10               # 20 in the minute in all
         assert (await ivr.call("7245550120"))[-1] == status("limited")         # the door's 21st
+
+
+async def test_a_slowed_client_checks_one_pin_at_a_time_even_for_a_caller_arriving_as_one_finishes(
+        itflow_sim, tmp_path, caplog) -> None:
+    # Three guesses queue on client 1's slow-down; a fourth arrives the moment the first is answered. It
+    # must join the queue, not start a check of its own beside it (that would multiply the guessing rate).
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
+                             max_failures_per_client=1, pin_delay_first=0.01, pin_delay_max=0.01)
+        v = ivr.service.verifier
+        await v.attempts.record(number="+15551230001", client_id=1, call_id="x", kind="pin", ok=False)
+        identity = Identity(client_id=1, why=Why.CALLERID)
+        order: list[str] = []
+        caplog.set_level(logging.WARNING, logger="pbx_bridge.balance.verify")
+        handler = logging.Handler()
+        handler.emit = lambda r: order.append("wait") if "this check waits" in r.getMessage() else None
+        logging.getLogger("pbx_bridge.balance.verify").addHandler(handler)
+        try:
+            async def guess(pin: str) -> None:
+                await v.pin_check(identity, pin)
+                order.append("done")
+
+            first = asyncio.create_task(guess("1111"))
+            rest = [asyncio.create_task(guess(p)) for p in ("2222", "3333")]
+            await first
+            late = asyncio.create_task(guess("4444"))
+            await asyncio.gather(*rest, late)
+        finally:
+            logging.getLogger("pbx_bridge.balance.verify").removeHandler(handler)
+        assert order == ["wait", "done"] * 4
