@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pbx_bridge.allow import networks
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
@@ -74,10 +75,7 @@ class ItflowSettings(Section):
 
 
 def _check_networks(v: list[str]) -> list[str]:
-    import ipaddress
-
-    for item in v:
-        ipaddress.ip_network(item, strict=False)
+    networks(v)          # ValueError names the item that is no network
     return v
 
 
