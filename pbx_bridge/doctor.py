@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pbx_bridge.config import Settings
+from pbx_bridge.config import Settings, secrets_in_file
+from pbx_bridge.state_files import state_problems
 
 __all__ = ["CheckItem", "run_checks"]
 
@@ -39,8 +40,9 @@ class CheckItem:
 
 
 async def run_checks(settings: Settings, *, config_path: Path | None = None) -> list[CheckItem]:
-    items: list[CheckItem] = [_config(config_path)]
+    items: list[CheckItem] = [_config(config_path, secrets_in_file(settings))]
     items.append(_writable_dir("state_dir", settings.state_dir, "create it, owned by the service user"))
+    items.extend(_state_files(settings.state_dir))
     items.extend(await _itflow(settings))
     items.extend(await _ami(settings))
     fastagi = settings.fastagi
@@ -58,7 +60,7 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     return items
 
 
-def _config(path: Path | None) -> CheckItem:
+def _config(path: Path | None, secrets: list[str]) -> CheckItem:
     if path is None:
         return CheckItem("ok", "config", "valid")
     try:
@@ -66,8 +68,10 @@ def _config(path: Path | None) -> CheckItem:
     except OSError:
         return CheckItem("ok", "config", f"{path}: valid")
     if mode & stat.S_IROTH:
+        if not secrets:  # e.g. the example's placeholders: nothing to expose
+            return CheckItem("ok", "config", f"{path}: valid (readable by others; holds no secret)")
         return CheckItem("warn", "config", f"{path}: valid, but readable by others ({stat.filemode(mode)})",
-                         f"chmod o-rwx {path} (it may hold the ITFlow key and the AMI secret)")
+                         f"chmod o-rwx {path} (it holds {' and '.join(secrets)})")
     return CheckItem("ok", "config", f"{path}: valid")
 
 
@@ -81,6 +85,13 @@ def _writable_dir(name: str, path: Path, hint: str) -> CheckItem:
         what = "writable" if probe == path else f"will be created (under {probe})"
         return CheckItem("ok", name, f"{path}: {what}")
     return CheckItem("fail", name, f"{path}: not writable by uid {os.geteuid()}", hint)
+
+
+def _state_files(state_dir: Path) -> list[CheckItem]:
+    # The directory being writable is not enough: a file left by a run as another user is not.
+    return [CheckItem("fail", "state file", problem, "chown -R the service user (scripts/install does)")
+            for problem in state_problems(state_dir)
+            if problem.startswith(f"{state_dir}/")]
 
 
 def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail") -> CheckItem:
