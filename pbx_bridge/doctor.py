@@ -51,7 +51,9 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     if settings.ami is not None:
         items.append(_readable_dir("voicemail spool", settings.voicemail.spool_root,
                                    "add the service user to the asterisk group (voicemail details)",
-                                   missing_level="warn"))
+                                   missing_level="warn",
+                                   missing_hint="is Asterisk installed on this host? else set "
+                                   "voicemail.spool_root to its voicemail spool"))
     if settings.phonebook.enabled and settings.phonebook.output_dir is not None:
         items.append(_writable_dir("phonebook output_dir", settings.phonebook.output_dir,
                                    "create it and give the service user write access"))
@@ -94,9 +96,11 @@ def _state_files(state_dir: Path) -> list[CheckItem]:
             if problem.startswith(f"{state_dir}/")]
 
 
-def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail") -> CheckItem:
+def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail",
+                  missing_hint: str = "") -> CheckItem:
     if not path.is_dir():
-        return CheckItem(missing_level, name, f"{path}: does not exist", hint)
+        # A missing directory is not a permission problem: a group would not help.
+        return CheckItem(missing_level, name, f"{path}: does not exist", missing_hint or hint)
     if os.access(path, os.R_OK | os.X_OK):
         return CheckItem("ok", name, f"{path}: readable")
     return CheckItem(missing_level, name, f"{path}: not readable by uid {os.geteuid()}", hint)
