@@ -7,7 +7,6 @@ drifting apart.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from pbx_bridge.config import parse_settings
+from tests.test_debian13 import ROOT as TRIXIE
+from tests.test_debian13 import require_trixie
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts/install"
@@ -86,7 +87,6 @@ def test_doc_shows_the_same_config_lines_as_the_script() -> None:
 
 # --------------------------------------------------------------------------- the real install, Debian 13
 
-TRIXIE = Path(os.environ.get("PBX_BRIDGE_TRIXIE_ROOT", "/var/lib/pbx-bridge-trixie/chroot"))
 TEST_VENV = "/opt/pbx-bridge-test-venv"
 
 # Runs inside the chroot (a throwaway overlay of the trixie chroot), as root with umask 077, offline.
@@ -152,21 +152,12 @@ kill $SIM
 """
 
 
-def _trixie_unavailable() -> str:
-    if os.geteuid() != 0:
-        return "needs root (mount namespace, chroot)"
-    if not (TRIXIE / ".pbx-bridge-trixie").is_file() or not (TRIXIE / "opt/pbx-bridge-wheels").is_dir():
-        return f"no trixie chroot at {TRIXIE} (scripts/test-setup builds it with scripts/trixie-setup)"
-    return ""
-
-
+@pytest.mark.debian13
 @pytest.mark.timeout(900)
 def test_install_under_umask_077_after_a_root_trial_gives_a_working_service(tmp_path: Path) -> None:
-    reason = _trixie_unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"Debian 13 chroot unavailable in CI: {reason}")
-        pytest.skip(reason)
+    require_trixie()
+    if not (TRIXIE / "opt/pbx-bridge-wheels").is_dir():
+        pytest.fail(f"{TRIXIE} has no wheelhouse: re-run scripts/trixie-setup")
     merged, upper, work = tmp_path / "root", tmp_path / "upper", tmp_path / "work"
     for d in (merged, upper, work):
         d.mkdir()
