@@ -44,7 +44,7 @@ log = logging.getLogger("pbx_bridge.config")
 
 # The example config's stand-ins: no one can use them, so a world-readable file holding them exposes
 # nothing (and is not warned about). Compared case-insensitively, stripped.
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "xxx"})
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme"})
 
 
 def is_placeholder_secret(value: str | None) -> bool:
