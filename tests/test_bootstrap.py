@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # pip without any index or local wheel directory: what "no PyPI" looks like.
 OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private network namespace")
+# host: acts on this checkout's own .venv, which does not work inside the Debian 13 chroot.
+pytestmark = [pytest.mark.host,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private network namespace")]
 
 
 def _offline(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -152,7 +152,7 @@ kill $SIM
 """
 
 
-@pytest.mark.debian13
+@pytest.mark.host
 @pytest.mark.timeout(900)
 def test_install_under_umask_077_after_a_root_trial_gives_a_working_service(tmp_path: Path) -> None:
     require_trixie()
