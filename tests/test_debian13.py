@@ -32,6 +32,14 @@ def _unavailable() -> str:
     return ""
 
 
+def root_mount_hint(stderr: str) -> str:
+    """Why ``unshare --propagation private`` failed, when it did: "/" is not a mount point here."""
+    if "propagation" not in stderr:
+        return ""
+    return ("\n(this runs in a bare chroot whose / is not a mount point: private mounts need one; run the "
+            "tests on the host, in systemd-nspawn, or bind-mount the chroot onto itself before chroot)")
+
+
 def require_trixie() -> None:
     """Fail in CI (the chroot is part of the test set-up there), skip elsewhere, when it is missing."""
     reason = _unavailable()
@@ -64,7 +72,7 @@ def test_non_lab_suite_passes_on_debian13_python313() -> None:
     proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--fork",
                            "sh", "-c", script], capture_output=True, text=True, timeout=1150,
                           stdin=subprocess.DEVNULL)
-    out = proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr + root_mount_hint(proc.stderr)
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     assert proc.returncode == 0, f"non-lab suite on Debian 13 failed (exit {proc.returncode}):\n{out[-6000:]}"
     passed = re.search(r"(\d+) passed", summary)

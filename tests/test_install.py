@@ -17,7 +17,7 @@ import pytest
 
 from pbx_bridge.config import parse_settings
 from tests.test_debian13 import ROOT as TRIXIE
-from tests.test_debian13 import require_trixie
+from tests.test_debian13 import require_trixie, root_mount_hint
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts/install"
@@ -141,6 +141,11 @@ print(f"RESULT readyz={status} {body}")
 PY
 kill -TERM $RUN; wait $RUN; say "run-exit=$?"
 cat /tmp/run.out
+# A root-owned state file again (e.g. a command run as root): check names it ...
+chown root:root /var/lib/pbx-bridge/phonebook-state.json; chmod 0600 /var/lib/pbx-bridge/phonebook-state.json
+runuser -u pbx-bridge -- env CREDENTIALS_DIRECTORY=/etc/pbx-bridge \
+  /opt/pbx-bridge/venv/bin/pbx-bridge --config /etc/pbx-bridge/config.yaml check > /tmp/check2.out 2>&1
+say "badcheck=$? $(grep '^fail' /tmp/check2.out | tr '\n' ' ')"
 # What the old script left under umask 077: the service user cannot even start the program ...
 chmod -R go-rwx /opt/pbx-bridge
 $AS_SERVICE sh -c '/opt/pbx-bridge/venv/bin/pbx-bridge --version' >/dev/null 2>&1; say "broken=$?"
@@ -148,6 +153,9 @@ $AS_SERVICE sh -c '/opt/pbx-bridge/venv/bin/pbx-bridge --version' >/dev/null 2>&
 PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/pbx-bridge-wheels sh $SRC/scripts/install > /tmp/install2.out 2>&1
 say "reinstall=$?"
 $AS_SERVICE sh -c '/opt/pbx-bridge/venv/bin/pbx-bridge --version' >/dev/null 2>&1; say "repaired=$?"
+runuser -u pbx-bridge -- env CREDENTIALS_DIRECTORY=/etc/pbx-bridge \
+  /opt/pbx-bridge/venv/bin/pbx-bridge --config /etc/pbx-bridge/config.yaml check > /tmp/check3.out 2>&1
+say "recheck=$?"
 kill $SIM
 """
 
@@ -179,7 +187,7 @@ def test_install_under_umask_077_after_a_root_trial_gives_a_working_service(tmp_
     proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--fork",
                            "sh", "-c", outer], capture_output=True, text=True, timeout=850,
                           stdin=subprocess.DEVNULL)
-    out = proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr + root_mount_hint(proc.stderr)
     results = dict(re.findall(r"^RESULT (\S+?)[= ](.*)$", out, flags=re.M))
     assert results.get("install") == "0", out
     assert "warning" not in out.split("RESULT install", 1)[0].lower(), out
@@ -197,3 +205,8 @@ def test_install_under_umask_077_after_a_root_trial_gives_a_working_service(tmp_
     assert results.get("run-exit") == "0", out
     assert results.get("broken") == "126", out
     assert results.get("reinstall") == "0" and results.get("repaired") == "0", out
+    # check told the truth about the one root-owned file, and the re-run took it over again.
+    bad = results["badcheck"]
+    assert bad.startswith("1 ") and "fail  state file: /var/lib/pbx-bridge/phonebook-state.json" in bad, bad
+    assert "owner root" in bad and bad.count("fail") == 1, bad
+    assert results.get("recheck") == "0", out
