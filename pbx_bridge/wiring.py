@@ -32,19 +32,20 @@ __all__ = ["build_parts"]
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
     from aiohttp import web
 
-    from pbx_bridge.agi.cid import cid_route
+    from pbx_bridge.agi.cid import cid_route, door_guard
     from pbx_bridge.agi.server import FastAgiServer
     from pbx_bridge.balance.dialogue import BalanceService
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
-    from pbx_bridge.callerid_http import cid_routes
+    from pbx_bridge.balance.settings import read_secret
+    from pbx_bridge.callerid_http import cid_guard, cid_routes
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.http import HttpFace
+    from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.phonebook.http import phonebook_routes
+    from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.service import Parts
     from pbx_bridge.state_files import state_health
@@ -71,13 +72,17 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                                        plan=plan, store=store, metrics=metrics)
 
     if settings.fastagi.enabled:
-        routes = {"cid": cid_route(callerid)}
+        routes = {"cid": cid_route(callerid, safe_names=settings.callerid.safe_names,
+                                   guard=door_guard(settings))}
         if balance is not None:
             routes["balance"] = balance_route(balance)
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
                                 env_timeout=settings.fastagi.env_timeout,
                                 command_timeout=settings.fastagi.command_timeout,
-                                session_timeout=settings.fastagi.session_timeout, metrics=metrics)
+                                session_timeout=settings.fastagi.session_timeout,
+                                allow=settings.fastagi.allow,
+                                max_connections=settings.fastagi.max_connections,
+                                metrics=metrics)
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 
@@ -96,22 +101,32 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http_routes: list[web.RouteDef] = [*cid_routes(callerid, settings), *directory_routes(directory)]
+        http = settings.http
+        http_routes: list[web.RouteDef] = [*directory_routes(directory)]
+        groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
         if phonebook is not None:
-            http_routes += phonebook_routes(phonebook)
-        auth = settings.http.basic_auth
-        face = HttpFace(settings.http.host, settings.http.port, http_routes,
-                        allow=settings.http.allow,
+            http_routes += phonebook_sync_routes(phonebook)
+            groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
+                                     http.allow_for("phonebook")))
+        tls = None
+        if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
+            tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
+        auth = http.basic_auth
+        face = HttpFace(http.host, http.port, http_routes,
+                        allow=http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics)
+                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)],
+                        groups=groups, tls=tls)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
             # The classic balance script's door: loopback only, never the handsets' listener.
             sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
             parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+            secret_file = settings.balance.secret_file
             internal = HttpFace("127.0.0.1", settings.http.internal_port,
-                                balance_http_routes(balance, sessions=sessions),
+                                balance_http_routes(balance, sessions=sessions,
+                                                    secret=read_secret(secret_file) if secret_file else None),
                                 allow=["127.0.0.0/8", "::1/128"], name="http-internal")
             parts.components.append(internal)
     return parts

@@ -17,6 +17,7 @@ from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.ami.tracker import CallTracker, default_is_internal
 from pbx_bridge.component import Health
+from pbx_bridge.log_limits import clip
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["AmiListener"]
@@ -162,8 +163,9 @@ class AmiListener:
                 if self.metrics:
                     self.metrics.call_outcomes.labels(outcome=rec.outcome.value).inc()
                 if rec.outcome is Outcome.LOST:
-                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented", rec.linkedid,
-                                rec.caller_num or "?", "; ".join(rec.notes) or "events missing")
+                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented",
+                                clip(rec.linkedid, 60), clip(rec.caller_num or "?"),
+                                clip("; ".join(rec.notes) or "events missing", 200))
                 await self.on_record(rec)
                 self.handled += 1
             except Exception:

@@ -272,7 +272,7 @@ class OutboxWorker:
     async def _deliver_v1(self, client: TicketClient, caps: Any, row: OutboxRow) -> bool:
         p = row.payload
         if row.in_flight:
-            found = await self._reconcile(client, row)
+            found = await self._reconcile_in_client(client, caps, row)
             if found is not None:
                 ticket_id, reply_id = found
                 await self._delivered(row, ticket_id, reply_id, row.via or "ticket", reconciled=True)
@@ -312,7 +312,7 @@ class OutboxWorker:
         await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1)
         r = await client.call("tickets", "create", ticket_subject=p["subject"], ticket_details=details,
                               client_id=row.client_id, ticket_contact_id=row.contact_id or None,
-                              ticket_priority=p.get("priority") or None)
+                              **_ticket_fields(p, self.s))
         ticket_id = _insert_id(r)
         if ticket_id is None:
             raise MalformedResponse("tickets/create answered without an insert_id", endpoint="tickets/create")
@@ -354,6 +354,27 @@ class OutboxWorker:
             t_client = earlier.client_id
         return (earlier.ticket_id, t_client)
 
+    async def _reconcile_in_client(self, client: TicketClient, caps: Any,
+                                   row: OutboxRow) -> tuple[int, int | None] | None:
+        """On 26.09+ (reads filter by client_id) a lost ticket is looked for among its client's tickets
+        only, with an offset kept per client; otherwise (and if the filter turns out ignored) as before."""
+        if row.via == "reply" or not getattr(caps, "v1e", False):
+            return await self._reconcile(client, row)
+        key = f"reconcile_offset:client:{int(row.client_id)}"
+        try:
+            known = int(await self.outbox.ameta(key, "0"))
+        except ValueError:
+            known = 0
+        window = self.s.reconcile_window
+        got = await _client_tickets(client, int(row.client_id), max(0, known - window), window,
+                                    row.payload["marker"])
+        if got is None:
+            log.warning("tickets: ITFlow ignored client_id on tickets/read; searching every ticket")
+            return await self._reconcile(client, row)
+        found, offset = got
+        await self.outbox.aset_meta(key, str(offset))
+        return found
+
     async def _reconcile(self, client: TicketClient, row: OutboxRow) -> tuple[int, int | None] | None:
         marker = row.payload["marker"]
         if row.via == "reply" and row.ticket_id:
@@ -383,6 +404,35 @@ class OutboxWorker:
 
 
 _WAIT = object()
+
+
+async def _client_tickets(client: TicketClient, client_id: int, start: int, window: int,
+                          marker: str) -> tuple[tuple[int, int | None] | None, int] | None:
+    """Search the client's own tickets (``tickets/read?client_id=N``, 26.09+) from ``start`` for the
+    marker: (found, next offset), or None when a row of another client came back (the server ignored
+    the filter: the caller falls back to the full listing)."""
+    offset, found = start, None
+    for _ in range(_MAX_RECONCILE_PAGES):
+        r = await client.call("tickets", "read", client_id=client_id, limit=window, offset=offset)
+        rows = getattr(r, "rows", [])
+        for t in rows:
+            if str(t.get("ticket_client_id", "")) != str(client_id):
+                return None
+            if marker in t.get("ticket_details", ""):
+                found = (int(t["ticket_id"]), None)
+        offset += len(rows)
+        if len(rows) < window:
+            break
+    return found, offset
+
+
+def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Always name the priority: 26.09 moved the UI's default and the API's is unverified
+    (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1)."""
+    fields: dict[str, Any] = {"ticket_priority": payload.get("priority") or settings.priority}
+    if settings.assigned_to:
+        fields["ticket_assigned_to"] = settings.assigned_to
+    return fields
 
 
 def _insert_id(r: Any) -> int | None:
