@@ -1,7 +1,7 @@
 """FastAGI under a flood: real caller-ID latency with and without 1,500 slow connections + 100,000 junk lines.
 
 Run:  .venv/bin/python bench/bench_fastagi_flood.py [--requests 300] [--slow 1500] [--junk-lines 100000]
-      [--nofile 1024] [--max-connections N] [--json]
+      [--sitters 0] [--nofile 1024] [--max-connections N] [--json]
 
 The real daemon (``pbx-bridge run``, its open-file limit set to ``--nofile`` as under a unit without
 LimitNOFILE=) against the ITFlow simulator on loopback. Real requests are placed one at a time as Asterisk
@@ -82,9 +82,11 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
             await d.wait_http("/readyz", 200)
             quiet = _figures("no flood", *await _phase(d, port, args.requests))
             seconds = max(5.0, args.requests * 0.05 + 3)
-            flood = start_flood(port, slow=args.slow, junk_lines=args.junk_lines, seconds=seconds)
+            flood = start_flood(port, slow=args.slow, junk_lines=args.junk_lines, seconds=seconds,
+                                sitters=args.sitters)
             await asyncio.sleep(1.5)
-            loud = _figures(f"flood ({args.slow} slow + {args.junk_lines} junk lines)",
+            sat = f" + {args.sitters} sitting" if args.sitters else ""
+            loud = _figures(f"flood ({args.slow} slow + {args.junk_lines} junk lines{sat})",
                             *await _phase(d, port, args.requests))
             loud["daemon_rss_mb_during_flood"] = _rss_mb(d.pid)
             loud["flood"] = await asyncio.to_thread(flood_result, flood)
@@ -102,6 +104,8 @@ if __name__ == "__main__":
     p.add_argument("--slow", type=int, default=1500)
     p.add_argument("--junk-lines", type=int, default=100_000)
     p.add_argument("--nofile", type=int, default=1024)
+    p.add_argument("--sitters", type=int, default=0,
+                   help="connections sending a whole environment, then never answering the first command")
     p.add_argument("--max-connections", type=int, default=0, help="fastagi.max_connections (0: default)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--show-log", action="store_true", help="print the daemon's log tail at the end")

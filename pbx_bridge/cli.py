@@ -46,7 +46,7 @@ class CommandContext:
 
 def _feature_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here so a broken optional feature never breaks --help of the others.
-    from pbx_bridge import service_commands
+    from pbx_bridge import demo, service_commands
     from pbx_bridge.balance import commands as balance
     from pbx_bridge.directory import commands as directory
     from pbx_bridge.itflow import commands as itflow
@@ -54,7 +54,7 @@ def _feature_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     from pbx_bridge.tickets import commands as tickets
 
     return [service_commands.register, itflow.register, directory.register, balance.register,
-            phonebook.register, tickets.register]
+            phonebook.register, tickets.register, demo.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,15 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
         "handset phonebooks and tickets for missed calls and voicemail.",
     )
     parser.add_argument("--version", action="version", version=f"pbx-bridge {__version__}")
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        help="override log_level from the config")
-    parser.add_argument("--log-format", choices=["text", "json"], help="override log_format from the config")
+    _add_common_options(parser, argparse.SUPPRESS)
+    parser.set_defaults(config=None, log_level=None, log_format=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in _feature_registrars():
         register(sub)
+    _common_options_on_every_verb(sub)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-c", "--config", metavar="FILE", default=default,
+                        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default,
+                        help="override log_level from the config")
+    parser.add_argument("--log-format", choices=["text", "json"], default=default,
+                        help="override log_format from the config")
+
+
+def _common_options_on_every_verb(sub: argparse._SubParsersAction) -> None:
+    """``pbx-bridge check --config F`` works as well as ``pbx-bridge --config F check``, on every verb
+    and sub-verb. SUPPRESS as default: an option not given after the verb keeps the one given before."""
+    for verb in set(sub.choices.values()):
+        _add_common_options(verb, argparse.SUPPRESS)
+        for action in verb._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _common_options_on_every_verb(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,15 +9,16 @@ Each feature owns its section model in its own ``settings`` module; this module 
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pbx_bridge.allow import networks
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
@@ -32,11 +33,23 @@ __all__ = [
     "HttpSettings",
     "ItflowSettings",
     "Settings",
+    "is_placeholder_secret",
     "load_settings",
     "parse_settings",
+    "secrets_in_file",
 ]
 
 API_KEY_ENV = "PBX_BRIDGE_ITFLOW_API_KEY"
+
+log = logging.getLogger("pbx_bridge.config")
+
+# The example config's stand-ins: no one can use them, so a world-readable file holding them exposes
+# nothing (and is not warned about). Compared case-insensitively, stripped.
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme"})
+
+
+def is_placeholder_secret(value: str | None) -> bool:
+    return value is None or value.strip().lower() in PLACEHOLDER_SECRETS
 
 
 class ConfigError(Exception):
@@ -74,10 +87,7 @@ class ItflowSettings(Section):
 
 
 def _check_networks(v: list[str]) -> list[str]:
-    import ipaddress
-
-    for item in v:
-        ipaddress.ip_network(item, strict=False)
+    networks(v)          # ValueError names the item that is no network
     return v
 
 
@@ -208,6 +218,22 @@ class Settings(BaseModel):
         return self.itflow.api_key
 
 
+def secrets_in_file(settings: Settings, env: dict[str, str] | None = None) -> list[str]:
+    """The real secrets the config file itself holds (placeholders and keys from elsewhere excluded)."""
+    env = dict(os.environ) if env is None else env
+    out = []
+    key = settings.itflow.api_key
+    if (settings.itflow.api_key_file is None and not is_placeholder_secret(key)
+            and key != (env.get(API_KEY_ENV) or "").strip()):
+        out.append("the ITFlow API key")
+    if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
+        out.append("the AMI secret")
+    auth = settings.http.basic_auth
+    if auth is not None and not is_placeholder_secret(auth.password):
+        out.append("the HTTP password")
+    return out
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -249,10 +275,9 @@ def _warn_if_exposed(file: Path, what: str) -> None:
     except OSError:
         return
     if mode & (stat.S_IRWXO):
-        warnings.warn(
-            f"{file}: holds {what} and is readable by others (mode {stat.filemode(mode)}); chmod o-rwx it",
-            stacklevel=3,
-        )
+        # A log line, not a UserWarning: one line, no Python source quoted (logging is set up first).
+        log.warning("%s: holds %s and is readable by others (mode %s); chmod o-rwx it",
+                    file, what, stat.filemode(mode))
 
 
 _CRED_VAR = "CREDENTIALS_DIRECTORY"
@@ -282,8 +307,11 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
         mark = exc.problem_mark or exc.context_mark
         raise ConfigError(str(exc.problem or exc), path=path,
                           line=mark.line + 1 if mark else None) from None
+    if root is None:
+        raise ConfigError("the file is empty (or only comments): it needs at least an itflow section "
+                          "with url and an API key", path=path, line=1, key="itflow")
     lines: dict[tuple[str, ...], int] = {}
-    data = _node_to_python(root, path, lines) if root is not None else {}
+    data = _node_to_python(root, path, lines)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of sections", path=path, line=1)
 
@@ -306,9 +334,10 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
                 raise ConfigError(f"cannot read the key file: {exc.strerror}", path=path,
                                   line=lines.get(("itflow", "api_key_file")),
                                   key="itflow.api_key_file") from None
-            _warn_if_exposed(key_file, "the ITFlow API key")
+            if not is_placeholder_secret(itflow["api_key"]):
+                _warn_if_exposed(key_file, "the ITFlow API key")
         elif itflow.get("api_key"):
-            if path not in ("<config>", "-"):
+            if path not in ("<config>", "-") and not is_placeholder_secret(str(itflow["api_key"])):
                 _warn_if_exposed(Path(path), "the ITFlow API key")
         elif env.get(API_KEY_ENV):
             itflow["api_key"] = env[API_KEY_ENV].strip()
@@ -321,19 +350,29 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # An unknown key first: a typo (itflw:) also makes its intended key "missing", and the typo is
+        # the one to fix.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = tuple(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (a typo?)"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        extra = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        extra = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ConfigError(msg + extra, path=path, line=_line_for(loc, lines), key=".".join(loc)) from None
-    if settings.ami is not None and settings.ami.secret:
+    if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
         if path not in ("<config>", "-"):
             _warn_if_exposed(Path(path), "the AMI secret")
-    return settings.model_copy(update={"source": Path(path) if path not in ("<config>", "-") else None})
+    if path in ("<config>", "-"):
+        return settings
+    update: dict[str, object] = {"source": Path(path)}
+    if not settings.state_dir.is_absolute():
+        # Relative to the config file (the example's trial state stays in the checkout, wherever the
+        # command runs from), like a relative itflow.api_key_file.
+        update["state_dir"] = Path(path).resolve().parent / settings.state_dir
+    return settings.model_copy(update=update)
 
 
 def load_settings(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Settings:

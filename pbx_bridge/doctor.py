@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pbx_bridge.config import Settings
+from pbx_bridge.config import Settings, secrets_in_file
+from pbx_bridge.state_files import state_problems
 from pbx_bridge.state_guard import inspect_state_file
 from pbx_bridge.store import Store
 
@@ -41,8 +42,9 @@ class CheckItem:
 
 
 async def run_checks(settings: Settings, *, config_path: Path | None = None) -> list[CheckItem]:
-    items: list[CheckItem] = [_config(config_path)]
+    items: list[CheckItem] = [_config(config_path, secrets_in_file(settings))]
     items.append(_writable_dir("state_dir", settings.state_dir, "create it, owned by the service user"))
+    items.extend(_state_files(settings.state_dir))
     items.append(_state_file(settings.state_dir))
     items.extend(await _itflow(settings))
     items.extend(await _ami(settings))
@@ -52,7 +54,9 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     if settings.ami is not None:
         items.append(_readable_dir("voicemail spool", settings.voicemail.spool_root,
                                    "add the service user to the asterisk group (voicemail details)",
-                                   missing_level="warn"))
+                                   missing_level="warn",
+                                   missing_hint="is Asterisk installed on this host? else set "
+                                   "voicemail.spool_root to its voicemail spool"))
     if settings.phonebook.enabled and settings.phonebook.output_dir is not None:
         items.append(_writable_dir("phonebook output_dir", settings.phonebook.output_dir,
                                    "create it and give the service user write access"))
@@ -61,7 +65,7 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     return items
 
 
-def _config(path: Path | None) -> CheckItem:
+def _config(path: Path | None, secrets: list[str]) -> CheckItem:
     if path is None:
         return CheckItem("ok", "config", "valid")
     try:
@@ -69,8 +73,10 @@ def _config(path: Path | None) -> CheckItem:
     except OSError:
         return CheckItem("ok", "config", f"{path}: valid")
     if mode & stat.S_IROTH:
+        if not secrets:  # e.g. the example's placeholders: nothing to expose
+            return CheckItem("ok", "config", f"{path}: valid (readable by others; holds no secret)")
         return CheckItem("warn", "config", f"{path}: valid, but readable by others ({stat.filemode(mode)})",
-                         f"chmod o-rwx {path} (it may hold the ITFlow key and the AMI secret)")
+                         f"chmod o-rwx {path} (it holds {' and '.join(secrets)})")
     return CheckItem("ok", "config", f"{path}: valid")
 
 
@@ -95,9 +101,18 @@ def _state_file(state_dir: Path) -> CheckItem:
     return CheckItem("ok", "state database", f"{path}: {'usable' if path.exists() else 'will be created'}")
 
 
-def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail") -> CheckItem:
+def _state_files(state_dir: Path) -> list[CheckItem]:
+    # The directory being writable is not enough: a file left by a run as another user is not.
+    return [CheckItem("fail", "state file", problem, "chown -R the service user (scripts/install does)")
+            for problem in state_problems(state_dir)
+            if problem.startswith(f"{state_dir}/")]
+
+
+def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail",
+                  missing_hint: str = "") -> CheckItem:
     if not path.is_dir():
-        return CheckItem(missing_level, name, f"{path}: does not exist", hint)
+        # A missing directory is not a permission problem: a group would not help.
+        return CheckItem(missing_level, name, f"{path}: does not exist", missing_hint or hint)
     if os.access(path, os.R_OK | os.X_OK):
         return CheckItem("ok", name, f"{path}: readable")
     return CheckItem(missing_level, name, f"{path}: not readable by uid {os.geteuid()}", hint)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
-import ipaddress
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.component import Health
 from pbx_bridge.http_quiet import QuietAppRunner
 from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
@@ -39,7 +39,7 @@ ReadinessCheck = Callable[[], dict[str, Health]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPEN_PATHS = frozenset({"/healthz"})
-Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+Networks = Sequence[Network]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +86,6 @@ class TlsListener:
                 f"({exc.reason or exc})")
 
 
-def _networks(allow: Sequence[str]) -> Networks:
-    return [ipaddress.ip_network(n, strict=False) for n in allow]
-
-
 def access_middleware(
     allow: Sequence[str], username: str | None = None, password: str | None = None,
     *, open_paths: Iterable[str] = OPEN_PATHS,
@@ -98,7 +94,7 @@ def access_middleware(
     """Refuse clients outside the allow-list (403) and, with credentials set, requests without them
     (401). ``groups`` (read per request) maps a matched route's resource to the config key and networks
     of its group; other routes (and unknown paths) use ``allow``."""
-    networks = _networks(allow)
+    default = networks(allow)
     by_resource = groups if groups is not None else {}
     expected = None
     if username is not None and password is not None:
@@ -108,14 +104,8 @@ def access_middleware(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         peer = request.remote or ""
-        try:
-            addr = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
-            addr = None
-        if addr is not None and addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        key, allowed = by_resource.get(request.match_info.route.resource, ("http.allow", networks))
-        if addr is None or not any(addr in n for n in allowed if n.version == addr.version):
+        key, allowed = by_resource.get(request.match_info.route.resource, ("http.allow", default))
+        if not peer_allowed(peer, allowed):
             log.warning("http: refused %s %s from %s (not in %s)", request.method, request.path, peer, key)
             return web.Response(status=403, text="forbidden\n")
         if expected is not None and request.path not in open_set:
@@ -198,7 +188,7 @@ class HttpFace:
             self.app.router.add_get("/metrics", self._metrics_page)
         self.app.router.add_routes(routes)
         for group in groups:
-            nets = _networks(group.allow)
+            nets = networks(group.allow)
             for route in self.app.router.add_routes(group.routes):
                 grouped[route.resource] = (f"http.{group.name}.allow", nets)
         self._runner: web.AppRunner | None = None

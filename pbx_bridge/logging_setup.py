@@ -8,6 +8,17 @@ import os
 import sys
 
 
+class OneLineWarnings(logging.Filter):
+    """Python warnings (a library's DeprecationWarning, ...) as one log line: ``file:line: Category:
+    message``, without the source line ``warnings.formatwarning`` appends."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        first = text.strip().splitlines()[0] if text.strip() else text
+        record.msg, record.args = first, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
@@ -37,7 +48,10 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    logging.captureWarnings(True)  # config warnings (exposed key files) become log lines
+    logging.captureWarnings(True)  # Python warnings become log lines, one line each
+    warn_log = logging.getLogger("py.warnings")
+    if not any(isinstance(f, OneLineWarnings) for f in warn_log.filters):
+        warn_log.addFilter(OneLineWarnings())
     # httpx logs every request URL at INFO; legacy URLs carry the key, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

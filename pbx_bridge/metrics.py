@@ -65,7 +65,7 @@ class Metrics:
                                         ["result"], registry=r)
         self.agi_dropped = Counter("pbx_bridge_agi_connections_dropped_total",
                                    "FastAGI connections closed by the server's guards, by reason "
-                                   "(not_allowed, evicted, refused_full, junk_closed)", ["reason"],
+                                   "(not_allowed, evicted, stalled, refused_full, junk_closed)", ["reason"],
                                    registry=r)
 
     def child(self, metric: Any, *labels: str) -> Any:

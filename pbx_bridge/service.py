@@ -87,7 +87,9 @@ class Daemon:
         if not problem:
             guard.check()
         self.parts.components.append(guard)
-        self.parts.readiness["state"] = guard.health
+        # One "state" part: the database itself (the guard) and the files' ownership (wiring).
+        files = self.parts.readiness.get("state")
+        self.parts.readiness["state"] = guard.health if files is None else _joined(guard.health, files)
         return self.parts
 
     def readiness(self) -> dict[str, Health]:
@@ -190,3 +192,12 @@ class Daemon:
         bad = [n for n, h in states.items() if not h.ok]
         return "ready" if not bad else "degraded: " + ", ".join(bad)
 
+
+def _joined(*checks: Callable[[], Health]) -> Callable[[], Health]:
+    """Readiness of several checks as one part: ready when all are; the details of those that are not."""
+    def health() -> Health:
+        results = [check() for check in checks]
+        bad = [h for h in results if not h.ok]
+        return Health(not bad, "; ".join(h.detail for h in (bad or results) if h.detail))
+
+    return health

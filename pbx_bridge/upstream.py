@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -81,7 +82,9 @@ class ItflowReachability:
         caps = self._itflow.cached_capabilities
         unusable = caps is None or not caps.complete or not (caps.v1_key_ok or caps.legacy_key_ok)
         now = asyncio.get_running_loop().time()
-        if self.reachable and unusable and now - self._last_detect >= _REDETECT_EVERY:
+        # A detection another part just ran (the directory's at start) counts: no second one at once.
+        since = min(now - self._last_detect, time.time() - caps.detected_at if caps else float("inf"))
+        if self.reachable and unusable and since >= _REDETECT_EVERY:
             # Detection failed or was cut short while ITFlow was away: try again now it answers
             # (at most once a minute, so a refused key does not turn into a request storm).
             self._last_detect = now

@@ -51,9 +51,11 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.service import Parts
+    from pbx_bridge.state_files import state_health
     from pbx_bridge.upstream import ItflowReachability
 
     parts = Parts()
+    parts.readiness["state"] = lambda: state_health(settings.state_dir)
     itflow = Itflow.from_settings(settings)
     parts.closers.append(itflow.aclose)
     plan = NumberPlan(settings.numbers)

@@ -77,16 +77,20 @@ def test_no_key_anywhere_is_an_error() -> None:
     assert e.key == "itflow.api_key" and API_KEY_ENV in str(e)
 
 
-def test_key_file_relative_to_config_and_exposure_warning(tmp_path: Path) -> None:
+def test_key_file_relative_to_config_and_exposure_warning(tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
     key = tmp_path / "key"
     key.write_text("secret-from-file\n")
     key.chmod(0o644)
     cfg = tmp_path / "config.yaml"
     cfg.write_text("itflow:\n  url: https://x.example.com\n  api_key_file: key\n")
     cfg.chmod(0o600)
-    with pytest.warns(UserWarning, match="readable by others"):
+    with caplog.at_level("WARNING", logger="pbx_bridge.config"):
         s = load_settings(cfg, env={})
     assert s.api_key == "secret-from-file"
+    # One log line, not a UserWarning block quoting Python source.
+    warned = [r.getMessage() for r in caplog.records if "readable by others" in r.getMessage()]
+    assert len(warned) == 1 and "\n" not in warned[0] and str(key) in warned[0]
     key.chmod(0o600)
     s = load_settings(cfg, env={})
     assert s.api_key == "secret-from-file"
@@ -107,7 +111,6 @@ def test_yaml_syntax_error_has_line() -> None:
     assert e.line is not None and e.path == "config.yaml"
 
 
-@pytest.mark.filterwarnings("ignore:.*readable by others")
 def test_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     s = load_settings(root / "config.example.yaml", env={})
@@ -131,3 +134,81 @@ def test_voicemail_spool_root_key_name_is_kept() -> None:
     s = parse_settings(BASE + "voicemail:\n  spool_root: /srv/vm\n", env={})
     assert s.voicemail.spool_root == Path("/srv/vm")
     assert parse_settings(BASE, env={}).voicemail.spool_root == Path("/var/spool/asterisk/voicemail")
+
+
+def test_a_typo_in_a_top_level_key_is_reported_before_the_key_it_hides() -> None:
+    # "itflw:" also leaves "itflow" missing; the typo is what the user must fix.
+    e = _err("itflw:\n  url: https://itflow.example.com\n  api_key: k3y\nlog_level: info\n")
+    assert e.key == "itflw" and e.line == 1 and "unknown key" in e.message, str(e)
+
+
+def test_an_empty_config_names_a_line() -> None:
+    for text in ("", "# only a comment\n"):
+        e = _err(text)
+        assert e.line == 1 and e.key == "itflow", str(e)
+        assert str(e).startswith("config.yaml:1: itflow: the file is empty")
+
+
+def test_a_relative_state_dir_is_next_to_the_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "conf" / "c.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text(BASE + "state_dir: .state\n")
+    cfg.chmod(0o600)
+    assert load_settings(cfg, env={}).state_dir == cfg.parent.resolve() / ".state"
+
+
+def test_the_example_config_keeps_its_trial_state_out_of_production() -> None:
+    root = Path(__file__).resolve().parent.parent
+    s = load_settings(root / "config.example.yaml", env={})
+    assert s.state_dir == root / ".state"
+    assert not str(s.state_dir).startswith("/var/lib/pbx-bridge")
+
+
+def test_placeholder_secrets_in_a_world_readable_file_are_not_warned_about(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
+                   "ami:\n  username: u\n  secret: change-me\n")
+    cfg.chmod(0o644)
+    with caplog.at_level("WARNING", logger="pbx_bridge.config"):
+        load_settings(cfg, env={})
+    assert not [r for r in caplog.records if "readable by others" in r.getMessage()]
+    cfg.write_text("itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
+                   "ami:\n  username: u\n  secret: S3cretAmi\n")
+    with caplog.at_level("WARNING", logger="pbx_bridge.config"):
+        load_settings(cfg, env={})
+    assert [r for r in caplog.records if "the AMI secret" in r.getMessage()]
+
+
+def test_the_example_config_prints_no_warning_block(tmp_path: Path) -> None:
+    # A fresh clone: the example is 0644 and holds placeholders. No UserWarning, no Python source.
+    root = Path(__file__).resolve().parent.parent
+    example = tmp_path / "config.example.yaml"
+    example.write_text((root / "config.example.yaml").read_text().replace("state_dir: .state",
+                                                                          f"state_dir: {tmp_path}/s"))
+    example.chmod(0o644)
+    proc = subprocess.run([sys.executable, "-m", "pbx_bridge.cli", "directory", "stats",
+                           "--config", str(example)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, API_KEY_ENV: ""})
+    assert "Warning" not in proc.stderr and "warnings.warn" not in proc.stderr, proc.stderr
+    assert "readable by others" not in proc.stderr, proc.stderr
+
+
+def test_python_warnings_are_logged_on_one_line() -> None:
+    code = ("import warnings; from pbx_bridge.logging_setup import setup_logging; setup_logging(); "
+            "warnings.warn('something odd', UserWarning)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "UserWarning: something odd" in lines[0], proc.stderr
+
+
+def test_config_option_is_accepted_after_the_verb_too(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BASE + "directroy: {}\n")
+    cfg.chmod(0o600)
+    for argv in (["--config", str(cfg), "check"], ["check", "--config", str(cfg)],
+                 ["directory", "stats", "-c", str(cfg)], ["tickets", "list", "--config", str(cfg)]):
+        proc = subprocess.run([sys.executable, "-m", "pbx_bridge.cli", *argv], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert f"{cfg}:4: directroy: unknown key" in proc.stderr, (argv, proc.stderr)

@@ -6,6 +6,8 @@ Loopback has many addresses: the daemon listens on 127.0.0.1 and the client pick
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -95,8 +97,6 @@ async def test_allow_list_applies_before_basic_auth(start_daemon) -> None:
 
 @pytest.mark.parametrize("scheme", ["basic", "BASIC", "Basic", "bAsIc"])
 async def test_basic_auth_accepts_the_scheme_in_any_case(start_daemon, scheme: str) -> None:
-    import base64
-
     d = await start_daemon({"basic_auth": {"username": "phones", "password": "Pa55-word"}})
     token = base64.b64encode(b"phones:Pa55-word").decode()
     ok = await _get(d, "/cid", params={"number": ALICE}, headers={"Authorization": f"{scheme} {token}"})
@@ -107,8 +107,6 @@ async def test_basic_auth_accepts_the_scheme_in_any_case(start_daemon, scheme: s
 
 
 async def test_200_malformed_requests_log_a_line_or_two_and_no_traceback(start_daemon) -> None:
-    import asyncio
-
     d = await start_daemon({})
     before = len(d.log().splitlines())
     for i in range(200):

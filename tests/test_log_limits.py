@@ -7,7 +7,11 @@ import logging
 
 import pytest
 
-from pbx_bridge.log_limits import Throttle, clip
+from pbx_bridge.config import parse_settings
+from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.tickets.intake import TicketIntake
+from tests.tickets.support import make_rig, record
 
 
 def test_clip_keeps_short_values_and_cuts_a_5000_digit_number() -> None:
@@ -55,10 +59,6 @@ async def test_throttle_writes_the_summary_when_the_flood_stops(caplog: pytest.L
 async def test_a_5000_digit_caller_number_is_never_logged_whole(itflow_sim, tmp_path, caplog) -> None:
     # A missed call whose caller number is 5,000 digits (a broken trunk, a hostile SIP peer): the ticket
     # is still queued, and no log line carries more than a short cut of the number.
-    from pbx_bridge.config import parse_settings
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.tickets.intake import TicketIntake
-    from tests.tickets.support import make_rig, record
 
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
@@ -79,8 +79,6 @@ async def test_a_5000_digit_caller_number_is_never_logged_whole(itflow_sim, tmp_
 async def test_accept_errors_become_one_line_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
     # What asyncio reports on EMFILE (selector_events._accept_connection), 100 times; other loop errors
     # still reach the previous handler.
-    from pbx_bridge.log_limits import summarise_accept_errors
-
     loop = asyncio.get_running_loop()
     seen: list[str] = []
     previous = loop.get_exception_handler()

@@ -79,6 +79,11 @@ _MAX_MALFORMED = 10           # malformed lines one connection may send before i
 _ACCEPT_BATCH = 128
 _LISTEN_QUEUE = 4096          # a burst of calls must not be refused (or SYN-retried 1 s later) by the kernel
 _FD_RESERVE = 128             # descriptors left for the state database, HTTP, ITFlow and AMI
+# Commands Asterisk answers at once (no audio, no dialplan application): a session waiting on one of them
+# longer than ``stall_grace`` is a peer sitting on the question, and may be pushed out at the cap.
+_QUICK_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "CHANNEL STATUS",
+                   "DATABASE ", "NOOP", "ANSWER", "SET CALLERID", "SET CONTEXT", "SET EXTENSION",
+                   "SET PRIORITY")
 DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128")
 _EOF = object()
 # A plain environment line, a strict subset of what parse_env_line accepts (same key and value for it).
@@ -107,6 +112,7 @@ class _Connection(asyncio.Protocol):
         self._env_lines = 0
         self.malformed = 0
         self.peer = ""
+        self.evicted = False
         self._buf = b""
         self._discarding = False          # inside a line over _MAX_LINE_BYTES: drop up to its newline
         self._parser = ReplyReader()
@@ -245,6 +251,10 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def waiting_quick(self, waiting: bool) -> None:
+        """The session sent a command Asterisk answers at once (True) or got its reply (False)."""
+        self._server._quick_wait(self, waiting)
+
     def abort(self) -> None:
         """Drop the connection now, unread data and all (eviction, refusal, junk)."""
         self.closed = True
@@ -364,12 +374,17 @@ class AgiSession:
             self._waiting = (fut, deadline)
             if self._watchdog is None:
                 self._watchdog = loop.call_at(deadline, self._check_timeout)
+            quick = text.upper().startswith(_QUICK_COMMANDS)
+            if quick:
+                conn.waiting_quick(True)
             try:
                 event = await fut
             except TimeoutError:
                 self._broken = "session abandoned after a command timed out"
                 raise AgiTimeout(f"no reply within {self.command_timeout:g} s") from None
             finally:
+                if quick:
+                    conn.waiting_quick(False)
                 self._waiting = None
                 if conn.waiter is fut:
                     conn.waiter = None
@@ -483,8 +498,10 @@ class FastAgiServer:
     Asterisk is the only legitimate peer, and it sends its whole environment the moment it connects.
     So: peers outside ``allow`` are dropped at once; at most ``max_connections`` are open, and a newcomer
     at the cap pushes out the oldest connection that has not sent a complete environment yet (a slow or
-    idle one; on loopback a flood comes from the same address as Asterisk, so the address cannot decide);
-    only when every open connection is a real session is the newcomer refused. Repeated log lines
+    idle one; on loopback a flood comes from the same address as Asterisk, so the address cannot decide),
+    else the session that has waited longest, over ``stall_grace``, for the reply to a command Asterisk
+    answers at once (a peer that sent a whole environment and then sits on the question); only when every
+    open connection is a working session is the newcomer refused. Repeated log lines
     (refusals, evictions, junk, timeouts) are summarised once per ``log_interval``.
     """
 
@@ -493,7 +510,8 @@ class FastAgiServer:
     def __init__(self, host: str, port: int, routes: Mapping[str, Route | Callable[[AgiSession], Any]], *,
                  env_timeout: float = 2.0, command_timeout: float = 10.0, session_timeout: float = 900.0,
                  allow: Sequence[str] = DEFAULT_ALLOW, max_connections: int = 2048,
-                 log_interval: float = 10.0, metrics: Metrics | None = None) -> None:
+                 stall_grace: float = 1.0, log_interval: float = 10.0,
+                 metrics: Metrics | None = None) -> None:
         self.host = host
         self.port = port
         self.routes = dict(routes)
@@ -502,6 +520,7 @@ class FastAgiServer:
         self.session_timeout = session_timeout
         self.allow = networks(allow)
         self.max_connections = max_connections
+        self.stall_grace = stall_grace
         self.metrics = metrics
         self._log = Throttle(log, interval=log_interval)
         self._server: asyncio.Server | None = None
@@ -509,10 +528,12 @@ class FastAgiServer:
         self._open: set[_Connection] = set()
         # Connections still without a complete environment, oldest first (a dict keeps insertion order).
         self._unready: dict[_Connection, None] = {}
+        # Sessions waiting for the reply to a quick command, oldest wait first, with the time it started.
+        self._quick: dict[_Connection, float] = {}
         self._stopping = False
         self.stats: dict[str, int] = {"sessions": 0, "malformed_lines": 0, "errors": 0, "no_route": 0,
                                       "early_close": 0, "timeouts": 0, "hangups": 0, "not_allowed": 0,
-                                      "evicted": 0, "refused_full": 0, "junk_closed": 0}
+                                      "evicted": 0, "refused_full": 0, "junk_closed": 0, "stalled": 0}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -601,17 +622,34 @@ class FastAgiServer:
         task.add_done_callback(self._tasks.discard)
 
     def _make_room(self) -> bool:
-        """Close the oldest connection without a complete environment; False if every one is a session."""
+        """Close the oldest connection without a complete environment, else the longest-stalled session;
+        False if every open connection is a working session."""
         victim = next(iter(self._unready), None)
-        if victim is None:
-            return False
+        if victim is not None:
+            self._push_out(victim, "evicted", "the oldest connection that had sent no complete AGI "
+                           "environment")
+            return True
+        stalled = next(iter(self._quick), None)       # the oldest wait: waits are added as they start
+        now = asyncio.get_running_loop().time()
+        if stalled is not None and now - self._quick[stalled] >= self.stall_grace:
+            self._push_out(stalled, "stalled", "the session waiting longest for the reply to a command "
+                           "Asterisk answers at once")
+            return True
+        return False
+
+    def _push_out(self, victim: _Connection, reason: str, what: str) -> None:
         self._forget(victim)
+        victim.evicted = True
         victim.abort()
-        self._dropped("evicted")
-        self._log.log("evicted", logging.WARNING,
-                      "FastAGI: at the connection cap (%d): closed the oldest connection that had sent no "
-                      "complete AGI environment (from %s)", self.max_connections, clip(victim.peer, 60))
-        return True
+        self._dropped(reason)
+        self._log.log(reason, logging.WARNING, "FastAGI: at the connection cap (%d): closed %s (from %s)",
+                      self.max_connections, what, clip(victim.peer, 60))
+
+    def _quick_wait(self, conn: _Connection, waiting: bool) -> None:
+        if waiting and not conn.closed:
+            self._quick[conn] = asyncio.get_running_loop().time()
+        else:
+            self._quick.pop(conn, None)
 
     def _dropped(self, reason: str) -> None:
         self.stats[reason] += 1
@@ -624,6 +662,7 @@ class FastAgiServer:
     def _forget(self, conn: _Connection) -> None:
         self._open.discard(conn)
         self._unready.pop(conn, None)
+        self._quick.pop(conn, None)
 
     async def _serve(self, conn: _Connection) -> None:
         self.stats["sessions"] += 1
@@ -654,6 +693,8 @@ class FastAgiServer:
                 result = "early_close"
                 self.stats["early_close"] += 1
                 log.debug("FastAGI: peer closed before sending the environment")
+            elif conn.evicted:
+                result = "stalled"             # pushed out at the cap (counted and logged there)
             else:
                 result = "hangup"
                 self.stats["hangups"] += 1

@@ -21,10 +21,10 @@ from pbx_bridge.agi.protocol import quote
 from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.balance.proof import SecretProof
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
-from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
+from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts, read_secret
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
 from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
-from pbx_bridge.log_limits import clip
+from pbx_bridge.log_limits import Throttle, clip
 
 __all__ = ["BalanceCall", "BalanceService"]
 
@@ -53,12 +53,17 @@ class BalanceService:
     allow: tuple[Network, ...] = field(init=False, default=())
     # Asked of every FastAGI peer when balance.secret_file is set (see pbx_bridge/balance/proof.py).
     proof: SecretProof | None = field(init=False, default=None)
+    _refusals: Throttle = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.allow = networks(s.allow)
+        self._refusals = Throttle(log)
         if s.secret_file is not None:
-            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file), s.secret_file.read_bytes())
+            # The validated secret (read_secret), never the raw bytes: an emptied file must not turn the
+            # proof into SHA1(nonce), which anyone can compute.
+            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file),
+                                     read_secret(s.secret_file).encode())
 
     async def fastagi_proven(self, session: Any) -> bool:
         """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""
@@ -66,20 +71,24 @@ class BalanceService:
             return True
         if await self.proof.check(session):
             return True
-        log.warning("balance: a FastAGI peer from %s could not prove it reads balance.secret_file; refused",
-                    clip(getattr(session, "peer", "?"), 60))
-        if self.metrics is not None:
-            self.metrics.balance_requests.labels(result="forbidden").inc()
+        self.forbidden("unproven", "balance: a FastAGI peer from %s could not prove it reads "
+                       "balance.secret_file; refused", clip(getattr(session, "peer", "?"), 60))
         return False
 
     def door_allows(self, door: str, peer: str) -> bool:
         """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""
         if peer_allowed(peer, self.allow):
             return True
-        log.warning("balance: refused a %s request from %s (not in balance.allow)", door, clip(peer, 60))
+        self.forbidden(f"not_allowed:{door}", "balance: refused a %s request from %s (not in balance.allow)",
+                       door, clip(peer, 60))
+        return False
+
+    def forbidden(self, kind: str, msg: str, *args: Any) -> None:
+        """A refused peer: counted (outcome ``forbidden``) and logged, summarised under a flood (these cost
+        an attacker nothing, so one line each would let any local process fill the log)."""
+        self._refusals.log(kind, logging.WARNING, msg, *args)
         if self.metrics is not None:
             self.metrics.balance_requests.labels(result="forbidden").inc()
-        return False
 
     async def handle(self, session: Any, *, door: str = "fastagi") -> str:
         """Run one call that came through ``door`` (``fastagi`` or ``classic``: limits count per door)."""
@@ -145,7 +154,7 @@ class BalanceCall:
         s = self.settings
         if not s.enabled:
             return await self._refuse("disabled")
-        if await self.verifier.locked(self.number_key, 0, self.channel):
+        if await self.verifier.locked(self.number_key, 0, self.channel, self.call_id):
             log.warning("balance: channel %s is locked out (too many failures)", clip(self.channel, 60))
             return await self._refuse("locked")
         caps = await self.service.provider.capabilities()
@@ -222,7 +231,7 @@ class BalanceCall:
         """Ask the PIN once: "ok", "retry" (wrong, tries left), or a final outcome (already spoken)."""
         s = self.settings
         client_id = max(identity.client_id, 0)
-        if await self.verifier.locked(self.number_key, client_id, self.channel):
+        if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
             log.warning("balance: %s is locked out of client %s (too many failures)", clip(self.number_key),
                         client_id)
             return await self._refuse("locked")
@@ -235,7 +244,7 @@ class BalanceCall:
             return "ok"
         await self.verifier.attempts.record(number=self.number_key, client_id=client_id, call_id=self.call_id,
                                             kind=kind, ok=False, channel=self.channel, door=self.door)
-        if await self.verifier.locked(self.number_key, client_id, self.channel):
+        if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
             return await self._refuse("locked")
         if last:
             return await self._refuse("refused")

@@ -30,6 +30,7 @@ from aiohttp import web
 from pbx_bridge.agi.errors import AgiHangup, AgiProtocolError
 from pbx_bridge.agi.protocol import AgiReply, parse_reply
 from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.log_limits import clip
 
 __all__ = ["RemoteSession", "RemoteSessions", "balance_http_routes"]
 
@@ -175,8 +176,8 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
         if expected is not None:
             given = request.headers.get(SECRET_HEADER, "").strip().encode()
             if not hmac.compare_digest(given, expected):
-                log.warning("balance: refused a classic-script request from %s without the right secret "
-                            "(balance.secret_file)", request.remote)
+                service.forbidden("no_secret", "balance: refused a classic-script request from %s without "
+                                  "the right secret (balance.secret_file)", clip(request.remote or "?", 60))
                 return web.json_response({"error": "secret required"}, status=403)
         return None
 

@@ -7,22 +7,33 @@ call, a lockout per calling number, and no DTMF client-number path unless a PIN 
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
+from pbx_bridge.allow import networks
 from pbx_bridge.settings_base import Section
 
 __all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts", "read_secret"]
 
 
 def read_secret(path: Path) -> str:
-    """The shared secret in ``path`` (blanks around it ignored); ValueError says why it cannot be used."""
+    """The shared secret in ``path`` (blanks around it ignored); ValueError says why it cannot be used.
+
+    A file other users can read gives the secret to every local process (the very peers it keeps out);
+    one they can write lets them choose it. Either is refused (the error never shows the content)."""
     try:
+        mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: not a regular file")
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ValueError(f"{path}: readable or writable by every user (mode {stat.S_IMODE(mode):o}); "
+                         "chmod 640 and give the group to the asterisk and pbx-bridge users")
     if len(text) < 16 or not re.fullmatch(r"[A-Za-z0-9_+/=.-]+", text):
         raise ValueError(f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' "
                          "(e.g. openssl rand -hex 24)")
@@ -75,8 +86,9 @@ class BalanceSettings(Section):
     default_currency: str = "USD"
     max_attempts: int = Field(default=3, ge=1, le=10, description="PIN / client-number tries per call")
     # Failures within lockout_window (persisted) that lock one calling number out of one client, and one
-    # channel out of everything. A withheld number has no counter of its own: withheld callers must not
-    # lock each other out, so for them only the channel and the client's slow-down count.
+    # call (channel and uniqueid) out of everything. A withheld number has no counter of its own:
+    # withheld callers must not lock each other out, so for them only the call and the client's
+    # slow-down count.
     max_failures_per_number: int = Field(default=5, ge=1, le=100)
     # Failed PINs against one client from any number before its PIN checks slow down: each further check
     # waits pin_delay_first * 2^(failures - this), at most pin_delay_max seconds, one check at a time.
@@ -87,9 +99,11 @@ class BalanceSettings(Section):
     lockout_window: float = Field(default=3600.0, gt=0, description="seconds failures are remembered")
     # Balances heard (successful lookups) per calling number within number_window, and per door (FastAGI
     # route, classic script endpoint) within door_window; beyond them a polite refusal ("limited").
-    max_balances_per_number: int = Field(default=3, ge=1, le=1000)
+    # Defaults (docs/balance.md): an office's staff all present its main number, so 10 an hour; 20 a
+    # minute per door takes 7+ callers in the balance menu at once, which a real PBX rarely carries.
+    max_balances_per_number: int = Field(default=10, ge=1, le=1000)
     number_window: float = Field(default=3600.0, gt=0)
-    max_balances_per_door: int = Field(default=5, ge=1, le=10_000)
+    max_balances_per_door: int = Field(default=20, ge=1, le=10_000)
     door_window: float = Field(default=60.0, gt=0)
     # Peers allowed on both doors (CIDR): the FastAGI peer, and the classic script's HTTP client.
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
@@ -136,10 +150,7 @@ class BalanceSettings(Section):
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in v:
-            ipaddress.ip_network(item, strict=False)
+        networks(v)      # the same parser the doors use: ValueError names the item that is no network
         return v
 
     @field_validator("secret_file")

@@ -59,7 +59,7 @@ MIGRATIONS = [
     CREATE INDEX balance_attempts_door ON balance_attempts(door, ok, at);
     """,
 ]
-_FILTERS = ("number", "client_id", "channel", "door")   # column names: never taken from input
+_FILTERS = ("number", "client_id", "channel", "door", "call_id")   # column names: never taken from input
 
 
 class Why(StrEnum):
@@ -144,6 +144,7 @@ class Verifier:
         self._map = self._canonical_map(settings.number_map)
         # One PIN check at a time per client once it is slowed down, so parallel calls cannot share a delay.
         self._client_gates: dict[int, asyncio.Lock] = {}
+        self._gate_users: dict[int, int] = {}     # checks holding or awaiting each client's gate
         self._grant_lock = asyncio.Lock()    # success limits: count and record as one step
 
     def _canonical_map(self, raw: dict[str, int]) -> dict[str, int]:
@@ -184,10 +185,16 @@ class Verifier:
 
     # ------------------------------------------------------------------ limits
 
-    async def locked(self, number_key: str, client_id: int, channel: str) -> bool:
-        """Is this (calling number, client) pair or this channel locked out by its failures?"""
+    async def locked(self, number_key: str, client_id: int, channel: str, call_id: str = "") -> bool:
+        """Is this (calling number, client) pair or this channel locked out by its failures?
+
+        The channel lock counts the failures of this call only (channel and ``agi_uniqueid``): channel
+        names are a running counter, so a spoofer could otherwise record failures under the names of
+        calls still to come and have the next real caller refused before being asked."""
         s = self.settings
-        if channel and await self.attempts.failures(channel=channel, window=s.lockout_window) \
+        on_channel: dict[str, str | int] = {"channel": channel, "call_id": call_id} if call_id else \
+            {"channel": channel}
+        if channel and await self.attempts.failures(window=s.lockout_window, **on_channel) \
                 >= s.max_failures_per_number:
             return True
         if number_key == ANONYMOUS or client_id <= 0:
@@ -210,16 +217,23 @@ class Verifier:
         delay = self.pin_delay(failures)
         if delay <= 0:
             return await self.pin_matches(identity, entered)
-        gate = self._client_gates.setdefault(identity.client_id, asyncio.Lock())
+        client = identity.client_id
+        gate = self._client_gates.setdefault(client, asyncio.Lock())
+        # Forget the gate only when no check holds or awaits it: Lock.locked() is False for a moment between
+        # one holder's release and the next waiter's wake-up, and a gate dropped then would let the next
+        # newcomer take a fresh one and check in parallel with the queue.
+        self._gate_users[client] = self._gate_users.get(client, 0) + 1
         try:
             async with gate:
                 log.warning("balance: client %s has %d failed PINs within the window; this check waits "
-                            "%.2f s", identity.client_id, failures, delay)
+                            "%.2f s", client, failures, delay)
                 await asyncio.sleep(delay)
                 return await self.pin_matches(identity, entered)
         finally:
-            if not gate.locked():
-                self._client_gates.pop(identity.client_id, None)
+            self._gate_users[client] -= 1
+            if not self._gate_users[client]:
+                del self._gate_users[client]
+                self._client_gates.pop(client, None)
 
     async def grant(self, *, number_key: str, client_id: int, call_id: str, kind: str, channel: str,
                     door: str) -> bool:

@@ -149,7 +149,10 @@ class PhonebookService:
         # keeps retrying, notifying us on success): publishing its snapshot is the start-up run, and a
         # second pull would only double the load on ITFlow. Pull ourselves when nobody else does.
         directory_syncs = bool(getattr(getattr(self.directory, "cfg", None), "enabled", False))
-        pull = self.cfg.run_at_start and not (directory_syncs and self.directory.snapshot is not None)
+        # Also when its first sync just failed: it retries on its own schedule and notifies us; a pull
+        # of ours now would only fail (and count) a second time.
+        tried = self.directory.snapshot is not None or bool(getattr(self.directory, "failures", 0))
+        pull = self.cfg.run_at_start and not (directory_syncs and tried)
         if not pull and self.directory.snapshot is not None:
             self._pending = self.directory.snapshot  # serve the directory we have at once
         deadline = loop.time() + self._next_delay()

@@ -1,6 +1,6 @@
 """Delivers the outbox to ITFlow: exactly one ticket per (Linkedid, kind), whatever fails on the way.
 
-How each answer is handled:
+How each answer is handled (docs/tickets.md, "Delivery: the outbox"):
 
 * transport error or timeout *before* the request left -> retry with backoff and jitter;
 * result unknown (timeout or cut connection after sending, any 5xx such as a gateway's 502/504, an

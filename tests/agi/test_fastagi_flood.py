@@ -31,6 +31,22 @@ def _start_with_fd_limit(cfg: Path, log: Path, limit: int) -> Daemon:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+async def _dropped(d: Daemon) -> dict[str | None, float]:
+    return {s.labels.get("reason"): s.value
+            for f in text_string_to_metric_families((await d.get("/metrics")).text)
+            if f.name == "pbx_bridge_agi_connections_dropped" for s in f.samples
+            if s.name.endswith("_total")}
+
+
+async def _cap_reached(d: Daemon) -> bool:
+    """Wait (bounded: 200 polls, about 10 s) until the flood fills the cap and pushes connections out."""
+    for _ in range(200):
+        if (await _dropped(d)).get("evicted", 0) >= 1:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_small_log(
         itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
@@ -42,7 +58,7 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
         await d.wait_http("/readyz", 200)
         before = len(d.log().splitlines())
         flood = start_flood(port, slow=1500, junk_lines=100_000, seconds=10)
-        await asyncio.sleep(1.5)                      # let the flood fill the cap first
+        assert await _cap_reached(d), "the flood never filled the connection cap"
         answers = []
         for _ in range(REAL_REQUESTS):
             answers.append(await real_request(port, ALICE))
@@ -50,10 +66,7 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
         counts = await asyncio.to_thread(flood_result, flood)
         assert d.alive()
         health = (await d.get("/readyz")).json()
-        metrics = {s.labels.get("reason"): s.value
-                   for f in text_string_to_metric_families((await d.get("/metrics")).text)
-                   if f.name == "pbx_bridge_agi_connections_dropped" for s in f.samples
-                   if s.name.endswith("_total")}
+        metrics = await _dropped(d)
     finally:
         d.kill()
     assert counts["opened"] >= 1500, counts                 # the flood really ran ...
@@ -68,3 +81,4 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
     assert "Traceback" not in log
     assert len(flood_lines) <= 40, "\n".join(flood_lines[:60])
     assert len(log.encode()) <= 20_000
+

@@ -53,6 +53,8 @@ async def test_at_the_cap_the_oldest_silent_connection_makes_room_for_a_real_req
         if server.health().data["open_connections"] == 4:
             break
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail(f"the server never had the four connections: {server.health().data}")
     assert await _real_request(server.port, "15551230001") == [
         'SET VARIABLE CALLERID(name) "name of 15551230001"']
     assert await _closed_by_server(silent[0])            # the oldest was pushed out
@@ -77,6 +79,8 @@ async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they
         if server.health().data["active_sessions"] == 2 and not server._unready:
             break
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail(f"the two sessions never started: {server.health().data}")
     extra = await Peer.connect(server.port)
     await extra.send(env_block("cid"))
     assert await _closed_by_server(extra)
@@ -120,9 +124,47 @@ async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_eac
         if any("more like it" in r.getMessage() for r in caplog.records):
             break
         await asyncio.sleep(0.05)
+    else:
+        pytest.fail("no summary line within 5 s")
     for p in peers:
         p.close()
     evictions = [r.getMessage() for r in caplog.records if "connection cap" in r.getMessage()]
     assert server.stats["evicted"] >= 190
     assert 1 <= len(evictions) <= 3, evictions
     assert any("more like it" in m for m in evictions)
+
+
+async def test_at_the_cap_sessions_sitting_on_a_quick_command_make_room_for_a_real_request(
+        make_server: Factory) -> None:
+    # A flood that sends whole environments and then never answers would otherwise hold every slot for
+    # command_timeout: the real request would be refused. SET VARIABLE is answered at once by Asterisk.
+    server = await make_server({"cid": _named}, max_connections=3, stall_grace=0.0, command_timeout=60)
+    sitting = [await Peer.connect(server.port) for _ in range(3)]
+    for p in sitting:
+        await p.send(env_block("cid", callerid="15550000000"))
+        assert await p.read_command() == 'SET VARIABLE CALLERID(name) "name of 15550000000"'  # unanswered
+    answers = [await _real_request(server.port, f"1555123000{n}") for n in range(3)]
+    assert answers == [[f'SET VARIABLE CALLERID(name) "name of 1555123000{n}"'] for n in range(3)]
+    # The first one pushed out the oldest sitter; each finished and freed its slot for the next.
+    assert server.stats["stalled"] == 1 and server.stats["refused_full"] == 0, server.stats
+    assert await _closed_by_server(sitting[0])
+    assert server.health().data["open_connections"] == 2                   # the two younger sitters
+    for p in sitting:
+        p.close()
+
+
+async def test_at_the_cap_a_session_waiting_on_the_caller_is_never_pushed_out(make_server: Factory) -> None:
+    # GET DATA waits for the caller's digits: a slow caller is a real call, never a stalled peer.
+    async def prompt(s: AgiSession) -> None:
+        await s.command("GET DATA beep 5000 4")
+
+    server = await make_server({"cid": prompt}, max_connections=1, stall_grace=0.0, command_timeout=60)
+    caller = await Peer.connect(server.port)
+    await caller.send(env_block("cid"))
+    assert (await caller.read_command() or "").startswith("GET DATA")
+    extra = await Peer.connect(server.port)
+    await extra.send(env_block("cid"))
+    assert await _closed_by_server(extra)                                   # refused, not the caller
+    await caller.send("200 result=1234\n")
+    assert await _closed_by_server(caller)                                  # its session ended normally
+    assert server.stats["refused_full"] == 1 and server.stats["stalled"] == 0

@@ -4,6 +4,7 @@ disk, the real FastAGI server with the ``balance`` route, and a scripted Asteris
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
+from pbx_bridge.balance.verify import AttemptLog
 from pbx_bridge.config import Settings
 from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
@@ -65,9 +67,11 @@ class Ivr:
 
 
 async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str = "all", port: int = 0,
-                   command_timeout: float = 5, **balance: Any) -> Ivr:
+                   command_timeout: float = 5, clock: Callable[[], float] | None = None,
+                   **balance: Any) -> Ivr:
     """The IVR over ``sim`` (from the ``itflow_sim`` fixture, which stops it), served on ``port`` (0: any;
-    the lab passes the port its dialplan calls)."""
+    the lab passes the port its dialplan calls). ``clock``: the attempt log's time (a fixed one keeps a
+    test's calls inside every limit window however slow the machine)."""
     settings = Settings.model_validate({
         "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
         "state_dir": str(tmp), "balance": balance,
@@ -84,6 +88,8 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     metrics = Metrics()
     service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
                                    store=store, metrics=metrics)
+    if clock is not None:
+        service.verifier.attempts = AttemptLog(store, clock=clock)
     server = FastAgiServer("127.0.0.1", port, {"balance": balance_route(service)}, env_timeout=5,
                            command_timeout=command_timeout)
     await server.start()

@@ -133,7 +133,7 @@ async def test_with_a_secret_only_the_script_holding_it_gets_a_balance(itflow_si
         assert await run_script(port, "4125550101", secret_file=bad) == (unavailable, 0)
         commands, _ = await run_script(port, "4125550101", secret_file=good)
         assert commands == [*ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
-        assert ivr.outcomes() == {"spoken": 1.0}
+        assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}   # refusals counted, as on FastAGI
 
 
 async def test_classic_door_refuses_peers_outside_balance_allow(itflow_sim, tmp_path) -> None:

@@ -36,15 +36,22 @@ def test_prompts_fall_back_by_language() -> None:
     assert s.prompts_for("fr").intro == ["custom/kontostand"]   # the first listed
 
 
-@pytest.mark.parametrize(("content", "why"), [
-    (None, "cannot read"),
-    ("short\n", "at least 16"),
-    ("has a space in it, and commas ok?\n", "at least 16 letters"),
+GOOD_SECRET = "0123456789abcdef0123456789abcdef\n"
+
+
+@pytest.mark.parametrize(("content", "mode", "why"), [
+    (None, 0o640, "cannot read"),
+    ("short\n", 0o640, "at least 16"),
+    ("has a space in it, and commas ok?\n", 0o640, "at least 16 letters"),
+    (GOOD_SECRET, 0o644, "readable or writable by every user"),     # any local process could read it
+    (GOOD_SECRET, 0o602, "readable or writable by every user"),     # ... or choose it
 ])
-def test_an_unusable_secret_file_names_the_key(tmp_path: Path, content: str | None, why: str) -> None:
+def test_an_unusable_secret_file_names_the_key(tmp_path: Path, content: str | None, mode: int,
+                                               why: str) -> None:
     path = tmp_path / "balance.secret"
     if content is not None:
         path.write_text(content)
+        path.chmod(mode)
     with pytest.raises(ConfigError) as info:
         parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
                        env={})
@@ -57,3 +64,17 @@ def test_allow_lists_are_checked() -> None:
         with pytest.raises(ConfigError) as info:
             parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\n{yaml}\n", env={})
         assert info.value.key.startswith(key), info.value
+
+
+def test_a_good_secret_file_is_accepted_and_its_content_is_in_no_error(tmp_path: Path) -> None:
+    path = tmp_path / "balance.secret"
+    path.write_text(GOOD_SECRET)
+    path.chmod(0o640)
+    s = parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
+                       env={})
+    assert s.balance.secret_file == path
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as info:
+        parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
+                       env={})
+    assert GOOD_SECRET.strip() not in str(info.value)

@@ -2,7 +2,8 @@
 
 ``python -m tests.support.agi_flood --port P --slow 1500 --junk-lines 100000 --seconds 8`` keeps ``--slow``
 connections open that send half an environment line and then nothing (each one the server closes is
-opened again), plus one connection that sends ``--junk-lines`` junk lines, until ``--seconds`` pass; then it
+opened again), plus one connection that sends ``--junk-lines`` junk lines, plus ``--sitters`` connections
+that send a whole environment and never answer the server's command, until ``--seconds`` pass; then it
 prints one JSON line of counts. Its own process, so the flood does not slow down the peer that measures.
 
 :func:`real_request` is one call as Asterisk places it (whole environment at once, every command answered);
@@ -31,12 +32,16 @@ class Answer:
     refused: bool          # closed, reset or never answered before the first command
 
 
+def _env(port: int, number: str) -> bytes:
+    return (f"agi_network: yes\nagi_network_script: cid\nagi_request: agi://127.0.0.1:{port}/cid\n"
+            "agi_channel: PJSIP/trunk-00000001\nagi_language: en\nagi_type: PJSIP\n"
+            "agi_uniqueid: 1795850006.1\nagi_version: 22.10.1\n"
+            f"agi_callerid: {number}\nagi_calleridname: {number}\nagi_callingpres: 0\nagi_dnid: 201\n"
+            "agi_context: from-pstn\nagi_extension: 201\nagi_priority: 1\nagi_accountcode: \n\n").encode()
+
+
 async def real_request(port: int, number: str) -> Answer:
-    env = (f"agi_network: yes\nagi_network_script: cid\nagi_request: agi://127.0.0.1:{port}/cid\n"
-           "agi_channel: PJSIP/trunk-00000001\nagi_language: en\nagi_type: PJSIP\n"
-           "agi_uniqueid: 1795850006.1\nagi_version: 22.10.1\n"
-           f"agi_callerid: {number}\nagi_calleridname: {number}\nagi_callingpres: 0\nagi_dnid: 201\n"
-           "agi_context: from-pstn\nagi_extension: 201\nagi_priority: 1\nagi_accountcode: \n\n").encode()
+    env = _env(port, number)
     start = time.perf_counter()
     commands: list[str] = []
     try:
@@ -55,9 +60,11 @@ async def real_request(port: int, number: str) -> Answer:
     return Answer(commands, time.perf_counter() - start, refused=not commands)
 
 
-def start_flood(port: int, *, slow: int, junk_lines: int, seconds: float) -> subprocess.Popen[bytes]:
+def start_flood(port: int, *, slow: int, junk_lines: int, seconds: float,
+                sitters: int = 0) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "tests.support.agi_flood", "--port", str(port),
-                             "--slow", str(slow), "--junk-lines", str(junk_lines), "--seconds", str(seconds)],
+                             "--slow", str(slow), "--junk-lines", str(junk_lines), "--seconds", str(seconds),
+                             "--sitters", str(sitters)],
                             cwd=ROOT, stdout=subprocess.PIPE)
 
 
@@ -89,6 +96,31 @@ async def _slow(port: int, end: float, counts: dict[str, int]) -> None:
             writer.close()
 
 
+async def _sitter(port: int, end: float, counts: dict[str, int]) -> None:
+    """A whole environment, then the server's first command is never answered; again when pushed out."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < end:          # bounded by the deadline
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            counts["connect_failed"] += 1
+            await asyncio.sleep(0.05)
+            continue
+        counts["sat"] += 1
+        try:
+            writer.write(_env(port, "15550009999"))
+            async with asyncio.timeout(max(0.01, end - loop.time())):
+                if await reader.readline():
+                    await reader.read()       # sit on the question until the server lets go
+            counts["sitters_closed_by_server"] += 1
+        except TimeoutError:
+            pass
+        except OSError:
+            counts["sitters_closed_by_server"] += 1
+        finally:
+            writer.close()
+
+
 async def _junk(port: int, lines: int, counts: dict[str, int]) -> None:
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -104,10 +136,12 @@ async def _junk(port: int, lines: int, counts: dict[str, int]) -> None:
 
 async def _main(args: argparse.Namespace) -> dict[str, int]:
     counts = {"opened": 0, "closed_by_server": 0, "connect_failed": 0, "junk_sent": 0,
-              "junk_cut_by_server": 0}
+              "junk_cut_by_server": 0, "sat": 0, "sitters_closed_by_server": 0}
     end = asyncio.get_running_loop().time() + args.seconds
     tasks = [asyncio.create_task(_slow(args.port, end, counts)) for _ in range(args.slow)]
-    tasks.append(asyncio.create_task(_junk(args.port, args.junk_lines, counts)))
+    tasks += [asyncio.create_task(_sitter(args.port, end, counts)) for _ in range(args.sitters)]
+    if args.junk_lines:
+        tasks.append(asyncio.create_task(_junk(args.port, args.junk_lines, counts)))
     await asyncio.wait(tasks, timeout=args.seconds + 10)
     for t in tasks:
         t.cancel()
@@ -120,4 +154,5 @@ if __name__ == "__main__":
     parser.add_argument("--slow", type=int, default=1500)
     parser.add_argument("--junk-lines", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sitters", type=int, default=0)
     print(json.dumps(asyncio.run(_main(parser.parse_args()))), flush=True)

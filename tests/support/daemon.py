@@ -62,8 +62,10 @@ class Daemon:
     """One ``pbx-bridge run`` subprocess; stderr (the log) goes to a file the test can read."""
 
     def __init__(self, config: Path, *, log_path: Path, args: tuple[str, ...] = (),
-                 run_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+                 run_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
         self.config = config
+        self.prefix = prefix  # e.g. setpriv ... to run as another user
         self.log_path = log_path
         self.args = args
         self.run_args = run_args
@@ -78,7 +80,7 @@ class Daemon:
     def start(self) -> Daemon:
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(PBX_BRIDGE), "--config", str(self.config), *self.args, "run", *self.run_args],
+            [*self.prefix, str(PBX_BRIDGE), "--config", str(self.config), *self.args, "run", *self.run_args],
             stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=self.env,
         )
         return self
