@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pbx_bridge.component import Component, Health
+from pbx_bridge.component import Component, Health, all_of
 from pbx_bridge.config import ConfigError, Settings, load_settings
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
@@ -89,7 +89,9 @@ class Daemon:
         if not problem:
             guard.check()
         self.parts.components.append(guard)
-        self.parts.readiness["state"] = guard.health
+        # One "state" part: the database's identity (the guard) and every file being ours to write.
+        files = self.parts.readiness.get("state")
+        self.parts.readiness["state"] = guard.health if files is None else all_of(guard.health, files)
         return self.parts
 
     def readiness(self) -> dict[str, Health]:
