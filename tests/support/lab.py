@@ -5,8 +5,8 @@ The chroot is built by ``lab/setup``; nothing here builds or downloads anything.
 
 Pieces:
 - ``LabPorts``: every port the lab uses (env ``PBX_BRIDGE_LAB_*`` overrides, see ``LabPorts.from_env``).
-- ``LabController``: installs ``lab/etc`` (+ ``lab/etc/freepbx-like`` overlay) with placeholders filled in,
-  starts Asterisk after checking its ports are free, waits for AMI login + FullyBooted, stops it by PID
+- ``LabController``: installs ``lab/etc`` with placeholders filled in (or, for "freepbx17", the real FreePBX 17
+  snapshot: tests/support/lab_freepbx17.py), starts Asterisk after checking its ports are free, waits for AMI login + FullyBooted, stops it by PID
   (after checking the process is ``asterisk`` with the chroot as its root).
 - ``Lab``: what a test gets (``.ami``, ``.fastagi_port``, ``.root``, ``.spool``, ``.install_agi``, ``.call``,
   ``.start_call``, ``.ami_session``, ``.cli``, ``.route``).
@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
+from tests.support import lab_freepbx17
+
 REPO = Path(__file__).resolve().parents[2]
 LAB_DIR = REPO / "lab"
 DEFAULT_ROOT = Path("/var/lib/pbx-bridge-lab/chroot")
@@ -41,21 +43,31 @@ ETC_IN_CHROOT = "/etc/asterisk-lab"
 PIDFILE_IN_CHROOT = "run/asterisk-lab.pid"
 SIPP_PCAPS = Path("/usr/share/sip-tester")
 
-Dialplan = Literal["plain", "freepbx"]
-DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx")
+Dialplan = Literal["plain", "freepbx17"]
+DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx17")
 
 # Logical destinations -> what a sipp caller dials, per dialplan. Tests parametrized over both dialplans
-# use these names instead of numbers.
+# use these names instead of numbers. freepbx17: the snapshot's inbound routes + lab/etc/freepbx17-overlay.conf.
 ROUTES: dict[str, dict[Dialplan, str]] = {
-    "ext201": {"plain": "201", "freepbx": "5551004"},  # extension 201 (answers in most tests)
-    "ext202": {"plain": "202", "freepbx": "5551000"},  # extension 202, rings 5 s, then voicemail 202
-    "ext205": {"plain": "205", "freepbx": "5551005"},  # extension 205: no contact -> CHANUNAVAIL -> vm 205
-    "ringgroup": {"plain": "600", "freepbx": "5551001"},  # 201 & 202 ring together 8 s, then vm 201
-    "queue": {"plain": "400", "freepbx": "5551002"},  # ringall queue, member 203
-    "queue_linear": {"plain": "401", "freepbx": "5551006"},  # 203 rings 3 s, then 204
-    "ivr": {"plain": "300", "freepbx": "5551003"},  # IVR: press 3 -> FastAGI balance
-    "local": {"plain": "700", "freepbx": "5551002"},  # through Local/ channels to 201 (freepbx: queue 203)
+    # FastAGI cid, then extension 201 (freepbx17: Custom Destination pbxbridge-cid -> 201, 15 s, vm 201)
+    "ext201": {"plain": "201", "freepbx17": "5551004"},
+    # the same for 202 (plain: rings 5 s, then voicemail 202; freepbx17: 15 s)
+    "ext202": {"plain": "202", "freepbx17": "5551002"},
+    # ring group 600 = 201 + 202 (plain: 8 s; freepbx17: any DID -> CID lookup source -> RG 600, 15 s), vm 201
+    "ringgroup": {"plain": "600", "freepbx17": "5551000"},
+    # queue (plain: "support", member 203; freepbx17: 400, ringall Local/201 + Local/202 @from-queue)
+    "queue": {"plain": "400", "freepbx17": "5550400"},
+    "ivr": {"plain": "300", "freepbx17": "5551003"},  # IVR: press 3 -> FastAGI balance
+    # plain only (the FreePBX 17 snapshot has no such extension or queue)
+    "ext205": {"plain": "205"},  # extension 205: no contact -> CHANUNAVAIL -> vm 205
+    "queue_linear": {"plain": "401"},  # 203 rings 3 s, then 204
+    "local": {"plain": "700"},  # through Local/ channels to 201
+    # freepbx17 only
+    "cid_customdest": {"freepbx17": "5550100"},  # Custom Destination FastAGI cid, then ring group 600
+    "balance_direct": {"freepbx17": "5550300"},  # inbound route straight to the balance Custom Destination
 }
+# The phone that answers a queue call, per dialplan
+QUEUE_MEMBER: dict[Dialplan, str] = {"plain": "203", "freepbx17": "201"}
 
 
 class LabError(RuntimeError):
@@ -73,6 +85,7 @@ class LabPorts:
     pstn: int = 5074  # the provider that outbound calls reach
     caller: int = 5080  # trunk caller on 127.0.0.1; internal caller (ext 201) on 127.0.0.2
     media_base: int = 16000
+    http: int = 8734  # the HTTP caller-ID door the freepbx17 cidlookup source calls (pbx-bridge's default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LabPorts:
@@ -101,6 +114,7 @@ class LabPorts:
             "RTP_START": self.rtp_start,
             "RTP_END": self.rtp_end,
             "PSTN_PORT": self.pstn,
+            "HTTP_PORT": self.http,
         }
         for ext in ("201", "202", "203", "204"):
             p[f"EXT{ext}_PORT"] = self.callee(ext)
@@ -344,7 +358,9 @@ class LabController:
                  ami_user: str = "pbxbridge", ami_secret: str = "pbxbridge-lab-secret") -> None:
         self.root = (root or default_root()).resolve()
         self.ports = ports or LabPorts.from_env()
-        self.ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
+        self._plain_ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
+        self.ami = self._plain_ami  # the running dialplan's account (freepbx17: the snapshot's own user)
+        self._fpbx_astdb: dict[str, str] | None = None
         self.dialplan: Dialplan | None = None
         self._started_once = False  # the first ensure() of a session always starts a fresh Asterisk
         self.sipp_pids: set[int] = set()  # every sipp the calls started; see reap_sipp()
@@ -448,10 +464,21 @@ class LabController:
         except OSError:
             return None
 
+    def ami_for(self, dialplan: Dialplan) -> AmiAccount:
+        if dialplan == "freepbx17":
+            return AmiAccount("127.0.0.1", self.ports.ami, *lab_freepbx17.AMI_USER)
+        return self._plain_ami
+
+    @property
+    def agi_dir(self) -> str:
+        """astagidir of the running dialplan, relative to the chroot."""
+        return lab_freepbx17.AGI_DIR_IN_CHROOT if self.dialplan == "freepbx17" else "usr/share/asterisk/agi-bin"
+
     def ensure(self, dialplan: Dialplan) -> None:
         """Asterisk running with ``dialplan`` (restart if another dialplan or a dead process)."""
-        if self._started_once and self.running_dialplan() == dialplan and ami_ready(self.ami):
+        if self._started_once and self.running_dialplan() == dialplan and ami_ready(self.ami_for(dialplan)):
             self.dialplan = dialplan
+            self.ami = self.ami_for(dialplan)
             return
         self.stop()
         self.start(dialplan)
@@ -473,6 +500,9 @@ class LabController:
                            "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)")
         self._install(dialplan)
         self._reset_state()
+        if dialplan == "freepbx17":
+            lab_freepbx17.install_astdb(self.root)
+        self.ami = self.ami_for(dialplan)
         console = (self.logdir / "console.log").open("wb")
         # setsid: its own session, so a Ctrl-C on pytest does not reach it; stopped by PID in stop().
         proc = subprocess.Popen(
@@ -491,6 +521,22 @@ class LabController:
                 raise LabError(f"Asterisk did not accept an AMI login + FullyBooted within {timeout}s")
             time.sleep(0.1)
         self.dialplan = dialplan
+        if dialplan == "freepbx17":
+            workdir = Path(tempfile.mkdtemp(prefix="lab-register-"))
+            try:
+                lab_freepbx17.register_phones(self.etc, self.ports, workdir, LAB_DIR / "sipp/register.xml")
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                self.stop()
+                raise LabError(str(exc)) from exc
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def restore_astdb(self) -> list[str]:
+        """freepbx17: the AstDB back to the snapshot's (FreePBX's cidlookup cache, test keys...)."""
+        if self.dialplan != "freepbx17":
+            return []
+        if self._fpbx_astdb is None:
+            self._fpbx_astdb = lab_freepbx17.snapshot_astdb()
+        return lab_freepbx17.restore_astdb(self.cli, self._fpbx_astdb)
 
     def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid()
@@ -559,9 +605,16 @@ class LabController:
         if self.etc.exists():
             shutil.rmtree(self.etc)
         self.etc.mkdir(parents=True)
+        if dialplan == "freepbx17":
+            try:
+                lab_freepbx17.install(self.root, self.etc, self.ports, values["MODDIR"])
+            except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+                raise LabError(f"cannot install the FreePBX 17 snapshot: {exc}") from exc
+            (self.etc / ".dialplan").write_text(dialplan + "\n")
+            for script in (LAB_DIR / "agi-bin").glob("*.py"):
+                install_agi(self.root, script, agi_dir=lab_freepbx17.AGI_DIR_IN_CHROOT)
+            return
         sources = {p.name: p for p in (LAB_DIR / "etc").glob("*.conf")}
-        if dialplan == "freepbx":
-            sources |= {p.name: p for p in (LAB_DIR / "etc/freepbx-like").glob("*.conf")}
         for name, src in sources.items():
             text = src.read_text()
             for key, val in values.items():
@@ -600,7 +653,8 @@ class LabController:
         return out.stdout
 
 
-def install_agi(root: Path, src: Path | str, name: str | None = None) -> str:
+def install_agi(root: Path, src: Path | str, name: str | None = None,
+                agi_dir: str = "usr/share/asterisk/agi-bin") -> str:
     """Install a classic AGI script into the chroot; returns the name for ``AGI(name,...)``.
 
     The script itself goes to /usr/local/lib/pbx-bridge-lab/agi/<name>; agi-bin/<name> is a wrapper that
@@ -615,7 +669,7 @@ def install_agi(root: Path, src: Path | str, name: str | None = None) -> str:
     real.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, real)
     real.chmod(0o755)
-    wrapper = root / "usr/share/asterisk/agi-bin" / name
+    wrapper = root / agi_dir / name
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     wrapper.write_text(
         "#!/bin/sh\n# pbx-bridge lab: run the real script as the unprivileged AGI user\n"
@@ -808,7 +862,7 @@ def _read(path: Path) -> str:
 
 
 class Lab:
-    """What a lab test gets: one running Asterisk with ``dialplan`` ("plain" or "freepbx")."""
+    """What a lab test gets: one running Asterisk with ``dialplan`` ("plain" or "freepbx17")."""
 
     _numbers = itertools.count(1)
 
@@ -846,14 +900,17 @@ class Lab:
 
     def route(self, name: str) -> str:
         """What a trunk caller dials to reach logical destination ``name`` in this dialplan (see ROUTES)."""
-        return ROUTES[name][self.dialplan]
+        try:
+            return ROUTES[name][self.dialplan]
+        except KeyError:
+            raise LabError(f"route {name!r} does not exist in the {self.dialplan} dialplan") from None
 
     def new_caller_number(self) -> str:
         """A caller number no other call in this session used (11 digits, NANP-shaped)."""
         return f"1555{os.getpid() % 1000:03d}{next(Lab._numbers):04d}"
 
     def install_agi(self, src_path: Path | str, name: str | None = None) -> str:
-        return install_agi(self.root, src_path, name)
+        return install_agi(self.root, src_path, name, agi_dir=self.controller.agi_dir)
 
     def cli(self, command: str) -> str:
         return self.controller.cli(command)
