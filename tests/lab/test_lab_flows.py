@@ -1,5 +1,6 @@
-"""Call flows on the real lab Asterisk, plain and the real FreePBX 17 dialplan: what AMI shows for each (the events and
-fields a call tracker relies on). Each test uses its own caller number and keys everything on Linkedid."""
+"""Call flows on the real lab Asterisk, plain and the real FreePBX 17 dialplan: what AMI shows for each (the
+events and fields a call tracker relies on). Each test uses its own caller number and keys everything on
+Linkedid."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ async def test_inbound_trunk_call_answered(lab: Lab) -> None:
     assert_one_call(events)
     first = named(events, "Newchannel")[0]
     # inbound = the trunk endpoint's channel in the trunk context, Exten = the dialled DID/extension
-    assert first["Channel"].startswith({"plain": "PJSIP/from-sipp-", "freepbx17": "PJSIP/sipptrunk-"}[lab.dialplan])
+    trunk = {"plain": "PJSIP/from-sipp-", "freepbx17": "PJSIP/sipptrunk-"}[lab.dialplan]
+    assert first["Channel"].startswith(trunk)
     assert first["Context"] == {"plain": "from-sipp", "freepbx17": "from-pstn"}[lab.dialplan]
     assert first["Exten"] == lab.route("ext201")
     assert first["CallerIDNum"] == caller

@@ -5,8 +5,9 @@ The chroot is built by ``lab/setup``; nothing here builds or downloads anything.
 
 Pieces:
 - ``LabPorts``: every port the lab uses (env ``PBX_BRIDGE_LAB_*`` overrides, see ``LabPorts.from_env``).
-- ``LabController``: installs ``lab/etc`` with placeholders filled in (or, for "freepbx17", the real FreePBX 17
-  snapshot: tests/support/lab_freepbx17.py), starts Asterisk after checking its ports are free, waits for AMI login + FullyBooted, stops it by PID
+- ``LabController``: installs ``lab/etc`` with placeholders filled in (or, for "freepbx17", the real
+  FreePBX 17 snapshot: tests/support/lab_freepbx17.py), starts Asterisk after checking its ports are free,
+  waits for AMI login + FullyBooted, stops it by PID
   (after checking the process is ``asterisk`` with the chroot as its root).
 - ``Lab``: what a test gets (``.ami``, ``.fastagi_port``, ``.root``, ``.spool``, ``.install_agi``, ``.call``,
   ``.start_call``, ``.ami_session``, ``.cli``, ``.route``).
@@ -47,7 +48,7 @@ Dialplan = Literal["plain", "freepbx17"]
 DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx17")
 
 # Logical destinations -> what a sipp caller dials, per dialplan. Tests parametrized over both dialplans
-# use these names instead of numbers. freepbx17: the snapshot's inbound routes + lab/etc/freepbx17-overlay.conf.
+# use these names instead of numbers (freepbx17: the snapshot's inbound routes + the lab overlay)
 ROUTES: dict[str, dict[Dialplan, str]] = {
     # FastAGI cid, then extension 201 (freepbx17: Custom Destination pbxbridge-cid -> 201, 15 s, vm 201)
     "ext201": {"plain": "201", "freepbx17": "5551004"},
@@ -472,7 +473,9 @@ class LabController:
     @property
     def agi_dir(self) -> str:
         """astagidir of the running dialplan, relative to the chroot."""
-        return lab_freepbx17.AGI_DIR_IN_CHROOT if self.dialplan == "freepbx17" else "usr/share/asterisk/agi-bin"
+        if self.dialplan == "freepbx17":
+            return lab_freepbx17.AGI_DIR_IN_CHROOT
+        return "usr/share/asterisk/agi-bin"
 
     def ensure(self, dialplan: Dialplan) -> None:
         """Asterisk running with ``dialplan`` (restart if another dialplan or a dead process)."""

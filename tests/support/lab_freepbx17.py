@@ -1,13 +1,16 @@
 """The lab's "freepbx17" dialplan: the real FreePBX 17 generated configuration, installed at test time.
 
 FreePBX's files (GPL) are not in this repository: they are read from the folder named by
-``PBX_BRIDGE_FREEPBX17`` (``snapshot/etc/asterisk``, ``snapshot/var-lib-asterisk/astdb.sqlite3``, ``agi-bin/``,
-``traces/``). What the lab changes, and only that (each listed in lab/README.md):
+``PBX_BRIDGE_FREEPBX17`` (``snapshot/etc/asterisk``, ``snapshot/var-lib-asterisk/astdb.sqlite3``,
+``agi-bin/``, ``traces/``). What the lab changes, and only that (each listed in lab/README.md):
 
 - binds and peers moved to the lab's checked loopback ports (SIP, AMI, RTP range, FastAGI 4574, the
   cidlookup HTTP door 8734, the trunk's 127.0.0.1:5090), FreePBX's built-in HTTP server off, astetcdir;
-- the phones' ``qualify_frequency`` 0: a sipp phone only listens during a call, so an OPTIONS ping between
-  calls would mark it unreachable (and FreePBX's ring group would then skip it);
+- the phones' ``qualify_frequency`` 0 and no ``mailboxes`` (MWI): a sipp phone only listens during a call,
+  so an OPTIONS ping between calls would mark it unreachable (FreePBX's ring group would then skip it), and
+  an unsolicited MWI NOTIFY (sent at registration and whenever a message is left, retransmitted for 32 s)
+  would be taken by the next call's phone for its call. Voicemail itself (app_voicemail, its AMI
+  MessageWaiting events) is unchanged;
 - ``lab/etc/freepbx17-overlay.conf``: the settings the snapshot lacks, as FreePBX generates them.
 
 Stdlib only, like tests/support/lab.py.
@@ -85,8 +88,11 @@ def rewrites(ports: LabPorts, moddir: str, etc_in_chroot: str) -> dict[str, list
         "pjsip.transports.conf": [(r"^bind=0\.0\.0\.0:5060$", f"bind=127.0.0.1:{ports.sip}")],
         # the trunk: calls come from the lab's caller slots, outbound calls go to the "pstn" sipp phone
         "pjsip.identify.conf": [(r"^match=127\.0\.0\.1:5090$", f"match={callers}")],
+        # the phones: no OPTIONS pings and no unsolicited MWI NOTIFYs (see the module docstring)
         "pjsip.aor.conf": [(r"^contact=sip:127\.0\.0\.1:5090$", f"contact=sip:127.0.0.1:{ports.pstn}"),
-                           (r"^qualify_frequency=60$", "qualify_frequency=0")],
+                           (r"^qualify_frequency=60$", "qualify_frequency=0"),
+                           (r"^mailboxes=20\d@default$", ";mailboxes: no MWI NOTIFY in the lab")],
+        "pjsip.endpoint.conf": [(r"^mailboxes=20\d@default$", ";mailboxes: no MWI NOTIFY in the lab")],
         "manager.conf": [(r"^port = 5038$", f"port = {ports.ami}")],
         "rtp_additional.conf": [(r"^rtpstart=\d+$", f"rtpstart={ports.rtp_start}"),
                                 (r"^rtpend=\d+$", f"rtpend={ports.rtp_end}")],
@@ -107,7 +113,8 @@ def apply_overlay(etc: Path, overlay: str, values: Mapping[str, str]) -> None:
         if words[0] == "replace" and len(words) == 3:
             ctx = re.escape(words[2])
             pattern = rf"^\[{ctx}\]\n.*?^;--== end of \[{ctx}\] ==--;\n"
-            new, n = re.subn(pattern, lambda _m, b=body.strip("\n"): b + "\n", text, count=1, flags=re.M | re.S)
+            block = body.strip("\n") + "\n"
+            new, n = re.subn(pattern, lambda _m, b=block: b, text, count=1, flags=re.M | re.S)
             if n != 1:
                 raise ValueError(f"{OVERLAY}: no [{words[2]}] block in {words[1]}")
             text = new
