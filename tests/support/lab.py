@@ -467,7 +467,7 @@ class LabController:
 
     def ami_for(self, dialplan: Dialplan) -> AmiAccount:
         if dialplan == "freepbx17":
-            return AmiAccount("127.0.0.1", self.ports.ami, *lab_freepbx17.AMI_USER)
+            return AmiAccount("127.0.0.1", self.ports.ami, *lab_freepbx17.OBSERVER)
         return self._plain_ami
 
     @property

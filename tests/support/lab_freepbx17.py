@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 OVERLAY = REPO / "lab/etc/freepbx17-overlay.conf"
 AGI_DIR_IN_CHROOT = "var/lib/asterisk/agi-bin"  # FreePBX's astagidir
 AMI_USER = ("pbxbridge", "bridgesecret")  # the snapshot's manager_custom.conf (as docs/freepbx.md says)
+OBSERVER = ("pbxbridge-lab", "pbxbridge-lab-secret")  # the tests' read=all user (overlay block 6)
 PHONES = ("201", "202")  # the snapshot's PJSIP extensions, both with voicemail
 # the FreePBX AGI files the ring groups need (dialparties.agi + the phpagi library it includes)
 AGI_FILES = ("dialparties.agi", "phpagi.php", "phpagi-asmanager.php", "phpagi.conf")
