@@ -72,8 +72,8 @@ async def test_custom_destination_fastagi_then_ring_group(lab_freepbx: Lab) -> N
     assert result.ok, result.describe()
     assert [r["agi_network_script"] for r in agi.requests] == ["cid"]
     # FreePBX's Custom Destination shape: Noop, Gosub(target), Noop, Goto(return destination)
-    apps = [e["Application"] for e in named(events, "Newexten", Context="customdests")]
-    assert apps == ["Noop", "Gosub", "Noop", "Goto"]
+    apps = [e["Application"].lower() for e in named(events, "Newexten", Context="customdests")]
+    assert apps == ["noop", "gosub", "noop", "goto"]
     assert "PJSIP/201" in dialled(events)
 
 
@@ -116,8 +116,9 @@ async def test_lookup_source_as_documented_names_the_caller(lab_freepbx: Lab, it
     # the daemon is stopped: FreePBX has already rewritten the name, CURL() gets nothing: the name is blank
     shown, _ = await lookup_call(lab, later, name="Own Name")
     assert shown in ("", later), shown
-    # Cache results off (as documented): nothing stored in AstDB
-    assert not [k for k in astdb(lab) if k.startswith("/cidname/")]
+    # Cache results off (as documented): nothing stored in AstDB (the snapshot's own cidname/ keys are
+    # what FreePBX cached, cache on, during the real calls)
+    assert not {f"/cidname/{n}" for n in (known, unknown, later)} & astdb(lab).keys()
 
 
 async def test_lookup_source_with_leading_slash_path_also_works(lab_freepbx: Lab, itflow_sim: Any,
@@ -178,8 +179,9 @@ async def test_hostile_name_through_freepbx_queue_line_runs_nothing(lab_freepbx:
             lab.cli("dialplan reload")
     assert result.ok, result.describe()
     assert not [k for k in astdb(lab) if k.startswith("/t/")]
-    sets = [e for e in named(events, "Newexten") if e["Application"] == "Set" and "DB(t/" in e["AppData"]]
-    assert not sets
+    # an injected application would show as its own dialplan step (Newexten Set with AppData "DB(t/...")
+    injected = [e for e in named(events, "Newexten") if e["AppData"].startswith("DB(t/")]
+    assert not injected
     assert not [e for e in named(events, "VarSet") if e.get("Value") == "PWNED"]
     shown = from_display_name(result.callees["201"].received("INVITE")[0]) or ""
     assert shown.startswith("Evil Co - ") and len(shown) > len("Evil Co - ")
