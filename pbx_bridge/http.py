@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from aiohttp import web
 
 from pbx_bridge.component import Health
+from pbx_bridge.http_quiet import QuietAppRunner
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["HttpFace", "ReadinessCheck", "access_middleware"]
@@ -75,13 +76,15 @@ class HttpFace:
         readiness: ReadinessCheck | None = None,
         metrics: Metrics | None = None,
         name: str = "http",
+        front: Sequence[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]] = (),
     ) -> None:
         self.name = name
         self.host, self.port = host, port
         self._readiness = readiness
         self._metrics = metrics
         user, pw = basic_auth if basic_auth else (None, None)
-        self.app = web.Application(middlewares=[access_middleware(allow, user, pw)])
+        # ``front``: middlewares outside the access check (the caller-name door's error guard).
+        self.app = web.Application(middlewares=[*front, access_middleware(allow, user, pw)])
         self.app.router.add_get("/healthz", self._healthz)
         if readiness is not None:
             self.app.router.add_get("/readyz", self._readyz)
@@ -93,7 +96,8 @@ class HttpFace:
         self.bound_port: int | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
+        self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:

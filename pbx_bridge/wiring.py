@@ -32,12 +32,12 @@ __all__ = ["build_parts"]
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
     from aiohttp import web
 
-    from pbx_bridge.agi.cid import cid_route
+    from pbx_bridge.agi.cid import cid_route, door_guard
     from pbx_bridge.agi.server import FastAgiServer
     from pbx_bridge.balance.dialogue import BalanceService
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
-    from pbx_bridge.callerid_http import cid_routes
+    from pbx_bridge.callerid_http import cid_guard, cid_routes
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
@@ -69,7 +69,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                                        plan=plan, store=store, metrics=metrics)
 
     if settings.fastagi.enabled:
-        routes = {"cid": cid_route(callerid)}
+        routes = {"cid": cid_route(callerid, safe_names=settings.callerid.safe_names,
+                                   guard=door_guard(settings))}
         if balance is not None:
             routes["balance"] = balance_route(balance)
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
@@ -101,7 +102,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         face = HttpFace(settings.http.host, settings.http.port, http_routes,
                         allow=settings.http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics)
+                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)])
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:

@@ -2,7 +2,11 @@
 
 The number looked up is always ``agi_callerid``, the number Asterisk has for the channel; AGI arguments
 and ``cid?x=y`` may only carry options (``live=yes|no``), so a caller can never ask about someone else.
-``CALLERID(name)`` is set only on a match; on no match the caller's name is left exactly as it was.
+``CALLERID(name)`` is set only on a match; on no match, a failure or a lookup slower than the door's guard
+the caller's name is left exactly as it was (fail open). Names pass the FreePBX-safe rule
+(``pbx_bridge.directory.safe_name``) unless ``callerid.safe_names`` is off: :func:`door_lookup` is the one
+place every caller-name door (this route, the HTTP ``/cid`` family and, through ``/cid.agi``, the classic
+``agi/itflow-cid``) gets its answer from.
 
 Channel variables (a contract; the names never change):
 
@@ -17,21 +21,29 @@ Channel variables (a contract; the names never change):
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.server import AgiSession, Route
 from pbx_bridge.directory.model import LookupResult, MatchKind
+from pbx_bridge.directory.safe_name import freepbx_safe
+from pbx_bridge.directory.settings import CallerIdSettings
 
 __all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables",
-           "live_flag"]
+           "door_guard", "door_lookup", "live_flag"]
 
 log = logging.getLogger(__name__)
 
 CONTRACT_VARIABLES = ("ITFLOW_MATCH", "ITFLOW_NAME", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME",
                       "ITFLOW_CONTACT_ID")
+
+# On top of callerid.live_budget (which the lookup itself keeps): time for the index, the event loop and
+# the answer, before a door gives up waiting and answers "none".
+_GUARD_SLACK = 0.2
 
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off"}
@@ -41,6 +53,31 @@ class CallerIdLookup(Protocol):
     """What the route needs from ``pbx_bridge.directory.CallerId``."""
 
     async def lookup(self, raw_number: str, *, live: bool | None = None) -> LookupResult: ...
+
+
+def door_guard(settings: Any = None) -> float:
+    """Seconds a door waits for a lookup at most: ``callerid.live_budget`` plus a little slack."""
+    cfg = getattr(settings, "callerid", None) or CallerIdSettings()
+    return float(cfg.live_budget) + _GUARD_SLACK
+
+
+async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | None = None,
+                      safe_names: bool = True, guard: float | None = None) -> LookupResult:
+    """The answer a caller-name door gives: never raises, never waits longer than ``guard`` seconds
+    (a "none" answer instead), and with ``safe_names`` the names pass :func:`freepbx_safe`."""
+    try:
+        async with asyncio.timeout(door_guard() if guard is None else guard):
+            result = await callerid.lookup(number, live=live)
+    except TimeoutError:
+        log.warning("caller-ID lookup of %s took longer than the door's guard; answering none", number)
+        result = LookupResult(match=MatchKind.NONE, number="", source="none")
+    except Exception:
+        log.exception("caller-ID lookup failed; answering none")
+        result = LookupResult(match=MatchKind.NONE, number="", source="none")
+    if not safe_names or not result.found:
+        return result
+    return dataclasses.replace(result, display=freepbx_safe(result.display),
+                               client_name=freepbx_safe(result.client_name))
 
 
 def contract_variables(result: LookupResult) -> dict[str, str]:
@@ -82,18 +119,14 @@ def live_flag(value: str) -> bool | None:
     return None
 
 
-def cid_route(callerid: CallerIdLookup) -> Route:
-    """The ``cid`` route bound to a caller-ID service."""
+def cid_route(callerid: CallerIdLookup, *, safe_names: bool = True, guard: float | None = None) -> Route:
+    """The ``cid`` route bound to a caller-ID service (``safe_names``: the FreePBX-safe rule, default on)."""
 
     async def cid(session: AgiSession) -> None:
         opts = cid_options(session.args, session.query)
-        number = session.callerid
-        try:
-            result = await callerid.lookup(number, live=opts["live"])
-        except Exception:
-            # Fail open: the call goes on with its own name, the dialplan sees "none".
-            log.exception("caller-ID lookup failed; the call continues unchanged")
-            result = LookupResult(match=MatchKind.NONE, number="", source="none")
+        # Fail open: on any failure the call goes on with its own name, the dialplan sees "none".
+        result = await door_lookup(callerid, session.callerid, live=opts["live"], safe_names=safe_names,
+                                   guard=guard)
         values = contract_variables(result)
         try:
             if result.found and result.display:

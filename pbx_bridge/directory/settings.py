@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -100,3 +101,9 @@ class CallerIdSettings(Section):
     live_cooldown: float = Field(
         default=10.0, ge=0, description="seconds without live lookups after ITFlow failed to answer")
     max_inflight: int = Field(default=32, ge=1, description="live lookups running at once at most")
+    safe_names: bool = Field(
+        default=True, description="make names harmless for FreePBX's dialplan on every caller-name door "
+                                  "(docs/callerid.md); off only for a PBX that never substitutes names")
+    http_miss: Literal["number", "empty"] = Field(
+        default="number", description="what HTTP /cid answers on a miss or an error: the number itself, or "
+                                      "an empty body (Superfecta asks its next source); ?miss= per request")

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from pbx_bridge.agi.cid import cid_route
+from pbx_bridge.agi.cid import cid_route, door_guard
 from pbx_bridge.agi.server import FastAgiServer
-from pbx_bridge.callerid_http import cid_routes
+from pbx_bridge.callerid_http import cid_guard, cid_routes
 from pbx_bridge.config import FastAgiSettings, ItflowSettings, Settings
+from pbx_bridge.http import HttpFace
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.store import Store
 
@@ -56,23 +55,25 @@ async def cid_stack(sim: Any, state_dir: Path, *, fastagi_port: int = 0, http_po
     sync = DirectorySync(settings, itflow, store, plan, metrics)
     await sync.sync()
     callerid = CallerId(sync, itflow, plan, settings, metrics)
-    server = FastAgiServer(settings.fastagi.host, fastagi_port, {"cid": cid_route(callerid)},
+    # The doors exactly as the daemon wires them (wiring.py): the FreePBX-safe rule, the guard, and the
+    # HTTP face with its outermost error guard.
+    cid = cid_route(callerid, safe_names=settings.callerid.safe_names, guard=door_guard(settings))
+    server = FastAgiServer(settings.fastagi.host, fastagi_port, {"cid": cid},
                            env_timeout=settings.fastagi.env_timeout,
                            command_timeout=settings.fastagi.command_timeout, metrics=metrics)
     await server.start()
-    app = web.Application()
-    app.router.add_routes(cid_routes(callerid, settings))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", http_port).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    # Any client address: the lab's Asterisk may ask from a private network namespace.
+    face = HttpFace("127.0.0.1", http_port, cid_routes(callerid, settings), allow=["0.0.0.0/0", "::/0"],
+                    front=[cid_guard(settings)])
+    await face.start()
+    base = f"http://127.0.0.1:{face.bound_port}"
     try:
         yield CidStack(settings, sync, callerid, server, base, metrics)
     finally:
         import asyncio
 
         await server.stop(asyncio.get_running_loop().time() + 2)
-        await runner.cleanup()
+        await face.stop(asyncio.get_running_loop().time() + 2)
         with contextlib.suppress(Exception):
             await callerid.aclose()
         with contextlib.suppress(Exception):
