@@ -8,6 +8,7 @@ hostile ITFlow names through FreePBX's queue line that once ran injected applica
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ import pytest
 
 from tests.agi.stack import cid_stack
 from tests.lab.test_cid_fastagi import from_display_name
+from tests.lab.test_cid_recipes import cli_commands
 from tests.lab.test_lab_flows import named, quiet_agi, run_call
 from tests.support import lab_freepbx17
 from tests.support.lab import AmiMessage, Lab
 from tests.support.lab_fastagi import TinyFastAgi
 
 pytestmark = pytest.mark.freepbx
+REPO = Path(__file__).resolve().parents[2]
 
 
 def dialled(events: list[AmiMessage]) -> set[str]:
@@ -185,3 +188,41 @@ async def test_hostile_name_through_freepbx_queue_line_runs_nothing(lab_freepbx:
     assert not [e for e in named(events, "VarSet") if e.get("Value") == "PWNED"]
     shown = from_display_name(result.callees["201"].received("INVITE")[0]) or ""
     assert shown.startswith("Evil Co - ") and len(shown) > len("Evil Co - ")
+
+
+# ------------------------------------------------------------- balance straight from an inbound route
+
+
+def doc_balance_block() -> str:
+    text = (REPO / "docs/freepbx.md").read_text()
+    block = next(b for b in re.findall(r"```\n(.*?)```", text, re.S) if "[custom-pbxbridge-balance]" in b)
+    return "\n".join(ln.strip() for ln in block.splitlines())
+
+
+@pytest.mark.parametrize("recipe", ["docs", "snapshot"])
+async def test_balance_custom_destination_straight_from_inbound_route(lab_freepbx: Lab, recipe: str) -> None:
+    """DID 5550300 -> Custom Destination balance, no IVR in front, FastAGI down. The documented recipe
+    answers first, so the caller is answered and hung up normally; the snapshot's (older docs, no Answer())
+    leaves the caller unanswered and Asterisk declines the call (603): the control that the test can fail."""
+    lab = lab_freepbx
+    caller = lab.new_caller_number()
+    try:
+        if recipe == "docs":
+            block = doc_balance_block().replace("127.0.0.1:4574/", f"127.0.0.1:{lab.fastagi_port}/")
+            for cmd in cli_commands(block):
+                lab.cli(cmd)
+        async with lab.ami_session() as ami:
+            result = await lab.call(lab.route("balance_direct"), caller_num=caller, caller="wait",
+                                    hold_ms=10000, timeout=30)
+            events = await ami.wait_call_end(ami.linkedid_of(caller) or "", timeout=30)
+    finally:
+        lab.cli("dialplan reload")
+    agi = named(events, "VarSet", Variable="AGISTATUS")
+    assert [e["Value"] for e in agi] == ["FAILURE"]               # nothing listens on the FastAGI port
+    answers = [e for e in named(events, "Newexten", Context="custom-pbxbridge-balance")
+               if e["Application"] == "Answer"]
+    if recipe == "docs":
+        assert answers and result.ok, result.describe()
+    else:
+        assert not answers and not result.ok
+        assert result.caller.received("SIP/2.0 603"), result.caller.log[-2000:]
