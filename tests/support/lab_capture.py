@@ -34,7 +34,7 @@ FLOWS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ringgroup-answered": ("ringgroup", {"callees": {"201": "answer", "202": "ring"}, "hold_ms": 2000},
                            "ring group, 201 answers, 202 cancelled"),
     "local-answered": ("local", {"callees": {"201": "answer", "203": "answer"}, "hold_ms": 4000},
-                       "through Local/ channels (plain 700 -> 201; the FreePBX 17 queue -> Local/201@from-queue)"),
+                       "through Local/ channels (plain 700 -> 201)"),
     "blind-transfer-to-voicemail": ("ext201", {"callees": {"201": "refer", "202": "ring"}, "hold_ms": 9500},
                                     "201 answers, REFERs the caller to 202, 202 rings out, voicemail 202"),
     "queue-first-member": ("queue", {"callees": {"203": "answer"}, "hold_ms": 4000},
