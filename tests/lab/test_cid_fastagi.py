@@ -92,10 +92,11 @@ async def test_simulator_stopped_known_number_still_named(lab: Any, itflow_sim: 
 
 
 # Each at most 40 UTF-8 bytes with the client prefix: FreePBX's macro-user-callerid cuts the name with
-# ${CALLERID(name):0:40}, which counts bytes (see docs/callerid.md).
+# ${CALLERID(name):0:40}, which counts bytes (see docs/callerid.md). The FreePBX-safe rule (on by
+# default, docs/callerid.md) turns " into ', \\ into /, and drops brackets; the rest arrives exactly.
 HOSTILE = {
-    "quotes-backslash": ('O"Brien \\ Co', 'O"Brien \\ Co'),
-    "dollar-braces": ("${EXTEN} {x} $[1+1]", "${EXTEN} {x} $[1+1]"),
+    "quotes-backslash": ('O"Brien \\ Co', "O'Brien / Co"),
+    "dollar-braces": ("${EXTEN} {x} $[1+1]", "$EXTEN x $ 1+1"),
     "non-ascii": ("Zoë Łukasz 佐藤", "Zoë Łukasz 佐藤"),
     "emoji": ("Ada 👩‍💻🎉", "Ada 👩‍💻🎉"),
     "newline": ("Line\nBreak\r\nEnd", "LineBreakEnd"),
@@ -103,7 +104,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
-async def test_hostile_names_arrive_exactly(lab: Any, itflow_sim: Any, tmp_path: Path, case: str) -> None:
+async def test_hostile_names_arrive_readable(lab: Any, itflow_sim: Any, tmp_path: Path, case: str) -> None:
     raw, clean = HOSTILE[case]
     sim = await itflow_sim("v1-head")
     number = lab.new_caller_number()

@@ -133,7 +133,7 @@ async def test_recipe_b_fastagi_custom_destination(lab_freepbx: Any, itflow_sim:
             # the inbound route are FreePBX's generated ones (DID 5551004 -> dest-3 -> extension 201)
             load(lab, doc_blocks()["pbxbridge-cid"], port_of(stack))
             shown, events = await call(lab, lab.route("ext201"), known)
-            assert shown == "Dest Co - Dee $ {x}"
+            assert shown == "Dest Co - Dee $ x"           # FreePBX-safe: no braces (docs/callerid.md)
             assert varsets(events, "ITFLOW_MATCH") == ["contact"]
             assert varsets(events, "ITFLOW_CLIENT_NAME") == ["Dest Co"]
             assert_no_agi_errors([e for e in events if e.name == "AGIExecEnd"])
@@ -168,7 +168,7 @@ async def test_recipe_c_classic_script_in_the_chroot(lab: Any, itflow_sim: Any, 
         async with stack_on(lab, sim, tmp_path) as stack:
             exten = classic_dialplan(lab, port_of(stack))
             shown, events = await call(lab, exten, known)
-            assert shown == "Chroot Co - Cleo 'C' \\ 佐藤"
+            assert shown == "Chroot Co - Cleo 'C' / 佐藤"   # FreePBX-safe: no backslash (docs/callerid.md)
             assert varsets(events, "ITFLOW_MATCH") == ["contact"]
             assert_no_agi_errors([e for e in events if e.name == "AGIExecEnd"])
             shown, events = await call(lab, exten, unknown, name="Keep Me")
