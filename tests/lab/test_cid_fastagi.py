@@ -93,7 +93,7 @@ async def test_simulator_stopped_known_number_still_named(lab: Any, itflow_sim: 
 
 # Each at most 40 UTF-8 bytes with the client prefix: FreePBX's macro-user-callerid cuts the name with
 # ${CALLERID(name):0:40}, which counts bytes (see docs/callerid.md). The FreePBX-safe rule (on by
-# default, docs/callerid.md) turns " into ', \\ into /, and drops brackets; the rest arrives exactly.
+# default, docs/callerid.md) turns " into ', a backslash into /, and drops brackets; the rest arrives exactly.
 HOSTILE = {
     "quotes-backslash": ('O"Brien \\ Co', "O'Brien / Co"),
     "dollar-braces": ("${EXTEN} {x} $[1+1]", "$EXTEN x $ 1+1"),
