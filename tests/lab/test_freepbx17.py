@@ -156,25 +156,52 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE))
-async def test_hostile_name_through_freepbx_queue_line_runs_nothing(lab_freepbx: Lab, itflow_sim: Any,
-                                                                    tmp_path: Path, case: str) -> None:
-    """FreePBX core's queue context runs ``ExecIf(...?Set(__SAVEDCIDNAME=${CALLERID(name)}))``; the name
-    comes from the HTTP door (CallerID Lookup Source). Nothing may reach AstDB, no application may run
-    that the dialplan does not have, and the member's phone shows a readable name."""
+SCRIPT = REPO / "agi" / "itflow-cid"
+# door -> (where FreePBX's own lines take the call afterwards, which names are sent through it)
+DOORS = {
+    # CallerID Lookup Source (HTTP, cidlookup) in front of queue 400 / the catch-all route's ring group 600
+    "http-queue": sorted(HOSTILE),
+    "http-ringgroup": ["comma", "inject"],
+    # FastAGI Custom Destination (the snapshot's dest-2: FastAGI cid, then ring group 600)
+    "fastagi-ringgroup": sorted(HOSTILE),
+    # classic AGI script (recipe C) in front of queue 400
+    "classic-queue": ["comma", "inject"],
+}
+CASES = [(door, case) for door, cases in DOORS.items() for case in cases]
+
+
+def route_through(lab: Lab, door: str) -> str:
+    """What the caller dials for ``door``; runtime dialplan lines stand in for the inbound route FreePBX
+    would generate (Set FROM_DID, the door, then FreePBX's generated destination). Removed by a reload."""
+    add = 'dialplan add extension "{}" into ext-did-custom replace'
+    if door == "http-ringgroup":
+        return lab.route("ringgroup")
+    if door == "fastagi-ringgroup":
+        return lab.route("cid_customdest")
+    step = ("Gosub(cidlookup,cidlookup_1,1())" if door == "http-queue"
+            else f"AGI(itflow-cid,url=http://127.0.0.1:{lab.ports.http}/cid.agi)")
+    for prio, app in enumerate(("Set(__FROM_DID=${EXTEN})", step, "Goto(ext-queues,400,1)"), start=1):
+        lab.cli(add.format(f"5559400,{prio},{app}"))
+    return "5559400"
+
+
+@pytest.mark.parametrize(("door", "case"), CASES, ids=[f"{d}-{c}" for d, c in CASES])
+async def test_hostile_name_through_freepbx_lines_runs_nothing(lab_freepbx: Lab, itflow_sim: Any,
+                                                               tmp_path: Path, door: str, case: str) -> None:
+    """FreePBX core's queue context runs ``ExecIf(...?Set(__SAVEDCIDNAME=${CALLERID(name)}))``, its ring
+    group passes the name through macro-dial and dialparties. Through each door: nothing reaches AstDB,
+    no application runs that the dialplan does not have, and the answering phone shows a readable name."""
     lab = lab_freepbx
     sim = await itflow_sim("v1-head")
     number = lab.new_caller_number()
     add_known(sim, number, "Evil Co", HOSTILE[case])
-    add = 'dialplan add extension "{}" into ext-did-custom replace'
+    if door == "classic-queue":
+        lab.install_agi(SCRIPT)
     async with cid_stack(sim, tmp_path / "state", fastagi_port=lab.fastagi_port, http_port=lab.ports.http):
-        # an inbound route with the lookup source in front of queue 400 (what the GUI generates in short)
-        lab.cli(add.format("5559400,1,Set(__FROM_DID=${EXTEN})"))
-        lab.cli(add.format("5559400,2,Gosub(cidlookup,cidlookup_1,1())"))
-        lab.cli(add.format("5559400,3,Goto(ext-queues,400,1)"))
         try:
+            exten = route_through(lab, door)
             async with lab.ami_session() as ami:
-                result = await lab.call("5559400", caller_num=number, caller_name="Orig", hold_ms=1500,
+                result = await lab.call(exten, caller_num=number, caller_name="Orig", hold_ms=1500,
                                         callees={"201": "answer", "202": "ring"}, timeout=40)
                 events = await ami.wait_call_end(ami.linkedid_of(number) or "", timeout=40)
         finally:
@@ -186,7 +213,7 @@ async def test_hostile_name_through_freepbx_queue_line_runs_nothing(lab_freepbx:
     assert not injected
     assert not [e for e in named(events, "VarSet") if e.get("Value") == "PWNED"]
     shown = from_display_name(result.callees["201"].received("INVITE")[0]) or ""
-    assert shown.startswith("Evil Co - ") and len(shown) > len("Evil Co - ")
+    assert shown.startswith("Evil Co - ") and len(shown) > len("Evil Co - "), shown
 
 
 # ------------------------------------------------------------- balance straight from an inbound route
