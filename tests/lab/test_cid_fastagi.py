@@ -1,8 +1,8 @@
 """Caller name through FastAGI in the real Asterisk lab, both dialplans: the callee's INVITE shows it.
 
 Stack: ITFlow simulator -> directory sync -> CallerId -> FastAGI ``cid`` on ``lab.fastagi_port``; a sipp
-caller dials extension 201 (plain ``AGI(agi://.../cid,${EXTEN})``; FreePBX-shaped: the inbound route's
-CallerID-lookup hook), a sipp phone answers, and its INVITE's From display name is the proof.
+caller dials extension 201 (plain ``AGI(agi://.../cid,${EXTEN})``; real FreePBX 17: an inbound route to
+the Custom Destination ``pbxbridge-cid`` then extension 201), a sipp phone answers, and its INVITE's From display name is the proof.
 """
 
 from __future__ import annotations
