@@ -2,7 +2,8 @@
 
 Stack: ITFlow simulator -> directory sync -> CallerId -> FastAGI ``cid`` on ``lab.fastagi_port``; a sipp
 caller dials extension 201 (plain ``AGI(agi://.../cid,${EXTEN})``; real FreePBX 17: an inbound route to
-the Custom Destination ``pbxbridge-cid`` then extension 201), a sipp phone answers, and its INVITE's From display name is the proof.
+the Custom Destination ``pbxbridge-cid`` then extension 201), a sipp phone answers, and its INVITE's From
+display name is the proof.
 """
 
 from __future__ import annotations
