@@ -112,11 +112,10 @@ async def test_hostile_names_arrive_readable(lab: Any, itflow_sim: Any, tmp_path
     client = sim.db.add_client("Hx")
     sim.db.add_contact(client, raw, phone=number)
     async with await make_stack(lab, sim, tmp_path) as stack:
-        expected = (await stack.callerid.lookup(number)).display
-        assert expected == f"Hx - {clean}"
-        assert len(expected.encode()) <= 40
+        assert (await stack.callerid.lookup(number)).display.startswith("Hx - ")
         shown, agi_ends = await ring_201(lab, number)
-        assert shown == expected
+        assert shown == f"Hx - {clean}"
+        assert len(shown.encode()) <= 40
         assert agi_ends, "no AGI command was seen on AMI"
         assert_no_agi_errors(agi_ends)
         assert stack.server.stats["errors"] == 0

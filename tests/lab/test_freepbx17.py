@@ -30,6 +30,23 @@ def dialled(events: list[AmiMessage]) -> set[str]:
             if e["DestChannel"].startswith("PJSIP/")}
 
 
+# ------------------------------------------------------------------------------------- the install
+
+
+def test_astdb_is_restored_to_freepbx_before_each_test(lab_freepbx: Lab) -> None:
+    lab = lab_freepbx
+    assert lab.controller.restore_astdb() == []                   # the fixture already did it
+    snapshot = lab_freepbx17.snapshot_astdb()
+    assert astdb(lab)["/RINGGROUP/600/changecid"] == snapshot["/RINGGROUP/600/changecid"]
+    lab.cli('database put t inj PWNED')
+    lab.cli('database put AMPUSER/201 cidname Mallory')
+    assert sorted(lab.controller.restore_astdb()) == ["/AMPUSER/201/cidname", "/t/inj"]
+    db = astdb(lab)
+    assert "/t/inj" not in db and db["/AMPUSER/201/cidname"] == snapshot["/AMPUSER/201/cidname"]
+    # the phones' registrations are runtime state, not FreePBX's: they stay
+    assert [k for k in db if k.startswith("/registrar/contact/201")]
+
+
 # ------------------------------------------------------------------------------------- ring group 600
 
 

@@ -602,8 +602,8 @@ class LabController:
             raise LabError(f"no Asterisk module dir under {self.root}/usr/lib")
         values = self.ports.placeholders() | {
             "MODDIR": "/" + str(mods[0].relative_to(self.root)),
-            "AMI_USER": self.ami.username,
-            "AMI_SECRET": self.ami.secret,
+            "AMI_USER": self._plain_ami.username,
+            "AMI_SECRET": self._plain_ami.secret,
         }
         if self.etc.exists():
             shutil.rmtree(self.etc)

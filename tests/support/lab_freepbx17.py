@@ -158,21 +158,36 @@ def install(root: Path, etc: Path, ports: LabPorts, moddir: str) -> None:
                    check=True, capture_output=True)
 
 
+# runtime state, not FreePBX's configuration: the registrations of the phones (the snapshot holds those of
+# the FreePBX lab's own phones; the lab's phones register at every start)
+RUNTIME_FAMILIES = ("/registrar/",)
+
+
 def install_astdb(root: Path) -> None:
     """The AstDB FreePBX wrote (AMPUSER/, DEVICE/, RINGGROUP/...), before Asterisk starts."""
     base = folder()
     assert base is not None
-    shutil.copyfile(base / "snapshot/var-lib-asterisk/astdb.sqlite3", root / "var/lib/asterisk/astdb.sqlite3")
+    target = root / "var/lib/asterisk/astdb.sqlite3"
+    shutil.copyfile(base / "snapshot/var-lib-asterisk/astdb.sqlite3", target)
+    con = sqlite3.connect(target)
+    try:
+        with con:
+            for family in RUNTIME_FAMILIES:
+                con.execute("DELETE FROM astdb WHERE key LIKE ?", (family + "%",))
+    finally:
+        con.close()
 
 
 def snapshot_astdb() -> dict[str, str]:
+    """The snapshot's AstDB without the runtime families."""
     base = folder()
     assert base is not None
     con = sqlite3.connect(f"file:{base / 'snapshot/var-lib-asterisk/astdb.sqlite3'}?mode=ro", uri=True)
     try:
-        return {k: v for k, v in con.execute("SELECT key, value FROM astdb")}
+        rows = con.execute("SELECT key, value FROM astdb").fetchall()
     finally:
         con.close()
+    return {k: v for k, v in rows if not k.startswith(RUNTIME_FAMILIES)}
 
 
 _DB_LINE = re.compile(r"^(/\S+?)\s*: (.*?)\s*$")
@@ -193,7 +208,7 @@ def restore_astdb(cli: Callable[[str], str], snapshot: Mapping[str, str]) -> lis
     current = parse_database_show(cli("database show"))
     changed = []
     for key in current.keys() - snapshot.keys():
-        if key.startswith("/registrar/"):
+        if key.startswith(RUNTIME_FAMILIES):
             continue
         family, _, k = key[1:].rpartition("/")
         cli(f'database del "{family}" "{k}"')
