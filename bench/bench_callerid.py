@@ -14,7 +14,7 @@ Sections (owner in brackets):
   live    [callerid]  live lookups through the simulator (numbers created after the sync, cache cold)
   fastagi [agi]       FastAGI cid warm latency, one call at a time from another process: server side, RTT
   fastagi_load [agi]  FastAGI cid throughput on one server core: sessions/s, lookups/s per core, p50/p99
-  http    [agi]       GET /cid?number= (FreePBX CallerID Lookup Source), new connection per request
+  http    [agi]       GET //cid?number=%2B... as FreePBX 17 asks, the daemon's HTTP face, new connection each
   classic [agi]       agi/itflow-cid whole process per call (python3 -IS start, HTTP to the daemon, exit)
 
 ADDING A SECTION (agi engineer): write ``async def section_<name>(ctx: Ctx) -> Figures`` that measures
@@ -466,20 +466,19 @@ async def _http_get(port: int, target: str) -> bytes:
 
 
 async def _serve_http(ctx: Ctx) -> tuple[Any, int]:
-    from aiohttp import web
+    """The daemon's own HTTP face: allow-list middleware and the caller-name door's outer error guard."""
+    from pbx_bridge.callerid_http import cid_guard, cid_routes
+    from pbx_bridge.http import HttpFace
 
-    from pbx_bridge.callerid_http import cid_routes
-
-    app = web.Application()
-    app.router.add_routes(cid_routes(ctx.callerid, ctx.settings))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, runner.addresses[0][1]
+    face = HttpFace("127.0.0.1", 0, cid_routes(ctx.callerid, ctx.settings), front=[cid_guard(ctx.settings)])
+    await face.start()
+    assert face.bound_port is not None
+    return face, face.bound_port
 
 
 async def section_http(ctx: Ctx) -> Figures:
-    """``GET /cid?number=`` (FreePBX CallerID Lookup Source): plain-text body = the name."""
+    """``GET //cid?number=`` as FreePBX 17's CallerID Lookup Source asks (Path ``/cid``, ``+`` as ``%2B``):
+    plain-text body = the name."""
     from urllib.parse import quote
 
     runner, port = await _serve_http(ctx)
@@ -488,19 +487,19 @@ async def section_http(ctx: Ctx) -> Figures:
     perf = time.perf_counter
     try:
         for raw, _ in picks[:200]:
-            await _http_get(port, "/cid?number=" + quote(raw, safe=""))
+            await _http_get(port, "//cid?number=" + quote(raw, safe=""))
         samples: list[float] = []
         correct = 0
         start = perf()
         for raw, expected in picks:
             t0 = perf()
-            body = await _http_get(port, "/cid?number=" + quote(raw, safe=""))
+            body = await _http_get(port, "//cid?number=" + quote(raw, safe=""))
             samples.append(perf() - t0)
             correct += body == expected.encode()
         wall = perf() - start
     finally:
-        await runner.cleanup()
-    return Figures.from_samples("HTTP /cid round trip (new connection)", samples, correct, wall,
+        await runner.stop(asyncio.get_running_loop().time() + 2)
+    return Figures.from_samples("HTTP //cid round trip (new connection)", samples, correct, wall,
                                 "aiohttp server and raw-socket client in this one process")
 
 
@@ -527,7 +526,7 @@ async def section_classic(ctx: Ctx) -> Figures:
             correct += proc.returncode == 0 and _name_set(commands) == expected
         wall = perf() - start
     finally:
-        await runner.cleanup()
+        await runner.stop(asyncio.get_running_loop().time() + 2)
     ver = await asyncio.create_subprocess_exec(
         python, "-IS", "-c", "import sys; print(sys.version.split()[0])", stdout=asyncio.subprocess.PIPE)
     version = (await ver.communicate())[0].decode().strip()

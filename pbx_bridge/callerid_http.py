@@ -13,7 +13,8 @@ redirect. Hence:
   empty body with ``?miss=empty`` / ``callerid.http_miss: empty`` (Superfecta then asks its next source);
 * ``?charset=ascii`` answers plain ASCII (accents folded, quotes as backticks) for Superfecta, whose own
   filter mangles every non-ASCII byte and deletes quotes;
-* names pass the FreePBX-safe rule (``callerid.safe_names``, on by default), see docs/callerid.md.
+* names pass the FreePBX-safe rule (``callerid.safe_names``, on by default), see docs/callerid.md, once,
+  in ``door_lookup`` and *after* the ASCII fold (folding makes ``(`` of a fullwidth ``（``).
 
 :func:`cid_guard` is the HTTP face's outermost middleware and enforces the fallback for every answer to a
 caller-name request, including the 401/403 of the access middleware and aiohttp's own 404/405 texts; for
@@ -34,11 +35,16 @@ from typing import Any
 
 from aiohttp import web
 
-from pbx_bridge.agi.cid import CallerIdLookup, contract_variables, door_guard, door_lookup, live_flag
+from pbx_bridge.agi.cid import (
+    CallerIdLookup,
+    contract_variables,
+    door_guard,
+    door_lookup,
+    door_text,
+    live_flag,
+)
 from pbx_bridge.agi.protocol import sanitize_value
-from pbx_bridge.directory.ascii_name import ascii_name
 from pbx_bridge.directory.model import LookupResult
-from pbx_bridge.directory.safe_name import freepbx_safe
 from pbx_bridge.directory.settings import CallerIdSettings
 
 __all__ = ["cid_guard", "cid_routes", "fallback_name", "is_name_request"]
@@ -82,15 +88,11 @@ def fallback_name(request: web.Request, settings: Any = None) -> str:
     miss = request.query.get("miss", "").strip().lower()
     if (miss if miss in ("number", "empty") else cfg.http_miss) == "empty":
         return ""
-    return _shape(_number(request), request, cfg)
+    return door_text(_number(request), safe_names=cfg.safe_names, ascii=_wants_ascii(request))
 
 
-def _shape(text: str, request: web.Request, cfg: CallerIdSettings) -> str:
-    if cfg.safe_names:
-        text = freepbx_safe(text)
-    if request.query.get("charset", "").strip().lower() == "ascii":
-        text = ascii_name(text)
-    return text
+def _wants_ascii(request: web.Request) -> bool:
+    return request.query.get("charset", "").strip().lower() == "ascii"
 
 
 def _text(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -103,18 +105,17 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
     cfg = _cfg(settings)
     guard = door_guard(settings)
 
-    async def lookup(request: web.Request, number: str) -> LookupResult:
+    async def lookup(request: web.Request, number: str, *, ascii: bool = False) -> LookupResult:
         return await door_lookup(callerid, number, live=live_flag(request.query.get("live", "")),
-                                 safe_names=cfg.safe_names, guard=guard)
+                                 safe_names=cfg.safe_names, ascii=ascii, guard=guard)
 
     async def plain(request: web.Request) -> web.Response:
         number = _number(request)
         if not number:
             # Nothing to look up: the fallback (an empty body), the status says why.
             return _text(fallback_name(request, settings), status=400)
-        result = await lookup(request, number)
-        name = _shape(result.display, request, cfg) if result.found else ""
-        return _text(name or fallback_name(request, settings))
+        result = await lookup(request, number, ascii=_wants_ascii(request))
+        return _text((result.display if result.found else "") or fallback_name(request, settings))
 
     async def as_json(request: web.Request) -> web.Response:
         number = _number(request)

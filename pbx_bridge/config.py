@@ -73,20 +73,49 @@ class ItflowSettings(Section):
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _check_networks(v: list[str]) -> list[str]:
+    import ipaddress
+
+    for item in v:
+        ipaddress.ip_network(item, strict=False)
+    return v
+
+
 class FastAgiSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     # FreePBX 16/17 run their own FastAGI server on 127.0.0.1:4573.
     port: int = Field(default=4574, ge=1, le=65535)
-    env_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for the AGI environment")
+    # Asterisk sends the whole environment as it connects: a short deadline frees slow connections early.
+    env_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for the AGI environment")
     command_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one AGI reply")
     # The longest a whole session may last (a balance readout included), so no task outlives its call.
     session_timeout: float = Field(default=900.0, gt=0)
+    # Peers allowed to connect (CIDR); Asterisk is the only legitimate one.
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Open connections at most; a newcomer at the cap pushes out the oldest one without an environment.
+    max_connections: int = Field(default=2048, ge=1, le=100_000)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        return _check_networks(v)
 
 
 class BasicAuth(Section):
     username: str
     password: str = Field(repr=False)
+
+
+class RouteGroupAccess(Section):
+    """Who may call one group of HTTP routes."""
+
+    allow: list[str] | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _check_networks(v)
 
 
 class HttpSettings(Section):
@@ -99,15 +128,53 @@ class HttpSettings(Section):
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # The balance endpoint for the classic AGI script: loopback only, never the handset listener.
     internal_port: int = Field(default=8735, ge=1, le=65535)
+    # HTTPS for phones and browsers, next to the plain listener (which FreePBX's CURL() keeps using).
+    tls_host: str = "0.0.0.0"
+    tls_port: int | None = Field(default=None, ge=1, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Per route group allow-lists (null: http.allow), so opening one group never opens another.
+    callerid: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
+    phonebook: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
 
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
+        return _check_networks(v)
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _pem_file(cls, v: Path | None) -> Path | None:
+        # checked per field, so the error names http.tls_cert or http.tls_key and its line
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"no such file {v} (a PEM file)")
+        return v
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> HttpSettings:
+        if self.tls_port is None:
+            return self
+        for key in ("tls_cert", "tls_key"):
+            if getattr(self, key) is None:
+                raise ValueError(f"tls_port needs {key} (a PEM file)")
+        if self.tls_port in (self.port, self.internal_port):
+            raise ValueError("tls_port must differ from port and internal_port")
+        return self
+
+    def callerid_open_beyond_loopback(self) -> list[str]:
+        """The networks outside loopback that may ask ``/cid`` only because ``http.callerid.allow`` is
+        unset and ``http.allow`` holds them: what a config written before the per-group lists (phones'
+        subnet in ``http.allow``) still opens. Empty when caller ID stays on loopback."""
         import ipaddress
 
-        for item in v:
-            ipaddress.ip_network(item, strict=False)
-        return v
+        if self.callerid.allow is not None:
+            return []
+        return [n for n in self.allow if not ipaddress.ip_network(n, strict=False).is_loopback]
+
+    def allow_for(self, group: str) -> list[str]:
+        """The allow-list of a route group (``callerid``, ``phonebook``): its own, else ``http.allow``."""
+        own = getattr(self, group).allow
+        return list(self.allow if own is None else own)
 
 
 class Settings(BaseModel):

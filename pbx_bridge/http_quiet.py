@@ -5,7 +5,9 @@ Why: Asterisk's ``CURL()`` makes any body the caller's name, and libcurl sends a
 non-ASCII byte unencoded. aiohttp's parser refuses such a request line *before* any middleware runs and
 answers ``Invalid char in url query: ... b'GET //cid?number=...'`` -- a text that would become the
 caller's name, repeating the (caller-controlled) number inside it. The middleware guard of
-``callerid_http`` covers everything after parsing; this covers the parser.
+``callerid_http`` covers everything after parsing; this covers the parser, and the one HTTP error aiohttp
+raises after parsing but *before* any middleware: a route's ``Expect:`` check (417 ``Unknown Expect: <the
+header>``).
 
 aiohttp has no public hook for it: the per-connection handler's ``handle_error`` is overridden in a
 subclass, and the runner's server made to build that subclass. The tests send such a request, so an
@@ -14,6 +16,7 @@ aiohttp upgrade that changes these internals fails a test instead of silently na
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,12 +25,31 @@ from aiohttp.web_protocol import RequestHandler
 __all__ = ["QuietAppRunner"]
 
 
+def _empty(status: int) -> web.Response:
+    return web.Response(status=status, body=b"", content_type="text/plain",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _quiet_escapes(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+                   ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """An HTTP error that left the application without passing its middlewares answers no text."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _empty(exc.status)
+
+    return handle
+
+
 class _QuietRequestHandler(RequestHandler):
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         answer = super().handle_error(request, status, exc, message)   # logs, as aiohttp always does
-        quiet = web.Response(status=answer.status, body=b"", content_type="text/plain",
-                             headers={"Cache-Control": "no-store"})
+        quiet = _empty(answer.status)
         quiet.force_close()
         return quiet
 
@@ -43,4 +65,5 @@ class QuietAppRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         server.__class__ = _QuietServer   # same object and state, only the handler class changes
+        server.request_handler = _quiet_escapes(server.request_handler)
         return server

@@ -63,6 +63,10 @@ class Metrics:
                                     ["route", "result"], registry=r)
         self.balance_requests = Counter("pbx_bridge_balance_requests_total", "Balance requests by result",
                                         ["result"], registry=r)
+        self.agi_dropped = Counter("pbx_bridge_agi_connections_dropped_total",
+                                   "FastAGI connections closed by the server's guards, by reason "
+                                   "(not_allowed, evicted, refused_full, junk_closed)", ["reason"],
+                                   registry=r)
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, cached: ``.labels()`` takes a lock and builds a key on every call,

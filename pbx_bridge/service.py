@@ -1,9 +1,9 @@
 """The daemon: builds every part from the settings, starts them in order, stops them in reverse.
 
-Read top to bottom, ``Daemon.build`` is the wiring diagram of DESIGN.md: ITFlow clients -> directory
--> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener -> ticket outbox. A part that
-fails (ITFlow down, AMI refused) degrades only what depends on it: each part retries on its own and
-reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
+Read top to bottom, ``wiring.build_parts`` is the wiring diagram (README, "How it fits together"):
+ITFlow clients -> directory -> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener ->
+ticket outbox. A part that fails (ITFlow down, AMI refused) degrades only what depends on it: each
+part retries on its own and reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
 
 Signals: SIGTERM/SIGINT drain in-flight work within ``drain_seconds`` and exit; SIGHUP re-reads the
 config and, if it validates, restarts the parts whose settings changed (all of them: simple and safe,
@@ -16,14 +16,16 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pbx_bridge.component import Component, Health
 from pbx_bridge.config import ConfigError, Settings, load_settings
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
-from pbx_bridge.store import Store
+from pbx_bridge.store import Store, StoreError
 
 __all__ = ["Daemon", "Parts"]
 
@@ -63,10 +65,31 @@ class Daemon:
 
     # ------------------------------------------------------------------ wiring
     async def build(self) -> Parts:
+        from pbx_bridge.state_guard import StateGuard
         from pbx_bridge.wiring import build_parts
 
-        self.store = Store.in_state_dir(self.settings.state_dir)
-        self.parts = await build_parts(self.settings, self.store, self.metrics)
+        path = Store.in_state_dir_path(self.settings.state_dir)
+        problem = ""
+        try:
+            self.store = Store(path)
+            self.store.verify()
+            self.parts = await build_parts(self.settings, self.store, self.metrics)
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            # A damaged state file must not take caller ID down (systemd would loop on the exit): run
+            # on an in-memory store, say so loudly, keep the file for repair.
+            problem = (f"state database {path} is unusable ({exc}): running on a temporary in-memory "
+                       "store (caller ID serves, tickets are delivered but lost on a crash); "
+                       "move the file aside or restore it, then restart")
+            log.error("STATE DATABASE DAMAGED: %s", problem)
+            if self.store is not None:
+                self.store.close()
+            self.store = Store(Path(":memory:"))
+            self.parts = await build_parts(self.settings, self.store, self.metrics)
+        guard = StateGuard(self.store, problem=problem)
+        if not problem:
+            guard.check()
+        self.parts.components.append(guard)
+        self.parts.readiness["state"] = guard.health
         return self.parts
 
     def readiness(self) -> dict[str, Health]:

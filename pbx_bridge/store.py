@@ -49,7 +49,20 @@ class Store:
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Store:
-        return cls(Path(state_dir) / "pbx-bridge.sqlite3")
+        return cls(cls.in_state_dir_path(state_dir))
+
+    @staticmethod
+    def in_state_dir_path(state_dir: Path) -> Path:
+        return Path(state_dir) / "pbx-bridge.sqlite3"
+
+    def verify(self) -> None:
+        """Raise StoreError naming the file when SQLite finds it damaged (``quick_check``)."""
+        try:
+            result = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        if result != "ok":
+            raise StoreError(f"{self.path}: damaged: {result}")
 
     def migrate(self, component: str, steps: Sequence[str]) -> int:
         """Apply the not-yet-applied ``steps`` of ``component``; return its schema version."""
@@ -75,7 +88,8 @@ class Store:
                     )
                     self.conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:   # SQLite may have rolled back already (disk full)
+                        self.conn.execute("ROLLBACK")
                     raise StoreError(f"{self.path}: migration {component} #{n} failed: {exc}") from exc
             return len(steps)
 

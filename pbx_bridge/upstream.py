@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from pbx_bridge.component import Health
+from pbx_bridge.itflow.diagnosis import explain
 
 if TYPE_CHECKING:
     from pbx_bridge.itflow.backend import Itflow
@@ -97,5 +98,5 @@ class ItflowReachability:
         if caps is None:
             return Health(False, "not detected yet")
         if not (caps.v1_key_ok or caps.legacy_key_ok):
-            return Health(False, "ITFlow unreachable or key refused")
+            return Health(False, explain(caps))
         return Health(True, f"era {caps.era}")

@@ -1,4 +1,4 @@
-"""Build the daemon's parts from the settings: the wiring diagram of DESIGN.md, in start order.
+"""Build the daemon's parts from the settings, in start order (README, "How it fits together").
 
     ITFlow clients ─> directory sync ─> caller ID ─┬─> FastAGI (cid, balance)
                                                    ├─> HTTP face (/cid, /phonebook/*, /healthz, /metrics)
@@ -13,6 +13,7 @@ itself unavailable, and the outbox does not grow, when the backend cannot create
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parts"]
 
+log = logging.getLogger(__name__)
+
 
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
     from aiohttp import web
@@ -37,14 +40,15 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.balance.dialogue import BalanceService
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
+    from pbx_bridge.balance.settings import read_secret
     from pbx_bridge.callerid_http import cid_guard, cid_routes
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.http import HttpFace
+    from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.phonebook.http import phonebook_routes
+    from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
     from pbx_bridge.phonebook.service import PhonebookService
     from pbx_bridge.service import Parts
     from pbx_bridge.upstream import ItflowReachability
@@ -76,7 +80,10 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
                                 env_timeout=settings.fastagi.env_timeout,
                                 command_timeout=settings.fastagi.command_timeout,
-                                session_timeout=settings.fastagi.session_timeout, metrics=metrics)
+                                session_timeout=settings.fastagi.session_timeout,
+                                allow=settings.fastagi.allow,
+                                max_connections=settings.fastagi.max_connections,
+                                metrics=metrics)
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 
@@ -95,22 +102,38 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http_routes: list[web.RouteDef] = [*cid_routes(callerid, settings), *directory_routes(directory)]
+        http = settings.http
+        wide = http.callerid_open_beyond_loopback()
+        if wide:
+            # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
+            log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
+                        "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
+                        "or set http.callerid.allow", ", ".join(wide))
+        http_routes: list[web.RouteDef] = [*directory_routes(directory)]
+        groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
         if phonebook is not None:
-            http_routes += phonebook_routes(phonebook)
-        auth = settings.http.basic_auth
-        face = HttpFace(settings.http.host, settings.http.port, http_routes,
-                        allow=settings.http.allow,
+            http_routes += phonebook_sync_routes(phonebook)
+            groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
+                                     http.allow_for("phonebook")))
+        tls = None
+        if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
+            tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
+        auth = http.basic_auth
+        face = HttpFace(http.host, http.port, http_routes,
+                        allow=http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)])
+                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)],
+                        groups=groups, tls=tls)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
             # The classic balance script's door: loopback only, never the handsets' listener.
             sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
             parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+            secret_file = settings.balance.secret_file
             internal = HttpFace("127.0.0.1", settings.http.internal_port,
-                                balance_http_routes(balance, sessions=sessions),
+                                balance_http_routes(balance, sessions=sessions,
+                                                    secret=read_secret(secret_file) if secret_file else None),
                                 allow=["127.0.0.0/8", "::1/128"], name="http-internal")
             parts.components.append(internal)
     return parts
@@ -119,6 +142,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
                plan: NumberPlan, parts: Parts) -> list[Component]:
     from pbx_bridge.ami.listener import AmiListener
+    from pbx_bridge.tickets.availability import ticket_availability
+    from pbx_bridge.tickets.buffer import CallBuffer
     from pbx_bridge.tickets.intake import TicketIntake
     from pbx_bridge.tickets.outbox import Outbox
     from pbx_bridge.tickets.worker import OutboxWorker
@@ -127,17 +152,22 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
+        # False only when ITFlow positively has no ticket API; "could not tell yet" queues the call.
         caps = itflow.cached_capabilities
-        return None if caps is None else caps.tickets is not None
+        return None if caps is None else ticket_availability(caps)[0] != "no"
 
     intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,
                           spool_root=settings.voicemail.spool_root)
-    listener = AmiListener(settings.ami, intake, is_internal=plan.is_internal,
-                           metrics=metrics)
+    # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
+    # the state file cannot be written.
+    buffer = CallBuffer(store, intake.handle)
+    listener = AmiListener(settings.ami, buffer, is_internal=plan.is_internal,
+                           metrics=metrics, on_ended=buffer.remember)
     worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
                           settings.tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
-    return [worker, listener]
+    parts.readiness["intake"] = buffer.health
+    return [worker, buffer, listener]
 

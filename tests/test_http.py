@@ -91,3 +91,36 @@ async def test_allow_list_applies_before_basic_auth(start_daemon) -> None:
     assert r.status_code == 403
     r = await _get(d, "/cid", source="127.0.0.2", params={"number": ALICE}, auth=("phones", "Pa55-word"))
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["basic", "BASIC", "Basic", "bAsIc"])
+async def test_basic_auth_accepts_the_scheme_in_any_case(start_daemon, scheme: str) -> None:
+    import base64
+
+    d = await start_daemon({"basic_auth": {"username": "phones", "password": "Pa55-word"}})
+    token = base64.b64encode(b"phones:Pa55-word").decode()
+    ok = await _get(d, "/cid", params={"number": ALICE}, headers={"Authorization": f"{scheme} {token}"})
+    assert ok.status_code == 200 and ok.text.strip() == "ACME Corp - Alice Anderson"
+    bad = base64.b64encode(b"phones:pa55-word").decode()     # the password itself stays case-sensitive
+    r = await _get(d, "/cid", params={"number": ALICE}, headers={"Authorization": f"{scheme} {bad}"})
+    assert r.status_code == 401
+
+
+async def test_200_malformed_requests_log_a_line_or_two_and_no_traceback(start_daemon) -> None:
+    import asyncio
+
+    d = await start_daemon({})
+    before = len(d.log().splitlines())
+    for i in range(200):
+        reader, writer = await asyncio.open_connection("127.0.0.1", d.http_port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope%d\r\n\r\n" % i)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        assert answer.split(b" ", 2)[1] == b"400", answer[:80]
+        writer.close()
+    assert (await _get(d, "/healthz")).status_code == 200
+    log = d.log()
+    new = log.splitlines()[before:]
+    assert "Traceback" not in log
+    assert 1 <= len([line for line in new if "malformed" in line]) <= 3, new[:20]
+    assert len(new) <= 5, new[:20]

@@ -103,6 +103,16 @@ def test_unit_carries_the_service_contract() -> None:
     assert d["ExecStart"] == [f"{INSTALLED_EXEC} --config /etc/pbx-bridge/config.yaml run"]
 
 
+def test_unit_open_file_limit_fits_the_fastagi_cap() -> None:
+    # The daemon lowers fastagi.max_connections to what the limit allows (it cannot raise the limit
+    # itself: SystemCallFilter=~@resources); the unit's limit must leave the default cap whole.
+    from pbx_bridge.agi import server
+    from pbx_bridge.config import FastAgiSettings
+
+    limit = int(_directives(UNIT.read_text())["LimitNOFILE"][0])
+    assert server.connections_that_fit(limit) >= 4 * FastAgiSettings().max_connections
+
+
 async def test_daemon_speaks_the_notify_protocol(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
     sock_path = tmp_path / "notify.sock"

@@ -29,12 +29,13 @@ from typing import Any, Protocol
 
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.server import AgiSession, Route
+from pbx_bridge.directory.ascii_name import ascii_name
 from pbx_bridge.directory.model import LookupResult, MatchKind
 from pbx_bridge.directory.safe_name import freepbx_safe
 from pbx_bridge.directory.settings import CallerIdSettings
 
 __all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables",
-           "door_guard", "door_lookup", "live_flag"]
+           "door_guard", "door_lookup", "door_text", "live_flag"]
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,21 @@ def door_guard(settings: Any = None) -> float:
     return float(cfg.live_budget) + _GUARD_SLACK
 
 
+def door_text(text: str, *, safe_names: bool = True, ascii: bool = False) -> str:
+    """``text`` as a caller-name door shows it: folded to ASCII when asked (Superfecta), then the
+    FreePBX-safe rule. The rule comes last because folding turns look-alikes into ASCII punctuation
+    (fullwidth ``（`` ``：`` ``，`` become ``(`` ``:`` ``,``). Folding can also lengthen (``Ⅷ`` -> ``VIII``):
+    the folded name is cut back to the bytes the name had, so the 40-byte cut made before still holds."""
+    if ascii:
+        text = ascii_name(text)[:len(text.encode("utf-8"))].rstrip()
+    return freepbx_safe(text) if safe_names else text
+
+
 async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | None = None,
-                      safe_names: bool = True, guard: float | None = None) -> LookupResult:
+                      safe_names: bool = True, ascii: bool = False,
+                      guard: float | None = None) -> LookupResult:
     """The answer a caller-name door gives: never raises, never waits longer than ``guard`` seconds
-    (a "none" answer instead), and with ``safe_names`` the names pass :func:`freepbx_safe`."""
+    (a "none" answer instead); its names have passed :func:`door_text`, once, here."""
     try:
         async with asyncio.timeout(door_guard() if guard is None else guard):
             result = await callerid.lookup(number, live=live)
@@ -74,10 +86,10 @@ async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | Non
     except Exception:
         log.exception("caller-ID lookup failed; answering none")
         result = LookupResult(match=MatchKind.NONE, number="", source="none")
-    if not safe_names or not result.found:
+    if not result.found or not (safe_names or ascii):
         return result
-    return dataclasses.replace(result, display=freepbx_safe(result.display),
-                               client_name=freepbx_safe(result.client_name))
+    return dataclasses.replace(result, display=door_text(result.display, safe_names=safe_names, ascii=ascii),
+                               client_name=door_text(result.client_name, safe_names=safe_names, ascii=ascii))
 
 
 def contract_variables(result: LookupResult) -> dict[str, str]:

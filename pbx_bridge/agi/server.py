@@ -1,7 +1,7 @@
 """The FastAGI server: one asyncio task per Asterisk connection, routes by ``agi_network_script``.
 
 Written on a plain ``asyncio.Protocol`` instead of ``panoramisk.fast_agi`` because every defect listed in
-shared/panoramisk-notes.md (1-6) sits in its connection handler, which is most of that module. A Protocol
+docs/panoramisk.md (1-6) sits in its connection handler, which is most of that module. A Protocol
 rather than asyncio streams because a cid call is seven round trips and little else: lines are split and
 replies parsed in ``data_received`` and handed straight to the command waiting for them (no reader task,
 queue, ``readline`` or ``drain`` per line; less than half the CPU per call, see docs/callerid.md "Speed").
@@ -24,9 +24,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import re
+import resource
+import socket
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from pbx_bridge.agi.errors import (
@@ -48,7 +51,9 @@ from pbx_bridge.agi.protocol import (
     split_script,
     validate_variable_name,
 )
+from pbx_bridge.allow import networks, peer_allowed
 from pbx_bridge.component import Health
+from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.metrics import Metrics
 
 __all__ = [
@@ -67,7 +72,14 @@ Route = Callable[["AgiSession"], Awaitable[None]]
 _MAX_ENV_LINES = 256          # Asterisk sends ~25 lines plus agi_arg_N (at most 127 arguments)
 _MAX_LINE_BYTES = 8192        # longer lines are malformed; skipped, not buffered
 _MAX_PENDING = 64             # replies nobody asked for (yet), kept in order for the next commands
-_BACKLOG = 512                # a burst of calls must not be refused by a short listen queue
+_MAX_MALFORMED = 10           # malformed lines one connection may send before it is closed (Asterisk: none)
+# asyncio accepts up to ``backlog`` connections per wake-up before any of them is read: that batch, not
+# the kernel queue, decides how many newcomers can push a real request out of the cap before its
+# environment is read, so it stays small; the kernel's listen queue is made long separately.
+_ACCEPT_BATCH = 128
+_LISTEN_QUEUE = 4096          # a burst of calls must not be refused (or SYN-retried 1 s later) by the kernel
+_FD_RESERVE = 128             # descriptors left for the state database, HTTP, ITFlow and AMI
+DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128")
 _EOF = object()
 # A plain environment line, a strict subset of what parse_env_line accepts (same key and value for it).
 _ENV_LINE_RE = re.compile(r"^(\w*[A-Za-z0-9]\w*): ?(.*)$", re.M | re.ASCII)
@@ -93,6 +105,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.route = ""
         self._env_lines = 0
+        self.malformed = 0
+        self.peer = ""
         self._buf = b""
         self._discarding = False          # inside a line over _MAX_LINE_BYTES: drop up to its newline
         self._parser = ReplyReader()
@@ -101,9 +115,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # No isinstance check: other loops' transports (uvloop) are not asyncio.Transport subclasses.
         self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         self._server._on_connection(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return            # closed by us (evicted, refused, too much junk): the rest is not read
         if self._discarding:
             nl = data.find(b"\n")
             if nl < 0:
@@ -115,7 +133,7 @@ class _Connection(asyncio.Protocol):
         start = 0
         if not self.env_ready.done():
             start = self._env_lines_in(buf)
-        while True:   # bounded by the data received
+        while not self.closed:   # bounded by the data received
             nl = buf.find(b"\n", start)
             if nl < 0:
                 break
@@ -145,10 +163,10 @@ class _Connection(asyncio.Protocol):
                 if len(pairs) == text.count("\n") + 1 <= _MAX_ENV_LINES:
                     env.update(pairs)
                     self._env_lines = len(pairs)
-                    self.env_ready.set_result(env)
+                    self._env_complete()
                     return end + 2
         start = 0
-        while True:   # bounded by len(buf)
+        while not self.closed:   # bounded by len(buf)
             nl = buf.find(b"\n", start)
             if nl < 0:
                 return start
@@ -161,7 +179,7 @@ class _Connection(asyncio.Protocol):
             if line.endswith("\r"):
                 line = line.rstrip("\r")
             if not line:
-                self.env_ready.set_result(env)
+                self._env_complete()
                 return start
             self._env_lines += 1
             if self._env_lines > _MAX_ENV_LINES:
@@ -173,6 +191,11 @@ class _Connection(asyncio.Protocol):
                 self._malformed(line)
                 continue
             env[item[0]] = item[1]
+        return len(buf)
+
+    def _env_complete(self) -> None:
+        self.env_ready.set_result(self.env)
+        self._server._env_complete(self)
 
     def eof_received(self) -> bool:
         return False          # Asterisk is done with this connection: close it (connection_lost follows)
@@ -209,11 +232,8 @@ class _Connection(asyncio.Protocol):
             self._malformed("<reply nobody asked for>")
 
     def _malformed(self, line: str) -> None:
-        if self.env_ready.done():
-            log.warning("FastAGI %s: skipped a malformed line: %r", self.route, line[:120])
-        else:
-            log.warning("FastAGI: skipped a malformed environment line: %r", line[:120])
-        self._server._count_malformed(line)
+        self.malformed += 1
+        self._server._count_malformed(self, line)
 
     # ---- driven by the session task
     def env_timed_out(self, limit: float) -> None:
@@ -224,6 +244,12 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now, unread data and all (eviction, refusal, junk)."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 def _expire(fut: asyncio.Future[object]) -> None:
@@ -275,6 +301,11 @@ class AgiSession:
     @property
     def hung_up(self) -> bool:
         return self._conn.hangup
+
+    @property
+    def peer(self) -> str:
+        """The address the connection came from (a route may have its own allow-list)."""
+        return self._conn.peer
 
     async def close(self) -> None:
         if self._watchdog is not None:
@@ -423,6 +454,13 @@ class AgiSession:
         return await self.command("HANGUP", probe_on_failure=False)
 
 
+def connections_that_fit(nofile: int) -> int:
+    """How many open connections an open-file limit leaves room for: besides the open ones, up to a batch
+    accepted but not yet seen, a batch being pushed out (closed on the next loop turn), one more batch in
+    flight, and the daemon's own files."""
+    return max(16, nofile - 3 * _ACCEPT_BATCH - _FD_RESERVE)
+
+
 def _word(text: str) -> str:
     """A bare word argument (file names, genders): no blanks or quotes, which parse_args would split."""
     clean = sanitize_value(text)
@@ -440,34 +478,70 @@ def _args_from_env(env: Mapping[str, str]) -> list[str]:
 
 
 class FastAgiServer:
-    """A Component serving FastAGI routes; ``port=0`` picks a free port (see ``.port`` after start)."""
+    """A Component serving FastAGI routes; ``port=0`` picks a free port (see ``.port`` after start).
+
+    Asterisk is the only legitimate peer, and it sends its whole environment the moment it connects.
+    So: peers outside ``allow`` are dropped at once; at most ``max_connections`` are open, and a newcomer
+    at the cap pushes out the oldest connection that has not sent a complete environment yet (a slow or
+    idle one; on loopback a flood comes from the same address as Asterisk, so the address cannot decide);
+    only when every open connection is a real session is the newcomer refused. Repeated log lines
+    (refusals, evictions, junk, timeouts) are summarised once per ``log_interval``.
+    """
 
     name = "fastagi"
 
     def __init__(self, host: str, port: int, routes: Mapping[str, Route | Callable[[AgiSession], Any]], *,
-                 env_timeout: float = 5.0, command_timeout: float = 10.0, session_timeout: float = 900.0,
-                 metrics: Metrics | None = None) -> None:
+                 env_timeout: float = 2.0, command_timeout: float = 10.0, session_timeout: float = 900.0,
+                 allow: Sequence[str] = DEFAULT_ALLOW, max_connections: int = 2048,
+                 log_interval: float = 10.0, metrics: Metrics | None = None) -> None:
         self.host = host
         self.port = port
         self.routes = dict(routes)
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self.session_timeout = session_timeout
+        self.allow = networks(allow)
+        self.max_connections = max_connections
         self.metrics = metrics
+        self._log = Throttle(log, interval=log_interval)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._open: set[_Connection] = set()
+        # Connections still without a complete environment, oldest first (a dict keeps insertion order).
+        self._unready: dict[_Connection, None] = {}
         self._stopping = False
         self.stats: dict[str, int] = {"sessions": 0, "malformed_lines": 0, "errors": 0, "no_route": 0,
-                                      "early_close": 0, "timeouts": 0, "hangups": 0}
+                                      "early_close": 0, "timeouts": 0, "hangups": 0, "not_allowed": 0,
+                                      "evicted": 0, "refused_full": 0, "junk_closed": 0}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self.max_connections = self._fit_fd_limit(self.max_connections)
         self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port,
-                                                backlog=_BACKLOG)
-        sock = self._server.sockets[0]
-        self.port = sock.getsockname()[1]
-        log.info("FastAGI listening on %s:%d, routes: %s", self.host, self.port,
-                 ", ".join(sorted(self.routes)))
+                                                backlog=_ACCEPT_BATCH)
+        for sock in self._server.sockets:
+            # asyncio's accept batch stays _ACCEPT_BATCH; listen() again (on a duplicate of the same
+            # socket: asyncio hides the object) lengthens only the kernel's queue.
+            with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+                raw.listen(_LISTEN_QUEUE)
+        summarise_accept_errors(loop, self._log)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("FastAGI listening on %s:%d (at most %d connections), routes: %s", self.host, self.port,
+                 self.max_connections, ", ".join(sorted(self.routes)))
+
+    @staticmethod
+    def _fit_fd_limit(wanted: int) -> int:
+        """The cap, lowered to what the open-file limit allows: past it every accept fails (EMFILE) and
+        asyncio stops accepting for a second each time, which is what makes real calls wait."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return wanted
+        room = connections_that_fit(soft)
+        if wanted > room:
+            log.warning("FastAGI: fastagi.max_connections %d does not fit the open-file limit %d; using %d "
+                        "(raise LimitNOFILE= in the systemd unit)", wanted, soft, room)
+            return room
+        return wanted
 
     async def stop(self, deadline: float) -> None:
         """Refuse new connections, let running sessions finish until ``deadline``, then cancel them."""
@@ -483,6 +557,7 @@ class FastAgiServer:
         if pending:
             await asyncio.wait(pending, timeout=1.0)
         self._server = None
+        self._log.close()
 
     async def wait_idle(self, limit: float) -> bool:
         """Wait until no session is running (True) or ``limit`` seconds passed (False)."""
@@ -500,14 +575,55 @@ class FastAgiServer:
     def health(self) -> Health:
         serving = self._server is not None and self._server.is_serving()
         return Health(ok=serving, detail=f"{self.host}:{self.port}" if serving else "not listening",
-                      data={"active_sessions": len(self._tasks), **self.stats})
+                      data={"active_sessions": len(self._tasks), "open_connections": len(self._open),
+                            **self.stats})
 
     # ---- per connection
     def _on_connection(self, conn: _Connection) -> None:
+        if not peer_allowed(conn.peer, self.allow):
+            self._dropped("not_allowed")
+            self._log.log("not_allowed", logging.WARNING,
+                          "FastAGI: refused a connection from %s (not in fastagi.allow)", clip(conn.peer, 60))
+            conn.abort()
+            return
+        if len(self._open) >= self.max_connections and not self._make_room():
+            self._dropped("refused_full")
+            self._log.log("refused_full", logging.WARNING,
+                          "FastAGI: %d sessions running, the most fastagi.max_connections allows; refused a "
+                          "connection from %s", len(self._open), clip(conn.peer, 60))
+            conn.abort()
+            return
+        self._open.add(conn)
+        self._unready[conn] = None
         # Own the task (a reference kept, exceptions retrieved) instead of letting asyncio run a coroutine.
         task = asyncio.get_running_loop().create_task(self._serve(conn), name="fastagi-session")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _make_room(self) -> bool:
+        """Close the oldest connection without a complete environment; False if every one is a session."""
+        victim = next(iter(self._unready), None)
+        if victim is None:
+            return False
+        self._forget(victim)
+        victim.abort()
+        self._dropped("evicted")
+        self._log.log("evicted", logging.WARNING,
+                      "FastAGI: at the connection cap (%d): closed the oldest connection that had sent no "
+                      "complete AGI environment (from %s)", self.max_connections, clip(victim.peer, 60))
+        return True
+
+    def _dropped(self, reason: str) -> None:
+        self.stats[reason] += 1
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.agi_dropped, reason).inc()
+
+    def _env_complete(self, conn: _Connection) -> None:
+        self._unready.pop(conn, None)
+
+    def _forget(self, conn: _Connection) -> None:
+        self._open.discard(conn)
+        self._unready.pop(conn, None)
 
     async def _serve(self, conn: _Connection) -> None:
         self.stats["sessions"] += 1
@@ -523,8 +639,9 @@ class FastAgiServer:
                 result = "no_route"
                 self.stats["no_route"] += 1
                 # Otherwise a silent no-op: Asterisk reports AGISTATUS=SUCCESS either way.
-                log.warning("FastAGI: no route %r (known: %s); the call continues unchanged",
-                            name[:60], ", ".join(sorted(self.routes)))
+                self._log.log("no_route", logging.WARNING,
+                              "FastAGI: no route %r (known: %s); the call continues unchanged",
+                              clip(name, 60), ", ".join(sorted(self.routes)))
                 return
             route_label = conn.route = name
             session = AgiSession(conn, env, route=name, query=query, command_timeout=self.command_timeout)
@@ -546,11 +663,12 @@ class FastAgiServer:
         except (AgiTimeout, TimeoutError) as exc:
             result = "timeout"
             self.stats["timeouts"] += 1
-            log.warning("FastAGI %s: %s", route_label, exc or "session took too long")
+            self._log.log(f"timeout:{route_label}", logging.WARNING, "FastAGI %s: %s", route_label,
+                          str(exc) or "session took too long")
         except AgiError as exc:
             result = "error"
             self.stats["errors"] += 1
-            log.warning("FastAGI %s: %s", route_label, exc)
+            self._log.log(f"error:{route_label}", logging.WARNING, "FastAGI %s: %s", route_label, exc)
         except asyncio.CancelledError:
             result = "cancelled"
             raise
@@ -559,6 +677,7 @@ class FastAgiServer:
             self.stats["errors"] += 1
             log.exception("FastAGI route %s failed; the call continues", route_label)
         finally:
+            self._forget(conn)
             if session is not None:
                 await session.close()
             else:
@@ -570,8 +689,19 @@ class FastAgiServer:
         assert self.metrics is not None
         self.metrics.child(self.metrics.agi_sessions, route, result).inc()
 
-    def _count_malformed(self, _line: str) -> None:
+    def _count_malformed(self, conn: _Connection, line: str) -> None:
         self.stats["malformed_lines"] += 1
+        where = conn.route if conn.env_ready.done() else "environment"
+        self._log.log("malformed", logging.WARNING, "FastAGI %s: skipped a malformed line from %s: %r",
+                      where or "-", clip(conn.peer, 60), clip(line, 80))
+        if conn.malformed >= _MAX_MALFORMED and not conn.closed:
+            # Asterisk sends none: a peer that keeps sending junk is not Asterisk.
+            self._dropped("junk_closed")
+            self._log.log("junk_closed", logging.WARNING,
+                          "FastAGI: closed a connection from %s after %d malformed lines",
+                          clip(conn.peer, 60), conn.malformed)
+            self._forget(conn)
+            conn.abort()
 
     async def _read_env(self, conn: _Connection) -> dict[str, str]:
         """The environment block (parsed by the connection as it arrives), within ``env_timeout``."""

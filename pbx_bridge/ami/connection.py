@@ -1,4 +1,4 @@
-"""AMI client on panoramisk 1.4, guarded against the defects in shared/panoramisk-notes.md.
+"""AMI client on panoramisk 1.4, guarded against the weak spots listed in docs/panoramisk.md.
 
 What we keep from panoramisk: its action objects (ActionIDs, futures) and its response correlation
 (``AMIProtocol.handle_message``, multi-message lists such as ``CoreShowChannels``). What we own:
@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
@@ -36,6 +36,8 @@ from panoramisk.message import Message
 from pbx_bridge.ami.framing import FrameBuffer, Malformed, parse_message
 from pbx_bridge.component import Health
 from pbx_bridge.metrics import Metrics
+
+T = TypeVar("T")
 
 __all__ = ["AmiConnection", "ConnectionFactory", "QueueItem"]
 
@@ -233,7 +235,7 @@ class AmiConnection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = _describe(exc)
                 log.warning("AMI %s:%d: %s", self.host, self.port, self.last_error)
             finally:
                 if self.connected:
@@ -254,15 +256,16 @@ class AmiConnection:
     async def _session(self) -> bool:
         """One connection: login, resync, pings until it dies. True if the login had succeeded."""
         loop = asyncio.get_running_loop()
-        _, proto = await asyncio.wait_for(
-            loop.create_connection(lambda: _GuardedProtocol(self), self.host, self.port),
-            self.connect_timeout)
+        where, limit = f"{self.host}:{self.port}", self.connect_timeout
+        _, proto = await _within(f"no TCP connection to {where}", limit,
+                                 loop.create_connection(lambda: _GuardedProtocol(self), self.host, self.port))
         self._proto = proto
         try:
-            await asyncio.wait_for(asyncio.shield(proto.banner_seen), self.connect_timeout)
-            login = await self.send_action({"Action": "Login", "Username": self.username,
-                                            "Secret": self._secret, "Events": "on"},
-                                           wait=self.connect_timeout)
+            await _within(f"no AMI banner from {where}", limit, asyncio.shield(proto.banner_seen),
+                          after="of connecting (not an AMI port, or Asterisk hung?)")
+            login = await _within(f"no answer to Login from {where}", limit,
+                                  self.send_action({"Action": "Login", "Username": self.username,
+                                                    "Secret": self._secret, "Events": "on"}, wait=limit))
             if not getattr(login, "success", False):
                 self.login_error = str(login.get("Message") or login.get("Response") or "refused")
                 self.last_error = f"login refused: {self.login_error}"
@@ -288,8 +291,9 @@ class AmiConnection:
 
     async def _channels(self) -> list[dict[str, str]]:
         """The channels that exist now (``CoreShowChannels``), as plain dicts."""
-        answer = await self.send_action({"Action": "CoreShowChannels"}, wait=max(10.0, self.ping_timeout),
-                                        as_list=True)
+        limit = max(10.0, self.ping_timeout)
+        answer = await _within(f"no answer to CoreShowChannels from {self.host}:{self.port}", limit,
+                               self.send_action({"Action": "CoreShowChannels"}, wait=limit, as_list=True))
         msgs = answer if isinstance(answer, list) else [answer]
         return [dict(m) for m in msgs if str(m.get("Event", "")) == "CoreShowChannel"]
 
@@ -311,6 +315,22 @@ class AmiConnection:
                 self.last_error = f"no answer to Ping within {self.ping_timeout:g} s (half-open connection?)"
                 log.warning("AMI %s:%d: %s; reconnecting", self.host, self.port, self.last_error)
                 return
+
+
+async def _within(what: str, limit: float, aw: Awaitable[T], *, after: str = "") -> T:
+    """``aw`` within ``limit`` seconds, else a TimeoutError that says what did not happen, where."""
+    try:
+        return await asyncio.wait_for(aw, limit)
+    except TimeoutError:
+        raise TimeoutError(f"{what} within {limit:g} s" + (f" {after}" if after else "")) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """A log-ready reason: the message alone for our own timeouts, else the type and its text."""
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no detail)"
 
 
 # How the listener builds its connection around its queue (tests pass their own).

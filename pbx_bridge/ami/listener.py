@@ -17,6 +17,7 @@ from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.ami.tracker import CallTracker, default_is_internal
 from pbx_bridge.component import Health
+from pbx_bridge.log_limits import clip
 from pbx_bridge.metrics import Metrics
 
 __all__ = ["AmiListener"]
@@ -24,6 +25,8 @@ __all__ = ["AmiListener"]
 log = logging.getLogger("pbx_bridge.ami")
 
 RecordHandler = Callable[[CallRecord], Awaitable[None]]
+# (provisional records of calls in their grace period, Linkedids whose provisional record is void)
+EndedHandler = Callable[[list[CallRecord], list[str]], None]
 
 
 class AmiListener:
@@ -39,9 +42,11 @@ class AmiListener:
         metrics: Metrics | None = None,
         connection: ConnectionFactory | None = None,
         tick_interval: float = 0.25,
+        on_ended: EndedHandler | None = None,
     ) -> None:
         self.settings = settings
         self.on_record = on_record
+        self.on_ended = on_ended
         self.clock = clock
         self.metrics = metrics
         self.tick_interval = tick_interval
@@ -145,6 +150,10 @@ class AmiListener:
                     self.connection.consumed()
                     if self.metrics:
                         self.metrics.calls_active.set(self.tracker.active)
+                if self.on_ended is not None:
+                    ended, reopened = self.tracker.take_ended()
+                    if ended or reopened:
+                        self.on_ended(ended, reopened)
             except Exception:
                 log.exception("AMI: an event could not be tracked; skipped")
                 done = []
@@ -162,8 +171,9 @@ class AmiListener:
                 if self.metrics:
                     self.metrics.call_outcomes.labels(outcome=rec.outcome.value).inc()
                 if rec.outcome is Outcome.LOST:
-                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented", rec.linkedid,
-                                rec.caller_num or "?", "; ".join(rec.notes) or "events missing")
+                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented",
+                                clip(rec.linkedid, 60), clip(rec.caller_num or "?"),
+                                clip("; ".join(rec.notes) or "events missing", 200))
                 await self.on_record(rec)
                 self.handled += 1
             except Exception:

@@ -1,7 +1,7 @@
 """Call tracker: AMI events -> exactly one :class:`CallRecord` per call (Linkedid).
 
 Pure and synchronous; the clock is injected (``clock() -> epoch seconds``). Facts it relies on, from the
-lab traces (shared/asterisk-lab/EVENTS.md, freepbx-dialplan.md sections 9-10):
+lab traces (tests/fixtures/ami-traces/EVENTS.md):
 
 * every channel of a call carries the call's Linkedid (trunk leg, ring-group members, both halves of a
   queue member's Local channel); a call is over when every channel seen with it has a ``Hangup``; Cdr
@@ -134,6 +134,10 @@ class CallTracker:
         # (deadline, linkedid) of calls whose channels are all down, in deadline order (the clock only
         # moves forward), so each event checks only the head: O(1), not O(pending calls).
         self._pending: deque[tuple[float, str]] = deque()
+        # Calls whose channels are all down (or that got an event since): their provisional record is
+        # persisted right away, so a crash within the grace period loses nothing (take_ended).
+        self._ended: set[str] = set()
+        self._reopened: set[str] = set()
         self.stats = TrackerStats()
         self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
             "Newchannel": self._on_newchannel,
@@ -192,9 +196,26 @@ class CallTracker:
                     call.events += 1
                     call.last_event = now
                     handler(call, event, _ts(event, now))
+                    if call.all_down_at is not None:
+                        self._ended.add(call.linkedid)
         if (self._pending and self._pending[0][0] <= self._clock()) or len(self._calls) > self.max_calls:
             out.extend(self.tick())
         return out
+
+    def take_ended(self) -> tuple[list[CallRecord], list[str]]:
+        """Provisional records of calls that hung up (or changed) within their grace period since the
+        last call, and the Linkedids of calls re-opened meanwhile (their provisional record is void)."""
+        if not self._ended and not self._reopened:
+            return [], []
+        out = []
+        for lid in self._ended:
+            call = self._calls.get(lid)
+            if call is not None and call.all_down_at is not None:
+                out.append(self._record(call, self._classify(call)))
+        reopened = [lid for lid in self._reopened if lid not in self._ended]
+        self._ended.clear()
+        self._reopened.clear()
+        return out, reopened
 
     def tick(self) -> list[CallRecord]:
         """Finalise calls whose grace period ended; expire stale calls; enforce the size bound."""
@@ -438,6 +459,9 @@ class CallTracker:
             return False
         call.channels[uniqueid] = False
         self._chan_call[uniqueid] = call.linkedid
+        if call.all_down_at is not None:
+            self._reopened.add(call.linkedid)
+            self._ended.discard(call.linkedid)
         call.all_down_at = None
         return True
 

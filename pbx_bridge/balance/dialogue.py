@@ -5,22 +5,26 @@ classic script drives over the loopback endpoint), so both doors share every che
 
 Outcomes (returned, logged, counted as ``pbx_bridge_balance_requests_total{result=...}``):
 ``spoken``, ``unknown``, ``refused`` (wrong PIN / no PIN on file / approximation refused), ``locked``,
-``unavailable`` (ITFlow down or no balance API), ``hangup``, ``disabled``.
+``limited`` (too many balances for this number or through this door), ``unavailable`` (ITFlow down or no
+balance API), ``hangup``, ``disabled``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.protocol import quote
+from pbx_bridge.allow import Network, networks, peer_allowed
+from pbx_bridge.balance.proof import SecretProof
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
 from pbx_bridge.balance.speech import FileStep, Player, readout_plan
 from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
+from pbx_bridge.log_limits import clip
 
 __all__ = ["BalanceCall", "BalanceService"]
 
@@ -46,27 +50,62 @@ class BalanceService:
         return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)
 
     calls: int = 0
+    allow: tuple[Network, ...] = field(init=False, default=())
+    # Asked of every FastAGI peer when balance.secret_file is set (see pbx_bridge/balance/proof.py).
+    proof: SecretProof | None = field(init=False, default=None)
 
-    async def handle(self, session: Any) -> str:
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.allow = networks(s.allow)
+        if s.secret_file is not None:
+            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file), s.secret_file.read_bytes())
+
+    async def fastagi_proven(self, session: Any) -> bool:
+        """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""
+        if self.proof is None:
+            return True
+        if await self.proof.check(session):
+            return True
+        log.warning("balance: a FastAGI peer from %s could not prove it reads balance.secret_file; refused",
+                    clip(getattr(session, "peer", "?"), 60))
+        if self.metrics is not None:
+            self.metrics.balance_requests.labels(result="forbidden").inc()
+        return False
+
+    def door_allows(self, door: str, peer: str) -> bool:
+        """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""
+        if peer_allowed(peer, self.allow):
+            return True
+        log.warning("balance: refused a %s request from %s (not in balance.allow)", door, clip(peer, 60))
+        if self.metrics is not None:
+            self.metrics.balance_requests.labels(result="forbidden").inc()
+        return False
+
+    async def handle(self, session: Any, *, door: str = "fastagi") -> str:
+        """Run one call that came through ``door`` (``fastagi`` or ``classic``: limits count per door)."""
         self.calls += 1
         if self.calls % 100 == 1:
-            # Forget attempts older than the lockout window (keeps the table small; limits are unaffected).
-            await self.verifier.attempts.prune(self.settings.lockout_window)
-        outcome = await BalanceCall(self, session).run()
+            # Forget attempts older than every window (keeps the table small; limits are unaffected).
+            s = self.settings
+            await self.verifier.attempts.prune(max(s.lockout_window, s.number_window, s.door_window))
+        outcome = await BalanceCall(self, session, door=door).run()
         if self.metrics is not None:
             self.metrics.balance_requests.labels(result=outcome).inc()
         return outcome
 
 
 class BalanceCall:
-    def __init__(self, service: BalanceService, session: Any) -> None:
+    def __init__(self, service: BalanceService, session: Any, *, door: str = "fastagi") -> None:
         self.service = service
+        self.door = door
         self.session = session
         self.settings = service.settings
         env = getattr(session, "env", {}) or {}
         # The ONLY source of the caller's identity. Arguments (agi_arg_N, ?query) are ignored on purpose.
         self.raw_callerid = env.get("agi_callerid", "") or ""
         self.call_id = env.get("agi_uniqueid", "") or ""
+        self.channel = env.get("agi_channel", "") or ""
+        self.granted_kind = "callerid"      # how the caller was let through: callerid | pin | client-number
         self.prompts: LanguagePrompts = self.settings.prompts_for(env.get("agi_language", "en"))
         self.player = Player(session)
         self.verifier = service.verifier
@@ -81,7 +120,8 @@ class BalanceCall:
             log.warning("balance for a call from %s unavailable: %s", self.number_key, exc)
             outcome = "unavailable"
             await self._quietly_refuse()
-        log.info("balance call from %s (call %s): %s", self.number_key, self.call_id or "-", outcome)
+        log.info("balance call from %s (call %s): %s", clip(self.number_key), clip(self.call_id or "-"),
+                 outcome)
         if outcome != "hangup":
             # For the dialplan (GotoIf on it); never the amount: channel variables show up on AMI.
             try:
@@ -105,27 +145,31 @@ class BalanceCall:
         s = self.settings
         if not s.enabled:
             return await self._refuse("disabled")
-        if await self.verifier.locked(self.number_key):
-            log.warning("balance: calling number %s is locked out (too many failures)", self.number_key)
+        if await self.verifier.locked(self.number_key, 0, self.channel):
+            log.warning("balance: channel %s is locked out (too many failures)", clip(self.channel, 60))
             return await self._refuse("locked")
         caps = await self.service.provider.capabilities()
         legacy_only = caps.balance == "legacy"
-        identity, why = await self.verifier.identify(self.raw_callerid, legacy_only=legacy_only)
-        if identity is None:
-            identity = await self._by_client_number(why, contacts_available=not legacy_only)
-            if isinstance(identity, str):
-                return identity
-        elif s.verification in ("pin", "both"):
-            if legacy_only:
-                log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
-                            s.verification)
-                return await self._refuse("refused")
-            verdict = await self._pin_loop(identity)
-            if verdict != "ok":
-                return verdict
+        found, why = await self.verifier.identify(self.raw_callerid, legacy_only=legacy_only)
+        if found is None:
+            typed = await self._by_client_number(why, contacts_available=not legacy_only)
+            if isinstance(typed, str):
+                return typed
+            identity = typed                      # that path asked for the PIN already
         else:
-            await self.verifier.attempts.record(number=self.number_key, client_id=identity.client_id,
-                                                call_id=self.call_id, kind="callerid", ok=True)
+            identity = found
+            if s.verification in ("pin", "both"):
+                if legacy_only:
+                    log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
+                                s.verification)
+                    return await self._refuse("refused")
+                verdict = await self._pin_loop(identity)
+                if verdict != "ok":
+                    return verdict
+        if not await self.verifier.grant(number_key=self.number_key, client_id=identity.client_id,
+                                         call_id=self.call_id, kind=self.granted_kind, channel=self.channel,
+                                         door=self.door):
+            return await self._refuse("limited")
         try:
             async with asyncio.timeout(s.compute_timeout):
                 balance = await self.service.provider.balance(identity.client_id)
@@ -177,18 +221,21 @@ class BalanceCall:
     async def _one_pin(self, identity: Identity, *, kind: str, last: bool) -> str:
         """Ask the PIN once: "ok", "retry" (wrong, tries left), or a final outcome (already spoken)."""
         s = self.settings
+        client_id = max(identity.client_id, 0)
+        if await self.verifier.locked(self.number_key, client_id, self.channel):
+            log.warning("balance: %s is locked out of client %s (too many failures)", clip(self.number_key),
+                        client_id)
+            return await self._refuse("locked")
         typed = await self.player.read_digits(FileStep(tuple(self.prompts.enter_pin), "enter_pin"),
                                               max_digits=s.pin_digits, key_timeout=s.dtmf_timeout)
         if not typed.text:
             return "retry" if not last else await self._refuse("refused")
-        ok = False
-        if identity.client_id > 0 and not await self.verifier.client_locked(identity.client_id):
-            ok = await self.verifier.pin_matches(identity, typed.text)
-        await self.verifier.attempts.record(number=self.number_key, client_id=max(identity.client_id, 0),
-                                            call_id=self.call_id, kind=kind, ok=ok)
-        if ok:
+        if client_id > 0 and await self.verifier.pin_check(identity, typed.text):
+            self.granted_kind = kind       # recorded as a success by grant(), with the limits checked
             return "ok"
-        if await self.verifier.locked(self.number_key):
+        await self.verifier.attempts.record(number=self.number_key, client_id=client_id, call_id=self.call_id,
+                                            kind=kind, ok=False, channel=self.channel, door=self.door)
+        if await self.verifier.locked(self.number_key, client_id, self.channel):
             return await self._refuse("locked")
         if last:
             return await self._refuse("refused")

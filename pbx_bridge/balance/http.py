@@ -11,14 +11,16 @@ key and never decides anything.
     both answer {"id", "command"} (run it, post the reply) or {"done": true, "outcome"}
 
 This listener must be separate from the one handsets reach (``http.internal_port``, bound to loopback);
-every handler also refuses non-loopback peers itself.
+every handler also refuses peers outside ``balance.allow`` itself and, with ``balance.secret_file`` set,
+requests without the secret in the ``X-PBX-Bridge-Secret`` header (the script reads the same file; the
+secret never passes through the dialplan, so it cannot show up in AMI events or Asterisk's logs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
+import hmac
 import logging
 import secrets
 from typing import Any
@@ -107,7 +109,8 @@ class RemoteSessions:
         if len(self.live) >= MAX_SESSIONS:
             return {"done": True, "outcome": "busy"}
         session = RemoteSession(env, reply_timeout=self.reply_timeout)
-        task = asyncio.get_running_loop().create_task(self.service.handle(session), name="balance-classic")
+        task = asyncio.get_running_loop().create_task(self.service.handle(session, door="classic"),
+                                                      name="balance-classic")
         token = secrets.token_urlsafe(18)
         self.live[token] = (session, task)
         return await self._next(token)
@@ -153,25 +156,33 @@ class RemoteSessions:
         self.live.clear()
 
 
-def _loopback(request: web.Request) -> bool:
-    try:
-        addr = ipaddress.ip_address((request.remote or "").split("%", 1)[0])
-    except ValueError:
-        return False
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
+SECRET_HEADER = "X-PBX-Bridge-Secret"
 
 
 def balance_http_routes(service: BalanceService, *, reply_timeout: float | None = None,
-                        sessions: RemoteSessions | None = None) -> list[web.RouteDef]:
-    """Routes for the internal loopback listener (``http.internal_port``); never mount on the handset one."""
+                        sessions: RemoteSessions | None = None,
+                        secret: str | None = None) -> list[web.RouteDef]:
+    """Routes for the internal loopback listener (``http.internal_port``); never mount on the handset one.
+
+    ``secret``: the shared secret of ``balance.secret_file``, or None when none is configured."""
     wait = reply_timeout if reply_timeout is not None else service.settings.script_timeout
     remote = sessions or RemoteSessions(service, reply_timeout=wait)
+    expected = secret.encode() if secret else None
+
+    def refused(request: web.Request) -> web.Response | None:
+        if not service.door_allows("classic", request.remote or ""):
+            return web.json_response({"error": "not in balance.allow"}, status=403)
+        if expected is not None:
+            given = request.headers.get(SECRET_HEADER, "").strip().encode()
+            if not hmac.compare_digest(given, expected):
+                log.warning("balance: refused a classic-script request from %s without the right secret "
+                            "(balance.secret_file)", request.remote)
+                return web.json_response({"error": "secret required"}, status=403)
+        return None
 
     async def start(request: web.Request) -> web.Response:
-        if not _loopback(request):
-            return web.json_response({"error": "loopback only"}, status=403)
+        if (answer := refused(request)) is not None:
+            return answer
         try:
             body = await request.json()
             env_in = body.get("env") if isinstance(body, dict) else None
@@ -183,8 +194,8 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
         return web.json_response(await remote.start(env))
 
     async def reply(request: web.Request) -> web.Response:
-        if not _loopback(request):
-            return web.json_response({"error": "loopback only"}, status=403)
+        if (denied := refused(request)) is not None:
+            return denied
         try:
             body = await request.json()
             token, line = str(body["id"]), str(body["reply"])[:8192]

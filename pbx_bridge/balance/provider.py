@@ -5,10 +5,15 @@
 * v1 with ``payments/read`` (v25.01 ... v26.3): exact. Σ invoice_amount of the client's invoices whose
   status is not Draft/Cancelled (and not Non-Billable from v25.06), minus Σ payment_amount of every payment
   on any of the client's invoices (drafts and cancelled included; payment status not filtered). Payments
-  are read per invoice, WITHOUT ``client_id`` (itflow-api.md 6.1: with it, v26.3 answers a stale
+  are read per invoice, WITHOUT ``client_id`` (docs/itflow-api.md §6.1: with it, v26.3 answers a stale
   "success" without data).
 * v1 without payments (v26.04+): only an upper bound, Σ of Sent, Viewed and Partial invoices, flagged
   approximate.
+
+Where the era honours ``client_id`` on reads (V1b/V1c all-clients keys, V1e 26.09+: docs/itflow-api.md
+§3.1, §7 row 1), the client is looked up by id and only its invoices are read; v26.08 ignores the
+parameter and answers everything, so there the listings are paged and filtered here. The rows are checked
+here in every era, so a server that ignores the filter can never make another client's invoice count.
 
 Credits are never subtracted (ITFlow shows them separately). Decimal all the way; never floats.
 """
@@ -155,6 +160,7 @@ class _Caps(Protocol):
     era: str
     rbac: bool
     has_payments: bool
+    client_id_honoured: bool
 
 
 class BalanceProvider:
@@ -197,20 +203,21 @@ class BalanceProvider:
 
     # ------------------------------------------------------------------ v1
 
-    async def _client_row(self, client_id: int) -> dict[str, str]:
+    async def _client_row(self, client_id: int, caps: _Caps) -> dict[str, str]:
         v1 = self._itflow.v1
-        # No by-id lookup at HEAD (clients/read ignores client_id): list and match here.
-        async for row in _iter(v1, "clients"):
+        # A by-id lookup where the era has one; v26.08 has none (it ignores client_id): list and match.
+        narrowed = {"client_id": client_id} if getattr(caps, "client_id_honoured", False) else {}
+        async for row in _iter(v1, "clients", **narrowed):
             if _int(row.get("client_id")) == client_id:
                 return row
         raise UnknownClient(f"no client with id {client_id} is visible to this API key")
 
-    async def _invoices(self, client_id: int) -> list[dict[str, str]]:
+    async def _invoices(self, client_id: int, caps: _Caps) -> list[dict[str, str]]:
         v1 = self._itflow.v1
-        # client_id narrows the listing where the era honours it; the local filter makes it right where it
-        # does not (HEAD ignores it, RBAC scopes instead).
+        # Only the client's invoices where the era filters; every invoice where it would not (v26.08).
+        narrowed = {"client_id": client_id} if getattr(caps, "client_id_honoured", False) else {}
         out = []
-        async for row in _iter(v1, "invoices", client_id=client_id):
+        async for row in _iter(v1, "invoices", **narrowed):
             if _int(row.get("invoice_client_id")) == client_id:
                 out.append(row)
         return out
@@ -230,8 +237,8 @@ class BalanceProvider:
 
     async def _v1_exact(self, client_id: int, caps: _Caps) -> Balance:
         v1 = self._require_v1()
-        client = await self._client_row(client_id)
-        invoices = await self._invoices(client_id)
+        client = await self._client_row(client_id, caps)
+        invoices = await self._invoices(client_id, caps)
         skip_nb = excludes_non_billable(caps.era, caps.rbac, self._settings.non_billable)
         excluded = _ALWAYS_EXCLUDED | ({_NON_BILLABLE} if skip_nb else set())
         billed = [i for i in invoices if (i.get("invoice_status") or "").strip().lower() not in excluded]
@@ -241,8 +248,8 @@ class BalanceProvider:
 
         async def payments_of(invoice_id: int) -> list[dict[str, str]]:
             async with sem:
-                # NEVER pass client_id here (itflow-api.md 6.1). Keep only payments that really are on this
-                # invoice: the filter is checked here too.
+                # NEVER pass client_id here (docs/itflow-api.md §6.1). Keep only payments that really
+                # are on this invoice: the filter is checked here too.
                 return [p async for p in _iter(v1, "payments", payment_invoice_id=invoice_id)
                         if _int(p.get("payment_invoice_id")) == invoice_id]
 
@@ -264,8 +271,8 @@ class BalanceProvider:
 
     async def _v1_approximate(self, client_id: int, caps: _Caps) -> Balance:
         self._require_v1()
-        client = await self._client_row(client_id)
-        invoices = await self._invoices(client_id)
+        client = await self._client_row(client_id, caps)
+        invoices = await self._invoices(client_id, caps)
         open_ = [i for i in invoices if (i.get("invoice_status") or "").strip().lower() in _OPEN_STATUSES]
         total = sum((_amount(i.get("invoice_amount"), "invoice amount") for i in open_), Decimal("0.00"))
         currency, notes = self._currency(client, invoices)

@@ -2,7 +2,9 @@
 
 The caller is identified from ``agi_callerid`` only. Any argument (``agi_arg_1`` such as the
 ``${CALLERID(num)}`` the lab's plain dialplan passes) or ``?query`` is ignored on purpose: a dialplan
-that passes something the caller controls must not be able to choose whose balance is spoken.
+that passes something the caller controls must not be able to choose whose balance is spoken. A peer
+outside ``balance.allow`` gets no command at all; with ``balance.secret_file`` set, a peer that cannot
+prove it reads the secret (pbx_bridge/balance/proof.py) gets nothing after that one question.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ __all__ = ["balance_route"]
 
 def balance_route(service: BalanceService) -> Route:
     async def balance(session: AgiSession) -> None:
-        await service.handle(session)
+        if not service.door_allows("fastagi", session.peer) or not await service.fastagi_proven(session):
+            return
+        await service.handle(session, door="fastagi")
 
     return balance

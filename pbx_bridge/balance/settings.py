@@ -6,6 +6,7 @@ call, a lockout per calling number, and no DTMF client-number path unless a PIN 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,19 @@ from pydantic import Field, field_validator
 
 from pbx_bridge.settings_base import Section
 
-__all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts"]
+__all__ = ["BalanceSettings", "CurrencyPrompts", "LanguagePrompts", "read_secret"]
+
+
+def read_secret(path: Path) -> str:
+    """The shared secret in ``path`` (blanks around it ignored); ValueError says why it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(text) < 16 or not re.fullmatch(r"[A-Za-z0-9_+/=.-]+", text):
+        raise ValueError(f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' "
+                         "(e.g. openssl rand -hex 24)")
+    return text
 
 
 def _alts(*names: str) -> list[str]:
@@ -61,11 +74,31 @@ class BalanceSettings(Section):
     # Legacy api.php has no currency field; v1 clients have client_currency_code.
     default_currency: str = "USD"
     max_attempts: int = Field(default=3, ge=1, le=10, description="PIN / client-number tries per call")
-    # Per calling number over time (persisted): failures within lockout_window lock the number out.
+    # Failures within lockout_window (persisted) that lock one calling number out of one client, and one
+    # channel out of everything. A withheld number has no counter of its own: withheld callers must not
+    # lock each other out, so for them only the channel and the client's slow-down count.
     max_failures_per_number: int = Field(default=5, ge=1, le=100)
-    # Failed PINs against one client from any number (stops spreading a guess over many numbers).
+    # Failed PINs against one client from any number before its PIN checks slow down: each further check
+    # waits pin_delay_first * 2^(failures - this), at most pin_delay_max seconds, one check at a time.
+    # Guessing from rotating numbers is bounded that way while the right PIN always still works.
     max_failures_per_client: int = Field(default=10, ge=1, le=1000)
+    pin_delay_first: float = Field(default=1.0, gt=0, le=60)
+    pin_delay_max: float = Field(default=30.0, gt=0, le=600)
     lockout_window: float = Field(default=3600.0, gt=0, description="seconds failures are remembered")
+    # Balances heard (successful lookups) per calling number within number_window, and per door (FastAGI
+    # route, classic script endpoint) within door_window; beyond them a polite refusal ("limited").
+    max_balances_per_number: int = Field(default=3, ge=1, le=1000)
+    number_window: float = Field(default=3600.0, gt=0)
+    max_balances_per_door: int = Field(default=5, ge=1, le=10_000)
+    door_window: float = Field(default=60.0, gt=0)
+    # Peers allowed on both doors (CIDR): the FastAGI peer, and the classic script's HTTP client.
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Optional shared secret for both doors: a file readable by the asterisk user. The classic script
+    # reads it itself; over FastAGI the daemon makes Asterisk prove it can read it (SHA-1 of secret and a
+    # nonce). It never passes through the dialplan. Unset: no secret asked.
+    secret_file: Path | None = None
+    # The same file as Asterisk sees it, when that path differs (Asterisk in a chroot or container).
+    secret_file_asterisk: Path | None = None
     # Unknown or ambiguous caller: ask for the client number by DTMF. Only honoured when a PIN is also
     # required (verification pin), since a typed number proves nothing by itself.
     client_number_prompt: bool = False
@@ -98,6 +131,30 @@ class BalanceSettings(Section):
         v = v.strip().upper()
         if len(v) != 3 or not v.isalpha():
             raise ValueError("a 3-letter ISO 4217 code, e.g. USD")
+        return v
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item, strict=False)
+        return v
+
+    @field_validator("secret_file")
+    @classmethod
+    def _secret_readable(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            read_secret(v)
+        return v
+
+    @field_validator("secret_file", "secret_file_asterisk")
+    @classmethod
+    def _plain_path(cls, v: Path | None) -> Path | None:
+        # The path goes into an Asterisk expression: FILE(<path>) inside ${SHA1(...)}.
+        if v is not None and not re.fullmatch(r"/[A-Za-z0-9_./-]+", str(v)):
+            raise ValueError("an absolute path of letters, digits, '_', '.', '/' and '-' only")
         return v
 
     @field_validator("prompts")

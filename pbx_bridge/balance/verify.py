@@ -6,13 +6,20 @@ or anything else the caller chooses. A client number typed on the keypad only *s
 accepted only together with that client's PIN (ITFlow's ``contact_pin``), so it cannot be used to step
 through client ids: every wrong client/PIN pair is a failure, answered exactly like a wrong PIN.
 
-Attempt limits: ``max_attempts`` per call, ``max_failures_per_number`` per calling number and
-``max_failures_per_client`` per target client within ``lockout_window`` (persisted in the Store, so a
-restart does not reset them). Attempts are logged with the number and client id, never the digits.
+Attempt limits (persisted in the Store, so a restart does not reset them): ``max_attempts`` per call;
+``max_failures_per_number`` within ``lockout_window`` locks one (calling number, client) pair and one
+channel, never a whole client: guesses from spoofed numbers must not lock the real caller out. Against
+guesses spread over rotating numbers, each client's PIN checks slow down once it collected
+``max_failures_per_client`` failures (a growing delay, one check at a time), which bounds the guessing
+rate while the right PIN still works. A withheld number is no key of its own (every withheld caller would
+share it). Successes are limited too: ``max_balances_per_number`` per ``number_window`` and
+``max_balances_per_door`` per ``door_window``. Attempts are logged with the number and client id, never
+the digits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import sqlite3
@@ -23,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.log_limits import clip
 
 __all__ = ["AttemptLog", "Identity", "Verifier", "Why"]
 
@@ -44,7 +52,14 @@ MIGRATIONS = [
     CREATE INDEX balance_attempts_number ON balance_attempts(number, at);
     CREATE INDEX balance_attempts_client ON balance_attempts(client_id, at);
     """,
+    """
+    ALTER TABLE balance_attempts ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+    ALTER TABLE balance_attempts ADD COLUMN door TEXT NOT NULL DEFAULT '';
+    CREATE INDEX balance_attempts_channel ON balance_attempts(channel, at);
+    CREATE INDEX balance_attempts_door ON balance_attempts(door, ok, at);
+    """,
 ]
+_FILTERS = ("number", "client_id", "channel", "door")   # column names: never taken from input
 
 
 class Why(StrEnum):
@@ -75,31 +90,36 @@ class AttemptLog:
         self._clock = clock
         store.migrate("balance", MIGRATIONS)
 
-    async def record(self, *, number: str, client_id: int, call_id: str, kind: str, ok: bool) -> None:
+    async def record(self, *, number: str, client_id: int, call_id: str, kind: str, ok: bool,
+                     channel: str = "", door: str = "") -> None:
         at = self._clock()
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO balance_attempts(at, number, client_id, call_id, kind, ok) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (at, number, client_id, call_id, kind, int(ok)))
+            conn.execute("INSERT INTO balance_attempts(at, number, client_id, call_id, kind, ok, channel, "
+                         "door) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (at, number, client_id, call_id, kind, int(ok), channel[:200], door))
 
         await self._store.run(write)
-        log.info("balance attempt: number=%s client=%s call=%s kind=%s result=%s", number, client_id or "-",
-                 call_id or "-", kind, "ok" if ok else "failed")
+        log.info("balance attempt: number=%s client=%s call=%s kind=%s result=%s", clip(number),
+                 client_id or "-", clip(call_id or "-"), kind, "ok" if ok else "failed")
 
-    async def failures(self, *, number: str | None = None, client_id: int | None = None,
-                       window: float) -> int:
+    async def failures(self, *, window: float, **where: str | int) -> int:
+        """Failures within ``window`` matching every given column (number, client_id, channel, door)."""
+        return await self.count(ok=False, window=window, **where)
+
+    async def count(self, *, ok: bool, window: float, **where: str | int) -> int:
         since = self._clock() - window
+        unknown = set(where) - set(_FILTERS)
+        if unknown:
+            raise TypeError(f"no such attempt column: {sorted(unknown)}")
+        sql = "SELECT COUNT(*) FROM balance_attempts WHERE ok = ? AND at >= ?" + "".join(
+            f" AND {col} = ?" for col in where)
+        params = (int(ok), since, *where.values())
 
-        def count(conn: sqlite3.Connection) -> int:
-            if number is not None:
-                row = conn.execute("SELECT COUNT(*) FROM balance_attempts WHERE number = ? AND ok = 0 "
-                                   "AND at >= ?", (number, since)).fetchone()
-            else:
-                row = conn.execute("SELECT COUNT(*) FROM balance_attempts WHERE client_id = ? AND ok = 0 "
-                                   "AND at >= ?", (client_id, since)).fetchone()
-            return int(row[0])
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(sql, params).fetchone()[0])
 
-        return await self._store.run(count)
+        return int(await self._store.run(run))
 
     async def prune(self, older_than: float) -> int:
         """Forget attempts older than ``older_than`` seconds (called now and then; keeps the table small)."""
@@ -122,6 +142,9 @@ class Verifier:
         self.attempts = attempts
         self.settings = settings
         self._map = self._canonical_map(settings.number_map)
+        # One PIN check at a time per client once it is slowed down, so parallel calls cannot share a delay.
+        self._client_gates: dict[int, asyncio.Lock] = {}
+        self._grant_lock = asyncio.Lock()    # success limits: count and record as one step
 
     def _canonical_map(self, raw: dict[str, int]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -137,7 +160,8 @@ class Verifier:
         try:
             return self._plan.canonical(raw) or ""
         except Exception as exc:  # a plan that rejects odd input must not break the call
-            log.warning("balance: calling number %r not understood (%s); treated as withheld", raw[:40], exc)
+            log.warning("balance: calling number %r not understood (%s); treated as withheld", clip(raw),
+                        clip(exc, 120))
             return ""
 
     def calling_key(self, raw: str) -> str:
@@ -160,15 +184,64 @@ class Verifier:
 
     # ------------------------------------------------------------------ limits
 
-    async def locked(self, number_key: str) -> bool:
+    async def locked(self, number_key: str, client_id: int, channel: str) -> bool:
+        """Is this (calling number, client) pair or this channel locked out by its failures?"""
         s = self.settings
-        return await self.attempts.failures(number=number_key, window=s.lockout_window) \
-            >= s.max_failures_per_number
+        if channel and await self.attempts.failures(channel=channel, window=s.lockout_window) \
+                >= s.max_failures_per_number:
+            return True
+        if number_key == ANONYMOUS or client_id <= 0:
+            return False
+        return await self.attempts.failures(number=number_key, client_id=client_id,
+                                            window=s.lockout_window) >= s.max_failures_per_number
 
-    async def client_locked(self, client_id: int) -> bool:
+    def pin_delay(self, client_failures: int) -> float:
+        """Seconds a PIN check of a client with this many recent failures waits first (0 below the mark)."""
         s = self.settings
-        return await self.attempts.failures(client_id=client_id, window=s.lockout_window) \
-            >= s.max_failures_per_client
+        over = client_failures - s.max_failures_per_client
+        if over < 0:
+            return 0.0
+        return min(s.pin_delay_max, s.pin_delay_first * 2.0 ** min(over, 30))
+
+    async def pin_check(self, identity: Identity, entered: str) -> bool:
+        """:meth:`pin_matches`, after the client's slow-down; one check at a time per slowed client."""
+        failures = await self.attempts.failures(client_id=identity.client_id,
+                                                window=self.settings.lockout_window)
+        delay = self.pin_delay(failures)
+        if delay <= 0:
+            return await self.pin_matches(identity, entered)
+        gate = self._client_gates.setdefault(identity.client_id, asyncio.Lock())
+        try:
+            async with gate:
+                log.warning("balance: client %s has %d failed PINs within the window; this check waits "
+                            "%.2f s", identity.client_id, failures, delay)
+                await asyncio.sleep(delay)
+                return await self.pin_matches(identity, entered)
+        finally:
+            if not gate.locked():
+                self._client_gates.pop(identity.client_id, None)
+
+    async def grant(self, *, number_key: str, client_id: int, call_id: str, kind: str, channel: str,
+                    door: str) -> bool:
+        """Record a successful lookup unless it would pass the per-number or per-door limit (False)."""
+        s = self.settings
+        async with self._grant_lock:
+            door_used = await self.attempts.count(ok=True, window=s.door_window, door=door)
+            if door_used >= s.max_balances_per_door:
+                log.warning("balance: %d balances through the %s door within %g s, the most "
+                            "balance.max_balances_per_door allows; refused one for client %s", door_used,
+                            door, s.door_window, client_id)
+                return False
+            if number_key != ANONYMOUS:
+                used = await self.attempts.count(ok=True, window=s.number_window, number=number_key)
+                if used >= s.max_balances_per_number:
+                    log.warning("balance: %s heard %d balances within %g s, the most "
+                                "balance.max_balances_per_number allows", clip(number_key), used,
+                                s.number_window)
+                    return False
+            await self.attempts.record(number=number_key, client_id=client_id, call_id=call_id, kind=kind,
+                                       ok=True, channel=channel, door=door)
+            return True
 
     # ------------------------------------------------------------------ PINs
 

@@ -4,7 +4,8 @@ Superfecta hard-wires its "IA5" filter: every byte of a UTF-8 letter is mapped t
 (``Müller`` comes out as garbage), and ``'``, ``"`` and ``;`` are deleted. Folding first keeps the name
 readable there: accents are dropped (``Müller`` -> ``Muller``), letters that do not decompose get their
 usual spelling (``ß`` -> ``ss``), quotes of every kind become a backtick (``O'Brien`` -> ``O`Brien``),
-and what has no ASCII form (other scripts, emoji) is left out.
+angle brackets a space (Superfecta strips ``<Ltd>`` as a tag), and what has no ASCII form (other
+scripts, emoji) is left out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _LETTERS = str.maketrans({
     "'": "`", '"': "`", "\u2018": "`", "\u2019": "`", "\u201a": "`", "\u201b": "`",
     "\u201c": "`", "\u201d": "`", "\u201e": "`", "\u00ab": "`", "\u00bb": "`",
     "\u2013": "-", "\u2014": "-", "\u00a0": " ",
+    "<": " ", ">": " ",   # Superfecta strips anything between them as an HTML tag: "ACME <Ltd>" -> "ACME"
 })
 _SPACES = re.compile(r" {2,}")
 

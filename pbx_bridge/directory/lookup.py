@@ -62,6 +62,12 @@ class _RateLimit:
         return False
 
 
+def _synced(index: Any) -> object:
+    """When the snapshot behind ``index`` was pulled (None without one): tells cached answers' age."""
+    snapshot = getattr(index, "snapshot", None)
+    return getattr(snapshot, "fetched_at", None)
+
+
 class CallerId:
     """``await lookup(raw)`` -> :class:`LookupResult`, never slower than the live budget.
 
@@ -82,7 +88,8 @@ class CallerId:
         self.dcfg: DirectorySettings = getattr(settings, "directory", None) or DirectorySettings()
         self.metrics = metrics
         self.clock = clock
-        self._cache: OrderedDict[str, tuple[float, LookupResult]] = OrderedDict()
+        # e164 -> (expires, answer, the snapshot's fetch time when it was cached)
+        self._cache: OrderedDict[str, tuple[float, LookupResult, object]] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[LookupResult | None]] = {}
         self._down_until = 0.0
         self._legacy_limit = _RateLimit(self.cfg.legacy_cid_per_minute, clock)
@@ -139,8 +146,11 @@ class CallerId:
                 return hit
         cached = self._cache.get(e164)
         if cached is not None:
-            expires, result = cached
-            if self.clock() < expires:
+            expires, result, synced = cached
+            # A name found live before the current directory was pulled is asked again: the record may
+            # have been archived since (ITFlow 26.10 drops archived locations and vendors from its
+            # listings outright, docs/itflow-api.md §7 row 6), and a cache must not bring it back.
+            if self.clock() < expires and not (result.found and synced != _synced(index)):
                 self._count_cache("hit")
                 return result
             del self._cache[e164]
@@ -192,7 +202,8 @@ class CallerId:
         if result is not None:
             ttl = self.cfg.cache_ttl if result.found else self.cfg.negative_cache_ttl
             if ttl > 0:
-                self._cache[e164] = (self.clock() + ttl, dataclasses.replace(result, source="cache"))
+                self._cache[e164] = (self.clock() + ttl, dataclasses.replace(result, source="cache"),
+                                     _synced(self._index()))
                 self._cache.move_to_end(e164)
                 while len(self._cache) > self.cfg.cache_size:
                     self._cache.popitem(last=False)
@@ -224,9 +235,9 @@ class CallerId:
                 # Keep only rows whose number really is this one (exact-string match on ITFlow's side;
                 # this guards against any other row coming back).
                 labels = {num.label for num in party.numbers if num.canonical == e164}
-                # Spec Q1: a *mobile* match skips ITFlow's client scope, so a restricted key can be handed
-                # another client's contact. A mobile-only match of a client this key never listed is
-                # dropped unless the key is known to see all clients.
+                # docs/itflow-api.md §2.5 Q1: a *mobile* match skips ITFlow's client scope (26.10 too),
+                # so a restricted key can be handed another client's contact. A mobile-only match of a
+                # client this key never listed is dropped unless the key is known to see all clients.
                 if (labels == {NumberLabel.MOBILE} and clients and party.client_id not in clients
                         and not all_clients_key):
                     log.info("live match for %s dropped: client %d is outside this key's listing (Q1)",

@@ -17,12 +17,12 @@ import re
 __all__ = ["UNSAFE_CHARACTERS", "freepbx_safe"]
 
 # character -> its stand-in. Brackets become a space (their content stays readable), braces go; separators
-# become a dash or a space; double quote and backslash become their harmless look-alikes.
+# become a dash or a space; double quote and backslash become their harmless look-alikes. ("<" and ">"
+# stay: CALLERID(all) takes the number from the last "<...>", so a name cannot move it.)
 _REPLACEMENTS = {
     "(": " ", ")": " ",          # app(...) nesting: ")" ends ExecIf's Set( early
     "[": " ", "]": " ",          # counted like parentheses by the argument splitter; "$[" opens an expression
     "{": "", "}": "",            # "${" opens a substitution (EVAL, AGI scripts): "${EXTEN}" -> "$EXTEN"
-    "<": " ", ">": " ",          # "name <number>" in CALLERID(all)=... on forwarded calls
     ",": " ",                    # the argument separator of every application and function
     ":": "-",                    # ExecIf(cond?then:else) and IF(): ":" starts the else-branch
     ";": "-",                    # a comment in voicemail's msgNNNN.txt (callerid=...), an ini file

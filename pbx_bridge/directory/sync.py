@@ -1,7 +1,8 @@
 """Pulling the directory out of ITFlow, from either API generation, into a :class:`Snapshot`.
 
 v1: the listings of clients, contacts, locations and vendors, paged (reads never filter archived rows,
-spec Q12, so ``*_archived_at`` is checked here; a party of an archived client is left out too).
+docs/itflow-api.md §2.5 Q12, so ``*_archived_at`` is checked here; a party of an archived client is left
+out too).
 Clients carry no phone since 2021; they name the company of the parties that belong to them.
 
 Legacy (``api.php``): ``primary_contact_numbers`` (client name, primary contact, phone and mobile) and
@@ -21,6 +22,7 @@ from typing import Any
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.itflow.diagnosis import explain
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
 from pbx_bridge.numbers import NumberPlan
 
@@ -58,7 +60,7 @@ def _archived(row: Row, key: str) -> bool:
 
 
 def _digits_field(value: str) -> str:
-    # The 2019-2022 schema defaulted contact_mobile to the *string* 'NULL' (spec 4.1).
+    # The 2019-2022 schema defaulted contact_mobile to the *string* 'NULL' (docs/itflow-api.md §4.1).
     return "" if value.upper() == "NULL" else value
 
 
@@ -209,7 +211,7 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
                     seen_archived.add(cid)
                 else:
                     seen[cid] = _s(row, "client_name")
-                # 2021-08 .. 2023-07 the primary contact was clients.primary_contact (spec 4.1).
+                # 2021-08 .. 2023-07: clients.primary_contact (docs/itflow-api.md §4.1).
                 if _int(row, "primary_contact"):
                     seen_primary.add(_int(row, "primary_contact"))
         clients, archived_clients, primary_ids = seen, seen_archived, seen_primary
@@ -233,7 +235,7 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
             parties += await _parties(v1, module, page_size,
                                       lambda r, make=make: keep(make(r, plan, clients)))
         except (NotAvailable, PermissionDenied) as exc:
-            # locations/read exists since 2024-02, vendors/read since 2024-09 (spec 3.2).
+            # locations/read exists since 2024-02, vendors/read since 2024-09 (docs/itflow-api.md §3.2).
             notes.append(f"{module} not readable ({exc})")
     return Snapshot(tuple(parties), datetime.now(UTC), "v1", clients=clients,
                     archived_clients=frozenset(archived_clients), notes=tuple(notes))
@@ -294,8 +296,9 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         if not name or num is None or (name, num.canonical) in known:
             continue
         group = _field(e, "group")
-        # Groups (spec 1.7): final era 0 = clients' primary contacts (known above), 1 = vendors;
-        # before 2022-02: 0 = clients with their own phone, 1 = contacts (always empty), 2 = vendors.
+        # Groups (docs/itflow-api.md §1.7): final era 0 = clients' primary contacts (known above),
+        # 1 = vendors; before 2022-02: 0 = clients with their own phone, 1 = contacts (always
+        # empty), 2 = vendors.
         if final_era and group == "0":
             if num.canonical and num.canonical in primary_numbers:
                 continue  # a primary contact already known, with its client, from primary_contact_numbers
@@ -331,7 +334,7 @@ async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500, redetect:
             return await pull_legacy(itflow.legacy, plan)
     except ItflowError as exc:
         raise SyncError(f"directory pull failed: {exc}") from exc
-    raise SyncError("this ITFlow offers this key no directory listing (no v1 contacts, no legacy phonebook)")
+    raise SyncError(f"no directory listing from ITFlow: {explain(caps)}")
 
 
 def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:

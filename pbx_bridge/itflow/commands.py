@@ -11,12 +11,14 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pbx_bridge.itflow.endpoints import ENDPOINTS
+
 if TYPE_CHECKING:
     from pbx_bridge.cli import CommandContext
 
 __all__ = ["register"]
 
-_PROFILES = ("legacy-2022", "v1-v25", "v1-head")
+_PROFILES = ("legacy-2022", "v1-v25", "v1-head", "v1-2610")
 _LEGACY_FUNCTIONS = ("cid", "phonebook", "account_balance", "client_numbers", "client_emails",
                      "primary_contact_numbers", "primary_contact_emails", "incoming_call", "add_asset")
 
@@ -26,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "api", help="call an ITFlow API endpoint and print the answer as JSON",
         description="Call /api/v1/MODULE/FUNCTION.php with key=value parameters and print the rows as "
         "JSON (the first page unless --all-pages). MODULE 'legacy' calls an api.php function instead "
-        f"({', '.join(_LEGACY_FUNCTIONS)}). The API key comes from the config and is never printed.")
+        f"({', '.join(_LEGACY_FUNCTIONS)}). The API key comes from the config and is never printed.",
+        epilog=endpoint_list(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("module", help="v1 module, e.g. contacts, clients, tickets; or 'legacy'")
     p.add_argument("function", help="e.g. read, create, update; for legacy an api.php function")
     p.add_argument("params", nargs="*", metavar="key=value", help="parameters (filters, fields, limit...)")
@@ -48,6 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override one era quirk of the profile, e.g. leading_newline=true, "
                    "mysqli_exceptions=false, phonebook_era=2019, numeric_keys=true (repeatable)")
     s.set_defaults(handler=_sim, needs_config=False)
+
+
+def endpoint_list() -> str:
+    """Every v1 endpoint the client knows, per module, each with the ITFlow release that brought it."""
+    modules: dict[str, list[str]] = {}
+    for e in ENDPOINTS:
+        span = f"{e.since} to {e.until}" if e.until else f"{e.since}+"
+        modules.setdefault(e.module, []).append(f"{e.function} ({span})")
+    lines = [f"v1 endpoints ({len(ENDPOINTS)}; release or master date each appeared):"]
+    lines += [f"  {module}: {', '.join(funcs)}" for module, funcs in sorted(modules.items())]
+    return "\n".join(lines)
 
 
 def _parse_params(items: list[str]) -> dict[str, str]:
@@ -113,8 +127,6 @@ async def _api(ctx: CommandContext) -> int:
 
 def _era_hint(endpoint: str) -> str:
     """' (<endpoint> exists from ITFlow <since> to <until>)' for a known endpoint, else ''."""
-    from pbx_bridge.itflow.endpoints import ENDPOINTS
-
     known = next((e for e in ENDPOINTS if e.name == endpoint), None)
     if known is None:
         return ""

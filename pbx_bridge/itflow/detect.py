@@ -3,7 +3,8 @@ per-feature permission probes.
 
 Detection first asks **without the key**: a missing key costs v1 nothing (401 with an empty body, no
 log row; api.php logs one "No API Key specified" row), and the answer tells a lot: 401 = the endpoint
-file exists, the web server's 404 page = it does not (spec 6.6); ``/api.php`` answers its own "Missing
+file exists, the web server's 404 page = it does not (docs/itflow-api.md §6.6); ``/api.php`` answers
+its own "Missing
 the API Key" texts.
 The set of present files dates the install (ticket_replies = v26.08 RBAC, invoice_items = v26.04,
 technicians/time = v26.3, payments = 2023-02 to v26.3, ...). Then a few keyed *reads* (never a write,
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
+from pbx_bridge.itflow.diagnosis import describe_answer, summarise_answers
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -40,10 +42,10 @@ log = logging.getLogger("pbx_bridge.itflow.detect")
 Generation = Literal["v1", "legacy"]
 Forced = Literal["auto", "v1", "legacy"]
 
-# Probed without the key; each tells a version boundary (spec 3.2).
+# Probed without the key; each tells a version boundary (docs/itflow-api.md §3.2).
 _PROBES = ("assets/read", "contacts/read", "clients/read", "locations/read", "vendors/read",
            "invoices/read", "payments/read", "tickets/create", "technicians/time", "invoice_items/read",
-           "ticket_replies/create")
+           "ticket_replies/create", "tickets/close", "vendors/archive")
 # A number no one has: contacts/read answers "No resource" if it honours the phone filter (2023-12+).
 _NOBODY = "9990000000000001"
 
@@ -61,6 +63,8 @@ class Capabilities:
     has_payments: bool = False
     client_id_honoured: bool = False
     ticket_replies: bool = False
+    # Era V1e (26.09+): reads honour client_id again, archived locations/vendors vanish from listings.
+    v1e: bool = False
     notes: list[str] = field(default_factory=list)
     # What the probes saw (for check/report and for re-use without re-probing).
     forced: str = "auto"
@@ -72,6 +76,9 @@ class Capabilities:
     detected_at: float = 0.0
     # False when a probe failed for a passing reason (timeout, 5xx): the bundle detects again later.
     complete: bool = True
+    # What the keyless probes got, summarised ("HTTP 503 (HTML page) x12"): names the real cause
+    # when ITFlow did not answer like ITFlow (pbx_bridge.itflow.diagnosis).
+    probe_answers: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,7 +101,8 @@ class Capabilities:
             f"tickets: {show(self.tickets)}" + (" + replies" if self.ticket_replies else ""),
         ]
         if self.v1_key_ok:
-            honoured = "honoured" if self.client_id_honoured else "ignored"
+            honoured = ("honoured" if self.client_id_honoured
+                        else "not checked, not relied on" if self.v1e else "ignored")
             lines.append(f"client_id filter on v1 reads: {honoured}")
         return lines + [f"note: {n}" for n in self.notes]
 
@@ -124,7 +132,8 @@ class _NoClose(httpx.AsyncBaseTransport):
 
 
 async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: ASYNC109 (HTTP timeout)
-                   transport: httpx.AsyncBaseTransport | None) -> tuple[dict[str, bool | None], str | None]:
+                   transport: httpx.AsyncBaseTransport | None,
+                   seen: list[str] | None = None) -> tuple[dict[str, bool | None], str | None]:
     """Probe without the key: which v1 files exist, and what ``/api.php`` says (None = absent)."""
     policy = RetryPolicy(attempts=2, first_wait=0.1)
     async with make_http_client(base_url, timeout=timeout, verify_tls=verify_tls,
@@ -139,6 +148,8 @@ async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: 
 
         paths = [f"/api/v1/{p}.php" for p in _PROBES] + ["/api.php"]
         answers = await asyncio.gather(*(one(p) for p in paths))
+    if seen is not None:
+        seen.extend(describe_answer(a) for a in answers)
     if all(isinstance(a, TransportError) for a in answers):
         first = answers[0]
         assert isinstance(first, TransportError)
@@ -172,9 +183,11 @@ async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: 
     return present, legacy_kind
 
 
-def _v1_era(ep: dict[str, bool]) -> str:
+def _v1_era(ep: dict[str, bool], v1e: bool = False) -> str:
+    if v1e:
+        return "V1e v26.10+" if ep.get("vendors/archive") else "V1e v26.09"
     if ep.get("ticket_replies/create"):
-        return "V1d v26.08+"
+        return "V1d v26.08"
     if ep.get("invoice_items/read"):
         return "V1c v26.04-v26.07"
     if ep.get("technicians/time"):
@@ -198,8 +211,10 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     :class:`TransportError` when ITFlow cannot be reached at all.
     """
     caps = Capabilities(forced=forced, detected_at=time.time())
+    seen: list[str] = []
     present, legacy_kind = await _keyless(base_url, timeout=timeout, verify_tls=verify_tls,
-                                          transport=transport)
+                                          transport=transport, seen=seen)
+    caps.probe_answers = summarise_answers(seen)
     caps.endpoints = {k: bool(v) for k, v in present.items()}
     if any(v is None for v in present.values()):
         caps.complete = False
@@ -226,7 +241,7 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     parts = []
     if caps.legacy_present:
         parts.append(f"legacy api.php {legacy_kind}")
-    if v1_era := _v1_era(caps.endpoints):
+    if v1_era := _v1_era(caps.endpoints, caps.v1e):
         parts.append(v1_era)
     caps.era = " + ".join(parts) or "unknown (neither /api/v1 nor /api.php answered like ITFlow)"
     if not parts:
@@ -265,9 +280,12 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
         caps.notes.append(f"v1 {probe} failed: {exc}")
         caps.complete = caps.complete and not _transient(exc)
         return
-    # client_id on reads: ignored at HEAD (Q2); V1b/V1c honour it for all-clients keys.
+    # client_id on reads: V1b/V1c honour it for all-clients keys, V1d ignores it (docs/itflow-api.md
+    # §2.5 Q2), V1e honours it again (§7 row 1).
     if not caps.rbac and ep.get("clients/read"):
         caps.client_id_honoured = await _client_id_honoured(v1)
+    elif ep.get("clients/read"):
+        await _tell_v1e(v1, caps)
     if ep.get("payments/read"):
         try:
             resp = await v1.payments_read(limit=1)
@@ -276,7 +294,7 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
             caps.has_payments = not stale
             if stale:
                 caps.notes.append("payments/read answered 'True' without data: the key is client-scoped; "
-                                  "exact balances need an all-clients key (spec 6.1)")
+                                  "exact balances need an all-clients key (docs/itflow-api.md §6.1)")
         except ItflowError as exc:
             caps.notes.append(f"payments/read failed: {exc}")
     elif caps.rbac or ep.get("invoice_items/read"):
@@ -307,6 +325,33 @@ async def _client_id_honoured(v1: V1Client) -> bool:
     except (ItflowError, ValueError) as exc:
         log.info("cannot tell whether clients/read honours client_id (%s); assuming it does not", exc)
         return False
+
+
+async def _tell_v1e(v1: V1Client, caps: Capabilities) -> None:
+    """V1d or V1e, by behaviour and without writing (docs/itflow-api.md §7, last paragraph): with two
+    clients visible, ``clients/read?client_id=<the second>`` answers exactly that client on V1e and the
+    first page on V1d. With fewer than two clients it cannot be told that way: the 26.09 files decide the
+    era, and the filter counts as unchecked (never relied on)."""
+    by_files = bool(caps.endpoints.get("tickets/close"))
+    try:
+        rows = (await v1.clients_read(limit=2)).rows
+        ids = [r.get("client_id", "") for r in rows]
+        if len(set(ids)) >= 2:
+            filtered = (await v1.clients_read(client_id=int(ids[1]), limit=2)).rows
+            caps.v1e = [r.get("client_id") for r in filtered] == [ids[1]]
+            caps.client_id_honoured = caps.v1e   # seen, not inferred: only then do features narrow by it
+            if caps.v1e != by_files:
+                caps.notes.append("the client_id filter and the endpoint files disagree about the ITFlow "
+                                  f"release; going by the filter (honoured: {caps.v1e})")
+        else:
+            caps.v1e = by_files
+            if by_files:
+                caps.notes.append("26.09+ told by its endpoint files only: the key sees fewer than two "
+                                  "clients, so the client_id filter could not be checked")
+    except (ItflowError, ValueError) as exc:
+        log.info("cannot tell V1d from V1e by behaviour (%s); going by the endpoint files", exc)
+        caps.v1e = by_files
+        caps.complete = caps.complete and not (isinstance(exc, ItflowError) and _transient(exc))
 
 
 def _transient(exc: ItflowError) -> bool:

@@ -1,5 +1,6 @@
-"""The v1 endpoints: the table of every module/function (spec 2.1 at HEAD plus ``payments/read``) and
-one typed, documented method per endpoint, named ``{module}_{function}``.
+"""The v1 endpoints: the table of every module/function up to ITFlow 26.10 (docs/itflow-api.md §2.1 and
+§7, plus ``payments/read`` of older releases) and one typed, documented method per endpoint, named
+``{module}_{function}``.
 
 Reads return a :class:`~pbx_bridge.itflow.v1.V1Response` (one page: pass ``limit``/``offset``, or use
 ``iter_rows``); creates return the new id; updates, archives, resolves and deletes return the number
@@ -57,6 +58,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("clients", "update", "v25.11", rbac_module=_C),
     Endpoint("clients", "archive", "v25.11", rbac_module=_C),
     Endpoint("clients", "unarchive", "v25.11", rbac_module=_C),
+    Endpoint("clients", "delete", "v26.09", rbac_module=_C),
     Endpoint("contacts", "read", "2022-02-12", rbac_module=_C),
     Endpoint("contacts", "create", "2022-03-26", rbac_module=_C),
     Endpoint("contacts", "update", "2022-04-15", rbac_module=_C),
@@ -69,25 +71,46 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("documents", "read", "2023-02-12", rbac_module=_S),
     Endpoint("documents", "create", "2023-11-05", rbac_module=_S),
     Endpoint("documents", "update", "2023-11-05", rbac_module=_S),
+    Endpoint("documents", "archive", "v26.10", rbac_module=_S),
+    Endpoint("documents", "unarchive", "v26.10", rbac_module=_S),
     Endpoint("domains", "read", "2022-02-05", rbac_module=_S),
+    Endpoint("domains", "create", "v26.10", rbac_module=_S),
+    Endpoint("domains", "update", "v26.10", rbac_module=_S),
+    Endpoint("domains", "archive", "v26.10", rbac_module=_S),
+    Endpoint("domains", "unarchive", "v26.10", rbac_module=_S),
     Endpoint("expenses", "read", "2023-02-12", rbac_module=_F),
     Endpoint("invoice_items", "read", "v26.04", rbac_module=_SA),
     Endpoint("invoice_items", "create", "v26.08", rbac_module=_SA),
     Endpoint("invoices", "read", "2023-02-12", rbac_module=_SA),
     Endpoint("locations", "read", "2024-02-24", rbac_module=_C),
     Endpoint("locations", "create", "v25.09", rbac_module=_C),
+    Endpoint("locations", "update", "v26.10", rbac_module=_C),
+    Endpoint("locations", "archive", "v26.10", rbac_module=_C),
+    Endpoint("locations", "unarchive", "v26.10", rbac_module=_C),
+    Endpoint("locations", "delete", "v26.10", rbac_module=_C),
     Endpoint("networks", "read", "2022-02-05", rbac_module=_S),
+    Endpoint("networks", "create", "v26.10", rbac_module=_S),
+    Endpoint("networks", "update", "v26.10", rbac_module=_S),
+    Endpoint("networks", "archive", "v26.10", rbac_module=_S),
+    Endpoint("networks", "unarchive", "v26.10", rbac_module=_S),
     Endpoint("payments", "read", "2023-02-11", until="v26.3"),
     Endpoint("products", "read", "2023-02-12", rbac_module=_SA),
     Endpoint("quotes", "read", "2023-02-12", rbac_module=_SA),
     Endpoint("software", "read", "2022-02-05", rbac_module=_S),
+    Endpoint("software", "archive", "v26.10", rbac_module=_S),
+    Endpoint("software", "unarchive", "v26.10", rbac_module=_S),
     Endpoint("technicians", "time", "v26.3", rbac_module=_S),
     Endpoint("ticket_replies", "read", "v26.08", rbac_module=_S),
     Endpoint("ticket_replies", "create", "v26.08", rbac_module=_S),
     Endpoint("tickets", "read", "2022-02-12", rbac_module=_S),
     Endpoint("tickets", "create", "2023-09-09", rbac_module=_S),
     Endpoint("tickets", "resolve", "v25.10", rbac_module=_S),
+    Endpoint("tickets", "close", "v26.09", rbac_module=_S),
     Endpoint("vendors", "read", "2024-09-11", rbac_module=_C),
+    Endpoint("vendors", "create", "v26.10", rbac_module=_C),
+    Endpoint("vendors", "update", "v26.10", rbac_module=_C),
+    Endpoint("vendors", "archive", "v26.10", rbac_module=_C),
+    Endpoint("vendors", "unarchive", "v26.10", rbac_module=_C),
 )
 
 
@@ -172,7 +195,8 @@ class EndpointMethods:
     async def clients_read(self, *, client_name: str | None = None, client_id: int | None = None,
                            limit: int | None = None, offset: int | None = None,
                            **extra: Param) -> V1Response:
-        """Clients by exact name, or a list. ``client_id`` filters only before v26.08 (all-clients key)."""
+        """Clients by exact name, or a list. ``client_id`` filters with an all-clients key before v26.08
+        and again from v26.09 (then a by-id lookup); v26.08 ignores it and answers the first page."""
         return await self._read("clients", _p(locals(), extra))
 
     async def clients_create(self, *, client_name: str, client_type: str | None = None,
@@ -309,9 +333,11 @@ class EndpointMethods:
         makes ITFlow fail with HTTP 500."""
         return await self._read("software", _p(locals(), extra))
 
-    async def vendors_read(self, *, vendor_id: int | None = None, limit: int | None = None,
-                           offset: int | None = None, **extra: Param) -> V1Response:
-        """Vendors by id, or a list (global vendors have ``vendor_client_id`` 0; no phone filter)."""
+    async def vendors_read(self, *, vendor_id: int | None = None, client_id: int | None = None,
+                           limit: int | None = None, offset: int | None = None,
+                           **extra: Param) -> V1Response:
+        """Vendors by id, or a list (global vendors have ``vendor_client_id`` 0; no phone filter). From
+        v26.10 archived vendors are left out, even by id; ``client_id=0`` then lists global vendors."""
         return await self._read("vendors", _p(locals(), extra))
 
     # ------------------------------------------------------------------ invoices, items, payments (sales)
@@ -319,7 +345,8 @@ class EndpointMethods:
     async def invoices_read(self, *, invoice_id: int | None = None, client_id: int | None = None,
                             limit: int | None = None, offset: int | None = None,
                             **extra: Param) -> V1Response:
-        """Invoices by id, or a list. ``client_id`` filters only before v26.08 (all-clients key)."""
+        """Invoices by id, or a list. ``client_id`` filters before v26.08 (all-clients key) and from
+        v26.09; v26.08 ignores it (filter ``invoice_client_id`` locally there)."""
         return await self._read("invoices", _p(locals(), extra))
 
     async def invoice_items_read(self, *, invoice_id: int | None = None, item_id: int | None = None,
@@ -345,9 +372,11 @@ class EndpointMethods:
 
     # ------------------------------------------------------------------ locations
 
-    async def locations_read(self, *, location_id: int | None = None, limit: int | None = None,
-                             offset: int | None = None, **extra: Param) -> V1Response:
-        """Locations by id, or a list (no phone filter: match ``location_phone`` locally)."""
+    async def locations_read(self, *, location_id: int | None = None, client_id: int | None = None,
+                             limit: int | None = None, offset: int | None = None,
+                             **extra: Param) -> V1Response:
+        """Locations by id, or a list (no phone filter: match ``location_phone`` locally). From v26.10
+        archived locations are left out, even by id."""
         return await self._read("locations", _p(locals(), extra))
 
     async def locations_create(self, *, client_id: int, location_name: str,
@@ -361,9 +390,11 @@ class EndpointMethods:
 
     # ------------------------------------------------------------------ tickets, replies, time (support)
 
-    async def tickets_read(self, *, ticket_id: int | None = None, limit: int | None = None,
-                           offset: int | None = None, **extra: Param) -> V1Response:
-        """One ticket with its status columns, or a list."""
+    async def tickets_read(self, *, ticket_id: int | None = None, client_id: int | None = None,
+                           limit: int | None = None, offset: int | None = None,
+                           **extra: Param) -> V1Response:
+        """One ticket with its status columns, or a list; ``client_id`` narrows it from v26.09 (v26.08
+        ignores it)."""
         return await self._read("tickets", _p(locals(), extra))
 
     async def tickets_create(self, *, ticket_subject: str, client_id: int | None = None,
@@ -391,7 +422,8 @@ class EndpointMethods:
                                     ticket_reply_type: str | None = None,
                                     ticket_reply_time_worked: str | None = None,
                                     ticket_status: int | None = None, **extra: Param) -> int:
-        """Add a reply (v26.08+); returns its id. Restricted keys must send the ticket's ``client_id``."""
+        """Add a reply (v26.08+); returns its id. Restricted keys must send the ticket's ``client_id``.
+        Send ``ticket_reply_type`` explicitly (the API defaults to Internal; 26.09's UI to Public)."""
         return await self._create("ticket_replies", _p(locals(), extra))
 
     async def technicians_time(self, *, year: int | None = None, month: int | None = None,
@@ -399,3 +431,121 @@ class EndpointMethods:
                                offset: int | None = None, **extra: Param) -> V1Response:
         """Time worked per ticket and technician (v26.3+; a read that needs write level)."""
         return await self._read("technicians", _p(locals(), extra), function="time")
+
+    # ------------------------------------------------------------------ v26.09: close, delete a client
+
+    async def tickets_close(self, *, ticket_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Close a ticket of ``client_id`` (v26.09+): resolved first if it is not, then status 5
+        (Closed). Closing a closed ticket changes nothing, which ITFlow reports as a failure."""
+        return await self._change("tickets", "close", _p(locals(), extra))
+
+    async def clients_delete(self, *, client_id: int, **extra: Param) -> int:
+        """Delete a client (v26.09+, full level); ITFlow refuses one that is not archived first."""
+        return await self._change("clients", "delete", _p(locals(), extra))
+
+    # ------------------------------------------------------------------ v26.10: locations
+
+    async def locations_update(self, *, location_id: int, client_id: int, **fields: Param) -> int:
+        """Update a location of ``client_id`` (v26.10+); fields not sent keep their values. Like
+        create, it cannot set a phone."""
+        return await self._change("locations", "update",
+                                  {"location_id": location_id, "client_id": client_id, **fields})
+
+    async def locations_archive(self, *, location_id: int, client_id: int, **extra: Param) -> int:
+        """Archive a location (v26.10+): it then disappears from locations/read."""
+        return await self._change("locations", "archive", _p(locals(), extra))
+
+    async def locations_unarchive(self, *, location_id: int, client_id: int, **extra: Param) -> int:
+        """Unarchive a location (v26.10+)."""
+        return await self._change("locations", "unarchive", _p(locals(), extra))
+
+    async def locations_delete(self, *, location_id: int, client_id: int, **extra: Param) -> int:
+        """Delete a location (v26.10+, full level); it must be archived first."""
+        return await self._change("locations", "delete", _p(locals(), extra))
+
+    # ------------------------------------------------------------------ v26.10: vendors
+
+    async def vendors_create(self, *, vendor_name: str, client_id: int = 0,
+                             vendor_description: str | None = None, vendor_contact_name: str | None = None,
+                             vendor_phone_country_code: str | None = None, vendor_phone: str | None = None,
+                             vendor_extension: str | None = None, vendor_email: str | None = None,
+                             vendor_website: str | None = None, vendor_hours: str | None = None,
+                             vendor_sla: str | None = None, vendor_code: str | None = None,
+                             vendor_account_number: str | None = None, vendor_notes: str | None = None,
+                             **extra: Param) -> int:
+        """Create a vendor (v26.10+; client 0 = global, unrestricted users only); phone fields are
+        stored digits only, an unsent country code as ``''``. Returns ``vendor_id``."""
+        return await self._create("vendors", _p(locals(), extra))
+
+    async def vendors_update(self, *, vendor_id: int, client_id: int = 0, **fields: Param) -> int:
+        """Update a vendor of ``client_id`` (v26.10+; phone fields digits only)."""
+        return await self._change("vendors", "update", {"vendor_id": vendor_id, "client_id": client_id,
+                                                        **fields})
+
+    async def vendors_archive(self, *, vendor_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Archive a vendor (v26.10+): it then disappears from vendors/read."""
+        return await self._change("vendors", "archive", _p(locals(), extra))
+
+    async def vendors_unarchive(self, *, vendor_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Unarchive a vendor (v26.10+)."""
+        return await self._change("vendors", "unarchive", _p(locals(), extra))
+
+    # ------------------------------------------------------------------ v26.10: domains, networks
+
+    async def domains_create(self, *, domain_name: str, client_id: int = 0,
+                             domain_description: str | None = None, domain_expire: str | None = None,
+                             domain_notes: str | None = None, **extra: Param) -> int:
+        """Create a domain record (v26.10+); returns ``domain_id``."""
+        return await self._create("domains", _p(locals(), extra))
+
+    async def domains_update(self, *, domain_id: int, client_id: int = 0, **fields: Param) -> int:
+        """Update a domain of ``client_id`` (v26.10+)."""
+        return await self._change("domains", "update", {"domain_id": domain_id, "client_id": client_id,
+                                                        **fields})
+
+    async def domains_archive(self, *, domain_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Archive a domain (v26.10+; then hidden from domains/read)."""
+        return await self._change("domains", "archive", _p(locals(), extra))
+
+    async def domains_unarchive(self, *, domain_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Unarchive a domain (v26.10+)."""
+        return await self._change("domains", "unarchive", _p(locals(), extra))
+
+    async def networks_create(self, *, network_name: str, client_id: int = 0, network: str | None = None,
+                              network_vlan: int | None = None, network_gateway: str | None = None,
+                              network_dhcp_range: str | None = None,
+                              network_description: str | None = None, network_notes: str | None = None,
+                              network_location_id: int | None = None, **extra: Param) -> int:
+        """Create a network record (v26.10+); returns ``network_id``."""
+        return await self._create("networks", _p(locals(), extra))
+
+    async def networks_update(self, *, network_id: int, client_id: int = 0, **fields: Param) -> int:
+        """Update a network of ``client_id`` (v26.10+)."""
+        return await self._change("networks", "update", {"network_id": network_id, "client_id": client_id,
+                                                         **fields})
+
+    async def networks_archive(self, *, network_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Archive a network (v26.10+; then hidden from networks/read)."""
+        return await self._change("networks", "archive", _p(locals(), extra))
+
+    async def networks_unarchive(self, *, network_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Unarchive a network (v26.10+)."""
+        return await self._change("networks", "unarchive", _p(locals(), extra))
+
+    # ------------------------------------------------------------------ v26.10: documents, software
+
+    async def documents_archive(self, *, document_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Archive a document (v26.10+; then hidden from documents/read)."""
+        return await self._change("documents", "archive", _p(locals(), extra))
+
+    async def documents_unarchive(self, *, document_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Unarchive a document (v26.10+)."""
+        return await self._change("documents", "unarchive", _p(locals(), extra))
+
+    async def software_archive(self, *, software_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Archive a software record (v26.10+; then hidden from software/read)."""
+        return await self._change("software", "archive", _p(locals(), extra))
+
+    async def software_unarchive(self, *, software_id: int, client_id: int = 0, **extra: Param) -> int:
+        """Unarchive a software record (v26.10+)."""
+        return await self._change("software", "unarchive", _p(locals(), extra))

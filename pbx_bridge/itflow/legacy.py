@@ -5,13 +5,13 @@ in ITFlow's web-server access log. Use a key made for pbx-bridge alone. On our s
 to the request on its way to the wire (:class:`~pbx_bridge.itflow.transport.KeyInQueryTransport`), so
 httpx's request log, our logs and every error text show ``/api.php?cid=...`` without it.
 
-Framing quirks handled (itflow-api.md section 1 and 6):
+Framing quirks handled (docs/itflow-api.md §1 and §6):
 
 * a leading ``\\n`` on every answer (2019-08 to 2022-02); PHP notices in the body (display_errors=On);
 * auth failures as HTTP 200 texts (``Missing the API Key``, ``Incorrect API Key``, the 2019
   ``BAAAAADDDDD`` page), as a 302 to ``login.php``, or as 401 texts (2022);
 * ``cid``: ``name - number``, ``" - number"`` = no match, the pre-2019-08 bare name / empty body, and a
-  500 whose body still holds the answer (PHP 8, names with an apostrophe, spec 6.4);
+  500 whose body still holds the answer (PHP 8, names with an apostrophe, docs/itflow-api.md §6.4);
 * ``account_balance``: PHP float printing (``100.5``, ``150``, ``-25``, ``1.0E+15``);
 * lists as ``entry<br>entry<br>`` with no newlines;
 * the phonebook's broken XML (unescaped ``&`` and ``<``, declaration glued to the root, odd
@@ -55,7 +55,7 @@ __all__ = [
 
 log = logging.getLogger("pbx_bridge.itflow.legacy")
 
-# Whole answers that mean "key not accepted" in the eras that said so with HTTP 200 (spec 1.2).
+# Whole answers that mean "key not accepted" in the eras that said so with HTTP 200 (docs/itflow-api.md §1.2).
 _AUTH_ANSWERS = frozenset({"Missing the API Key", "Missing the API Key.", "Incorrect API Key",
                            "Incorrect API Key.", "Incorrect or expired API Key.",
                            "<h1> Ma!! You've been BAAAAADDDDD!! </h1>"})
@@ -272,7 +272,7 @@ class LegacyClient(ApiClient):
         value, so a formatted number would become 0 and match the first record with an empty phone.
 
         A 500 whose body still carries ``name - number`` is an answer (PHP 8: the name had an
-        apostrophe and ITFlow's alert INSERT failed after printing it, spec 6.4)."""
+        apostrophe and ITFlow's alert INSERT failed after printing it, docs/itflow-api.md §6.4)."""
         digits = _digits(number)
         if not digits or not digits.lstrip("0"):
             return None  # would be intval 0: never ask, it matches empty phones

@@ -1,12 +1,14 @@
 """ITFlow API v1 client (``/api/v1/{module}/{function}.php``), async over one pooled httpx client.
 
-What real servers do, and how this client reads it (itflow-api.md sections 2, 3 and 6):
+What real servers do, and how this client reads it (docs/itflow-api.md §2, §3 and §6):
 
 * The key travels in the JSON body, also on GET (ITFlow parses a GET's body too), so it never appears
   in a URL, a web-server log or one of our messages. Read filters go in the query string.
 * ``success`` is the string ``"True"``/``"False"``. A read's ``"False"`` + ``"No resource..."`` is an
-  empty result; ``"True"`` without ``data`` (v26.3 unscoped endpoints, spec 6.1) is no rows too.
-* Row values are strings or null; null is given as ``""`` (ITFlow itself mixes the two, spec 6.5).
+  empty result; ``"True"`` without ``data`` (v26.3 unscoped endpoints, docs/itflow-api.md §6.1) is no
+  rows too.
+* Row values are strings or null; null is given as ``""`` (ITFlow itself mixes the two,
+  docs/itflow-api.md §6.5).
   The numeric duplicate keys of rows before v26.02 are dropped. ``count`` is a string on creates.
 * 401 with an empty body = no key seen; 401 JSON = key rejected; 403 RBAC texts are told apart; 405;
   500 with an empty body; an empty 200 body = a value ITFlow could not encode (invalid UTF-8); the web
@@ -237,7 +239,7 @@ class V1Client(ApiClient, EndpointMethods):
         raw_rows = data.get("data")
         if raw_rows is None:
             if method == "GET":
-                # v26.3 unscoped reads: "True" + a stale count but no data (spec 6.1): no rows.
+                # v26.3 unscoped reads: "True" + a stale count but no data (docs/itflow-api.md §6.1): no rows.
                 return V1Response(rows=[], count=0, raw=data, success=True, message=message)
             # update/archive/resolve/delete: {"success":"True","count":<affected rows>}
             return V1Response(rows=[], count=_int(data.get("count")) or 0, raw=data, success=True,

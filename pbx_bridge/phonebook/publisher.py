@@ -1,6 +1,6 @@
 """Publishing a built phonebook: every configured format rendered, written atomically, kept for HTTP.
 
-Rules (handset-phonebooks.md §1.11-12, issue 6):
+Rules (docs/phonebook.md):
 
 * **Atomic**: each file is written to a temp file in the same directory, fsynced, given its mode and
   renamed over the old one; a phone fetching mid-write gets the old file or the new one, never half.
@@ -184,6 +184,8 @@ class Publisher:
         self.entries = 0
         self.published_at: datetime | None = None
         self.writes = 0                      # files written since start (the benchmark counts them)
+        # The last book's entries, kept only for query answers (Gigaset online directory search).
+        self.book: Book | None = None
         self._source = ""
         self._load_state()
 
@@ -265,6 +267,7 @@ class Publisher:
             log.warning("phonebook: publishing despite the shrink guard (forced): %s", guard)
         if book.digest == self.book_digest and self.outputs and self._files_intact() and not force:
             self._source = fingerprint
+            self._hold_book(book)
             self._succeeded()
             return PublishResult("unchanged", len(book), previous, message="entries unchanged")
         written, records = self._render_all(book, progress)
@@ -272,11 +275,16 @@ class Publisher:
         if book.digest != self.book_digest or self.published_at is None:
             self.published_at = now
         self.book_digest, self.entries, self._source = book.digest, len(book), fingerprint
+        self._hold_book(book)
         self._save_state()
         self._succeeded()
         log.info("phonebook: published %d entries in %d formats (%d files written)",
                  len(book), len(records), len(written))
         return PublishResult("published", len(book), previous, written=written, records=records)
+
+    def _hold_book(self, book: Book) -> None:
+        # Holding the entries costs memory (about half a kilobyte each): only when a query needs them.
+        self.book = book if self.settings.gigaset_online_directory else None
 
     def _succeeded(self) -> None:
         # "last success" counts unchanged syncs too: a quiet directory must not look like a stuck one

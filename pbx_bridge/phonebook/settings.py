@@ -84,8 +84,15 @@ class PhonebookSettings(Section):
                                         description="per-format entry limit overrides, e.g. {snom: 250}")
     max_name_length: dict[str, int] = Field(default_factory=dict,
                                             description="per-format name length overrides")
-    grandstream_account_index: int = Field(default=0, ge=0, le=16,
-                                           description="accountindex written (0 new firmware, 1 GXP 1.0.5)")
+    grandstream_account_index: int = Field(
+        default=1, ge=0, le=6,
+        description="accountindex: the SIP account that dials (GXP21xx 1.0.5: 1-6; 0-based firmware: 0-5)")
+    gigaset_online_directory: bool = Field(
+        default=False, description="answer Gigaset online-directory searches on /phonebook/gigaset "
+                                   "(keeps the entries in memory)")
+    grandstream_overflow_group: str = Field(
+        default="Other", min_length=1,
+        description="group 9 on Grandstream when there are more than ten groups (groupid is 0..9)")
 
     @field_validator("file_mode", "dir_mode", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.log_limits import clip
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.policy import TicketPolicy
 from pbx_bridge.tickets.render import read_voicemail, render_ticket
@@ -97,8 +98,8 @@ class TicketIntake:
         if row is None:
             log.info("tickets: call %s/%s already in the outbox", record.linkedid, decision.kind)
             return False
-        log.info("tickets: call %s from %s -> %s ticket queued (%s)", record.linkedid, display or "?",
-                 decision.kind, record.outcome.value)
+        log.info("tickets: call %s from %s -> %s ticket queued (%s)", clip(record.linkedid, 60),
+                 clip(display or "?"), decision.kind, record.outcome.value)
         return True
 
     def _skip(self, why: str) -> None:
@@ -110,7 +111,7 @@ class TicketIntake:
         try:
             return self.plan.canonical(raw) or ""
         except Exception:       # the ticket still goes out, with the raw number
-            log.warning("tickets: number %r could not be canonicalised", raw, exc_info=True)
+            log.warning("tickets: number %r could not be canonicalised", clip(raw), exc_info=True)
             return ""
 
     def _display(self, canonical: str, raw: str) -> str:

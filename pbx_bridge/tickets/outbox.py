@@ -51,11 +51,22 @@ MIGRATIONS = [
     CREATE INDEX outbox_repeat ON outbox (state, number, delivered_at);
     CREATE TABLE outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # sent_at: when the last write left (an unknown outcome is searched for only after ITFlow had time
+    # to commit it); search_floor: the newest ticket id known before that write (ours can only be newer).
+    """
+    ALTER TABLE outbox ADD COLUMN sent_at REAL;
+    ALTER TABLE outbox ADD COLUMN search_floor INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Finished calls still inside ``ami.grace``: committed at their last Hangup, decided after the grace
+    # (or at the next start, when the process died in between).
+    """
+    CREATE TABLE ended_calls (linkedid TEXT PRIMARY KEY, record TEXT NOT NULL, saved_at REAL NOT NULL);
+    """,
 ]
 
 _COLS = ("id, linkedid, kind, state, created_at, next_attempt_at, attempts, in_flight, first_error_at, "
          "last_error, number, contact_id, client_id, follows_id, payload, ticket_id, reply_id, via, "
-         "delivered_at")
+         "delivered_at, sent_at, search_floor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,8 @@ class OutboxRow:
     reply_id: int | None
     via: str
     delivered_at: float | None
+    sent_at: float | None = None
+    search_floor: int = 0
 
     @classmethod
     def from_sql(cls, r: sqlite3.Row) -> OutboxRow:
@@ -133,7 +146,10 @@ class Outbox:
                 conn.execute("COMMIT")
                 return row
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back after SQLITE_FULL/IOERR: a second ROLLBACK would raise
+                # "cannot rollback - no transaction is active" and hide the real cause.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
         return tx

@@ -88,7 +88,11 @@ class TicketsSettings(Section):
     # this (seconds), a new outcome is a reply on it (v26.08+) or a new ticket naming it (older).
     repeat_window: float = Field(default=24 * 3600.0, ge=0)
     repeat_callers: bool = True
-    priority: str = "Medium"
+    # Sent with every ticket (ITFlow's API default is not relied on): Low, Medium or High in the UI.
+    priority: str = Field(default="Medium", min_length=1)
+    # An ITFlow user id to assign new tickets to (null: unassigned). From 26.09.3 ITFlow then stores
+    # the ticket as Open (2) instead of New (1).
+    assigned_to: int | None = Field(default=None, ge=1)
     subject_max: int = Field(default=200, ge=20, le=500)
     # Outbox delivery.
     retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry")
@@ -98,7 +102,11 @@ class TicketsSettings(Section):
     held_probe_interval: float = Field(default=60.0, gt=0,
                                        description="while the key is rejected, try again this often")
     reconcile_window: int = Field(default=200, ge=10, le=5000,
-                                  description="recent tickets searched for the call marker")
+                                  description="tickets per page of the search for the call marker")
+    # A create whose outcome is unknown (timeout, cut connection, 502/504) is searched for only this
+    # long after it was sent: a slow ITFlow may still commit it (PHP runs on after we gave up).
+    reconcile_after: float = Field(default=30.0, ge=0,
+                                   description="seconds after an unknown-outcome send before searching")
 
 
 class VoicemailSettings(Section):

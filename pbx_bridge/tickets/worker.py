@@ -1,12 +1,14 @@
 """Delivers the outbox to ITFlow: exactly one ticket per (Linkedid, kind), whatever fails on the way.
 
-How each answer is handled (issue 7, section 5):
+How each answer is handled:
 
 * transport error or timeout *before* the request left -> retry with backoff and jitter;
-* result unknown (timeout or cut connection after sending, an unreadable 200, a crash: ``in_flight``
-  is still set) -> before re-sending, look for the call marker among recent tickets (or the target
-  ticket's replies) and take the ticket found;
-* 500 -> retry with backoff; dead-letter once the row has failed for ``dead_letter_after``;
+* result unknown (timeout or cut connection after sending, any 5xx such as a gateway's 502/504, an
+  unreadable 200, a crash: ``in_flight`` is still set) -> wait until ``reconcile_after`` seconds after
+  the send (a slow ITFlow may commit late), then look for the call marker among the tickets newer than
+  the send (or the target ticket's replies) and take the ticket found; only a search that *succeeded*
+  clears the mark (a failing search keeps it), and only a proven absence re-sends;
+* 5xx -> retry with backoff; dead-letter once the row has failed for ``dead_letter_after``;
 * 200 ``"False"`` on create -> dead-letter with ITFlow's reason;
 * 401 and the key-level 403 texts -> hold the whole queue (nothing dead-letters, attempts are not
   counted) and probe every ``held_probe_interval`` until the key works;
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -35,7 +38,9 @@ from pbx_bridge.itflow.errors import (
     WriteFailed,
 )
 from pbx_bridge.metrics import Metrics
+from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.outbox import Outbox, OutboxRow
+from pbx_bridge.tickets.reconcile import FilterIgnored, MarkerSearch, SearchIncomplete
 from pbx_bridge.tickets.settings import TicketsSettings
 
 __all__ = ["OutboxWorker", "TicketClient"]
@@ -44,8 +49,7 @@ log = logging.getLogger("pbx_bridge.tickets")
 
 _CLOSED_STATUS = {"4", "5"}
 _CLOSED_NAMES = {"resolved", "closed"}
-_MAX_RECONCILE_PAGES = 500
-_UNAVAILABLE = "ticketing unavailable: this ITFlow has no v1 ticket API"
+_REDETECT_MAX = 60.0        # while ITFlow cannot be identified, detect again at least this often
 
 
 class TicketClient(Protocol):
@@ -56,6 +60,14 @@ class TicketClient(Protocol):
 
 class _Hold(Exception):
     pass
+
+
+class _Attempt:
+    """One delivery attempt of one row: is its outcome at ITFlow unknown right now?"""
+
+    def __init__(self, row: OutboxRow) -> None:
+        self.unknown = row.in_flight     # set by an earlier send; cleared only by a successful search
+        self.writing = False             # a write is on its way (its failure makes the outcome unknown)
 
 
 class OutboxWorker:
@@ -83,6 +95,13 @@ class OutboxWorker:
         self.held_reason = ""
         self.held_until = 0.0
         self.unavailable = ""
+        self.undetected = ""            # ITFlow could not be identified yet (why); calls wait
+        self._redetect_at = 0.0
+        self._redetects = 0
+        self.waiting = 0
+        self.oldest_at: float | None = None
+        self.search = MarkerSearch(outbox, window=settings.reconcile_window)
+        self._by_client = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -110,11 +129,23 @@ class OutboxWorker:
             self._task = None
 
     def health(self) -> Health:
+        data = {"waiting": self.waiting,
+                "oldest_age": round(self.clock() - self.oldest_at, 1) if self.oldest_at else 0.0}
         if self.unavailable:
-            return Health(False, self.unavailable)
+            return Health(False, f"ticketing unavailable: {self.unavailable}", data)
+        backlog = self._backlog()
+        if self.undetected:
+            return Health(False, f"ticket delivery waiting: ITFlow not identified yet: {self.undetected}"
+                                 f"{backlog}; detection runs again with backoff", data)
         if self.held:
-            return Health(False, f"ticket delivery held: {self.held_reason}")
-        return Health(True, "delivering")
+            return Health(False, f"ticket delivery held: {self.held_reason}{backlog}", data)
+        return Health(True, f"delivering{backlog}", data)
+
+    def _backlog(self) -> str:
+        if not self.waiting:
+            return ""
+        age = self.clock() - self.oldest_at if self.oldest_at else 0.0
+        return f"; {self.waiting} waiting, oldest {age:.0f} s"
 
     async def probe(self) -> None:
         """Say at start whether this ITFlow can take tickets (legacy api.php cannot)."""
@@ -123,12 +154,31 @@ class OutboxWorker:
         except Exception as exc:        # ITFlow down: delivery retries; nothing to say yet
             log.info("tickets: ITFlow not reachable at start (%s); tickets wait in the outbox", exc)
             return
-        if getattr(caps, "tickets", None) != "v1" or self.client() is None:
-            self.unavailable = _UNAVAILABLE
-            log.warning("tickets: %s (legacy api.php); missed calls are tracked, not ticketed",
-                        self.unavailable)
+        self._classify(caps)
+
+    def _classify(self, caps: Any) -> str:
+        """Set ``unavailable``/``undetected`` from a detection; return yes | no | unknown."""
+        state, why = ticket_availability(caps)
+        if state == "yes" and self.client() is None:
+            state, why = "no", "no v1 client (itflow.api: legacy)"
+        if state == "no":
+            if self.unavailable != why:
+                log.warning("tickets: %s; missed calls are tracked, not ticketed", why)
+            self.unavailable, self.undetected = why, ""
+        elif state == "unknown":
+            if not self.undetected:     # first detection again after retry_first, then backing off
+                self._redetects = 1
+                self._redetect_at = self.clock() + min(_REDETECT_MAX, self._backoff(1))
+            if self.undetected != why:
+                log.warning("tickets: cannot tell yet whether ITFlow takes tickets: %s; calls are queued "
+                            "and detection runs again with backoff", why)
+            self.unavailable, self.undetected = "", why
         else:
-            self.unavailable = ""
+            if self.undetected:
+                log.warning("tickets: ITFlow identified; queued tickets are delivered now")
+                self._redetects = 0
+            self.unavailable = self.undetected = ""
+        return state
 
     async def _loop(self) -> None:
         await self.probe()
@@ -136,6 +186,9 @@ class OutboxWorker:
             try:
                 await self.run_once()
                 next_at = await self.outbox.anext_due_at()
+            except sqlite3.Error as exc:     # disk full, file damaged: the cause in one line, not a traceback
+                log.error("tickets outbox: the state database failed (%s); delivery retries", exc)
+                next_at = self.clock() + self.s.retry_first
             except Exception:   # never let one bad row or a store hiccup end delivery
                 log.exception("tickets outbox: delivery round failed")
                 next_at = self.clock() + self.s.retry_first
@@ -173,6 +226,7 @@ class OutboxWorker:
                 break
         if was_held and not self.held:
             delivered += await self.run_once(limit)    # the probe succeeded: deliver the rest now
+        await self._update_backlog()
         await self._update_metrics()
         return delivered
 
@@ -184,6 +238,10 @@ class OutboxWorker:
         self.metrics.outbox_dead.set(counts.get("dead", 0))
         oldest = await self.outbox.aoldest_pending()
         self.metrics.outbox_oldest.set(max(0.0, self.clock() - oldest) if oldest else 0.0)
+
+    async def _update_backlog(self) -> None:
+        self.waiting = (await self.outbox.acounts()).get("pending", 0)
+        self.oldest_at = await self.outbox.aoldest_pending()
 
     def client(self) -> TicketClient | None:
         c = self._client
@@ -209,7 +267,7 @@ class OutboxWorker:
         log.error("tickets: %s/%s dead-lettered: %s (kept; `pbx-bridge tickets retry %d` resends it)",
                   row.linkedid, row.kind, reason, row.id)
 
-    async def _hold(self, row: OutboxRow, reason: str) -> None:
+    async def _hold(self, row: OutboxRow, reason: str, *, in_flight: bool = False) -> None:
         if not self.held:
             log.error("tickets: ITFlow rejects the API key (%s); holding all ticket delivery until it works",
                       reason)
@@ -218,31 +276,49 @@ class OutboxWorker:
         self.held_until = self.clock() + self.s.held_probe_interval
         if self.metrics:
             self.metrics.outbox_held.set(1)
-        await self.outbox.aupdate(row.id, in_flight=False, attempts=row.attempts,
+        await self.outbox.aupdate(row.id, in_flight=in_flight, attempts=row.attempts,
                                   last_error=f"held: {reason}"[:500])
         raise _Hold
 
     # ------------------------------------------------------------------ delivery
 
+    async def _detect(self) -> Any:
+        """The cached detection; while ITFlow could not be identified, detect again with backoff."""
+        caps = await self._capabilities()
+        if self._classify(caps) == "unknown" and self.clock() >= self._redetect_at:
+            self._redetects += 1
+            self._redetect_at = self.clock() + min(_REDETECT_MAX, self._backoff(self._redetects))
+            try:
+                caps = await self._capabilities(refresh=True)
+            except TypeError:           # a capabilities callable without refresh
+                caps = await self._capabilities()
+            self._classify(caps)
+        return caps
+
     async def _deliver(self, row: OutboxRow) -> bool:
         client = self.client()
         try:
-            caps = await self._capabilities()
+            caps = await self._detect()
         except ItflowError as exc:
             await self._retry(row, f"ITFlow not reachable for detection: {exc}", in_flight=row.in_flight)
             return False
-        if client is None or getattr(caps, "tickets", None) != "v1":
-            self.unavailable = _UNAVAILABLE
+        if self.unavailable or client is None:
             await self.outbox.aupdate(row.id, next_attempt_at=self.clock() + self.s.held_probe_interval,
                                       last_error=self.unavailable)
             return False
-        self.unavailable = ""
+        if self.undetected:         # the row waits for the next detection, not a backoff of its own
+            await self.outbox.aupdate(row.id, next_attempt_at=max(self._redetect_at, self.clock() + 0.05),
+                                      last_error=f"ITFlow not identified yet: {self.undetected}"[:500])
+            return False
+        attempt = _Attempt(row)
+        self._by_client = bool(getattr(caps, "v1e", False))     # 26.09+: reads filter by client_id
         try:
-            return await self._deliver_v1(client, caps, row)
+            return await self._deliver_v1(client, caps, row, attempt)
         except _Hold:
             raise
         except AuthError as exc:
-            await self._hold(row, str(exc))
+            # A rejected write was not written; a rejected search leaves the earlier mark as it was.
+            await self._hold(row, str(exc), in_flight=attempt.unknown and not attempt.writing)
         except PermissionDenied as exc:
             if exc.reason == PermissionDenied.REASON_CLIENT_ACCESS:
                 fb = self.s.fallback_client_id
@@ -255,29 +331,42 @@ class OutboxWorker:
                     return False
                 await self._dead(row, f"the key may not write tickets for client {row.client_id}: {exc}")
                 return False
-            await self._hold(row, str(exc))
+            await self._hold(row, str(exc), in_flight=attempt.unknown and not attempt.writing)
         except WriteFailed as exc:
             await self._dead(row, f"ITFlow refused the ticket: {exc.server_message or exc}")
         except ServerError as exc:
-            await self._retry(row, str(exc), in_flight=False, count_age=True)
+            # A 5xx to a write (a gateway's 502/504 after PHP committed) does not prove "not written".
+            await self._retry(row, str(exc), in_flight=attempt.unknown, count_age=True)
         except TransportError as exc:
-            # request_sent False: it never left, resend freely; otherwise reconcile before resending.
-            await self._retry(row, str(exc), in_flight=exc.request_sent is not False)
+            # request_sent False on the write: it never left, resend freely; a failing search keeps
+            # the mark; anything else is an unknown outcome, searched for before resending.
+            never_left = attempt.writing and exc.request_sent is False
+            await self._retry(row, str(exc), in_flight=attempt.unknown and not never_left)
         except MalformedResponse as exc:
-            await self._retry(row, str(exc), in_flight=True)
+            await self._retry(row, str(exc), in_flight=attempt.unknown)
+        except SearchIncomplete as exc:
+            await self._retry(row, f"search for the call marker incomplete: {exc}", in_flight=True)
         except ItflowError as exc:
-            await self._dead(row, str(exc))
+            if attempt.unknown and not attempt.writing:     # the search failed: never resend blindly
+                await self._retry(row, f"search for the call marker failed: {exc}", in_flight=True)
+            else:
+                await self._dead(row, str(exc))
         return False
 
-    async def _deliver_v1(self, client: TicketClient, caps: Any, row: OutboxRow) -> bool:
+    async def _deliver_v1(self, client: TicketClient, caps: Any, row: OutboxRow, attempt: _Attempt) -> bool:
         p = row.payload
         if row.in_flight:
-            found = await self._reconcile(client, row)
+            settle = (row.sent_at or 0.0) + self.s.reconcile_after
+            if self.clock() < settle:       # ITFlow may still commit it: search only after that
+                await self.outbox.aupdate(row.id, next_attempt_at=settle)
+                return False
+            found = await self._reconcile_in_client(client, caps, row)
             if found is not None:
                 ticket_id, reply_id = found
                 await self._delivered(row, ticket_id, reply_id, row.via or "ticket", reconciled=True)
                 return True
             await self.outbox.aupdate(row.id, in_flight=False)
+            attempt.unknown = False
 
         target = await self._target(client, row)
         if target is _WAIT:
@@ -288,34 +377,40 @@ class OutboxWorker:
         if target is not None and getattr(caps, "ticket_replies", False):
             t_id, t_client = target
             await self.outbox.aupdate(row.id, in_flight=True, via="reply", ticket_id=t_id,
-                                      attempts=row.attempts + 1)
+                                      attempts=row.attempts + 1, sent_at=self.clock())
+            attempt.unknown = attempt.writing = True
             try:
                 r = await client.call("ticket_replies", "create", ticket_id=t_id, ticket_reply=details,
                                       ticket_reply_type="Internal", client_id=t_client)
             except NotAvailable:
                 log.info("tickets: ticket_replies missing on this ITFlow; opening a linked ticket instead")
                 await self.outbox.aupdate(row.id, in_flight=False, via="", ticket_id=None)
-                return await self._create(client, row, self._linked(details, t_id))
+                attempt.unknown = attempt.writing = False
+                return await self._create(client, row, self._linked(details, t_id), attempt)
             await self._delivered(row, t_id, _insert_id(r), "reply")
             return True
         if target is not None:
             details = self._linked(details, target[0])
-        return await self._create(client, row, details)
+        return await self._create(client, row, details, attempt)
 
     @staticmethod
     def _linked(details: str, ticket_id: int) -> str:
         return (f"<p><b>Repeat caller:</b> follows up on ITFlow ticket id {int(ticket_id)}, "
                 f"still open.</p>{details}")
 
-    async def _create(self, client: TicketClient, row: OutboxRow, details: str) -> bool:
+    async def _create(self, client: TicketClient, row: OutboxRow, details: str, attempt: _Attempt) -> bool:
         p = row.payload
-        await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1)
+        floor = await self.search.floor(client, client_id=int(row.client_id) if self._by_client else None)
+        await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1,
+                                  sent_at=self.clock(), search_floor=floor)
+        attempt.unknown = attempt.writing = True
         r = await client.call("tickets", "create", ticket_subject=p["subject"], ticket_details=details,
                               client_id=row.client_id, ticket_contact_id=row.contact_id or None,
-                              ticket_priority=p.get("priority") or None)
+                              **_ticket_fields(p, self.s))
         ticket_id = _insert_id(r)
         if ticket_id is None:
             raise MalformedResponse("tickets/create answered without an insert_id", endpoint="tickets/create")
+        await self.search.saw(ticket_id)
         await self._delivered(row, ticket_id, None, "ticket")
         return True
 
@@ -354,6 +449,20 @@ class OutboxWorker:
             t_client = earlier.client_id
         return (earlier.ticket_id, t_client)
 
+    async def _reconcile_in_client(self, client: TicketClient, caps: Any,
+                                   row: OutboxRow) -> tuple[int, int | None] | None:
+        """On 26.09+ (reads filter by client_id) a lost ticket is looked for among its client's tickets
+        only; otherwise (and if the filter turns out ignored) among all tickets."""
+        if row.via == "reply" or not getattr(caps, "v1e", False):
+            return await self._reconcile(client, row)
+        try:
+            ticket_id = await self.search.search(client, row.payload["marker"], row.search_floor,
+                                                 client_id=int(row.client_id))
+        except FilterIgnored:
+            log.warning("tickets: ITFlow ignored client_id on tickets/read; searching every ticket")
+            return await self._reconcile(client, row)
+        return (ticket_id, None) if ticket_id else None
+
     async def _reconcile(self, client: TicketClient, row: OutboxRow) -> tuple[int, int | None] | None:
         marker = row.payload["marker"]
         if row.via == "reply" and row.ticket_id:
@@ -362,27 +471,23 @@ class OutboxWorker:
                 if marker in rep.get("ticket_reply", ""):
                     return row.ticket_id, int(rep.get("ticket_reply_id") or 0) or None
             return None
-        window = self.s.reconcile_window
-        try:
-            known = int(await self.outbox.ameta("reconcile_offset", "0"))
-        except ValueError:
-            known = 0
-        offset = max(0, known - window)
-        found: tuple[int, int | None] | None = None
-        for _ in range(_MAX_RECONCILE_PAGES):
-            r = await client.call("tickets", "read", limit=window, offset=offset)
-            rows = getattr(r, "rows", [])
-            for t in rows:
-                if marker in t.get("ticket_details", ""):
-                    found = (int(t["ticket_id"]), None)
-            offset += len(rows)
-            if len(rows) < window:
-                break
-        await self.outbox.aset_meta("reconcile_offset", str(offset))
-        return found
+        ticket_id = await self.search.search(client, marker, row.search_floor)
+        log.info("tickets: %s/%s: call marker %s among the tickets newer than id %d (%d reads)",
+                 row.linkedid, row.kind, "found" if ticket_id else "not found", row.search_floor,
+                 self.search.reads)
+        return (ticket_id, None) if ticket_id else None
 
 
 _WAIT = object()
+
+
+def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Always name the priority: 26.09 moved the UI's default and the API's is unverified
+    (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1)."""
+    fields: dict[str, Any] = {"ticket_priority": payload.get("priority") or settings.priority}
+    if settings.assigned_to:
+        fields["ticket_assigned_to"] = settings.assigned_to
+    return fields
 
 
 def _insert_id(r: Any) -> int | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pbx_bridge.agi.cid import cid_route, door_guard
+from pbx_bridge.agi.cid import cid_route, door_guard, door_lookup
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.callerid_http import cid_guard, cid_routes
 from pbx_bridge.config import FastAgiSettings, ItflowSettings, Settings
@@ -30,6 +30,12 @@ class CidStack:
     @property
     def json_url(self) -> str:
         return f"{self.http_base}/cid.json"
+
+    async def door(self, number: str) -> Any:
+        """What the doors answer for ``number`` (``callerid.lookup`` is the directory's raw answer; the
+        doors add the FreePBX-safe name rule and the guard): a ``LookupResult``."""
+        return await door_lookup(self.callerid, number, safe_names=self.settings.callerid.safe_names,
+                                 guard=door_guard(self.settings))
 
 
 def stack_settings(sim_url: str, api_key: str, state_dir: Path, fastagi_port: int,

@@ -20,8 +20,9 @@ from tests.agi.stack import cid_stack
 from tests.agi.test_itflow_cid_script import run_script
 
 # The characters of docs/callerid.md's rule, spelled out here on purpose (not imported from the code).
-SPLITTERS = set('()[]{}<>,:;|"\\')
+SPLITTERS = set('()[]{},:;|"\\')
 
+FULLWIDTH = "x\uff09\uff1aSet\uff08DB\uff08t/i\uff09=1"   # x）：Set（DB（t/i）=1, within 40 bytes
 HOSTILE = [  # (ITFlow contact name, what the callee sees)
     ("x):Set(DB(t/inj)=PWNED", "Safe Co - x -Set DB t/inj =PWNED"),
     ("a,b", "Safe Co - a b"),
@@ -29,6 +30,8 @@ HOSTILE = [  # (ITFlow contact name, what the callee sees)
     ('"q"', "Safe Co - 'q'"),
     ("${EXTEN}", "Safe Co - $EXTEN"),
     ('O\'Brien "Bob" Müller', "Safe Co - O'Brien 'Bob' Müller"),
+    # fullwidth look-alikes: harmless as they are (not ASCII), folded to ASCII only by charset=ascii
+    (FULLWIDTH, f"Safe Co - {FULLWIDTH}"),
 ]
 
 
@@ -63,6 +66,7 @@ async def test_hostile_names_through_every_door(itflow_sim: Any, tmp_path: Path)
             agi = await fastagi_vars(stack.server.port, caller)
             classic = await script_vars(f"{stack.http_base}/cid.agi", caller)
             status, plain = await raw_get(port, f"//cid?number=%2B1{number(i)}")
+            _, folded = await raw_get(port, f"//cid?number=%2B1{number(i)}&charset=ascii")  # Superfecta
             data = json.loads((await http.get("/cid.json", params={"number": caller})).content)
             names = {
                 "fastagi CALLERID(name)": agi["CALLERID(name)"], "fastagi ITFLOW_NAME": agi["ITFLOW_NAME"],
@@ -73,8 +77,9 @@ async def test_hostile_names_through_every_door(itflow_sim: Any, tmp_path: Path)
             }
             assert status == 200
             assert names == dict.fromkeys(names, shown), caller
-            for door, name in names.items():
+            for door, name in {**names, "http /cid charset=ascii": folded.decode()}.items():
                 assert not SPLITTERS & set(name), (door, name)
+            assert folded.decode().isascii() and folded.startswith(b"Safe Co - ")
 
         caller = "+1" + number(99)
         agi = await fastagi_vars(stack.server.port, caller)
@@ -99,4 +104,17 @@ async def test_a_hung_itflow_never_holds_a_door(itflow_sim: Any, tmp_path: Path,
             got = await fastagi_vars(stack.server.port, unknown)
             assert got["ITFLOW_MATCH"] == "none" and "CALLERID(name)" not in got
         # Answered while ITFlow still holds the live request: the door did not wait for ITFlow.
+        assert stack.callerid.inflight == 1
+
+
+async def test_overload_answers_the_number_without_asking_itflow(itflow_sim: Any, tmp_path: Path) -> None:
+    sim = await itflow_sim("v1-head")
+    settings = CallerIdSettings(live_budget=0.2, max_inflight=1)
+    async with cid_stack(sim, tmp_path, callerid=settings) as stack:
+        port = int(stack.http_base.rsplit(":", 1)[1])
+        sim.delay = 120.0
+        assert await raw_get(port, "//cid?number=%2B15554093998") == (200, b"+15554093998")
+        # One live lookup already hangs on ITFlow: the next unknown caller is not queued behind it.
+        assert await raw_get(port, "//cid?number=%2B15554093997") == (200, b"+15554093997")
+        assert await raw_get(port, "//cid?number=%2B15554093997&miss=empty") == (200, b"")
         assert stack.callerid.inflight == 1

@@ -31,6 +31,7 @@ async def test_fastagi_and_http_agree(itflow_sim: Any, tmp_path: Path, profile: 
         got = await fastagi_vars(stack.server.port, "+1 (555) 409-1001")
         assert got["ITFLOW_MATCH"] in ("contact", "legacy")
         assert "Sam 'S' Stack" in got["CALLERID(name)"]      # the FreePBX-safe rule: " becomes '
+        assert got["CALLERID(name)"] == (await stack.door("+15554091001")).display
 
         plain = await http.get("/cid", params={"number": "15554091001"})
         assert plain.text == got["CALLERID(name)"]

@@ -1,4 +1,4 @@
-"""The guarded AMI connection against a raw TCP peer: the panoramisk-notes defects cannot hurt us."""
+"""The guarded AMI connection against a raw TCP peer: the weak spots of docs/panoramisk.md cannot hurt us."""
 
 from __future__ import annotations
 
@@ -130,3 +130,32 @@ async def test_reconnect_after_the_peer_drops_gives_a_channel_snapshot(ami: Fake
         assert [r["Uniqueid"] for r in rows] == ["9.1"]    # type: ignore[attr-defined]
     finally:
         await conn.stop(0)
+
+
+async def test_a_server_that_never_sends_the_banner_is_named_in_the_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Something listens on the AMI port but says nothing (a wrong port, a hung Asterisk): the log and the
+    # health must say what timed out and where, not "TimeoutError: ".
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+    conn = AmiConnection("127.0.0.1", port, "pbxbridge", "x", queue, connect_timeout=0.2, reconnect_min=5,
+                         reconnect_max=5)
+    caplog.set_level("WARNING")
+    await conn.start()
+    try:
+        for _ in range(100):                 # bounded wait for the first attempt to end
+            if conn.last_error:
+                break
+            await asyncio.sleep(0.02)
+        expected = f"no AMI banner from 127.0.0.1:{port} within 0.2 s of connecting"
+        assert expected in conn.last_error and expected in caplog.text
+        assert expected in conn.health().detail
+        assert "TimeoutError: \n" not in caplog.text + "\n"
+    finally:
+        await conn.stop(0)
+        server.close()

@@ -1,6 +1,6 @@
 """A scripted Asterisk for FastAGI tests: it connects to the real FastAgiServer over loopback TCP, sends an
-AGI environment, and answers commands as res_agi does (facts from shared/asterisk-lab/EVENTS.md and the
-ami-traces/agi/*balance* traces):
+AGI environment, and answers commands as res_agi does (facts from tests/fixtures/ami-traces/EVENTS.md and the
+tests/fixtures/ami-traces/agi/*balance* traces):
 
 * ``STREAM FILE`` of an existing file: ``200 result=0 endpos=5120``; of a missing one on a live channel:
   ``200 result=-1 endpos=0``; a DTMF key pressed during it (escape digits given): ``200 result=<ascii>``;
@@ -15,6 +15,8 @@ The lab tests run the same code against the real Asterisk; this peer makes the e
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,10 +26,10 @@ DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 
 
 def agi_env(callerid: str, *, script: str = "balance", language: str = "en", uniqueid: str = "1795850061.10",
-            args: Iterable[str] = ()) -> dict[str, str]:
+            args: Iterable[str] = (), channel: str = "PJSIP/from-sipp-0000000a") -> dict[str, str]:
     env = {
         "agi_network": "yes", "agi_network_script": script, "agi_request": f"agi://127.0.0.1:4573/{script}",
-        "agi_channel": "PJSIP/from-sipp-0000000a", "agi_language": language, "agi_type": "PJSIP",
+        "agi_channel": channel, "agi_language": language, "agi_type": "PJSIP",
         "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": callerid,
         "agi_calleridname": "Test Caller", "agi_callingpres": "0", "agi_dnid": "300",
         "agi_context": "ivr-main", "agi_extension": "3", "agi_priority": "2", "agi_accountcode": "",
@@ -49,6 +51,9 @@ class ScriptedAsterisk:
     press_during_prompt: bool = False                    # first key interrupts the prompt being played
     hangup_at: int | None = None                         # the caller hangs up during command N (1-based)
     variables: dict[str, str] = field(default_factory=dict)   # channel variables GET VARIABLE sees
+    # Files FILE() reads, for GET FULL VARIABLE ${SHA1(${FILE(path)}nonce)} (func_env + func_sha1, as the
+    # lab shows them answering); any other GET FULL VARIABLE is an empty value.
+    files: dict[str, bytes] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     hung_up: bool = False
 
@@ -74,6 +79,11 @@ class ScriptedAsterisk:
             return ["200 result=6"]
         if cmd.startswith("WAIT FOR DIGIT"):
             return [f"200 result={ord(self.dtmf.pop(0))}" if self.dtmf else "200 result=0"]
+        if cmd.startswith("GET FULL VARIABLE "):
+            m = re.fullmatch(r"GET FULL VARIABLE \$\{SHA1\(\$\{FILE\(([^)]*)\)\}(\w*)\)\}", cmd)
+            if m and m[1] in self.files:
+                return [f"200 result=1 ({hashlib.sha1(self.files[m[1]] + m[2].encode()).hexdigest()})"]
+            return ["200 result=1 ()"]
         if cmd.startswith("GET VARIABLE "):
             value = self.variables.get(words[2])
             return ["200 result=0" if value is None else f"200 result=1 ({value})"]

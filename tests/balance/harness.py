@@ -41,12 +41,18 @@ class Ivr:
     store: Store
     metrics: Metrics
 
+    calls: int = 0
+
     async def call(self, callerid: str, *, dtmf: str = "", args: tuple[str, ...] = (),
                    script: str = "balance", hangup_at: int | None = None, existing: set[str] | None = None,
-                   uniqueid: str = "1795850061.10") -> list[str]:
+                   uniqueid: str = "1795850061.10", channel: str = "",
+                   files: dict[str, bytes] | None = None) -> list[str]:
+        """One call; each gets its own channel name (as Asterisk's are) unless ``channel`` is given."""
+        self.calls += 1
         peer = ScriptedAsterisk(existing=ALL_FILES if existing is None else existing, dtmf=list(dtmf),
-                                hangup_at=hangup_at)
-        env = agi_env(callerid, args=args, script=script, uniqueid=uniqueid)
+                                hangup_at=hangup_at, files=files or {})
+        env = agi_env(callerid, args=args, script=script, uniqueid=uniqueid,
+                      channel=channel or f"PJSIP/trunk-{self.calls:08x}")
         return await peer.call(self.server.port, env)
 
     def outcomes(self) -> dict[str, float]:
@@ -85,10 +91,11 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     return Ivr(sim, settings, service, server, store, metrics)
 
 
-async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions) -> int:
+async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions, *,
+                         secret: str | None = None) -> int:
     """The loopback listener ``agi/itflow-balance`` talks to, on a free port (returned)."""
     app = web.Application()
-    app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions))
+    app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions, secret=secret))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

@@ -31,11 +31,13 @@ def classic_env(callerid: str) -> dict[str, str]:
 
 
 async def run_script(port: int | None, callerid: str, *, url_in_channel: bool = False,
+                     secret_file: Path = Path("/nonexistent/pbx-bridge-balance.secret"),
                      **peer_kw) -> tuple[list[str], int]:
     url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1:9"   # 9: nothing listens (discard)
     variables = {"PBXB_BALANCE_URL": url} if url_in_channel else {}
     peer = ScriptedAsterisk(existing=ALL_FILES, variables=variables, **peer_kw)
-    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_TIMEOUT": "5"}
+    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_TIMEOUT": "5",
+                "PBXB_BALANCE_SECRET_FILE": str(secret_file)}
     if not url_in_channel:
         proc_env["PBXB_BALANCE_URL"] = url
     return await peer.run_classic([sys.executable, str(SCRIPT), "4125550101"], classic_env(callerid),
@@ -113,3 +115,44 @@ async def test_endpoint_rejects_bad_requests(itflow_sim, tmp_path) -> None:
             r = await http.post(f"http://127.0.0.1:{port}/balance/agi/reply",
                                 json={"id": "nope", "reply": "200 result=0"})
             assert r.status == 404
+
+
+async def test_with_a_secret_only_the_script_holding_it_gets_a_balance(itflow_sim, tmp_path) -> None:
+    # The script reads the secret from its file (never from the dialplan); without it, or with a wrong
+    # one, the daemon refuses and the script just sets "unavailable".
+    secret = "s3cret-" + "x" * 24
+    good = tmp_path / "good.secret"
+    good.write_text(secret + "\n")
+    bad = tmp_path / "bad.secret"
+    bad.write_text("not-the-secret-at-all-000\n")
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5), secret=secret)
+        unavailable = ['SET VARIABLE PBXB_BALANCE_STATUS "unavailable"']
+        assert await run_script(port, "4125550101") == (unavailable, 0)
+        assert await run_script(port, "4125550101", secret_file=bad) == (unavailable, 0)
+        commands, _ = await run_script(port, "4125550101", secret_file=good)
+        assert commands == [*ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
+        assert ivr.outcomes() == {"spoken": 1.0}
+
+
+async def test_classic_door_refuses_peers_outside_balance_allow(itflow_sim, tmp_path) -> None:
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), allow=["192.0.2.0/24"])
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        assert await run_script(port, "4125550101") == (['SET VARIABLE PBXB_BALANCE_STATUS "unavailable"'], 0)
+        assert ivr.outcomes() == {"forbidden": 1.0}
+
+
+async def test_each_door_has_its_own_balance_budget(itflow_sim, tmp_path) -> None:
+    # max_balances_per_door=1: the classic door's one balance does not use up the FastAGI door's.
+    async with AsyncExitStack() as stack:
+        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=1)
+        port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
+        assert (await run_script(port, "4125550101"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
+        assert (await run_script(port, "6505550100"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "limited"'
+        assert (await ivr.call("6505550100"))[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
+        rows = ivr.store.call(lambda c: c.execute(
+            "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door"
+        ).fetchall())
+        assert [tuple(r) for r in rows] == [("classic", 1), ("fastagi", 1)]

@@ -123,7 +123,8 @@ async def test_v1_overpaid_across_invoices(make) -> None:
 
 
 async def test_client_scoped_key_never_gives_a_wrong_exact_balance(make) -> None:
-    # v26.3 answers a client-scoped key's payments/read with "success" and no data (spec 6.1). That must
+    # v26.3 answers a client-scoped key's payments/read with "success" and no data (docs/itflow-api.md
+    # §6.1). That must
     # not read as "no payments" (which would say 490.00 for ACME): it becomes the flagged approximation.
     _, provider = await make("v1-v25", key="client")
     b = await provider.balance(1)

@@ -34,3 +34,26 @@ def test_prompts_fall_back_by_language() -> None:
     assert s.prompts_for("de_AT").intro == ["custom/kontostand"]
     assert s.prompts_for("en_GB").intro == ["custom/pbxb-your-balance-is", "your"]
     assert s.prompts_for("fr").intro == ["custom/kontostand"]   # the first listed
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (None, "cannot read"),
+    ("short\n", "at least 16"),
+    ("has a space in it, and commas ok?\n", "at least 16 letters"),
+])
+def test_an_unusable_secret_file_names_the_key(tmp_path: Path, content: str | None, why: str) -> None:
+    path = tmp_path / "balance.secret"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
+                       env={})
+    assert info.value.key == "balance.secret_file" and info.value.line == 2 and why in str(info.value)
+
+
+def test_allow_lists_are_checked() -> None:
+    for yaml, key in (("balance: {allow: [not-a-net]}", "balance.allow"),
+                      ("fastagi: {allow: [300.1.1.1/8]}", "fastagi.allow")):
+        with pytest.raises(ConfigError) as info:
+            parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\n{yaml}\n", env={})
+        assert info.value.key.startswith(key), info.value

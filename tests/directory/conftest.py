@@ -18,7 +18,7 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.store import Store
 
-PROFILES = ["v1-head", "v1-v25", "legacy-2022"]
+PROFILES = ["v1-head", "v1-2610", "v1-v25", "legacy-2022"]
 
 
 def settings_text(url: str, key: str, state_dir: Path, extra: str = "") -> str:

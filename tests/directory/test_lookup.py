@@ -18,11 +18,11 @@ HANG_GUARD = 20.0
 
 
 def cid_log_rows(db) -> int:
-    """Rows legacy ``cid`` writes on every call (spec 1.5: one alert, one log row)."""
+    """Rows legacy ``cid`` writes on every call (docs/itflow-api.md §1.5: one alert, one log row)."""
     return sum(1 for r in db.logs if (r.get("log_type") or "").lower() == "call")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_index_then_live_then_cache(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     c = env.sim.db.add_client("Live Co")
@@ -39,7 +39,7 @@ async def test_index_then_live_then_cache(caller_env: EnvFactory, profile: str) 
     assert (r.match, r.source) == (MatchKind.CONTACT, "cache")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_negative_answers_are_cached(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     c = env.sim.db.add_client("Late Co")
@@ -68,7 +68,7 @@ async def test_live_answer_for_a_client_newer_than_the_sync_names_the_person(cal
     assert (r.source, r.display) == ("index", "Brand New Co - Nell New")
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_live_lookup_skips_archived_contacts(caller_env: EnvFactory, profile: str) -> None:
     env = await caller_env(profile)
     await env.directory.sync()
@@ -120,7 +120,8 @@ async def test_legacy_live_cid_names_a_non_primary_contact(caller_env: EnvFactor
     await env.directory.sync()
     assert env.directory.index.lookup("+14125552602").match is MatchKind.NONE   # not in legacy listings
     r = await env.callerid.lookup("4125552602", budget=HANG_GUARD)
-    # An apostrophe makes legacy api.php answer HTTP 500 with the answer in the body (spec 6.4).
+    # An apostrophe makes legacy api.php answer HTTP 500 with the answer in the body (docs/itflow-api.md
+    # §6.4).
     assert (r.match, r.display, r.source, r.client_id) == (MatchKind.LEGACY, "Other O'Neil", "live", 0)
 
 
@@ -163,10 +164,11 @@ async def test_metrics_count_lookups(caller_env: EnvFactory) -> None:
     assert "pbx_bridge_directory_numbers" in text
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_restricted_key_never_names_another_clients_contact_through_the_mobile_bug(
         caller_env: EnvFactory, profile: str) -> None:
-    """Spec Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a mobile match."""
+    """docs/itflow-api.md §2.5 Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a
+    mobile match."""
     env = await caller_env(profile, key="client")       # a key restricted to client 1
     await env.directory.sync()
     assert set(env.directory.snapshot.clients) == {1}

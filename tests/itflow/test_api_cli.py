@@ -185,3 +185,33 @@ async def test_sim_verb_quirk_switch_reaches_the_wire() -> None:
         await asyncio.wait_for(proc.wait(), 30)
     code, _, err = await run("sim", "--quirk", "nonsense=1")
     assert code != 0 and "leading_newline" in err
+
+
+async def test_api_help_lists_every_endpoint_with_its_release() -> None:
+    code, out, _ = await run("api", "--help")
+    assert code == 0
+    assert "v1 endpoints (64;" in out
+    assert "vendors: read (2024-09-11+), create (v26.10+)" in " ".join(out.split())
+    flat = " ".join(out.split())
+    assert "tickets: read (2022-02-12+), create (2023-09-09+), resolve (v25.10+), close (v26.09+)" in flat
+
+
+@pytest.mark.parametrize(("profile", "endpoint", "hint"), [
+    ("v1-head", ("vendors", "create"), "(vendors/create exists from ITFlow v26.10 on)"),
+    ("v1-head", ("tickets", "close"), "(tickets/close exists from ITFlow v26.09 on)"),
+    ("v1-2610", ("payments", "read"), "(payments/read exists from ITFlow 2023-02-11 to v26.3)"),
+])
+async def test_api_names_the_release_an_endpoint_needs(itflow_sim, tmp_path, profile, endpoint, hint) -> None:
+    sim = await itflow_sim(profile)
+    code, _, err = await cli(_config(tmp_path, sim), "api", *endpoint, "vendor_name=x")
+    assert code == 1
+    assert hint in err
+
+
+async def test_api_calls_a_2610_endpoint(itflow_sim, tmp_path) -> None:
+    sim = await itflow_sim("v1-2610")
+    code, out, _ = await cli(_config(tmp_path, sim), "api", "vendors", "create", "vendor_name=Telco",
+                             "vendor_phone=(800) 555-0111", "--json")
+    assert code == 0, out
+    new_id = json.loads(out)["insert_id"]
+    assert sim.db.find("vendors", "vendor_id", new_id)["vendor_phone"] == "8005550111"

@@ -1,4 +1,4 @@
-"""Conformance: legacy ``/api.php`` of commit 6132ce81e on PHP 8.2 (spec 1, 6.2, 6.4, 6.8).
+"""Conformance: legacy ``/api.php`` of commit 6132ce81e on PHP 8.2 (docs/itflow-api.md §1, 6.2, 6.4, 6.8).
 
 Text answers are compared byte for byte with the spec's examples and rules.
 """

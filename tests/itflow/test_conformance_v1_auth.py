@@ -1,4 +1,5 @@
-"""Conformance: the v1 request pipeline's auth framing, RBAC texts and method checks (spec 2.2, 2.3, 6.3).
+"""Conformance: the v1 request pipeline's auth framing, RBAC texts and method checks (docs/itflow-api.md
+§2.2, 2.3, 6.3).
 
 Expected values are copied from the spec's tables, never from the simulator.
 """
@@ -115,7 +116,7 @@ async def test_wrong_method_is_405_json_after_auth(itflow_sim, profile):
 
 
 def test_legacy_2022_v1_wrong_key_text_is_the_v1a_one():
-    # V1a's text differs (spec 3.1); checked as a constant of the profile table.
+    # V1a's text differs (docs/itflow-api.md §3.1); checked as a constant of the profile table.
     from pbx_bridge.itflow.simulator import PROFILES
 
     assert PROFILES["legacy-2022"].wrong_key_message.startswith("API Key authentication failure")

@@ -81,7 +81,7 @@ async def test_read_with_rows_is_true_with_int_count_and_string_values(itflow_si
     assert r.headers["content-type"] == "application/json"
     assert r.content.startswith(b'{"success":"True","count":1,"data":[{"contact_id":"1",')
     row = r.json()["data"][0]
-    # every documented column present (spec 4.1), every value a string or null
+    # every documented column present (docs/itflow-api.md §4.1), every value a string or null
     assert set(DOCUMENTED["contacts"]) <= set(row)
     assert all(v is None or isinstance(v, str) for v in row.values())
     assert row["contact_phone"] == "4125550101"

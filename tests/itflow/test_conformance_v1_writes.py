@@ -1,4 +1,5 @@
-"""Conformance: write semantics, tickets/create above all (spec 2.4 tables, 4.3, Q9-Q11, 6.7)."""
+"""Conformance: write semantics, tickets/create above all (docs/itflow-api.md §2.4 tables, 4.3, Q9-Q11,
+6.7)."""
 
 from __future__ import annotations
 

@@ -56,10 +56,55 @@ async def test_v1_head(itflow_sim) -> None:
     assert lines[0].startswith("era: V1d") and "balance: v1 (approximate: no payments)" in lines
 
 
-@pytest.mark.parametrize("profile", ["legacy-2022", "v1-v25", "v1-head"])
+async def test_v1_2610_told_from_v26_08_by_the_client_filter(itflow_sim) -> None:
+    sim = await itflow_sim("v1-2610")
+    caps = await detect(sim.url, sim.keys["all"])
+    assert (caps.directory, caps.cid_live, caps.balance, caps.tickets) == ("v1", "v1", "v1", "v1")
+    assert caps.v1e and caps.client_id_honoured and caps.rbac and caps.ticket_replies
+    assert caps.era == "V1e v26.10+" and not any("disagree" in n for n in caps.notes)
+    assert "client_id filter on v1 reads: honoured" in caps.report()
+    # told by behaviour: the by-id read was made, and without the endpoint files it still says V1e
+    assert any("client_id=" in r.path_qs and "clients/read" in r.path_qs for r in sim.requests)
+    from dataclasses import replace
+
+    from pbx_bridge.itflow.simulator.profiles import HEAD_ENDPOINTS, PROFILES
+    sim.profile = replace(PROFILES["v1-2610"], endpoints=HEAD_ENDPOINTS)   # 26.10 reads, v26.08 files
+    caps = await detect(sim.url, sim.keys["all"])
+    assert caps.v1e and caps.client_id_honoured and any("disagree" in n for n in caps.notes)
+
+
+async def test_v1e_behaviour_wins_over_files_and_26_09_is_named(itflow_sim) -> None:
+    from dataclasses import replace
+
+    from pbx_bridge.itflow.simulator.profiles import PROFILES, V26_10_ENDPOINTS, _eps
+
+    sim = await itflow_sim("v1-2610")
+    # a 26.09 install: tickets/close but not the 26.10 archive endpoints
+    sim.profile = replace(PROFILES["v1-2610"], endpoints=V26_10_ENDPOINTS - _eps(
+        "vendors: create update archive unarchive"))
+    assert (await detect(sim.url, sim.keys["all"])).era == "V1e v26.09"
+    head = await itflow_sim("v1-head")
+    head.profile = replace(PROFILES["v1-head"], endpoints=V26_10_ENDPOINTS)  # files say 26.10, reads ignore
+    caps = await detect(head.url, head.keys["all"])
+    assert not caps.v1e and caps.era == "V1d v26.08" and any("disagree" in n for n in caps.notes)
+
+
+async def test_v1e_with_one_client_visible_goes_by_files(itflow_sim) -> None:
+    seed = {"clients": [{"client_id": 1, "client_name": "Solo"}]}
+    sim = await itflow_sim("v1-2610", seed=seed)
+    caps = await detect(sim.url, sim.keys["all"])
+    assert caps.v1e and caps.era == "V1e v26.10+" and any("fewer than two" in n for n in caps.notes)
+    # the era comes from the files, but the filter was never seen working: nothing may narrow by it
+    assert not caps.client_id_honoured
+    assert "client_id filter on v1 reads: not checked, not relied on" in caps.report()
+
+
+@pytest.mark.parametrize("profile", ["legacy-2022", "v1-v25", "v1-head", "v1-2610"])
 async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, profile: str) -> None:
     sim = await itflow_sim(profile)
     tickets, assets, alerts = len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)
+    # every row of every table but the request log, as it was (an archive or a status change is a write too)
+    before = {t: [dict(r) for r in rows] for t, rows in sim.db.tables.items() if t != "logs"}
     await detect(sim.url, sim.keys["all"])
     seen = list(sim.requests)
     first_keyed = next(i for i, r in enumerate(seen) if _keyed(sim, r))
@@ -69,6 +114,7 @@ async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, prof
         assert not any(f"{fn}=" in r.path_qs for fn in ("cid", "phonebook", "account_balance", "add_asset",
                                                        "incoming_call"))
     assert (len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)) == (tickets, assets, alerts)
+    assert {t: [dict(r) for r in rows] for t, rows in sim.db.tables.items() if t != "logs"} == before
     assert len(seen) <= 25  # "a few cheap requests"
 
 

@@ -37,7 +37,8 @@ async def test_cid_names_no_match_and_formatted_input(itflow_sim, newline: bool)
 
 
 async def test_cid_answer_inside_a_500_is_used(itflow_sim) -> None:
-    # PHP 8: the name with an apostrophe is echoed, then the alert INSERT fails -> HTTP 500 (spec 6.4).
+    # PHP 8: the name with an apostrophe is echoed, then the alert INSERT fails -> HTTP 500
+    # (docs/itflow-api.md §6.4).
     sim = await itflow_sim("legacy-2022")
     async with client(sim) as api:
         assert await api.cid("7245550121") == "Siobhan O'Brien"

@@ -1,4 +1,4 @@
-"""The legacy answers' framing, byte for byte from the spec (itflow-api.md 1.3-1.8, 6.2, 6.4)."""
+"""The legacy answers' framing, byte for byte from the spec (docs/itflow-api.md §1.3-1.8, 6.2, 6.4)."""
 
 from __future__ import annotations
 

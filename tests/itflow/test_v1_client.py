@@ -79,7 +79,7 @@ async def test_phone_or_mobile_is_an_exact_digits_match(itflow_sim, profile: str
         for number, name in (("4125557001", "Pat Phone"), ("4125557002", "Mo Mobile")):
             rows = (await api.contacts_read(contact_phone_or_mobile=number)).rows
             assert [r["contact_name"] for r in rows] == [name]
-        # stored with the country code typed in: only those exact digits find it (spec 6.8)
+        # stored with the country code typed in: only those exact digits find it (docs/itflow-api.md §6.8)
         assert (await api.contacts_read(contact_phone_or_mobile="7245550124")).rows == []
         assert len((await api.contacts_read(contact_phone_or_mobile="17245550124")).rows) == 1
 
@@ -208,7 +208,7 @@ async def test_stale_success_without_data_is_no_rows(itflow_sim) -> None:
     sim = await itflow_sim("v1-v25")
     inv = sim.db.add_invoice(1, "150.00")
     sim.db.add_payment(inv, "49.50")
-    async with client(sim, "client") as api:  # client-scoped key (spec 6.1)
+    async with client(sim, "client") as api:  # client-scoped key (docs/itflow-api.md §6.1)
         resp = await api.payments_read()
         assert resp.success and resp.rows == [] and resp.count == 0 and "data" not in resp.raw
     async with client(sim) as api:

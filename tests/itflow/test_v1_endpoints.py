@@ -1,5 +1,6 @@
-"""Every v1 endpoint of the spec (2.1 at HEAD, plus payments/read) has a typed method, and each method
-works against the simulator of an era that has the endpoint (and is NotAvailable where it does not)."""
+"""Every v1 endpoint up to ITFlow 26.10 (docs/itflow-api.md §2.1 at v26.08, §7 for 26.09/26.10, plus
+payments/read of older releases) has a typed method, and each method works against the simulator of an era
+that has the endpoint (and is NotAvailable where it does not)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ credentials/update documents/read documents/create documents/update domains/read
 invoice_items/read invoice_items/create invoices/read locations/read locations/create networks/read
 products/read quotes/read software/read technicians/time ticket_replies/read ticket_replies/create
 tickets/read tickets/create tickets/resolve vendors/read""".split()
+V1E_22 = """tickets/close clients/delete locations/update locations/archive locations/unarchive
+locations/delete documents/archive documents/unarchive vendors/create vendors/update vendors/archive
+vendors/unarchive domains/create domains/update domains/archive domains/unarchive networks/create
+networks/update
+networks/archive networks/unarchive software/archive software/unarchive""".split()
 
 
 def test_the_table_is_the_spec() -> None:
-    assert len(HEAD_41) == 41
-    assert {e.name for e in ENDPOINTS} == set(HEAD_41) | {"payments/read"}
+    assert len(HEAD_41) == 41 and len(V1E_22) == 22  # 63 endpoints at 26.10
+    assert {e.name for e in ENDPOINTS} == set(HEAD_41) | set(V1E_22) | {"payments/read"}
     for e in ENDPOINTS:
         method = getattr(V1Client, f"{e.module}_{e.function}")
         assert method.__doc__, e.name
@@ -42,6 +48,12 @@ def _setup(sim) -> dict[str, int]:
             row["api_key_decrypt_hash"] = "sim-decrypt-password"
     ids["document"] = db.insert("documents", {"document_name": "Doc", "document_content": "x",
                                               "document_client_id": cid})
+    ids["old_client"] = db.add_client("Gone Ltd", archived=True)
+    ids["location"] = db.add_location(cid, "Annex", phone="4125559903")
+    ids["vendor"] = db.add_vendor("Endpoint Vendor", client_id=cid)
+    ids["domain"] = db.insert("domains", {"domain_name": "endpoint.test", "domain_client_id": cid})
+    ids["network"] = db.insert("networks", {"network_name": "LAN", "network_client_id": cid})
+    ids["software"] = db.insert("software", {"software_name": "Suite", "software_client_id": cid})
     return ids
 
 
@@ -98,14 +110,35 @@ def _calls(ids: dict[str, int]) -> dict[str, tuple[str, dict]]:
         "tickets/create": ("id", {"ticket_subject": "Missed call", "client_id": c}),
         "tickets/resolve": ("count", {"ticket_id": ids["ticket"], "client_id": c}),
         "vendors/read": ("any", {}),
+        "tickets/close": ("count", {"ticket_id": ids["ticket"], "client_id": c}),
+        "clients/delete": ("count", {"client_id": ids["old_client"]}),
+        "locations/update": ("count", {"location_id": ids["location"], "client_id": c,
+                                       "location_name": "Annex 2"}),
+        "locations/archive": ("count", {"location_id": ids["location"], "client_id": c}),
+        "locations/unarchive": ("count", {"location_id": ids["location"], "client_id": c}),
+        "locations/delete": ("count", {"location_id": ids["location"], "client_id": c}),
+        "vendors/create": ("id", {"vendor_name": "New Vendor", "client_id": c, "vendor_phone": "8005550100"}),
+        "vendors/update": ("count", {"vendor_id": ids["vendor"], "client_id": c,
+                                     "vendor_phone": "8005550101"}),
+        **{f"{m}/{fn}": ("count", {f"{p}_id": ids[p], "client_id": c})
+           for m, p in (("vendors", "vendor"), ("domains", "domain"), ("networks", "network"),
+                        ("documents", "document"), ("software", "software"))
+           for fn in ("archive", "unarchive")},
+        "domains/create": ("id", {"domain_name": "new.test", "client_id": c}),
+        "domains/update": ("count", {"domain_id": ids["domain"], "client_id": c, "domain_notes": "n"}),
+        "networks/create": ("id", {"network_name": "Guest", "client_id": c}),
+        "networks/update": ("count", {"network_id": ids["network"], "client_id": c, "network_notes": "n"}),
     }
 
 
 # Order matters where one call changes what the next sees (archive before unarchive, delete last).
-_ORDER = [e.name for e in ENDPOINTS if not e.name.endswith("/delete")] + ["assets/delete", "contacts/delete"]
+# From 26.09.1/26.10 a contact or location must be archived before its delete: archive it again first.
+_ORDER = [e.name for e in ENDPOINTS if not e.name.endswith("/delete")] + [
+    "assets/delete", "contacts/delete", "locations/delete", "clients/delete"]
+_BEFORE = {"contacts/delete": "contacts/archive", "locations/delete": "locations/archive"}
 
 
-@pytest.mark.parametrize("profile", ["v1-head", "v1-v25"])
+@pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_every_endpoint_method_against_the_simulator(itflow_sim, profile: str) -> None:
     sim = await itflow_sim(profile)
     ids = _setup(sim)
@@ -117,6 +150,9 @@ async def test_every_endpoint_method_against_the_simulator(itflow_sim, profile: 
             module, function = name.split("/")
             kind, params = calls[name]
             method = getattr(api, f"{module}_{function}")
+            if name in _BEFORE and _BEFORE[name] not in _absent(profile):
+                prep_module, prep_function = _BEFORE[name].split("/")
+                await getattr(api, f"{prep_module}_{prep_function}")(**calls[_BEFORE[name]][1])
             try:
                 result = await method(**params)
             except NotAvailable:
@@ -133,10 +169,14 @@ async def test_every_endpoint_method_against_the_simulator(itflow_sim, profile: 
                 assert isinstance(result, int) and result >= 1, name
             else:
                 assert isinstance(result, (V1Response, int)), name
-    assert present + not_available == 42
+    assert present + not_available == 64
+    assert present == 64 - len(_absent(profile))
 
 
 def _absent(profile: str) -> set[str]:
-    if profile == "v1-head":
+    if profile == "v1-2610":
         return {"payments/read"}
-    return {"invoice_items/read", "invoice_items/create", "ticket_replies/read", "ticket_replies/create"}
+    if profile == "v1-head":
+        return {"payments/read"} | set(V1E_22)
+    return {"invoice_items/read", "invoice_items/create", "ticket_replies/read", "ticket_replies/create",
+            *V1E_22}

@@ -11,7 +11,7 @@ from pbx_bridge.itflow.v1 import _decode_json
 
 
 def test_php_warnings_before_the_json_are_skipped() -> None:
-    # display_errors=On and no User-Agent: PHP prints a warning before the envelope (spec 2.2).
+    # display_errors=On and no User-Agent: PHP prints a warning before the envelope (docs/itflow-api.md §2.2).
     body = (b'<br />\n<b>Warning</b>:  Undefined array key "HTTP_USER_AGENT" in <b>/var/www/api/v1/'
             b'validate_api_key.php</b> on line <b>12</b><br />\n'
             b'{"success":"True","count":1,"data":[{"a":"1"}]}')

@@ -1,5 +1,5 @@
-"""Every format: well-formed with hostile names, and each vendor's structure from the reference
-(shared/handset-phonebooks.md), checked by parsing the output, not by comparing with files we wrote."""
+"""Every format: well-formed with hostile names, and each vendor's structure from the vendors' documents
+(docs/phonebook.md), checked by parsing the output, not by comparing with files we wrote."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_grandstream_phone_has_phonenumber_and_accountindex():
         contacts = root.findall("Contact")
         assert len(contacts) == 1
         phones = contacts[0].findall("Phone")
-        assert [p.get("type") for p in phones] == ["Work", "Cell"]
+        assert [p.get("type") for p in phones] == ["Work", "Mobile"]   # the documented set has no "Cell"
         for p in phones:
             assert p.findtext("accountindex") == str(base)
             assert p.findtext("phonenumber").startswith("+1412555")
@@ -348,3 +348,69 @@ def test_gigaset_central_book_stays_under_2_mb(caplog):
     written = len(fragments(rendered.body))
     assert 2000 < written < 4000 and rendered.cut == 4000 - written
     assert "over the vendor limit of 2 MB were left out" in caplog.text
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(1)", "\uff1d1+1"]
+
+
+@pytest.mark.parametrize("format_id", ["csv", "panasonic-csv"])
+def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(format_id):
+    parties = [contact(i + 1, name, "", (OFF, f"41255507{i:02d}"), (MOB, f"41255508{i:02d}"))
+               for i, name in enumerate(FORMULAS)]
+    parties.append(contact(50, "Plain Name", "=cmd()", (OFF, "4125550799")))
+    body = render(format_id, parties).body
+    text = body[2:].decode("utf-16-le") if format_id == "panasonic-csv" else body.decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if format_id == "csv":
+        rows = rows[1:]
+    names = [r[0] if format_id == "csv" else r[1] for r in rows]
+    for formula in FORMULAS:
+        assert "'" + formula[:23] in {n[:24] for n in names}   # kept, prefixed (24 chars on Panasonic)
+    for row in rows:
+        for cell in row:
+            if cell[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d"):
+                assert re.fullmatch(r"\+[0-9]+", cell), f"{format_id}: {cell!r} would be evaluated"
+    numbers = {c for r in rows for c in r if c.startswith("+1412")}
+    assert {"+14125550700", "+14125550800", "+14125550799"} <= numbers   # dialable, never prefixed
+    if format_id == "csv":
+        plain = next(r for r in rows if r[0].startswith("Plain Name"))
+        assert plain[3] == "'=cmd()"   # the organization cell too
+    if format_id == "panasonic-csv":
+        assert all(len(n) <= 24 for n in names)
+
+
+def test_grandstream_more_than_ten_groups_share_group_nine():
+    # 12 clients: client 0 has 12 people, client 1 has 11, ... client 11 has 1
+    parties = [contact(100 * c + k, f"P{c:02d} {k:02d}", f"Client {c:02d}", (OFF, f"412{c:02d}{k:05d}"),
+                       client_id=c + 1) for c in range(12) for k in range(12 - c)]
+    root = parse(render("grandstream", parties, grandstream_overflow_group="More clients").body)
+    declared = {int(g.findtext("id")): g.findtext("name") for g in root.findall("pbgroup")}
+    assert sorted(declared) == list(range(10)) and declared[9] == "More clients"
+    # the nine largest clients keep their own group; the three smallest share group 9
+    assert set(declared.values()) == {f"Client {c:02d}" for c in range(9)} | {"More clients"}
+    contacts = root.findall("Contact")
+    assert len(contacts) == len(parties)   # nobody left out
+    by_group = {}
+    for c in contacts:
+        gid = int(c.findtext("Groups/groupid"))
+        assert 0 <= gid <= 9
+        by_group.setdefault(gid, set()).add(c.findtext("LastName")[:3])
+    assert by_group[9] == {"P09", "P10", "P11"}
+
+
+def test_grandstream_few_groups_get_ids_from_zero():
+    parties = [contact(1, "A", "Alpha", (OFF, "4125550101")), contact(2, "B", "Beta", (OFF, "4125550102"))]
+    root = parse(render("grandstream", parties).body)
+    assert {g.findtext("id") for g in root.findall("pbgroup")} == {"0", "1"}
+    assert {p.findtext("accountindex") for p in root.iter("Phone")} == {"1"}   # account 1 by default
+
+
+def test_grandstream_overflow_group_name_never_repeats_a_kept_group():
+    # the largest client is called "Other", like the default overflow group: two groups, two names
+    names = ["Other"] + [f"Client {c:02d}" for c in range(1, 12)]
+    parties = [contact(100 * c + k, f"P{c:02d} {k:02d}", name, (OFF, f"412{c:02d}{k:05d}"), client_id=c + 1)
+               for c, name in enumerate(names) for k in range(12 - c)]
+    root = parse(render("grandstream", parties).body)
+    declared = [g.findtext("name") for g in root.findall("pbgroup")]
+    assert len(declared) == len(set(declared)) == 10 and "Other" in declared
+

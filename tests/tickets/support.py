@@ -60,11 +60,13 @@ class Rig:
 
 
 async def make_rig(sim: Simulator, tmp_path: Path, *, key: str = "all",
-                   settings: TicketsSettings | None = None, db: str = "state.sqlite3") -> Rig:
+                   settings: TicketsSettings | None = None, db: str = "state.sqlite3",
+                   url: str | None = None) -> Rig:
+    """``url``: talk to ITFlow there (a fault proxy in front of ``sim``) instead of ``sim.url``."""
     clock = FakeClock()
     store = Store(tmp_path / db)
     outbox = Outbox(store, clock=clock)
-    itflow = Itflow(sim.url, sim.keys[key], api="v1", timeout=3.0)
+    itflow = Itflow(url or sim.url, sim.keys[key], api="v1", timeout=3.0)
     assert itflow.v1 is not None
     worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, settings or TicketsSettings(), clock=clock,
                           rng=random.Random(7))

@@ -3,7 +3,7 @@
 ``from pbx_bridge.itflow.simulator import Simulator, PROFILES``; profiles and quirk defaults are
 tabled in :mod:`.profiles`, default keys in :mod:`.auth`, the default data in ``seed.json``.
 It reproduces the spec's quirks, the bad ones too (Q1 scope leak, archived rows returned, malformed
-legacy XML), because real servers have them: never make it kinder than ../shared/itflow-api.md.
+legacy XML), because real servers have them: never make it kinder than docs/itflow-api.md.
 """
 
 from __future__ import annotations

@@ -75,6 +75,8 @@ class Simulator:
         self.db = Database()
         self.db.load(load_seed(seed))
         self.keys: dict[str, str] = install_default_keys(self.db, self.profile)
+        if self.profile.era == "V1e":
+            _migrate_v1e(self.db)
         self.delay: float = 0.0
         self.drop_answer_after_commit: bool = False
         self.requests: deque[RecordedRequest] = deque(maxlen=2000)
@@ -276,6 +278,16 @@ class Simulator:
         host = request.host.rsplit(":", 1)[0] if request.host else self._host
         page = APACHE_404.format(host=host, port=self._port).encode()
         return Reply(404, page, "text/html; charset=iso-8859-1")
+
+
+def _migrate_v1e(db: Database) -> None:
+    """What 26.09's DB migrations leave in any install (docs/itflow-api.md §7 row 9): the five seeded
+    statuses get ``ticket_status_pauses_sla`` 0,0,1,1,1, and settings gain ``config_internal_client_id``."""
+    for status in db["ticket_statuses"]:
+        sid = int(status["ticket_status_id"] or 0)
+        if 1 <= sid <= 5:
+            status["ticket_status_pauses_sla"] = "1" if sid >= 3 else "0"
+    db.settings.setdefault("config_internal_client_id", "0")
 
 
 async def serve(

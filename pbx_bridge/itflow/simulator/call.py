@@ -73,9 +73,21 @@ class Call:
             return str(intval(self.get["client_id"]))
         return "%"
 
+    def client_filter(self) -> int | None:
+        """V1e reads: the ``client_id`` narrowing (JSON body first, then query; ``isset``, so 0 counts)."""
+        if not self.profile.client_filter or self.function != "read":
+            return None
+        raw = self.post.get("client_id")
+        if raw is None:
+            raw = self.get.get("client_id")
+        return None if raw is None else intval(raw)
+
     def in_scope(self, value: str | None) -> bool:
         """Does a row whose client column holds ``value`` pass this era's read scoping?"""
         if self.profile.auth == "user":
+            narrowed = self.client_filter()
+            if narrowed is not None and intval(value) != narrowed:
+                return False
             return self.key.read_scope(value)
         if self.profile.auth == "client":
             return sql_like(value, self.like_client())

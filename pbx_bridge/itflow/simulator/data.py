@@ -288,7 +288,7 @@ class Database:
     def balance(
         self, client_id: int, *, exclude: Iterable[str] = ("draft", "cancelled", "non-billable")
     ) -> Decimal:
-        """ITFlow's balance formula (spec 4.4); legacy excluded only Draft and Cancelled."""
+        """ITFlow's balance formula (docs/itflow-api.md §4.4); legacy excluded only Draft and Cancelled."""
         excluded = {s.casefold() for s in exclude}
         cid = str(client_id)
         invoices = [i for i in self.tables["invoices"] if i["invoice_client_id"] == cid]

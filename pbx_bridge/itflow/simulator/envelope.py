@@ -52,7 +52,8 @@ RBAC_UNMAPPED = "This API resource is not mapped to a permission module."
 RBAC_LEVEL = "The user linked to this API key does not have permission for this action."
 RBAC_TARGET = "The user linked to this API key does not have access to the target client for this write."
 
-# Apache 2.4's stock 404 page, as the web server answers for a PHP file that does not exist (spec 6.6).
+# Apache 2.4's stock 404 page, as the web server answers for a PHP file that does not exist
+# (docs/itflow-api.md §6.6).
 APACHE_404 = (
     '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found</title>\n'
     "</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n<hr>\n"

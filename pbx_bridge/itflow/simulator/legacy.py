@@ -1,4 +1,4 @@
-"""``/api.php`` at commit 6132ce81e (final logic, key era K5; spec 1 with 6.2/6.4 overriding).
+"""``/api.php`` at commit 6132ce81e (final logic, key era K5; docs/itflow-api.md §1 with 6.2/6.4 overriding).
 
 Query parameters only, any HTTP method. Functions fire independently, in source order, and their
 outputs concatenate: cid, incoming_call, primary_contact_numbers, phonebook, primary_contact_emails,
@@ -34,9 +34,9 @@ class _Fatal(Exception):
 
 
 def _entry(name: str, phone: str, group: int, *, vendor: bool = False) -> str:
-    # Whitespace from the PHP template (spec 6.2): each entry opens with 8 spaces and closes with a
-    # newline and 8 spaces (vendor entries with a blank line first), so entries are separated by
-    # "\n" + 16 spaces and the document ends "</Contact>\n\n        </AddressBook>".
+    # Whitespace from the PHP template (docs/itflow-api.md §6.2): each entry opens with 8 spaces and
+    # closes with a newline and 8 spaces (vendor entries with a blank line first), so entries are
+    # separated by "\n" + 16 spaces and the document ends "</Contact>\n\n        </AddressBook>".
     tail = "\n\n        " if vendor else "\n        "
     return (
         "        <Contact>\n"
@@ -180,7 +180,7 @@ class LegacyApi:
         return answer
 
     # ---- 2021-08-27 -> 2022-02-04 16:22: the schema dropped clients.client_phone/client_email and renamed
-    # invoices.client_id, but api.php still used them (spec 1.5, 1.6, 1.8 "broken window").
+    # invoices.client_id, but api.php still used them (docs/itflow-api.md §1.5, 1.6, 1.8 "broken window").
 
     def _sql_failed(self) -> None:
         if self.mysqli_exceptions:

@@ -1,7 +1,7 @@
-"""The three ITFlow versions the simulator can pretend to be, and their quirk switches.
+"""The four ITFlow versions the simulator can pretend to be, and their quirk switches.
 
-Each profile is pinned to a real ITFlow revision (spec ../shared/itflow-api.md, section 6 confirmed
-these on real servers):
+Each profile is pinned to a real ITFlow revision; what each one answers is written down in
+docs/itflow-api.md (§6 lists what real servers confirmed, §7 the 26.09/26.10 changes):
 
 =============  ================  =====  =========================================  ======================
 profile        pinned to         v1     key model / scoping                        legacy ``/api.php``
@@ -14,17 +14,25 @@ v1-v25         tag v26.3         V1c    ``api_key_client_id``: 0 = all clients, 
                                         the 6.1 stale-success quirk
 v1-head        commit 0262707ef  V1d    user-bound keys + RBAC; reads ignore       no (404 HTML)
                                         ``client_id``; no payments; ticket_replies
+v1-2610        release 26.10     V1e    as V1d, plus: reads honour ``client_id``   no (404 HTML)
+                                        (Q1 mobile arm still leaks); archived
+                                        locations/vendors/documents/domains/
+                                        networks/software hidden from reads;
+                                        delete needs archived contacts/locations/
+                                        clients; an assignee stores status Open;
+                                        63 endpoints (tickets/close, clients/
+                                        delete, archive/write endpoints)
 =============  ================  =====  =========================================  ======================
 
 Quirk switches and their per-profile defaults (override with ``Simulator(..., quirks={...})``):
 
 ===================  ===========  ======  ========  ============================================
-quirk                legacy-2022  v1-v25  v1-head   effect
+quirk                legacy-2022  v1-v25  v1-head   effect (v1-2610 has v1-head's defaults)
 ===================  ===========  ======  ========  ============================================
 leading_newline      False        False   False     legacy bodies start with ``\\n`` (2019-08-15 ->
-                                                    2022-02-04 16:51, spec 1.3)
+                                                    2022-02-04 16:51, docs/itflow-api.md §1.3)
 mysqli_exceptions    True         True    True      PHP >= 8.1: an SQL error is HTTP 500 (legacy
-                                                    ``cid`` 500 keeps the echoed answer, 6.4); off =
+                                                    ``cid`` 500 keeps the echoed answer, §6.4); off =
                                                     PHP 7, the failing statement is silently skipped
 phonebook_era        "2022"       "2022"  "2022"    "2022": primary-contact names group 0, vendors
                                                     group 1; "2019": clients 0 (phones empty, as in
@@ -32,7 +40,7 @@ phonebook_era        "2022"       "2022"  "2022"    "2022": primary-contact name
                                                     empty values (the variable-name bug), vendors 2
 numeric_keys         True         False   False     rows carry PHP numeric duplicate keys
                                                     (``"0":"12","contact_id":"12",...``), before v26.02
-legacy_auth          "K5"         "K5"    "K5"      api.php key-error framing (spec 1.2): "K5" 401
+legacy_auth          "K5"         "K5"    "K5"      api.php key-error framing (§1.2): "K5" 401
                                                     ``Incorrect or expired API Key.``; "K3" 401
                                                     ``Incorrect API Key.``; "K2" HTTP 200 texts
                                                     ``Missing the API Key`` / ``Incorrect API Key``
@@ -74,12 +82,18 @@ class Quirks:
 class Profile:
     name: str
     pinned: str
-    era: str  # v1 behavioural era of spec 3.1: V1a, V1c or V1d
+    era: str  # v1 behavioural era (docs/itflow-api.md §3.1, §7): V1a, V1c, V1d or V1e
     auth: AuthModel
     legacy: bool  # serves /api.php
     endpoints: frozenset[str]  # "module/function" present as files
     wrong_key_message: str
     quirks: Quirks = field(default_factory=Quirks)
+    # Era V1e behaviours (docs/itflow-api.md §7), all off for the older profiles.
+    client_filter: bool = False  # reads narrow by a client_id parameter (body first, then query; isset)
+    hides_archived: frozenset[str] = frozenset()  # tables whose reads skip archived rows, even by id
+    delete_needs_archived: frozenset[str] = frozenset()  # tables whose delete refuses a live row
+    assignee_opens: bool = False  # tickets/create with ticket_assigned_to > 0 stores status 2 (Open)
+    lead_optional: bool = False  # clients/update without client_is_lead no longer fails (Q8 fixed)
 
     @property
     def rbac(self) -> bool:
@@ -109,11 +123,29 @@ HEAD_ENDPOINTS = _eps(
 V26_3_ENDPOINTS = (
     HEAD_ENDPOINTS - _eps("invoice_items: read create; ticket_replies: read create; custom: readme")
 ) | _eps("payments: read")
+# 26.09 added tickets/close and clients/delete; 26.10 the archive/write endpoints below (§7 rows 3, 7).
+V26_10_ENDPOINTS = HEAD_ENDPOINTS | _eps(
+    "tickets: close; clients: delete;"
+    "locations: update archive unarchive delete; documents: archive unarchive;"
+    "vendors: create update archive unarchive; domains: create update archive unarchive;"
+    "networks: create update archive unarchive; software: archive unarchive"
+)
 # 2022-02-04: of v1 only assets/read existed (certificates/domains/networks/software came 02-05,
 # contacts/tickets 02-12).
 LEGACY_2022_ENDPOINTS = _eps("assets: read")
 
 WRONG_KEY = "Authentication failed. API key is invalid or has expired."
+
+_V1_HEAD = Profile(
+    name="v1-head",
+    pinned="commit 0262707ef (after v26.08)",
+    era="V1d",
+    auth="user",
+    legacy=False,
+    endpoints=HEAD_ENDPOINTS,
+    wrong_key_message=WRONG_KEY,
+    quirks=Quirks(),
+)
 
 PROFILES: dict[str, Profile] = {
     "legacy-2022": Profile(
@@ -136,15 +168,19 @@ PROFILES: dict[str, Profile] = {
         wrong_key_message=WRONG_KEY,
         quirks=Quirks(),
     ),
-    "v1-head": Profile(
-        name="v1-head",
-        pinned="commit 0262707ef (after v26.08)",
-        era="V1d",
-        auth="user",
-        legacy=False,
-        endpoints=HEAD_ENDPOINTS,
-        wrong_key_message=WRONG_KEY,
-        quirks=Quirks(),
+    "v1-head": _V1_HEAD,
+    # 26.10 is v26.08 plus the §7 changes: everything not named here is v1-head's.
+    "v1-2610": replace(
+        _V1_HEAD,
+        name="v1-2610",
+        pinned="release 26.10 (DB 2.7.9)",
+        era="V1e",
+        endpoints=V26_10_ENDPOINTS,
+        client_filter=True,
+        hides_archived=frozenset({"locations", "documents", "vendors", "domains", "networks", "software"}),
+        delete_needs_archived=frozenset({"contacts", "locations", "clients"}),
+        assignee_opens=True,
+        lead_optional=True,
     ),
 }
 

@@ -1,9 +1,10 @@
-"""v1 ``read.php`` endpoints (and ``technicians/time``): filter precedence, scoping, paging (spec 2.4, 3.1).
+"""v1 ``read.php`` endpoints (and ``technicians/time``): filter precedence, scoping, paging
+(docs/itflow-api.md §2.4, §3.1; the 26.10 ``client_id`` filter and hidden archived rows: §7).
 
 Filters come from the query string only (PHP ``$_GET``), exactly one applies (the first present in the
 endpoint's precedence order), string filters are exact ``*_general_ci`` matches, id filters go through
 ``intval``. Single lookups have no LIMIT; lists are ``ORDER BY id LIMIT limit OFFSET offset``. Archived
-rows are never filtered out (Q12), except ticket replies.
+rows are never filtered out (§2.5 Q12), except ticket replies and, from 26.10, six tables (§7).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ READS: dict[str, ReadSpec] = {
     "tickets": _by_id("tickets", "ticket"),
 }
 
-# V1a (early 2022): assets/read filtered on ``id`` / ``name`` before the rename to asset_* (spec 3.1).
+# V1a (early 2022): assets/read filtered on ``id`` / ``name`` before the rename to asset_* (§3.1).
 V1A_ASSETS = _spec(
     "assets",
     "asset_id",
@@ -216,6 +217,10 @@ def _decorate(call: Call, spec: ReadSpec, rows: list[Row], single: bool) -> list
 
 def _select(call: Call, spec: ReadSpec) -> list[Row]:
     table = _rowsort(call.db[spec.table], spec.id_col)
+    if spec.table in call.profile.hides_archived:
+        # 26.10: these reads add ``<x>_archived_at IS NULL``, by id too (docs/itflow-api.md §7 row 6).
+        archived_col = spec.id_col.removesuffix("_id") + "_archived_at"
+        table = [r for r in table if r.get(archived_col) is None]
 
     def scoped(row: Row) -> bool:
         return spec.client_col is None or call.in_scope(row.get(spec.client_col))

@@ -1,4 +1,4 @@
-"""Table columns of the simulated ITFlow database, in the spirit of ``db.sql`` at HEAD (spec 4).
+"""Table columns of the simulated ITFlow database, like ``db.sql`` at HEAD (docs/itflow-api.md §4).
 
 Every value is a string or ``None`` (SQL NULL), as mysqli hands them to PHP. ``col=v`` gives a column
 default ``v`` (``col=`` means the empty string); a bare name defaults to NULL.

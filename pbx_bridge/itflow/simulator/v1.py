@@ -1,4 +1,4 @@
-"""The ``/api/v1/{module}/{function}.php`` request pipeline, in ITFlow's order (spec 2.2):
+"""The ``/api/v1/{module}/{function}.php`` request pipeline, in ITFlow's order (docs/itflow-api.md §2.2):
 
 1. ``Content-Type: application/json`` on every answer (even the 401/405 without JSON);
 2. the body is parsed as JSON and *replaces* POST (any method; form bodies give no POST data);

@@ -1,4 +1,5 @@
-"""v1 POST endpoints: create/update/delete/archive/unarchive/resolve (spec 2.4, Q6/Q9/Q11).
+"""v1 POST endpoints: create/update/delete/archive/unarchive/resolve/close (docs/itflow-api.md §2.4,
+§2.5 Q6/Q9/Q11; the 26.09/26.10 endpoints and rule changes: §7).
 
 Writes read only the JSON body (PHP ``$_POST`` replaced by ``json_decode``). Missing required fields,
 duplicates and scope mismatches answer the generic failure envelopes with HTTP 200; statements that
@@ -133,9 +134,14 @@ def contacts_update(call: Call) -> Reply:
     return changed(count)
 
 
+def _live_row_kept(call: Call, table: str, row: Row) -> bool:
+    """26.09.1/26.10: delete refuses a row that is not archived first (§7 rows 3, 4, 7)."""
+    return table in call.profile.delete_needs_archived and row.get(f"{_prefix(table)}_archived_at") is None
+
+
 def contacts_delete(call: Call) -> Reply:
     row, client_id = _contact_target(call)
-    if row is None:
+    if row is None or _live_row_kept(call, "contacts", row):
         return message(DELETE_FAILED)
     call.db["contacts"].remove(row)
     call.audit(
@@ -217,7 +223,7 @@ def _client_target(call: Call) -> Row | None:
 
 
 def clients_update(call: Call) -> Reply:
-    if call.p("client_is_lead") is None:
+    if call.p("client_is_lead") is None and not call.profile.lead_optional:
         raise SqlError("empty value for client_lead makes the UPDATE invalid")
     row = _client_target(call)
     if row is None:
@@ -302,7 +308,8 @@ def tickets_create(call: Call) -> Reply:
             "ticket_subject": subject,
             "ticket_details": details,
             "ticket_priority": priority,
-            "ticket_status": 1,
+            # 26.09.3: an assignee makes the ticket Open (2) instead of New (1) (§7 row 5).
+            "ticket_status": 2 if call.profile.assignee_opens and call.pint("ticket_assigned_to") > 0 else 1,
             "ticket_billable": call.pint("ticket_billable"),
             "ticket_created_by": 0,
             "ticket_assigned_to": call.pint("ticket_assigned_to"),
@@ -326,15 +333,7 @@ def tickets_create(call: Call) -> Reply:
 
 
 def tickets_resolve(call: Call) -> Reply:
-    client_id, tid = call.write_client(), call.pint("ticket_id")
-    row = next(
-        (
-            t
-            for t in call.db["tickets"]
-            if row_int(t, "ticket_id") == tid and row_int(t, "ticket_client_id") == client_id
-        ),
-        None,
-    )
+    row = _target(call, "tickets")  # ticket_id of the posted client_id (0: a client-less ticket)
     if row is None or row["ticket_status"] == "4" or row["ticket_resolved_at"] is not None:
         return changed(0)
     now = call.db.now()
@@ -343,6 +342,22 @@ def tickets_resolve(call: Call) -> Reply:
         values["ticket_first_response_at"] = now
     count = _update(row, values)
     call.db.log("Ticket", "Resolve", f"Resolved ticket {row['ticket_prefix']}{row['ticket_number']} via API")
+    return changed(count)
+
+
+def tickets_close(call: Call) -> Reply:
+    """26.09: resolve if needed, then status 5; closing a closed ticket changes nothing (a failure)."""
+    row = _target(call, "tickets")  # ticket_id of the posted client_id (0: a client-less ticket)
+    if row is None or row["ticket_status"] == "5":
+        return changed(0)
+    now = call.db.now()
+    values: dict[str, str | None] = {"ticket_status": "5", "ticket_closed_at": now}
+    if row["ticket_resolved_at"] is None:
+        values["ticket_resolved_at"] = now
+    if row["ticket_first_response_at"] is None:
+        values["ticket_first_response_at"] = now
+    count = _update(row, values)
+    call.db.log("Ticket", "Close", f"Closed ticket {row['ticket_prefix']}{row['ticket_number']} via API")
     return changed(count)
 
 
@@ -622,6 +637,126 @@ def invoice_items_create(call: Call) -> Reply:
     return created(new_id)
 
 
+# ---- 26.09/26.10 endpoints on one pattern: target = ``<x>_id`` + the posted client_id (§7 rows 3, 7) --
+
+
+def _prefix(table: str) -> str:
+    return "software" if table == "software" else table.removesuffix("s")
+
+
+def _target(call: Call, table: str) -> Row | None:
+    prefix, client_id = _prefix(table), call.write_client()
+    wanted = call.pint(f"{prefix}_id")
+    return next(
+        (
+            r
+            for r in call.db[table]
+            if row_int(r, f"{prefix}_id") == wanted and row_int(r, f"{prefix}_client_id") == client_id
+        ),
+        None,
+    )
+
+
+def _archiver(table: str, archive: bool) -> Callable[[Call], Reply]:
+    def handler(call: Call) -> Reply:
+        row = _target(call, table)
+        stamp = call.db.now() if archive else None
+        return changed(_update(row, {f"{_prefix(table)}_archived_at": stamp}) if row else 0)
+
+    return handler
+
+
+def _deleter(table: str) -> Callable[[Call], Reply]:
+    def handler(call: Call) -> Reply:
+        row = _target(call, table)
+        if row is None or _live_row_kept(call, table, row):
+            return message(DELETE_FAILED)
+        call.db[table].remove(row)
+        return changed(1, DELETE_FAILED)
+
+    return handler
+
+
+def clients_delete(call: Call) -> Reply:
+    row = _client_target(call)
+    if row is None or _live_row_kept(call, "clients", row):
+        return message(DELETE_FAILED)
+    call.db["clients"].remove(row)
+    call.db.log("Client", "Delete", f"{row['client_name']} deleted via API")
+    return changed(1, DELETE_FAILED)
+
+
+# Text columns each module's create/update accepts (tags stripped, trimmed), and its digits-only ones.
+_TEXT: dict[str, tuple[str, ...]] = {
+    "locations": (
+        "location_name", "location_description", "location_country", "location_address", "location_city",
+        "location_state", "location_zip", "location_hours", "location_notes",
+    ),
+    "vendors": (
+        "vendor_name", "vendor_description", "vendor_contact_name", "vendor_email", "vendor_website",
+        "vendor_hours", "vendor_sla", "vendor_code", "vendor_account_number", "vendor_notes",
+    ),
+    "domains": ("domain_name", "domain_description", "domain_notes"),
+    "networks": (
+        "network_name", "network_description", "network", "network_gateway", "network_dhcp_range",
+        "network_notes",
+    ),
+}
+# vendors: phone columns digits only; the country code is stored '' when not sent (§7 row 7).
+_DIGITS_COLS: dict[str, tuple[str, ...]] = {
+    "vendors": ("vendor_phone_country_code", "vendor_phone", "vendor_extension"),
+}
+_OPTIONAL: dict[str, tuple[str, ...]] = {"domains": ("domain_expire",), "networks": ("network_vlan",)}
+_INTS: dict[str, tuple[str, ...]] = {"networks": ("network_location_id",), "locations": ("location_primary",)}
+
+
+def _fields(call: Call, table: str, partial: bool) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for col in _TEXT.get(table, ()):
+        if not partial or call.p(col) is not None:
+            out[col] = call.clean(col)
+    for col in _DIGITS_COLS.get(table, ()):
+        if not partial or call.p(col) is not None:
+            out[col] = _digits(call.clean(col))
+    for col in _OPTIONAL.get(table, ()):
+        if not partial or call.p(col) is not None:
+            out[col] = call.clean(col) or None
+    for col in _INTS.get(table, ()):
+        if not partial or call.p(col) is not None:
+            out[col] = str(call.pint(col))
+    return out
+
+
+def _creator(table: str) -> Callable[[Call], Reply]:
+    name_col = f"{_prefix(table)}_name"
+
+    def handler(call: Call) -> Reply:
+        values = _fields(call, table, False)
+        if not values.get(name_col):
+            return message(CREATE_FAILED)
+        client_id = call.write_client()
+        new_id = call.db.insert(table, {**values, f"{_prefix(table)}_client_id": client_id})
+        call.audit(_prefix(table).capitalize(), "Create", values[name_col] or "", client_id=client_id,
+                   entity_id=new_id)
+        return created(new_id)
+
+    return handler
+
+
+def _updater(table: str) -> Callable[[Call], Reply]:
+    def handler(call: Call) -> Reply:
+        row = _target(call, table)
+        if row is None:
+            return changed(0)
+        # locations/update cannot set a phone: no phone column is in its field list (§7 row 7).
+        count = _update(row, _fields(call, table, True))
+        if count:
+            row[f"{_prefix(table)}_updated_at"] = call.db.now()
+        return changed(count)
+
+    return handler
+
+
 WRITES: dict[str, Callable[[Call], Reply]] = {
     "contacts/create": contacts_create,
     "contacts/update": contacts_update,
@@ -645,4 +780,21 @@ WRITES: dict[str, Callable[[Call], Reply]] = {
     "credentials/create": credentials_create,
     "credentials/update": credentials_update,
     "invoice_items/create": invoice_items_create,
+    # 26.09
+    "tickets/close": tickets_close,
+    "clients/delete": clients_delete,
+    # 26.10
+    "locations/update": _updater("locations"),
+    "locations/delete": _deleter("locations"),
+    "vendors/create": _creator("vendors"),
+    "vendors/update": _updater("vendors"),
+    "domains/create": _creator("domains"),
+    "domains/update": _updater("domains"),
+    "networks/create": _creator("networks"),
+    "networks/update": _updater("networks"),
+    **{
+        f"{table}/{fn}": _archiver(table, fn == "archive")
+        for table in ("locations", "documents", "vendors", "domains", "networks", "software")
+        for fn in ("archive", "unarchive")
+    },
 }

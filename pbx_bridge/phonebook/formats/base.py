@@ -82,6 +82,7 @@ class FormatSpec:
     single_rooted: bool = True          # False: not one XML document by the vendor's definition
     xml: bool = True
     provisioning: str = ""              # the phone-side setting that takes the URL
+    charset_negotiable: bool = False    # a UTF-8 page may be re-encoded for the phone's Accept-Charset
 
     def page_file_name(self, page: int) -> str:
         if page == 1:

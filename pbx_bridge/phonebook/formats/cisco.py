@@ -1,6 +1,11 @@
 """Cisco ``CiscoIPPhoneDirectory`` (enterprise XML services and MPP/SPA): one number per entry, at most
 32 entries per object, so the book is paged with soft keys whose URLs come from ``http.public_url``
-(handset-phonebooks.md §4)."""
+(docs/phonebook.md).
+
+Cisco's "Mandatory Escape Sequences" (IP Phone Services guide OL-20949-01, p. 3-21) list ``&``, ``<``,
+``>``, ``'`` and ``"``: all five are written as entities in element text (libxml2 leaves the quotes raw
+in text, so they are replaced after serialising; the objects carry no attributes). The answer is UTF-8;
+a phone whose ``Accept-Charset`` refuses UTF-8 gets ISO-8859-1 (see ``phonebook/charset.py``)."""
 
 from __future__ import annotations
 
@@ -46,8 +51,13 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         if number < total:
             _softkey(root, "Next", ctx.page_url(ID, number + 1), 3)
         _softkey(root, "Exit", "SoftKey:Exit", 4)
-        out.append(XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True))
+        out.append(XML_DECLARATION + escape_quotes(etree.tostring(root, encoding="UTF-8", pretty_print=True)))
     return lim.report(Rendered(out, records=len(records)))
+
+
+def escape_quotes(xml: bytes) -> bytes:
+    """``'`` and ``"`` as entities: in an attribute-free serialisation they only occur in text."""
+    return xml.replace(b"'", b"&apos;").replace(b'"', b"&quot;")
 
 
 def _softkey(root: etree._Element, name: str, url: str, position: int) -> None:
@@ -60,6 +70,6 @@ def _softkey(root: etree._Element, name: str, url: str, position: int) -> None:
 SPEC = FormatSpec(
     id=ID, description="Cisco IP phone XML directory, 32 entries per page with Next/Prev soft keys",
     media_type=XML_MEDIA, file_name="cisco-directory.xml", render=render, max_name=FIELD,
-    page_size=PAGE_SIZE,
+    page_size=PAGE_SIZE, charset_negotiable=True,
     provisioning="<directoryURL> in SEP<MAC>.cnf.xml; MPP: XML_Directory_Service_URL",
 )

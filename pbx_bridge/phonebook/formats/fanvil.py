@@ -1,5 +1,5 @@
 """Fanvil remote phonebook, v1: ``FanvilIPPhoneDirectory`` with ``DirectoryEntry`` holding ``Name``,
-``Telephone``, ``Mobile``, ``Other`` and ``Group`` (handset-phonebooks.md §7)."""
+``Telephone``, ``Mobile``, ``Other`` and ``Group`` (docs/phonebook.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Gigaset N610/N670/N870 central phonebook: ``<!DOCTYPE LocalDirectory>`` followed by one ``<entry/>``
 per contact with the attributes ``surname``, ``name``, ``office1/2``, ``mobile1/2``, ``home1/2``, as
 Gigaset's own example shows (several top-level elements: not a single-rooted document). Limit: 2000
-entries or 2 MB (handset-phonebooks.md §8)."""
+entries or 2 MB (docs/phonebook.md)."""
 
 from __future__ import annotations
 

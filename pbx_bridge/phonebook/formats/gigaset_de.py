@@ -1,6 +1,6 @@
 """Gigaset DE900/DE700 XML phonebook: ``AddressBook/Contact`` in UTF-16 (declared ``encoding="UTF-16"``,
 with a byte-order mark), ``UID`` 1..500 in order, first name and surname at most 16 characters each,
-at most 500 entries (handset-phonebooks.md §8). The number element names follow Gigaset's template
+at most 500 entries (docs/phonebook.md). The number element names follow Gigaset's template
 naming (``Office``, ``Mobile``, ``Home``) and are marked unverified in docs/phonebook.md."""
 
 from __future__ import annotations

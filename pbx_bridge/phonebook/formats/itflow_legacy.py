@@ -1,4 +1,4 @@
-"""The layout ITFlow's legacy ``api.php?phonebook`` produced (itflow-api.md §1.7), correctly escaped:
+"""The layout ITFlow's legacy ``api.php?phonebook`` produced (docs/itflow-api.md §1.7), correctly escaped:
 ``AddressBook/Contact`` with ``LastName``, ``Phone/phonenumber`` and ``Groups/groupid`` (0 contacts,
 1 vendors, 2 locations), for setups that were pointed at the old URL."""
 

@@ -1,6 +1,6 @@
 """Panasonic KX-HDV/KX-TGP600 XML application phonebook: ``ppxml/PhoneBook version="2.0"/Personnel``,
 20 per response page, ``Name`` at most 24 characters, numbers in ``PhoneNums/PhoneNum type=...`` with
-1-32 digits (handset-phonebooks.md §9). Pages are served as ``?page=N``."""
+1-32 digits (docs/phonebook.md). Pages are served as ``?page=N``."""
 
 from __future__ import annotations
 

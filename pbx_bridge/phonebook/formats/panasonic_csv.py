@@ -1,7 +1,8 @@
 """Panasonic local phonebook import (KX-UTG and similar): CSV in UTF-16LE with a byte-order mark, at most
 1000 records, name at most 24 characters, up to five numbers of at most 32 digits each
-(handset-phonebooks.md §9). Columns: record ID, name, number 1..5 (no header row: the phone would import
-it as a contact)."""
+(docs/phonebook.md). Columns: record ID, name, number 1..5 (no header row: the phone would import
+it as a contact). The name cell is neutralised for spreadsheets, numbers hold only dial characters
+(:mod:`csv_cells`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import io
 
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import FormatSpec, Limiter, RenderContext, Rendered
+from pbx_bridge.phonebook.formats.csv_cells import number_cell, text_cell
+from pbx_bridge.phonebook.text import truncate
 
 ID = "panasonic-csv"
 NUMBERS = 5
@@ -23,10 +26,17 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     w = csv.writer(buf, lineterminator="\r\n")
     dropped = 0
     for rid, e in enumerate(entries, start=1):
-        nums = [n.dial for n in e.numbers if len(n.dial.lstrip("+")) <= MAX_DIGITS]
+        nums = [n.dial for n in e.numbers
+                if len(n.dial.lstrip("+")) <= MAX_DIGITS and number_cell(n.dial) is not None]
         dropped += len(e.numbers) - min(len(nums), NUMBERS)
         nums = (nums + [""] * NUMBERS)[:NUMBERS]
-        w.writerow([str(rid), lim.name(e.name), *nums])
+        # the quote prefixes count against the 24 characters the phone keeps (bounded: one per step)
+        full = lim.name(e.name)
+        name, budget = text_cell(full), len(full)
+        while lim.max_name is not None and len(name) > lim.max_name and budget > 1:
+            budget -= 1
+            name = text_cell(truncate(full, budget))
+        w.writerow([str(rid), name, *nums])
     body = b"\xff\xfe" + buf.getvalue().encode("utf-16-le")
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 

@@ -1,6 +1,6 @@
 """Polycom/Poly UC Software local directory: ``directory/item_list/item`` with one number per item in
 ``ct``, which must be unique in the file (the phone matches incoming calls against it); ``fn``/``ln`` at
-most 40 bytes (handset-phonebooks.md §5). The shared seed file name is ``000000000000-directory.xml``."""
+most 40 bytes (docs/phonebook.md). The shared seed file name is ``000000000000-directory.xml``."""
 
 from __future__ import annotations
 

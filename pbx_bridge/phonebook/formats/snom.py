@@ -1,6 +1,6 @@
 """Snom settings ``tbook`` (local directory provisioning): ``<tbook e="2" complete="true">`` with one
-``item`` per number (``name``, ``number``, ``number_type``) and a unique ``index`` (handset-phonebooks.md
-§6a). ``complete="true"`` makes the phone drop entries not in the file, so only whole files are served."""
+``item`` per number (``name``, ``number``, ``number_type``) and a unique ``index`` (docs/phonebook.md).
+``complete="true"`` makes the phone drop entries not in the file, so only whole files are served."""
 
 from __future__ import annotations
 

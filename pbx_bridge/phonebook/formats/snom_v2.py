@@ -1,5 +1,5 @@
 """Snom remote XML directory, ``tbook version="2.0"`` (firmware >= 10.1.178): one ``contact`` per entry with
-``numbers/number no= type=`` for each number (handset-phonebooks.md §6b). Phones fetch it with POST."""
+``numbers/number no= type=`` for each number (docs/phonebook.md). Phones fetch it with POST."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Yealink remote phonebook, flat: ``YealinkIPPhoneDirectory`` with one ``DirectoryEntry`` per entry and
-one ``Telephone`` element per number (handset-phonebooks.md §2a)."""
+one ``Telephone`` element per number (docs/phonebook.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Yealink remote phonebook, grouped: ``YealinkIPPhoneBook`` with one ``Menu`` per group and a ``Unit``
 per entry carrying up to three numbers as ``Phone1``/``Phone2``/``Phone3`` (office, mobile, other;
-handset-phonebooks.md §2b)."""
+docs/phonebook.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Yealink local contact import: ``<root_group>`` then ``<root_contact>`` in one file (two top-level
 elements, as Yealink's own template has them; not a single-rooted XML document). Up to 1000 contacts and
-48 groups; ``display_name`` must be unique (handset-phonebooks.md §2c)."""
+48 groups; ``display_name`` must be unique (docs/phonebook.md)."""
 
 from __future__ import annotations
 

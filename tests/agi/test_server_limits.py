@@ -1,0 +1,128 @@
+"""FastAGI exhaustion guards on real loopback sockets: allow-list, the connection cap and who it pushes
+out, junk senders closed, and the log kept to a few lines whatever the flood."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from pbx_bridge.agi.server import AgiSession
+from tests.agi import test_server
+from tests.agi.peer import HANG_GUARD, Peer, env_block
+from tests.agi.test_server import Factory
+
+make_server = test_server.make_server    # the same fixture: real servers on free loopback ports
+
+
+async def _named(s: AgiSession) -> None:
+    await s.set_variable("CALLERID(name)", f"name of {s.callerid}")
+
+
+async def _real_request(port: int, number: str) -> list[str]:
+    peer = await Peer.connect(port)
+    await peer.send(env_block("cid", callerid=number))
+    commands = await peer.answer_all()
+    peer.close()
+    return commands
+
+
+async def _closed_by_server(peer: Peer) -> bool:
+    try:
+        return await peer.wait_closed_by_server()
+    except ConnectionResetError:
+        return True
+
+
+async def test_a_peer_outside_fastagi_allow_is_dropped_before_anything_runs(make_server: Factory) -> None:
+    ran: list[str] = []
+    server = await make_server({"cid": lambda s: ran.append(s.callerid)}, allow=["192.0.2.0/24"])
+    peer = await Peer.connect(server.port)
+    await peer.send(env_block("cid"))
+    assert await _closed_by_server(peer)
+    assert ran == [] and server.stats["not_allowed"] == 1 and server.stats["sessions"] == 0
+
+
+async def test_at_the_cap_the_oldest_silent_connection_makes_room_for_a_real_request(
+        make_server: Factory) -> None:
+    server = await make_server({"cid": _named}, max_connections=4)
+    silent = [await Peer.connect(server.port) for _ in range(4)]
+    await silent[3].send(b"agi_network: yes\n")          # a slow one: half an environment
+    for _ in range(50):                                   # bounded: until the server has all four
+        if server.health().data["open_connections"] == 4:
+            break
+        await asyncio.sleep(0.02)
+    assert await _real_request(server.port, "15551230001") == [
+        'SET VARIABLE CALLERID(name) "name of 15551230001"']
+    assert await _closed_by_server(silent[0])            # the oldest was pushed out
+    assert server.stats["evicted"] == 1 and server.stats["refused_full"] == 0
+    for p in silent:
+        p.close()
+
+
+async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they_finish(
+        make_server: Factory) -> None:
+    release = asyncio.Event()
+
+    async def slow(s: AgiSession) -> None:
+        await release.wait()
+        await _named(s)
+
+    server = await make_server({"cid": slow}, max_connections=2)
+    peers = [await Peer.connect(server.port) for _ in range(2)]
+    for p in peers:
+        await p.send(env_block("cid"))
+    for _ in range(50):
+        if server.health().data["active_sessions"] == 2 and not server._unready:
+            break
+        await asyncio.sleep(0.02)
+    extra = await Peer.connect(server.port)
+    await extra.send(env_block("cid"))
+    assert await _closed_by_server(extra)
+    release.set()
+    for p in peers:
+        assert await p.answer_all() == ['SET VARIABLE CALLERID(name) "name of 15551230001"']
+    assert server.stats["refused_full"] == 1
+
+
+async def test_100000_junk_lines_close_the_sender_and_log_a_few_lines(
+        make_server: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    server = await make_server({"cid": _named})
+    caplog.set_level(logging.WARNING, logger="pbx_bridge.agi.server")
+    junk = await Peer.connect(server.port)
+    sent = 0
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            for _ in range(100):                              # 100 x 1,000 lines
+                junk.writer.write(b"this is not agi\n" * 1000)
+                await junk.writer.drain()
+                sent += 1000
+    except (ConnectionError, TimeoutError):
+        pass
+    assert await _closed_by_server(junk)
+    # Still serving the real thing.
+    assert await _real_request(server.port, "15551230002") == [
+        'SET VARIABLE CALLERID(name) "name of 15551230002"']
+    lines = [r for r in caplog.records if r.name == "pbx_bridge.agi.server"]
+    assert server.stats["junk_closed"] == 1
+    assert len(lines) <= 4, [r.getMessage() for r in lines]
+
+
+async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_each(
+        make_server: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    server = await make_server({"cid": _named}, max_connections=8, log_interval=0.2)
+    caplog.set_level(logging.WARNING, logger="pbx_bridge.agi.server")
+    peers = [await Peer.connect(server.port) for _ in range(200)]
+    assert await _real_request(server.port, "15551230003") == [
+        'SET VARIABLE CALLERID(name) "name of 15551230003"']
+    for _ in range(100):                                  # bounded: until the summary is out
+        if any("more like it" in r.getMessage() for r in caplog.records):
+            break
+        await asyncio.sleep(0.05)
+    for p in peers:
+        p.close()
+    evictions = [r.getMessage() for r in caplog.records if "connection cap" in r.getMessage()]
+    assert server.stats["evicted"] >= 190
+    assert 1 <= len(evictions) <= 3, evictions
+    assert any("more like it" in m for m in evictions)
