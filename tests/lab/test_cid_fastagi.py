@@ -100,7 +100,7 @@ HOSTILE = {
     "dollar-braces": ("${EXTEN} {x} $[1+1]", "$EXTEN x $ 1+1"),
     "non-ascii": ("Zoë Łukasz 佐藤", "Zoë Łukasz 佐藤"),
     "emoji": ("Ada 👩‍💻🎉", "Ada 👩‍💻🎉"),
-    "newline": ("Line\nBreak\r\nEnd", "LineBreakEnd"),
+    "newline": ("Line\nBreak\r\nEnd", "Line Break End"),  # a line break reads as a space
 }
 
 
