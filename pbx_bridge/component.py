@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -13,6 +14,19 @@ class Health:
     ok: bool
     detail: str = ""
     data: dict[str, object] = field(default_factory=dict)
+
+
+def all_of(*checks: Callable[[], Health]) -> Callable[[], Health]:
+    """One readiness check made of several: ready when all are, the failing ones' details first."""
+
+    def check() -> Health:
+        results = [c() for c in checks]
+        failing = [h.detail for h in results if not h.ok]
+        if failing:
+            return Health(False, "; ".join(failing))
+        return Health(True, "; ".join(h.detail for h in results if h.detail))
+
+    return check
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pbx_bridge.component import Component, Health
+from pbx_bridge.component import Component, Health, all_of
 from pbx_bridge.config import ConfigError, Settings, load_settings
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
@@ -87,9 +87,9 @@ class Daemon:
         if not problem:
             guard.check()
         self.parts.components.append(guard)
-        # One "state" part: the database itself (the guard) and the files' ownership (wiring).
+        # One "state" part: the database's identity (the guard) and every file being ours to write.
         files = self.parts.readiness.get("state")
-        self.parts.readiness["state"] = guard.health if files is None else _joined(guard.health, files)
+        self.parts.readiness["state"] = guard.health if files is None else all_of(guard.health, files)
         return self.parts
 
     def readiness(self) -> dict[str, Health]:
@@ -191,13 +191,3 @@ class Daemon:
         states = self.readiness()
         bad = [n for n, h in states.items() if not h.ok]
         return "ready" if not bad else "degraded: " + ", ".join(bad)
-
-
-def _joined(*checks: Callable[[], Health]) -> Callable[[], Health]:
-    """Readiness of several checks as one part: ready when all are; the details of those that are not."""
-    def health() -> Health:
-        results = [check() for check in checks]
-        bad = [h for h in results if not h.ok]
-        return Health(not bad, "; ".join(h.detail for h in (bad or results) if h.detail))
-
-    return health

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pbx_bridge.component import cancel_task
+from pbx_bridge.component import Health, all_of, cancel_task
 
 
 async def test_a_cancelled_loop_unwinds_and_its_error_does_not_escape():
@@ -25,3 +25,12 @@ async def test_a_cancelled_loop_unwinds_and_its_error_does_not_escape():
 
 async def test_no_task_is_fine():
     await cancel_task(None, 0.0)
+
+
+def test_all_of_is_ready_only_when_every_check_is_and_names_the_failing_ones() -> None:
+    ok = lambda: Health(True, "db ok")  # noqa: E731
+    bad = lambda: Health(False, "phonebook-state.json: not writable")  # noqa: E731
+    assert all_of(ok, ok)() == Health(True, "db ok; db ok")
+    combined = all_of(ok, bad)()
+    assert not combined.ok
+    assert combined.detail == "phonebook-state.json: not writable"

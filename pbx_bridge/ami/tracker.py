@@ -74,6 +74,7 @@ class _Call:
     vm_status: str = ""
     vm_file: str = ""
     vm_left: bool = False
+    mwi_seen: bool = False             # the first MessageWaiting names the mailbox the message went to
     queue: str = ""
     queue_leave: float = 0.0
     abandoned: bool = False
@@ -431,10 +432,13 @@ class CallTracker:
 
     def _on_messagewaiting(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         # MessageWaiting with a channel block is raised by VoiceMail() saving a message on this call.
+        # FreePBX 17 then raises a second one for its "<box>@device" mirror (BLF/MWI of the phones), which
+        # is not where the message is: only the first counts.
         call.vm_left = True
         box = event.get("Mailbox", "")
-        if box:
+        if box and not call.mwi_seen:
             call.vm_mailbox = box
+        call.mwi_seen = True
 
     def _on_queuejoin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         call.queue = event.get("Queue", "") or call.queue

@@ -1,4 +1,5 @@
-"""The call tracker on every real trace (plain lab and FreePBX-shaped), plus the loss/expiry paths."""
+"""The call tracker on every lab trace (plain lab and the former hand-written FreePBX-shaped lab dialplan),
+plus the loss/expiry paths. The real FreePBX 17 traces: test_tracker_freepbx17.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The balance IVR in the real Asterisk lab: sipp caller, DTMF "3", FastAGI ``balance`` served here.
 
-Both dialplans: plain (``300`` -> ivr-main -> ``AGI(agi://.../balance)``) and FreePBX-shaped (DID 5551003
--> IVR 1 option 3 -> Custom Destination -> ``custom-pbxbridge-balance`` -> FastAGI ``balance``). ITFlow is
+Both dialplans: plain (``300`` -> ivr-main -> ``AGI(agi://.../balance)``) and the real FreePBX 17
+dialplan (DID 5551003 -> the lab overlay's IVR 1 option 3 -> FreePBX's Custom Destination dest-1 ->
+``custom-pbxbridge-balance`` -> FastAGI ``balance``). ITFlow is
 the simulator in the v1 profile with payments (v26.3): exact balances. The prompts are generated with
 ``build_prompts`` (espeak-ng + sox) into the chroot's English sounds directory, so Asterisk plays every
 file and the AGI commands it reports on AMI (``AGIExecStart``) are exactly the documented sequences.

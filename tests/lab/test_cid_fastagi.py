@@ -1,8 +1,9 @@
 """Caller name through FastAGI in the real Asterisk lab, both dialplans: the callee's INVITE shows it.
 
 Stack: ITFlow simulator -> directory sync -> CallerId -> FastAGI ``cid`` on ``lab.fastagi_port``; a sipp
-caller dials extension 201 (plain ``AGI(agi://.../cid,${EXTEN})``; FreePBX-shaped: the inbound route's
-CallerID-lookup hook), a sipp phone answers, and its INVITE's From display name is the proof.
+caller dials extension 201 (plain ``AGI(agi://.../cid,${EXTEN})``; real FreePBX 17: an inbound route to
+the Custom Destination ``pbxbridge-cid`` then extension 201), a sipp phone answers, and its INVITE's From
+display name is the proof.
 """
 
 from __future__ import annotations
@@ -92,29 +93,29 @@ async def test_simulator_stopped_known_number_still_named(lab: Any, itflow_sim: 
 
 
 # Each at most 40 UTF-8 bytes with the client prefix: FreePBX's macro-user-callerid cuts the name with
-# ${CALLERID(name):0:40}, which counts bytes (see docs/callerid.md).
+# ${CALLERID(name):0:40}, which counts bytes (see docs/callerid.md). The FreePBX-safe rule (on by
+# default, docs/callerid.md) turns " into ', a backslash into /, and drops brackets; the rest arrives exactly.
 HOSTILE = {
-    "quotes-backslash": ('O"Brien \\ Co', 'O"Brien \\ Co'),
-    "dollar-braces": ("${EXTEN} {x} $[1+1]", "${EXTEN} {x} $[1+1]"),
+    "quotes-backslash": ('O"Brien \\ Co', "O'Brien / Co"),
+    "dollar-braces": ("${EXTEN} {x} $[1+1]", "$EXTEN x $ 1+1"),
     "non-ascii": ("Zoë Łukasz 佐藤", "Zoë Łukasz 佐藤"),
     "emoji": ("Ada 👩‍💻🎉", "Ada 👩‍💻🎉"),
-    "newline": ("Line\nBreak\r\nEnd", "LineBreakEnd"),
+    "newline": ("Line\nBreak\r\nEnd", "Line Break End"),  # a line break reads as a space
 }
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
-async def test_hostile_names_arrive_exactly(lab: Any, itflow_sim: Any, tmp_path: Path, case: str) -> None:
+async def test_hostile_names_arrive_readable(lab: Any, itflow_sim: Any, tmp_path: Path, case: str) -> None:
     raw, clean = HOSTILE[case]
     sim = await itflow_sim("v1-head")
     number = lab.new_caller_number()
     client = sim.db.add_client("Hx")
     sim.db.add_contact(client, raw, phone=number)
     async with await make_stack(lab, sim, tmp_path) as stack:
-        expected = (await stack.callerid.lookup(number)).display
-        assert expected == f"Hx - {clean}"
-        assert len(expected.encode()) <= 40
+        assert (await stack.callerid.lookup(number)).display.startswith("Hx - ")
         shown, agi_ends = await ring_201(lab, number)
-        assert shown == expected
+        assert shown == f"Hx - {clean}"
+        assert len(shown.encode()) <= 40
         assert agi_ends, "no AGI command was seen on AMI"
         assert_no_agi_errors(agi_ends)
         assert stack.server.stats["errors"] == 0

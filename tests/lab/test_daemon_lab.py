@@ -151,8 +151,8 @@ def _doc_filters() -> list[str]:
 
 def test_documented_filters_are_the_lab_tested_ones() -> None:
     # docs/freepbx.md's filters must be exactly the lab's [pbxbridge-filtered] user, whose events the
-    # call tracker is tested on (tests/fixtures/ami-traces/freepbx-like/filtered-user-*).
-    lab_conf = (ROOT / "lab/etc/freepbx-like/manager_custom.conf").read_text()
+    # call tracker is tested on (the freepbx17 lab overlay, test_tickets_lab.py).
+    lab_conf = (ROOT / "lab/etc/freepbx17-overlay.conf").read_text()
     section = lab_conf.split("[pbxbridge-filtered]", 1)[1].split("\n[", 1)[0]
     lab_filters = [ln.strip() for ln in section.splitlines() if ln.startswith("eventfilter")]
     assert _doc_filters() == lab_filters
@@ -175,7 +175,7 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
         assert proc.returncode is not None
         return proc.returncode, out.decode()
 
-    section = (ROOT / "lab/etc/freepbx-like/manager_custom.conf").read_text().split("[pbxbridge-filtered]")[1]
+    section = (ROOT / "lab/etc/freepbx17-overlay.conf").read_text().split("[pbxbridge-filtered]")[1]
     secret = next(ln.split("=", 1)[1].strip() for ln in section.splitlines() if ln.startswith("secret"))
     rc, out = await check(secret)
     assert rc == 0, out

@@ -1,5 +1,6 @@
-"""Call flows on the real lab Asterisk, plain and FreePBX-shaped: what AMI shows for each (the events and
-fields a call tracker relies on). Each test uses its own caller number and keys everything on Linkedid."""
+"""Call flows on the real lab Asterisk, plain and the real FreePBX 17 dialplan: what AMI shows for each (the
+events and fields a call tracker relies on). Each test uses its own caller number and keys everything on
+Linkedid."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.support.lab import AmiMessage, AmiSession, CallResult, Lab
+from tests.support.lab import QUEUE_MEMBER, AmiMessage, AmiSession, CallResult, Lab
 from tests.support.lab_fastagi import Send, TinyFastAgi
 
 
@@ -53,8 +54,9 @@ async def test_inbound_trunk_call_answered(lab: Lab) -> None:
     assert_one_call(events)
     first = named(events, "Newchannel")[0]
     # inbound = the trunk endpoint's channel in the trunk context, Exten = the dialled DID/extension
-    assert first["Channel"].startswith("PJSIP/from-sipp-")
-    assert first["Context"] == {"plain": "from-sipp", "freepbx": "from-pstn"}[lab.dialplan]
+    trunk = {"plain": "PJSIP/from-sipp-", "freepbx17": "PJSIP/sipptrunk-"}[lab.dialplan]
+    assert first["Channel"].startswith(trunk)
+    assert first["Context"] == {"plain": "from-sipp", "freepbx17": "from-pstn"}[lab.dialplan]
     assert first["Exten"] == lab.route("ext201")
     assert first["CallerIDNum"] == caller
     (answered,) = named(events, "DialEnd", DialStatus="ANSWER")
@@ -64,7 +66,8 @@ async def test_inbound_trunk_call_answered(lab: Lab) -> None:
     assert any(c["Disposition"] == "ANSWERED" and c["LastApplication"] == "Dial" for c in cdrs)
 
 
-async def test_internal_extension_calls_out(lab: Lab) -> None:
+async def test_internal_extension_calls_out(lab_plain: Lab) -> None:
+    lab = lab_plain
     number = "4125550" + lab.new_caller_number()[-3:]
     result, events = await run_call(lab, number, "201", caller_name="Alice Agent", internal=True,
                                     callees={"pstn": "answer"}, hold_ms=1500)
@@ -114,9 +117,11 @@ async def test_ring_group_answered(lab: Lab) -> None:
 # ---------------------------------------------------------------------------------- Local channels
 
 
-async def test_call_through_local_channels(lab: Lab) -> None:
+async def test_call_through_local_channels(lab_plain: Lab) -> None:
+    # FreePBX's Local channels (queue members Local/20x@from-queue/n): test_queue_answered_by_first_member
+    lab = lab_plain
     caller = lab.new_caller_number()
-    member = {"plain": "201", "freepbx": "203"}[lab.dialplan]
+    member = "201"
     result, events = await run_call(lab, lab.route("local"), caller, hold_ms=4000,
                                     callees={member: "answer"})
     assert result.ok, result.describe()
@@ -135,7 +140,9 @@ async def test_call_through_local_channels(lab: Lab) -> None:
 
 async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("ext201"), caller, hold_ms=9500,
+    # 202 rings 5 s (plain) / 15 s (FreePBX's default ring time) before voicemail answers
+    hold = {"plain": 9500, "freepbx17": 20000}[lab.dialplan]
+    result, events = await run_call(lab, lab.route("ext201"), caller, hold_ms=hold,
                                     callees={"201": "refer", "202": "ring"}, refer_to="202")
     assert result.ok, result.describe()
     assert result.callees["201"].returncode == 0, "201 did not complete its REFER dialog"
@@ -145,7 +152,7 @@ async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
     assert xfer["Extension"] == "202"
     assert xfer["TransfererChannel"].startswith("PJSIP/201-")
     assert xfer["TransfereeChannel"] == named(events, "Newchannel")[0]["Channel"]
-    assert xfer["Context"] == {"plain": "from-internal", "freepbx": "from-internal-xfer"}[lab.dialplan]
+    assert xfer["Context"] == {"plain": "from-internal", "freepbx17": "from-internal-xfer"}[lab.dialplan]
     # after the transfer the caller rings 202, nobody answers, voicemail 202 picks up -- same Linkedid
     assert [e["DialStatus"] for e in named(events, "DialEnd") if e["DestChannel"].startswith("PJSIP/202-")] \
         == ["NOANSWER"]
@@ -160,19 +167,24 @@ async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
 async def test_queue_answered_by_first_member(lab: Lab) -> None:
     caller = lab.new_caller_number()
     # the queue answers the caller first (Answer()), so hold_ms counts from there
-    result, events = await run_call(lab, lab.route("queue"), caller, hold_ms=4000, callees={"203": "answer"})
+    member = QUEUE_MEMBER[lab.dialplan]
+    others = {"202": "ring"} if lab.dialplan == "freepbx17" else {}  # FreePBX's queue 400 rings 201 + 202
+    result, events = await run_call(lab, lab.route("queue"), caller, hold_ms=4000,
+                                    callees={member: "answer", **others})
     assert result.ok, result.describe()
     assert_one_call(events)
-    queue = {"plain": "support", "freepbx": "400"}[lab.dialplan]
+    queue = {"plain": "support", "freepbx17": "400"}[lab.dialplan]
+    name = {"plain": "Carol Queue", "freepbx17": "Alice"}[lab.dialplan]
     assert named(events, "QueueCallerJoin", Queue=queue)
     (connect,) = named(events, "AgentConnect")
-    assert connect["Queue"] == queue and connect["MemberName"] == "Carol Queue"
-    assert connect["Interface"] == {"plain": "PJSIP/203", "freepbx": "Local/203@from-queue/n"}[lab.dialplan]
-    assert named(events, "AgentComplete", MemberName="Carol Queue")
+    assert connect["Queue"] == queue and connect["MemberName"] == name
+    assert connect["Interface"] == {"plain": "PJSIP/203", "freepbx17": "Local/201@from-queue/n"}[lab.dialplan]
+    assert named(events, "AgentComplete", MemberName=name)
     assert not named(events, "QueueCallerAbandon")
 
 
-async def test_queue_answered_by_later_member(lab: Lab) -> None:
+async def test_queue_answered_by_later_member(lab_plain: Lab) -> None:
+    lab = lab_plain  # a linear queue: the FreePBX 17 snapshot has only a ringall one
     caller = lab.new_caller_number()
     result, events = await run_call(lab, lab.route("queue_linear"), caller, hold_ms=8000,
                                     callees={"203": "ring", "204": "answer"})
@@ -191,7 +203,9 @@ async def test_queue_answered_by_later_member(lab: Lab) -> None:
 # ------------------------------------------------------------------------------ unavailable phone
 
 
-async def test_unavailable_extension(lab: Lab) -> None:
+async def test_unavailable_extension(lab_plain: Lab) -> None:
+    # FreePBX: an unregistered ring-group member gets no DialBegin (test_freepbx17_flows.py)
+    lab = lab_plain
     caller = lab.new_caller_number()
     result, events = await run_call(lab, lab.route("ext205"), caller, hold_ms=2000)
     assert result.ok, result.describe()

@@ -1,6 +1,6 @@
 """The whole loop on a real Asterisk: sipp call -> pbx-bridge's FastAGI server (``FastAgiServer``) runs a
 route that sets CALLERID(name) -> the callee's INVITE carries that name -> an AMI session sees the call.
-Runs on the plain and the FreePBX-shaped dialplan. The control case (a route that leaves the name alone)
+Runs on the plain and the real FreePBX 17 dialplan. The control case (a route that leaves the name alone)
 shows the assertion can fail: the phone then shows the caller's own name."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ async def test_classic_agi_runs_unprivileged_with_the_chroot_python(lab: Lab, tm
     script = tmp_path / "lab-whoami"
     script.write_text(CLASSIC)
     name = lab.install_agi(script)
-    context = {"plain": "from-sipp", "freepbx": "from-pstn"}[lab.dialplan]
+    context = {"plain": "from-sipp", "freepbx17": "from-pstn"}[lab.dialplan]
     for priority, app in enumerate(("Answer()", f"AGI({name})", "Hangup()"), start=1):
         lab.cli(f"dialplan add extension 297,{priority},{app} into {context} replace")
     caller = lab.new_caller_number()

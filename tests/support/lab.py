@@ -5,12 +5,14 @@ The chroot is built by ``lab/setup``; nothing here builds or downloads anything.
 
 Pieces:
 - ``LabPorts``: every port the lab uses (env ``PBX_BRIDGE_LAB_*`` overrides, see ``LabPorts.from_env``).
-- ``LabController``: installs ``lab/etc`` (+ ``lab/etc/freepbx-like`` overlay) with placeholders filled in,
-  starts Asterisk after checking its ports are free, waits for AMI login + FullyBooted, stops it by PID
+- ``LabController``: installs ``lab/etc`` with placeholders filled in (or, for "freepbx17", the real
+  FreePBX 17 snapshot: tests/support/lab_freepbx17.py), starts Asterisk after checking its ports are free,
+  waits for AMI login + FullyBooted, stops it by PID
   (after checking the process is ``asterisk`` with the chroot as its root).
 - ``Lab``: what a test gets (``.ami``, ``.fastagi_port``, ``.root``, ``.spool``, ``.install_agi``, ``.call``,
   ``.start_call``, ``.ami_session``, ``.cli``, ``.route``).
-- ``AmiSession``: a small asyncio AMI client that records every event (for assertions, not production).
+- ``AmiSession`` (tests/support/lab_ami.py, re-exported): a small asyncio AMI client that records every
+  event (for assertions, not production).
 """
 
 from __future__ import annotations
@@ -28,9 +30,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Literal
+
+from tests.support import lab_freepbx17
+
+# the AMI side lives in lab_ami; re-exported here, where tests import them from
+from tests.support.lab_ami import AmiAccount as AmiAccount
+from tests.support.lab_ami import AmiMessage as AmiMessage
+from tests.support.lab_ami import AmiSession as AmiSession
+from tests.support.lab_ami import LabError as LabError
+from tests.support.lab_ami import ami_ready as ami_ready
+from tests.support.lab_ami import parse_ami_block as parse_ami_block
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_DIR = REPO / "lab"
@@ -41,25 +53,31 @@ ETC_IN_CHROOT = "/etc/asterisk-lab"
 PIDFILE_IN_CHROOT = "run/asterisk-lab.pid"
 SIPP_PCAPS = Path("/usr/share/sip-tester")
 
-Dialplan = Literal["plain", "freepbx"]
-DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx")
+Dialplan = Literal["plain", "freepbx17"]
+DIALPLANS: tuple[Dialplan, ...] = ("plain", "freepbx17")
 
 # Logical destinations -> what a sipp caller dials, per dialplan. Tests parametrized over both dialplans
-# use these names instead of numbers.
+# use these names instead of numbers (freepbx17: the snapshot's inbound routes + the lab overlay)
 ROUTES: dict[str, dict[Dialplan, str]] = {
-    "ext201": {"plain": "201", "freepbx": "5551004"},  # extension 201 (answers in most tests)
-    "ext202": {"plain": "202", "freepbx": "5551000"},  # extension 202, rings 5 s, then voicemail 202
-    "ext205": {"plain": "205", "freepbx": "5551005"},  # extension 205: no contact -> CHANUNAVAIL -> vm 205
-    "ringgroup": {"plain": "600", "freepbx": "5551001"},  # 201 & 202 ring together 8 s, then vm 201
-    "queue": {"plain": "400", "freepbx": "5551002"},  # ringall queue, member 203
-    "queue_linear": {"plain": "401", "freepbx": "5551006"},  # 203 rings 3 s, then 204
-    "ivr": {"plain": "300", "freepbx": "5551003"},  # IVR: press 3 -> FastAGI balance
-    "local": {"plain": "700", "freepbx": "5551002"},  # through Local/ channels to 201 (freepbx: queue 203)
+    # FastAGI cid, then extension 201 (freepbx17: Custom Destination pbxbridge-cid -> 201, 15 s, vm 201)
+    "ext201": {"plain": "201", "freepbx17": "5551004"},
+    # the same for 202 (plain: rings 5 s, then voicemail 202; freepbx17: 15 s)
+    "ext202": {"plain": "202", "freepbx17": "5551002"},
+    # ring group 600 = 201 + 202 (plain: 8 s; freepbx17: any DID -> CID lookup source -> RG 600, 15 s), vm 201
+    "ringgroup": {"plain": "600", "freepbx17": "5551000"},
+    # queue (plain: "support", member 203; freepbx17: 400, ringall Local/201 + Local/202 @from-queue)
+    "queue": {"plain": "400", "freepbx17": "5550400"},
+    "ivr": {"plain": "300", "freepbx17": "5551003"},  # IVR: press 3 -> FastAGI balance
+    # plain only (the FreePBX 17 snapshot has no such extension or queue)
+    "ext205": {"plain": "205"},  # extension 205: no contact -> CHANUNAVAIL -> vm 205
+    "queue_linear": {"plain": "401"},  # 203 rings 3 s, then 204
+    "local": {"plain": "700"},  # through Local/ channels to 201
+    # freepbx17 only
+    "cid_customdest": {"freepbx17": "5550100"},  # Custom Destination FastAGI cid, then ring group 600
+    "balance_direct": {"freepbx17": "5550300"},  # inbound route straight to the balance Custom Destination
 }
-
-
-class LabError(RuntimeError):
-    """The lab cannot do what was asked (port busy, Asterisk did not boot, ...); the message says why."""
+# The phone that answers a queue call, per dialplan
+QUEUE_MEMBER: dict[Dialplan, str] = {"plain": "203", "freepbx17": "201"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +91,7 @@ class LabPorts:
     pstn: int = 5074  # the provider that outbound calls reach
     caller: int = 5080  # trunk caller on 127.0.0.1; internal caller (ext 201) on 127.0.0.2
     media_base: int = 16000
+    http: int = 8734  # the HTTP caller-ID door the freepbx17 cidlookup source calls (pbx-bridge's default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LabPorts:
@@ -101,18 +120,11 @@ class LabPorts:
             "RTP_START": self.rtp_start,
             "RTP_END": self.rtp_end,
             "PSTN_PORT": self.pstn,
+            "HTTP_PORT": self.http,
         }
         for ext in ("201", "202", "203", "204"):
             p[f"EXT{ext}_PORT"] = self.callee(ext)
         return {k: str(v) for k, v in p.items()}
-
-
-@dataclasses.dataclass(frozen=True)
-class AmiAccount:
-    host: str
-    port: int
-    username: str
-    secret: str
 
 
 def default_root() -> Path:
@@ -145,195 +157,6 @@ def _port_free(port: int, kind: int) -> bool:
         s.close()
 
 
-# --------------------------------------------------------------------------------------------- AMI
-
-
-class AmiMessage(dict[str, str]):
-    """One AMI message; a repeated key (Output:, ChanVariable:) keeps every value joined by newlines."""
-
-    @property
-    def name(self) -> str:
-        return self.get("Event", "")
-
-
-def parse_ami_block(block: str) -> AmiMessage:
-    msg = AmiMessage()
-    for line in block.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if not sep:
-            key, value = line.rstrip(":"), ""
-        if not key:
-            continue
-        msg[key] = f"{msg[key]}\n{value}" if key in msg else value
-    return msg
-
-
-class AmiSession:
-    """A recording AMI client for tests: every event is kept in ``events``; ``wait_for`` waits for one."""
-
-    def __init__(self, account: AmiAccount, *, record_raw: bool = False) -> None:
-        self.account = account
-        self.events: list[AmiMessage] = []
-        self.raw: bytearray | None = bytearray() if record_raw else None  # the stream as received (traces)
-        self.closed = asyncio.Event()  # set when the connection closed (e.g. Asterisk was killed)
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
-        self._changed = asyncio.Event()
-        self._ids = itertools.count(1)
-
-    async def connect(self, timeout: float = 10.0) -> AmiMessage:  # noqa: ASYNC109
-        a = self.account
-        self._reader, self._writer = await asyncio.wait_for(asyncio.open_connection(a.host, a.port), timeout)
-        banner = await asyncio.wait_for(self._reader.readline(), timeout)
-        if self.raw is not None:
-            self.raw += banner
-        if not banner.startswith(b"Asterisk Call Manager"):
-            raise LabError(f"unexpected AMI banner {banner!r}")
-        self._task = asyncio.create_task(self._read_loop(), name="lab-ami-reader")
-        resp = await self.action({"Action": "Login", "Username": a.username, "Secret": a.secret,
-                                  "Events": "on"}, timeout=timeout)
-        if resp.get("Response") != "Success":
-            raise LabError(f"AMI login failed: {dict(resp)}")
-        return resp
-
-    async def _read_loop(self) -> None:
-        assert self._reader is not None
-        buf = b""
-        try:
-            while True:
-                chunk = await self._reader.read(65536)
-                if not chunk:
-                    break
-                if self.raw is not None:
-                    self.raw += chunk
-                buf += chunk
-                while b"\r\n\r\n" in buf:
-                    raw, buf = buf.split(b"\r\n\r\n", 1)
-                    msg = parse_ami_block(raw.decode("utf-8", errors="replace"))
-                    if "Event" in msg:
-                        self.events.append(msg)
-                    elif (fut := self._pending.pop(msg.get("ActionID", ""), None)) and not fut.done():
-                        fut.set_result(msg)
-                    self._changed.set()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.closed.set()
-            self._changed.set()
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(LabError("AMI connection closed"))
-
-    async def action(self, fields: Mapping[str, str], timeout: float = 10.0) -> AmiMessage:  # noqa: ASYNC109
-        """Send one action and return its response (raises LabError on timeout or closed connection)."""
-        if self._writer is None:
-            raise LabError("AMI session not connected")
-        action_id = f"lab-{next(self._ids)}"
-        fut: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = fut
-        text = "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + f"ActionID: {action_id}\r\n\r\n"
-        self._writer.write(text.encode())
-        await self._writer.drain()
-        try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError as exc:
-            raise LabError(f"no AMI response to {fields.get('Action')} within {timeout}s") from exc
-
-    async def wait_for(self, predicate: Callable[[AmiMessage], bool], timeout: float = 30.0,  # noqa: ASYNC109
-                       start: int = 0) -> AmiMessage:
-        """The first event (from index ``start``) matching ``predicate``.
-
-        LabError after ``timeout`` seconds: a hang guard, not a timed assertion.
-        """
-        deadline = time.monotonic() + timeout
-        i = start
-        while True:
-            while i < len(self.events):
-                if predicate(self.events[i]):
-                    return self.events[i]
-                i += 1
-            if self.closed.is_set():
-                raise LabError("AMI connection closed before the awaited event")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LabError(f"awaited AMI event did not arrive within {timeout}s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def wait_event(self, name: str, timeout: float = 30.0, **fields: str) -> AmiMessage:  # noqa: ASYNC109
-        """Wait for ``Event: name`` whose headers equal ``fields`` (e.g. ``CallerIDNum="155..."``)."""
-        return await self.wait_for(
-            lambda e: e.name == name and all(e.get(k) == v for k, v in fields.items()), timeout)
-
-    def linkedid_of(self, caller_num: str) -> str | None:
-        """Linkedid of the first channel created for ``caller_num`` (the call's identity)."""
-        for e in self.events:
-            if e.name == "Newchannel" and e.get("CallerIDNum") == caller_num:
-                return e.get("Linkedid")
-        return None
-
-    def call_events(self, linkedid: str) -> list[AmiMessage]:
-        """Every event of one call: a ``*Linkedid`` header equal to it, or a Cdr of one of its channels."""
-        def linked(e: AmiMessage) -> bool:  # Linkedid, DestLinkedid, TransfereeLinkedid, LocalOneLinkedid...
-            return any(v == linkedid for k, v in e.items() if k.endswith("Linkedid"))
-
-        uniqueids = {e.get("Uniqueid") for e in self.events if e.get("Linkedid") == linkedid}
-        uniqueids |= {e.get("DestUniqueid") for e in self.events if e.get("DestLinkedid") == linkedid}
-        return [e for e in self.events if linked(e) or (e.name == "Cdr" and e.get("UniqueID") in uniqueids)]
-
-    async def wait_call_end(
-        self, linkedid: str, timeout: float = 60.0, grace: float = 0.5  # noqa: ASYNC109
-    ) -> list[AmiMessage]:
-        """Wait until every channel seen with ``linkedid`` has hung up (plus a grace for Cdrs); its events."""
-        def done(_: AmiMessage) -> bool:
-            evs = self.call_events(linkedid)
-            chans = {e.get("Uniqueid") for e in evs if e.name == "Newchannel"}
-            gone = {e.get("Uniqueid") for e in evs if e.name == "Hangup"}
-            return bool(chans) and chans <= gone
-        await self.wait_for(done, timeout)
-        await asyncio.sleep(grace)
-        return self.call_events(linkedid)
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.write(b"Action: Logoff\r\n\r\n")
-                await asyncio.wait_for(self._writer.drain(), 1)
-            self._writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer.wait_closed(), 2)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-
-def ami_ready(account: AmiAccount, timeout: float = 2.0) -> bool:
-    """Blocking probe: AMI login succeeds AND FullyBooted arrives (logins work ~50 ms before boot ends)."""
-    try:
-        with socket.create_connection((account.host, account.port), timeout=timeout) as s:
-            s.settimeout(0.3)
-            s.sendall(f"Action: Login\r\nUsername: {account.username}\r\nSecret: {account.secret}\r\n"
-                      "Events: system\r\n\r\n".encode())
-            buf, deadline = b"", time.monotonic() + timeout
-            while time.monotonic() < deadline and b"Event: FullyBooted" not in buf:
-                try:
-                    chunk = s.recv(4096)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                buf += chunk
-            with contextlib.suppress(OSError):
-                s.sendall(b"Action: Logoff\r\n\r\n")
-            return b"Response: Success" in buf and b"Event: FullyBooted" in buf
-    except OSError:
-        return False
-
-
 # --------------------------------------------------------------------------------------- controller
 
 
@@ -344,7 +167,9 @@ class LabController:
                  ami_user: str = "pbxbridge", ami_secret: str = "pbxbridge-lab-secret") -> None:
         self.root = (root or default_root()).resolve()
         self.ports = ports or LabPorts.from_env()
-        self.ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
+        self._plain_ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
+        self.ami = self._plain_ami  # the running dialplan's account (freepbx17: the snapshot's own user)
+        self._fpbx_astdb: dict[str, str] | None = None
         self.dialplan: Dialplan | None = None
         self._started_once = False  # the first ensure() of a session always starts a fresh Asterisk
         self.sipp_pids: set[int] = set()  # every sipp the calls started; see reap_sipp()
@@ -448,10 +273,23 @@ class LabController:
         except OSError:
             return None
 
+    def ami_for(self, dialplan: Dialplan) -> AmiAccount:
+        if dialplan == "freepbx17":
+            return AmiAccount("127.0.0.1", self.ports.ami, *lab_freepbx17.OBSERVER)
+        return self._plain_ami
+
+    @property
+    def agi_dir(self) -> str:
+        """astagidir of the running dialplan, relative to the chroot."""
+        if self.dialplan == "freepbx17":
+            return lab_freepbx17.AGI_DIR_IN_CHROOT
+        return "usr/share/asterisk/agi-bin"
+
     def ensure(self, dialplan: Dialplan) -> None:
         """Asterisk running with ``dialplan`` (restart if another dialplan or a dead process)."""
-        if self._started_once and self.running_dialplan() == dialplan and ami_ready(self.ami):
+        if self._started_once and self.running_dialplan() == dialplan and ami_ready(self.ami_for(dialplan)):
             self.dialplan = dialplan
+            self.ami = self.ami_for(dialplan)
             return
         self.stop()
         self.start(dialplan)
@@ -473,6 +311,9 @@ class LabController:
                            "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)")
         self._install(dialplan)
         self._reset_state()
+        if dialplan == "freepbx17":
+            lab_freepbx17.install_astdb(self.root)
+        self.ami = self.ami_for(dialplan)
         console = (self.logdir / "console.log").open("wb")
         # setsid: its own session, so a Ctrl-C on pytest does not reach it; stopped by PID in stop().
         proc = subprocess.Popen(
@@ -491,6 +332,22 @@ class LabController:
                 raise LabError(f"Asterisk did not accept an AMI login + FullyBooted within {timeout}s")
             time.sleep(0.1)
         self.dialplan = dialplan
+        if dialplan == "freepbx17":
+            workdir = Path(tempfile.mkdtemp(prefix="lab-register-"))
+            try:
+                lab_freepbx17.register_phones(self.etc, self.ports, workdir, LAB_DIR / "sipp/register.xml")
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                self.stop()
+                raise LabError(str(exc)) from exc
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def restore_astdb(self) -> list[str]:
+        """freepbx17: the AstDB back to the snapshot's (FreePBX's cidlookup cache, test keys...)."""
+        if self.dialplan != "freepbx17":
+            return []
+        if self._fpbx_astdb is None:
+            self._fpbx_astdb = lab_freepbx17.snapshot_astdb()
+        return lab_freepbx17.restore_astdb(self.cli, self._fpbx_astdb)
 
     def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid()
@@ -553,15 +410,22 @@ class LabController:
             raise LabError(f"no Asterisk module dir under {self.root}/usr/lib")
         values = self.ports.placeholders() | {
             "MODDIR": "/" + str(mods[0].relative_to(self.root)),
-            "AMI_USER": self.ami.username,
-            "AMI_SECRET": self.ami.secret,
+            "AMI_USER": self._plain_ami.username,
+            "AMI_SECRET": self._plain_ami.secret,
         }
         if self.etc.exists():
             shutil.rmtree(self.etc)
         self.etc.mkdir(parents=True)
+        if dialplan == "freepbx17":
+            try:
+                lab_freepbx17.install(self.root, self.etc, self.ports, values["MODDIR"])
+            except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+                raise LabError(f"cannot install the FreePBX 17 snapshot: {exc}") from exc
+            (self.etc / ".dialplan").write_text(dialplan + "\n")
+            for script in (LAB_DIR / "agi-bin").glob("*.py"):
+                install_agi(self.root, script, agi_dir=lab_freepbx17.AGI_DIR_IN_CHROOT)
+            return
         sources = {p.name: p for p in (LAB_DIR / "etc").glob("*.conf")}
-        if dialplan == "freepbx":
-            sources |= {p.name: p for p in (LAB_DIR / "etc/freepbx-like").glob("*.conf")}
         for name, src in sources.items():
             text = src.read_text()
             for key, val in values.items():
@@ -600,7 +464,8 @@ class LabController:
         return out.stdout
 
 
-def install_agi(root: Path, src: Path | str, name: str | None = None) -> str:
+def install_agi(root: Path, src: Path | str, name: str | None = None,
+                agi_dir: str = "usr/share/asterisk/agi-bin") -> str:
     """Install a classic AGI script into the chroot; returns the name for ``AGI(name,...)``.
 
     The script itself goes to /usr/local/lib/pbx-bridge-lab/agi/<name>; agi-bin/<name> is a wrapper that
@@ -615,7 +480,7 @@ def install_agi(root: Path, src: Path | str, name: str | None = None) -> str:
     real.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, real)
     real.chmod(0o755)
-    wrapper = root / "usr/share/asterisk/agi-bin" / name
+    wrapper = root / agi_dir / name
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     wrapper.write_text(
         "#!/bin/sh\n# pbx-bridge lab: run the real script as the unprivileged AGI user\n"
@@ -808,7 +673,7 @@ def _read(path: Path) -> str:
 
 
 class Lab:
-    """What a lab test gets: one running Asterisk with ``dialplan`` ("plain" or "freepbx")."""
+    """What a lab test gets: one running Asterisk with ``dialplan`` ("plain" or "freepbx17")."""
 
     _numbers = itertools.count(1)
 
@@ -846,14 +711,17 @@ class Lab:
 
     def route(self, name: str) -> str:
         """What a trunk caller dials to reach logical destination ``name`` in this dialplan (see ROUTES)."""
-        return ROUTES[name][self.dialplan]
+        try:
+            return ROUTES[name][self.dialplan]
+        except KeyError:
+            raise LabError(f"route {name!r} does not exist in the {self.dialplan} dialplan") from None
 
     def new_caller_number(self) -> str:
         """A caller number no other call in this session used (11 digits, NANP-shaped)."""
         return f"1555{os.getpid() % 1000:03d}{next(Lab._numbers):04d}"
 
     def install_agi(self, src_path: Path | str, name: str | None = None) -> str:
-        return install_agi(self.root, src_path, name)
+        return install_agi(self.root, src_path, name, agi_dir=self.controller.agi_dir)
 
     def cli(self, command: str) -> str:
         return self.controller.cli(command)

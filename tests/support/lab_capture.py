@@ -1,6 +1,6 @@
 """Capture raw AMI traces of the lab's call flows into tests/fixtures/ami-traces/lab-flows/<dialplan>/.
 
-    python3 -m tests.support.lab_capture [--out DIR] [--dialplan plain|freepbx] [flow ...]
+    python3 -m tests.support.lab_capture [--out DIR] [--dialplan plain|freepbx17] [flow ...]
 
 Each trace is one AMI session (``Events: on``, user with ``read=all``) from login until every channel of the
 call hung up (plus a short grace), CRLF kept, like the captures in tests/fixtures/ami-traces/. A quiet
@@ -34,7 +34,7 @@ FLOWS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ringgroup-answered": ("ringgroup", {"callees": {"201": "answer", "202": "ring"}, "hold_ms": 2000},
                            "ring group, 201 answers, 202 cancelled"),
     "local-answered": ("local", {"callees": {"201": "answer", "203": "answer"}, "hold_ms": 4000},
-                       "through Local/ channels (plain 700 -> 201; freepbx queue -> Local/203@from-queue)"),
+                       "through Local/ channels (plain 700 -> 201)"),
     "blind-transfer-to-voicemail": ("ext201", {"callees": {"201": "refer", "202": "ring"}, "hold_ms": 9500},
                                     "201 answers, REFERs the caller to 202, 202 rings out, voicemail 202"),
     "queue-first-member": ("queue", {"callees": {"203": "answer"}, "hold_ms": 4000},

@@ -1,13 +1,15 @@
 """Asterisk lab fixtures (see tests/support/LAB.md).
 
-- ``lab_plain`` / ``lab_freepbx``: a running lab Asterisk with the plain / FreePBX-shaped dialplan.
-- ``lab``: parametrized over both dialplans (test ids ``[plain]`` / ``[freepbx]``).
+- ``lab_plain`` / ``lab_freepbx``: a running lab Asterisk with the plain dialplan / the real FreePBX 17
+  generated dialplan (installed from ``$PBX_BRIDGE_FREEPBX17``, its AstDB restored before each test).
+- ``lab``: parametrized over both dialplans (test ids ``[plain]`` / ``[freepbx17]``).
 
 One Asterisk per session at a time: asking for the other dialplan stops the running one (by PID) and
 starts the other; a test that killed Asterisk gets a fresh one in the next test. Lab tests within a
 module are ordered by dialplan so that switches are rare.
 
-No chroot / no root / no sipp: the test is skipped with the reason, or FAILS when ``CI`` is set.
+No chroot / no root / no sipp / no ``PBX_BRIDGE_FREEPBX17`` folder (freepbx17 tests): the test is skipped
+with the reason, or FAILS when ``CI`` is set.
 The chroot is built by ``lab/setup``, never by a test.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import lab_freepbx17
 from tests.support.lab import DIALPLANS, Dialplan, Lab, LabController, LabError, unavailable_reason
 
 LAB_FIXTURES = ("lab", "lab_plain", "lab_freepbx")
@@ -56,8 +59,11 @@ def lab_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _running(ctl: LabController, dialplan: Dialplan, workdir: Path) -> Lab:
+    if dialplan == "freepbx17" and (reason := lab_freepbx17.unavailable_reason(ctl.root)):
+        lab_missing(reason)
     try:
         ctl.ensure(dialplan)
+        ctl.restore_astdb()  # FreePBX's cidlookup (cache on) and the tests write AstDB keys
     except LabError as exc:
         pytest.fail(f"lab Asterisk ({dialplan}) did not start: {exc}", pytrace=False)
     return Lab(ctl, dialplan, workdir)
@@ -72,7 +78,7 @@ def lab_plain(lab_controller: LabController, lab_workdir: Path) -> Iterator[Lab]
 
 @pytest.fixture
 def lab_freepbx(lab_controller: LabController, lab_workdir: Path) -> Iterator[Lab]:
-    lab = _running(lab_controller, "freepbx", lab_workdir)
+    lab = _running(lab_controller, "freepbx17", lab_workdir)
     yield lab
     lab.reap()
 
@@ -89,7 +95,7 @@ def _item_dialplan(item: pytest.Item) -> str | None:
     if "lab_plain" in names:
         return "plain"
     if "lab_freepbx" in names:
-        return "freepbx"
+        return "freepbx17"
     if "lab" in names:
         callspec = getattr(item, "callspec", None)
         return callspec.params.get("lab") if callspec else None
@@ -103,9 +109,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         dialplan = _item_dialplan(item)
         if dialplan is not None:
             item.add_marker(pytest.mark.lab)
-            if dialplan == "freepbx":
+            if dialplan == "freepbx17":
                 item.add_marker(pytest.mark.freepbx)
-    order = {"plain": 0, "freepbx": 1}
+    order = {"plain": 0, "freepbx17": 1}
     by_module: dict[object, list[int]] = {}
     for i, item in enumerate(items):
         by_module.setdefault(item.module, []).append(i)  # type: ignore[attr-defined]
