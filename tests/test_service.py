@@ -61,6 +61,9 @@ async def test_healthz_readyz_and_metrics(itflow_sim, daemon: DaemonFactory, tmp
     assert ready["ready"] is True
     assert {"directory", "itflow", "fastagi", "http"} <= set(ready["parts"])
     assert all(p["ok"] for p in ready["parts"].values())
+    # Part "state" speaks for the files' ownership and for the database itself.
+    state = ready["parts"]["state"]["detail"]
+    assert "every state file writable" in state and "pbx-bridge.sqlite3" in state, state
 
     assert await _cid(d, ALICE) == ALICE_NAME  # feeds the lookup histogram
     r = await d.get("/metrics")
