@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from pbx_bridge.ami.outcome import CallRecord
 from pbx_bridge.store import Store
@@ -41,58 +44,65 @@ async def _until(cond, what: str, limit: float = 10.0) -> None:
     raise AssertionError(f"not reached within {limit} s: {what}")
 
 
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(tmp_path / "s.sqlite3")
+    Outbox(s, clock=lambda: 0.0)                    # the schema (ended_calls)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+async def buffers(store: Store) -> AsyncIterator[list[CallBuffer]]:
+    made: list[CallBuffer] = []
+    yield made
+    for b in made:
+        await b.stop(0)
+
+
 async def test_a_bug_while_retrying_held_calls_does_not_stop_later_calls_being_committed(
-        tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
-    Outbox(store, clock=lambda: 0.0)                # the schema (ended_calls)
+        store: Store, buffers: list[CallBuffer]) -> None:
     intake = _Intake(sqlite3.OperationalError("database or disk is full"), RuntimeError("a bug"))
     buf = CallBuffer(store, intake)
+    buffers.append(buf)
     await buf.start()
-    try:
-        await buf(record("1800000600.1"))           # the disk is full: held
-        assert not buf.health().ok
-        # The retry meets a bug; the next call that hangs up must still reach the disk within the grace.
-        await _until(lambda: not intake.faults, "the retry of the held call")
-        buf.remember([record("1800000601.1")], [])
-        await _until(lambda: "1800000601.1" in _saved(store), "the provisional record of a later call")
-        await _until(lambda: intake.decided == ["1800000600.1"], "the held call written at last")
-    finally:
-        await buf.stop(0)
-        store.close()
+    await buf(record("1800000600.1"))               # the disk is full: held
+    assert not buf.health().ok
+    # The retry meets a bug; the next call that hangs up must still reach the disk within the grace.
+    await _until(lambda: not intake.faults, "the retry of the held call")
+    buf.remember([record("1800000601.1")], [])
+    await _until(lambda: "1800000601.1" in _saved(store), "the provisional record of a later call")
+    await _until(lambda: intake.decided == ["1800000600.1"], "the held call written at last")
 
 
-async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
-    Outbox(store, clock=lambda: 0.0)
+async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(
+        store: Store, buffers: list[CallBuffer]) -> None:
     full = sqlite3.OperationalError("database or disk is full")
     intake = _Intake(*([full] * 1000))
     buf = CallBuffer(store, intake, max_held=5)
-    try:
-        for i in range(7):
-            await buf(record(f"1800000700.{i}"))
-        h = buf.health()
-        assert not h.ok and "2 finished call(s) LOST" in h.detail and h.data["held"] == 5, h
-        intake.faults.clear()                       # space returns
-        await buf.start()
-        await _until(lambda: len(intake.decided) == 5, "the 5 held calls written")
-        assert intake.decided == [f"1800000700.{i}" for i in range(2, 7)]
-        h = buf.health()
-        assert not h.ok and "2 finished call(s) LOST" in h.detail, h
-    finally:
-        await buf.stop(0)
-        store.close()
+    buffers.append(buf)
+    for i in range(7):
+        await buf(record(f"1800000700.{i}"))
+    h = buf.health()
+    assert not h.ok and "2 finished call(s) LOST" in h.detail and h.data["held"] == 5, h
+    intake.faults.clear()                           # space returns
+    await buf.start()
+    await _until(lambda: len(intake.decided) == 5, "the 5 held calls written")
+    assert intake.decided == [f"1800000700.{i}" for i in range(2, 7)]
+    h = buf.health()
+    assert not h.ok and "2 finished call(s) LOST" in h.detail, h
 
 
-async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(tmp_path: Path) -> None:
+async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(
+        store: Store, buffers: list[CallBuffer]) -> None:
     # The group commit fails (a real SQLite error, raised by a trigger) while the call it carries is
     # being decided: its provisional record must not be written afterwards, or the next start would
     # decide the call a second time.
-    store = Store(tmp_path / "s.sqlite3")
-    Outbox(store, clock=lambda: 0.0)
     store.call(lambda c: c.execute("CREATE TRIGGER full BEFORE INSERT ON ended_calls "
                                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
     intake = _Intake()
     buf = CallBuffer(store, intake)
+    buffers.append(buf)
     await buf.start()
     gate = threading.Event()
     try:
@@ -101,14 +111,11 @@ async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(tm
         await _until(lambda: buf.health().data["unsaved"] == 0, "the group commit waiting to be written")
         decided = asyncio.ensure_future(buf(record("1800000800.1")))          # decided meanwhile
         await asyncio.sleep(0)
-        gate.set()
-        await blocker
-        await decided
-        store.call(lambda c: c.execute("DROP TRIGGER full"))
-        await _until(lambda: buf.health().ok, "the buffer writing again")
-        assert intake.decided == ["1800000800.1"]
-        assert _saved(store) == set(), "a decided call's provisional record was saved again"
     finally:
         gate.set()
-        await buf.stop(0)
-        store.close()
+    await blocker
+    await decided
+    store.call(lambda c: c.execute("DROP TRIGGER full"))
+    await _until(lambda: buf.health().ok, "the buffer writing again")
+    assert intake.decided == ["1800000800.1"]
+    assert _saved(store) == set(), "a decided call's provisional record was saved again"
