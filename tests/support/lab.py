@@ -778,7 +778,7 @@ class Lab:
         Asterisk hangs up, at most ``hold_ms``). callee: "answer" (after 1 s of ringing), "ring" (never
         answers), "busy" (486), "refer" (answers, then blind-transfers the caller to ``refer_to`` by REFER
         ``refer_after_ms`` after answering, then hangs up). ``internal``: the call comes from extension 201's
-        phone (127.0.0.2 / From 201).
+        phone (127.0.0.2 / From ``caller_num``; freepbx17: it authenticates with the generated credentials).
         """
         n, workdir, media = self._new_call(exten)
         ports = self.ports
