@@ -815,13 +815,20 @@ class Lab:
                             ) -> dict[str, asyncio.subprocess.Process]:
         procs: dict[str, asyncio.subprocess.Process] = {}
         for i, (ext, mode) in enumerate(callees.items()):
+            port = self.ports.callee(ext)
+            for _ in range(20):  # a phone of the previous call may still be letting go of it (2 s at most)
+                if _port_free(port, socket.SOCK_DGRAM):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise LabError(f"phone {ext}'s port {port}/udp is in use by something else")
             # a phone ignores what its scenario does not expect (e.g. a BYE racing its own)
             extra = ["-s", ext, "-default_behaviors", "all,-abortunexp"]
             if mode == "refer":
                 target = f"sip:{refer_to}@127.0.0.1:{self.ports.sip}"
                 extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
             procs[ext] = await self._sipp(
-                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", self.ports.callee(ext),
+                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", port,
                 media + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
         if procs:
             await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
