@@ -270,3 +270,43 @@ async def test_balance_custom_destination_straight_from_inbound_route(lab_freepb
     else:
         assert not answers and not result.ok
         assert result.caller.received("SIP/2.0 603"), result.caller.log[-2000:]
+
+
+# ------------------------------------------------------------------- outbound route "pstn" (overlay 7/8)
+
+
+async def test_originate_rings_the_extension_then_dials_out(lab_freepbx: Lab) -> None:
+    """Click-to-dial: AMI ``Originate`` of ``PJSIP/201`` into ``from-internal``/<number>. 201 rings and
+    answers first; then FreePBX's own outbound route (outrt-1, 1NXXNXXXXXX: sent as dialled) calls the
+    number on the trunk, and the PSTN phone gets it with 201's caller ID."""
+    lab = lab_freepbx
+    number = "1412555" + lab.new_caller_number()[-4:]
+    async with lab.ami_session() as ami:
+        phones = await lab.start_phones({"201": "answer", "pstn": "answer"}, timeout=40)
+        try:
+            resp = await ami.action({"Action": "Originate", "Channel": "PJSIP/201", "Async": "true",
+                                     "Context": "from-internal", "Exten": number, "Priority": "1",
+                                     "CallerID": "201", "Timeout": "20000"})
+            assert resp.get("Response") == "Success", dict(resp)
+            out = await ami.wait_for(lambda e: e.name == "DialEnd" and e.get("DialStatus") == "ANSWER"
+                                     and e.get("DestChannel", "").startswith("PJSIP/sipptrunk-"), timeout=30)
+            await ami.action({"Action": "Hangup", "Channel": out["Channel"]})
+            events = await ami.wait_call_end(out["Linkedid"], timeout=20)
+        finally:
+            result = await phones.wait()
+    first = named(events, "Newchannel")[0]
+    assert first["Channel"].startswith("PJSIP/201-") and first["Channel"] == out["Channel"]
+    # Originate dials 201 (no calling channel), 201 answers, and only then is the number dialled
+    dials = [(e.name, e["DestChannel"].rsplit("-", 1)[0], e.get("DialStatus", ""))
+             for e in events if e.name in ("DialBegin", "DialEnd")]
+    assert dials == [("DialBegin", "PJSIP/201", ""), ("DialEnd", "PJSIP/201", "ANSWER"),
+                     ("DialBegin", "PJSIP/sipptrunk", ""), ("DialEnd", "PJSIP/sipptrunk", "ANSWER")]
+    # the route (included into from-internal, so AMI names that context) hands the number to the trunk macro
+    assert named(events, "Newexten", Context="from-internal", Application="Gosub",
+                 AppData=f"macro-dialout-trunk,s,1(1,{number},,off)")
+    contexts = {e["Context"] for e in named(events, "Newexten", Channel=first["Channel"])}
+    assert {"macro-dialout-trunk", "trunk-dial-with-exten"} <= contexts
+    assert result.callees["201"].received("INVITE")
+    invite = result.callees["pstn"].received("INVITE")[0]
+    assert invite.startswith(f"INVITE sip:{number}@")
+    assert result.invite_from_name("pstn") == "Alice"                # AMPUSER 201's name, FreePBX's own CID

@@ -5,6 +5,7 @@ Linkedid."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from pathlib import Path
 
@@ -66,8 +67,9 @@ async def test_inbound_trunk_call_answered(lab: Lab) -> None:
     assert any(c["Disposition"] == "ANSWERED" and c["LastApplication"] == "Dial" for c in cdrs)
 
 
-async def test_internal_extension_calls_out(lab_plain: Lab) -> None:
-    lab = lab_plain
+async def test_internal_extension_calls_out(lab: Lab) -> None:
+    # freepbx17: 201's phone authenticates with its generated credentials; FreePBX's outbound route "pstn"
+    # (outrt-1 -> macro-dialout-trunk) dials the number as dialled on the trunk, with the user's caller ID
     number = "4125550" + lab.new_caller_number()[-3:]
     result, events = await run_call(lab, number, "201", caller_name="Alice Agent", internal=True,
                                     callees={"pstn": "answer"}, hold_ms=1500)
@@ -78,10 +80,17 @@ async def test_internal_extension_calls_out(lab_plain: Lab) -> None:
     assert first["Channel"].startswith("PJSIP/201-")
     assert first["Context"] == "from-internal"
     assert first["Exten"] == number
+    trunk = {"plain": "PJSIP/pstn-", "freepbx17": "PJSIP/sipptrunk-"}[lab.dialplan]
+    (begin,) = [e for e in named(events, "DialBegin") if e["DestChannel"].startswith(trunk)]
+    assert begin["Channel"] == first["Channel"] and begin["DialString"].startswith(number)
     (answered,) = named(events, "DialEnd", DialStatus="ANSWER")
-    assert answered["DestChannel"].startswith("PJSIP/pstn-")
+    assert answered["DestChannel"].startswith(trunk)
     invite = result.callees["pstn"].received("INVITE")[0]
     assert invite.startswith(f"INVITE sip:{number}@")
+    # the caller ID the provider sees: plain passes the phone's; FreePBX sets the extension's (AMPUSER)
+    shown = {"plain": "Alice Agent", "freepbx17": "Alice"}[lab.dialplan]
+    assert result.invite_from_name("pstn") == shown
+    assert re.search(r"^From:.*<sip:201@", invite, re.M | re.I), invite
 
 
 # ------------------------------------------------------------------------------------- ring group

@@ -40,12 +40,15 @@ def test_overlay_directives_apply(tmp_path) -> None:
     """The overlay replaces a generated context whole and appends new blocks; a missing context: an error."""
     (tmp_path / "extensions_additional.conf").write_text(
         "[cidlookup]\nexten => old,1,Noop()\n\n;--== end of [cidlookup] ==--;\n\n"
+        "[outbound-allroutes]\ninclude => outbound-allroutes-custom\nexten => foo,1,Noop(bar)\n\n"
+        ";--== end of [outbound-allroutes] ==--;\n\n"
         "[other]\nexten => x,1,Noop()\n")
     (tmp_path / "manager_custom.conf").write_text("[pbxbridge]\n")
     lab_freepbx17.apply_overlay(tmp_path, OVERLAY.read_text(), {"HTTP_PORT": "8734"})
     text = (tmp_path / "extensions_additional.conf").read_text()
     assert "exten => old" not in text and "http://127.0.0.1:8734/cid?number=" in text
     assert "[other]\nexten => x,1,Noop()" in text and "[ivr-1]" in text
+    assert text.count("\n[outbound-allroutes]\n") == 1 and "include => outrt-1 ; pstn\n" in text
     assert "[pbxbridge-filtered]" in (tmp_path / "manager_custom.conf").read_text()
     (tmp_path / "extensions_additional.conf").write_text("[other]\n")
     with pytest.raises(ValueError, match="no \\[cidlookup\\] block"):

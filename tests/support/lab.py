@@ -607,9 +607,10 @@ _CALLEE_XML: dict[str, str] = {
 
 
 class CallHandle:
-    """A call in progress (sipp caller + phones running). ``await wait()`` gives the CallResult."""
+    """A call in progress (sipp caller + phones running; no caller: ``Lab.start_phones``, a call Asterisk
+    starts itself). ``await wait()`` gives the CallResult."""
 
-    def __init__(self, lab: Lab, workdir: Path, caller: asyncio.subprocess.Process,
+    def __init__(self, lab: Lab, workdir: Path, caller: asyncio.subprocess.Process | None,
                  callees: dict[str, asyncio.subprocess.Process], timeout: float) -> None:
         self.lab, self.workdir, self.timeout = lab, workdir, timeout
         self._caller, self._callees = caller, callees
@@ -626,16 +627,18 @@ class CallHandle:
     async def wait(self) -> CallResult:
         if self._result is not None:
             return self._result
-        caller_rc: int | None
-        try:
-            caller_rc = await asyncio.wait_for(self._caller.wait(), self.timeout)
-        except TimeoutError:
-            caller_rc = await _stop_proc(self._caller)
-            caller_rc = None
+        caller_rc: int | None = None
+        if self._caller is not None:
+            try:
+                caller_rc = await asyncio.wait_for(self._caller.wait(), self.timeout)
+            except TimeoutError:
+                await _stop_proc(self._caller)
+        # after the caller: a few seconds for the phones; without a caller the phones are the call
+        deadline = time.monotonic() + (8 if self._caller is not None else self.timeout)
         callees: dict[str, SippResult] = {}
         for ext, proc in self._callees.items():
             try:  # a phone in a finished call ends by itself; one that was never called is stopped
-                rc: int | None = await asyncio.wait_for(proc.wait(), 8)
+                rc: int | None = await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 await _stop_proc(proc)
                 rc = None
@@ -645,7 +648,7 @@ class CallHandle:
         return self._result
 
     async def abort(self) -> None:
-        for proc in [self._caller, *self._callees.values()]:
+        for proc in [*([self._caller] if self._caller else []), *self._callees.values()]:
             await _stop_proc(proc)
 
 
@@ -775,27 +778,12 @@ class Lab:
         Asterisk hangs up, at most ``hold_ms``). callee: "answer" (after 1 s of ringing), "ring" (never
         answers), "busy" (486), "refer" (answers, then blind-transfers the caller to ``refer_to`` by REFER
         ``refer_after_ms`` after answering, then hangs up). ``internal``: the call comes from extension 201's
-        phone (127.0.0.2 / From 201).
+        phone (127.0.0.2 / From ``caller_num``; freepbx17: it authenticates with the generated credentials).
         """
-        n = next(self._calls)
-        workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{exten}-", dir=self.workdir))
+        n, workdir, media = self._new_call(exten)
         ports = self.ports
-        # concurrent calls each get their own caller SIP port and media ports (8 slots); a phone has one
-        # fixed port (its contact), so two concurrent calls must not ring the same phone
         slot = n % 8
-        media = ports.media_base + 400 * slot
-        procs: dict[str, asyncio.subprocess.Process] = {}
-        for i, (ext, mode) in enumerate((callees or {}).items()):
-            # a phone ignores what its scenario does not expect (e.g. a BYE racing its own)
-            extra = ["-s", ext, "-default_behaviors", "all,-abortunexp"]
-            if mode == "refer":
-                target = f"sip:{refer_to}@127.0.0.1:{ports.sip}"
-                extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
-            procs[ext] = await self._sipp(
-                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", ports.callee(ext),
-                media + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
-        if procs:
-            await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
+        procs = await self._start_phones(workdir, media, callees or {}, refer_to, refer_after_ms)
         if caller in ("dtmf", "wait"):
             scenario = workdir / "uac-dtmf.xml"
             scenario.write_text(dtmf_caller_xml(digits if caller == "dtmf" else "", dtmf_trigger,
@@ -807,9 +795,62 @@ class Lab:
                  "-key", "caller_name", caller_name, "-d", str(hold_ms),
                  # FreePBX's Dial options and connected-line updates send extra 180s: tolerate them
                  "-default_behaviors", "all,-abortunexp"]
+        if internal and self.dialplan == "freepbx17":
+            scenario, auth = self._freepbx_phone_caller(caller, caller_num)
+            extra += auth
         proc = await self._sipp(scenario, ip, ports.caller + 2 * slot + (1 if internal else 0), media,
                                 workdir / "caller.log", workdir, extra, timeout_s=int(timeout))
         return CallHandle(self, workdir, proc, procs, timeout + 5)
+
+    def _new_call(self, label: str) -> tuple[int, Path, int]:
+        """Call number, its sipp work dir, its media port base. Concurrent calls each get their own caller
+        SIP port and media ports (8 slots); a phone has one fixed port (its contact), so two concurrent
+        calls must not ring the same phone."""
+        n = next(self._calls)
+        workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{label}-", dir=self.workdir))
+        return n, workdir, self.ports.media_base + 400 * (n % 8)
+
+    async def _start_phones(self, workdir: Path, media: int, callees: Mapping[str, CalleeMode],
+                            refer_to: str = "202", refer_after_ms: int = 1000,
+                            ) -> dict[str, asyncio.subprocess.Process]:
+        procs: dict[str, asyncio.subprocess.Process] = {}
+        for i, (ext, mode) in enumerate(callees.items()):
+            port = self.ports.callee(ext)
+            for _ in range(20):  # a phone of the previous call may still be letting go of it (2 s at most)
+                if _port_free(port, socket.SOCK_DGRAM):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise LabError(f"phone {ext}'s port {port}/udp is in use by something else")
+            # a phone ignores what its scenario does not expect (e.g. a BYE racing its own)
+            extra = ["-s", ext, "-default_behaviors", "all,-abortunexp"]
+            if mode == "refer":
+                target = f"sip:{refer_to}@127.0.0.1:{self.ports.sip}"
+                extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
+            procs[ext] = await self._sipp(
+                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", port,
+                media + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
+        if procs:
+            await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
+        return procs
+
+    async def start_phones(self, callees: Mapping[str, CalleeMode], timeout: float = 60.0,  # noqa: ASYNC109
+                           ) -> CallHandle:
+        """Only phones, no sipp caller: for a call Asterisk starts itself (AMI ``Originate``). The handle's
+        ``wait()`` waits up to ``timeout`` for the phones to end (``CallResult.caller`` is empty)."""
+        _, workdir, media = self._new_call("phones")
+        return CallHandle(self, workdir, None, await self._start_phones(workdir, media, callees), timeout)
+
+    def _freepbx_phone_caller(self, caller: CallerMode, ext: str) -> tuple[Path, list[str]]:
+        """freepbx17 ``internal``: the caller is extension ``ext``'s phone (From user = the PJSIP endpoint),
+        challenged by Asterisk, answering with the credentials FreePBX generated (pjsip.auth.conf)."""
+        if caller != "bye":
+            raise LabError(f"freepbx17 internal calls support caller='bye' only, not {caller!r}")
+        creds = lab_freepbx17.credentials(self.controller.etc)
+        if ext not in creds:
+            raise LabError(f"no generated PJSIP credentials for extension {ext!r} ({sorted(creds)})")
+        user, password = creds[ext]
+        return LAB_DIR / "sipp/uac-call-bye-auth.xml", ["-au", user, "-ap", password]
 
     async def call(self, exten: str, **kw: object) -> CallResult:
         """``start_call`` + ``wait``: one complete call (keywords as in ``start_call``)."""
