@@ -57,16 +57,28 @@ def test_non_lab_suite_passes_on_debian13_python313() -> None:
              "-m 'not lab and not host'")
     env = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "PYTHONPATH=/src",
            "PYTHONDONTWRITEBYTECODE=1", *(["CI=" + os.environ["CI"]] if os.environ.get("CI") else [])]
-    # Everything below happens in the new namespaces: the mounts vanish with the process.
+    # The real FreePBX 17 files (the tracker's trace tests read them), read-only at /freepbx17.
+    freepbx = os.environ.get("PBX_BRIDGE_FREEPBX17", "")
+    freepbx_mount: list[str] = []
+    if freepbx and Path(freepbx).is_dir():
+        env.append("PBX_BRIDGE_FREEPBX17=/freepbx17")
+        freepbx_mount = [f"mkdir -p {root}/freepbx17",
+                         f"mount --bind {shlex.quote(str(Path(freepbx).resolve()))} {root}/freepbx17",
+                         f"mount -o remount,bind,ro {root}/freepbx17"]
+    # Everything below happens in the new namespaces: the mounts vanish with the process. The chroot is
+    # bind-mounted onto itself first, so that inside it "/" is a mount point and the tests' own private
+    # mount namespaces (the full-disk fault test) work there too.
     script = "\n".join([
         "set -e",
         "ip link set lo up",
+        f"mount --bind {root} {root}",
         f"mount --rbind /dev {root}/dev",
         f"mount -t proc proc {root}/proc",
         f"mount -t tmpfs -o mode=1777 tmpfs {root}/tmp",
         f"mkdir -p {root}/src",
         f"mount --bind {shlex.quote(str(REPO))} {root}/src",
         f"mount -o remount,bind,ro {root}/src",
+        *freepbx_mount,
         f"exec chroot {root} env -i {' '.join(shlex.quote(e) for e in env)} sh -c {shlex.quote(inner)}",
     ])
     proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--fork",

@@ -74,6 +74,9 @@ async def cid_stack(sim: Any, state_dir: Path, *, fastagi_port: int = 0, http_po
     await face.start()
     base = f"http://127.0.0.1:{face.bound_port}"
     try:
+        if face.bound_port is None:  # a fixed port (the lab's cidlookup door) held by someone else
+            raise RuntimeError(f"the caller-ID HTTP door could not listen on 127.0.0.1:{http_port}: "
+                               f"{face.health().detail} (set PBX_BRIDGE_LAB_HTTP_PORT to move the lab's)")
         yield CidStack(settings, sync, callerid, server, base, metrics)
     finally:
         import asyncio

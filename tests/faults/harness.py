@@ -87,11 +87,13 @@ _PENDING_SQL = "SELECT COUNT(*) FROM outbox WHERE state='pending'"
 
 def _pending_in_namespace(pid: int, db: Path) -> int:
     # SQLite resolves /proc/<pid>/root to "/", so the file on the daemon's tmpfs is read from inside.
+    # ``-r``: keep the daemon's root directory (entering a mount namespace would otherwise reset it to
+    # the namespace's real root, which is not ours when the suite itself runs in a chroot: Debian 13).
     code = ("import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True, timeout=1); "
             f"print(c.execute({_PENDING_SQL!r}).fetchone()[0])")
     try:
-        out = subprocess.run(["nsenter", "-t", str(pid), "-m", "--", sys.executable, "-c", code, str(db)],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["nsenter", "-t", str(pid), "-m", "-r", "--", sys.executable, "-c", code,
+                              str(db)], capture_output=True, text=True, timeout=10)
         return int(out.stdout.strip())
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return -1
