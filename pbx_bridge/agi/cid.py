@@ -33,6 +33,7 @@ from pbx_bridge.directory.ascii_name import ascii_name
 from pbx_bridge.directory.model import LookupResult, MatchKind
 from pbx_bridge.directory.safe_name import freepbx_safe
 from pbx_bridge.directory.settings import CallerIdSettings
+from pbx_bridge.log_limits import clip
 
 __all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables",
            "door_guard", "door_lookup", "door_text", "live_flag"]
@@ -81,7 +82,7 @@ async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | Non
         async with asyncio.timeout(door_guard() if guard is None else guard):
             result = await callerid.lookup(number, live=live)
     except TimeoutError:
-        log.warning("caller-ID lookup of %s took longer than the door's guard; answering none", number)
+        log.warning("caller-ID lookup of %s took longer than the door's guard; answering none", clip(number))
         result = LookupResult(match=MatchKind.NONE, number="", source="none")
     except Exception:
         log.exception("caller-ID lookup failed; answering none")
