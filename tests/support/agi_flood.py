@@ -73,52 +73,42 @@ def flood_result(proc: subprocess.Popen[bytes]) -> dict[str, int]:
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
 
 
-async def _slow(port: int, end: float, counts: dict[str, int]) -> None:
+async def _occupy(port: int, end: float, counts: dict[str, int], payload: bytes, opened: str, closed: str,
+                  *, answer_first: bool) -> None:
+    """Hold one connection at a time until ``end``: send ``payload``, then wait for the server to let go
+    (after its first line when ``answer_first``); re-open as soon as it closes. Bounded by the deadline."""
     loop = asyncio.get_running_loop()
-    while loop.time() < end:          # bounded by the deadline
+    while loop.time() < end:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             counts["connect_failed"] += 1
             await asyncio.sleep(0.05)
             continue
-        counts["opened"] += 1
+        counts[opened] += 1
         try:
-            writer.write(b"agi_network: yes\n")
+            writer.write(payload)
             async with asyncio.timeout(max(0.01, end - loop.time())):
-                await reader.read()
-            counts["closed_by_server"] += 1
+                if not answer_first or await reader.readline():
+                    await reader.read()
+            counts[closed] += 1
         except TimeoutError:
             pass
         except OSError:
-            counts["closed_by_server"] += 1
+            counts[closed] += 1
         finally:
             writer.close()
+
+
+async def _slow(port: int, end: float, counts: dict[str, int]) -> None:
+    """Half an environment, never finished."""
+    await _occupy(port, end, counts, b"agi_network: yes\n", "opened", "closed_by_server", answer_first=False)
 
 
 async def _sitter(port: int, end: float, counts: dict[str, int]) -> None:
     """A whole environment, then the server's first command is never answered; again when pushed out."""
-    loop = asyncio.get_running_loop()
-    while loop.time() < end:          # bounded by the deadline
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            counts["connect_failed"] += 1
-            await asyncio.sleep(0.05)
-            continue
-        counts["sat"] += 1
-        try:
-            writer.write(_env(port, "15550009999"))
-            async with asyncio.timeout(max(0.01, end - loop.time())):
-                if await reader.readline():
-                    await reader.read()       # sit on the question until the server lets go
-            counts["sitters_closed_by_server"] += 1
-        except TimeoutError:
-            pass
-        except OSError:
-            counts["sitters_closed_by_server"] += 1
-        finally:
-            writer.close()
+    await _occupy(port, end, counts, _env(port, "15550009999"), "sat", "sitters_closed_by_server",
+                  answer_first=True)
 
 
 async def _junk(port: int, lines: int, counts: dict[str, int]) -> None:
