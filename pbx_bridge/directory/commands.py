@@ -61,7 +61,7 @@ async def _open(ctx: Any, stack: AsyncExitStack, *, sync_now: bool = False) -> t
     stack.callback(store.close)
     itflow = Itflow.from_settings(settings)
     stack.push_async_callback(itflow.aclose)
-    directory = DirectorySync(settings, itflow, store, NumberPlan(settings.numbers))
+    directory = DirectorySync(settings.directory, itflow, store, NumberPlan(settings.numbers))
     if not directory.load() or sync_now:
         if not sync_now:
             print("pbx-bridge: no directory stored yet; syncing from ITFlow first", file=sys.stderr)
@@ -92,7 +92,7 @@ def _describe(r: LookupResult) -> str:
 
 
 async def _lookup(ctx: Any) -> int:
-    from pbx_bridge.directory.lookup import CallerId
+    from pbx_bridge.callerid.service import CallerId
 
     args = ctx.args
     settings = ctx.settings()
@@ -110,7 +110,7 @@ async def _lookup(ctx: Any) -> int:
             directory, itflow = await _open(ctx, stack)
         except SyncError as exc:
             return _fail(exc)
-        callerid = CallerId(directory, itflow, plan, settings)
+        callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
         stack.push_async_callback(callerid.aclose)
         budget = settings.itflow.timeout if args.live else None
         result = await callerid.lookup(args.number, live=True if args.live else None, budget=budget)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from pbx_bridge.callerid_http import cid_guard, cid_routes
+from pbx_bridge.callerid.http import cid_guard, cid_routes
 from pbx_bridge.http import HttpFace
 from tests.agi.http_face import callerid
 
@@ -21,8 +21,8 @@ async def face() -> AsyncIterator:
     async def start(directory: Any, settings: Any = None, *,
                     extra: list[web.RouteDef] | None = None, **kwargs: Any) -> int:
         settings = settings or callerid()
-        f = HttpFace("127.0.0.1", 0, [*cid_routes(directory, settings), *(extra or [])],
-                     front=[cid_guard(settings)], **kwargs)
+        f = HttpFace("127.0.0.1", 0, [*cid_routes(directory, settings.callerid), *(extra or [])],
+                     front=[cid_guard(settings.callerid)], **kwargs)
         await f.start()
         faces.append(f)
         assert f.bound_port is not None

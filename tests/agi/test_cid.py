@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pbx_bridge.agi.cid import cid_options, cid_route, contract_variables
 from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.callerid.contract import contract_variables
+from pbx_bridge.callerid.route import cid_options, cid_route
 from pbx_bridge.directory.model import LookupResult, MatchKind, Party, PartyKind
 from tests.agi.peer import HANG_GUARD, Peer, env_block, parse_args
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pbx_bridge.directory.settings import CallerIdSettings
+from pbx_bridge.callerid.settings import CallerIdSettings
 from tests.agi.http_face import raw_get
 from tests.agi.peer import Peer, env_block, parse_args
 from tests.agi.stack import cid_stack

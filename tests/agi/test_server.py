@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from pbx_bridge.agi.errors import AgiHangup, AgiTimeout, AgiUsageError
-from pbx_bridge.agi.server import AgiSession, FastAgiServer
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.agi.session import AgiSession
 from pbx_bridge.metrics import Metrics
 from tests.agi.peer import HANG_GUARD, Peer, env_block
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from pbx_bridge.agi.server import AgiSession
+from pbx_bridge.agi.session import AgiSession
 from tests.agi import test_server
 from tests.agi.peer import HANG_GUARD, Peer, env_block
 from tests.agi.test_server import Factory

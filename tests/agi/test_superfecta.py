@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pbx_bridge.directory.settings import CallerIdSettings
+from pbx_bridge.callerid.settings import CallerIdSettings
 from tests.agi.http_face import raw_get
 from tests.agi.stack import cid_stack
 from tests.agi.test_cid import Directory, contact

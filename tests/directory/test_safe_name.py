@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pbx_bridge.agi.cid import door_text
+from pbx_bridge.callerid.door import door_text
 from pbx_bridge.directory.ascii_name import ascii_name
 from pbx_bridge.directory.display import cut
 from pbx_bridge.directory.safe_name import UNSAFE_CHARACTERS, freepbx_safe
