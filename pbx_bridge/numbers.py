@@ -211,7 +211,7 @@ class NumberPlan:
         national = phonenumbers.national_significant_number(n)
         cc = str(n.country_code)
         out = [national, cc + national]
-        region = phonenumbers.region_code_for_country_code(n.country_code)
+        region = phonenumbers.region_code_for_country_code(n.country_code or 0)
         trunk = phonenumbers.ndd_prefix_for_region(region, True) if region not in ("ZZ", "001") else None
         if trunk and not national.startswith(trunk):
             out.append(trunk + national)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -27,8 +28,8 @@ from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.display import cut, sanitize
 from pbx_bridge.directory.index import DirectoryIndex, resolve
 from pbx_bridge.directory.model import LookupResult, MatchKind, NumberLabel, Party
+from pbx_bridge.directory.parties import contact_party
 from pbx_bridge.directory.settings import DirectorySettings
-from pbx_bridge.directory.sync import contact_party
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.errors import ItflowError
 from pbx_bridge.itflow.legacy import LegacyClient
@@ -191,7 +192,7 @@ class CallerId:
                 return LookupResult(MatchKind.NONE, e164, source="none")
             task = asyncio.get_running_loop().create_task(self._live_guarded(e164), name=f"cid-live-{e164}")
             self._inflight[e164] = task
-            task.add_done_callback(lambda _t, k=e164: self._inflight.pop(k, None))
+            task.add_done_callback(functools.partial(self._done, e164))
         try:
             # shield: the budget ends our wait, not the request (its answer is cached for the next call).
             wait = max(0.0, deadline - time.perf_counter())
@@ -280,6 +281,9 @@ class CallerId:
                                                                        self.dcfg.max_name_bytes),
                                     source="live")
         return LookupResult(MatchKind.NONE, e164, source="live")
+
+    def _done(self, e164: str, _task: asyncio.Task[LookupResult | None]) -> None:
+        self._inflight.pop(e164, None)
 
     def _count_cache(self, what: str) -> None:
         if self.metrics is not None:
