@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pbx_bridge.agi.server import FastAgiServer
-from pbx_bridge.callerid.contract import contract_variables
 from pbx_bridge.callerid.route import cid_options, cid_route
 from pbx_bridge.directory.model import LookupResult, MatchKind, Party, PartyKind
 from tests.agi.peer import HANG_GUARD, Peer, env_block, parse_args
@@ -111,13 +110,7 @@ async def test_newline_in_a_name_cannot_inject_a_command(serve) -> None:
     assert parse_args(peer.commands[0])[3] == "Evil'EXEC System 'id"
 
 
-def test_options_and_contract_values() -> None:
+def test_options() -> None:
     assert cid_options(["201"], {}) == {"live": None}
     assert cid_options(["live=yes"], {}) == {"live": True}
     assert cid_options([], {"live": "0"}) == {"live": False}
-    amb = LookupResult(match=MatchKind.AMBIGUOUS, number="+14125550101", display="+14125550101")
-    assert contract_variables(amb) == {
-        "ITFLOW_MATCH": "ambiguous", "ITFLOW_NAME": "+14125550101",
-        "ITFLOW_CLIENT_ID": "", "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_ID": ""}
-    legacy = LookupResult(match=MatchKind.LEGACY, number="+14125550101", display="Bob", source="live")
-    assert contract_variables(legacy)["ITFLOW_MATCH"] == "legacy"
