@@ -40,9 +40,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
     from pbx_bridge.balance.settings import read_secret
-    from pbx_bridge.callerid.door import door_guard
     from pbx_bridge.callerid.http import cid_guard, cid_routes
-    from pbx_bridge.callerid.route import cid_route
+    from pbx_bridge.callerid.route import cid_route, door_guard
     from pbx_bridge.callerid.service import CallerId
     from pbx_bridge.directory.http import directory_routes
     from pbx_bridge.directory.service import DirectorySync

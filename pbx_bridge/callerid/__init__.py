@@ -1,8 +1,8 @@
 """Caller ID: who is calling, from the directory (or ITFlow live), through every door the PBX asks.
 
 Modules: ``settings`` (the ``callerid`` section), ``service`` (``CallerId``: index, live ITFlow, cache),
-``contract`` (the ``ITFLOW_*`` channel variables and the ``live=`` flag), ``door`` (the answer every door
-gives, within its guard), ``route`` (the FastAGI ``cid`` route), ``http`` (the HTTP door ``/cid``,
+``contract`` (the ``ITFLOW_*`` channel variables and the ``live=`` flag), ``route`` (the FastAGI ``cid``
+route, and the guarded answer every door gives), ``http`` (the HTTP door ``/cid``,
 ``/cid.json``, ``/cid.agi`` and its guard). Caller ID's classic door is the AGI script ``agi/itflow-cid``
 at the repository root, which asks ``/cid.agi``.
 """
@@ -10,9 +10,8 @@ at the repository root, which asks ``/cid.agi``.
 from __future__ import annotations
 
 from pbx_bridge.callerid.contract import CONTRACT_VARIABLES, contract_variables, live_flag
-from pbx_bridge.callerid.door import CallerIdLookup, door_guard, door_lookup, door_text
 from pbx_bridge.callerid.http import cid_guard, cid_routes
-from pbx_bridge.callerid.route import cid_route
+from pbx_bridge.callerid.route import CallerIdLookup, cid_route, door_guard, door_lookup, door_text
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.callerid.settings import CallerIdSettings
 

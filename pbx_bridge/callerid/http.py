@@ -36,7 +36,7 @@ from aiohttp import web
 
 from pbx_bridge.agi.protocol import sanitize_value
 from pbx_bridge.callerid.contract import contract_variables, live_flag
-from pbx_bridge.callerid.door import CallerIdLookup, door_guard, door_lookup, door_text
+from pbx_bridge.callerid.route import CallerIdLookup, door_guard, door_lookup, door_text
 from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.model import LookupResult
 

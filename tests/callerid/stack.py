@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pbx_bridge.agi.server import FastAgiServer
-from pbx_bridge.callerid.door import door_guard, door_lookup
 from pbx_bridge.callerid.http import cid_guard, cid_routes
-from pbx_bridge.callerid.route import cid_route
+from pbx_bridge.callerid.route import cid_route, door_guard, door_lookup
 from pbx_bridge.config import FastAgiSettings, ItflowSettings, Settings
 from pbx_bridge.http import HttpFace
 from pbx_bridge.metrics import Metrics
