@@ -42,8 +42,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.config import Settings, parse_settings
-from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.simulator import Simulator
@@ -174,7 +174,8 @@ async def section_down(ctx: Ctx) -> Figures:
     ctx.sim.down = False
     # The failures above paused live lookups (live_cooldown): later sections get a fresh CallerId.
     await ctx.callerid.aclose()
-    ctx.callerid = CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings)
+    ctx.callerid = CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid,
+                            ctx.settings.directory)
     worst_unknown = max(unknown_samples or [0.0]) * 1000
     fig = Figures.from_samples("ITFlow down (known numbers)", samples, correct, wall,
                                f"+{len(unknown)} unknown numbers: worst {worst_unknown:.1f} ms "
@@ -337,12 +338,13 @@ class _TimedLookup:
 
 async def _fastagi_server(ctx: Ctx) -> tuple[Any, list[float], _TimedLookup]:
     """The daemon's wiring (metrics on, as in the daemon), the route timed from env read to last reply."""
-    from pbx_bridge.agi.cid import cid_route
     from pbx_bridge.agi.server import FastAgiServer
+    from pbx_bridge.callerid.route import cid_route
     from pbx_bridge.metrics import Metrics
 
     metrics = Metrics()
-    lookup = _TimedLookup(CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings, metrics))
+    lookup = _TimedLookup(CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid,
+                                   ctx.settings.directory, metrics))
     route = cid_route(lookup)
     server_side: list[float] = []
     perf = time.perf_counter
@@ -467,10 +469,11 @@ async def _http_get(port: int, target: str) -> bytes:
 
 async def _serve_http(ctx: Ctx) -> tuple[Any, int]:
     """The daemon's own HTTP face: allow-list middleware and the caller-name door's outer error guard."""
-    from pbx_bridge.callerid_http import cid_guard, cid_routes
+    from pbx_bridge.callerid.http import cid_guard, cid_routes
     from pbx_bridge.http import HttpFace
 
-    face = HttpFace("127.0.0.1", 0, cid_routes(ctx.callerid, ctx.settings), front=[cid_guard(ctx.settings)])
+    face = HttpFace("127.0.0.1", 0, cid_routes(ctx.callerid, ctx.settings.callerid),
+                    front=[cid_guard(ctx.settings.callerid)])
     await face.start()
     assert face.bound_port is not None
     return face, face.bound_port
@@ -562,11 +565,11 @@ async def build_ctx(args: argparse.Namespace, workdir: Path) -> tuple[Ctx, float
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings)
     plan = NumberPlan(settings.numbers)
-    directory = DirectorySync(settings, itflow, store, plan)
+    directory = DirectorySync(settings.directory, itflow, store, plan)
     t0 = time.perf_counter()
     await directory.sync()
     sync_s = time.perf_counter() - t0
-    callerid = CallerId(directory, itflow, plan, settings)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
     return Ctx(sim, settings, store, itflow, plan, directory, callerid, known, unknown, args, workdir), sync_s
 
 

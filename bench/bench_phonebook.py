@@ -111,7 +111,7 @@ async def run(entries: int, workdir: Path) -> int:
     itflow = Itflow.from_settings(settings)
     store = Store.in_state_dir(settings.state_dir)
     plan = NumberPlan(settings.numbers)
-    directory = DirectorySync(settings, itflow, store, plan)
+    directory = DirectorySync(settings.directory, itflow, store, plan)
     directory.load()
     service = PhonebookService(settings, directory, plan)
     publisher = service.publisher

@@ -48,13 +48,14 @@ def _feature_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here so a broken optional feature never breaks --help of the others.
     from pbx_bridge import demo, service_commands
     from pbx_bridge.balance import commands as balance
+    from pbx_bridge.callerid import commands as callerid
     from pbx_bridge.directory import commands as directory
     from pbx_bridge.itflow import commands as itflow
     from pbx_bridge.phonebook import commands as phonebook
     from pbx_bridge.tickets import commands as tickets
 
-    return [service_commands.register, itflow.register, directory.register, balance.register,
-            phonebook.register, tickets.register, demo.register]
+    return [service_commands.register, itflow.register, callerid.register, directory.register,
+            balance.register, phonebook.register, tickets.register, demo.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pbx_bridge.allow import networks
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
+from pbx_bridge.callerid.settings import CallerIdSettings
+from pbx_bridge.directory.settings import DirectorySettings
+from pbx_bridge.numbers import NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings

@@ -5,7 +5,7 @@ Why: Asterisk's ``CURL()`` makes any body the caller's name, and libcurl sends a
 non-ASCII byte unencoded. aiohttp's parser refuses such a request line *before* any middleware runs and
 answers ``Invalid char in url query: ... b'GET //cid?number=...'`` -- a text that would become the
 caller's name, repeating the (caller-controlled) number inside it. The middleware guard of
-``callerid_http`` covers everything after parsing; this covers the parser, and the one HTTP error aiohttp
+``callerid.http`` covers everything after parsing; this covers the parser, and the one HTTP error aiohttp
 raises after parsing but *before* any middleware: a route's ``Expect:`` check (417 ``Unknown Expect: <the
 header>``).
 

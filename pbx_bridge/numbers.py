@@ -20,10 +20,11 @@ from typing import Literal
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
+from pydantic import Field, field_validator
 
-from pbx_bridge.directory.settings import NumbersSettings
+from pbx_bridge.settings_base import Section
 
-__all__ = ["FORMS", "Form", "NumberPlan"]
+__all__ = ["FORMS", "Form", "NumberPlan", "NumbersSettings"]
 
 Form = Literal["e164", "e164-no-plus", "national", "international"]
 FORMS: tuple[str, ...] = ("e164", "e164-no-plus", "national", "international")
@@ -32,6 +33,57 @@ _NON_DIGITS = re.compile(r"\D")
 # Characters a caller number may carry besides digits; anything else (letters, '@', ...) is not a number
 # we look up (SIP URIs, names in the number field).
 _NUMBERISH = re.compile(r"^\+?[\d\s().\-/]*(?:(?:x|ext\.?|;ext=)\s*\d+)?$", re.IGNORECASE)
+
+
+class NumbersSettings(Section):
+    """Config section ``numbers``: how caller numbers and ITFlow's numbers are read."""
+
+    default_region: str = Field(
+        default="US", description="ISO 3166 region of numbers without a country code (US, GB, DE, ...)")
+    international_prefixes: list[str] = Field(
+        default_factory=lambda: ["011", "00"],
+        description="dialled before a country code (011 in North America, 00 in most other places)")
+    outside_line_prefix: str = Field(
+        default="", description="digit(s) the PBX or ITFlow may put before an outside number, e.g. 9")
+    internal_pattern: str = Field(
+        default=r"^\d{2,6}$", description="regex: a caller number matching it is an internal extension")
+    anonymous_values: list[str] = Field(
+        default_factory=lambda: ["anonymous", "unknown", "restricted", "private", "unavailable", "withheld"],
+        description="caller numbers (case-insensitive) that mean 'no number'; never looked up")
+    local_area_code: str = Field(
+        default="", description="area code for local-only numbers (7 digits in NANP); empty: refuse them")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        v = v.strip().upper()
+        if v not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {v!r} (an ISO 3166 code such as US, GB, DE)")
+        return v
+
+    @field_validator("international_prefixes")
+    @classmethod
+    def _prefixes(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.isdigit():
+                raise ValueError(f"international prefix {p!r} must be digits")
+        return v
+
+    @field_validator("outside_line_prefix", "local_area_code")
+    @classmethod
+    def _digits(cls, v: str) -> str:
+        if v and not v.isdigit():
+            raise ValueError("must be digits (or empty)")
+        return v
+
+    @field_validator("internal_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return v
 
 
 class NumberPlan:
@@ -159,7 +211,7 @@ class NumberPlan:
         national = phonenumbers.national_significant_number(n)
         cc = str(n.country_code)
         out = [national, cc + national]
-        region = phonenumbers.region_code_for_country_code(n.country_code)
+        region = phonenumbers.region_code_for_country_code(n.country_code or 0)
         trunk = phonenumbers.ndd_prefix_for_region(region, True) if region not in ("ZZ", "001") else None
         if trunk and not national.startswith(trunk):
             out.append(trunk + national)

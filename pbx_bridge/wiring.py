@@ -18,9 +18,9 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pbx_bridge.callerid.service import CallerId
     from pbx_bridge.component import Component
     from pbx_bridge.config import Settings
-    from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.metrics import Metrics
     from pbx_bridge.numbers import NumberPlan
@@ -35,15 +35,15 @@ log = logging.getLogger(__name__)
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
     from aiohttp import web
 
-    from pbx_bridge.agi.cid import cid_route, door_guard
     from pbx_bridge.agi.server import FastAgiServer
     from pbx_bridge.balance.dialogue import BalanceService
     from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
     from pbx_bridge.balance.route import balance_route
     from pbx_bridge.balance.settings import read_secret
-    from pbx_bridge.callerid_http import cid_guard, cid_routes
+    from pbx_bridge.callerid.http import cid_guard, cid_routes
+    from pbx_bridge.callerid.route import cid_route, door_guard
+    from pbx_bridge.callerid.service import CallerId
     from pbx_bridge.directory.http import directory_routes
-    from pbx_bridge.directory.lookup import CallerId
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
     from pbx_bridge.itflow.backend import Itflow
@@ -60,8 +60,8 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.closers.append(itflow.aclose)
     plan = NumberPlan(settings.numbers)
 
-    directory = DirectorySync(settings, itflow, store, plan, metrics)
-    callerid = CallerId(directory, itflow, plan, settings, metrics)
+    directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)
     parts.closers.append(callerid.aclose)
     if settings.directory.enabled:
         parts.components.append(directory)
@@ -76,7 +76,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
     if settings.fastagi.enabled:
         routes = {"cid": cid_route(callerid, safe_names=settings.callerid.safe_names,
-                                   guard=door_guard(settings))}
+                                   guard=door_guard(settings.callerid))}
         if balance is not None:
             routes["balance"] = balance_route(balance)
         fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
@@ -112,7 +112,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                         "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
                         "or set http.callerid.allow", ", ".join(wide))
         http_routes: list[web.RouteDef] = [*directory_routes(directory)]
-        groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
+        groups = [RouteGroup("callerid", cid_routes(callerid, settings.callerid), http.allow_for("callerid"))]
         if phonebook is not None:
             http_routes += phonebook_sync_routes(phonebook)
             groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
@@ -124,7 +124,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         face = HttpFace(http.host, http.port, http_routes,
                         allow=http.allow,
                         basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)],
+                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings.callerid)],
                         groups=groups, tls=tls)
         parts.components.append(face)
         parts.readiness["http"] = face.health

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbx_bridge.directory.settings import NumbersSettings
-from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.numbers import NumberPlan, NumbersSettings
 
 US = NumberPlan()
 

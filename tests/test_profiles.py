@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pbx_bridge.balance.provider import BalanceProvider
+from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.config import parse_settings
-from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import check_items
@@ -92,8 +92,8 @@ async def test_feature_set(itflow_sim, tmp_path: Path, profile: str) -> None:
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings)
     plan, metrics = NumberPlan(settings.numbers), Metrics()
-    directory = DirectorySync(settings, itflow, store, plan, metrics)
-    callerid = CallerId(directory, itflow, plan, settings, metrics)
+    directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)
     try:
         # ---- detection and check
         caps = await itflow.capabilities()

@@ -1,13 +1,13 @@
-"""AGI for pbx-bridge: the line protocol, a hardened FastAGI server, and the ``cid`` route.
+"""AGI for pbx-bridge: the line protocol, one connection's session, and a hardened FastAGI server.
 
-Modules: ``protocol`` (environment, replies, quoting that survives res_agi's parser), ``errors`` (the
-error tree), ``server`` (``FastAgiServer`` Component, ``AgiSession``), ``cid`` (caller-name route and the
-``ITFLOW_*`` variable contract). The classic AGI script is ``agi/itflow-cid`` at the repository root.
+Modules: ``reply`` (one parsed reply), ``errors`` (the error tree), ``protocol`` (environment and reply
+lines, quoting that survives res_agi's parser), ``session`` (one connection: its bytes, environment and
+commands, ``AgiSession``), ``server`` (``FastAgiServer`` Component: accepting connections, limits,
+routes). No domain knowledge lives here: the routes (``cid``, ``balance``) belong to their features.
 """
 
 from __future__ import annotations
 
-from pbx_bridge.agi.cid import CONTRACT_VARIABLES, cid_route, contract_variables
 from pbx_bridge.agi.errors import (
     AgiCommandError,
     AgiConnectionClosed,
@@ -17,11 +17,12 @@ from pbx_bridge.agi.errors import (
     AgiTimeout,
     AgiUsageError,
 )
-from pbx_bridge.agi.protocol import AgiReply, quote, sanitize_value
-from pbx_bridge.agi.server import AgiSession, FastAgiServer, Route
+from pbx_bridge.agi.protocol import quote, sanitize_value
+from pbx_bridge.agi.reply import AgiReply
+from pbx_bridge.agi.server import FastAgiServer, Route
+from pbx_bridge.agi.session import AgiSession
 
 __all__ = [
-    "CONTRACT_VARIABLES",
     "AgiCommandError",
     "AgiConnectionClosed",
     "AgiError",
@@ -33,8 +34,6 @@ __all__ = [
     "AgiUsageError",
     "FastAgiServer",
     "Route",
-    "cid_route",
-    "contract_variables",
     "quote",
     "sanitize_value",
 ]

@@ -16,10 +16,7 @@ logs it and counts it, so a broken route never takes the server down.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pbx_bridge.agi.protocol import AgiReply
+from pbx_bridge.agi.reply import AgiReply
 
 __all__ = [
     "AgiCommandError",

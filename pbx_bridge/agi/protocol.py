@@ -11,7 +11,8 @@ Facts this module relies on (Asterisk 22 ``res/res_agi.c``, checked in the lab):
   character literal (the backslash itself is dropped). So a value is sent as ``"..."`` with ``\\`` and
   ``"`` escaped by a backslash, and nothing else needs escaping: ``$``, ``{``, ``}`` are not evaluated by
   ``SET VARIABLE``. A newline would end the command, hence :func:`sanitize_value`.
-* Commands are read into a 2048-byte buffer (``AGI_BUF_LEN``): longer lines are refused here.
+* Commands are read into a buffer of ``AGI_BUF_LEN`` bytes: 8192 since Asterisk 22.6, 20.16 and 21.11,
+  2048 before. Lines are refused here at the older, smaller size, so every release takes them.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from pbx_bridge.agi.errors import AgiProtocolError
+from pbx_bridge.agi.reply import AgiReply
 
 __all__ = [
     "MAX_COMMAND_BYTES",
-    "AgiReply",
     "ReplyReader",
     "format_command",
     "parse_env_line",
@@ -37,7 +37,7 @@ __all__ = [
     "validate_variable_name",
 ]
 
-# AGI_BUF_LEN is 2048 including the newline; keep a margin.
+# The older AGI_BUF_LEN (2048, including the newline), with a margin: fits every Asterisk release.
 MAX_COMMAND_BYTES = 2000
 HANGUP_LINE = "HANGUP"
 
@@ -48,38 +48,6 @@ _RESULT_RE = re.compile(r"^result=(?P<result>\S*)(?:\s+(?P<tail>.*))?$")
 _DATA_RE = re.compile(r"^\((?P<data>.*)\)(?P<kv>(?:\s+\w+=\S*)*)\s*$")
 _KV_RE = re.compile(r"(\w+)=(\S*)")
 _VARNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:\([A-Za-z0-9_,.\-]*\))?$")
-
-
-@dataclass(frozen=True, slots=True)
-class AgiReply:
-    """One reply: ``200 result=1 (ACME Corp - Alice)`` -> code 200, result "1", data "ACME Corp - Alice"."""
-
-    code: int
-    result: str = ""
-    data: str = ""
-    extras: dict[str, str] = field(default_factory=dict)   # e.g. {"endpos": "5120"}
-    raw: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 200
-
-    @property
-    def failed(self) -> bool:
-        """``result=-1``: the command failed (missing file, error) or the caller hung up."""
-        return self.code == 200 and self.result == "-1"
-
-    @property
-    def result_int(self) -> int | None:
-        try:
-            return int(self.result)
-        except ValueError:
-            return None
-
-    @property
-    def endpos(self) -> int | None:
-        value = self.extras.get("endpos")
-        return int(value) if value is not None and value.lstrip("-").isdigit() else None
 
 
 def parse_reply(line: str) -> AgiReply:

@@ -93,7 +93,7 @@ async def _balance(ctx: Any) -> int:
 async def _resolve_caller(ctx: Any, stack: AsyncExitStack, itflow: Any, number: str) -> int | str:
     """The client id the IVR would bind ``number`` to, or a message why there is none."""
     from pbx_bridge.balance.verify import AttemptLog, Verifier
-    from pbx_bridge.directory.lookup import CallerId
+    from pbx_bridge.callerid.service import CallerId
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.numbers import NumberPlan
     from pbx_bridge.store import Store
@@ -104,11 +104,11 @@ async def _resolve_caller(ctx: Any, stack: AsyncExitStack, itflow: Any, number: 
     plan = NumberPlan(settings.numbers)
     caps = await itflow.capabilities()
     legacy_only = caps.balance == "legacy"
-    directory = DirectorySync(settings, itflow, store, plan)
+    directory = DirectorySync(settings.directory, itflow, store, plan)
     if not legacy_only and not directory.load():
         print("pbx-bridge: no directory stored yet; syncing from ITFlow first", file=sys.stderr)
         await directory.sync()
-    callerid = CallerId(directory, itflow, plan, settings)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
     stack.push_async_callback(callerid.aclose)
     verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
                         settings=settings.balance)

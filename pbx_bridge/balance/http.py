@@ -28,7 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from pbx_bridge.agi.errors import AgiHangup, AgiProtocolError
-from pbx_bridge.agi.protocol import AgiReply, parse_reply
+from pbx_bridge.agi.protocol import parse_reply
+from pbx_bridge.agi.reply import AgiReply
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.log_limits import clip
 

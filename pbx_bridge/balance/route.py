@@ -9,7 +9,8 @@ prove it reads the secret (pbx_bridge/balance/proof.py) gets nothing after that 
 
 from __future__ import annotations
 
-from pbx_bridge.agi.server import AgiSession, Route
+from pbx_bridge.agi.server import Route
+from pbx_bridge.agi.session import AgiSession
 from pbx_bridge.balance.dialogue import BalanceService
 
 __all__ = ["balance_route"]

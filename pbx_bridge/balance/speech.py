@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from pbx_bridge.agi.protocol import AgiReply, quote
+from pbx_bridge.agi.protocol import quote
+from pbx_bridge.agi.reply import AgiReply
 from pbx_bridge.balance.settings import LanguagePrompts
 
 __all__ = [

@@ -1,28 +1,15 @@
-"""Caller-ID directory: who can call (parties and their numbers), pulled from ITFlow, indexed for lookup.
+"""Directory: who can call (parties and their numbers), pulled from ITFlow, indexed for lookup.
 
-Modules: ``model`` (vocabulary), ``snapshot`` (one pulled directory, persisted), ``sync`` (pulling it from
-v1 or legacy), ``index`` (number -> answer), ``lookup`` (``CallerId``: index, live ITFlow, cache),
-``service`` (``DirectorySync`` Component), ``commands`` (CLI).
+Modules: ``settings`` (the ``directory`` section), ``model`` (vocabulary), ``sync`` (ITFlow rows ->
+parties, and pulling them from v1 or legacy), ``snapshot`` (one pulled directory, persisted), ``index``
+(number -> answer), ``service`` (``DirectorySync`` Component), ``display`` and ``safe_name`` (names as
+shown), ``http`` (``/directory/*``), ``commands`` (CLI).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pbx_bridge.directory.index import DirectoryIndex
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.directory.snapshot import Snapshot
 
-__all__ = ["CallerId", "DirectoryIndex", "DirectorySync", "Snapshot"]
-
-# Imported lazily: pbx_bridge.numbers imports this package's settings, and the index imports numbers.
-_LAZY = {
-    "CallerId": "pbx_bridge.directory.lookup",
-    "DirectoryIndex": "pbx_bridge.directory.index",
-    "DirectorySync": "pbx_bridge.directory.service",
-    "Snapshot": "pbx_bridge.directory.snapshot",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
+__all__ = ["DirectoryIndex", "DirectorySync", "Snapshot"]

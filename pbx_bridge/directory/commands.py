@@ -1,7 +1,6 @@
-"""CLI verbs: ``pbx-bridge lookup NUMBER`` and ``pbx-bridge directory sync|show|stats``.
+"""CLI verbs: ``pbx-bridge directory sync|show|stats`` (``lookup`` is caller ID's, in its package).
 
-They use the same state file as the daemon: a lookup answers from the persisted directory (and ITFlow
-live on a miss, as the daemon would). A command that finds no directory syncs first. A running daemon
+They use the same state file as the daemon. A command that finds no directory syncs first. A running daemon
 adopts a directory synced here within ``store_poll`` (30 s); ``POST /directory/sync`` syncs it at once.
 """
 
@@ -11,29 +10,30 @@ import argparse
 import json
 import sys
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Protocol
 
-from pbx_bridge.directory.model import LookupResult, MatchKind, PartyKind, party_to_dict
+from pbx_bridge.config import Settings
+from pbx_bridge.directory.model import PartyKind, party_to_dict
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.directory.sync import SyncError
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.store import Store
 
-__all__ = ["register"]
+__all__ = ["CommandContext", "fail", "open_directory", "register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+class CommandContext(Protocol):
+    """What a verb gets from the CLI: its arguments and, loaded on first use, the settings."""
+
+    @property
+    def args(self) -> argparse.Namespace: ...
+
+    def settings(self) -> Settings: ...
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
-    p = sub.add_parser("lookup", help="look up a caller number as an incoming call would",
-                       description="Look up a caller number: directory first, then ITFlow live on a miss "
-                       "(as configured). Syncs the directory first when there is none yet.")
-    p.add_argument("number", help="the caller number in any spelling, e.g. '+1 (412) 555-0101'")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--live", action="store_true",
-                   help="ask ITFlow live even when the directory knows the number "
-                   "(waits up to itflow.timeout)")
-    p.set_defaults(handler=_lookup, needs_config=True)
-
     d = sub.add_parser("directory", help="the caller-ID directory pulled from ITFlow",
                        description="Sync, show or count the directory the caller-ID lookup answers from.")
     dsub = d.add_subparsers(dest="directory_command", metavar="ACTION", required=True)
@@ -52,16 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ plumbing
 
 
-async def _open(ctx: Any, stack: AsyncExitStack, *, sync_now: bool = False) -> tuple[DirectorySync, Any]:
+async def open_directory(ctx: CommandContext, stack: AsyncExitStack, *, sync_now: bool = False
+                         ) -> tuple[DirectorySync, Itflow]:
     """The directory (loaded from the state file, synced first when there is none) and the ITFlow bundle."""
-    from pbx_bridge.itflow.backend import Itflow
-
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
     stack.callback(store.close)
     itflow = Itflow.from_settings(settings)
     stack.push_async_callback(itflow.aclose)
-    directory = DirectorySync(settings, itflow, store, NumberPlan(settings.numbers))
+    directory = DirectorySync(settings.directory, itflow, store, NumberPlan(settings.numbers))
     if not directory.load() or sync_now:
         if not sync_now:
             print("pbx-bridge: no directory stored yet; syncing from ITFlow first", file=sys.stderr)
@@ -69,68 +68,24 @@ async def _open(ctx: Any, stack: AsyncExitStack, *, sync_now: bool = False) -> t
     return directory, itflow
 
 
-def _fail(exc: Exception) -> int:
+def fail(exc: Exception) -> int:
     print(f"pbx-bridge: {exc}", file=sys.stderr)
     return 1
-
-
-def _describe(r: LookupResult) -> str:
-    if r.match is MatchKind.NONE:
-        return f"{r.number or '-'}  none  (no match; the caller's name stays as it is)"
-    ids = []
-    if r.client_id:
-        ids.append(f"client {r.client_id}")
-    if r.contact_id:
-        ids.append(f"contact {r.contact_id}")
-    if r.match is MatchKind.AMBIGUOUS:
-        ids.append("clients: " + ", ".join(sorted({p.client_name or str(p.client_id) for p in r.candidates})))
-    extra = f"; {', '.join(ids)}" if ids else ""
-    return f"{r.number}  {r.match.value}  {r.display}  (from {r.source}{extra})"
 
 
 # ------------------------------------------------------------------ verbs
 
 
-async def _lookup(ctx: Any) -> int:
-    from pbx_bridge.directory.lookup import CallerId
-
-    args = ctx.args
-    settings = ctx.settings()
-    plan = NumberPlan(settings.numbers)
-    if not plan.lookupable(args.number):
-        why = ("an internal extension" if plan.is_internal(args.number)
-               else "anonymous" if plan.is_anonymous(args.number) else "not a possible phone number")
-        if args.json:
-            print(json.dumps({**LookupResult(MatchKind.NONE, "", source="none").to_dict(), "reason": why}))
-        else:
-            print(f"{args.number!r} is {why}: never looked up")
-        return 0
-    async with AsyncExitStack() as stack:
-        try:
-            directory, itflow = await _open(ctx, stack)
-        except SyncError as exc:
-            return _fail(exc)
-        callerid = CallerId(directory, itflow, plan, settings)
-        stack.push_async_callback(callerid.aclose)
-        budget = settings.itflow.timeout if args.live else None
-        result = await callerid.lookup(args.number, live=True if args.live else None, budget=budget)
-    if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
-        print(_describe(result))
-    return 0
-
-
-async def _sync(ctx: Any) -> int:
+async def _sync(ctx: CommandContext) -> int:
     return await _open_and_print_stats(ctx, sync_now=True)
 
 
-async def _show(ctx: Any) -> int:
+async def _show(ctx: CommandContext) -> int:
     async with AsyncExitStack() as stack:
         try:
-            directory, _ = await _open(ctx, stack)
+            directory, _ = await open_directory(ctx, stack)
         except SyncError as exc:
-            return _fail(exc)
+            return fail(exc)
     snap = directory.snapshot
     assert snap is not None
     parties = [p for p in snap.parties if not ctx.args.kind or p.kind.value == ctx.args.kind]
@@ -146,16 +101,16 @@ async def _show(ctx: Any) -> int:
     return 0
 
 
-async def _stats(ctx: Any) -> int:
+async def _stats(ctx: CommandContext) -> int:
     return await _open_and_print_stats(ctx, sync_now=False)
 
 
-async def _open_and_print_stats(ctx: Any, *, sync_now: bool) -> int:
+async def _open_and_print_stats(ctx: CommandContext, *, sync_now: bool) -> int:
     async with AsyncExitStack() as stack:
         try:
-            directory, _ = await _open(ctx, stack, sync_now=sync_now)
+            directory, _ = await open_directory(ctx, stack, sync_now=sync_now)
         except SyncError as exc:
-            return _fail(exc)
+            return fail(exc)
         return _print_stats(directory, ctx.args.json)
 
 

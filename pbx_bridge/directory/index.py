@@ -19,7 +19,6 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pbx_bridge.directory.display import cut, render_name, sanitize
 from pbx_bridge.directory.model import LookupResult, MatchKind, NumberLabel, Party, PartyKind
@@ -52,13 +51,6 @@ def _client_key(p: Party) -> object | None:
     return None
 
 
-def _settings(settings: Any) -> DirectorySettings:
-    # Accept the whole Settings or just its directory section.
-    if settings is None:
-        return DirectorySettings()
-    return settings.directory if hasattr(settings, "directory") else settings
-
-
 class DirectoryIndex:
     """Immutable once built; a new snapshot builds a new index (swapped atomically by reference)."""
 
@@ -72,9 +64,9 @@ class DirectoryIndex:
         self._unkeyed = unkeyed
 
     @classmethod
-    def build(cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | Any = None
+    def build(cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | None = None
               ) -> DirectoryIndex:
-        s = _settings(settings)
+        s = settings or DirectorySettings()
         # number -> its one (party, label), or a list of them when several parties share it: no list
         # per number for the common case (a 100k directory: 180k lists less at the peak of a sync)
         by_number: dict[str, tuple[Party, NumberLabel] | list[tuple[Party, NumberLabel]]] = {}

@@ -17,13 +17,14 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from pbx_bridge.component import Health, cancel_task
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.index import DirectoryIndex
+from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
 from pbx_bridge.directory.sync import SyncError, pull, rekey
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.store import Store
@@ -50,15 +51,14 @@ def _read_or_none(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
 class DirectorySync:
     name = "directory"
 
-    def __init__(self, settings: Any, itflow: Any, store: Store, plan: NumberPlan | None = None,
+    def __init__(self, settings: DirectorySettings, itflow: Itflow, store: Store, plan: NumberPlan,
                  metrics: Metrics | None = None, *, rng: random.Random | None = None,
                  store_poll: float = 30.0) -> None:
-        self.settings = settings
         self.store_poll = store_poll   # seconds between checks for a directory synced by another process
-        self.cfg = settings.directory
+        self.cfg = settings
         self.itflow = itflow
         self.store = store
-        self.plan = plan or NumberPlan(settings.numbers)
+        self.plan = plan
         self.metrics = metrics
         self._rng = rng or random.Random()
         self._snapshot: Snapshot | None = None

@@ -15,147 +15,58 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
+from pbx_bridge.directory.parties import (
+    Canonical,
+    Row,
+    contact_party,
+    int_of,
+    is_archived,
+    location_party,
+    make_number,
+    numbers_of,
+    text_of,
+    vendor_party,
+)
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.diagnosis import explain
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
+from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.v1 import V1Client
 from pbx_bridge.numbers import NumberPlan
 
-__all__ = ["SyncError", "contact_party", "pull", "pull_legacy", "pull_v1", "rekey"]
+__all__ = ["SyncError", "pull", "pull_legacy", "pull_v1", "rekey"]
 
 log = logging.getLogger("pbx_bridge.directory")
-
-Row = Mapping[str, Any]
-
 
 class SyncError(Exception):
     """The directory could not be pulled; the last good snapshot stays in use."""
 
 
-# ------------------------------------------------------------------ row helpers
-
-
-def _s(row: Row, *keys: str) -> str:
-    for k in keys:
-        v = row.get(k)
-        if v is not None:
-            return str(v).strip()
-    return ""
-
-
-def _int(row: Row, *keys: str) -> int:
-    try:
-        return int(_s(row, *keys) or 0)
-    except ValueError:
-        return 0
-
-
-def _archived(row: Row, key: str) -> bool:
-    return _s(row, key) not in ("", "0000-00-00 00:00:00")
-
-
-def _digits_field(value: str) -> str:
-    # The 2019-2022 schema defaulted contact_mobile to the *string* 'NULL' (docs/itflow-api.md §4.1).
-    return "" if value.upper() == "NULL" else value
-
-
-def make_number(plan: NumberPlan, label: NumberLabel, raw: str, country_code: str = "",
-                extension: str = "") -> PartyNumber | None:
-    raw = _digits_field(raw)
-    if not raw:
-        return None
-    cc = _digits_field(country_code)
-    return PartyNumber(label=label, raw=raw, canonical=plan.canonical(raw, cc) or "",
-                       extension=_digits_field(extension), country_code=cc)
-
-
-def _numbers(*items: PartyNumber | None) -> tuple[PartyNumber, ...]:
-    return tuple(n for n in items if n is not None)
-
-
-def contact_party(row: Row, plan: NumberPlan, clients: Mapping[int, str],
-                  primary_ids: frozenset[int] = frozenset()) -> Party:
-    cid = _int(row, "contact_id")
-    client_id = _int(row, "contact_client_id", "client_id")
-    return Party(
-        kind=PartyKind.CONTACT, id=cid, name=_s(row, "contact_name"), client_id=client_id,
-        client_name=clients.get(client_id, ""),
-        primary=_s(row, "contact_primary") == "1" or cid in primary_ids,
-        title=_s(row, "contact_title"), email=_s(row, "contact_email"),
-        archived=_archived(row, "contact_archived_at"),
-        numbers=_numbers(
-            make_number(plan, NumberLabel.OFFICE, _s(row, "contact_phone"),
-                        _s(row, "contact_phone_country_code"), _s(row, "contact_extension")),
-            make_number(plan, NumberLabel.MOBILE, _s(row, "contact_mobile"),
-                        _s(row, "contact_mobile_country_code")),
-        ),
-    )
-
-
-def location_party(row: Row, plan: NumberPlan, clients: Mapping[int, str]) -> Party:
-    client_id = _int(row, "location_client_id")
-    return Party(
-        kind=PartyKind.LOCATION, id=_int(row, "location_id"), name=_s(row, "location_name"),
-        client_id=client_id, client_name=clients.get(client_id, ""),
-        primary=_s(row, "location_primary") == "1", archived=_archived(row, "location_archived_at"),
-        numbers=_numbers(make_number(plan, NumberLabel.OFFICE, _s(row, "location_phone"),
-                                     _s(row, "location_phone_country_code"),
-                                     _s(row, "location_phone_extension"))),
-    )
-
-
-def vendor_party(row: Row, plan: NumberPlan, clients: Mapping[int, str]) -> Party:
-    client_id = _int(row, "vendor_client_id")
-    return Party(
-        kind=PartyKind.VENDOR, id=_int(row, "vendor_id"), name=_s(row, "vendor_name"),
-        client_id=client_id, client_name=clients.get(client_id, ""),
-        title=_s(row, "vendor_contact_name"), email=_s(row, "vendor_email"),
-        archived=_archived(row, "vendor_archived_at"),
-        numbers=_numbers(make_number(plan, NumberLabel.OFFICE, _s(row, "vendor_phone"),
-                                     _s(row, "vendor_phone_country_code"), _s(row, "vendor_extension"))),
-    )
-
-
 # ------------------------------------------------------------------ v1
 
 
-async def _pages(v1: Any, module: str, page_size: int) -> AsyncIterator[list[Row]]:
-    pages = getattr(v1, "iter_pages", None)
-    if pages is not None:
-        async for page in pages(module, "read", page_size=page_size):
-            yield page
-        return
-    page: list[Row] = []   # a client without iter_pages: pages rebuilt from its rows
-    async for row in v1.iter_rows(module, "read", page_size=page_size):
-        page.append(row)
-        if len(page) >= page_size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
-async def _parties(v1: Any, module: str, page_size: int,
+async def _parties(v1: V1Client, module: str, page_size: int,
                    convert: Callable[[Row], Party | None]) -> list[Party]:
     """Every row of ``module`` turned into a party page by page: each page is converted in a worker
     thread (a phonenumbers parse per number: CPU work kept off the event loop) while the next page is
     fetched, so ITFlow serves and we parse at the same time, and raw rows (several times the size of
     the parties they become) never pile up."""
     out: list[Party] = []
-    pages = _pages(v1, module, page_size)
+    pages = v1.iter_pages(module, "read", page_size=page_size)
 
-    def convert_page(rows: list[Row]) -> list[Party]:
+    def convert_page(rows: Sequence[Row]) -> list[Party]:
         # Paused only here, in the worker: the event loop's HTTP objects form reference cycles that
         # hold whole page bodies, and those must still be collected between pages.
         with gc_paused():
             return [p for r in rows if (p := convert(r)) is not None]
 
-    fetch: asyncio.Future[list[Row]] | None = None
+    fetch: asyncio.Future[list[dict[str, str]]] | None = None
     try:
         fetch = asyncio.ensure_future(anext(pages))
         while True:
@@ -172,7 +83,8 @@ async def _parties(v1: Any, module: str, page_size: int,
             fetch.cancel()
             with contextlib.suppress(BaseException):
                 await fetch
-        await pages.aclose()
+        if isinstance(pages, AsyncGenerator):   # the client's pages are an async generator
+            await pages.aclose()
     return out
 
 
@@ -193,7 +105,7 @@ class _KnownKeys:
         return self._plan.canonical(raw, country_code)
 
 
-async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
+async def pull_v1(v1: V1Client, plan: NumberPlan, *, page_size: int = 500,
                   previous: Snapshot | None = None) -> Snapshot:
     notes: list[str] = []
     clients: dict[int, str] = {}
@@ -204,16 +116,16 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
         seen: dict[int, str] = {}
         seen_archived: set[int] = set()
         seen_primary: set[int] = set()
-        async for page in _pages(v1, "clients", page_size):
+        async for page in v1.iter_pages("clients", "read", page_size=page_size):
             for row in page:
-                cid = _int(row, "client_id")
-                if _archived(row, "client_archived_at"):
+                cid = int_of(row, "client_id")
+                if is_archived(row, "client_archived_at"):
                     seen_archived.add(cid)
                 else:
-                    seen[cid] = _s(row, "client_name")
+                    seen[cid] = text_of(row, "client_name")
                 # 2021-08 .. 2023-07: clients.primary_contact (docs/itflow-api.md §4.1).
-                if _int(row, "primary_contact"):
-                    seen_primary.add(_int(row, "primary_contact"))
+                if int_of(row, "primary_contact"):
+                    seen_primary.add(int_of(row, "primary_contact"))
         clients, archived_clients, primary_ids = seen, seen_archived, seen_primary
     except (NotAvailable, PermissionDenied) as exc:
         notes.append(f"clients not readable ({exc}); parties carry no company name")
@@ -221,19 +133,26 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
     def keep(p: Party) -> Party | None:
         return p if p.numbers and not p.archived and p.client_id not in archived_clients else None
 
+    keys: Canonical = plan
     if previous is not None and previous.parties:
-        plan = await asyncio.to_thread(_KnownKeys, plan, previous)  # type: ignore[assignment]
+        keys = await asyncio.to_thread(_KnownKeys, plan, previous)
 
     primaries = frozenset(primary_ids)
+
+    def contact(row: Row) -> Party | None:
+        return keep(contact_party(row, keys, clients, primaries))
+
+    def converter(make: Callable[[Row, Canonical, Mapping[int, str]], Party]
+                  ) -> Callable[[Row], Party | None]:
+        return lambda row: keep(make(row, keys, clients))
+
     try:
-        parties = await _parties(v1, "contacts", page_size,
-                                 lambda r: keep(contact_party(r, plan, clients, primaries)))
+        parties = await _parties(v1, "contacts", page_size, contact)
     except ItflowError as exc:
         raise SyncError(f"cannot list contacts: {exc}") from exc
     for module, make in (("locations", location_party), ("vendors", vendor_party)):
         try:
-            parties += await _parties(v1, module, page_size,
-                                      lambda r, make=make: keep(make(r, plan, clients)))
+            parties += await _parties(v1, module, page_size, converter(make))
         except (NotAvailable, PermissionDenied) as exc:
             # locations/read exists since 2024-02, vendors/read since 2024-09 (docs/itflow-api.md §3.2).
             notes.append(f"{module} not readable ({exc})")
@@ -244,7 +163,7 @@ async def pull_v1(v1: Any, plan: NumberPlan, *, page_size: int = 500,
 # ------------------------------------------------------------------ legacy
 
 
-def _field(entry: Any, *names: str) -> str:
+def _field(entry: object, *names: str) -> str:
     for n in names:
         if isinstance(entry, Mapping) and n in entry:
             return str(entry[n] or "").strip()
@@ -253,7 +172,7 @@ def _field(entry: Any, *names: str) -> str:
     return ""
 
 
-async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
+async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
     notes = ["legacy api.php: no ids, archived records cannot be told apart, vendors name no client"]
     parties: list[Party] = []
     known: set[tuple[str, str]] = set()   # (name, canonical) already a party
@@ -272,7 +191,7 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
     for e in primaries:
         name = _field(e, "contact_name", "contact")
         client = _field(e, "client_name", "client")
-        numbers = _numbers(make_number(plan, NumberLabel.OFFICE, _field(e, "contact_phone", "phone")),
+        numbers = numbers_of(make_number(plan, NumberLabel.OFFICE, _field(e, "contact_phone", "phone")),
                            make_number(plan, NumberLabel.MOBILE, _field(e, "contact_mobile", "mobile")))
         if not numbers or not (name or client):
             continue
@@ -290,12 +209,12 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
         final_era = False
         notes.append("api.php before 2022-02: no primary_contact_numbers; the phonebook lists clients "
                      "and vendors")
-    for e in book:
-        name = _field(e, "name")
-        num = make_number(plan, NumberLabel.OFFICE, _field(e, "number"))
+    for entry in book:
+        name = _field(entry, "name")
+        num = make_number(plan, NumberLabel.OFFICE, _field(entry, "number"))
         if not name or num is None or (name, num.canonical) in known:
             continue
-        group = _field(e, "group")
+        group = _field(entry, "group")
         # Groups (docs/itflow-api.md §1.7): final era 0 = clients' primary contacts (known above),
         # 1 = vendors; before 2022-02: 0 = clients with their own phone, 1 = contacts (always
         # empty), 2 = vendors.
@@ -317,7 +236,7 @@ async def pull_legacy(legacy: Any, plan: NumberPlan) -> Snapshot:
 # ------------------------------------------------------------------ either
 
 
-async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500, redetect: bool = False,
+async def pull(itflow: Itflow, plan: NumberPlan, *, page_size: int = 500, redetect: bool = False,
                previous: Snapshot | None = None) -> Snapshot:
     """Pull from the generation ``itflow.capabilities()`` chose for the directory (``redetect``: probe
     again, e.g. after a failure: ITFlow may have been down or upgraded). ``previous``: the last snapshot,
@@ -326,7 +245,7 @@ async def pull(itflow: Any, plan: NumberPlan, *, page_size: int = 500, redetect:
         caps = await (itflow.capabilities(refresh=True) if redetect else itflow.capabilities())
     except ItflowError as exc:
         raise SyncError(f"cannot reach ITFlow: {exc}") from exc
-    generation = getattr(caps, "directory", None)
+    generation = caps.directory
     try:
         if generation == "v1" and itflow.v1 is not None:
             return await pull_v1(itflow.v1, plan, page_size=page_size, previous=previous)

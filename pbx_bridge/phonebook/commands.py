@@ -71,7 +71,7 @@ async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings)
     try:
-        directory = DirectorySync(settings, itflow, store, plan)
+        directory = DirectorySync(settings.directory, itflow, store, plan)
         directory.load()
         yield directory, plan
     finally:

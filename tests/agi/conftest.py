@@ -1,33 +1,39 @@
-"""Fixtures of the caller-name door tests."""
+"""Fixtures of the FastAGI tests: a server on a free loopback port, stopped afterwards."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from pbx_bridge.callerid_http import cid_guard, cid_routes
-from pbx_bridge.http import HttpFace
-from tests.agi.http_face import callerid
+from pbx_bridge.agi.server import FastAgiServer
+from tests.agi.peer import HANG_GUARD
+
+__all__ = ["Factory", "make_server", "settle"]
+
+Factory = Callable[..., Awaitable[FastAgiServer]]
 
 
 @pytest.fixture
-async def face() -> AsyncIterator:
-    faces: list[HttpFace] = []
+async def make_server() -> AsyncIterator[Factory]:
+    servers: list[FastAgiServer] = []
 
-    async def start(directory: Any, settings: Any = None, *,
-                    extra: list[web.RouteDef] | None = None, **kwargs: Any) -> int:
-        settings = settings or callerid()
-        f = HttpFace("127.0.0.1", 0, [*cid_routes(directory, settings), *(extra or [])],
-                     front=[cid_guard(settings)], **kwargs)
-        await f.start()
-        faces.append(f)
-        assert f.bound_port is not None
-        return f.bound_port
+    async def factory(routes: dict[str, Any], **kw: Any) -> FastAgiServer:
+        kw.setdefault("env_timeout", 2.0)
+        kw.setdefault("command_timeout", 2.0)
+        server = FastAgiServer("127.0.0.1", 0, routes, **kw)
+        await server.start()
+        servers.append(server)
+        return server
 
-    yield start
-    for f in faces:
-        await f.stop(asyncio.get_running_loop().time() + 2)
+    yield factory
+    loop = asyncio.get_running_loop()
+    for s in servers:
+        await s.stop(loop.time() + 1.0)
+
+
+async def settle(server: FastAgiServer) -> None:
+    """Wait (bounded) until no session is running."""
+    assert await server.wait_idle(HANG_GUARD)

@@ -8,12 +8,9 @@ import logging
 
 import pytest
 
-from pbx_bridge.agi.server import AgiSession
-from tests.agi import test_server
+from pbx_bridge.agi.session import AgiSession
+from tests.agi.conftest import Factory
 from tests.agi.peer import HANG_GUARD, Peer, env_block
-from tests.agi.test_server import Factory
-
-make_server = test_server.make_server    # the same fixture: real servers on free loopback ports
 
 
 async def _named(s: AgiSession) -> None:

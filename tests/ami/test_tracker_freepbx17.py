@@ -14,8 +14,7 @@ import pytest
 from pbx_bridge.ami.framing import parse_stream
 from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.ami.tracker import CallTracker
-from pbx_bridge.directory.settings import NumbersSettings
-from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.numbers import NumberPlan, NumbersSettings
 from pbx_bridge.tickets.policy import TicketPolicy
 from pbx_bridge.tickets.settings import TicketsSettings
 from tests.support import lab_freepbx17

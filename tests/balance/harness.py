@@ -17,8 +17,8 @@ from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
 from pbx_bridge.balance.verify import AttemptLog
+from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.config import Settings
-from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.simulator import Simulator
@@ -81,9 +81,9 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     itflow = Itflow.from_settings(settings)
     stack.push_async_callback(itflow.aclose)
     plan = NumberPlan(settings.numbers)
-    directory = DirectorySync(settings, itflow, store, plan)
+    directory = DirectorySync(settings.directory, itflow, store, plan)
     await directory.sync()
-    callerid = CallerId(directory, itflow, plan, settings)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
     stack.push_async_callback(callerid.aclose)
     metrics = Metrics()
     service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.config import Settings, parse_settings
-from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.metrics import Metrics
@@ -66,8 +66,8 @@ async def caller_env(itflow_sim: Any, tmp_path: Path) -> AsyncIterator[EnvFactor
         itflow = Itflow.from_settings(settings)
         plan = NumberPlan(settings.numbers)
         metrics = Metrics()
-        directory = DirectorySync(settings, itflow, store, plan, metrics, store_poll=store_poll)
-        callerid = CallerId(directory, itflow, plan, settings, metrics)
+        directory = DirectorySync(settings.directory, itflow, store, plan, metrics, store_poll=store_poll)
+        callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)
         env = Env(sim, settings, store, itflow, plan, directory, callerid, metrics)
         made.append(env)
         return env

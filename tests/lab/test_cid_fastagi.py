@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.agi.stack import cid_stack
+from tests.callerid.stack import cid_stack
 
 pytestmark = pytest.mark.lab
 

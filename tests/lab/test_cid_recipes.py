@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.agi.stack import CidStack, cid_stack
+from tests.callerid.stack import CidStack, cid_stack
 from tests.lab.test_cid_fastagi import assert_no_agi_errors, from_display_name
 
 pytestmark = pytest.mark.lab

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.agi.stack import cid_stack
+from tests.callerid.stack import cid_stack
 from tests.lab.test_cid_fastagi import from_display_name
 from tests.lab.test_cid_recipes import cli_commands
 from tests.lab.test_lab_flows import named, quiet_agi, run_call

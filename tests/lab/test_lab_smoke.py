@@ -9,7 +9,8 @@ import asyncio
 
 import pytest
 
-from pbx_bridge.agi.server import AgiSession, FastAgiServer
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.agi.session import AgiSession
 from tests.support.lab import Lab
 
 NAME = "Smoke Test Corp - Ann"

@@ -59,7 +59,7 @@ async def phonebook_env(itflow_sim, tmp_path) -> AsyncIterator[Callable[..., Awa
         cleanup.append((itflow, store))
         plan = NumberPlan(settings.numbers)
         metrics = Metrics()
-        directory = DirectorySync(settings, itflow, store, plan, metrics)
+        directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
         directory.load()
         service = PhonebookService(settings, directory, plan, metrics=metrics)
         return PhonebookEnv(sim, settings, directory, service, metrics, out, config)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.config import parse_settings
-from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.metrics import Metrics
@@ -27,8 +27,8 @@ async def test_known_caller_ticket_names_client_and_contact(itflow_sim, tmp_path
     itflow = Itflow.from_settings(settings)
     plan = NumberPlan(settings.numbers)
     metrics = Metrics()
-    directory = DirectorySync(settings, itflow, rig.store, plan, metrics)
-    callerid = CallerId(directory, itflow, plan, settings, metrics)
+    directory = DirectorySync(settings.directory, itflow, rig.store, plan, metrics)
+    callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)
     try:
         await directory.sync()
         intake = TicketIntake(settings.tickets, rig.outbox, is_internal=plan.is_internal, plan=plan,

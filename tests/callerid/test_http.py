@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 
 from pbx_bridge.directory.model import LookupResult
-from tests.agi.http_face import callerid, raw_get
 from tests.agi.peer import HANG_GUARD
-from tests.agi.test_cid import Directory, contact
+from tests.callerid.http_face import callerid, raw_get
+from tests.callerid.test_route import Directory, contact
 
 # Every text aiohttp or our middleware would answer by itself; none may ever become a caller's name.
 STOCK_TEXTS = (b"404", b"405", b"500", b"Not Found", b"Not Allowed", b"forbidden", b"authentication",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.agi.peer import Peer, env_block, parse_args
-from tests.agi.stack import cid_stack
+from tests.callerid.stack import cid_stack
 
 PROFILES = ["v1-head", "v1-v25", "legacy-2022"]
 

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pbx_bridge.directory.settings import CallerIdSettings
-from tests.agi.http_face import raw_get
-from tests.agi.stack import cid_stack
-from tests.agi.test_cid import Directory, contact
+from pbx_bridge.callerid.settings import CallerIdSettings
+from tests.callerid.http_face import raw_get
+from tests.callerid.stack import cid_stack
+from tests.callerid.test_route import Directory, contact
 
 RECIPE = "/cid?number=$thenumber&miss=empty&charset=ascii"
 BROWSER = "User-Agent: Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.8.1.1) Gecko/20061204\r\n"

@@ -11,8 +11,7 @@ import asyncio
 import pytest
 
 from pbx_bridge.directory.model import MatchKind
-
-from .conftest import EnvFactory
+from tests.directory.conftest import EnvFactory
 
 HANG_GUARD = 20.0
 

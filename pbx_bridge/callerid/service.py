@@ -16,26 +16,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Protocol
 
+from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.display import cut, sanitize
 from pbx_bridge.directory.index import DirectoryIndex, resolve
 from pbx_bridge.directory.model import LookupResult, MatchKind, NumberLabel, Party
-from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings
-from pbx_bridge.directory.sync import contact_party
+from pbx_bridge.directory.parties import contact_party
+from pbx_bridge.directory.settings import DirectorySettings
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.errors import ItflowError
+from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.v1 import V1Client
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 
-__all__ = ["CallerId", "IndexProvider"]
+__all__ = ["CallerId", "HasIndex", "IndexProvider"]
 
 log = logging.getLogger("pbx_bridge.callerid")
 
 IndexProvider = Callable[[], DirectoryIndex | None]
+
+
+class HasIndex(Protocol):
+    """Whatever holds the current index (a ``DirectorySync``)."""
+
+    @property
+    def index(self) -> DirectoryIndex | None: ...
+
 
 # Live requests left running in the background get at most this long (on top of the client's timeout).
 _BACKGROUND_GUARD = 30.0
@@ -62,10 +76,9 @@ class _RateLimit:
         return False
 
 
-def _synced(index: Any) -> object:
+def _synced(index: DirectoryIndex | None) -> datetime | None:
     """When the snapshot behind ``index`` was pulled (None without one): tells cached answers' age."""
-    snapshot = getattr(index, "snapshot", None)
-    return getattr(snapshot, "fetched_at", None)
+    return index.snapshot.fetched_at if index is not None else None
 
 
 class CallerId:
@@ -73,23 +86,26 @@ class CallerId:
 
     ``index_provider``: a callable returning the current :class:`DirectoryIndex` (or None), or an object
     with an ``index`` attribute (a ``DirectorySync``). ``itflow``: the ``Itflow`` bundle, or None for no
-    live lookups. ``settings``: the whole ``Settings`` (its ``callerid`` and ``directory`` sections).
+    live lookups. ``settings`` and ``directory``: the ``callerid`` and ``directory`` config sections
+    (names of live answers are made as the directory makes them).
     """
 
-    def __init__(self, index_provider: IndexProvider | Any, itflow: Any, plan: NumberPlan, settings: Any,
-                 metrics: Metrics | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, index_provider: IndexProvider | HasIndex, itflow: Itflow | None, plan: NumberPlan,
+                 settings: CallerIdSettings, directory: DirectorySettings, metrics: Metrics | None = None,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
         if callable(index_provider):
             self._index: IndexProvider = index_provider
         else:
-            self._index = lambda: index_provider.index
+            holder = index_provider
+            self._index = lambda: holder.index
         self.itflow = itflow
         self.plan = plan
-        self.cfg: CallerIdSettings = getattr(settings, "callerid", None) or CallerIdSettings()
-        self.dcfg: DirectorySettings = getattr(settings, "directory", None) or DirectorySettings()
+        self.cfg = settings
+        self.dcfg = directory
         self.metrics = metrics
         self.clock = clock
         # e164 -> (expires, answer, the snapshot's fetch time when it was cached)
-        self._cache: OrderedDict[str, tuple[float, LookupResult, object]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, LookupResult, datetime | None]] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[LookupResult | None]] = {}
         self._down_until = 0.0
         self._legacy_limit = _RateLimit(self.cfg.legacy_cid_per_minute, clock)
@@ -176,7 +192,7 @@ class CallerId:
                 return LookupResult(MatchKind.NONE, e164, source="none")
             task = asyncio.get_running_loop().create_task(self._live_guarded(e164), name=f"cid-live-{e164}")
             self._inflight[e164] = task
-            task.add_done_callback(lambda _t, k=e164: self._inflight.pop(k, None))
+            task.add_done_callback(functools.partial(self._done, e164))
         try:
             # shield: the budget ends our wait, not the request (its answer is cached for the next call).
             wait = max(0.0, deadline - time.perf_counter())
@@ -211,18 +227,20 @@ class CallerId:
 
     async def _live(self, e164: str) -> LookupResult | None:
         """Ask ITFlow; None when no answer could be had (not cached), else the answer (cached)."""
+        if self.itflow is None:
+            return None
         caps = await self.itflow.capabilities()
-        generation = getattr(caps, "cid_live", None)
-        if generation == "v1" and self.itflow.v1 is not None:
-            return await self._live_v1(e164, getattr(caps, "key_all_clients", None) is True)
-        if generation == "legacy" and self.itflow.legacy is not None:
-            return await self._live_legacy(e164)
+        v1, legacy = self.itflow.v1, self.itflow.legacy
+        if caps.cid_live == "v1" and v1 is not None:
+            return await self._live_v1(v1, e164, caps.key_all_clients is True)
+        if caps.cid_live == "legacy" and legacy is not None:
+            return await self._live_legacy(legacy, e164)
         return None
 
-    async def _live_v1(self, e164: str, all_clients_key: bool) -> LookupResult:
+    async def _live_v1(self, v1: V1Client, e164: str, all_clients_key: bool) -> LookupResult:
         variants = self.plan.digit_variants(e164)
         answers = await asyncio.gather(*(
-            self.itflow.v1.call("contacts", "read", contact_phone_or_mobile=v) for v in variants))
+            v1.call("contacts", "read", contact_phone_or_mobile=v) for v in variants))
         index = self._index()
         clients = index.clients if index is not None else {}
         archived = index.snapshot.archived_clients if index is not None else frozenset()
@@ -235,12 +253,13 @@ class CallerId:
                 # Keep only rows whose number really is this one (exact-string match on ITFlow's side;
                 # this guards against any other row coming back).
                 labels = {num.label for num in party.numbers if num.canonical == e164}
-                # docs/itflow-api.md §2.5 Q1: a *mobile* match skips ITFlow's client scope (26.10 too),
+                # docs/itflow-api.md Q1 (§2.5): a *mobile* match skips ITFlow's client scope (26.10 too),
                 # so a restricted key can be handed another client's contact. A mobile-only match of a
                 # client this key never listed is dropped unless the key is known to see all clients.
                 if (labels == {NumberLabel.MOBILE} and clients and party.client_id not in clients
                         and not all_clients_key):
-                    log.info("live match for %s dropped: client %d is outside this key's listing (Q1)",
+                    log.info("live match for %s dropped: client %d is outside this key's listing "
+                             "(docs/itflow-api.md Q1)",
                              e164, party.client_id)
                     continue
                 for label in labels:
@@ -249,19 +268,22 @@ class CallerId:
             return LookupResult(MatchKind.NONE, e164, source="live")
         return resolve(e164, list(candidates), self.dcfg, source="live")
 
-    async def _live_legacy(self, e164: str) -> LookupResult | None:
+    async def _live_legacy(self, legacy: LegacyClient, e164: str) -> LookupResult | None:
         for digits in self.plan.digit_variants(e164)[:2]:
             if not self._legacy_limit.take():
                 log.info("legacy cid rate limit reached (%d/min); %s not asked",
                          self.cfg.legacy_cid_per_minute, e164)
                 return None
-            name = await self.itflow.legacy.cid(digits)
+            name = await legacy.cid(digits)
             name = sanitize(name or "")
             if name:
                 return LookupResult(MatchKind.LEGACY, e164, display=cut(name, self.dcfg.max_name_length,
                                                                        self.dcfg.max_name_bytes),
                                     source="live")
         return LookupResult(MatchKind.NONE, e164, source="live")
+
+    def _done(self, e164: str, _task: asyncio.Task[LookupResult | None]) -> None:
+        self._inflight.pop(e164, None)
 
     def _count_cache(self, what: str) -> None:
         if self.metrics is not None:

@@ -31,21 +31,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
-from pbx_bridge.agi.cid import (
-    CallerIdLookup,
-    contract_variables,
-    door_guard,
-    door_lookup,
-    door_text,
-    live_flag,
-)
 from pbx_bridge.agi.protocol import sanitize_value
+from pbx_bridge.callerid.contract import contract_variables, live_flag
+from pbx_bridge.callerid.route import CallerIdLookup, door_guard, door_lookup, door_text
+from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.model import LookupResult
-from pbx_bridge.directory.settings import CallerIdSettings
 
 __all__ = ["cid_guard", "cid_routes", "fallback_name", "is_name_request"]
 
@@ -59,10 +52,6 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _DATA_DOORS = ("cid.json", "cid.agi")   # machine answers: their own error bodies stay
 # Headers of an error answer that still mean something once its body is replaced.
 _KEPT_HEADERS = ("WWW-Authenticate", "Allow")
-
-
-def _cfg(settings: Any) -> CallerIdSettings:
-    return getattr(settings, "callerid", None) or CallerIdSettings()
 
 
 def _number(request: web.Request) -> str:
@@ -82,9 +71,9 @@ def is_name_request(request: web.Request) -> bool:
     return tail.startswith("cid") or "number" in request.query
 
 
-def fallback_name(request: web.Request, settings: Any = None) -> str:
+def fallback_name(request: web.Request, settings: CallerIdSettings | None = None) -> str:
     """What a caller-name request answers when there is no name: the number, or "" (``miss=empty``)."""
-    cfg = _cfg(settings)
+    cfg = settings or CallerIdSettings()
     miss = request.query.get("miss", "").strip().lower()
     if (miss if miss in ("number", "empty") else cfg.http_miss) == "empty":
         return ""
@@ -100,10 +89,10 @@ def _text(body: str, status: int = 200, headers: dict[str, str] | None = None) -
                         headers={**_NO_STORE, **(headers or {})})
 
 
-def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.RouteDef]:
-    """Routes for the HTTP face (``settings``: the whole Settings, for its ``callerid`` section)."""
-    cfg = _cfg(settings)
-    guard = door_guard(settings)
+def cid_routes(callerid: CallerIdLookup, settings: CallerIdSettings | None = None) -> list[web.RouteDef]:
+    """Routes for the HTTP face (``settings``: the ``callerid`` section; None: its defaults)."""
+    cfg = settings or CallerIdSettings()
+    guard = door_guard(cfg)
 
     async def lookup(request: web.Request, number: str, *, ascii: bool = False) -> LookupResult:
         return await door_lookup(callerid, number, live=live_flag(request.query.get("live", "")),
@@ -113,9 +102,9 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
         number = _number(request)
         if not number:
             # Nothing to look up: the fallback (an empty body), the status says why.
-            return _text(fallback_name(request, settings), status=400)
+            return _text(fallback_name(request, cfg), status=400)
         result = await lookup(request, number, ascii=_wants_ascii(request))
-        return _text((result.display if result.found else "") or fallback_name(request, settings))
+        return _text((result.display if result.found else "") or fallback_name(request, cfg))
 
     async def as_json(request: web.Request) -> web.Response:
         number = _number(request)
@@ -149,8 +138,9 @@ def cid_routes(callerid: CallerIdLookup, settings: Any = None) -> list[web.Route
             web.get("/{lead:/*}cid.agi", as_lines)]
 
 
-def cid_guard(settings: Any = None) -> Middleware:
+def cid_guard(settings: CallerIdSettings | None = None) -> Middleware:
     """The HTTP face's outermost middleware: no error text ever becomes a caller's name (module doc)."""
+    cfg = settings or CallerIdSettings()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -171,7 +161,7 @@ def cid_guard(settings: Any = None) -> Middleware:
                 return response
             status, headers = response.status, response.headers
         kept = {k: headers[k] for k in _KEPT_HEADERS if headers is not None and k in headers}
-        return _text(fallback_name(request, settings) if name_request else "", status=status, headers=kept)
+        return _text(fallback_name(request, cfg) if name_request else "", status=status, headers=kept)
 
     return guard
 

@@ -1,16 +1,22 @@
-"""The ``cid`` route over a raw FastAGI socket: which number is looked up, which commands go out."""
+"""The ``cid`` route over a raw FastAGI socket: which number is looked up, which commands go out; and what
+a caller-name door shows (the ASCII fold never brings a splitter back)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 
 import pytest
 
-from pbx_bridge.agi.cid import cid_options, cid_route, contract_variables
 from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.callerid.route import cid_options, cid_route, door_text
+from pbx_bridge.directory.display import cut
 from pbx_bridge.directory.model import LookupResult, MatchKind, Party, PartyKind
 from tests.agi.peer import HANG_GUARD, Peer, env_block, parse_args
+
+# The set docs/callerid.md justifies, written out independently of the code.
+DOCUMENTED = set('()[]{},:;|"\\')
 
 ALICE = Party(kind=PartyKind.CONTACT, id=7, name="Alice", client_id=1, client_name="ACME Corp")
 
@@ -110,13 +116,23 @@ async def test_newline_in_a_name_cannot_inject_a_command(serve) -> None:
     assert parse_args(peer.commands[0])[3] == "Evil'EXEC System 'id"
 
 
-def test_options_and_contract_values() -> None:
+def test_options() -> None:
     assert cid_options(["201"], {}) == {"live": None}
     assert cid_options(["live=yes"], {}) == {"live": True}
     assert cid_options([], {"live": "0"}) == {"live": False}
-    amb = LookupResult(match=MatchKind.AMBIGUOUS, number="+14125550101", display="+14125550101")
-    assert contract_variables(amb) == {
-        "ITFLOW_MATCH": "ambiguous", "ITFLOW_NAME": "+14125550101",
-        "ITFLOW_CLIENT_ID": "", "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_ID": ""}
-    legacy = LookupResult(match=MatchKind.LEGACY, number="+14125550101", display="Bob", source="live")
-    assert contract_variables(legacy)["ITFLOW_MATCH"] == "legacy"
+
+
+def test_the_ascii_door_is_safe_and_no_longer_too() -> None:
+    # Look-alikes that NFKD folds into the rule's characters (fullwidth and small forms, parenthesized
+    # numbers) and folds that lengthen (roman numerals, unit signs): ?charset=ascii (Superfecta) must
+    # neither bring a splitter back nor outgrow the bytes the name was cut to.
+    rng = random.Random(13)
+    alphabet = [chr(c) for c in range(0x20, 0x7f)] + list(
+        "（）［］｛｝，：；｜＂＼﹙﹚﹕﹐﹔⑴⒇⑽⒜Ⅷⅷ㎉㏂㏍ßæ…äöü王👩")
+    for _ in range(2000):
+        name = cut("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))), 40, 40)
+        shown = door_text(name, ascii=True)
+        assert shown.isascii() and not DOCUMENTED & set(shown), (name, shown)
+        assert len(shown.encode()) <= len(name.encode()) <= 40
+    fullwidth = "x\uff09\uff1aSet\uff08DB\uff08t/inj\uff09=PWNED"
+    assert door_text(fullwidth, ascii=True) == "x -Set DB t/inj =PWNED"

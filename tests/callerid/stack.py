@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pbx_bridge.agi.cid import cid_route, door_guard, door_lookup
 from pbx_bridge.agi.server import FastAgiServer
-from pbx_bridge.callerid_http import cid_guard, cid_routes
+from pbx_bridge.callerid.http import cid_guard, cid_routes
+from pbx_bridge.callerid.route import cid_route, door_guard, door_lookup
 from pbx_bridge.config import FastAgiSettings, ItflowSettings, Settings
 from pbx_bridge.http import HttpFace
 from pbx_bridge.metrics import Metrics
@@ -35,7 +35,7 @@ class CidStack:
         """What the doors answer for ``number`` (``callerid.lookup`` is the directory's raw answer; the
         doors add the FreePBX-safe name rule and the guard): a ``LookupResult``."""
         return await door_lookup(self.callerid, number, safe_names=self.settings.callerid.safe_names,
-                                 guard=door_guard(self.settings))
+                                 guard=door_guard(self.settings.callerid))
 
 
 def stack_settings(sim_url: str, api_key: str, state_dir: Path, fastagi_port: int,
@@ -48,7 +48,7 @@ def stack_settings(sim_url: str, api_key: str, state_dir: Path, fastagi_port: in
 async def cid_stack(sim: Any, state_dir: Path, *, fastagi_port: int = 0, http_port: int = 0,
                     key: str = "all", **sections: Any) -> AsyncIterator[CidStack]:
     """Sync the directory from ``sim`` (already populated), then serve FastAGI and HTTP."""
-    from pbx_bridge.directory.lookup import CallerId
+    from pbx_bridge.callerid.service import CallerId
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
@@ -58,19 +58,19 @@ async def cid_stack(sim: Any, state_dir: Path, *, fastagi_port: int = 0, http_po
     store = Store.in_state_dir(state_dir)
     itflow = Itflow.from_settings(settings)
     plan = NumberPlan(settings.numbers)
-    sync = DirectorySync(settings, itflow, store, plan, metrics)
+    sync = DirectorySync(settings.directory, itflow, store, plan, metrics)
     await sync.sync()
-    callerid = CallerId(sync, itflow, plan, settings, metrics)
+    callerid = CallerId(sync, itflow, plan, settings.callerid, settings.directory, metrics)
     # The doors exactly as the daemon wires them (wiring.py): the FreePBX-safe rule, the guard, and the
     # HTTP face with its outermost error guard.
-    cid = cid_route(callerid, safe_names=settings.callerid.safe_names, guard=door_guard(settings))
+    cid = cid_route(callerid, safe_names=settings.callerid.safe_names, guard=door_guard(settings.callerid))
     server = FastAgiServer(settings.fastagi.host, fastagi_port, {"cid": cid},
                            env_timeout=settings.fastagi.env_timeout,
                            command_timeout=settings.fastagi.command_timeout, metrics=metrics)
     await server.start()
     # Any client address: the lab's Asterisk may ask from a private network namespace.
-    face = HttpFace("127.0.0.1", http_port, cid_routes(callerid, settings), allow=["0.0.0.0/0", "::/0"],
-                    front=[cid_guard(settings)])
+    face = HttpFace("127.0.0.1", http_port, cid_routes(callerid, settings.callerid),
+                    allow=["0.0.0.0/0", "::/0"], front=[cid_guard(settings.callerid)])
     await face.start()
     base = f"http://127.0.0.1:{face.bound_port}"
     try:

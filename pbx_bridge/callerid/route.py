@@ -3,20 +3,13 @@
 The number looked up is always ``agi_callerid``, the number Asterisk has for the channel; AGI arguments
 and ``cid?x=y`` may only carry options (``live=yes|no``), so a caller can never ask about someone else.
 ``CALLERID(name)`` is set only on a match; on no match, a failure or a lookup slower than the door's guard
-the caller's name is left exactly as it was (fail open). Names pass the FreePBX-safe rule
-(``pbx_bridge.directory.safe_name``) unless ``callerid.safe_names`` is off: :func:`door_lookup` is the one
-place every caller-name door (this route, the HTTP ``/cid`` family and, through ``/cid.agi``, the classic
-``agi/itflow-cid``) gets its answer from.
+the caller's name is left exactly as it was (fail open). The variables are the contract of
+:mod:`pbx_bridge.callerid.contract`.
 
-Channel variables (a contract; the names never change):
-
-=====================  ====================================================================
-``ITFLOW_MATCH``       contact | location | vendor | ambiguous | legacy | none
-``ITFLOW_NAME``        the name shown (what CALLERID(name) was set to); empty on none
-``ITFLOW_CLIENT_ID``   the ITFlow client id, empty when unknown (ambiguous, legacy, none)
-``ITFLOW_CLIENT_NAME`` the client's name, empty when unknown
-``ITFLOW_CONTACT_ID``  the contact id when the match is a contact, else empty
-=====================  ====================================================================
+:func:`door_lookup` (with its guard, :func:`door_guard`) is the one place every caller-name door gets its
+answer from: this route, the HTTP ``/cid`` family (:mod:`pbx_bridge.callerid.http`) and, through
+``/cid.agi``, the classic ``agi/itflow-cid``. Names pass the FreePBX-safe rule
+(``pbx_bridge.directory.safe_name``) there, once, unless ``callerid.safe_names`` is off.
 """
 
 from __future__ import annotations
@@ -25,41 +18,36 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from pbx_bridge.agi.errors import AgiHangup
-from pbx_bridge.agi.server import AgiSession, Route
+from pbx_bridge.agi.server import Route
+from pbx_bridge.agi.session import AgiSession
+from pbx_bridge.callerid.contract import CONTRACT_VARIABLES, contract_variables, live_flag
+from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.ascii_name import ascii_name
 from pbx_bridge.directory.model import LookupResult, MatchKind
 from pbx_bridge.directory.safe_name import freepbx_safe
-from pbx_bridge.directory.settings import CallerIdSettings
 from pbx_bridge.log_limits import clip
 
-__all__ = ["CONTRACT_VARIABLES", "CallerIdLookup", "cid_options", "cid_route", "contract_variables",
-           "door_guard", "door_lookup", "door_text", "live_flag"]
+__all__ = ["CallerIdLookup", "cid_options", "cid_route", "door_guard", "door_lookup", "door_text"]
 
-log = logging.getLogger(__name__)
-
-CONTRACT_VARIABLES = ("ITFLOW_MATCH", "ITFLOW_NAME", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME",
-                      "ITFLOW_CONTACT_ID")
+log = logging.getLogger("pbx_bridge.callerid")
 
 # On top of callerid.live_budget (which the lookup itself keeps): time for the index, the event loop and
 # the answer, before a door gives up waiting and answers "none".
 _GUARD_SLACK = 0.2
 
-_TRUE = {"1", "yes", "true", "on"}
-_FALSE = {"0", "no", "false", "off"}
-
 
 class CallerIdLookup(Protocol):
-    """What the route needs from ``pbx_bridge.directory.CallerId``."""
+    """What a door needs from :class:`pbx_bridge.callerid.service.CallerId`."""
 
     async def lookup(self, raw_number: str, *, live: bool | None = None) -> LookupResult: ...
 
 
-def door_guard(settings: Any = None) -> float:
+def door_guard(settings: CallerIdSettings | None = None) -> float:
     """Seconds a door waits for a lookup at most: ``callerid.live_budget`` plus a little slack."""
-    cfg = getattr(settings, "callerid", None) or CallerIdSettings()
+    cfg = settings or CallerIdSettings()
     return float(cfg.live_budget) + _GUARD_SLACK
 
 
@@ -93,21 +81,6 @@ async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | Non
                                client_name=door_text(result.client_name, safe_names=safe_names, ascii=ascii))
 
 
-def contract_variables(result: LookupResult) -> dict[str, str]:
-    """The ``ITFLOW_*`` values for a lookup result (also served as JSON over HTTP)."""
-    if not result.found:
-        return {"ITFLOW_MATCH": MatchKind.NONE.value, "ITFLOW_NAME": "", "ITFLOW_CLIENT_ID": "",
-                "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_ID": ""}
-    contact_id = result.contact_id if result.match is MatchKind.CONTACT else 0
-    return {
-        "ITFLOW_MATCH": result.match.value,
-        "ITFLOW_NAME": result.display,
-        "ITFLOW_CLIENT_ID": str(result.client_id) if result.client_id else "",
-        "ITFLOW_CLIENT_NAME": result.client_name,
-        "ITFLOW_CONTACT_ID": str(contact_id) if contact_id else "",
-    }
-
-
 def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool | None]:
     """Options from ``key=value`` arguments and the ``?query``; anything else (e.g. ``${EXTEN}``) is ignored.
 
@@ -122,18 +95,9 @@ def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool
     return {"live": live_flag(raw.get("live", ""))}
 
 
-def live_flag(value: str) -> bool | None:
-    """``live=yes|no`` (also 1/0, true/false, on/off) -> True/False; anything else -> None (configuration)."""
-    value = value.lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    return None
-
-
 def cid_route(callerid: CallerIdLookup, *, safe_names: bool = True, guard: float | None = None) -> Route:
-    """The ``cid`` route bound to a caller-ID service (``safe_names``: the FreePBX-safe rule, default on)."""
+    """The ``cid`` route bound to a caller-ID service (``safe_names``: the FreePBX-safe rule, default on;
+    ``guard``: the door's guard, :func:`door_guard`)."""
 
     async def cid(session: AgiSession) -> None:
         opts = cid_options(session.args, session.query)

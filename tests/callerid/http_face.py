@@ -7,7 +7,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from pbx_bridge.directory.settings import CallerIdSettings
+from pbx_bridge.callerid.settings import CallerIdSettings
 from tests.agi.peer import HANG_GUARD
 
 __all__ = ["callerid", "raw_get"]

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from pbx_bridge.callerid_http import cid_routes
+from pbx_bridge.callerid.http import cid_routes
 from pbx_bridge.http import access_middleware
 from tests.agi.peer import HANG_GUARD, env_block, parse_args
-from tests.agi.test_cid import Directory, contact
+from tests.callerid.test_route import Directory, contact
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid"
 

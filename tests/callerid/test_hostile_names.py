@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from pbx_bridge.directory.settings import CallerIdSettings
-from tests.agi.http_face import raw_get
+from pbx_bridge.callerid.settings import CallerIdSettings
 from tests.agi.peer import Peer, env_block, parse_args
-from tests.agi.stack import cid_stack
-from tests.agi.test_itflow_cid_script import run_script
+from tests.callerid.http_face import raw_get
+from tests.callerid.stack import cid_stack
+from tests.callerid.test_itflow_cid_script import run_script
 
 # The characters of docs/callerid.md's rule, spelled out here on purpose (not imported from the code).
 SPLITTERS = set('()[]{},:;|"\\')
