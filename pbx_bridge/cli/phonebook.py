@@ -8,12 +8,21 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.directory.sync import SyncError
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.phonebook.entries import build_book
 from pbx_bridge.phonebook.formats import FORMATS
+from pbx_bridge.phonebook.formats.base import RenderContext
+from pbx_bridge.phonebook.publisher import atomic_write
+from pbx_bridge.phonebook.service import PhonebookService, public_url_of
+from pbx_bridge.store import Store
 
-if TYPE_CHECKING:
-    from pbx_bridge.cli import CommandContext
+__all__ = ["TerminalProgress", "open_directory", "register"]
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
@@ -62,11 +71,6 @@ def _progress() -> TerminalProgress | None:
 @contextlib.asynccontextmanager
 async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
     """The directory sync (with its stored snapshot loaded) and the number plan, closed on exit."""
-    from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.store import Store
-
     plan = NumberPlan(settings.numbers)
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings)
@@ -83,8 +87,6 @@ async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
 
 
 async def cmd_sync(ctx: CommandContext) -> int:
-    from pbx_bridge.phonebook.service import PhonebookService
-
     settings = ctx.settings()
     progress = _progress()
     async with open_directory(settings) as (directory, plan):
@@ -122,12 +124,6 @@ async def cmd_sync(ctx: CommandContext) -> int:
 
 
 async def cmd_export(ctx: CommandContext) -> int:
-    from pbx_bridge.directory.sync import SyncError
-    from pbx_bridge.phonebook.entries import build_book
-    from pbx_bridge.phonebook.formats.base import RenderContext
-    from pbx_bridge.phonebook.publisher import atomic_write
-    from pbx_bridge.phonebook.service import public_url_of
-
     settings = ctx.settings()
     spec = FORMATS[ctx.args.format]
     async with open_directory(settings) as (directory, plan):

@@ -11,11 +11,13 @@ import argparse
 import json
 import sys
 from contextlib import AsyncExitStack
-from typing import Any
 
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.model import LookupResult, MatchKind, PartyKind, party_to_dict
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.directory.sync import SyncError
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.store import Store
 
@@ -52,10 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ plumbing
 
 
-async def _open(ctx: Any, stack: AsyncExitStack, *, sync_now: bool = False) -> tuple[DirectorySync, Any]:
+async def _open(ctx: CommandContext, stack: AsyncExitStack, *,
+                sync_now: bool = False) -> tuple[DirectorySync, Itflow]:
     """The directory (loaded from the state file, synced first when there is none) and the ITFlow bundle."""
-    from pbx_bridge.itflow.backend import Itflow
-
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
     stack.callback(store.close)
@@ -91,9 +92,7 @@ def _describe(r: LookupResult) -> str:
 # ------------------------------------------------------------------ verbs
 
 
-async def _lookup(ctx: Any) -> int:
-    from pbx_bridge.directory.lookup import CallerId
-
+async def _lookup(ctx: CommandContext) -> int:
     args = ctx.args
     settings = ctx.settings()
     plan = NumberPlan(settings.numbers)
@@ -121,11 +120,11 @@ async def _lookup(ctx: Any) -> int:
     return 0
 
 
-async def _sync(ctx: Any) -> int:
+async def _sync(ctx: CommandContext) -> int:
     return await _open_and_print_stats(ctx, sync_now=True)
 
 
-async def _show(ctx: Any) -> int:
+async def _show(ctx: CommandContext) -> int:
     async with AsyncExitStack() as stack:
         try:
             directory, _ = await _open(ctx, stack)
@@ -146,11 +145,11 @@ async def _show(ctx: Any) -> int:
     return 0
 
 
-async def _stats(ctx: Any) -> int:
+async def _stats(ctx: CommandContext) -> int:
     return await _open_and_print_stats(ctx, sync_now=False)
 
 
-async def _open_and_print_stats(ctx: Any, *, sync_now: bool) -> int:
+async def _open_and_print_stats(ctx: CommandContext, *, sync_now: bool) -> int:
     async with AsyncExitStack() as stack:
         try:
             directory, _ = await _open(ctx, stack, sync_now=sync_now)
