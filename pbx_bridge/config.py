@@ -9,11 +9,13 @@ Each feature owns its section model in its own ``settings`` module; this module 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import stat
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -72,8 +74,6 @@ class ItflowSettings(Section):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from urllib.parse import urlsplit
-
         parts = urlsplit(v.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("not a URL (expected http:// or https:// and a host)")
@@ -175,8 +175,6 @@ class HttpSettings(Section):
         """The networks outside loopback that may ask ``/cid`` only because ``http.callerid.allow`` is
         unset and ``http.allow`` holds them: what a config written before the per-group lists (phones'
         subnet in ``http.allow``) still opens. Empty when caller ID stays on loopback."""
-        import ipaddress
-
         if self.callerid.allow is not None:
             return []
         return [n for n in self.allow if not ipaddress.ip_network(n, strict=False).is_loopback]
@@ -209,6 +207,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _key_present(self) -> Settings:
+        # parse_settings resolves the key (file, environment) before validating; this catches Settings
+        # built directly without one, so ``api_key`` below can rely on it.
+        if self.itflow.api_key is None:
+            raise ValueError(f"itflow: no API key (itflow.api_key, itflow.api_key_file or ${API_KEY_ENV})")
         return self
 
     @property

@@ -15,44 +15,65 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from pbx_bridge.component import Component
-    from pbx_bridge.config import Settings
-    from pbx_bridge.directory.lookup import CallerId
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.metrics import Metrics
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.service import Parts
-    from pbx_bridge.store import Store
+from aiohttp import web
 
-__all__ = ["build_parts"]
+from pbx_bridge.agi.cid import cid_route, door_guard
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.ami.listener import AmiListener
+from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
+from pbx_bridge.balance.route import balance_route
+from pbx_bridge.balance.settings import read_secret
+from pbx_bridge.callerid_http import cid_guard, cid_routes
+from pbx_bridge.component import Component, Health
+from pbx_bridge.config import Settings
+from pbx_bridge.directory.http import directory_routes
+from pbx_bridge.directory.lookup import CallerId
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
+from pbx_bridge.phonebook.service import PhonebookService
+from pbx_bridge.state_files import state_health
+from pbx_bridge.store import Store
+from pbx_bridge.tickets.availability import ticket_availability
+from pbx_bridge.tickets.buffer import CallBuffer
+from pbx_bridge.tickets.intake import TicketIntake
+from pbx_bridge.tickets.outbox import Outbox
+from pbx_bridge.tickets.worker import OutboxWorker
+from pbx_bridge.upstream import ItflowReachability
+
+__all__ = ["Parts", "build_parts"]
 
 log = logging.getLogger(__name__)
 
 
-async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
-    from aiohttp import web
+@dataclass
+class Parts:
+    """What :func:`build_parts` made; the daemon starts and stops it, tests and ``check`` reach into it."""
 
-    from pbx_bridge.agi.cid import cid_route, door_guard
-    from pbx_bridge.agi.server import FastAgiServer
-    from pbx_bridge.balance.dialogue import BalanceService
-    from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
-    from pbx_bridge.balance.route import balance_route
-    from pbx_bridge.balance.settings import read_secret
-    from pbx_bridge.callerid_http import cid_guard, cid_routes
-    from pbx_bridge.directory.http import directory_routes
-    from pbx_bridge.directory.lookup import CallerId
-    from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
-    from pbx_bridge.phonebook.service import PhonebookService
-    from pbx_bridge.service import Parts
-    from pbx_bridge.state_files import state_health
-    from pbx_bridge.upstream import ItflowReachability
+    components: list[Component] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
+    readiness: dict[str, Callable[[], Health]] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Health]:
+        """Every readiness check, a broken one reported as not ready instead of breaking /readyz."""
+        out: dict[str, Health] = {}
+        for name, check in self.readiness.items():
+            try:
+                out[name] = check()
+            except Exception as exc:
+                out[name] = Health(False, f"health check failed: {exc}")
+        return out
+
+
+async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
+
 
     parts = Parts()
     parts.readiness["state"] = lambda: state_health(settings.state_dir)
@@ -143,13 +164,6 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
 def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
                plan: NumberPlan, parts: Parts) -> list[Component]:
-    from pbx_bridge.ami.listener import AmiListener
-    from pbx_bridge.tickets.availability import ticket_availability
-    from pbx_bridge.tickets.buffer import CallBuffer
-    from pbx_bridge.tickets.intake import TicketIntake
-    from pbx_bridge.tickets.outbox import Outbox
-    from pbx_bridge.tickets.worker import OutboxWorker
-
     assert settings.ami is not None
     outbox = Outbox(store, clock=time.time)
 
