@@ -24,6 +24,7 @@ from pbx_bridge.allow import networks
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
+from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
@@ -54,7 +55,7 @@ def is_placeholder_secret(value: str | None) -> bool:
     return value is None or value.strip().lower() in PLACEHOLDER_SECRETS
 
 
-class ConfigError(Exception):
+class ConfigError(PbxBridgeError):
     """A configuration problem a person can fix; ``str()`` is ``file:line: key.path: message``."""
 
     def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:

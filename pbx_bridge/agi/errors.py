@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pbx_bridge.errors import PbxBridgeError
+
 if TYPE_CHECKING:
     from pbx_bridge.agi.protocol import AgiReply
 
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 
-class AgiError(Exception):
+class AgiError(PbxBridgeError):
     """Base class of every FastAGI error."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.itflow.diagnosis import explain
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
 from pbx_bridge.numbers import NumberPlan
@@ -33,7 +34,7 @@ log = logging.getLogger("pbx_bridge.directory")
 Row = Mapping[str, Any]
 
 
-class SyncError(Exception):
+class SyncError(PbxBridgeError):
     """The directory could not be pulled; the last good snapshot stays in use."""
 
 
