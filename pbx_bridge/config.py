@@ -31,10 +31,12 @@ from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
 __all__ = [
     "API_KEY_ENV",
+    "BasicAuth",
     "ConfigError",
     "FastAgiSettings",
     "HttpSettings",
     "ItflowSettings",
+    "RouteGroupAccess",
     "Settings",
     "is_placeholder_secret",
     "load_settings",

@@ -2,7 +2,7 @@
 
 Modules: ``model`` (vocabulary), ``snapshot`` (one pulled directory, persisted), ``sync`` (pulling it from
 v1 or legacy), ``index`` (number -> answer), ``lookup`` (``CallerId``: index, live ITFlow, cache),
-``service`` (``DirectorySync`` Component), ``commands`` (CLI).
+``service`` (``DirectorySync`` Component). Its CLI verbs are in ``pbx_bridge.cli.directory``.
 """
 
 from __future__ import annotations
