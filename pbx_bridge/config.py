@@ -15,7 +15,6 @@ import os
 import stat
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,6 +24,7 @@ from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.directory.settings import CallerIdSettings, DirectorySettings, NumbersSettings
 from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
@@ -64,29 +64,6 @@ class ConfigError(PbxBridgeError):
         self.path, self.line, self.key, self.message = path, line, key, message
         where = path + (f":{line}" if line is not None else "")
         super().__init__(": ".join(p for p in (where, key, message) if p))
-
-
-class ItflowSettings(Section):
-    url: str = Field(description="ITFlow base URL as a browser uses it, e.g. https://itflow.example.com")
-    api_key: str | None = Field(default=None, repr=False)
-    api_key_file: Path | None = None
-    api: Literal["auto", "v1", "legacy"] = "auto"
-    timeout: float = Field(default=10.0, gt=0, le=300)
-    verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        parts = urlsplit(v.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("not a URL (expected http:// or https:// and a host)")
-        if parts.query or parts.fragment:
-            raise ValueError("the base URL takes no query or fragment")
-        path = parts.path.rstrip("/")
-        for suffix in ("/api.php", "/api/v1"):
-            if path.endswith(suffix):
-                raise ValueError(f"give the base URL without {suffix}; the client appends it")
-        return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _check_networks(v: list[str]) -> list[str]:

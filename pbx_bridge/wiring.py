@@ -23,13 +23,14 @@ from aiohttp import web
 from pbx_bridge.agi.cid import cid_route, door_guard
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.ami.listener import AmiListener
+from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
-from pbx_bridge.balance.settings import read_secret
-from pbx_bridge.callerid_http import cid_guard, cid_routes
+from pbx_bridge.balance.settings import BalanceSettings, read_secret
+from pbx_bridge.callerid_http import Middleware, cid_guard, cid_routes
 from pbx_bridge.component import Component, Health
-from pbx_bridge.config import Settings
+from pbx_bridge.config import HttpSettings, Settings
 from pbx_bridge.directory.http import directory_routes
 from pbx_bridge.directory.lookup import CallerId
 from pbx_bridge.directory.service import DirectorySync
@@ -45,6 +46,7 @@ from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.buffer import CallBuffer
 from pbx_bridge.tickets.intake import TicketIntake
 from pbx_bridge.tickets.outbox import Outbox
+from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 from pbx_bridge.tickets.worker import OutboxWorker
 from pbx_bridge.upstream import ItflowReachability
 
@@ -73,11 +75,9 @@ class Parts:
 
 
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
-
-
     parts = Parts()
     parts.readiness["state"] = lambda: state_health(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     parts.closers.append(itflow.aclose)
     plan = NumberPlan(settings.numbers)
 
@@ -112,11 +112,13 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
     phonebook = None
     if settings.phonebook.enabled:
-        phonebook = PhonebookService(settings, directory, plan, metrics=metrics)
+        phonebook = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                                     state_dir=settings.state_dir, metrics=metrics)
         parts.components.append(phonebook)
 
     if settings.ami is not None:
-        parts.components.extend(_ticketing(settings, store, metrics, itflow, callerid, plan, parts))
+        parts.components.extend(_ticketing(settings.ami, settings.tickets, settings.voicemail, store, metrics,
+                                           itflow, callerid, plan, parts))
 
     # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
     # (and coming back) after start.
@@ -125,46 +127,57 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http = settings.http
-        wide = http.callerid_open_beyond_loopback()
-        if wide:
-            # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
-            log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
-                        "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
-                        "or set http.callerid.allow", ", ".join(wide))
-        http_routes: list[web.RouteDef] = [*directory_routes(directory)]
-        groups = [RouteGroup("callerid", cid_routes(callerid, settings), http.allow_for("callerid"))]
-        if phonebook is not None:
-            http_routes += phonebook_sync_routes(phonebook)
-            groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
-                                     http.allow_for("phonebook")))
-        tls = None
-        if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
-            tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
-        auth = http.basic_auth
-        face = HttpFace(http.host, http.port, http_routes,
-                        allow=http.allow,
-                        basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings)],
-                        groups=groups, tls=tls)
+        face = _http_face(settings.http, directory, phonebook, cid_routes(callerid, settings),
+                          cid_guard(settings), parts, metrics)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
-            # The classic balance script's door: loopback only, never the handsets' listener.
-            sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
-            parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
-            secret_file = settings.balance.secret_file
-            internal = HttpFace("127.0.0.1", settings.http.internal_port,
-                                balance_http_routes(balance, sessions=sessions,
-                                                    secret=read_secret(secret_file) if secret_file else None),
-                                allow=["127.0.0.0/8", "::1/128"], name="http-internal")
-            parts.components.append(internal)
+            parts.components.append(_balance_door(settings.balance, settings.http, balance, parts))
     return parts
 
 
-def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
-               plan: NumberPlan, parts: Parts) -> list[Component]:
-    assert settings.ami is not None
+def _http_face(http: HttpSettings, directory: DirectorySync, phonebook: PhonebookService | None,
+               callerid_routes: list[web.RouteDef], callerid_guard: Middleware, parts: Parts,
+               metrics: Metrics) -> HttpFace:
+    """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
+    wide = http.callerid_open_beyond_loopback()
+    if wide:
+        # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
+        log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
+                    "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
+                    "or set http.callerid.allow", ", ".join(wide))
+    http_routes: list[web.RouteDef] = [*directory_routes(directory)]
+    groups = [RouteGroup("callerid", callerid_routes, http.allow_for("callerid"))]
+    if phonebook is not None:
+        http_routes += phonebook_sync_routes(phonebook)
+        groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
+                                 http.allow_for("phonebook")))
+    tls = None
+    if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
+        tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
+    auth = http.basic_auth
+    return HttpFace(http.host, http.port, http_routes,
+                    allow=http.allow,
+                    basic_auth=(auth.username, auth.password) if auth else None,
+                    readiness=parts.health, metrics=metrics, front=[callerid_guard],
+                    groups=groups, tls=tls)
+
+
+def _balance_door(cfg: BalanceSettings, http: HttpSettings, balance: BalanceService,
+                  parts: Parts) -> HttpFace:
+    """The classic balance script's door: loopback only, never the handsets' listener."""
+    sessions = RemoteSessions(balance, reply_timeout=cfg.script_timeout)
+    parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+    secret_file = cfg.secret_file
+    return HttpFace("127.0.0.1", http.internal_port,
+                    balance_http_routes(balance, sessions=sessions,
+                                        secret=read_secret(secret_file) if secret_file else None),
+                    allow=["127.0.0.0/8", "::1/128"], name="http-internal")
+
+
+def _ticketing(ami: AmiSettings, tickets: TicketsSettings, voicemail: VoicemailSettings, store: Store,
+               metrics: Metrics, itflow: Itflow, callerid: CallerId, plan: NumberPlan,
+               parts: Parts) -> list[Component]:
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
@@ -172,16 +185,16 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
         caps = itflow.cached_capabilities
         return None if caps is None else ticket_availability(caps)[0] != "no"
 
-    intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
+    intake = TicketIntake(tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,
-                          spool_root=settings.voicemail.spool_root)
+                          spool_root=voicemail.spool_root)
     # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
     # the state file cannot be written.
     buffer = CallBuffer(store, intake.handle)
-    listener = AmiListener(settings.ami, buffer, is_internal=plan.is_internal,
+    listener = AmiListener(ami, buffer, is_internal=plan.is_internal,
                            metrics=metrics, on_ended=buffer.remember)
     worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
-                          settings.tickets, clock=time.time, metrics=metrics)
+                          tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
     parts.readiness["intake"] = buffer.health

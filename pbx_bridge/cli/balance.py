@@ -28,7 +28,7 @@ from pbx_bridge.store import Store
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("balance", help="show a client's balance as the IVR would compute it",
                        description="Compute a client's balance the way ITFlow does in the detected API "
@@ -80,7 +80,7 @@ async def _balance(ctx: CommandContext) -> int:
     args = ctx.args
     settings = ctx.settings()
     async with AsyncExitStack() as stack:
-        itflow = Itflow.from_settings(settings)
+        itflow = Itflow.from_settings(settings.itflow)
         stack.push_async_callback(itflow.aclose)
         provider = BalanceProvider(itflow, settings.balance)
         client_id = args.client_id

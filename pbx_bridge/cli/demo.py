@@ -36,7 +36,7 @@ SAMPLE_NUMBER = "4125550101"
 _READY_WAIT = 60.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser(
         "demo", help="try it: the ITFlow simulator and the daemon, with a ready-made config",
         description="Start the ITFlow simulator and the daemon with a ready-made config in a temporary "

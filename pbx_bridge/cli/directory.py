@@ -24,7 +24,7 @@ from pbx_bridge.store import Store
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("lookup", help="look up a caller number as an incoming call would",
                        description="Look up a caller number: directory first, then ITFlow live on a miss "
@@ -60,7 +60,7 @@ async def _open(ctx: CommandContext, stack: AsyncExitStack, *,
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
     stack.callback(store.close)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     stack.push_async_callback(itflow.aclose)
     directory = DirectorySync(settings, itflow, store, NumberPlan(settings.numbers))
     if not directory.load() or sync_now:

@@ -123,7 +123,7 @@ def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "f
 
 async def _itflow(settings: Settings) -> list[CheckItem]:
     items: list[CheckItem] = []
-    async with Itflow.from_settings(settings) as itflow:
+    async with Itflow.from_settings(settings.itflow) as itflow:
         try:
             caps = await itflow.capabilities()
         except ItflowError as exc:

@@ -27,7 +27,7 @@ _LEGACY_FUNCTIONS = ("cid", "phonebook", "account_balance", "client_numbers", "c
                      "primary_contact_numbers", "primary_contact_emails", "incoming_call", "add_asset")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "api", help="call an ITFlow API endpoint and print the answer as JSON",
         description="Call /api/v1/MODULE/FUNCTION.php with key=value parameters and print the rows as "

@@ -73,7 +73,7 @@ async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
     """The directory sync (with its stored snapshot loaded) and the number plan, closed on exit."""
     plan = NumberPlan(settings.numbers)
     store = Store.in_state_dir(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     try:
         directory = DirectorySync(settings, itflow, store, plan)
         directory.load()
@@ -90,7 +90,8 @@ async def cmd_sync(ctx: CommandContext) -> int:
     settings = ctx.settings()
     progress = _progress()
     async with open_directory(settings) as (directory, plan):
-        service = PhonebookService(settings, directory, plan)
+        service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                                   state_dir=settings.state_dir)
         try:
             result = await service.sync(force=ctx.args.force, progress=progress)
         finally:
@@ -183,7 +184,7 @@ def cmd_formats(ctx: CommandContext) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("phonebook", help="handset phonebooks: sync, export, list formats",
                        description="Publish the ITFlow directory as handset phonebooks.")

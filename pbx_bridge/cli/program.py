@@ -23,7 +23,7 @@ from pbx_bridge.logging_setup import setup_logging
 __all__ = ["build_parser", "main"]
 
 # In ``--help`` order: the daemon's own verbs first, the demo last.
-_REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+_REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     service.register, itflow.register, directory.register, balance.register,
     phonebook.register, tickets.register, demo.register)
 
@@ -53,7 +53,7 @@ def _add_common_options(parser: argparse.ArgumentParser, default: object) -> Non
                         help="override log_format from the config")
 
 
-def _common_options_on_every_verb(sub: argparse._SubParsersAction) -> None:
+def _common_options_on_every_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``pbx-bridge check --config F`` works as well as ``pbx-bridge --config F check``, on every verb
     and sub-verb. SUPPRESS as default: an option not given after the verb keeps the one given before."""
     for verb in set(sub.choices.values()):

@@ -13,7 +13,7 @@ from pbx_bridge.service import Daemon
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run the daemon (FastAGI, HTTP, directory, phonebook, AMI, tickets)",
                        description="Run the pbx-bridge daemon in the foreground until SIGTERM. "
                        "Under systemd it reports readiness (Type=notify) and pings the watchdog.")

@@ -21,7 +21,7 @@ __all__ = ["register"]
 STATES = ("pending", "dead", "delivered", "replaced", "dropped")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     t = sub.add_parser("tickets", help="the outbox of tickets for missed calls and voicemail",
                        description="Inspect and steer the durable ticket outbox (missed calls, voicemail).")
