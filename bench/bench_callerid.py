@@ -563,7 +563,7 @@ async def build_ctx(args: argparse.Namespace, workdir: Path) -> tuple[Ctx, float
         f"state_dir: {workdir / 'state'}\nlog_level: warning\n"
         f"directory:\n  max_name_length: 100\n  page_size: {args.page_size}\n", env={})
     store = Store.in_state_dir(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     plan = NumberPlan(settings.numbers)
     directory = DirectorySync(settings.directory, itflow, store, plan)
     t0 = time.perf_counter()

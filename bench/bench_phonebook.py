@@ -108,12 +108,13 @@ async def run(entries: int, workdir: Path) -> int:
         "directory": {"page_size": 5000},
         "phonebook": {"output_dir": str(out_dir)},
     }))
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     store = Store.in_state_dir(settings.state_dir)
     plan = NumberPlan(settings.numbers)
     directory = DirectorySync(settings.directory, itflow, store, plan)
     directory.load()
-    service = PhonebookService(settings, directory, plan)
+    service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                               state_dir=settings.state_dir)
     publisher = service.publisher
     try:
         base_mb = peak_mb()

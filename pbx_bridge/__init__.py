@@ -1,3 +1,5 @@
 """pbx-bridge: joins FreePBX/Asterisk to ITFlow."""
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ Each feature owns its section model in its own ``settings`` module; this module 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import stat
@@ -23,6 +24,8 @@ from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.callerid.settings import CallerIdSettings
 from pbx_bridge.directory.settings import DirectorySettings
+from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.numbers import NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
@@ -30,10 +33,12 @@ from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
 __all__ = [
     "API_KEY_ENV",
+    "BasicAuth",
     "ConfigError",
     "FastAgiSettings",
     "HttpSettings",
     "ItflowSettings",
+    "RouteGroupAccess",
     "Settings",
     "is_placeholder_secret",
     "load_settings",
@@ -54,38 +59,13 @@ def is_placeholder_secret(value: str | None) -> bool:
     return value is None or value.strip().lower() in PLACEHOLDER_SECRETS
 
 
-class ConfigError(Exception):
+class ConfigError(PbxBridgeError):
     """A configuration problem a person can fix; ``str()`` is ``file:line: key.path: message``."""
 
     def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
         self.path, self.line, self.key, self.message = path, line, key, message
         where = path + (f":{line}" if line is not None else "")
         super().__init__(": ".join(p for p in (where, key, message) if p))
-
-
-class ItflowSettings(Section):
-    url: str = Field(description="ITFlow base URL as a browser uses it, e.g. https://itflow.example.com")
-    api_key: str | None = Field(default=None, repr=False)
-    api_key_file: Path | None = None
-    api: Literal["auto", "v1", "legacy"] = "auto"
-    timeout: float = Field(default=10.0, gt=0, le=300)
-    verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(v.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("not a URL (expected http:// or https:// and a host)")
-        if parts.query or parts.fragment:
-            raise ValueError("the base URL takes no query or fragment")
-        path = parts.path.rstrip("/")
-        for suffix in ("/api.php", "/api/v1"):
-            if path.endswith(suffix):
-                raise ValueError(f"give the base URL without {suffix}; the client appends it")
-        return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _check_networks(v: list[str]) -> list[str]:
@@ -177,8 +157,6 @@ class HttpSettings(Section):
         """The networks outside loopback that may ask ``/cid`` only because ``http.callerid.allow`` is
         unset and ``http.allow`` holds them: what a config written before the per-group lists (phones'
         subnet in ``http.allow``) still opens. Empty when caller ID stays on loopback."""
-        import ipaddress
-
         if self.callerid.allow is not None:
             return []
         return [n for n in self.allow if not ipaddress.ip_network(n, strict=False).is_loopback]
@@ -211,6 +189,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _key_present(self) -> Settings:
+        # parse_settings resolves the key (file, environment) before validating; this catches Settings
+        # built directly without one, so ``api_key`` below can rely on it.
+        if self.itflow.api_key is None:
+            raise ValueError(f"itflow: no API key (itflow.api_key, itflow.api_key_file or ${API_KEY_ENV})")
         return self
 
     @property

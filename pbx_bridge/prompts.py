@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts
+from pbx_bridge.errors import PbxBridgeError
 
 __all__ = ["BUILTIN_TEXTS", "BuiltPrompt", "PromptBuildError", "build_prompts", "generated_names"]
 
@@ -37,7 +38,7 @@ BUILTIN_TEXTS: dict[str, dict[str, str]] = {
 _TOOL_TIMEOUT = 60.0
 
 
-class PromptBuildError(Exception):
+class PromptBuildError(PbxBridgeError):
     """A tool is missing or failed; the message says which and how to fix it."""
 
 

@@ -1,9 +1,9 @@
 """The daemon: builds every part from the settings, starts them in order, stops them in reverse.
 
-Read top to bottom, ``wiring.build_parts`` is the wiring diagram (README, "How it fits together"):
-ITFlow clients -> directory -> caller ID (FastAGI + HTTP) -> balance -> phonebook -> AMI listener ->
-ticket outbox. A part that fails (ITFlow down, AMI refused) degrades only what depends on it: each
-part retries on its own and reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
+Read top to bottom, :func:`pbx_bridge.wiring.build_parts` is the wiring diagram (README, "How it
+fits together"): ITFlow clients -> directory -> caller ID (FastAGI + HTTP) -> balance -> phonebook ->
+AMI listener -> ticket outbox. A part that fails (ITFlow down, AMI refused) degrades only what depends
+on it: each part retries on its own and reports through ``health()``, which ``/readyz`` and ``/metrics`` show.
 
 Signals: SIGTERM/SIGINT drain in-flight work within ``drain_seconds`` and exit; SIGHUP re-reads the
 config and, if it validates, restarts the parts whose settings changed (all of them: simple and safe,
@@ -17,38 +17,19 @@ import contextlib
 import logging
 import signal
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pbx_bridge.component import Component, Health, all_of
+from pbx_bridge.component import Health, all_of
 from pbx_bridge.config import ConfigError, Settings, load_settings
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
+from pbx_bridge.state_guard import StateGuard, unusable_problem
 from pbx_bridge.store import Store, StoreError
+from pbx_bridge.wiring import Parts, build_parts
 
 __all__ = ["Daemon", "Parts"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Parts:
-    """What ``Daemon.build`` made; kept so tests and ``check`` can reach the pieces."""
-
-    components: list[Component] = field(default_factory=list)
-    closers: list[Callable[[], object]] = field(default_factory=list)
-    readiness: dict[str, Callable[[], Health]] = field(default_factory=dict)
-
-    def health(self) -> dict[str, Health]:
-        """Every readiness check, a broken one reported as not ready instead of breaking /readyz."""
-        out: dict[str, Health] = {}
-        for name, check in self.readiness.items():
-            try:
-                out[name] = check()
-            except Exception as exc:
-                out[name] = Health(False, f"health check failed: {exc}")
-        return out
 
 
 class Daemon:
@@ -65,9 +46,6 @@ class Daemon:
 
     # ------------------------------------------------------------------ wiring
     async def build(self) -> Parts:
-        from pbx_bridge.state_guard import StateGuard, unusable_problem
-        from pbx_bridge.wiring import build_parts
-
         path = Store.in_state_dir_path(self.settings.state_dir)
         problem = ""
         try:

@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from pbx_bridge.errors import PbxBridgeError
+
 __all__ = ["Store", "StoreError"]
 
 T = TypeVar("T")
 
 
-class StoreError(Exception):
+class StoreError(PbxBridgeError):
     """The state file cannot be opened or migrated."""
 
 

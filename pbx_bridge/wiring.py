@@ -15,48 +15,69 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from pbx_bridge.callerid.service import CallerId
-    from pbx_bridge.component import Component
-    from pbx_bridge.config import Settings
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.metrics import Metrics
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.service import Parts
-    from pbx_bridge.store import Store
+from aiohttp import web
 
-__all__ = ["build_parts"]
+from pbx_bridge.agi.server import FastAgiServer
+from pbx_bridge.ami.listener import AmiListener
+from pbx_bridge.ami.settings import AmiSettings
+from pbx_bridge.balance.dialogue import BalanceService
+from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
+from pbx_bridge.balance.route import balance_route
+from pbx_bridge.balance.settings import BalanceSettings, read_secret
+from pbx_bridge.callerid.http import Middleware, cid_guard, cid_routes
+from pbx_bridge.callerid.route import cid_route, door_guard
+from pbx_bridge.callerid.service import CallerId
+from pbx_bridge.component import Component, Health
+from pbx_bridge.config import HttpSettings, Settings
+from pbx_bridge.directory.http import directory_routes
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
+from pbx_bridge.phonebook.service import PhonebookService
+from pbx_bridge.state_files import state_health
+from pbx_bridge.store import Store
+from pbx_bridge.tickets.availability import ticket_availability
+from pbx_bridge.tickets.buffer import CallBuffer
+from pbx_bridge.tickets.intake import TicketIntake
+from pbx_bridge.tickets.outbox import Outbox
+from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
+from pbx_bridge.tickets.worker import OutboxWorker
+from pbx_bridge.upstream import ItflowReachability
+
+__all__ = ["Parts", "build_parts"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Parts:
+    """What :func:`build_parts` made; the daemon starts and stops it, tests and ``check`` reach into it."""
+
+    components: list[Component] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
+    readiness: dict[str, Callable[[], Health]] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Health]:
+        """Every readiness check, a broken one reported as not ready instead of breaking /readyz."""
+        out: dict[str, Health] = {}
+        for name, check in self.readiness.items():
+            try:
+                out[name] = check()
+            except Exception as exc:
+                out[name] = Health(False, f"health check failed: {exc}")
+        return out
+
+
 async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Parts:
-    from aiohttp import web
-
-    from pbx_bridge.agi.server import FastAgiServer
-    from pbx_bridge.balance.dialogue import BalanceService
-    from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
-    from pbx_bridge.balance.route import balance_route
-    from pbx_bridge.balance.settings import read_secret
-    from pbx_bridge.callerid.http import cid_guard, cid_routes
-    from pbx_bridge.callerid.route import cid_route, door_guard
-    from pbx_bridge.callerid.service import CallerId
-    from pbx_bridge.directory.http import directory_routes
-    from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
-    from pbx_bridge.phonebook.service import PhonebookService
-    from pbx_bridge.service import Parts
-    from pbx_bridge.state_files import state_health
-    from pbx_bridge.upstream import ItflowReachability
-
     parts = Parts()
     parts.readiness["state"] = lambda: state_health(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     parts.closers.append(itflow.aclose)
     plan = NumberPlan(settings.numbers)
 
@@ -91,11 +112,13 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
     phonebook = None
     if settings.phonebook.enabled:
-        phonebook = PhonebookService(settings, directory, plan, metrics=metrics)
+        phonebook = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                                     state_dir=settings.state_dir, metrics=metrics)
         parts.components.append(phonebook)
 
     if settings.ami is not None:
-        parts.components.extend(_ticketing(settings, store, metrics, itflow, callerid, plan, parts))
+        parts.components.extend(_ticketing(settings.ami, settings.tickets, settings.voicemail, store, metrics,
+                                           itflow, callerid, plan, parts))
 
     # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
     # (and coming back) after start.
@@ -104,53 +127,57 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        http = settings.http
-        wide = http.callerid_open_beyond_loopback()
-        if wide:
-            # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
-            log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
-                        "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
-                        "or set http.callerid.allow", ", ".join(wide))
-        http_routes: list[web.RouteDef] = [*directory_routes(directory)]
-        groups = [RouteGroup("callerid", cid_routes(callerid, settings.callerid), http.allow_for("callerid"))]
-        if phonebook is not None:
-            http_routes += phonebook_sync_routes(phonebook)
-            groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
-                                     http.allow_for("phonebook")))
-        tls = None
-        if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
-            tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
-        auth = http.basic_auth
-        face = HttpFace(http.host, http.port, http_routes,
-                        allow=http.allow,
-                        basic_auth=(auth.username, auth.password) if auth else None,
-                        readiness=parts.health, metrics=metrics, front=[cid_guard(settings.callerid)],
-                        groups=groups, tls=tls)
+        face = _http_face(settings.http, directory, phonebook, cid_routes(callerid, settings.callerid),
+                          cid_guard(settings.callerid), parts, metrics)
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
-            # The classic balance script's door: loopback only, never the handsets' listener.
-            sessions = RemoteSessions(balance, reply_timeout=settings.balance.script_timeout)
-            parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
-            secret_file = settings.balance.secret_file
-            internal = HttpFace("127.0.0.1", settings.http.internal_port,
-                                balance_http_routes(balance, sessions=sessions,
-                                                    secret=read_secret(secret_file) if secret_file else None),
-                                allow=["127.0.0.0/8", "::1/128"], name="http-internal")
-            parts.components.append(internal)
+            parts.components.append(_balance_door(settings.balance, settings.http, balance, parts))
     return parts
 
 
-def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflow, callerid: CallerId,
-               plan: NumberPlan, parts: Parts) -> list[Component]:
-    from pbx_bridge.ami.listener import AmiListener
-    from pbx_bridge.tickets.availability import ticket_availability
-    from pbx_bridge.tickets.buffer import CallBuffer
-    from pbx_bridge.tickets.intake import TicketIntake
-    from pbx_bridge.tickets.outbox import Outbox
-    from pbx_bridge.tickets.worker import OutboxWorker
+def _http_face(http: HttpSettings, directory: DirectorySync, phonebook: PhonebookService | None,
+               callerid_routes: list[web.RouteDef], callerid_guard: Middleware, parts: Parts,
+               metrics: Metrics) -> HttpFace:
+    """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
+    wide = http.callerid_open_beyond_loopback()
+    if wide:
+        # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
+        log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
+                    "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
+                    "or set http.callerid.allow", ", ".join(wide))
+    http_routes: list[web.RouteDef] = [*directory_routes(directory)]
+    groups = [RouteGroup("callerid", callerid_routes, http.allow_for("callerid"))]
+    if phonebook is not None:
+        http_routes += phonebook_sync_routes(phonebook)
+        groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
+                                 http.allow_for("phonebook")))
+    tls = None
+    if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
+        tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
+    auth = http.basic_auth
+    return HttpFace(http.host, http.port, http_routes,
+                    allow=http.allow,
+                    basic_auth=(auth.username, auth.password) if auth else None,
+                    readiness=parts.health, metrics=metrics, front=[callerid_guard],
+                    groups=groups, tls=tls)
 
-    assert settings.ami is not None
+
+def _balance_door(cfg: BalanceSettings, http: HttpSettings, balance: BalanceService,
+                  parts: Parts) -> HttpFace:
+    """The classic balance script's door: loopback only, never the handsets' listener."""
+    sessions = RemoteSessions(balance, reply_timeout=cfg.script_timeout)
+    parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
+    secret_file = cfg.secret_file
+    return HttpFace("127.0.0.1", http.internal_port,
+                    balance_http_routes(balance, sessions=sessions,
+                                        secret=read_secret(secret_file) if secret_file else None),
+                    allow=["127.0.0.0/8", "::1/128"], name="http-internal")
+
+
+def _ticketing(ami: AmiSettings, tickets: TicketsSettings, voicemail: VoicemailSettings, store: Store,
+               metrics: Metrics, itflow: Itflow, callerid: CallerId, plan: NumberPlan,
+               parts: Parts) -> list[Component]:
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
@@ -158,16 +185,16 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
         caps = itflow.cached_capabilities
         return None if caps is None else ticket_availability(caps)[0] != "no"
 
-    intake = TicketIntake(settings.tickets, outbox, is_internal=plan.is_internal,
+    intake = TicketIntake(tickets, outbox, is_internal=plan.is_internal,
                           plan=plan, lookup=callerid.lookup, available=available,
-                          spool_root=settings.voicemail.spool_root)
+                          spool_root=voicemail.spool_root)
     # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
     # the state file cannot be written.
     buffer = CallBuffer(store, intake.handle)
-    listener = AmiListener(settings.ami, buffer, is_internal=plan.is_internal,
+    listener = AmiListener(ami, buffer, is_internal=plan.is_internal,
                            metrics=metrics, on_ended=buffer.remember)
     worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
-                          settings.tickets, clock=time.time, metrics=metrics)
+                          tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
     parts.readiness["intake"] = buffer.health

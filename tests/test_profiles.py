@@ -90,7 +90,7 @@ async def test_feature_set(itflow_sim, tmp_path: Path, profile: str) -> None:
         f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n  timeout: 5\n"
         f"state_dir: {tmp_path / 'state'}\ntickets:\n  assigned_to: 1\n", env={})
     store = Store.in_state_dir(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     plan, metrics = NumberPlan(settings.numbers), Metrics()
     directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
     callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)

@@ -17,6 +17,7 @@ logs it and counts it, so a broken route never takes the server down.
 from __future__ import annotations
 
 from pbx_bridge.agi.reply import AgiReply
+from pbx_bridge.errors import PbxBridgeError
 
 __all__ = [
     "AgiCommandError",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class AgiError(Exception):
+class AgiError(PbxBridgeError):
     """Base class of every FastAGI error."""
 
 

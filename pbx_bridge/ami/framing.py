@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pbx_bridge.errors import PbxBridgeError
+
 __all__ = ["FrameBuffer", "Malformed", "parse_message", "parse_stream"]
 
 _SEP = b"\r\n\r\n"
@@ -20,7 +22,7 @@ _SEP = b"\r\n\r\n"
 MAX_MESSAGE = 1 << 20
 
 
-class Malformed(ValueError):
+class Malformed(PbxBridgeError, ValueError):
     """A message that is not ``Key: Value`` lines; the stream goes on."""
 
 

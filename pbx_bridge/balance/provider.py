@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal, Protocol
 
 from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -62,7 +63,7 @@ _OPEN_STATUSES = frozenset({"sent", "viewed", "partial"})
 _PAYMENT_CONCURRENCY = 4
 
 
-class BalanceError(Exception):
+class BalanceError(PbxBridgeError):
     """The balance cannot be computed right now (ITFlow error, odd answer). The message is safe to show."""
 
 

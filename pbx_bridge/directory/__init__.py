@@ -3,7 +3,8 @@
 Modules: ``settings`` (the ``directory`` section), ``model`` (vocabulary), ``sync`` (ITFlow rows ->
 parties, and pulling them from v1 or legacy), ``snapshot`` (one pulled directory, persisted), ``index``
 (number -> answer), ``service`` (``DirectorySync`` Component), ``display`` and ``safe_name`` (names as
-shown), ``http`` (``/directory/*``), ``commands`` (CLI).
+shown), ``http`` (``/directory/*``), its CLI verbs are in
+``pbx_bridge.cli.directory``.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from pbx_bridge.directory.parties import (
     vendor_party,
 )
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.diagnosis import explain
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable, PermissionDenied
@@ -44,7 +45,7 @@ __all__ = ["SyncError", "pull", "pull_legacy", "pull_v1", "rekey"]
 
 log = logging.getLogger("pbx_bridge.directory")
 
-class SyncError(Exception):
+class SyncError(PbxBridgeError):
     """The directory could not be pulled; the last good snapshot stays in use."""
 
 

@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import httpx
 
 from pbx_bridge.itflow.detect import Capabilities, detect
 from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.itflow.transport import RetryPolicy
 from pbx_bridge.itflow.v1 import V1Client
-
-if TYPE_CHECKING:
-    from pbx_bridge.config import Settings
 
 __all__ = ["Itflow"]
 
@@ -52,10 +50,12 @@ class Itflow:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, *,
+    def from_settings(cls, it: ItflowSettings, *,
                       transport: httpx.AsyncBaseTransport | None = None) -> Itflow:
-        it = settings.itflow
-        return cls(it.url, settings.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,
+        """From the ``itflow`` section, its key resolved (as ``config.load_settings`` does)."""
+        if it.api_key is None:
+            raise ValueError("itflow.api_key is not resolved")
+        return cls(it.url, it.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,
                    transport=transport)
 
     def __repr__(self) -> str:

@@ -22,6 +22,8 @@ httpx logs or builds error texts, and every text built here passes through :func
 
 from __future__ import annotations
 
+from pbx_bridge.errors import PbxBridgeError
+
 __all__ = [
     "AuthError",
     "ItflowError",
@@ -52,7 +54,7 @@ def redact(text: str, secret: str | None) -> str:
     return "".join(out)
 
 
-class ItflowError(Exception):
+class ItflowError(PbxBridgeError):
     """Base of all ITFlow client errors.
 
     ``endpoint`` names what was called (``contacts/read`` or ``api.php?cid``, never a URL with the key),

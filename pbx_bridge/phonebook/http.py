@@ -110,7 +110,7 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
                  request.headers.get("Accept-Encoding", "-"))
 
     async def index(request: web.Request) -> web.Response:
-        base = public_url_of(service.settings.http)
+        base = public_url_of(service.http)
         lines = [f"{f}\t{base}/phonebook/{f}\t{FORMATS[f].media_type}" for f in service.cfg.formats]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
@@ -184,7 +184,7 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         if book is None:
             return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)
         note_agent(request, "gigaset online directory")
-        ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))
+        ctx = RenderContext(service.cfg, public_url=public_url_of(service.http))
         body = await asyncio.to_thread(gigaset_online.answer, book, ctx, request.query)
         return web.Response(body=body, headers={"Content-Type": XML_MEDIA, "Cache-Control": "no-store"})
 
@@ -199,7 +199,7 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         return web.Response(body=body, headers={"Content-Type": XML_MEDIA, "Cache-Control": "no-store"})
 
     def page_links(format_id: str, page: int, count: int) -> str:
-        ctx = RenderContext(service.cfg, public_url=public_url_of(service.settings.http))
+        ctx = RenderContext(service.cfg, public_url=public_url_of(service.http))
         rels = [("first", 1), ("last", count)]
         if page > 1:
             rels.append(("prev", page - 1))

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pbx_bridge.component import Health, cancel_task
+from pbx_bridge.config import HttpSettings
 from pbx_bridge.directory.snapshot import Snapshot
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import NumberFormatter
 from pbx_bridge.phonebook.publisher import Progress, Publisher, PublishResult
+from pbx_bridge.phonebook.settings import PhonebookSettings
 
 __all__ = ["DirectorySource", "PhonebookService", "public_url_of"]
 
@@ -56,17 +58,17 @@ def public_url_of(http: Any) -> str:
 class PhonebookService:
     name = "phonebook"
 
-    def __init__(self, settings: Any, directory: DirectorySource, plan: NumberFormatter, *,
-                 metrics: Metrics | None = None, publisher: Publisher | None = None,
-                 rng: random.Random | None = None) -> None:
-        self.settings = settings
-        self.cfg = settings.phonebook
+    def __init__(self, cfg: PhonebookSettings, directory: DirectorySource, plan: NumberFormatter, *,
+                 http: HttpSettings, state_dir: Path, metrics: Metrics | None = None,
+                 publisher: Publisher | None = None, rng: random.Random | None = None) -> None:
+        self.cfg = cfg
+        self.http = http
         self.directory = directory
         self.plan = plan
         self.metrics = metrics
         self.publisher = publisher or Publisher(
-            self.cfg, public_url=public_url_of(settings.http),
-            state_path=Path(settings.state_dir) / STATE_FILE, metrics=metrics)
+            self.cfg, public_url=public_url_of(http),
+            state_path=Path(state_dir) / STATE_FILE, metrics=metrics)
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         self._trigger = asyncio.Event()
@@ -179,7 +181,7 @@ class PhonebookService:
 
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
-        http = self.settings.http
+        http = self.http
         if (not getattr(http, "public_url", None) and getattr(http, "host", "") in ("0.0.0.0", "::")
                 and "cisco" in self.cfg.formats):
             log.warning("phonebook: http.public_url is not set and http.host is a wildcard: Cisco page "

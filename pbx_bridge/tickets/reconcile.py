@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from pbx_bridge.errors import PbxBridgeError
+
 __all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete", "carries_marker"]
 
 _MAX_PROBES = 80          # galloping + bisection: enough for 2**40 tickets
@@ -28,11 +30,11 @@ def carries_marker(text: str, marker: str) -> bool:
     return re.search(re.escape(marker) + r"(?![\w.-])", text) is not None
 
 
-class SearchIncomplete(Exception):
+class SearchIncomplete(PbxBridgeError):
     """The bound was reached before the floor: absence is not proven."""
 
 
-class FilterIgnored(Exception):
+class FilterIgnored(PbxBridgeError):
     """A ``client_id``-filtered read answered another client's ticket (before 26.09 the filter is
     ignored): search every ticket instead."""
 

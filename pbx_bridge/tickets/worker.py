@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pbx_bridge.component import Health
+from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -58,7 +59,7 @@ class TicketClient(Protocol):
     async def call(self, module: str, function: str, *, method: str | None = None, **params: Any) -> Any: ...
 
 
-class _Hold(Exception):
+class _Hold(PbxBridgeError):
     pass
 
 

@@ -78,7 +78,7 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     })
     store = Store.in_state_dir(tmp)
     stack.callback(store.close)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     stack.push_async_callback(itflow.aclose)
     plan = NumberPlan(settings.numbers)
     directory = DirectorySync(settings.directory, itflow, store, plan)

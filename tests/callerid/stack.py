@@ -56,7 +56,7 @@ async def cid_stack(sim: Any, state_dir: Path, *, fastagi_port: int = 0, http_po
     settings = stack_settings(sim.url, sim.keys[key], state_dir, fastagi_port, **sections)
     metrics = Metrics()
     store = Store.in_state_dir(state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     plan = NumberPlan(settings.numbers)
     sync = DirectorySync(settings.directory, itflow, store, plan, metrics)
     await sync.sync()

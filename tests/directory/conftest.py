@@ -63,7 +63,7 @@ async def caller_env(itflow_sim: Any, tmp_path: Path) -> AsyncIterator[EnvFactor
         sim = sim or await itflow_sim(profile)
         settings = make_settings(sim.url, sim.keys[key], state or tmp_path / f"state{len(made)}", extra)
         store = Store.in_state_dir(settings.state_dir)
-        itflow = Itflow.from_settings(settings)
+        itflow = Itflow.from_settings(settings.itflow)
         plan = NumberPlan(settings.numbers)
         metrics = Metrics()
         directory = DirectorySync(settings.directory, itflow, store, plan, metrics, store_poll=store_poll)

@@ -178,7 +178,7 @@ async def test_bundle_from_settings_builds_only_the_forced_client(itflow_sim) ->
     sim = await itflow_sim("legacy-2022")
     settings = parse_settings(f"itflow: {{url: '{sim.url}', api_key: '{sim.keys['all']}', api: legacy}}\n",
                               env={})
-    async with Itflow.from_settings(settings) as itflow:
+    async with Itflow.from_settings(settings.itflow) as itflow:
         assert itflow.v1 is None and itflow.legacy is not None
         caps = await itflow.capabilities()
         assert caps.directory == "legacy"

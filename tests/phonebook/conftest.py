@@ -54,14 +54,15 @@ async def phonebook_env(itflow_sim, tmp_path) -> AsyncIterator[Callable[..., Awa
         state, out = tmp_path / f"state{n}", tmp_path / f"out{n}"
         config = write_config(tmp_path / f"config{n}.yaml", sim, state, out, phonebook, http)
         settings = parse_settings(config.read_text(), path=str(config))
-        itflow = Itflow.from_settings(settings)
+        itflow = Itflow.from_settings(settings.itflow)
         store = Store.in_state_dir(settings.state_dir)
         cleanup.append((itflow, store))
         plan = NumberPlan(settings.numbers)
         metrics = Metrics()
         directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
         directory.load()
-        service = PhonebookService(settings, directory, plan, metrics=metrics)
+        service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                                   state_dir=settings.state_dir, metrics=metrics)
         return PhonebookEnv(sim, settings, directory, service, metrics, out, config)
 
     try:

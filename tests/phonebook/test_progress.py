@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
+from pbx_bridge.cli.phonebook import TerminalProgress
 from pbx_bridge.component import Component
-from pbx_bridge.phonebook.commands import TerminalProgress
 from pbx_bridge.phonebook.publisher import Publisher
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from tests.phonebook.helpers import PLAN, many_parties

@@ -24,7 +24,7 @@ async def test_known_caller_ticket_names_client_and_contact(itflow_sim, tmp_path
     rigs.append(rig)
     settings = parse_settings(f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n"
                               f"state_dir: {tmp_path / 'dir'}\n", env={})
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     plan = NumberPlan(settings.numbers)
     metrics = Metrics()
     directory = DirectorySync(settings.directory, itflow, rig.store, plan, metrics)

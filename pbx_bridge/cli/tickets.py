@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pbx_bridge.cli.context import CommandContext
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.outbox import Outbox, OutboxRow
 
@@ -20,7 +21,7 @@ __all__ = ["register"]
 STATES = ("pending", "dead", "delivered", "replaced", "dropped")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     t = sub.add_parser("tickets", help="the outbox of tickets for missed calls and voicemail",
                        description="Inspect and steer the durable ticket outbox (missed calls, voicemail).")
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_drop, needs_config=True)
 
 
-def _outbox(ctx: Any) -> Outbox:
+def _outbox(ctx: CommandContext) -> Outbox:
     return Outbox(Store.in_state_dir(ctx.settings().state_dir), clock=time.time)
 
 
@@ -57,7 +58,7 @@ def _row(r: OutboxRow) -> dict[str, Any]:
             "subject": r.payload.get("subject", "")}
 
 
-def _list(ctx: Any) -> int:
+def _list(ctx: CommandContext) -> int:
     box = _outbox(ctx)
     states = tuple(ctx.args.state or ("pending", "dead"))
     rows = [_row(r) for r in box.rows(states, limit=max(1, ctx.args.limit))]
@@ -74,7 +75,7 @@ def _list(ctx: Any) -> int:
     return 0
 
 
-def _retry(ctx: Any) -> int:
+def _retry(ctx: CommandContext) -> int:
     box = _outbox(ctx)
     n = box.retry(None if ctx.args.all_dead else ctx.args.id)
     if ctx.args.json:
@@ -84,7 +85,7 @@ def _retry(ctx: Any) -> int:
     return 0 if n else 1
 
 
-def _drop(ctx: Any) -> int:
+def _drop(ctx: CommandContext) -> int:
     box = _outbox(ctx)
     n = box.drop(ctx.args.id)
     if ctx.args.json:

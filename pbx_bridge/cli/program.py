@@ -1,7 +1,8 @@
-"""``pbx-bridge`` command line: one verb per feature, each registered by the feature's ``commands`` module.
+"""The ``pbx-bridge`` program: the parser every verb module adds to, and ``main``.
 
-Every verb gets a :class:`CommandContext` that loads the config only when the verb needs it, so
-``--help`` and ``sim`` work without one. A handler returns an exit code (or a coroutine giving one).
+Every verb gets a :class:`~pbx_bridge.cli.context.CommandContext` that loads the config only when the
+verb needs it, so ``--help`` and ``sim`` work without one. A handler returns an exit code (or a
+coroutine giving one).
 """
 
 from __future__ import annotations
@@ -10,52 +11,21 @@ import argparse
 import asyncio
 import inspect
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from pbx_bridge import __version__
-from pbx_bridge.config import ConfigError, Settings, load_settings
+from pbx_bridge.cli import balance, callerid, demo, directory, itflow, phonebook, service, tickets
+from pbx_bridge.cli.context import CONFIG_ENV, DEFAULT_CONFIG, EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandContext
+from pbx_bridge.config import ConfigError
 from pbx_bridge.logging_setup import setup_logging
 
-__all__ = ["CommandContext", "main"]
+__all__ = ["build_parser", "main"]
 
-DEFAULT_CONFIG = "/etc/pbx-bridge/config.yaml"
-CONFIG_ENV = "PBX_BRIDGE_CONFIG"
-
-# Exit codes: 0 ok, 1 the command failed, 2 usage or configuration error.
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-@dataclass
-class CommandContext:
-    args: argparse.Namespace
-    _settings: Settings | None = field(default=None, repr=False)
-
-    @property
-    def config_path(self) -> Path:
-        return Path(self.args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
-
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-
-def _feature_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    # Imported here so a broken optional feature never breaks --help of the others.
-    from pbx_bridge import demo, service_commands
-    from pbx_bridge.balance import commands as balance
-    from pbx_bridge.callerid import commands as callerid
-    from pbx_bridge.directory import commands as directory
-    from pbx_bridge.itflow import commands as itflow
-    from pbx_bridge.phonebook import commands as phonebook
-    from pbx_bridge.tickets import commands as tickets
-
-    return [service_commands.register, itflow.register, callerid.register, directory.register,
-            balance.register, phonebook.register, tickets.register, demo.register]
+# In ``--help`` order: the daemon's own verbs first, the demo last.
+_REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    service.register, itflow.register, callerid.register, directory.register, balance.register,
+    phonebook.register, tickets.register, demo.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_options(parser, argparse.SUPPRESS)
     parser.set_defaults(config=None, log_level=None, log_format=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in _feature_registrars():
+    for register in _REGISTRARS:
         register(sub)
     _common_options_on_every_verb(sub)
     return parser
@@ -83,7 +53,7 @@ def _add_common_options(parser: argparse.ArgumentParser, default: object) -> Non
                         help="override log_format from the config")
 
 
-def _common_options_on_every_verb(sub: argparse._SubParsersAction) -> None:
+def _common_options_on_every_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``pbx-bridge check --config F`` works as well as ``pbx-bridge --config F check``, on every verb
     and sub-verb. SUPPRESS as default: an option not given after the verb keeps the one given before."""
     for verb in set(sub.choices.values()):
@@ -121,7 +91,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("pbx_bridge").debug("unhandled error", exc_info=True)
         print(f"pbx-bridge: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAIL
-
-
-if __name__ == "__main__":
-    sys.exit(main())

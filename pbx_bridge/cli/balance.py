@@ -13,12 +13,22 @@ import os
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+
+from pbx_bridge.balance.provider import Balance, BalanceError, BalanceProvider
+from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.balance.verify import AttemptLog, Verifier
+from pbx_bridge.callerid.service import CallerId
+from pbx_bridge.cli.context import CONFIG_ENV, CommandContext
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.prompts import PromptBuildError, build_prompts
+from pbx_bridge.store import Store
 
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("balance", help="show a client's balance as the IVR would compute it",
                        description="Compute a client's balance the way ITFlow does in the detected API "
@@ -51,7 +61,7 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _print_balance(b: Any, as_json: bool) -> None:
+def _print_balance(b: Balance, as_json: bool) -> None:
     if as_json:
         print(json.dumps(b.as_dict(), ensure_ascii=False))
         return
@@ -66,14 +76,11 @@ def _print_balance(b: Any, as_json: bool) -> None:
         print(f"note: {note}")
 
 
-async def _balance(ctx: Any) -> int:
-    from pbx_bridge.balance.provider import BalanceError, BalanceProvider
-    from pbx_bridge.itflow.backend import Itflow
-
+async def _balance(ctx: CommandContext) -> int:
     args = ctx.args
     settings = ctx.settings()
     async with AsyncExitStack() as stack:
-        itflow = Itflow.from_settings(settings)
+        itflow = Itflow.from_settings(settings.itflow)
         stack.push_async_callback(itflow.aclose)
         provider = BalanceProvider(itflow, settings.balance)
         client_id = args.client_id
@@ -90,14 +97,9 @@ async def _balance(ctx: Any) -> int:
     return 0
 
 
-async def _resolve_caller(ctx: Any, stack: AsyncExitStack, itflow: Any, number: str) -> int | str:
+async def _resolve_caller(ctx: CommandContext, stack: AsyncExitStack, itflow: Itflow,
+                          number: str) -> int | str:
     """The client id the IVR would bind ``number`` to, or a message why there is none."""
-    from pbx_bridge.balance.verify import AttemptLog, Verifier
-    from pbx_bridge.callerid.service import CallerId
-    from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.store import Store
-
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
     stack.callback(store.close)
@@ -119,13 +121,10 @@ async def _resolve_caller(ctx: Any, stack: AsyncExitStack, itflow: Any, number: 
     return identity.client_id
 
 
-def _prompts_build(ctx: Any) -> int:
-    from pbx_bridge.balance.settings import BalanceSettings
-    from pbx_bridge.prompts import PromptBuildError, build_prompts
-
+def _prompts_build(ctx: CommandContext) -> int:
     args = ctx.args
     settings = BalanceSettings()
-    explicit = bool(args.config or os.environ.get("PBX_BRIDGE_CONFIG"))
+    explicit = bool(args.config or os.environ.get(CONFIG_ENV))
     if explicit or ctx.config_path.exists():
         settings = ctx.settings().balance
     try:

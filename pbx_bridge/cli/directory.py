@@ -1,4 +1,4 @@
-"""CLI verbs: ``pbx-bridge directory sync|show|stats`` (``lookup`` is caller ID's, in its package).
+"""CLI verbs: ``pbx-bridge directory sync|show|stats`` (``lookup`` is in ``cli.callerid``).
 
 They use the same state file as the daemon. A command that finds no directory syncs first. A running daemon
 adopts a directory synced here within ``store_poll`` (30 s); ``POST /directory/sync`` syncs it at once.
@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 from contextlib import AsyncExitStack
-from typing import Protocol
 
-from pbx_bridge.config import Settings
+from pbx_bridge.cli.context import CommandContext
 from pbx_bridge.directory.model import PartyKind, party_to_dict
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.directory.sync import SyncError
@@ -20,16 +19,7 @@ from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.store import Store
 
-__all__ = ["CommandContext", "fail", "open_directory", "register"]
-
-
-class CommandContext(Protocol):
-    """What a verb gets from the CLI: its arguments and, loaded on first use, the settings."""
-
-    @property
-    def args(self) -> argparse.Namespace: ...
-
-    def settings(self) -> Settings: ...
+__all__ = ["fail", "open_directory", "register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +48,7 @@ async def open_directory(ctx: CommandContext, stack: AsyncExitStack, *, sync_now
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
     stack.callback(store.close)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     stack.push_async_callback(itflow.aclose)
     directory = DirectorySync(settings.directory, itflow, store, NumberPlan(settings.numbers))
     if not directory.load() or sync_now:

@@ -1,4 +1,4 @@
-"""CLI verbs of the daemon itself: ``run`` and ``check`` (the doctor)."""
+"""CLI verbs of the daemon itself: ``run`` and ``check`` (the doctor, :mod:`pbx_bridge.cli.doctor`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 
-from pbx_bridge.cli import CommandContext
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.cli.doctor import run_checks
+from pbx_bridge.service import Daemon
+
+__all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run the daemon (FastAGI, HTTP, directory, phonebook, AMI, tickets)",
                        description="Run the pbx-bridge daemon in the foreground until SIGTERM. "
                        "Under systemd it reports readiness (Type=notify) and pings the watchdog.")
@@ -26,14 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _run(ctx: CommandContext) -> int:
-    from pbx_bridge.service import Daemon
-
     return await Daemon(ctx.settings(), drain_seconds=ctx.args.drain).serve()
 
 
 async def _check(ctx: CommandContext) -> int:
-    from pbx_bridge.doctor import run_checks
-
     items = await run_checks(ctx.settings(), config_path=ctx.config_path)
     if ctx.args.json:
         json.dump([i.as_dict() for i in items], sys.stdout, indent=2)

@@ -8,12 +8,21 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.directory.service import DirectorySync
+from pbx_bridge.directory.sync import SyncError
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.phonebook.entries import build_book
 from pbx_bridge.phonebook.formats import FORMATS
+from pbx_bridge.phonebook.formats.base import RenderContext
+from pbx_bridge.phonebook.publisher import atomic_write
+from pbx_bridge.phonebook.service import PhonebookService, public_url_of
+from pbx_bridge.store import Store
 
-if TYPE_CHECKING:
-    from pbx_bridge.cli import CommandContext
+__all__ = ["TerminalProgress", "open_directory", "register"]
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
@@ -62,14 +71,9 @@ def _progress() -> TerminalProgress | None:
 @contextlib.asynccontextmanager
 async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
     """The directory sync (with its stored snapshot loaded) and the number plan, closed on exit."""
-    from pbx_bridge.directory.service import DirectorySync
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.numbers import NumberPlan
-    from pbx_bridge.store import Store
-
     plan = NumberPlan(settings.numbers)
     store = Store.in_state_dir(settings.state_dir)
-    itflow = Itflow.from_settings(settings)
+    itflow = Itflow.from_settings(settings.itflow)
     try:
         directory = DirectorySync(settings.directory, itflow, store, plan)
         directory.load()
@@ -83,12 +87,11 @@ async def open_directory(settings: Any) -> AsyncIterator[tuple[Any, Any]]:
 
 
 async def cmd_sync(ctx: CommandContext) -> int:
-    from pbx_bridge.phonebook.service import PhonebookService
-
     settings = ctx.settings()
     progress = _progress()
     async with open_directory(settings) as (directory, plan):
-        service = PhonebookService(settings, directory, plan)
+        service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
+                                   state_dir=settings.state_dir)
         try:
             result = await service.sync(force=ctx.args.force, progress=progress)
         finally:
@@ -122,12 +125,6 @@ async def cmd_sync(ctx: CommandContext) -> int:
 
 
 async def cmd_export(ctx: CommandContext) -> int:
-    from pbx_bridge.directory.sync import SyncError
-    from pbx_bridge.phonebook.entries import build_book
-    from pbx_bridge.phonebook.formats.base import RenderContext
-    from pbx_bridge.phonebook.publisher import atomic_write
-    from pbx_bridge.phonebook.service import public_url_of
-
     settings = ctx.settings()
     spec = FORMATS[ctx.args.format]
     async with open_directory(settings) as (directory, plan):
@@ -187,7 +184,7 @@ def cmd_formats(ctx: CommandContext) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("phonebook", help="handset phonebooks: sync, export, list formats",
                        description="Publish the ITFlow directory as handset phonebooks.")

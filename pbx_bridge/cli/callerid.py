@@ -11,7 +11,8 @@ import json
 from contextlib import AsyncExitStack
 
 from pbx_bridge.callerid.service import CallerId
-from pbx_bridge.directory.commands import CommandContext, fail, open_directory
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.cli.directory import fail, open_directory
 from pbx_bridge.directory.model import LookupResult, MatchKind
 from pbx_bridge.directory.sync import SyncError
 from pbx_bridge.numbers import NumberPlan
@@ -20,7 +21,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this feature's verb to ``sub``. Its parser sets ``handler=fn(ctx) -> int``."""
+    """Add caller ID's verb to ``sub``. Its parser sets ``handler=fn(ctx) -> int``."""
     p = sub.add_parser("lookup", help="look up a caller number as an incoming call would",
                        description="Look up a caller number: directory first, then ITFlow live on a miss "
                        "(as configured). Syncs the directory first when there is none yet.")

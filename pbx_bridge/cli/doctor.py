@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 from pbx_bridge.config import Settings, secrets_in_file
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.detect import probe_permissions
+from pbx_bridge.itflow.errors import ItflowError
 from pbx_bridge.state_files import state_problems
 from pbx_bridge.state_guard import inspect_state_file
 from pbx_bridge.store import Store
@@ -119,12 +122,8 @@ def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "f
 
 
 async def _itflow(settings: Settings) -> list[CheckItem]:
-    from pbx_bridge.itflow.backend import Itflow
-    from pbx_bridge.itflow.detect import probe_permissions
-    from pbx_bridge.itflow.errors import ItflowError
-
     items: list[CheckItem] = []
-    async with Itflow.from_settings(settings) as itflow:
+    async with Itflow.from_settings(settings.itflow) as itflow:
         try:
             caps = await itflow.capabilities()
         except ItflowError as exc:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, fields, is_dataclass
+from typing import Any
 
-from pbx_bridge.itflow.endpoints import ENDPOINTS
-
-if TYPE_CHECKING:
-    from pbx_bridge.cli import CommandContext
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.itflow import simulator
+from pbx_bridge.itflow.endpoints import ENDPOINTS, method_for
+from pbx_bridge.itflow.errors import ItflowError, NotAvailable
+from pbx_bridge.itflow.legacy import LegacyClient
+from pbx_bridge.itflow.simulator.profiles import Quirks
+from pbx_bridge.itflow.v1 import V1Client
 
 __all__ = ["register"]
 
@@ -23,7 +27,7 @@ _LEGACY_FUNCTIONS = ("cid", "phonebook", "account_balance", "client_numbers", "c
                      "primary_contact_numbers", "primary_contact_emails", "incoming_call", "add_asset")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "api", help="call an ITFlow API endpoint and print the answer as JSON",
         description="Call /api/v1/MODULE/FUNCTION.php with key=value parameters and print the rows as "
@@ -82,11 +86,6 @@ def _print(data: Any, compact: bool) -> None:
 
 
 async def _api(ctx: CommandContext) -> int:
-    from pbx_bridge.itflow.endpoints import method_for
-    from pbx_bridge.itflow.errors import ItflowError, NotAvailable
-    from pbx_bridge.itflow.legacy import LegacyClient
-    from pbx_bridge.itflow.v1 import V1Client
-
     args, settings = ctx.args, ctx.settings()
     it = settings.itflow
     params = _parse_params(args.params)
@@ -134,9 +133,7 @@ def _era_hint(endpoint: str) -> str:
     return f" ({endpoint} exists from ITFlow {known.since}{span})"
 
 
-async def _legacy_call(legacy: Any, function: str, params: dict[str, str]) -> Any:
-    from dataclasses import asdict, is_dataclass
-
+async def _legacy_call(legacy: LegacyClient, function: str, params: dict[str, str]) -> Any:
     if function not in _LEGACY_FUNCTIONS:
         raise ValueError(f"unknown legacy function {function!r}; known: {', '.join(_LEGACY_FUNCTIONS)}")
     if function == "cid":
@@ -156,8 +153,6 @@ async def _legacy_call(legacy: Any, function: str, params: dict[str, str]) -> An
 
 
 async def _sim(ctx: CommandContext) -> int:
-    from pbx_bridge.itflow import simulator
-
     args = ctx.args
     quirks = _parse_quirks(args.quirk)
     await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
@@ -166,10 +161,6 @@ async def _sim(ctx: CommandContext) -> int:
 
 def _parse_quirks(items: list[str]) -> dict[str, object]:
     """``NAME=VALUE`` pairs for the simulator's :class:`Quirks`; booleans as true/false."""
-    from dataclasses import fields
-
-    from pbx_bridge.itflow.simulator.profiles import Quirks
-
     known = {f.name: f for f in fields(Quirks)}
     out: dict[str, object] = {}
     for item in items:

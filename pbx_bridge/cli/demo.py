@@ -19,13 +19,15 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import httpx
 import yaml
 
-if TYPE_CHECKING:
-    from pbx_bridge.cli import CommandContext
+from pbx_bridge.cli.context import CommandContext
+from pbx_bridge.config import load_settings
+from pbx_bridge.itflow.simulator import Simulator
+from pbx_bridge.service import Daemon
 
 __all__ = ["register", "run_demo"]
 
@@ -34,7 +36,7 @@ SAMPLE_NUMBER = "4125550101"
 _READY_WAIT = 60.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser(
         "demo", help="try it: the ITFlow simulator and the daemon, with a ready-made config",
         description="Start the ITFlow simulator and the daemon with a ready-made config in a temporary "
@@ -124,10 +126,6 @@ async def _banner(out: TextIO, *, sim_url: str, config: Path, base: str, profile
 
 async def run_demo(*, profile: str = "v1-head", http_port: int = 8734, fastagi_port: int = 4574,
                    itflow_port: int = 0, drain: float = 5.0, out: TextIO | None = None) -> int:
-    from pbx_bridge.config import load_settings
-    from pbx_bridge.itflow.simulator import Simulator
-    from pbx_bridge.service import Daemon
-
     stream = out or sys.stdout
     tmp = Path(tempfile.mkdtemp(prefix="pbx-bridge-demo-"))
     sim = Simulator(profile)
