@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import httpx
 
@@ -20,16 +20,38 @@ from pbx_bridge.itflow.legacy import LegacyClient
 from pbx_bridge.itflow.transport import RetryPolicy
 from pbx_bridge.itflow.v1 import V1Client
 
-if TYPE_CHECKING:
-    from pbx_bridge.config import Settings
+__all__ = ["Itflow", "ItflowConfig", "ItflowSection"]
 
-__all__ = ["Itflow"]
+Api = Literal["auto", "v1", "legacy"]
+
+
+class ItflowSection(Protocol):
+    """The ``itflow:`` section of the configuration, as far as the clients need it."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def api(self) -> Api: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def verify_tls(self) -> bool: ...
+
+
+class ItflowConfig(Protocol):
+    """What :meth:`Itflow.from_settings` reads of the daemon's settings: the section and the resolved key
+    (the configuration imports every feature's settings, so this package names only its shape)."""
+
+    @property
+    def itflow(self) -> ItflowSection: ...
+    @property
+    def api_key(self) -> str: ...
 
 
 class Itflow:
     """Both ITFlow clients of one install and what they can do. Close with :meth:`aclose`."""
 
-    def __init__(self, base_url: str, api_key: str, *, api: Literal["auto", "v1", "legacy"] = "auto",
+    def __init__(self, base_url: str, api_key: str, *, api: Api = "auto",
                  timeout: float = 10.0, verify_tls: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None, redetect_after: float = 60.0,
                  retry: RetryPolicy | None = None) -> None:
@@ -52,7 +74,7 @@ class Itflow:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, *,
+    def from_settings(cls, settings: ItflowConfig, *,
                       transport: httpx.AsyncBaseTransport | None = None) -> Itflow:
         it = settings.itflow
         return cls(it.url, settings.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,
