@@ -166,7 +166,7 @@ def _ticketing(settings: Settings, store: Store, metrics: Metrics, itflow: Itflo
     buffer = CallBuffer(store, intake.handle)
     listener = AmiListener(settings.ami, buffer, is_internal=plan.is_internal,
                            metrics=metrics, on_ended=buffer.remember)
-    worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
+    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities,
                           settings.tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
