@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -48,7 +48,7 @@ class DirectorySource(Protocol):
 
     async def sync(self) -> Snapshot: ...
 
-    def subscribe(self, callback: Callable[[Snapshot], object]) -> Callable[[], None]: ...
+    def subscribe(self, callback: Callable[[Snapshot], Awaitable[None] | None]) -> Callable[[], None]: ...
 
 
 class HttpAddress(Protocol):
