@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+
 import httpx
 
 from pbx_bridge.component import Health

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+
 import httpx
 
 from pbx_bridge.itflow.capabilities import Capabilities
