@@ -270,7 +270,7 @@ class AmiConnection:
             login = await _within(f"no answer to Login from {where}", limit,
                                   self.send_action({"Action": "Login", "Username": self.username,
                                                     "Secret": self._secret, "Events": "on"}, wait=limit))
-            if not getattr(login, "success", False):
+            if not login.success:
                 self.login_error = str(login.get("Message") or login.get("Response") or "refused")
                 self.last_error = f"login refused: {self.login_error}"
                 log.error("AMI login as %r on %s:%d refused: %s -- check ami.username/ami.secret and "

@@ -45,11 +45,12 @@ class Capabilities:
     # when ITFlow did not answer like ITFlow (pbx_bridge.itflow.diagnosis).
     probe_answers: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Capabilities:
+        """The inverse of :meth:`to_dict` (decoded JSON: the values are the fields' own types)."""
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 
