@@ -43,7 +43,7 @@ class Component(Protocol):
         """Cheap, synchronous: for /readyz and metrics."""
 
 
-async def cancel_task(task: asyncio.Task | None, deadline: float) -> None:
+async def cancel_task(task: asyncio.Task[object] | None, deadline: float) -> None:
     """Stop a component's background loop: cancel it and wait for it to unwind, at most until
     ``deadline`` (loop.time(); at least 0.1 s). Whatever the loop raises while unwinding is its own
     business: stopping never fails because of it."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 
 from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.component import Health
@@ -90,7 +91,7 @@ def access_middleware(
     allow: Sequence[str], username: str | None = None, password: str | None = None,
     *, open_paths: Iterable[str] = OPEN_PATHS,
     groups: Mapping[object, tuple[str, Networks]] | None = None,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """Refuse clients outside the allow-list (403) and, with credentials set, requests without them
     (401). ``groups`` (read per request) maps a matched route's resource to the config key and networks
     of its group; other routes (and unknown paths) use ``allow``."""
@@ -168,7 +169,7 @@ class HttpFace:
         readiness: ReadinessCheck | None = None,
         metrics: Metrics | None = None,
         name: str = "http",
-        front: Sequence[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]] = (),
+        front: Sequence[Middleware] = (),
         groups: Sequence[RouteGroup] = (),
         tls: TlsListener | None = None,
     ) -> None:

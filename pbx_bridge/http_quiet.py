@@ -17,10 +17,10 @@ aiohttp upgrade that changes these internals fails a test instead of silently na
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 __all__ = ["QuietAppRunner"]
 
@@ -46,7 +46,7 @@ def _quiet_escapes(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResp
 
 
 class _QuietRequestHandler(RequestHandler):
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         answer = super().handle_error(request, status, exc, message)   # logs, as aiohttp always does
         quiet = _empty(answer.status)

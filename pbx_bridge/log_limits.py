@@ -33,8 +33,8 @@ def clip(value: object, limit: int = 40) -> str:
 class _Kind:
     window_end: float
     held: int = 0
-    last: tuple[int, str, tuple[Any, ...]] = (logging.INFO, "", ())
-    extra: dict[str, Any] = field(default_factory=dict)
+    last: tuple[int, str, tuple[object, ...]] = (logging.INFO, "", ())
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Throttle:
@@ -55,7 +55,7 @@ class Throttle:
         self._timer: asyncio.TimerHandle | None = None
         self.held_total = 0          # lines held back so far (a metric for tests and health)
 
-    def log(self, kind: str, level: int, msg: str, *args: Any) -> None:
+    def log(self, kind: str, level: int, msg: str, *args: object) -> None:
         now = self._clock()
         state = self._kinds.get(kind)
         if state is not None and (now < state.window_end or state.held):

@@ -6,9 +6,12 @@ registry. Names follow Prometheus conventions (``_total`` counters, base units: 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 __all__ = ["Metrics"]
 
@@ -18,7 +21,7 @@ _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         # caller ID
         self.lookup_seconds = Histogram("pbx_bridge_lookup_seconds", "Caller-ID lookup latency",
                                         ["source"], buckets=_LATENCY_BUCKETS, registry=r)
@@ -68,14 +71,14 @@ class Metrics:
                                    "(not_allowed, evicted, stalled, refused_full, junk_closed)", ["reason"],
                                    registry=r)
 
-    def child(self, metric: Any, *labels: str) -> Any:
+    def child(self, metric: M, *labels: str) -> M:
         """``metric.labels(*labels)``, cached: ``.labels()`` takes a lock and builds a key on every call,
         too much for the per-call paths (FastAGI sessions, lookups). Label sets are small and bounded."""
         key = (id(metric), labels)
         found = self._children.get(key)
         if found is None:
             found = self._children[key] = metric.labels(*labels)
-        return found
+        return cast(M, found)     # stored under this metric's id: a child of the same class
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

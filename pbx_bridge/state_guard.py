@@ -77,7 +77,7 @@ class StateGuard:
         self._ino = _inode(self.path)
         self.record()
 
-    def _read_sidecar(self) -> dict[str, Any]:
+    def _read_sidecar(self) -> dict[str, Any]:   # our own JSON record: numbers and text
         try:
             data = json.loads(self.sidecar.read_text())
         except FileNotFoundError:

@@ -13,15 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
 from pbx_bridge.component import Health
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.diagnosis import explain
-
-if TYPE_CHECKING:
-    from pbx_bridge.itflow.backend import Itflow
 
 __all__ = ["ItflowReachability"]
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.ami.listener import AmiListener
@@ -27,7 +28,7 @@ from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
 from pbx_bridge.balance.settings import BalanceSettings, read_secret
-from pbx_bridge.callerid.http import Middleware, cid_guard, cid_routes
+from pbx_bridge.callerid.http import cid_guard, cid_routes
 from pbx_bridge.callerid.route import cid_route, door_guard
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.component import Component, Health
@@ -193,7 +194,7 @@ def _ticketing(ami: AmiSettings, tickets: TicketsSettings, voicemail: VoicemailS
     buffer = CallBuffer(store, intake.handle)
     listener = AmiListener(ami, buffer, is_internal=plan.is_internal,
                            metrics=metrics, on_ended=buffer.remember)
-    worker = OutboxWorker(outbox, lambda: itflow.v1, itflow.capabilities,
+    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities,
                           tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
@@ -43,7 +43,10 @@ __all__ = ["AmiConnection", "ConnectionFactory", "QueueItem"]
 
 log = logging.getLogger("pbx_bridge.ami")
 
-QueueItem = tuple[str, Any]
+# What the connection tells the listener, in order: ("event", message), ("connected", None),
+# ("resync", the channels that exist now) and ("disconnected", why).
+QueueItem = (tuple[Literal["event"], dict[str, str]] | tuple[Literal["connected"], None]
+             | tuple[Literal["resync"], list[dict[str, str]]] | tuple[Literal["disconnected"], str])
 
 
 class _Factory:
@@ -51,7 +54,7 @@ class _Factory:
 
     def __init__(self) -> None:
         self.forgetable_actions = ("ping", "login", "coreshowchannels", "logoff")
-        self.awaiting_actions: list[Any] = []
+        self.awaiting_actions: list[object] = []
         self.save_stream = None
 
     def connection_lost(self, exc: object) -> None:  # panoramisk calls this from close paths
@@ -61,7 +64,7 @@ class _Factory:
         return None
 
 
-class _GuardedProtocol(AMIProtocol):
+class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no type information
     def __init__(self, owner: AmiConnection) -> None:
         super().__init__()
         self.owner = owner
@@ -75,7 +78,7 @@ class _GuardedProtocol(AMIProtocol):
         self.factory = _Factory()
         self.encoding = "utf-8"
 
-    def data_received(self, data: bytes) -> None:   # type: ignore[override]
+    def data_received(self, data: bytes) -> None:
         owner = self.owner
         try:
             for raw in self.frames.feed(data):
@@ -109,7 +112,7 @@ class _GuardedProtocol(AMIProtocol):
             if response.action_id:
                 self.responses.pop(response.action_id, None)
 
-    def connection_lost(self, exc: Exception | None) -> None:   # type: ignore[override]
+    def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.lost.done():
             self.lost.set_result(f"connection lost: {exc!r}" if exc else "connection closed by peer")
@@ -216,12 +219,13 @@ class AmiConnection:
 
     # ------------------------------------------------------------------ session
 
-    async def send_action(self, action: dict[str, Any], *, wait: float, as_list: bool | None = None) -> Any:
-        """Send one action; its answer (a list for event-list actions) within ``wait`` seconds."""
+    async def send_action(self, action: dict[str, str], *, wait: float, as_list: bool | None = None) -> Any:
+        """Send one action; its answer (a list for event-list actions) within ``wait`` seconds: panoramisk's
+        ``Message`` (a dict with ``success``), untyped as panoramisk is."""
         proto = self._proto
         if proto is None or proto.closed:
             raise ConnectionError("not connected to AMI")
-        fut = proto.send(actions.Action(action), as_list=as_list)  # type: ignore[arg-type]
+        fut = proto.send(actions.Action(action), as_list=as_list)
         return await asyncio.wait_for(fut, wait)
 
     async def _run(self) -> None:
@@ -266,7 +270,7 @@ class AmiConnection:
             login = await _within(f"no answer to Login from {where}", limit,
                                   self.send_action({"Action": "Login", "Username": self.username,
                                                     "Secret": self._secret, "Events": "on"}, wait=limit))
-            if not getattr(login, "success", False):
+            if not login.success:
                 self.login_error = str(login.get("Message") or login.get("Response") or "refused")
                 self.last_error = f"login refused: {self.login_error}"
                 log.error("AMI login as %r on %s:%d refused: %s -- check ami.username/ami.secret and "

@@ -111,16 +111,15 @@ class AmiListener:
 
     def process(self, item: QueueItem) -> list[CallRecord]:
         """Apply one queue item to the tracker (synchronous; also used by the benchmark)."""
-        kind, value = item
-        if kind == "event":
-            return self.tracker.feed(value)
-        if kind == "disconnected":
+        if item[0] == "event":
+            return self.tracker.feed(item[1])
+        if item[0] == "disconnected":
             return self.tracker.connection_lost()
-        if kind == "connected":
+        if item[0] == "connected":
             self.tracker.resync_begin()
             return []
-        if kind == "resync":
-            return self.tracker.resync(value)
+        if item[0] == "resync":
+            return self.tracker.resync(item[1])
         return []
 
     async def _consume(self) -> None:

@@ -305,10 +305,10 @@ class CallTracker:
             if uid in self._chan_call:
                 continue
             lid = row.get("Linkedid") or uid
-            call = self._call_for(lid, uid, row, now)
-            if call is not None:
-                call.resynced = True
-                call.note("adopted after reconnect: its start was not seen")
+            adopted = self._call_for(lid, uid, row, now)
+            if adopted is not None:
+                adopted.resynced = True
+                adopted.note("adopted after reconnect: its start was not seen")
         return out
 
     def flush(self) -> list[CallRecord]:

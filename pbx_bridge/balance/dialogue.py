@@ -13,22 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from pbx_bridge.agi.errors import AgiHangup
 from pbx_bridge.agi.protocol import quote
+from pbx_bridge.agi.session import AgiSession
 from pbx_bridge.allow import Network, networks, peer_allowed
 from pbx_bridge.balance.proof import SecretProof
 from pbx_bridge.balance.provider import BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings, LanguagePrompts, read_secret
-from pbx_bridge.balance.speech import FileStep, Player, readout_plan
-from pbx_bridge.balance.verify import AttemptLog, Identity, Verifier, Why
+from pbx_bridge.balance.speech import AgiLike, FileStep, Player, readout_plan
+from pbx_bridge.balance.verify import AttemptLog, CallerLookup, Identity, Numbers, Verifier, Why
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.log_limits import Throttle, clip
+from pbx_bridge.metrics import Metrics
+from pbx_bridge.store import Store
 
-__all__ = ["BalanceCall", "BalanceService"]
+__all__ = ["BalanceCall", "BalanceService", "BalanceSession"]
 
 log = logging.getLogger("pbx_bridge.balance")
+
+
+class BalanceSession(AgiLike, Protocol):
+    """A call as both doors hand it over: the FastAGI ``AgiSession`` or the classic script's
+    ``RemoteSession``; ``env`` holds the ``agi_*`` variables."""
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
 
 
 @dataclass
@@ -38,11 +51,11 @@ class BalanceService:
     provider: BalanceProvider
     verifier: Verifier
     settings: BalanceSettings
-    metrics: Any = None
+    metrics: Metrics | None = None
 
     @classmethod
-    def build(cls, *, settings: BalanceSettings, itflow: Any, callerid: Any, plan: Any, store: Any,
-              metrics: Any = None) -> BalanceService:
+    def build(cls, *, settings: BalanceSettings, itflow: Itflow, callerid: CallerLookup, plan: Numbers,
+              store: Store, metrics: Metrics | None = None) -> BalanceService:
         """Wire the provider and the verifier from the daemon's shared parts."""
         provider = BalanceProvider(itflow, settings)
         verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
@@ -65,14 +78,14 @@ class BalanceService:
             self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file),
                                      read_secret(s.secret_file).encode())
 
-    async def fastagi_proven(self, session: Any) -> bool:
+    async def fastagi_proven(self, session: AgiSession) -> bool:
         """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""
         if self.proof is None:
             return True
         if await self.proof.check(session):
             return True
         self.forbidden("unproven", "balance: a FastAGI peer from %s could not prove it reads "
-                       "balance.secret_file; refused", clip(getattr(session, "peer", "?"), 60))
+                       "balance.secret_file; refused", clip(session.peer, 60))
         return False
 
     def door_allows(self, door: str, peer: str) -> bool:
@@ -83,14 +96,14 @@ class BalanceService:
                        door, clip(peer, 60))
         return False
 
-    def forbidden(self, kind: str, msg: str, *args: Any) -> None:
+    def forbidden(self, kind: str, msg: str, *args: object) -> None:
         """A refused peer: counted (outcome ``forbidden``) and logged, summarised under a flood (these cost
         an attacker nothing, so one line each would let any local process fill the log)."""
         self._refusals.log(kind, logging.WARNING, msg, *args)
         if self.metrics is not None:
             self.metrics.balance_requests.labels(result="forbidden").inc()
 
-    async def handle(self, session: Any, *, door: str = "fastagi") -> str:
+    async def handle(self, session: BalanceSession, *, door: str = "fastagi") -> str:
         """Run one call that came through ``door`` (``fastagi`` or ``classic``: limits count per door)."""
         self.calls += 1
         if self.calls % 100 == 1:
@@ -104,12 +117,12 @@ class BalanceService:
 
 
 class BalanceCall:
-    def __init__(self, service: BalanceService, session: Any, *, door: str = "fastagi") -> None:
+    def __init__(self, service: BalanceService, session: BalanceSession, *, door: str = "fastagi") -> None:
         self.service = service
         self.door = door
         self.session = session
         self.settings = service.settings
-        env = getattr(session, "env", {}) or {}
+        env = session.env
         # The ONLY source of the caller's identity. Arguments (agi_arg_N, ?query) are ignored on purpose.
         self.raw_callerid = env.get("agi_callerid", "") or ""
         self.call_id = env.get("agi_uniqueid", "") or ""

@@ -23,7 +23,6 @@ import contextlib
 import hmac
 import logging
 import secrets
-from typing import Any
 
 from aiohttp import web
 
@@ -99,6 +98,11 @@ class RemoteSession:
         return reply
 
 
+# One JSON answer to the classic script: the next command ({"id", "command"}) or the end
+# ({"done", "outcome"}).
+Answer = dict[str, str | bool]
+
+
 class RemoteSessions:
     """The calls the classic script is driving right now."""
 
@@ -107,7 +111,7 @@ class RemoteSessions:
         self.reply_timeout = reply_timeout
         self.live: dict[str, tuple[RemoteSession, asyncio.Task[str]]] = {}
 
-    async def start(self, env: dict[str, str]) -> dict[str, Any]:
+    async def start(self, env: dict[str, str]) -> Answer:
         if len(self.live) >= MAX_SESSIONS:
             return {"done": True, "outcome": "busy"}
         session = RemoteSession(env, reply_timeout=self.reply_timeout)
@@ -117,7 +121,7 @@ class RemoteSessions:
         self.live[token] = (session, task)
         return await self._next(token)
 
-    async def reply(self, token: str, line: str) -> dict[str, Any] | None:
+    async def reply(self, token: str, line: str) -> Answer | None:
         entry = self.live.get(token)
         if entry is None:
             return None
@@ -126,7 +130,7 @@ class RemoteSessions:
             return None
         return await self._next(token)
 
-    async def _next(self, token: str) -> dict[str, Any]:
+    async def _next(self, token: str) -> Answer:
         session, task = self.live[token]
         getter = asyncio.ensure_future(session.outbox.get())
         try:

@@ -24,9 +24,9 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from pbx_bridge.agi.errors import AgiError
+from pbx_bridge.agi.session import AgiSession
 
 __all__ = ["PROOF_TIMEOUT", "SecretProof"]
 
@@ -61,7 +61,7 @@ class SecretProof:
         """Hex digests that prove it, one per way the file may end."""
         return [hashlib.sha1(self.secret + tail + nonce.encode()).hexdigest().encode() for tail in _TAILS]
 
-    async def check(self, session: Any) -> bool:
+    async def check(self, session: AgiSession) -> bool:
         """Ask once with a fresh nonce; False for a wrong, failed or late answer (``answer_within``: Asterisk
         answers in milliseconds, and a peer that sits on the question must not hold a connection long)."""
         nonce = secrets.token_hex(16)          # 128 random bits per question: no answer can be replayed

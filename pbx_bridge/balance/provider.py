@@ -23,13 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal, Protocol
+from typing import Literal, TypeVar
 
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.capabilities import Capabilities
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -41,6 +43,8 @@ from pbx_bridge.itflow.errors import (
     TransportError,
 )
 from pbx_bridge.itflow.legacy import parse_php_float
+from pbx_bridge.itflow.response import Param
+from pbx_bridge.itflow.v1 import V1Client
 
 __all__ = [
     "Balance",
@@ -61,6 +65,8 @@ _NON_BILLABLE = "non-billable"
 # The v26.04+ approximation: invoices a client still owes on.
 _OPEN_STATUSES = frozenset({"sent", "viewed", "partial"})
 _PAYMENT_CONCURRENCY = 4
+
+T = TypeVar("T")
 
 
 class BalanceError(PbxBridgeError):
@@ -90,7 +96,7 @@ class Balance:
     client_name: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["amount"] = f"{self.amount:.2f}"
         d["notes"] = list(self.notes)
@@ -156,22 +162,14 @@ def excludes_non_billable(era: str, rbac: bool, setting: str = "auto") -> bool:
     return not ("legacy" in low or low.startswith(("v1a", "v1b")))
 
 
-class _Caps(Protocol):
-    balance: str | None
-    era: str
-    rbac: bool
-    has_payments: bool
-    client_id_honoured: bool
-
-
 class BalanceProvider:
     """Computes :class:`Balance` through the ``Itflow`` bundle (``.v1``, ``.legacy``, ``capabilities()``)."""
 
-    def __init__(self, itflow: Any, settings: BalanceSettings) -> None:
+    def __init__(self, itflow: Itflow, settings: BalanceSettings) -> None:
         self._itflow = itflow
         self._settings = settings
 
-    async def capabilities(self) -> _Caps:
+    async def capabilities(self) -> Capabilities:
         return await _call_itflow(self._itflow.capabilities)
 
     async def balance(self, client_id: int) -> Balance:
@@ -190,7 +188,7 @@ class BalanceProvider:
 
     # ------------------------------------------------------------------ legacy
 
-    async def _legacy(self, client_id: int, caps: _Caps) -> Balance:
+    async def _legacy(self, client_id: int, caps: Capabilities) -> Balance:
         legacy = self._itflow.legacy
         if legacy is None:
             raise BalanceUnavailable("the legacy API is not configured")
@@ -204,19 +202,19 @@ class BalanceProvider:
 
     # ------------------------------------------------------------------ v1
 
-    async def _client_row(self, client_id: int, caps: _Caps) -> dict[str, str]:
-        v1 = self._itflow.v1
+    async def _client_row(self, client_id: int, caps: Capabilities) -> dict[str, str]:
+        v1 = self._require_v1()
         # A by-id lookup where the era has one; v26.08 has none (it ignores client_id): list and match.
-        narrowed = {"client_id": client_id} if getattr(caps, "client_id_honoured", False) else {}
+        narrowed: dict[str, Param] = {"client_id": client_id} if caps.client_id_honoured else {}
         async for row in _iter(v1, "clients", **narrowed):
             if _int(row.get("client_id")) == client_id:
                 return row
         raise UnknownClient(f"no client with id {client_id} is visible to this API key")
 
-    async def _invoices(self, client_id: int, caps: _Caps) -> list[dict[str, str]]:
-        v1 = self._itflow.v1
+    async def _invoices(self, client_id: int, caps: Capabilities) -> list[dict[str, str]]:
+        v1 = self._require_v1()
         # Only the client's invoices where the era filters; every invoice where it would not (v26.08).
-        narrowed = {"client_id": client_id} if getattr(caps, "client_id_honoured", False) else {}
+        narrowed: dict[str, Param] = {"client_id": client_id} if caps.client_id_honoured else {}
         out = []
         async for row in _iter(v1, "invoices", **narrowed):
             if _int(row.get("invoice_client_id")) == client_id:
@@ -236,7 +234,7 @@ class BalanceProvider:
             notes.append(f"invoices in other currencies ({', '.join(others)}) are summed as ITFlow does")
         return code, notes
 
-    async def _v1_exact(self, client_id: int, caps: _Caps) -> Balance:
+    async def _v1_exact(self, client_id: int, caps: Capabilities) -> Balance:
         v1 = self._require_v1()
         client = await self._client_row(client_id, caps)
         invoices = await self._invoices(client_id, caps)
@@ -270,7 +268,7 @@ class BalanceProvider:
             client_name=client.get("client_name", ""), notes=tuple(notes),
         )
 
-    async def _v1_approximate(self, client_id: int, caps: _Caps) -> Balance:
+    async def _v1_approximate(self, client_id: int, caps: Capabilities) -> Balance:
         self._require_v1()
         client = await self._client_row(client_id, caps)
         invoices = await self._invoices(client_id, caps)
@@ -286,32 +284,33 @@ class BalanceProvider:
             client_name=client.get("client_name", ""), notes=tuple(notes),
         )
 
-    async def _check_payments_scope(self, v1: Any, invoice_id: int) -> None:
+    async def _check_payments_scope(self, v1: V1Client, invoice_id: int) -> None:
         """v26.3 answers a client-scoped key (or a client_id parameter) with a stale "success" and no data,
         which would silently read as "no payments" and overstate the balance. Refuse instead."""
-        resp = await _call_itflow(lambda: v1.call("payments", "read", payment_invoice_id=invoice_id))
-        raw = getattr(resp, "raw", None)
+        resp = await _call_itflow(lambda: v1.payments_read(payment_invoice_id=invoice_id))
+        raw = resp.raw
         if isinstance(raw, dict) and str(raw.get("success", "")).lower() == "true" and "data" not in raw:
             raise BalanceUnavailable(
                 "payments/read answered 'success' without data: the API key is restricted to one client; "
                 "an exact balance needs an all-clients key")
 
-    def _require_v1(self) -> Any:
+    def _require_v1(self) -> V1Client:
         if self._itflow.v1 is None:
             raise BalanceUnavailable("the v1 API is not configured")
         return self._itflow.v1
 
 
-def _int(value: Any) -> int:
+def _int(value: str | None) -> int:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return 0
 
 
-async def _iter(v1: Any, module: str, **params: Any):  # -> AsyncIterator[dict[str, str]]
+async def _iter(v1: V1Client, module: str, **params: Param) -> AsyncIterator[dict[str, str]]:
     try:
-        async for row in v1.iter_rows(module, "read", **params):
+        # The paging arguments named, so that a parameter dict cannot be taken for them.
+        async for row in v1.iter_rows(module, "read", page_size=200, skip_undecodable=True, **params):
             yield row
     except BalanceError:
         raise
@@ -319,7 +318,7 @@ async def _iter(v1: Any, module: str, **params: Any):  # -> AsyncIterator[dict[s
         raise _as_balance_error(exc) from exc
 
 
-async def _call_itflow(fn: Callable[[], Awaitable[Any]]) -> Any:
+async def _call_itflow(fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return await fn()
     except BalanceError:

@@ -28,7 +28,8 @@ def read_secret(path: Path) -> str:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        why = (exc.strerror if isinstance(exc, OSError) else None) or exc
+        raise ValueError(f"cannot read {path}: {why}") from None
     if not stat.S_ISREG(mode):
         raise ValueError(f"{path}: not a regular file")
     if mode & (stat.S_IROTH | stat.S_IWOTH):

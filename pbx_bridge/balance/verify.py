@@ -27,12 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Protocol
 
 from pbx_bridge.balance.settings import BalanceSettings
+from pbx_bridge.directory.model import LookupResult, MatchKind, PartyKind
+from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.log_limits import clip
+from pbx_bridge.store import Store
 
-__all__ = ["AttemptLog", "Identity", "Verifier", "Why"]
+__all__ = ["AttemptLog", "CallerLookup", "Identity", "Numbers", "Verifier", "Why"]
 
 log = logging.getLogger("pbx_bridge.balance.verify")
 
@@ -82,10 +85,22 @@ class Identity:
     contact_ids: tuple[int, ...] = ()   # whose contact_pin may verify; () = any contact of the client
 
 
+class CallerLookup(Protocol):
+    """The caller-ID lookup (``CallerId``) as the verifier asks it: who is calling from this number?"""
+
+    async def lookup(self, raw_number: str | None) -> LookupResult: ...
+
+
+class Numbers(Protocol):
+    """What the verifier needs of :class:`pbx_bridge.numbers.NumberPlan`."""
+
+    def canonical(self, raw: str | None) -> str | None: ...
+
+
 class AttemptLog:
     """Attempts and failures, persisted in the daemon's Store."""
 
-    def __init__(self, store: Any, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
         store.migrate("balance", MIGRATIONS)
@@ -119,7 +134,7 @@ class AttemptLog:
         def run(conn: sqlite3.Connection) -> int:
             return int(conn.execute(sql, params).fetchone()[0])
 
-        return int(await self._store.run(run))
+        return await self._store.run(run)
 
     async def prune(self, older_than: float) -> int:
         """Forget attempts older than ``older_than`` seconds (called now and then; keeps the table small)."""
@@ -134,7 +149,7 @@ class AttemptLog:
 class Verifier:
     """Identification and PIN checks for one daemon (stateless per call; limits live in ``AttemptLog``)."""
 
-    def __init__(self, *, callerid: Any, plan: Any, itflow: Any, attempts: AttemptLog,
+    def __init__(self, *, callerid: CallerLookup, plan: Numbers, itflow: Itflow, attempts: AttemptLog,
                  settings: BalanceSettings) -> None:
         self._callerid = callerid
         self._plan = plan
@@ -260,14 +275,13 @@ class Verifier:
     # ------------------------------------------------------------------ PINs
 
     async def _contact_rows(self, identity: Identity) -> list[dict[str, str]]:
-        v1 = getattr(self._itflow, "v1", None)
+        v1 = self._itflow.v1
         if v1 is None:
             return []
         rows: list[dict[str, str]] = []
         if identity.contact_ids:
             for contact_id in identity.contact_ids:
-                resp = await v1.call("contacts", "read", contact_id=contact_id)
-                rows.extend(getattr(resp, "rows", []) or [])
+                rows.extend((await v1.contacts_read(contact_id=contact_id)).rows)
         else:
             async for row in v1.iter_rows("contacts", "read"):
                 rows.append(row)
@@ -291,39 +305,37 @@ class Verifier:
         return any((r.get("contact_pin") or "").strip().isdigit() for r in await self._contact_rows(identity))
 
 
-def _identity_from_lookup(result: Any) -> tuple[Identity | None, Why]:
-    match = str(getattr(result, "match", "none"))
-    party = getattr(result, "party", None)
-    if match in ("contact", "location"):
-        if party is not None and getattr(party, "archived", False):
+def _identity_from_lookup(result: LookupResult) -> tuple[Identity | None, Why]:
+    match, party = result.match, result.party
+    if match in (MatchKind.CONTACT, MatchKind.LOCATION):
+        if party is not None and party.archived:
             return None, Why.ARCHIVED
-        client_id = int(getattr(result, "client_id", 0) or getattr(party, "client_id", 0) or 0)
+        client_id = result.client_id or (party.client_id if party is not None else 0)
         if client_id <= 0:
             return None, Why.UNKNOWN
-        contact_id = int(getattr(result, "contact_id", 0) or 0)
-        if match == "contact" and not contact_id and party is not None:
-            contact_id = int(getattr(party, "id", 0) or 0)
-        contacts = (contact_id,) if match == "contact" and contact_id else ()
-        return Identity(client_id, Why.CALLERID, getattr(result, "client_name", ""), contacts), Why.CALLERID
-    if match == "ambiguous":
-        parties = [p for p in getattr(result, "candidates", ()) or ()
-                   if str(getattr(p, "kind", "")) in ("contact", "location")
-                   and not getattr(p, "archived", False) and int(getattr(p, "client_id", 0) or 0) > 0]
-        clients = {int(p.client_id) for p in parties}
+        contact_id = result.contact_id
+        if match == MatchKind.CONTACT and not contact_id and party is not None:
+            contact_id = party.id
+        contacts: tuple[int, ...] = (contact_id,) if match == MatchKind.CONTACT and contact_id else ()
+        return Identity(client_id, Why.CALLERID, result.client_name, contacts), Why.CALLERID
+    if match == MatchKind.AMBIGUOUS:
+        parties = [p for p in result.candidates if p.kind in (PartyKind.CONTACT, PartyKind.LOCATION)
+                   and not p.archived and p.client_id > 0]
+        clients = {p.client_id for p in parties}
         if len(clients) == 1:
-            contacts = tuple(int(p.id) for p in parties if str(p.kind) == "contact")
+            contacts = tuple(p.id for p in parties if p.kind == PartyKind.CONTACT)
             # Several parties of ONE client share the number (e.g. office line): still that client.
             # A location among them means the office line itself: any contact's PIN may verify.
-            if any(str(p.kind) == "location" for p in parties):
+            if any(p.kind == PartyKind.LOCATION for p in parties):
                 contacts = ()
             return Identity(clients.pop(), Why.CALLERID, parties[0].client_name, contacts), Why.CALLERID
         return None, Why.AMBIGUOUS
-    if match == "legacy":
+    if match == MatchKind.LEGACY:
         return None, Why.NO_IDS
     return None, Why.UNKNOWN
 
 
-def _int(value: Any) -> int:
+def _int(value: str | None) -> int:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):

@@ -30,9 +30,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from pbx_bridge.agi.protocol import sanitize_value
 from pbx_bridge.callerid.contract import contract_variables, live_flag
@@ -44,8 +44,6 @@ __all__ = ["cid_guard", "cid_routes", "fallback_name", "is_name_request"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _MAX_NUMBER_CHARS = 40    # a phone number with prefixes and punctuation; anything longer is not one
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -104,7 +104,8 @@ async def _api(ctx: CommandContext) -> int:
                     print("pbx-bridge api: --all-pages is for reads (GET endpoints)", file=sys.stderr)
                     return 2
                 rows = [r async for r in v1.iter_rows(args.module, args.function,
-                                                      page_size=max(1, args.page_size), **params)]
+                                                      page_size=max(1, args.page_size), skip_undecodable=True,
+                                                      **params)]
                 _print(rows, args.json)
                 return 0
             resp = await v1.call(args.module, args.function, method=method, **params)

@@ -22,7 +22,8 @@ from pbx_bridge.itflow.errors import (
     WriteFailed,
 )
 from pbx_bridge.itflow.legacy import LegacyClient, LegacyPhonebookEntry
-from pbx_bridge.itflow.v1 import V1Client, V1Response
+from pbx_bridge.itflow.response import V1Response
+from pbx_bridge.itflow.v1 import V1Client
 
 __all__ = [
     "AuthError",

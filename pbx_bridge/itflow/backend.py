@@ -21,13 +21,15 @@ from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.itflow.transport import RetryPolicy
 from pbx_bridge.itflow.v1 import V1Client
 
-__all__ = ["Itflow"]
+__all__ = ["Api", "Itflow"]
+
+Api = Literal["auto", "v1", "legacy"]
 
 
 class Itflow:
     """Both ITFlow clients of one install and what they can do. Close with :meth:`aclose`."""
 
-    def __init__(self, base_url: str, api_key: str, *, api: Literal["auto", "v1", "legacy"] = "auto",
+    def __init__(self, base_url: str, api_key: str, *, api: Api = "auto",
                  timeout: float = 10.0, verify_tls: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None, redetect_after: float = 60.0,
                  retry: RetryPolicy | None = None) -> None:

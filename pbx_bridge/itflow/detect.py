@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import httpx
 
+from pbx_bridge.itflow.capabilities import Capabilities, Forced, Generation
 from pbx_bridge.itflow.diagnosis import describe_answer, summarise_answers
 from pbx_bridge.itflow.errors import (
     AuthError,
@@ -39,8 +40,6 @@ __all__ = ["Capabilities", "Generation", "PermissionItem", "check_items", "detec
 
 log = logging.getLogger("pbx_bridge.itflow.detect")
 
-Generation = Literal["v1", "legacy"]
-Forced = Literal["auto", "v1", "legacy"]
 
 # Probed without the key; each tells a version boundary (docs/itflow-api.md §3.2).
 _PROBES = ("assets/read", "contacts/read", "clients/read", "locations/read", "vendors/read",
@@ -48,68 +47,6 @@ _PROBES = ("assets/read", "contacts/read", "clients/read", "locations/read", "ve
            "ticket_replies/create", "tickets/close", "vendors/archive")
 # A number no one has: contacts/read answers "No resource" if it honours the phone filter (2023-12+).
 _NOBODY = "9990000000000001"
-
-
-@dataclass
-class Capabilities:
-    """What this ITFlow and key can do, per feature: ``"v1"``, ``"legacy"`` or None (not available)."""
-
-    directory: Generation | None = None
-    cid_live: Generation | None = None
-    balance: Generation | None = None
-    tickets: Generation | None = None
-    era: str = "unknown"
-    rbac: bool = False
-    has_payments: bool = False
-    client_id_honoured: bool = False
-    ticket_replies: bool = False
-    # Era V1e (26.09+): reads honour client_id again, archived locations/vendors vanish from listings.
-    v1e: bool = False
-    notes: list[str] = field(default_factory=list)
-    # What the probes saw (for check/report and for re-use without re-probing).
-    forced: str = "auto"
-    v1_key_ok: bool = False
-    legacy_key_ok: bool = False
-    key_all_clients: bool | None = None
-    endpoints: dict[str, bool] = field(default_factory=dict)  # "module/function" -> file exists
-    legacy_present: bool = False
-    detected_at: float = 0.0
-    # False when a probe failed for a passing reason (timeout, 5xx): the bundle detects again later.
-    complete: bool = True
-    # What the keyless probes got, summarised ("HTTP 503 (HTML page) x12"): names the real cause
-    # when ITFlow did not answer like ITFlow (pbx_bridge.itflow.diagnosis).
-    probe_answers: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Capabilities:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def report(self) -> list[str]:
-        """Human lines: era, the backend per feature, then the notes."""
-        def show(g: str | None) -> str:
-            return g or "not available"
-
-        lines = [
-            f"era: {self.era}" + (" (RBAC)" if self.rbac else ""),
-            f"directory: {show(self.directory)}",
-            f"caller ID live lookup: {show(self.cid_live)}",
-            f"balance: {show(self.balance)}" + self._balance_kind(),
-            f"tickets: {show(self.tickets)}" + (" + replies" if self.ticket_replies else ""),
-        ]
-        if self.v1_key_ok:
-            honoured = ("honoured" if self.client_id_honoured
-                        else "not checked, not relied on" if self.v1e else "ignored")
-            lines.append(f"client_id filter on v1 reads: {honoured}")
-        return lines + [f"note: {n}" for n in self.notes]
-
-    def _balance_kind(self) -> str:
-        if self.balance != "v1":
-            return ""
-        return " (exact: payments readable)" if self.has_payments else " (approximate: no payments)"
 
 
 @dataclass(frozen=True)
@@ -478,7 +415,18 @@ async def _write_probe(v1: V1Client, module: str, feature: str, client_id: int) 
     return PermissionItem(feature, "info", f"{module}/create answered a GET unexpectedly; not checkable")
 
 
-async def check_items(itflow: Any, *, client_id: int | None = None,
+class CheckedItflow(Protocol):
+    """What :func:`check_items` reads of the :class:`~pbx_bridge.itflow.backend.Itflow` bundle (which
+    imports this module, so it is named by its shape)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def v1(self) -> V1Client | None: ...
+    async def capabilities(self, *, refresh: bool = False) -> Capabilities: ...
+
+
+async def check_items(itflow: CheckedItflow, *, client_id: int | None = None,
                       refresh: bool = True) -> list[PermissionItem]:
     """Everything ``check`` says about ITFlow, one item per line: reachable, key accepted, generation and
     era, then per feature what this key may do (:func:`probe_permissions`). ``itflow`` is the

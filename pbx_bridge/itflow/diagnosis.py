@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 import httpx
+
+from pbx_bridge.itflow.capabilities import Capabilities
 
 __all__ = ["describe_answer", "explain", "summarise_answers"]
 
@@ -31,15 +32,15 @@ def summarise_answers(seen: Iterable[str]) -> str:
     return ", ".join(f"{what} x{n}" for what, n in counts.most_common())
 
 
-def explain(caps: Any) -> str:
+def explain(caps: Capabilities) -> str:
     """Why ``caps`` offers no feature (or none of the one asked for): the cause ``check`` would print."""
-    notes = [str(n) for n in getattr(caps, "notes", [])]
-    answers = str(getattr(caps, "probe_answers", "") or "")
+    notes = [str(n) for n in caps.notes]
+    answers = caps.probe_answers
     heard = f" (API probes answered: {answers})" if answers else ""
     rejected = next((n for n in notes if "rejected the key" in n), "")
     if rejected:
         return f"ITFlow rejected the API key: {rejected}"
-    if not (getattr(caps, "v1_key_ok", False) or getattr(caps, "legacy_key_ok", False)):
+    if not (caps.v1_key_ok or caps.legacy_key_ok):
         failed = next((n for n in notes if " failed" in n), "")
         if failed:
             return f"ITFlow's answer to the key check was unusable: {failed}{heard}"

@@ -2,24 +2,21 @@
 §7, plus ``payments/read`` of older releases) and one typed, documented method per endpoint, named
 ``{module}_{function}``.
 
-Reads return a :class:`~pbx_bridge.itflow.v1.V1Response` (one page: pass ``limit``/``offset``, or use
+Reads return a :class:`~pbx_bridge.itflow.response.V1Response` (one page: pass ``limit``/``offset``, or use
 ``iter_rows``); creates return the new id; updates, archives, resolves and deletes return the number
 of affected rows. Every method also takes ``**extra`` for parameters of other ITFlow versions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import cast
 
 from pbx_bridge.itflow.errors import MalformedResponse
-
-if TYPE_CHECKING:
-    from pbx_bridge.itflow.v1 import V1Response
+from pbx_bridge.itflow.response import Param, V1Response
 
 __all__ = ["ENDPOINTS", "Endpoint", "EndpointMethods", "method_for"]
-
-Param = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -114,32 +111,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
-def _p(local: dict[str, Any], extra: dict[str, Param]) -> dict[str, Param]:
-    """The method's named arguments plus ``extra``, without ``self``/``extra`` and unset ones."""
-    out = {k: v for k, v in local.items() if k not in ("self", "extra", "__class__") and v is not None}
+def _p(local: dict[str, object], extra: dict[str, Param]) -> dict[str, Param]:
+    """The method's named arguments plus ``extra``, without ``self``/``extra`` and unset ones (every
+    named argument is annotated as a parameter value)."""
+    out = {k: cast(Param, v) for k, v in local.items()
+           if k not in ("self", "extra", "__class__") and v is not None}
     out.update(extra)
     return out
 
 
 class EndpointMethods:
-    """Typed wrappers over ``call``; mixed into :class:`~pbx_bridge.itflow.v1.V1Client`."""
+    """Typed wrappers over ``request``; mixed into :class:`~pbx_bridge.itflow.v1.V1Client`."""
 
-    async def call(self, module: str, function: str, *, method: str | None = None,
-                   **params: Param) -> V1Response:
+    async def request(self, module: str, function: str, params: Mapping[str, Param], *,
+                      method: str | None = None) -> V1Response:
         raise NotImplementedError
 
     async def _read(self, module: str, params: dict[str, Param], function: str = "read") -> V1Response:
-        return await self.call(module, function, **params)
+        return await self.request(module, function, params)
 
     async def _create(self, module: str, params: dict[str, Param]) -> int:
-        resp = await self.call(module, "create", **params)
+        resp = await self.request(module, "create", params)
         if resp.insert_id is None:
             raise MalformedResponse("the create succeeded but returned no insert_id.",
                                     endpoint=f"{module}/create", status=200)
         return resp.insert_id
 
     async def _change(self, module: str, function: str, params: dict[str, Param]) -> int:
-        return (await self.call(module, function, **params)).count
+        return (await self.request(module, function, params)).count
 
     # ------------------------------------------------------------------ assets (module_support)
 

@@ -114,7 +114,7 @@ class RetryPolicy:
         self.max_wait = max_wait
 
     def wait(self, attempt: int) -> float:
-        base = min(self.max_wait, self.first_wait * (2 ** attempt))
+        base = min(self.max_wait, self.first_wait * (2.0 ** attempt))
         return base * (0.5 + random.random() / 2)
 
 

@@ -26,8 +26,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
@@ -43,13 +41,12 @@ from pbx_bridge.itflow.errors import (
     WriteFailed,
     redact,
 )
+from pbx_bridge.itflow.response import Json, Param, V1Response
 from pbx_bridge.itflow.transport import ApiClient, send_with_retries
 
 __all__ = ["Param", "V1Client", "V1Response"]
 
 log = logging.getLogger("pbx_bridge.itflow.v1")
-
-Param = str | int | float | bool | None
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Parameters that are secrets: they go only in the JSON body and are never logged.
@@ -74,25 +71,7 @@ _RBAC_REASONS = (
 )
 
 
-@dataclass(frozen=True)
-class V1Response:
-    """One v1 answer. ``rows`` are the data rows (no numeric duplicate keys, null as ``""``)."""
-
-    rows: list[dict[str, str]] = field(default_factory=list)
-    count: int = 0
-    raw: Any = None
-    success: bool = True
-    message: str = ""
-
-    @property
-    def insert_id(self) -> int | None:
-        """The new id from a create (``data:[{"insert_id":N}]``), else None."""
-        if self.rows and self.rows[0].get("insert_id", "").lstrip("-").isdigit():
-            return int(self.rows[0]["insert_id"])
-        return None
-
-
-def _clean_row(row: Mapping[str, Any]) -> dict[str, str]:
+def _clean_row(row: Mapping[str, Json]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in row.items():
         if key.isdigit():  # pre-v26.02 numeric duplicate ("0":"12","contact_id":"12",...)
@@ -106,22 +85,24 @@ def _undecodable(exc: MalformedResponse) -> bool:
     return exc.status == 200 and exc.message.startswith("empty answer")
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Json) -> int | None:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
 
 
-def _decode_json(body: bytes) -> Any:
+def _decode_json(body: bytes) -> Json:
     text = body.decode("utf-8")
     try:
-        return json.loads(text)
+        data: Json = json.loads(text)
+        return data
     except json.JSONDecodeError:
         # display_errors=On prints PHP warnings before the JSON: read from the envelope's start.
         start = text.find('{"success"')
         if start > 0:
-            return json.loads(text[start:])
+            envelope: Json = json.loads(text[start:])
+            return envelope
         raise
 
 
@@ -134,12 +115,17 @@ class V1Client(ApiClient, EndpointMethods):
                    **params: Param) -> V1Response:
         """Call ``{module}/{function}.php``. ``method`` defaults to what the endpoint wants (GET for
         ``read`` and ``technicians/time``, POST otherwise). None-valued params are not sent."""
+        return await self.request(module, function, params, method=method)
+
+    async def request(self, module: str, function: str, params: Mapping[str, Param], *,
+                      method: str | None = None) -> V1Response:
+        """:meth:`call` with the parameters as one mapping (a parameter may then be named ``method``)."""
         if not (_NAME.match(module) and _NAME.match(function)):
             raise ValueError(f"not an ITFlow module/function name: {module!r}/{function!r}")
         method = (method or method_for(module, function)).upper()
         endpoint = f"{module}/{function}"
         sent = {k: v for k, v in params.items() if v is not None}
-        body: dict[str, Any] = {"api_key": self._key}
+        body: dict[str, Param] = {"api_key": self._key}
         query: dict[str, str] = {}
         for k, v in sent.items():
             value = int(v) if isinstance(v, bool) else v
@@ -244,9 +230,10 @@ class V1Client(ApiClient, EndpointMethods):
             # update/archive/resolve/delete: {"success":"True","count":<affected rows>}
             return V1Response(rows=[], count=_int(data.get("count")) or 0, raw=data, success=True,
                               message=message)
-        if not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows):
+        objects = [r for r in raw_rows if isinstance(r, dict)] if isinstance(raw_rows, list) else []
+        if not isinstance(raw_rows, list) or len(objects) != len(raw_rows):
             raise MalformedResponse("'data' is not a list of rows.", endpoint=endpoint, status=200)
-        rows = [_clean_row(r) for r in raw_rows]
+        rows = [_clean_row(r) for r in objects]
         count = _int(data.get("count"))
         return V1Response(rows=rows, count=len(rows) if count is None else count, raw=data, success=True,
                           message=message)
@@ -258,8 +245,7 @@ class V1Client(ApiClient, EndpointMethods):
         With ``skip_undecodable`` a page ITFlow cannot encode (an empty 200 body: one row holds invalid
         UTF-8) is re-read row by row and only the broken row is skipped, with a warning.
         """
-        async for page in self.iter_pages(module, function, page_size=page_size,
-                                          skip_undecodable=skip_undecodable, **params):
+        async for page in self._pages(module, function, page_size, skip_undecodable, params):
             for row in page:
                 yield row
 
@@ -268,6 +254,11 @@ class V1Client(ApiClient, EndpointMethods):
                          ) -> AsyncIterator[list[dict[str, str]]]:
         """The rows of a listing one page (a list) at a time, as :meth:`iter_rows` reads them: a caller
         can turn each page into its own objects and drop the rows before the next page arrives."""
+        async for page in self._pages(module, function, page_size, skip_undecodable, params):
+            yield page
+
+    async def _pages(self, module: str, function: str, page_size: int, skip_undecodable: bool,
+                     params: dict[str, Param]) -> AsyncIterator[list[dict[str, str]]]:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         offset = int(params.pop("offset", 0) or 0)
@@ -275,7 +266,8 @@ class V1Client(ApiClient, EndpointMethods):
         previous_first: dict[str, str] | None = None
         for _ in range(_MAX_PAGES):
             try:
-                page = (await self.call(module, function, limit=page_size, offset=offset, **params)).rows
+                page = (await self.request(module, function,
+                                           {"limit": page_size, "offset": offset, **params})).rows
                 seen = len(page)
             except MalformedResponse as exc:
                 if not (skip_undecodable and _undecodable(exc)):
@@ -299,7 +291,8 @@ class V1Client(ApiClient, EndpointMethods):
         tried = 0
         for i in range(page_size):
             try:
-                got = (await self.call(module, function, limit=1, offset=offset + i, **params)).rows
+                one = {"limit": 1, "offset": offset + i, **params}
+                got = (await self.request(module, function, one)).rows
             except MalformedResponse as exc:
                 if not _undecodable(exc):
                     raise
@@ -316,4 +309,4 @@ class V1Client(ApiClient, EndpointMethods):
     async def read_all(self, module: str, function: str = "read", *, page_size: int = 200,
                        **params: Param) -> list[dict[str, str]]:
         """All rows of a listing as a list (see :meth:`iter_rows`)."""
-        return [row async for row in self.iter_rows(module, function, page_size=page_size, **params)]
+        return [row async for page in self._pages(module, function, page_size, True, params) for row in page]

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pbx_bridge.directory.model import NumberLabel, Party, PartyKind
+from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.phonebook.text import clean
 
@@ -110,7 +110,7 @@ def _group(party: Party, settings: PhonebookSettings, client: str) -> str:
 def _numbers(party: Party, plan: NumberFormatter, settings: PhonebookSettings) -> tuple[PhoneNumber, ...]:
     out: list[PhoneNumber] = []
     seen: set[str] = set()
-    numbers = party.numbers
+    numbers: Sequence[PartyNumber] = party.numbers
     if len(numbers) > 1:
         numbers = sorted(numbers, key=lambda n: _LABEL_ORDER.get(n.label, 9))
     for pn in numbers:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 from pbx_bridge.directory.bulk import gc_paused
 from pbx_bridge.directory.model import Party
@@ -106,7 +106,12 @@ class PageSpool(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self._spans)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         offset, size = self._spans[i]
@@ -246,7 +251,8 @@ class Publisher:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _publish(self, parties, plan, source, force, progress) -> PublishResult:
+    def _publish(self, parties: tuple[Party, ...] | list[Party], plan: NumberFormatter, source: str,
+                 force: bool, progress: Progress | None) -> PublishResult:
         previous = self.entries
         fingerprint = self._fingerprint(parties)
         if fingerprint == self._source and self.outputs and self._files_intact() and not force:

@@ -13,23 +13,27 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from pbx_bridge.component import Health, cancel_task
-from pbx_bridge.config import HttpSettings
 from pbx_bridge.directory.snapshot import Snapshot
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import NumberFormatter
 from pbx_bridge.phonebook.publisher import Progress, Publisher, PublishResult
 from pbx_bridge.phonebook.settings import PhonebookSettings
 
-__all__ = ["DirectorySource", "PhonebookService", "public_url_of"]
+__all__ = ["DirectorySource", "HttpAddress", "PhonebookService", "public_url_of"]
 
 log = logging.getLogger("pbx_bridge.phonebook")
 
 STATE_FILE = "phonebook-state.json"
+
+
+class Switch(Protocol):
+    @property
+    def enabled(self) -> bool: ...
 
 
 class DirectorySource(Protocol):
@@ -37,29 +41,44 @@ class DirectorySource(Protocol):
 
     @property
     def snapshot(self) -> Snapshot | None: ...
+    @property
+    def cfg(self) -> Switch: ...            # directory.enabled: does it sync on its own?
+    @property
+    def failures(self) -> int: ...
 
     async def sync(self) -> Snapshot: ...
 
-    def subscribe(self, callback: Callable[[Snapshot], Any]) -> Callable[[], None]: ...
+    def subscribe(self, callback: Callable[[Snapshot], Awaitable[None] | None]) -> Callable[[], None]: ...
 
 
-def public_url_of(http: Any) -> str:
+class HttpAddress(Protocol):
+    """The ``http:`` section as far as the phonebook's links need it."""
+
+    @property
+    def public_url(self) -> str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+def public_url_of(http: HttpAddress) -> str:
     """The base URL handsets use (``http.public_url``, else the listener's own address)."""
-    if getattr(http, "public_url", None):
-        return str(http.public_url).rstrip("/")
-    host = str(getattr(http, "host", "127.0.0.1"))
+    if http.public_url:
+        return http.public_url.rstrip("/")
+    host = http.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{getattr(http, 'port', 8734)}"
+    return f"http://{host}:{http.port}"
 
 
 class PhonebookService:
     name = "phonebook"
 
     def __init__(self, cfg: PhonebookSettings, directory: DirectorySource, plan: NumberFormatter, *,
-                 http: HttpSettings, state_dir: Path, metrics: Metrics | None = None,
+                 http: HttpAddress, state_dir: Path, metrics: Metrics | None = None,
                  publisher: Publisher | None = None, rng: random.Random | None = None) -> None:
         self.cfg = cfg
         self.http = http
@@ -150,10 +169,10 @@ class PhonebookService:
         # In the daemon the directory starts first and has just synced (or loaded its stored copy and
         # keeps retrying, notifying us on success): publishing its snapshot is the start-up run, and a
         # second pull would only double the load on ITFlow. Pull ourselves when nobody else does.
-        directory_syncs = bool(getattr(getattr(self.directory, "cfg", None), "enabled", False))
+        directory_syncs = self.directory.cfg.enabled
         # Also when its first sync just failed: it retries on its own schedule and notifies us; a pull
         # of ours now would only fail (and count) a second time.
-        tried = self.directory.snapshot is not None or bool(getattr(self.directory, "failures", 0))
+        tried = self.directory.snapshot is not None or self.directory.failures > 0
         pull = self.cfg.run_at_start and not (directory_syncs and tried)
         if not pull and self.directory.snapshot is not None:
             self._pending = self.directory.snapshot  # serve the directory we have at once
@@ -182,7 +201,7 @@ class PhonebookService:
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
         http = self.http
-        if (not getattr(http, "public_url", None) and getattr(http, "host", "") in ("0.0.0.0", "::")
+        if (not http.public_url and http.host in ("0.0.0.0", "::")
                 and "cisco" in self.cfg.formats):
             log.warning("phonebook: http.public_url is not set and http.host is a wildcard: Cisco page "
                         "links point to %s; set http.public_url to the address phones use",

@@ -56,6 +56,10 @@ class LabelSuffixes(Section):
     other: str = " (Other)"
 
 
+IncludedKind = Literal["contact", "location", "vendor"]
+_ALL_KINDS: tuple[IncludedKind, ...] = ("contact", "location", "vendor")
+
+
 class PhonebookSettings(Section):
     enabled: bool = Field(default=True, description="run the phonebook scheduler in the daemon")
     interval: float = Field(default=3600.0, gt=0, description="seconds between scheduled syncs")
@@ -71,8 +75,8 @@ class PhonebookSettings(Section):
                              description="prepended to every published number (e.g. an outside-line 9)")
     shrink_guard: float = Field(default=0.5, ge=0, le=1,
                                 description="refuse to publish a book that lost more than this share")
-    include: list[Literal["contact", "location", "vendor"]] = Field(
-        default_factory=lambda: ["contact", "location", "vendor"], description="party kinds in the book")
+    include: list[IncludedKind] = Field(
+        default_factory=lambda: list(_ALL_KINDS), description="party kinds in the book")
     group_by: Literal["client", "kind", "none"] = Field(
         default="client", description="client: contacts by client, plus Locations and Vendors; kind; none")
     default_group: str = Field(default="ITFlow", description="the one group when group_by is none")

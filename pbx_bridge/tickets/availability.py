@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
+from pbx_bridge.itflow.capabilities import Capabilities
 from pbx_bridge.itflow.diagnosis import explain
 
 __all__ = ["Availability", "ticket_availability"]
@@ -20,18 +21,16 @@ Availability = tuple[Literal["yes", "no", "unknown"], str]
 NO_TICKET_API = "this ITFlow has no ticket API"
 
 
-def ticket_availability(caps: Any) -> Availability:
+def ticket_availability(caps: Capabilities | None) -> Availability:
     if caps is None:
         return "unknown", "ITFlow not detected yet"
-    if getattr(caps, "tickets", None) == "v1":
+    if caps.tickets == "v1":
         return "yes", ""
-    if getattr(caps, "forced", "auto") == "legacy":
+    if caps.forced == "legacy":
         return "no", f"{NO_TICKET_API} in use (itflow.api: legacy)"
-    endpoints = getattr(caps, "endpoints", {}) or {}
-    complete = bool(getattr(caps, "complete", False))
-    file_absent = complete and endpoints.get("tickets/create") is False
-    if file_absent and getattr(caps, "legacy_key_ok", False) and not getattr(caps, "v1_key_ok", False):
+    file_absent = caps.complete and caps.endpoints.get("tickets/create") is False
+    if file_absent and caps.legacy_key_ok and not caps.v1_key_ok:
         return "no", f"{NO_TICKET_API} (legacy api.php only)"
-    if file_absent and getattr(caps, "v1_key_ok", False):
+    if file_absent and caps.v1_key_ok:
         return "no", f"{NO_TICKET_API} (v1 without tickets/create, before 2023-09)"
     return "unknown", explain(caps)

@@ -45,7 +45,7 @@ def record_to_json(rec: CallRecord) -> str:
 
 
 def record_from_json(text: str) -> CallRecord:
-    d: dict[str, Any] = json.loads(text)
+    d: dict[str, Any] = json.loads(text)    # JSON of our own asdict(): keyword arguments of CallRecord
     known = {f.name for f in fields(CallRecord)}
     d = {k: v for k, v in d.items() if k in known}
     d["outcome"] = Outcome(d["outcome"])
@@ -58,7 +58,7 @@ def record_from_json(text: str) -> CallRecord:
 class CallBuffer:
     name = "tickets-intake"
 
-    def __init__(self, store: Store, handle: Callable[[CallRecord], Awaitable[Any]], *,
+    def __init__(self, store: Store, handle: Callable[[CallRecord], Awaitable[object]], *,
                  clock: Callable[[], float] = time.time, max_held: int = MAX_HELD) -> None:
         self.store = store
         self._handle = handle

@@ -10,10 +10,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.directory.model import LookupResult
 from pbx_bridge.log_limits import clip
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.policy import TicketPolicy
@@ -24,7 +25,14 @@ __all__ = ["TicketIntake"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
-Lookup = Callable[[str], Awaitable[Any]]
+Lookup = Callable[[str], Awaitable[LookupResult]]
+
+
+class Numbers(Protocol):
+    """What intake needs of :class:`pbx_bridge.numbers.NumberPlan`."""
+
+    def canonical(self, raw: str | None) -> str | None: ...
+    def format(self, e164: str, form: str) -> str: ...
 
 
 class TicketIntake:
@@ -34,7 +42,7 @@ class TicketIntake:
         outbox: Outbox,
         *,
         is_internal: Callable[[str], bool],
-        plan: Any | None = None,
+        plan: Numbers | None = None,
         lookup: Lookup | None = None,
         available: Callable[[], bool | None] = lambda: None,
         lookup_timeout: float = 2.0,
@@ -62,7 +70,7 @@ class TicketIntake:
             return False
         canonical = self._canonical(record.caller_num)
         match = await self._lookup(record.caller_num) if record.caller_num else None
-        found = bool(match is not None and getattr(match, "found", False))
+        found = match is not None and match.found
         decision = self.policy.decide(record, caller_known=found)
         if not decision.ticket:
             self._skip(decision.reason)
@@ -74,12 +82,12 @@ class TicketIntake:
                 self._warned_unavailable = True
             self._skip("ticketing unavailable")
             return False
-        client_id = int(getattr(match, "client_id", 0) or 0) if found else 0
-        contact_id = int(getattr(match, "contact_id", 0) or 0) if found else 0
-        client_name = str(getattr(match, "client_name", "") or "") if found else ""
-        party = getattr(match, "party", None) if found else None
-        contact_name = str(getattr(party, "name", "") or "") if party is not None else ""
-        if not found:
+        client_id = contact_id = 0
+        client_name = contact_name = ""
+        if match is not None and found:
+            client_id, contact_id, client_name = match.client_id, match.contact_id, match.client_name
+            contact_name = match.party.name if match.party is not None else ""
+        else:
             client_id = self.s.unknown_client_id
         display = self._display(canonical, record.caller_num)
         vm = None
@@ -117,13 +125,13 @@ class TicketIntake:
     def _display(self, canonical: str, raw: str) -> str:
         if canonical and self.plan is not None:
             try:
-                return str(self.plan.format(canonical, "international"))
+                return self.plan.format(canonical, "international")
             except Exception:   # the ticket still goes out, with the E.164 form
                 log.warning("tickets: number %s could not be formatted", canonical, exc_info=True)
                 return canonical
         return canonical or raw
 
-    async def _lookup(self, number: str) -> Any | None:
+    async def _lookup(self, number: str) -> LookupResult | None:
         if self.lookup is None:
             return None
         try:

@@ -17,11 +17,15 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pbx_bridge.store import Store
 
-__all__ = ["Outbox", "OutboxRow"]
+__all__ = ["Column", "Outbox", "OutboxRow", "Payload"]
+
+# What intake renders for one ticket (subject, details, priority, marker, outcome, ended), kept as JSON.
+Payload = dict[str, str]
+# A value :meth:`Outbox.update` writes to one column (``payload`` is stored as JSON).
+Column = str | int | float | bool | None | Payload
 
 MIGRATIONS = [
     """
@@ -85,7 +89,7 @@ class OutboxRow:
     contact_id: int
     client_id: int
     follows_id: int | None
-    payload: dict[str, Any]
+    payload: Payload
     ticket_id: int | None
     reply_id: int | None
     via: str
@@ -118,7 +122,7 @@ class Outbox:
     # Each operation is a function of the connection; the sync method runs it under the store lock
     # (CLI, tests), the ``a``-prefixed one on the store thread (daemon paths).
 
-    def _enqueue(self, linkedid: str, kind: str, payload: dict[str, Any], number: str, contact_id: int,
+    def _enqueue(self, linkedid: str, kind: str, payload: Payload, number: str, contact_id: int,
                  client_id: int) -> Callable[[sqlite3.Connection], OutboxRow | None]:
         now = self.clock()
 
@@ -154,7 +158,7 @@ class Outbox:
 
         return tx
 
-    def enqueue(self, linkedid: str, kind: str, payload: dict[str, Any], *, number: str = "",
+    def enqueue(self, linkedid: str, kind: str, payload: Payload, *, number: str = "",
                 contact_id: int = 0, client_id: int = 0) -> OutboxRow | None:
         """Commit one ticket; None when (linkedid, kind) is already there (idempotent).
 
@@ -165,7 +169,7 @@ class Outbox:
         self._notify(row)
         return row
 
-    async def aenqueue(self, linkedid: str, kind: str, payload: dict[str, Any], *, number: str = "",
+    async def aenqueue(self, linkedid: str, kind: str, payload: Payload, *, number: str = "",
                        contact_id: int = 0, client_id: int = 0) -> OutboxRow | None:
         row = await self.store.run(self._enqueue(linkedid, kind, payload, number, contact_id, client_id))
         self._notify(row)
@@ -177,7 +181,7 @@ class Outbox:
                 cb()
 
     @staticmethod
-    def _update(row_id: int, fields: dict[str, Any]) -> Callable[[sqlite3.Connection], None]:
+    def _update(row_id: int, fields: dict[str, Column]) -> Callable[[sqlite3.Connection], None]:
         if "payload" in fields:
             fields["payload"] = json.dumps(fields["payload"])
         if "in_flight" in fields:
@@ -189,10 +193,10 @@ class Outbox:
 
         return run
 
-    def update(self, row_id: int, **fields: Any) -> None:
+    def update(self, row_id: int, **fields: Column) -> None:
         self.store.call(self._update(row_id, fields))
 
-    async def aupdate(self, row_id: int, **fields: Any) -> None:
+    async def aupdate(self, row_id: int, **fields: Column) -> None:
         await self.store.run(self._update(row_id, fields))
 
     # ------------------------------------------------------------------ reads

@@ -14,11 +14,12 @@ read), or :class:`SearchIncomplete` (the page bound was hit): the outcome stays 
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Protocol
 
 from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.response import V1Response
 
-__all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete", "carries_marker"]
+__all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete", "TicketReader", "carries_marker"]
 
 _MAX_PROBES = 80          # galloping + bisection: enough for 2**40 tickets
 _MAX_PAGES = 2000         # pages read downwards in one search (400,000 tickets at the default window)
@@ -39,8 +40,14 @@ class FilterIgnored(PbxBridgeError):
     ignored): search every ticket instead."""
 
 
-class _Reader(Protocol):
-    async def call(self, module: str, function: str, *, method: str | None = None, **params: Any) -> Any: ...
+class TicketReader(Protocol):
+    """The reads a search makes, as :class:`pbx_bridge.itflow.v1.V1Client` offers them."""
+
+    async def tickets_read(self, *, ticket_id: int | None = None, client_id: int | None = None,
+                           limit: int | None = None, offset: int | None = None) -> V1Response: ...
+
+    async def ticket_replies_read(self, *, ticket_id: int | None = None, limit: int | None = None,
+                                  offset: int | None = None) -> V1Response: ...
 
 
 class _Meta(Protocol):
@@ -64,7 +71,7 @@ class MarkerSearch:
     async def high_water(self) -> int:
         return await self._int(self.HIGH_KEY)
 
-    async def floor(self, client: _Reader, *, client_id: int | None = None) -> int:
+    async def floor(self, client: TicketReader, *, client_id: int | None = None) -> int:
         """The newest ticket id known before a write: learnt once by finding the list's end (a fresh
         state file), afterwards kept up to date by every create and search. ``client_id``: learn it
         from that client's tickets (26.09+; a lower floor is always safe, only slower)."""
@@ -92,7 +99,7 @@ class MarkerSearch:
         if ticket_id > await self.high_water():
             await self.meta.aset_meta(self.HIGH_KEY, str(ticket_id))
 
-    async def search(self, client: _Reader, marker: str, floor: int, *,
+    async def search(self, client: TicketReader, marker: str, floor: int, *,
                      client_id: int | None = None) -> int | None:
         """``client_id``: search only that client's tickets (26.09+ reads honour the filter; raises
         :class:`FilterIgnored` when this ITFlow does not)."""
@@ -126,7 +133,7 @@ class MarkerSearch:
             if top:
                 await self.saw(top)
 
-    async def search_replies(self, client: _Reader, marker: str, ticket_id: int) -> int | None:
+    async def search_replies(self, client: TicketReader, marker: str, ticket_id: int) -> int | None:
         """The reply to ``ticket_id`` that carries ``marker``: its id (0 when ITFlow gave none), or None
         once every reply was read. ``ticket_replies/read`` pages too (50 by default, oldest first), so
         a busy ticket's newest reply -- ours -- is past the first page: read them all, bounded."""
@@ -134,9 +141,8 @@ class MarkerSearch:
         offset = 0
         for _ in range(_MAX_PAGES):
             self.reads += 1
-            r = await client.call("ticket_replies", "read", ticket_id=ticket_id, limit=self.window,
-                                  offset=offset)
-            rows = list(getattr(r, "rows", []) or [])
+            rows = (await client.ticket_replies_read(ticket_id=ticket_id, limit=self.window,
+                                                     offset=offset)).rows
             for rep in rows:
                 if carries_marker(str(rep.get("ticket_reply") or ""), marker):
                     try:
@@ -150,7 +156,7 @@ class MarkerSearch:
 
     # ------------------------------------------------------------------ where the list ends
 
-    async def _end(self, client: _Reader, end_key: str) -> tuple[int, list[dict[str, Any]]]:
+    async def _end(self, client: TicketReader, end_key: str) -> tuple[int, list[dict[str, str]]]:
         """(number of tickets the key sees, the last page when the fast path read it)."""
         hint = await self._int(end_key)
         if hint > 0:                # usually one read: the last page, ending where it ended before
@@ -191,17 +197,15 @@ class MarkerSearch:
                 hi = mid
         return max(0, hi), []
 
-    async def _has(self, client: _Reader, offset: int) -> bool:
+    async def _has(self, client: TicketReader, offset: int) -> bool:
         return bool(await self._rows(client, limit=1, offset=offset))
 
-    async def _rows(self, client: _Reader, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    async def _rows(self, client: TicketReader, *, limit: int, offset: int) -> list[dict[str, str]]:
         self.reads += 1
         cid = self._client_id
         if cid is None:
-            r = await client.call("tickets", "read", limit=limit, offset=offset)
-            return list(getattr(r, "rows", []) or [])
-        r = await client.call("tickets", "read", client_id=cid, limit=limit, offset=offset)
-        rows = list(getattr(r, "rows", []) or [])
+            return (await client.tickets_read(limit=limit, offset=offset)).rows
+        rows = (await client.tickets_read(client_id=cid, limit=limit, offset=offset)).rows
         if any(str(t.get("ticket_client_id", "")) != str(cid) for t in rows):
             raise FilterIgnored(f"tickets/read?client_id={cid} answered other clients' tickets")
         return rows
@@ -213,7 +217,7 @@ class MarkerSearch:
             return 0
 
 
-def _id(t: dict[str, Any]) -> int:
+def _id(t: dict[str, str]) -> int:
     try:
         return int(t.get("ticket_id") or 0)
     except ValueError:

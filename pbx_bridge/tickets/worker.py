@@ -24,10 +24,11 @@ import logging
 import random
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Final, Literal, Protocol
 
 from pbx_bridge.component import Health
 from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.capabilities import Capabilities
 from pbx_bridge.itflow.errors import (
     AuthError,
     ItflowError,
@@ -41,22 +42,36 @@ from pbx_bridge.itflow.errors import (
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.outbox import Outbox, OutboxRow
-from pbx_bridge.tickets.reconcile import FilterIgnored, MarkerSearch, SearchIncomplete
+from pbx_bridge.tickets.reconcile import FilterIgnored, MarkerSearch, SearchIncomplete, TicketReader
 from pbx_bridge.tickets.settings import TicketsSettings
 
-__all__ = ["OutboxWorker", "TicketClient"]
+__all__ = ["Detection", "OutboxWorker", "TicketClient"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
 _CLOSED_STATUS = {"4", "5"}
 _CLOSED_NAMES = {"resolved", "closed"}
 _REDETECT_MAX = 60.0        # while ITFlow cannot be identified, detect again at least this often
+_WAIT: Final = "wait"       # _target: the earlier row of this call is still pending
 
 
-class TicketClient(Protocol):
-    """The part of :class:`pbx_bridge.itflow.v1.V1Client` the worker uses."""
+class TicketClient(TicketReader, Protocol):
+    """The part of :class:`pbx_bridge.itflow.v1.V1Client` the worker uses: the searches' reads and the
+    two creates (each returns the new id)."""
 
-    async def call(self, module: str, function: str, *, method: str | None = None, **params: Any) -> Any: ...
+    async def tickets_create(self, *, ticket_subject: str, client_id: int | None = None,
+                             ticket_contact_id: int | None = None, ticket_details: str | None = None,
+                             ticket_priority: str | None = None,
+                             ticket_assigned_to: int | None = None) -> int: ...
+
+    async def ticket_replies_create(self, *, ticket_id: int, ticket_reply: str, client_id: int | None = None,
+                                    ticket_reply_type: str | None = None) -> int: ...
+
+
+class Detection(Protocol):
+    """:meth:`pbx_bridge.itflow.backend.Itflow.capabilities`: cached, ``refresh`` detects again."""
+
+    def __call__(self, *, refresh: bool = False) -> Awaitable[Capabilities]: ...
 
 
 class _Hold(PbxBridgeError):
@@ -77,8 +92,8 @@ class OutboxWorker:
     def __init__(
         self,
         outbox: Outbox,
-        client: TicketClient | Callable[[], TicketClient | None],
-        capabilities: Callable[[], Awaitable[Any]],
+        client: TicketClient | None,
+        capabilities: Detection,
         settings: TicketsSettings,
         *,
         clock: Callable[[], float],
@@ -130,7 +145,7 @@ class OutboxWorker:
             self._task = None
 
     def health(self) -> Health:
-        data = {"waiting": self.waiting,
+        data: dict[str, object] = {"waiting": self.waiting,
                 "oldest_age": round(self.clock() - self.oldest_at, 1) if self.oldest_at else 0.0}
         if self.unavailable:
             return Health(False, f"ticketing unavailable: {self.unavailable}", data)
@@ -157,7 +172,7 @@ class OutboxWorker:
             return
         self._classify(caps)
 
-    def _classify(self, caps: Any) -> str:
+    def _classify(self, caps: Capabilities) -> str:
         """Set ``unavailable``/``undetected`` from a detection; return yes | no | unknown."""
         state, why = ticket_availability(caps)
         if state == "yes" and self.client() is None:
@@ -245,11 +260,11 @@ class OutboxWorker:
         self.oldest_at = await self.outbox.aoldest_pending()
 
     def client(self) -> TicketClient | None:
-        c = self._client
-        return c() if callable(c) and not hasattr(c, "call") else c   # type: ignore[return-value]
+        """The v1 client; None when only the legacy API is configured (``itflow.api: legacy``)."""
+        return self._client
 
     def _backoff(self, attempts: int) -> float:
-        base = min(self.s.retry_max, self.s.retry_first * (2 ** max(0, attempts - 1)))
+        base = min(self.s.retry_max, self.s.retry_first * (2.0 ** max(0, attempts - 1)))
         return base * (0.5 + self.rng.random())        # jitter: 0.5x .. 1.5x
 
     async def _retry(self, row: OutboxRow, error: str, *, in_flight: bool, count_age: bool = False) -> None:
@@ -285,16 +300,13 @@ class OutboxWorker:
 
     # ------------------------------------------------------------------ delivery
 
-    async def _detect(self) -> Any:
+    async def _detect(self) -> Capabilities:
         """The cached detection; while ITFlow could not be identified, detect again with backoff."""
         caps = await self._capabilities()
         if self._classify(caps) == "unknown" and self.clock() >= self._redetect_at:
             self._redetects += 1
             self._redetect_at = self.clock() + min(_REDETECT_MAX, self._backoff(self._redetects))
-            try:
-                caps = await self._capabilities(refresh=True)
-            except TypeError:           # a capabilities callable without refresh
-                caps = await self._capabilities()
+            caps = await self._capabilities(refresh=True)
             self._classify(caps)
         return caps
 
@@ -314,7 +326,7 @@ class OutboxWorker:
                                       last_error=f"ITFlow not identified yet: {self.undetected}"[:500])
             return False
         attempt = _Attempt(row)
-        self._by_client = bool(getattr(caps, "v1e", False))     # 26.09+: reads filter by client_id
+        self._by_client = caps.v1e     # 26.09+: reads filter by client_id
         try:
             return await self._deliver_v1(client, caps, row, attempt)
         except _Hold:
@@ -356,7 +368,8 @@ class OutboxWorker:
                 await self._dead(row, str(exc))
         return False
 
-    async def _deliver_v1(self, client: TicketClient, caps: Any, row: OutboxRow, attempt: _Attempt) -> bool:
+    async def _deliver_v1(self, client: TicketClient, caps: Capabilities, row: OutboxRow,
+                          attempt: _Attempt) -> bool:
         p = row.payload
         if row.in_flight:
             settle = (row.sent_at or 0.0) + self.s.reconcile_after
@@ -372,25 +385,25 @@ class OutboxWorker:
             attempt.unknown = False
 
         target = await self._target(client, row)
-        if target is _WAIT:
+        if target == _WAIT:
             await self.outbox.aupdate(row.id, next_attempt_at=self.clock() + self.s.retry_first,
                                       last_error="waiting for the earlier ticket of this call")
             return False
         details = p["details"]
-        if target is not None and getattr(caps, "ticket_replies", False):
+        if target is not None and caps.ticket_replies:
             t_id, t_client = target
             await self.outbox.aupdate(row.id, in_flight=True, via="reply", ticket_id=t_id,
                                       attempts=row.attempts + 1, sent_at=self.clock())
             attempt.unknown = attempt.writing = True
             try:
-                r = await client.call("ticket_replies", "create", ticket_id=t_id, ticket_reply=details,
-                                      ticket_reply_type="Internal", client_id=t_client)
+                reply_id = await client.ticket_replies_create(
+                    ticket_id=t_id, ticket_reply=details, ticket_reply_type="Internal", client_id=t_client)
             except NotAvailable:
                 log.info("tickets: ticket_replies missing on this ITFlow; opening a linked ticket instead")
                 await self.outbox.aupdate(row.id, in_flight=False, via="", ticket_id=None)
                 attempt.unknown = attempt.writing = False
                 return await self._create(client, row, self._linked(details, t_id), attempt)
-            await self._delivered(row, t_id, _insert_id(r), "reply")
+            await self._delivered(row, t_id, reply_id, "reply")
             return True
         if target is not None:
             details = self._linked(details, target[0])
@@ -407,12 +420,12 @@ class OutboxWorker:
         await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1,
                                   sent_at=self.clock(), search_floor=floor)
         attempt.unknown = attempt.writing = True
-        r = await client.call("tickets", "create", ticket_subject=p["subject"], ticket_details=details,
-                              client_id=row.client_id, ticket_contact_id=row.contact_id or None,
-                              **_ticket_fields(p, self.s))
-        ticket_id = _insert_id(r)
-        if ticket_id is None:
-            raise MalformedResponse("tickets/create answered without an insert_id", endpoint="tickets/create")
+        # Always name the priority: 26.09 moved the UI's default and the API's is unverified
+        # (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1).
+        ticket_id = await client.tickets_create(
+            ticket_subject=p["subject"], ticket_details=details, client_id=row.client_id,
+            ticket_contact_id=row.contact_id or None, ticket_priority=p.get("priority") or self.s.priority,
+            ticket_assigned_to=self.s.assigned_to or None)
         await self.search.saw(ticket_id)
         await self._delivered(row, ticket_id, None, "ticket")
         return True
@@ -428,7 +441,7 @@ class OutboxWorker:
             label = row.kind if via == "ticket" else f"{row.kind}-reply"
             self.metrics.tickets_delivered.labels(kind=label).inc()
 
-    async def _target(self, client: TicketClient, row: OutboxRow) -> Any:
+    async def _target(self, client: TicketClient, row: OutboxRow) -> tuple[int, int] | Literal["wait"] | None:
         """(ticket_id, client_id) to follow up, None for a fresh ticket, or _WAIT."""
         if row.follows_id is not None:
             earlier = await self.outbox.aget(row.follows_id)
@@ -442,8 +455,7 @@ class OutboxWorker:
         earlier = await self.outbox.aearlier_ticket(row, self.clock() - self.s.repeat_window)
         if earlier is None or earlier.ticket_id is None:
             return None
-        r = await client.call("tickets", "read", ticket_id=earlier.ticket_id)
-        rows = getattr(r, "rows", [])
+        rows = (await client.tickets_read(ticket_id=earlier.ticket_id)).rows
         if not rows or not _is_open(rows[0]):
             return None
         try:
@@ -452,11 +464,11 @@ class OutboxWorker:
             t_client = earlier.client_id
         return (earlier.ticket_id, t_client)
 
-    async def _reconcile_in_client(self, client: TicketClient, caps: Any,
+    async def _reconcile_in_client(self, client: TicketClient, caps: Capabilities,
                                    row: OutboxRow) -> tuple[int, int | None] | None:
         """On 26.09+ (reads filter by client_id) a lost ticket is looked for among its client's tickets
         only; otherwise (and if the filter turns out ignored) among all tickets."""
-        if row.via == "reply" or not getattr(caps, "v1e", False):
+        if row.via == "reply" or not caps.v1e:
             return await self._reconcile(client, row)
         try:
             ticket_id = await self.search.search(client, row.payload["marker"], row.search_floor,
@@ -477,22 +489,6 @@ class OutboxWorker:
                  self.search.reads)
         return (ticket_id, None) if ticket_id else None
 
-
-_WAIT = object()
-
-
-def _ticket_fields(payload: dict[str, Any], settings: Any) -> dict[str, Any]:
-    """Always name the priority: 26.09 moved the UI's default and the API's is unverified
-    (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1)."""
-    fields: dict[str, Any] = {"ticket_priority": payload.get("priority") or settings.priority}
-    if settings.assigned_to:
-        fields["ticket_assigned_to"] = settings.assigned_to
-    return fields
-
-
-def _insert_id(r: Any) -> int | None:
-    value = getattr(r, "insert_id", None)
-    return int(value) if value is not None else None
 
 
 def _is_open(t: dict[str, str]) -> bool:

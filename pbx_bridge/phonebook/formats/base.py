@@ -11,8 +11,9 @@ import io
 import itertools
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO, Protocol, TypeVar, cast
 
 from lxml import etree
 
@@ -23,10 +24,12 @@ from pbx_bridge.phonebook.text import truncate, truncate_bytes
 
 __all__ = [
     "XML_DECLARATION",
+    "Child",
     "FormatSpec",
     "Limiter",
     "RenderContext",
     "Rendered",
+    "XmlWriter",
     "element",
     "fill",
     "one_per_number",
@@ -39,6 +42,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("pbx_bridge.phonebook")
+
+R = TypeVar("R")                     # a record a format renders (an Entry, or a one-number Record)
+# What xml_document streams: an element, or a function writing itself through the incremental writer.
+Child = etree._Element | Callable[["XmlWriter"], None]
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 XML_MEDIA = "text/xml; charset=utf-8"
@@ -110,7 +117,7 @@ class Limiter:
         return cls(spec_id, s.max_entries.get(spec_id, default_entries),
                    s.max_name_length.get(spec_id, default_name), name_bytes)
 
-    def take(self, records: list) -> list:
+    def take(self, records: list[R]) -> list[R]:
         if self.max_entries is not None and len(records) > self.max_entries:
             self.cut += len(records) - self.max_entries
             return records[: self.max_entries]
@@ -163,14 +170,24 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
     return el
 
 
-def xml_document(root: str, children: Iterable[etree._Element | Callable[[Any], None]], *,
+class XmlWriter(Protocol):
+    """The part of lxml's incremental writer (``etree.xmlfile``; its stubs leave it untyped) that a
+    streamed child uses."""
+
+    def write(self, *args: str | etree._Element, pretty_print: bool = False) -> None: ...
+    def element(self, tag: str, attrib: dict[str, str] | None = None,
+                **attrs: str) -> AbstractContextManager[None]: ...
+
+
+def xml_document(root: str, children: Iterable[Child], *,
                  attrs: dict[str, str] | None = None, wrap: tuple[str, ...] = (),
                  sink: BinaryIO | None = None) -> bytes:
     """A UTF-8 document: declaration, ``<root>`` (and the ``wrap`` elements nested in it) holding
     ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree).
     A child may also be a function that writes itself through the ``etree.xmlfile`` it is given (a
     big element streamed in parts). With ``sink`` the document is written there and ``b""`` returned."""
-    buf = sink if sink is not None else io.BytesIO()
+    memory = io.BytesIO()
+    buf = sink if sink is not None else memory
     buf.write(XML_DECLARATION)
     with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}), \
             contextlib.ExitStack() as stack:
@@ -184,11 +201,10 @@ def xml_document(root: str, children: Iterable[etree._Element | Callable[[Any], 
             else:
                 xf.write(child, pretty_print=True)
     buf.write(b"\n")
-    return b"" if sink is not None else buf.getvalue()
+    return b"" if sink is not None else memory.getvalue()
 
 
 Shape = tuple[etree._Element, list[etree._Element]]   # a reusable element and its leaves
-Child = etree._Element | Callable[[Any], None]          # what xml_document streams
 
 
 def element(tag: str, paths: tuple[str, ...], **attrs: str) -> Shape:
@@ -205,12 +221,12 @@ def element(tag: str, paths: tuple[str, ...], **attrs: str) -> Shape:
     return el, leaves
 
 
-def refilled(tag: str, layout: Callable[[Any], tuple[str, ...]], **attrs: str) -> Callable[[Any], Shape]:
-    """Reusable :func:`element` s, one per shape key (e.g. the number count), laid out by ``layout(key)``
-    on first use."""
-    built: dict[Any, Shape] = {}
+def refilled(tag: str, layout: Callable[[int], tuple[str, ...]], **attrs: str) -> Callable[[int], Shape]:
+    """Reusable :func:`element` s, one per shape key (e.g. the number count, or a flag), laid out by
+    ``layout(key)`` on first use."""
+    built: dict[int, Shape] = {}
 
-    def shape(key: Any) -> Shape:
+    def shape(key: int) -> Shape:
         found = built.get(key)
         if found is None:
             found = built[key] = element(tag, layout(key), **attrs)
@@ -224,8 +240,8 @@ def fill(leaves: Iterable[etree._Element], values: Iterable[str]) -> None:
         leaf.text = value
 
 
-def render_streamed(spec: FormatSpec, ctx: RenderContext, records: Iterable[Any], root: str,
-                    children: Callable[[list, Limiter, Rendered], Iterable[Child]],
+def render_streamed(spec: FormatSpec, ctx: RenderContext, records: Iterable[R], root: str,
+                    children: Callable[[list[R], Limiter, Rendered], Iterable[Child]],
                     *, attrs: dict[str, str] | None = None, wrap: tuple[str, ...] = (), title: bool = False,
                     name_bytes: int | None = None) -> Rendered:
     """The skeleton of a single-document XML format: the spec's limits applied to ``records``, then
@@ -234,7 +250,7 @@ def render_streamed(spec: FormatSpec, ctx: RenderContext, records: Iterable[Any]
     lim = Limiter.for_spec(spec.id, spec.max_entries, spec.max_name, ctx, name_bytes=name_bytes)
     kept = lim.take(list(records))
     out = Rendered([], records=len(kept))
-    items = children(kept, lim, out)
+    items: Iterable[Child] = children(kept, lim, out)
     if title:
         items = itertools.chain([_title(ctx)], items)
     out.pages.append(xml_document(root, items, attrs=attrs, wrap=wrap, sink=ctx.sink))
@@ -273,7 +289,7 @@ def one_per_number(book: Book, ctx: RenderContext) -> list[Record]:
         cached = [Record(e, n.label, n.dial, e.name, "" if i == 0 else suffixes.get(n.label, ""))
                   for e in book.entries for i, n in enumerate(e.numbers)]
         book.cache[key] = cached
-    return cached
+    return cast(list[Record], cached)     # the cache is keyed per computation: this key holds Records
 
 
 def slots(entry: Entry, count: int = 3) -> list[str]:
@@ -294,5 +310,5 @@ def slots(entry: Entry, count: int = 3) -> list[str]:
     return out
 
 
-def pages_of(items: list, size: int) -> list[list]:
+def pages_of(items: list[R], size: int) -> list[list[R]]:
     return [items[i: i + size] for i in range(0, len(items), size)] or [[]]

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-from pbx_bridge.phonebook.entries import Book
+from collections.abc import Iterator
+
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
     RenderContext,
     Rendered,
     element,
@@ -19,7 +23,7 @@ ID = "fanvil"
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
         el, fields = element("DirectoryEntry", ("Name", "Telephone", "Mobile", "Other", "Group"))
         for e in entries:
             office, mobile, other = slots(e, 3)

@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pbx_bridge.directory.model import PartyKind
-from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
     RenderContext,
     Rendered,
     fill,
@@ -21,7 +25,7 @@ GROUP_ID = {PartyKind.CONTACT: "0", PartyKind.VENDOR: "1", PartyKind.LOCATION: "
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
         shape = refilled("Contact", lambda count: ("LastName",) + ("Phone/phonenumber",) * count
                          + ("Groups/groupid",))
         for e in entries:

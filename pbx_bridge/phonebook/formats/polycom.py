@@ -5,11 +5,15 @@ most 40 bytes (docs/phonebook.md). The shared seed file name is ``000000000000-d
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
+    Record,
     RenderContext,
     Rendered,
     element,
@@ -38,7 +42,7 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         log.info("phonebook %s: %d numbers shared by several entries kept once (ct must be unique)",
                  ID, duplicates)
 
-    def children(records, lim, out):
+    def children(records: list[Record], lim: Limiter, out: Rendered) -> Iterator[Child]:
         item, (ln, ct, lb) = element("item", ("ln", "ct", "lb"))
         for r in records:
             ln.text = lim.record_name(r.base, r.suffix)

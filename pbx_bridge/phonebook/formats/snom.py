@@ -4,11 +4,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pbx_bridge.directory.model import NumberLabel
 from pbx_bridge.phonebook.entries import Book
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
+    Record,
     RenderContext,
     Rendered,
     one_per_number,
@@ -21,7 +26,7 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(records, lim, out):
+    def children(records: list[Record], lim: Limiter, out: Rendered) -> Iterator[Child]:
         # two shapes (with and without organization)
         shape = refilled("item", lambda org: ("name", "number", "number_type") + (("organization",) * org),
                          context="active", type="none", index="")

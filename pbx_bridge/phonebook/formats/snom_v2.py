@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
 
 from pbx_bridge.directory.model import NumberLabel
-from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
     RenderContext,
     Rendered,
     render_streamed,
@@ -21,7 +25,7 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
         # one element per number count, refilled per entry (serialised as it is yielded); the numbers
         # share one <numbers> parent and carry attributes, so this shape is built here
         protos: dict[int, tuple[etree._Element, etree._Element, list[etree._Element]]] = {}

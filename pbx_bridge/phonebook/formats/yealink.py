@@ -3,10 +3,14 @@ one ``Telephone`` element per number (docs/phonebook.md)."""
 
 from __future__ import annotations
 
-from pbx_bridge.phonebook.entries import Book
+from collections.abc import Iterator
+
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
+    Limiter,
     RenderContext,
     Rendered,
     fill,
@@ -18,7 +22,7 @@ ID = "yealink"
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
         shape = refilled("DirectoryEntry", lambda count: ("Name",) + ("Telephone",) * count)
         for e in entries:
             el, fields = shape(len(e.numbers))

@@ -4,17 +4,20 @@ docs/phonebook.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from itertools import groupby
 
 from lxml import etree
 
-from pbx_bridge.phonebook.entries import Book
+from pbx_bridge.phonebook.entries import Book, Entry
 from pbx_bridge.phonebook.formats.base import (
     XML_MEDIA,
+    Child,
     FormatSpec,
     Limiter,
     RenderContext,
     Rendered,
+    XmlWriter,
     render_streamed,
     slots,
 )
@@ -23,7 +26,7 @@ ID = "yealink-grouped"
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
-    def children(entries, lim, out):
+    def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
         # entries are sorted by group already, so each group is one run; a group (the vendors: 10k
         # units) is streamed unit by unit, laid out as libxml2 pretty-prints a whole Menu
         unit = etree.Element("Unit", Name="", Phone1="", Phone2="", Phone3="", default_photo="")
@@ -33,8 +36,9 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     return render_streamed(SPEC, ctx, book.entries, "YealinkIPPhoneBook", children, title=True)
 
 
-def _menu(name: str, members: list, unit: etree._Element, lim: Limiter, out: Rendered):
-    def write(xf) -> None:
+def _menu(name: str, members: list[Entry], unit: etree._Element, lim: Limiter,
+          out: Rendered) -> Callable[[XmlWriter], None]:
+    def write(xf: XmlWriter) -> None:
         with xf.element("Menu", Name=name):
             xf.write("\n")
             for e in members:
