@@ -37,6 +37,7 @@ from pbx_bridge.directory.http import directory_routes
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
 from pbx_bridge.itflow.backend import Itflow
+from pbx_bridge.itflow.reachability import ItflowReachability
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
@@ -49,7 +50,6 @@ from pbx_bridge.tickets.intake import TicketIntake
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 from pbx_bridge.tickets.worker import OutboxWorker
-from pbx_bridge.upstream import ItflowReachability
 
 __all__ = ["Parts", "build_parts"]
 

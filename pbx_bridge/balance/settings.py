@@ -132,7 +132,7 @@ class BalanceSettings(Section):
     # espeak-ng voice per language for the generated prompts.
     tts_voices: dict[str, str] = Field(default_factory=lambda: {"en": "en-us"})
     # Texts of generated prompts per language, by file name (without custom/ and extension); merged over
-    # the built-in English texts (pbx_bridge/prompts.py lists them).
+    # the built-in English texts (pbx_bridge/balance/prompts.py lists them).
     prompt_texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     prompts: dict[str, LanguagePrompts] = Field(default_factory=lambda: {"en": LanguagePrompts()})
     # Seconds a call may wait for ITFlow to compute the balance; then a polite refusal ("unavailable").

@@ -14,6 +14,7 @@ import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from pbx_bridge.balance.prompts import PromptBuildError, build_prompts
 from pbx_bridge.balance.provider import Balance, BalanceError, BalanceProvider
 from pbx_bridge.balance.settings import BalanceSettings
 from pbx_bridge.balance.verify import AttemptLog, Verifier
@@ -22,7 +23,6 @@ from pbx_bridge.cli.context import CONFIG_ENV, CommandContext
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.numbers import NumberPlan
-from pbx_bridge.prompts import PromptBuildError, build_prompts
 from pbx_bridge.store import Store
 
 __all__ = ["register"]
