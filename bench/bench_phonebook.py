@@ -85,12 +85,12 @@ _RECORD_TAGS = ("DirectoryEntry", "Unit", "Contact", "item", "contact", "Personn
 
 
 async def run(entries: int, workdir: Path) -> int:
-    from pbx_bridge.config import parse_settings
     from pbx_bridge.directory.service import DirectorySync
     from pbx_bridge.itflow.backend import Itflow
     from pbx_bridge.numbers import NumberPlan
     from pbx_bridge.phonebook.search import yealink_search
     from pbx_bridge.phonebook.service import PhonebookService
+    from pbx_bridge.settings import parse_settings
     from pbx_bridge.store import Store
 
     t0 = time.perf_counter()

@@ -1,35 +1,28 @@
-"""YAML configuration -> validated, typed settings.
+"""Reading a YAML configuration: line numbers, duplicate keys, the API key's sources, clear errors.
 
 Errors name the file, the line and the key path (``config.yaml:12: itflow.url: not a URL``). Line numbers
 come from PyYAML's node tree (``yaml.compose``), which also lets us reject duplicate keys: PyYAML's loader
 silently keeps the last one. Unknown keys are errors (every section model forbids extras).
 
-Each feature owns its section model in its own ``settings`` module; this module only composes them.
+This is plumbing: it knows no feature. The plumbing-level sections (``fastagi``, ``http``) live here;
+each feature owns its section model in its own ``settings`` module, and ``pbx_bridge.settings``
+composes them into the whole file's model.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pbx_bridge.allow import networks
-from pbx_bridge.ami.settings import AmiSettings
-from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.callerid.settings import CallerIdSettings
-from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.errors import PbxBridgeError
-from pbx_bridge.itflow.settings import ItflowSettings
-from pbx_bridge.numbers import NumbersSettings
-from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.settings_base import Section
-from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
 __all__ = [
     "API_KEY_ENV",
@@ -37,13 +30,13 @@ __all__ = [
     "ConfigError",
     "FastAgiSettings",
     "HttpSettings",
-    "ItflowSettings",
     "RouteGroupAccess",
-    "Settings",
+    "config_error",
     "is_placeholder_secret",
-    "load_settings",
-    "parse_settings",
-    "secrets_in_file",
+    "line_for",
+    "read_document",
+    "resolve_api_key",
+    "warn_if_exposed",
 ]
 
 API_KEY_ENV = "PBX_BRIDGE_ITFLOW_API_KEY"
@@ -167,57 +160,6 @@ class HttpSettings(Section):
         return list(self.allow if own is None else own)
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    itflow: ItflowSettings
-    state_dir: Path = Path("/var/lib/pbx-bridge")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["text", "json"] = "text"
-    numbers: NumbersSettings = Field(default_factory=NumbersSettings)
-    directory: DirectorySettings = Field(default_factory=DirectorySettings)
-    callerid: CallerIdSettings = Field(default_factory=CallerIdSettings)
-    fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    ami: AmiSettings | None = None
-    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
-    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
-    balance: BalanceSettings = Field(default_factory=BalanceSettings)
-    phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
-    # Where this came from, for messages and relative paths; not a config key.
-    source: Path | None = Field(default=None, exclude=True)
-
-    @model_validator(mode="after")
-    def _key_present(self) -> Settings:
-        # parse_settings resolves the key (file, environment) before validating; this catches Settings
-        # built directly without one, so ``api_key`` below can rely on it.
-        if self.itflow.api_key is None:
-            raise ValueError(f"itflow: no API key (itflow.api_key, itflow.api_key_file or ${API_KEY_ENV})")
-        return self
-
-    @property
-    def api_key(self) -> str:
-        """The ITFlow key, resolved at load time (file, environment or ``api_key_file``)."""
-        assert self.itflow.api_key is not None
-        return self.itflow.api_key
-
-
-def secrets_in_file(settings: Settings, env: dict[str, str] | None = None) -> list[str]:
-    """The real secrets the config file itself holds (placeholders and keys from elsewhere excluded)."""
-    env = dict(os.environ) if env is None else env
-    out = []
-    key = settings.itflow.api_key
-    if (settings.itflow.api_key_file is None and not is_placeholder_secret(key)
-            and key != (env.get(API_KEY_ENV) or "").strip()):
-        out.append("the ITFlow API key")
-    if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
-        out.append("the AMI secret")
-    auth = settings.http.basic_auth
-    if auth is not None and not is_placeholder_secret(auth.password):
-        out.append("the HTTP password")
-    return out
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -246,14 +188,14 @@ def _node_to_python(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _line_for(loc: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int | None:
+def line_for(loc: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int | None:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
     return None
 
 
-def _warn_if_exposed(file: Path, what: str) -> None:
+def warn_if_exposed(file: Path, what: str) -> None:
     try:
         mode = file.stat().st_mode
     except OSError:
@@ -282,9 +224,10 @@ def _expand_credentials(value: str, env: dict[str, str], path: str, line: int | 
     return value.replace(f"${{{_CRED_VAR}}}", directory).replace(f"${_CRED_VAR}", directory)
 
 
-def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | None = None) -> Settings:
-    """Validate YAML text into :class:`Settings`; raise :class:`ConfigError` naming line and key."""
-    env = dict(os.environ) if env is None else env
+
+
+def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """The YAML text as plain data, and the line of every key path (for error messages)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -298,7 +241,13 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
     data = _node_to_python(root, path, lines)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of sections", path=path, line=1)
+    return data, lines
 
+
+def resolve_api_key(data: dict[str, Any], lines: dict[tuple[str, ...], int], path: str,
+                    env: dict[str, str]) -> None:
+    """Put the ITFlow key into ``data["itflow"]["api_key"]`` from ``api_key``, ``api_key_file`` or
+    ``$PBX_BRIDGE_ITFLOW_API_KEY``; warn when a file holding it is readable by others."""
     itflow = data.get("itflow")
     if isinstance(itflow, dict):
         itflow = dict(itflow)
@@ -319,10 +268,10 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
                                   line=lines.get(("itflow", "api_key_file")),
                                   key="itflow.api_key_file") from None
             if not is_placeholder_secret(itflow["api_key"]):
-                _warn_if_exposed(key_file, "the ITFlow API key")
+                warn_if_exposed(key_file, "the ITFlow API key")
         elif itflow.get("api_key"):
             if path not in ("<config>", "-") and not is_placeholder_secret(str(itflow["api_key"])):
-                _warn_if_exposed(Path(path), "the ITFlow API key")
+                warn_if_exposed(Path(path), "the ITFlow API key")
         elif env.get(API_KEY_ENV):
             itflow["api_key"] = env[API_KEY_ENV].strip()
         else:
@@ -331,39 +280,18 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
                 path=path, line=lines.get(("itflow",)), key="itflow.api_key",
             )
 
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        # An unknown key first: a typo (itflw:) also makes its intended key "missing", and the typo is
-        # the one to fix.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        err = errors[0]
-        loc = tuple(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (a typo?)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        extra = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise ConfigError(msg + extra, path=path, line=_line_for(loc, lines), key=".".join(loc)) from None
-    if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
-        if path not in ("<config>", "-"):
-            _warn_if_exposed(Path(path), "the AMI secret")
-    if path in ("<config>", "-"):
-        return settings
-    update: dict[str, object] = {"source": Path(path)}
-    if not settings.state_dir.is_absolute():
-        # Relative to the config file (the example's trial state stays in the checkout, wherever the
-        # command runs from), like a relative itflow.api_key_file.
-        update["state_dir"] = Path(path).resolve().parent / settings.state_dir
-    return settings.model_copy(update=update)
 
-
-def load_settings(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Settings:
-    """Read and validate a config file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(p)) from None
-    return parse_settings(text, path=str(p), env=env)
+def config_error(exc: ValidationError, lines: dict[tuple[str, ...], int], path: str) -> ConfigError:
+    """The first problem pydantic found, as one line naming its key and line."""
+    # An unknown key first: a typo (itflw:) also makes its intended key "missing", and the typo is
+    # the one to fix.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
+    loc = tuple(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (a typo?)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    extra = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return ConfigError(msg + extra, path=path, line=line_for(loc, lines), key=".".join(loc))

@@ -20,9 +20,10 @@ import sqlite3
 from pathlib import Path
 
 from pbx_bridge.component import Health, all_of
-from pbx_bridge.config import ConfigError, Settings, load_settings
+from pbx_bridge.config import ConfigError
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
+from pbx_bridge.settings import Settings, load_settings
 from pbx_bridge.state_guard import StateGuard, unusable_problem
 from pbx_bridge.store import Store, StoreError
 from pbx_bridge.wiring import Parts, build_parts

@@ -32,7 +32,7 @@ from pbx_bridge.callerid.http import cid_guard, cid_routes
 from pbx_bridge.callerid.route import cid_route, door_guard
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.component import Component, Health
-from pbx_bridge.config import HttpSettings, Settings
+from pbx_bridge.config import HttpSettings
 from pbx_bridge.directory.http import directory_routes
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
@@ -42,6 +42,7 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
 from pbx_bridge.phonebook.service import PhonebookService
+from pbx_bridge.settings import Settings
 from pbx_bridge.state_files import state_health
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.availability import ticket_availability

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pbx_bridge.config import API_KEY_ENV, ConfigError, load_settings, parse_settings
+from pbx_bridge.config import API_KEY_ENV, ConfigError
+from pbx_bridge.settings import load_settings, parse_settings
 
 BASE = "itflow:\n  url: https://itflow.example.com\n  api_key: k3y\n"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pbx_bridge.config import ConfigError, load_settings
+from pbx_bridge.config import ConfigError
+from pbx_bridge.settings import load_settings
 
 
 def _config(tmp_path: Path, key_file: str) -> Path:

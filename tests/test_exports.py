@@ -17,7 +17,7 @@ import pytest
 
 import pbx_bridge
 
-FACE_MODULES = ("pbx_bridge.config", "pbx_bridge.errors")
+FACE_MODULES = ("pbx_bridge.config", "pbx_bridge.errors", "pbx_bridge.settings")
 
 
 def _module_names() -> list[str]:

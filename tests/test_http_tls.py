@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pbx_bridge.config import ConfigError, parse_settings
+from pbx_bridge.config import ConfigError
+from pbx_bridge.settings import parse_settings
 from tests import test_http
 from tests.support.daemon import Daemon, free_port, write_config
 from tests.support.tls import make_certificate, peer_fingerprint

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx_bridge.config import parse_settings
+from pbx_bridge.settings import parse_settings
 from tests.test_debian13 import ROOT as TRIXIE
 from tests.test_debian13 import require_trixie, root_mount_hint
 

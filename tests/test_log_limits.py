@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from pbx_bridge.config import parse_settings
 from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.settings import parse_settings
 from pbx_bridge.tickets.intake import TicketIntake
 from tests.tickets.support import make_rig, record
 

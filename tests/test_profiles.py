@@ -22,7 +22,6 @@ import pytest
 
 from pbx_bridge.balance.provider import BalanceProvider
 from pbx_bridge.callerid.service import CallerId
-from pbx_bridge.config import parse_settings
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import check_items
@@ -30,6 +29,7 @@ from pbx_bridge.itflow.simulator import PROFILES
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.publisher import Publisher
+from pbx_bridge.settings import parse_settings
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.intake import TicketIntake
 from pbx_bridge.tickets.outbox import Outbox

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pbx_bridge.config import Settings, load_settings
+from pbx_bridge.settings import Settings, load_settings
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CommandContext"]
 

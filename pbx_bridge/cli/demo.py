@@ -25,9 +25,9 @@ import httpx
 import yaml
 
 from pbx_bridge.cli.context import CommandContext
-from pbx_bridge.config import load_settings
 from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.service import Daemon
+from pbx_bridge.settings import load_settings
 
 __all__ = ["register", "run_demo"]
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pbx_bridge.config import Settings, secrets_in_file
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import probe_permissions
 from pbx_bridge.itflow.errors import ItflowError
+from pbx_bridge.settings import Settings, secrets_in_file
 from pbx_bridge.state_files import state_problems
 from pbx_bridge.state_guard import inspect_state_file
 from pbx_bridge.store import Store

@@ -54,7 +54,7 @@ class Itflow:
     @classmethod
     def from_settings(cls, it: ItflowSettings, *,
                       transport: httpx.AsyncBaseTransport | None = None) -> Itflow:
-        """From the ``itflow`` section, its key resolved (as ``config.load_settings`` does)."""
+        """From the ``itflow`` section, its key resolved (as ``settings.load_settings`` does)."""
         if it.api_key is None:
             raise ValueError("itflow.api_key is not resolved")
         return cls(it.url, it.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,

@@ -18,12 +18,12 @@ from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
 from pbx_bridge.balance.route import balance_route
 from pbx_bridge.balance.verify import AttemptLog
 from pbx_bridge.callerid.service import CallerId
-from pbx_bridge.config import Settings
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.settings import Settings
 from pbx_bridge.store import Store
 from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
 

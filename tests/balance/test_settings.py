@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.config import ConfigError, parse_settings
+from pbx_bridge.config import ConfigError
+from pbx_bridge.settings import parse_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 

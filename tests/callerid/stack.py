@@ -12,9 +12,11 @@ from typing import Any
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.callerid.http import cid_guard, cid_routes
 from pbx_bridge.callerid.route import cid_route, door_guard, door_lookup
-from pbx_bridge.config import FastAgiSettings, ItflowSettings, Settings
+from pbx_bridge.config import FastAgiSettings
 from pbx_bridge.http import HttpFace
+from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.metrics import Metrics
+from pbx_bridge.settings import Settings
 from pbx_bridge.store import Store
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from pbx_bridge.callerid.service import CallerId
-from pbx_bridge.config import Settings, parse_settings
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.settings import Settings, parse_settings
 from pbx_bridge.store import Store
 
 PROFILES = ["v1-head", "v1-2610", "v1-v25", "legacy-2022"]

@@ -173,7 +173,7 @@ async def test_bundle_detects_once_and_refreshes_on_demand(itflow_sim) -> None:
 
 
 async def test_bundle_from_settings_builds_only_the_forced_client(itflow_sim) -> None:
-    from pbx_bridge.config import parse_settings
+    from pbx_bridge.settings import parse_settings
 
     sim = await itflow_sim("legacy-2022")
     settings = parse_settings(f"itflow: {{url: '{sim.url}', api_key: '{sim.keys['all']}', api: legacy}}\n",

@@ -7,11 +7,11 @@ import contextlib
 from pathlib import Path
 
 from pbx_bridge.callerid.service import CallerId
-from pbx_bridge.config import parse_settings
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
+from pbx_bridge.settings import parse_settings
 from pbx_bridge.tickets.intake import TicketIntake
 
 from .support import Rig, make_rig, record
