@@ -124,8 +124,8 @@ async def _banner(out: TextIO, *, sim_url: str, config: Path, base: str, profile
 
 async def run_demo(*, profile: str = "v1-head", http_port: int = 8734, fastagi_port: int = 4574,
                    itflow_port: int = 0, drain: float = 5.0, out: TextIO | None = None) -> int:
+    from itflow_sim import Simulator
     from pbx_bridge.config import load_settings
-    from pbx_bridge.itflow.simulator import Simulator
     from pbx_bridge.service import Daemon
 
     stream = out or sys.stdout

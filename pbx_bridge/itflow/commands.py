@@ -156,11 +156,11 @@ async def _legacy_call(legacy: Any, function: str, params: dict[str, str]) -> An
 
 
 async def _sim(ctx: CommandContext) -> int:
-    from pbx_bridge.itflow import simulator
+    import itflow_sim
 
     args = ctx.args
     quirks = _parse_quirks(args.quirk)
-    await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
+    await itflow_sim.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
     return 0
 
 
@@ -168,7 +168,7 @@ def _parse_quirks(items: list[str]) -> dict[str, object]:
     """``NAME=VALUE`` pairs for the simulator's :class:`Quirks`; booleans as true/false."""
     from dataclasses import fields
 
-    from pbx_bridge.itflow.simulator.profiles import Quirks
+    from itflow_sim.profiles import Quirks
 
     known = {f.name: f for f in fields(Quirks)}
     out: dict[str, object] = {}

@@ -117,7 +117,7 @@ async def test_wrong_method_is_405_json_after_auth(itflow_sim, profile):
 
 def test_legacy_2022_v1_wrong_key_text_is_the_v1a_one():
     # V1a's text differs (docs/itflow-api.md §3.1); checked as a constant of the profile table.
-    from pbx_bridge.itflow.simulator import PROFILES
+    from itflow_sim import PROFILES
 
     assert PROFILES["legacy-2022"].wrong_key_message.startswith("API Key authentication failure")
 

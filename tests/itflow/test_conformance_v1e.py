@@ -171,7 +171,7 @@ async def test_6_contacts_clients_invoices_tickets_still_return_archived(itflow_
 
 
 async def test_7_endpoint_count_and_404_on_2608(itflow_sim):
-    from pbx_bridge.itflow.simulator import PROFILES
+    from itflow_sim import PROFILES
 
     eps = PROFILES["v1-2610"].endpoints - {"custom/readme"}
     assert len(eps) == 63

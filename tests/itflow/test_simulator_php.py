@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbx_bridge.itflow.simulator.php import (
+from itflow_sim.php import (
     PhpEncodeError,
     intval,
     json_encode,

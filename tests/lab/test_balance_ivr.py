@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from itflow_sim import Simulator
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.prompts import build_prompts
 from tests.balance.harness import open_ivr

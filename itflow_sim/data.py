@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pbx_bridge.itflow.simulator import schema
+from itflow_sim import schema
 
 __all__ = ["DEFAULT_SEED", "Database", "Row", "load_seed", "sql_now"]
 

@@ -1,6 +1,6 @@
 """ITFlow simulator: an HTTP server that answers like a real ITFlow install of a pinned version.
 
-``from pbx_bridge.itflow.simulator import Simulator, PROFILES``; profiles and quirk defaults are
+``from itflow_sim import Simulator, PROFILES``; profiles and quirk defaults are
 tabled in :mod:`.profiles`, default keys in :mod:`.auth`, the default data in ``seed.json``.
 It reproduces the spec's quirks, the bad ones too (Q1 scope leak, archived rows returned, malformed
 legacy XML), because real servers have them: never make it kinder than docs/itflow-api.md.
@@ -8,8 +8,8 @@ legacy XML), because real servers have them: never make it kinder than docs/itfl
 
 from __future__ import annotations
 
-from pbx_bridge.itflow.simulator.app import RecordedRequest, Simulator, serve
-from pbx_bridge.itflow.simulator.data import Database
-from pbx_bridge.itflow.simulator.profiles import PROFILES, Profile, Quirks
+from itflow_sim.app import RecordedRequest, Simulator, serve
+from itflow_sim.data import Database
+from itflow_sim.profiles import PROFILES, Profile, Quirks
 
 __all__ = ["PROFILES", "Database", "Profile", "Quirks", "RecordedRequest", "Simulator", "serve"]

@@ -30,12 +30,12 @@ from typing import Any, Literal, TextIO
 
 from aiohttp import web
 
-from pbx_bridge.itflow.simulator.auth import install_default_keys
-from pbx_bridge.itflow.simulator.data import Database, Row, load_seed
-from pbx_bridge.itflow.simulator.envelope import APACHE_404, Reply
-from pbx_bridge.itflow.simulator.legacy import LegacyApi
-from pbx_bridge.itflow.simulator.profiles import PROFILES, Quirks, resolve_quirks
-from pbx_bridge.itflow.simulator.v1 import V1Api
+from itflow_sim.auth import install_default_keys
+from itflow_sim.data import Database, Row, load_seed
+from itflow_sim.envelope import APACHE_404, Reply
+from itflow_sim.legacy import LegacyApi
+from itflow_sim.profiles import PROFILES, Quirks, resolve_quirks
+from itflow_sim.v1 import V1Api
 
 __all__ = ["RecordedRequest", "Simulator", "serve"]
 

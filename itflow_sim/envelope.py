@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.php import PhpEncodeError, json_encode
+from itflow_sim.data import Row
+from itflow_sim.php import PhpEncodeError, json_encode
 
 __all__ = [
     "APACHE_404",

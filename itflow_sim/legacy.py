@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pbx_bridge.itflow.simulator.auth import find_key
-from pbx_bridge.itflow.simulator.data import Database, Row
-from pbx_bridge.itflow.simulator.envelope import Reply
-from pbx_bridge.itflow.simulator.php import intval, php_empty, php_float_str, sql_num, strip_tags
+from itflow_sim.auth import find_key
+from itflow_sim.data import Database, Row
+from itflow_sim.envelope import Reply
+from itflow_sim.php import intval, php_empty, php_float_str, sql_num, strip_tags
 
 __all__ = ["LegacyApi"]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pbx_bridge.itflow.simulator.call import Call
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.envelope import (
+from itflow_sim.call import Call
+from itflow_sim.data import Row
+from itflow_sim.envelope import (
     NO_RESOURCE,
     Reply,
     SqlError,
@@ -23,7 +23,7 @@ from pbx_bridge.itflow.simulator.envelope import (
     message,
     rows_reply,
 )
-from pbx_bridge.itflow.simulator.php import intval, sql_eq, sql_like
+from itflow_sim.php import intval, sql_eq, sql_like
 
 __all__ = ["READS", "run_read"]
 

@@ -13,9 +13,9 @@ import re
 import secrets
 from collections.abc import Callable
 
-from pbx_bridge.itflow.simulator.call import Call, row_int
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.envelope import (
+from itflow_sim.call import Call, row_int
+from itflow_sim.data import Row
+from itflow_sim.envelope import (
     CREATE_FAILED,
     DELETE_FAILED,
     Reply,
@@ -24,7 +24,7 @@ from pbx_bridge.itflow.simulator.envelope import (
     created,
     message,
 )
-from pbx_bridge.itflow.simulator.php import sql_eq
+from itflow_sim.php import sql_eq
 
 __all__ = ["WRITES"]
 
