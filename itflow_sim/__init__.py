@@ -9,7 +9,7 @@ legacy XML), because real servers have them: never make it kinder than docs/itfl
 from __future__ import annotations
 
 from itflow_sim.app import RecordedRequest, Simulator, serve
-from itflow_sim.data import Database
+from itflow_sim.data import Database, Seed
 from itflow_sim.profiles import PROFILES, Profile, Quirks
 
-__all__ = ["PROFILES", "Database", "Profile", "Quirks", "RecordedRequest", "Simulator", "serve"]
+__all__ = ["PROFILES", "Database", "Profile", "Quirks", "RecordedRequest", "Seed", "Simulator", "serve"]

@@ -152,7 +152,7 @@ class LegacyApi:
         name = ""
         for table, col, name_col in _CID_PARTS:
             idc = f"{table[:-1]}_id"
-            rows = sorted(self.db[table], key=lambda r, idc=idc: int(r[idc] or 0))
+            rows = sorted(self.db[table], key=lambda r: int(r[idc] or 0))
             hit = next((r for r in rows if (v := sql_num(r[col])) is not None and v == number), None)
             if hit is not None:
                 name = _s(hit[name_col])
