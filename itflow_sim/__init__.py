@@ -2,8 +2,8 @@
 
 ``from itflow_sim import Simulator, PROFILES``; profiles and quirk defaults are
 tabled in :mod:`.profiles`, default keys in :mod:`.auth`, the default data in ``seed.json``.
-It reproduces the spec's quirks, the bad ones too (Q1 scope leak, archived rows returned, malformed
-legacy XML), because real servers have them: never make it kinder than docs/itflow-api.md.
+It reproduces the quirks docs/itflow-api.md records, the bad ones too (its Q1 scope leak, archived rows
+returned, malformed legacy XML), because real servers have them: never make it kinder than that page.
 """
 
 from __future__ import annotations

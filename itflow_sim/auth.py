@@ -1,4 +1,4 @@
-"""API keys, users and RBAC of the simulated install (docs/itflow-api.md §1.2 K5, 3.1 V1a/V1c, 2.3 V1d).
+"""API keys, users and RBAC of the simulated install (docs/itflow-api.md §1.2 K5, §3.1 V1a/V1c, §2.3 V1d).
 
 Default keys per profile (names are what ``Simulator.keys`` exposes):
 

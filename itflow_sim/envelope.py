@@ -1,4 +1,5 @@
-"""v1 response envelopes and fixed message texts, exactly as ITFlow's ``*_output.php`` prints them (2.2)."""
+"""v1 response envelopes and fixed message texts, exactly as ITFlow's ``*_output.php`` prints them
+(docs/itflow-api.md §2.2)."""
 
 from __future__ import annotations
 

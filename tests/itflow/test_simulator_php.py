@@ -1,4 +1,4 @@
-"""PHP/MariaDB behaviours the simulator copies (docs/itflow-api.md §1.5, 1.8, 2.2), against PHP's
+"""PHP/MariaDB behaviours the simulator copies (docs/itflow-api.md §1.5, §1.8, §2.2), against PHP's
 documented output."""
 
 from __future__ import annotations
