@@ -42,10 +42,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from itflow_sim import Simulator
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.settings import Settings, parse_settings
 from pbx_bridge.store import Store

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from pbx_bridge.itflow.simulator import Simulator
+from itflow_sim import Simulator
 from tests.support.agi_flood import Answer, flood_result, real_request, start_flood
 from tests.support.daemon import Daemon, write_config
 

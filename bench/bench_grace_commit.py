@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pbx_bridge.itflow.simulator import Simulator  # noqa: E402
+from itflow_sim import Simulator  # noqa: E402
 from tests.faults.harness import Rig, call_blocks  # noqa: E402
 
 

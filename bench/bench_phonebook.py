@@ -25,7 +25,7 @@ from lxml import etree
 
 SIM_SCRIPT = r"""
 import asyncio, json, sys
-from pbx_bridge.itflow.simulator import Simulator
+from itflow_sim import Simulator
 
 async def main(n):
     sim = Simulator("v1-head")

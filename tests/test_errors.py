@@ -11,7 +11,7 @@ import pbx_bridge
 from pbx_bridge.ami.framing import Malformed
 from pbx_bridge.errors import PbxBridgeError
 
-SIMULATOR = "pbx_bridge.itflow.simulator"
+SIMULATOR = "itflow_sim"
 
 
 def _modules() -> list[str]:

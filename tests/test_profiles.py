@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from itflow_sim import PROFILES
 from pbx_bridge.balance.provider import BalanceProvider
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import check_items
-from pbx_bridge.itflow.simulator import PROFILES
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.publisher import Publisher

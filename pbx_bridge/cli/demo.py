@@ -24,8 +24,8 @@ from typing import TextIO
 import httpx
 import yaml
 
+from itflow_sim import Simulator
 from pbx_bridge.cli.context import CommandContext
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.service import Daemon
 from pbx_bridge.settings import load_settings
 

@@ -12,12 +12,12 @@ import sys
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
+import itflow_sim
+from itflow_sim.profiles import Quirks
 from pbx_bridge.cli.context import CommandContext
-from pbx_bridge.itflow import simulator
 from pbx_bridge.itflow.endpoints import ENDPOINTS, method_for
 from pbx_bridge.itflow.errors import ItflowError, NotAvailable
 from pbx_bridge.itflow.legacy import LegacyClient
-from pbx_bridge.itflow.simulator.profiles import Quirks
 from pbx_bridge.itflow.v1 import V1Client
 
 __all__ = ["register"]
@@ -156,7 +156,7 @@ async def _legacy_call(legacy: LegacyClient, function: str, params: dict[str, st
 async def _sim(ctx: CommandContext) -> int:
     args = ctx.args
     quirks = _parse_quirks(args.quirk)
-    await simulator.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
+    await itflow_sim.serve(args.profile, host=args.host, port=args.port, seed_path=args.seed, quirks=quirks)
     return 0
 
 

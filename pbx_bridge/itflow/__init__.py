@@ -1,7 +1,7 @@
 """ITFlow clients: v1 (``/api/v1``), legacy (``/api.php``), backend detection and the ``Itflow`` bundle.
 
-Errors are in :mod:`pbx_bridge.itflow.errors` (drawn as a tree there). The simulator lives in the
-``simulator`` subpackage and is imported only by tests and the ``sim`` verb.
+Errors are in :mod:`pbx_bridge.itflow.errors` (drawn as a tree there). The simulator is its own
+top-level package, :mod:`itflow_sim`, imported only by tests, benchmarks and the ``sim``/``demo`` verbs.
 """
 
 from __future__ import annotations

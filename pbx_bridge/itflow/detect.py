@@ -218,7 +218,7 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
         caps.complete = caps.complete and not _transient(exc)
         return
     # client_id on reads: V1b/V1c honour it for all-clients keys, V1d ignores it (docs/itflow-api.md
-    # §2.5 Q2), V1e honours it again (§7 row 1).
+    # Q2), V1e honours it again (docs/itflow-api.md §7 row 1).
     if not caps.rbac and ep.get("clients/read"):
         caps.client_id_honoured = await _client_id_honoured(v1)
     elif ep.get("clients/read"):

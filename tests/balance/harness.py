@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from itflow_sim import Simulator
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
@@ -20,7 +21,6 @@ from pbx_bridge.balance.verify import AttemptLog
 from pbx_bridge.callerid.service import CallerId
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.settings import Settings

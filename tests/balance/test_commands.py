@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx_bridge.itflow.simulator import Simulator
+from itflow_sim import Simulator
 
 
 async def _cli(*argv: str) -> tuple[int, str, str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from pbx_bridge.itflow.simulator import Simulator
+from itflow_sim import Simulator
 from tests.support.ami_replay import TRACES, AmiTrace, multiply
 from tests.support.daemon import Daemon, write_config
 from tests.support.fault_proxy import FaultProxy

@@ -1,6 +1,7 @@
-"""Conformance: legacy ``/api.php`` of commit 6132ce81e on PHP 8.2 (docs/itflow-api.md §1, 6.2, 6.4, 6.8).
+"""Conformance: legacy ``/api.php`` of commit 6132ce81e on PHP 8.2 (docs/itflow-api.md §1, §6.2, §6.4,
+§6.8).
 
-Text answers are compared byte for byte with the spec's examples and rules.
+Text answers are compared byte for byte with docs/itflow-api.md's examples and rules.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def test_any_method_is_accepted(itflow_sim, method):
 async def test_valid_key_without_function_and_the_readme_client_id_url_are_empty_200(itflow_sim):
     sim = await itflow_sim("legacy-2022")
     assert (await call(sim)).content == b""
-    r = await call(sim, client_id="1")  # README's balance URL never worked (1.8)
+    r = await call(sim, client_id="1")  # README's balance URL never worked (docs/itflow-api.md §1.8)
     assert (r.status_code, r.content) == (200, b"")
 
 
@@ -89,7 +90,8 @@ async def test_valid_key_without_function_and_the_readme_client_id_url_are_empty
         ("17245550124", "Carla Country - 17245550124"),
         ("04125550101", "Alice Anderson - 4125550101"),  # leading zero dropped by intval
         ("9999999999", " - 9999999999"),  # no match: empty name, leading space
-        ("(412) 555-0101", "Nora NoPhone - 0"),  # 6.8: formatted input is 0, matching the first empty phone
+        # docs/itflow-api.md §6.8: formatted input is 0, matching the first empty phone
+        ("(412) 555-0101", "Nora NoPhone - 0"),
         ("abc", "Nora NoPhone - 0"),
         ("99999999999999999999999", " - 9223372036854775807"),  # saturates
     ],
@@ -144,7 +146,7 @@ async def test_functions_concatenate_in_source_order(itflow_sim):
     assert r.text == "Alice Anderson - 4125550101150"
 
 
-# ---- leading newline quirk (1.3) -----------------------------------------------------------------
+# ---- leading newline quirk (docs/itflow-api.md §1.3) ----------------------------------------------
 
 
 async def test_leading_newline_quirk_prefixes_every_body(itflow_sim):
@@ -157,7 +159,7 @@ async def test_leading_newline_quirk_prefixes_every_body(itflow_sim):
     assert (await call(sim, phonebook="")).text.startswith("\n<?xml ")
 
 
-# ---- lists (1.6) ---------------------------------------------------------------------------------
+# ---- lists (docs/itflow-api.md §1.6) --------------------------------------------------------------
 
 
 async def test_primary_contact_numbers_and_emails(itflow_sim):
@@ -182,7 +184,7 @@ async def test_empty_list_is_an_empty_body(itflow_sim):
     assert (await call(sim, primary_contact_numbers="")).content == b""
 
 
-# ---- account_balance (1.8) -----------------------------------------------------------------------
+# ---- account_balance (docs/itflow-api.md §1.8) ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -210,7 +212,7 @@ async def test_add_asset_needs_client_id_and_always_says_added(itflow_sim):
     assert (asset["asset_name"], asset["asset_type"], asset["asset_client_id"]) == ("PC-9", "Desktop", "77")
 
 
-# ---- phonebook (1.7, 6.2) ------------------------------------------------------------------------
+# ---- phonebook (docs/itflow-api.md §1.7, §6.2) ----------------------------------------------------
 
 SMALL = {
     "clients": [{"client_id": 1, "client_name": "A"}, {"client_id": 2, "client_name": "B"}],
@@ -298,7 +300,7 @@ async def test_phonebook_2019_era_lists_clients_empty_contacts_and_vendors_in_gr
     assert [g for _, _, g in got[3:]] == ["2", "2"]
 
 
-# ---- the 2021-08-27 -> 2022-02-04 broken window (1.5, 1.6, 1.8) ---------------------------------
+# ---- the 2021-08-27 -> 2022-02-04 broken window (docs/itflow-api.md §1.5, §1.6, §1.8) ------------
 
 BROKEN_2021 = {
     "legacy_era": "2021-broken",

@@ -1,7 +1,7 @@
 """Conformance: the v1 request pipeline's auth framing, RBAC texts and method checks (docs/itflow-api.md
-§2.2, 2.3, 6.3).
+§2.2, §2.3, §6.3).
 
-Expected values are copied from the spec's tables, never from the simulator.
+Expected values are copied from docs/itflow-api.md's tables, never from the simulator.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ async def test_wrong_method_is_405_json_after_auth(itflow_sim, profile):
 
 def test_legacy_2022_v1_wrong_key_text_is_the_v1a_one():
     # V1a's text differs (docs/itflow-api.md §3.1); checked as a constant of the profile table.
-    from pbx_bridge.itflow.simulator import PROFILES
+    from itflow_sim import PROFILES
 
     assert PROFILES["legacy-2022"].wrong_key_message.startswith("API Key authentication failure")
 
@@ -129,7 +129,7 @@ async def test_legacy_2022_v1_assets_read_rejects_wrong_key_with_v1a_text(itflow
     assert r.json() == {"success": "False", "message": "API Key authentication failure or expired."}
 
 
-# ---- RBAC at HEAD (2.3) --------------------------------------------------------------------------
+# ---- RBAC at HEAD (docs/itflow-api.md §2.3) -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ async def test_legacy_2022_v1_assets_read_rejects_wrong_key_with_v1a_text(itflow
         ("all", "custom", "readme", {}, "unmapped"),
         ("readonly", "tickets", "create", {"client_id": 1, "ticket_subject": "x"}, "level"),
         ("readonly", "contacts", "delete", {"client_id": 1, "contact_id": 2}, "level"),
-        ("readonly", "technicians", "time", {}, "level"),  # Q7: a read that needs write level
+        ("readonly", "technicians", "time", {}, "level"),  # docs/itflow-api.md Q7: a read needing write level
         ("readonly", "tickets", "resolve", {"client_id": 1, "ticket_id": 1}, "level"),
         ("client", "tickets", "create", {"client_id": 2, "ticket_subject": "x"}, "target"),
         ("client", "tickets", "create", {"ticket_subject": "x"}, "target"),  # client 0 = global

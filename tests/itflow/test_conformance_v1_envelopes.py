@@ -1,6 +1,7 @@
-"""Conformance: v1 envelopes byte for byte, row encoding, paging, 500s, the era's 404 page (2.2, 3.2, 6.6).
+"""Conformance: v1 envelopes byte for byte, row encoding, paging, 500s, the era's 404 page
+(docs/itflow-api.md §2.2, §3.2, §6.6).
 
-Expected values come from the spec's tables, not from the simulator.
+Expected values come from docs/itflow-api.md's tables, not from the simulator.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ DELETE_FAILED = (
 )
 V1_PROFILES = ["v1-head", "v1-v25"]
 
-# Columns the spec documents per table (4.1, 4.3, 4.4); SELECT * must carry at least these.
+# Columns docs/itflow-api.md documents per table (§4.1, §4.3, §4.4); SELECT * must carry at least these.
 DOCUMENTED = {
     "contacts": """contact_id contact_name contact_title contact_email contact_phone_country_code
         contact_phone contact_extension contact_mobile_country_code contact_mobile contact_photo
@@ -157,7 +158,7 @@ async def test_numeric_duplicate_keys_before_v26_02(itflow_sim):
     assert r.content.startswith(b'{"success":"True","count":1,"data":[{"vendor_id":"1","vendor_name":')
 
 
-# ---- paging (2.2 step 6, 2.4) --------------------------------------------------------------------
+# ---- paging (docs/itflow-api.md §2.2, §2.4) -------------------------------------------------------
 
 
 @pytest.mark.parametrize("profile", V1_PROFILES)
@@ -194,7 +195,7 @@ async def test_zero_limit_and_page_past_end_are_no_resource(itflow_sim, profile,
     assert (r.status_code, r.content) == (200, NO_RESOURCE)
 
 
-# ---- SQL errors become 500 with an empty body (Q8) -----------------------------------------------
+# ---- SQL errors become 500 with an empty body (docs/itflow-api.md Q8) ----------------------------
 
 
 @pytest.mark.parametrize("profile", V1_PROFILES)
@@ -226,7 +227,7 @@ async def test_php7_mode_turns_sql_errors_into_quiet_failures(itflow_sim):
     assert (r.status_code, r.content) == (200, NO_RESOURCE)
 
 
-# ---- endpoints per era answer the web server's 404 page (3.2, 6.6) -------------------------------
+# ---- endpoints per era answer the web server's 404 page (docs/itflow-api.md §3.2, §6.6) ----------
 
 
 @pytest.mark.parametrize(

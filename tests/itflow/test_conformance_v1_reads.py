@@ -1,4 +1,5 @@
-"""Conformance: read filters, precedence, scoping per era, Q1/Q2/Q12, the 6.1 stale success (2.4, 3.1, 6).
+"""Conformance: read filters, precedence, scoping per era, Q1/Q2/Q12, the §6.1 stale success
+(docs/itflow-api.md §2.4, §3.1, §6 and those quirks).
 
 Rows are compared as parsed JSON on documented columns; the seed's facts are in seed.json's comment.
 """
@@ -62,7 +63,7 @@ async def test_contacts_filter_precedence_id_then_email_then_phone(itflow_sim, p
         ("+14125550101", []),  # used as given: no digit stripping
         ("(412) 555-0101", []),
         (" 4125550101", []),  # no trimming of leading space
-        ("4125550177", ["Archie Archived"]),  # archived contacts are returned (Q12)
+        ("4125550177", ["Archie Archived"]),  # archived contacts are returned (docs/itflow-api.md Q12)
     ],
 )
 async def test_contact_phone_or_mobile_is_an_exact_match_on_stored_digits(
@@ -104,7 +105,7 @@ async def test_q1_mobile_match_ignores_the_client_scope_phone_match_does_not(itf
     assert by_id.json()["success"] == "False"
 
 
-# ---- HEAD: reads ignore client_id, RBAC scoping (2.3, Q2) ----------------------------------------
+# ---- HEAD: reads ignore client_id, RBAC scoping (docs/itflow-api.md §2.3, Q2) --------------------
 
 
 async def test_head_reads_ignore_client_id(itflow_sim):
@@ -141,7 +142,7 @@ async def test_head_admin_and_unrestricted_see_everything(itflow_sim):
         assert r.json()["count"] == 8
 
 
-# ---- V1c (v26.3): LIKE scoping, client_id filter, the 6.1 quirk ----------------------------------
+# ---- V1c (v26.3): LIKE scoping, client_id filter, the docs/itflow-api.md §6.1 quirk ---------------
 
 
 async def test_v25_all_clients_key_filters_by_client_id(itflow_sim):

@@ -1,5 +1,5 @@
-"""Conformance: write semantics, tickets/create above all (docs/itflow-api.md §2.4 tables, 4.3, Q9-Q11,
-6.7)."""
+"""Conformance: write semantics, tickets/create above all (docs/itflow-api.md §2.4 tables, §4.3,
+Q9-Q11, §6.7)."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ async def test_archive_then_unarchive_contact(itflow_sim):
     assert r.json()["success"] == "False"
 
 
-# ---- resolve, replies (6.7), locations -----------------------------------------------------------
+# ---- resolve, replies (docs/itflow-api.md §6.7), locations ---------------------------------------
 
 
 @pytest.mark.parametrize("profile", V1_PROFILES)

@@ -37,7 +37,7 @@ async def test_1_client_id_filters_reads_on_2610_and_is_ignored_on_2608(itflow_s
     body = await v1_request(new, "vendors", "read", body={"client_id": 1}, params={"client_id": "0"})
     assert col(body, "vendor_name") == ["Fiber Co"]
     assert col(await v1_request(new, "vendors", "read", params={"client_id": "0"}), "vendor_name") == [
-        "Bell & Whistle"]  # the archived global vendor is hidden (row 6)
+        "Bell & Whistle"]  # the archived global vendor is hidden (§7 row 6)
 
 
 async def test_1_filter_only_narrows_the_keys_own_scope(itflow_sim):
@@ -57,7 +57,7 @@ async def test_1_filter_applies_to_reads_only(itflow_sim):
     assert sim.tickets[-1]["ticket_client_id"] == "2"
 
 
-# ---- 2. the Q1 mobile leak stays and ignores the filter too ---------------------------------------
+# ---- 2. the docs/itflow-api.md Q1 mobile leak stays and ignores the filter too --------------------
 
 
 async def test_2_mobile_match_ignores_scope_and_filter(itflow_sim):
@@ -171,7 +171,7 @@ async def test_6_contacts_clients_invoices_tickets_still_return_archived(itflow_
 
 
 async def test_7_endpoint_count_and_404_on_2608(itflow_sim):
-    from pbx_bridge.itflow.simulator import PROFILES
+    from itflow_sim import PROFILES
 
     eps = PROFILES["v1-2610"].endpoints - {"custom/readme"}
     assert len(eps) == 63
@@ -299,7 +299,7 @@ async def test_10_still_absent(itflow_sim):
     assert len(rows(r)) > 1
 
 
-# ---- detection without writing (the last paragraph of §7) -------------------------------------------
+# ---- detection without writing (the last paragraph of docs/itflow-api.md §7) ----------------------
 
 
 @pytest.mark.parametrize(("profile", "exact"), [("v1-2610", True), ("v1-head", False)])

@@ -67,7 +67,7 @@ async def test_v1_2610_told_from_v26_08_by_the_client_filter(itflow_sim) -> None
     assert any("client_id=" in r.path_qs and "clients/read" in r.path_qs for r in sim.requests)
     from dataclasses import replace
 
-    from pbx_bridge.itflow.simulator.profiles import HEAD_ENDPOINTS, PROFILES
+    from itflow_sim.profiles import HEAD_ENDPOINTS, PROFILES
     sim.profile = replace(PROFILES["v1-2610"], endpoints=HEAD_ENDPOINTS)   # 26.10 reads, v26.08 files
     caps = await detect(sim.url, sim.keys["all"])
     assert caps.v1e and caps.client_id_honoured and any("disagree" in n for n in caps.notes)
@@ -76,7 +76,7 @@ async def test_v1_2610_told_from_v26_08_by_the_client_filter(itflow_sim) -> None
 async def test_v1e_behaviour_wins_over_files_and_26_09_is_named(itflow_sim) -> None:
     from dataclasses import replace
 
-    from pbx_bridge.itflow.simulator.profiles import PROFILES, V26_10_ENDPOINTS, _eps
+    from itflow_sim.profiles import PROFILES, V26_10_ENDPOINTS, _eps
 
     sim = await itflow_sim("v1-2610")
     # a 26.09 install: tickets/close but not the 26.10 archive endpoints

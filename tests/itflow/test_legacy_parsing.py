@@ -1,4 +1,4 @@
-"""The legacy answers' framing, byte for byte from the spec (docs/itflow-api.md §1.3-1.8, 6.2, 6.4)."""
+"""The legacy answers' framing, byte for byte from docs/itflow-api.md (§1.3-1.8, §6.2, §6.4)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def _entry(name: str, number: str, group: str, indent: int = 8) -> str:
 
 
 def test_phonebook_survives_unescaped_ampersand_and_glued_declaration() -> None:
-    # 6.2 whitespace: 8 spaces before the first Contact, "\n" + 16 spaces before later ones,
-    # "</Contact>\n\n" + 16 spaces between vendors, "\n\n        </AddressBook>" at the end.
+    # docs/itflow-api.md §6.2 whitespace: 8 spaces before the first Contact, "\n" + 16 spaces before
+    # later ones, "</Contact>\n\n" + 16 spaces between vendors, "\n\n        </AddressBook>" at the end.
     body = ('\n<?xml version="1.0" encoding="utf-8"?><AddressBook>        '
             + _entry("Alice Able", "4125550101", "0")
             + "\n                " + _entry("", "", "0")
@@ -88,7 +88,7 @@ def test_phonebook_truncated_document_keeps_complete_entries() -> None:
 @pytest.mark.parametrize(("status", "body", "location"), [
     (200, "<h1> Ma!! You've been BAAAAADDDDD!! </h1>", ""),   # K1a, 2019-05..07
     (302, "", "login.php"),                                   # K1b, 2019-07..08
-    (200, "\nMissing the API Key", ""),                       # K2 with the 1.3 leading newline
+    (200, "\nMissing the API Key", ""),                       # K2, docs/itflow-api.md §1.3 newline
     (200, "\nIncorrect API Key", ""),
     (401, "Missing the API Key.", ""),                        # K3..K5
     (401, "Incorrect API Key.", ""),

@@ -119,7 +119,7 @@ async def test_requests_are_recorded_so_tests_can_check_the_key_stays_out_of_url
 
 
 async def test_serve_prints_url_and_keys_and_answers(capsys):
-    from pbx_bridge.itflow.simulator import serve
+    from itflow_sim import serve
 
     started = asyncio.Event()
     task = asyncio.create_task(serve("v1-v25", "127.0.0.1", 0, started=started))
@@ -137,7 +137,7 @@ async def test_serve_prints_url_and_keys_and_answers(capsys):
 
 
 def test_unknown_profile_and_quirk_are_clear_errors():
-    from pbx_bridge.itflow.simulator import Simulator
+    from itflow_sim import Simulator
 
     with pytest.raises(ValueError, match="unknown simulator profile 'v2'"):
         Simulator("v2")

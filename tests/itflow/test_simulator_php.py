@@ -1,11 +1,11 @@
-"""PHP/MariaDB behaviours the simulator copies (docs/itflow-api.md §1.5, 1.8, 2.2), against PHP's
+"""PHP/MariaDB behaviours the simulator copies (docs/itflow-api.md §1.5, §1.8, §2.2), against PHP's
 documented output."""
 
 from __future__ import annotations
 
 import pytest
 
-from pbx_bridge.itflow.simulator.php import (
+from itflow_sim.php import (
     PhpEncodeError,
     intval,
     json_encode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbx_bridge.itflow.simulator import PROFILES
+from itflow_sim import PROFILES
 from tests.support.sim_fixtures import v1_request
 
 ODD_BODIES = [
@@ -53,7 +53,7 @@ async def test_all_endpoints_with_odd_input_answer_without_crashing(itflow_sim, 
 
 
 async def test_unknown_seed_table_is_a_clear_error():
-    from pbx_bridge.itflow.simulator import Simulator
+    from itflow_sim import Simulator
 
     with pytest.raises(ValueError, match="seed: unknown table 'contact'"):
         Simulator("v1-head", seed={"contact": []})

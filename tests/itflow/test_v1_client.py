@@ -141,7 +141,7 @@ async def test_401_with_empty_body_means_no_key_arrived(itflow_sim, profile: str
     ("all", ("custom", "readme", {}), PermissionDenied.REASON_UNMAPPED),
     ("readonly", ("tickets", "create", {"ticket_subject": "x", "client_id": 1}),
      PermissionDenied.REASON_NO_PERMISSION),
-    ("readonly", ("technicians", "time", {}), PermissionDenied.REASON_NO_PERMISSION),  # Q7: read needs W
+    ("readonly", ("technicians", "time", {}), PermissionDenied.REASON_NO_PERMISSION),  # docs/itflow-api.md Q7
     ("client", ("tickets", "create", {"ticket_subject": "x", "client_id": 2}),
      PermissionDenied.REASON_CLIENT_ACCESS),
     ("client", ("tickets", "create", {"ticket_subject": "x"}), PermissionDenied.REASON_CLIENT_ACCESS),

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from itflow_sim import Simulator
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.prompts import build_prompts
 from pbx_bridge.balance.settings import BalanceSettings
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
 from tests.balance.harness import open_ivr
 from tests.balance.sequences import DOCUMENTED, INCORRECT, INTRO, REFUSAL

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from itflow_sim import Simulator
 from pbx_bridge.ami.listener import AmiListener
 from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.numbers import NumberPlan, NumbersSettings
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.intake import TicketIntake

@@ -10,9 +10,9 @@ from typing import Any
 import pytest_asyncio
 import yaml
 
+from itflow_sim import Simulator
 from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.service import PhonebookService

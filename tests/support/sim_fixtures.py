@@ -1,7 +1,7 @@
 """ITFlow simulator fixtures.
 
 ``itflow_sim`` is an async factory: ``sim = await itflow_sim("v1-head")`` starts a
-:class:`~pbx_bridge.itflow.simulator.Simulator` on 127.0.0.1 (random port) with the default seed;
+:class:`~itflow_sim.Simulator` on 127.0.0.1 (random port) with the default seed;
 keyword arguments (``seed=``, ``quirks=``) go to the constructor. Every simulator it made is stopped at
 teardown. ``sim.url`` is the ITFlow base URL, ``sim.keys["all"]`` an all-clients key, ``sim.db`` the
 tables (``sim.db.add_contact(...)``), ``sim.delay`` / ``sim.down`` / ``sim.drop_answer_after_commit``
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from pbx_bridge.itflow.simulator import PROFILES, Simulator
+from itflow_sim import PROFILES, Simulator
 
 __all__ = ["ALL_PROFILES", "SimFactory", "itflow_sim", "legacy_request", "v1_request"]
 

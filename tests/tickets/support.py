@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from itflow_sim import Simulator
 from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.itflow.backend import Itflow
-from pbx_bridge.itflow.simulator import Simulator
 from pbx_bridge.itflow.v1 import V1Client
 from pbx_bridge.store import Store
 from pbx_bridge.tickets.outbox import Outbox

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from pbx_bridge.itflow.simulator import PROFILES
+from itflow_sim import PROFILES
 from pbx_bridge.tickets.render import call_marker
 
 from .support import Rig, make_rig

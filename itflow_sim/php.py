@@ -2,7 +2,8 @@
 
 ITFlow's answers are shaped by PHP functions (``intval``, ``strip_tags``, ``json_encode``, float
 printing) and by MariaDB comparisons (``*_general_ci`` collation, string-to-number conversion).
-These helpers reproduce just the parts the spec relies on; each names the PHP/SQL construct it copies.
+These helpers reproduce just the parts docs/itflow-api.md relies on; each names the PHP/SQL construct it
+copies.
 """
 
 from __future__ import annotations

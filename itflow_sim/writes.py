@@ -13,9 +13,9 @@ import re
 import secrets
 from collections.abc import Callable
 
-from pbx_bridge.itflow.simulator.call import Call, row_int
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.envelope import (
+from itflow_sim.call import Call, row_int
+from itflow_sim.data import Row
+from itflow_sim.envelope import (
     CREATE_FAILED,
     DELETE_FAILED,
     Reply,
@@ -24,7 +24,7 @@ from pbx_bridge.itflow.simulator.envelope import (
     created,
     message,
 )
-from pbx_bridge.itflow.simulator.php import sql_eq
+from itflow_sim.php import sql_eq
 
 __all__ = ["WRITES"]
 
@@ -115,7 +115,7 @@ def contacts_update(call: Call) -> Reply:
     row, client_id = _contact_target(call)
     values = _contact_fields(call, row or {})
     if values.get("contact_primary") == "1":
-        _clear_primary(call, client_id)  # Q11: happens even when the contact id is wrong
+        _clear_primary(call, client_id)  # docs/itflow-api.md Q11: even for a wrong contact id
     if row is None:
         return changed(0)
     for col in ("contact_name", "contact_email"):
@@ -135,7 +135,7 @@ def contacts_update(call: Call) -> Reply:
 
 
 def _live_row_kept(call: Call, table: str, row: Row) -> bool:
-    """26.09.1/26.10: delete refuses a row that is not archived first (§7 rows 3, 4, 7)."""
+    """26.09.1/26.10: delete refuses a row that is not archived first (docs/itflow-api.md §7 rows 3, 4, 7)."""
     return table in call.profile.delete_needs_archived and row.get(f"{_prefix(table)}_archived_at") is None
 
 
@@ -308,7 +308,7 @@ def tickets_create(call: Call) -> Reply:
             "ticket_subject": subject,
             "ticket_details": details,
             "ticket_priority": priority,
-            # 26.09.3: an assignee makes the ticket Open (2) instead of New (1) (§7 row 5).
+            # 26.09.3: an assignee makes the ticket Open (2) instead of New (1) (docs/itflow-api.md §7 row 5).
             "ticket_status": 2 if call.profile.assignee_opens and call.pint("ticket_assigned_to") > 0 else 1,
             "ticket_billable": call.pint("ticket_billable"),
             "ticket_created_by": 0,
@@ -480,7 +480,7 @@ def assets_update(call: Call) -> Reply:
 
 def assets_delete(call: Call) -> Reply:
     aid = call.pint("asset_id")
-    # Q11: the interfaces go even when the asset belongs to another client.
+    # docs/itflow-api.md Q11: the interfaces go even when the asset belongs to another client.
     call.db["asset_interfaces"][:] = [
         i for i in call.db["asset_interfaces"] if row_int(i, "interface_asset_id") != aid
     ]
@@ -637,7 +637,8 @@ def invoice_items_create(call: Call) -> Reply:
     return created(new_id)
 
 
-# ---- 26.09/26.10 endpoints on one pattern: target = ``<x>_id`` + the posted client_id (§7 rows 3, 7) --
+# ---- 26.09/26.10 endpoints on one pattern: target = ``<x>_id`` + the posted client_id ------------------
+# (docs/itflow-api.md §7 rows 3, 7)
 
 
 def _prefix(table: str) -> str:
@@ -702,7 +703,8 @@ _TEXT: dict[str, tuple[str, ...]] = {
         "network_notes",
     ),
 }
-# vendors: phone columns digits only; the country code is stored '' when not sent (§7 row 7).
+# vendors: phone columns digits only; the country code is stored '' when not sent
+# (docs/itflow-api.md §7 row 7).
 _DIGITS_COLS: dict[str, tuple[str, ...]] = {
     "vendors": ("vendor_phone_country_code", "vendor_phone", "vendor_extension"),
 }
@@ -748,7 +750,8 @@ def _updater(table: str) -> Callable[[Call], Reply]:
         row = _target(call, table)
         if row is None:
             return changed(0)
-        # locations/update cannot set a phone: no phone column is in its field list (§7 row 7).
+        # locations/update cannot set a phone: no phone column is in its field list
+        # (docs/itflow-api.md §7 row 7).
         count = _update(row, _fields(call, table, True))
         if count:
             row[f"{_prefix(table)}_updated_at"] = call.db.now()

@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from pbx_bridge.itflow.simulator import schema
+from itflow_sim import schema
 
-__all__ = ["DEFAULT_SEED", "Database", "Row", "load_seed", "sql_now"]
+__all__ = ["DEFAULT_SEED", "Database", "Row", "Seed", "load_seed", "sql_now"]
 
 Row = dict[str, str | None]
+# A seed document as JSON gives it: ``{"<table>": [row, ...], "settings": row, "_comment": ...}``, a row
+# being ``{column: value}``. Its shape is checked when loaded (``Database.load``), not promised by a type.
+Seed = Mapping[str, object]
 DEFAULT_SEED = Path(__file__).with_name("seed.json")
 
 
@@ -38,12 +40,27 @@ def _sqlval(value: object) -> str | None:
     return str(value)
 
 
-def load_seed(seed: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
+def load_seed(seed: str | Path | Seed | None) -> Seed:
     if seed is None:
         seed = DEFAULT_SEED
     if isinstance(seed, Mapping):
         return dict(seed)
-    return json.loads(Path(seed).read_text(encoding="utf-8"))
+    doc: object = json.loads(Path(seed).read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"seed {seed}: expected a JSON object of tables")
+    return doc
+
+
+def _seed_row(table: str, value: object) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"seed: {table}: expected an object of column values, got {type(value).__name__}")
+    return value
+
+
+def _seed_rows(table: str, value: object) -> list[Mapping[str, object]]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValueError(f"seed: {table}: expected a list of rows, got {type(value).__name__}")
+    return [_seed_row(table, row) for row in value]
 
 
 class Database:
@@ -88,16 +105,16 @@ class Database:
         value = str(value)
         return next((r for r in self.tables[table] if r.get(column) == value), None)
 
-    def load(self, seed: Mapping[str, Any]) -> None:
+    def load(self, seed: Seed) -> None:
         for table, rows in seed.items():
             if table.startswith("_"):
                 continue
             if table not in self.tables:
                 raise ValueError(f"seed: unknown table {table!r}; known: {', '.join(sorted(self.tables))}")
             if table == "settings":
-                self.settings.update({k: _sqlval(v) for k, v in rows.items()})
+                self.settings.update({k: _sqlval(v) for k, v in _seed_row(table, rows).items()})
                 continue
-            for row in rows:
+            for row in _seed_rows(table, rows):
                 self.insert(table, row)
         if not self.tables["ticket_statuses"]:
             # Seeded by ITFlow's installer, so present even when a test's seed leaves them out.

@@ -26,16 +26,16 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
 from aiohttp import web
 
-from pbx_bridge.itflow.simulator.auth import install_default_keys
-from pbx_bridge.itflow.simulator.data import Database, Row, load_seed
-from pbx_bridge.itflow.simulator.envelope import APACHE_404, Reply
-from pbx_bridge.itflow.simulator.legacy import LegacyApi
-from pbx_bridge.itflow.simulator.profiles import PROFILES, Quirks, resolve_quirks
-from pbx_bridge.itflow.simulator.v1 import V1Api
+from itflow_sim.auth import install_default_keys
+from itflow_sim.data import Database, Row, Seed, load_seed
+from itflow_sim.envelope import APACHE_404, Reply
+from itflow_sim.legacy import LegacyApi
+from itflow_sim.profiles import PROFILES, Quirks, resolve_quirks
+from itflow_sim.v1 import V1Api
 
 __all__ = ["RecordedRequest", "Simulator", "serve"]
 
@@ -65,7 +65,7 @@ class Simulator:
         self,
         profile: str = "v1-head",
         *,
-        seed: str | Path | Mapping[str, Any] | None = None,
+        seed: str | Path | Seed | None = None,
         quirks: Quirks | Mapping[str, object] | None = None,
     ) -> None:
         if profile not in PROFILES:
@@ -102,9 +102,10 @@ class Simulator:
         self._listen(port)
         await self._pending_listen()
 
-    def _listen(self, port: int) -> None:
+    def _listen(self, port: int) -> asyncio.Task[asyncio.AbstractServer]:
         """Bind and listen *now* (synchronously), so a connect right after this call queues in the
-        backlog instead of being refused; asyncio starts accepting in a task."""
+        backlog instead of being refused; asyncio starts accepting in the task returned (also kept in
+        ``_listening`` until adopted)."""
         family, kind, proto, _, addr = socket.getaddrinfo(self._host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -114,6 +115,7 @@ class Simulator:
         self._port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         self._listening = loop.create_task(loop.create_server(self._protocol, sock=sock))
+        return self._listening
 
     async def _pending_listen(self) -> None:
         if self._listening is not None:
@@ -179,8 +181,7 @@ class Simulator:
             if self._server is not None:
                 self._server.close()
                 self._server = None
-            self._listen(self._port)
-            self._listening.add_done_callback(self._adopt_server)
+            self._listen(self._port).add_done_callback(self._adopt_server)
 
     def _adopt_server(self, task: asyncio.Task[asyncio.AbstractServer]) -> None:
         if task is self._listening and not task.cancelled() and task.exception() is None:
@@ -201,29 +202,11 @@ class Simulator:
             return _Reset()
         return self._runner.server()
 
-    # ---- data shortcuts (the same helpers as on ``db``) ----------------------------------------------------
+    # ---- data shortcuts (the rows themselves; the add_* helpers are on ``db``) -----------------------------
 
     @property
     def tickets(self) -> list[Row]:
         return self.db.tickets
-
-    def add_client(self, name: str, **kw: Any) -> int:
-        return self.db.add_client(name, **kw)
-
-    def add_contact(self, client_id: int, name: str, **kw: Any) -> int:
-        return self.db.add_contact(client_id, name, **kw)
-
-    def add_location(self, client_id: int, name: str, **kw: Any) -> int:
-        return self.db.add_location(client_id, name, **kw)
-
-    def add_vendor(self, name: str, **kw: Any) -> int:
-        return self.db.add_vendor(name, **kw)
-
-    def add_invoice(self, client_id: int, amount: Any, **kw: Any) -> int:
-        return self.db.add_invoice(client_id, amount, **kw)
-
-    def add_payment(self, invoice_id: int, amount: Any, **kw: Any) -> int:
-        return self.db.add_payment(invoice_id, amount, **kw)
 
     # ---- request handling ----------------------------------------------------------------------------------
 

@@ -1,12 +1,13 @@
-"""v1 response envelopes and fixed message texts, exactly as ITFlow's ``*_output.php`` prints them (2.2)."""
+"""v1 response envelopes and fixed message texts, exactly as ITFlow's ``*_output.php`` prints them
+(docs/itflow-api.md §2.2)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.php import PhpEncodeError, json_encode
+from itflow_sim.data import Row
+from itflow_sim.php import PhpEncodeError, json_encode
 
 __all__ = [
     "APACHE_404",

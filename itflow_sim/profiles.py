@@ -1,7 +1,8 @@
 """The four ITFlow versions the simulator can pretend to be, and their quirk switches.
 
 Each profile is pinned to a real ITFlow revision; what each one answers is written down in
-docs/itflow-api.md (§6 lists what real servers confirmed, §7 the 26.09/26.10 changes):
+docs/itflow-api.md (§6 lists what real servers confirmed, §7 the 26.09/26.10 changes; every § and Q
+number in the tables below is that page's):
 
 =============  ================  =====  =========================================  ======================
 profile        pinned to         v1     key model / scoping                        legacy ``/api.php``
@@ -11,7 +12,7 @@ legacy-2022    commit 6132ce81e  V1a    company key (``api_keys`` with expiry); 
 v1-v25         tag v26.3         V1c    ``api_key_client_id``: 0 = all clients,    no (404 HTML)
                                         N = locked to client N; reads filter
                                         ``<x>_client_id LIKE c``; payments/read;
-                                        the 6.1 stale-success quirk
+                                        the §6.1 stale-success quirk
 v1-head        commit 0262707ef  V1d    user-bound keys + RBAC; reads ignore       no (404 HTML)
                                         ``client_id``; no payments; ticket_replies
 v1-2610        release 26.10     V1e    as V1d, plus: reads honour ``client_id``   no (404 HTML)
@@ -93,7 +94,7 @@ class Profile:
     hides_archived: frozenset[str] = frozenset()  # tables whose reads skip archived rows, even by id
     delete_needs_archived: frozenset[str] = frozenset()  # tables whose delete refuses a live row
     assignee_opens: bool = False  # tickets/create with ticket_assigned_to > 0 stores status 2 (Open)
-    lead_optional: bool = False  # clients/update without client_is_lead no longer fails (Q8 fixed)
+    lead_optional: bool = False  # clients/update without client_is_lead works (docs/itflow-api.md: Q8 fixed)
 
     @property
     def rbac(self) -> bool:
@@ -123,7 +124,8 @@ HEAD_ENDPOINTS = _eps(
 V26_3_ENDPOINTS = (
     HEAD_ENDPOINTS - _eps("invoice_items: read create; ticket_replies: read create; custom: readme")
 ) | _eps("payments: read")
-# 26.09 added tickets/close and clients/delete; 26.10 the archive/write endpoints below (§7 rows 3, 7).
+# 26.09 added tickets/close and clients/delete; 26.10 the archive/write endpoints below
+# (docs/itflow-api.md §7 rows 3, 7).
 V26_10_ENDPOINTS = HEAD_ENDPOINTS | _eps(
     "tickets: close; clients: delete;"
     "locations: update archive unarchive delete; documents: archive unarchive;"
@@ -169,7 +171,7 @@ PROFILES: dict[str, Profile] = {
         quirks=Quirks(),
     ),
     "v1-head": _V1_HEAD,
-    # 26.10 is v26.08 plus the §7 changes: everything not named here is v1-head's.
+    # 26.10 is v26.08 plus the changes of docs/itflow-api.md §7: everything not named here is v1-head's.
     "v1-2610": replace(
         _V1_HEAD,
         name="v1-2610",

@@ -4,7 +4,8 @@
 Filters come from the query string only (PHP ``$_GET``), exactly one applies (the first present in the
 endpoint's precedence order), string filters are exact ``*_general_ci`` matches, id filters go through
 ``intval``. Single lookups have no LIMIT; lists are ``ORDER BY id LIMIT limit OFFSET offset``. Archived
-rows are never filtered out (§2.5 Q12), except ticket replies and, from 26.10, six tables (§7).
+rows are never filtered out (docs/itflow-api.md Q12), except ticket replies and, from 26.10, six tables
+(docs/itflow-api.md §7).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pbx_bridge.itflow.simulator.call import Call
-from pbx_bridge.itflow.simulator.data import Row
-from pbx_bridge.itflow.simulator.envelope import (
+from itflow_sim.call import Call
+from itflow_sim.data import Row
+from itflow_sim.envelope import (
     NO_RESOURCE,
     Reply,
     SqlError,
@@ -23,7 +24,7 @@ from pbx_bridge.itflow.simulator.envelope import (
     message,
     rows_reply,
 )
-from pbx_bridge.itflow.simulator.php import intval, sql_eq, sql_like
+from itflow_sim.php import intval, sql_eq, sql_like
 
 __all__ = ["READS", "run_read"]
 
@@ -53,7 +54,7 @@ class ReadSpec:
     id_col: str
     client_col: str | None  # None: not client-scoped
     filters: tuple[Filter, ...]
-    unscoped_v1c: bool = False  # payments/products/expenses: all-clients key only (6.1 quirk)
+    unscoped_v1c: bool = False  # payments/products/expenses: all-clients key only (docs/itflow-api.md §6.1)
 
 
 def _spec(
@@ -75,7 +76,8 @@ def _by_id(table: str, prefix: str, client: bool = True, *extra: Filter, unscope
 
 
 def _phone_or_mobile(call: Call, row: Row, value: str) -> bool:
-    # Q1: "mobile = X OR phone = X AND scope" -- AND binds tighter, so a mobile match skips the scope.
+    # docs/itflow-api.md Q1: "mobile = X OR phone = X AND scope" -- AND binds tighter, so a mobile match
+    # skips the scope.
     if sql_eq(row.get("contact_mobile"), value):
         return True
     return sql_eq(row.get("contact_phone"), value) and call.in_scope(row.get("contact_client_id"))
@@ -159,7 +161,8 @@ READS: dict[str, ReadSpec] = {
     "tickets": _by_id("tickets", "ticket"),
 }
 
-# V1a (early 2022): assets/read filtered on ``id`` / ``name`` before the rename to asset_* (§3.1).
+# V1a (early 2022): assets/read filtered on ``id`` / ``name`` before the rename to asset_*
+# (docs/itflow-api.md §3.1).
 V1A_ASSETS = _spec(
     "assets",
     "asset_id",
@@ -361,7 +364,8 @@ def run_read(call: Call) -> Reply:
         and call.profile.auth == "client"
         and (call.key.client_id or "client_id" in call.get)
     ):
-        # 6.1: v26.3 runs no query and counts the rows of the API-key lookup: "True", count 1, no data.
+        # docs/itflow-api.md §6.1: v26.3 runs no query and counts the rows of the API-key lookup: "True",
+        # count 1, no data.
         return json_reply({"success": "True", "count": 1})
     rows = _select(call, spec)
     if module == "credentials":

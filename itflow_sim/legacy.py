@@ -1,20 +1,20 @@
-"""``/api.php`` at commit 6132ce81e (final logic, key era K5; docs/itflow-api.md §1 with 6.2/6.4 overriding).
+"""``/api.php`` at commit 6132ce81e (final logic, key era K5; docs/itflow-api.md §1, §6.2/§6.4 overriding).
 
 Query parameters only, any HTTP method. Functions fire independently, in source order, and their
 outputs concatenate: cid, incoming_call, primary_contact_numbers, phonebook, primary_contact_emails,
 account_balance, add_asset. Text answers are ``text/html; charset=UTF-8``; lists are ``<br>``-joined.
 With ``mysqli_exceptions`` (PHP >= 8.1) a failing INSERT ends the request with HTTP 500 but keeps what
-was already echoed (6.4); without it (PHP 7) the failure is silent.
+was already echoed (docs/itflow-api.md §6.4); without it (PHP 7) the failure is silent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pbx_bridge.itflow.simulator.auth import find_key
-from pbx_bridge.itflow.simulator.data import Database, Row
-from pbx_bridge.itflow.simulator.envelope import Reply
-from pbx_bridge.itflow.simulator.php import intval, php_empty, php_float_str, sql_num, strip_tags
+from itflow_sim.auth import find_key
+from itflow_sim.data import Database, Row
+from itflow_sim.envelope import Reply
+from itflow_sim.php import intval, php_empty, php_float_str, sql_num, strip_tags
 
 __all__ = ["LegacyApi"]
 
@@ -152,13 +152,14 @@ class LegacyApi:
         name = ""
         for table, col, name_col in _CID_PARTS:
             idc = f"{table[:-1]}_id"
-            rows = sorted(self.db[table], key=lambda r, idc=idc: int(r[idc] or 0))
+            rows = sorted(self.db[table], key=lambda r: int(r[idc] or 0))
             hit = next((r for r in rows if (v := sql_num(r[col])) is not None and v == number), None)
             if hit is not None:
                 name = _s(hit[name_col])
                 break
         answer = f"{name} - {number}"
-        # The echo happens before the (unescaped) INSERTs: a fatal error there keeps the answer (6.4).
+        # The echo happens before the (unescaped) INSERTs: a fatal error there keeps the answer
+        # (docs/itflow-api.md §6.4).
         out.append(answer)
         text = f"Inbound call from {answer}"
         self._insert_or_fail(
@@ -180,7 +181,7 @@ class LegacyApi:
         return answer
 
     # ---- 2021-08-27 -> 2022-02-04 16:22: the schema dropped clients.client_phone/client_email and renamed
-    # invoices.client_id, but api.php still used them (docs/itflow-api.md §1.5, 1.6, 1.8 "broken window").
+    # invoices.client_id, but api.php still used them (docs/itflow-api.md §1.5, §1.6, §1.8 "broken window").
 
     def _sql_failed(self) -> None:
         if self.mysqli_exceptions:

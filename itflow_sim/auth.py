@@ -1,4 +1,4 @@
-"""API keys, users and RBAC of the simulated install (docs/itflow-api.md §1.2 K5, 3.1 V1a/V1c, 2.3 V1d).
+"""API keys, users and RBAC of the simulated install (docs/itflow-api.md §1.2 K5, §3.1 V1a/V1c, §2.3 V1d).
 
 Default keys per profile (names are what ``Simulator.keys`` exposes):
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from pbx_bridge.itflow.simulator.data import Database, Row
-from pbx_bridge.itflow.simulator.php import sql_eq, strip_tags
-from pbx_bridge.itflow.simulator.profiles import Profile
+from itflow_sim.data import Database, Row
+from itflow_sim.php import sql_eq, strip_tags
+from itflow_sim.profiles import Profile
 
 __all__ = [
     "DECRYPT_PASSWORD",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pbx_bridge.itflow.simulator.auth import KeyContext
-from pbx_bridge.itflow.simulator.data import Database, Row
-from pbx_bridge.itflow.simulator.php import intval, sql_like, strip_tags
-from pbx_bridge.itflow.simulator.profiles import Profile, Quirks
+from itflow_sim.auth import KeyContext
+from itflow_sim.data import Database, Row
+from itflow_sim.php import intval, sql_like, strip_tags
+from itflow_sim.profiles import Profile, Quirks
 
 __all__ = ["Call", "PhpFatal"]
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from pbx_bridge.itflow.simulator.auth import MODULE_OF, KeyContext, find_key, required_level
-from pbx_bridge.itflow.simulator.call import Call, PhpFatal
-from pbx_bridge.itflow.simulator.data import Database
-from pbx_bridge.itflow.simulator.envelope import (
+from itflow_sim.auth import MODULE_OF, KeyContext, find_key, required_level
+from itflow_sim.call import Call, PhpFatal
+from itflow_sim.data import Database
+from itflow_sim.envelope import (
     CREATE_FAILED,
     DELETE_FAILED,
     GET_ONLY,
@@ -35,10 +35,10 @@ from pbx_bridge.itflow.simulator.envelope import (
     SqlError,
     message,
 )
-from pbx_bridge.itflow.simulator.php import intval
-from pbx_bridge.itflow.simulator.profiles import Profile, Quirks
-from pbx_bridge.itflow.simulator.reads import run_read
-from pbx_bridge.itflow.simulator.writes import WRITES
+from itflow_sim.php import intval
+from itflow_sim.profiles import Profile, Quirks
+from itflow_sim.reads import run_read
+from itflow_sim.writes import WRITES
 
 __all__ = ["V1Api", "parse_body"]
 
