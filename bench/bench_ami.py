@@ -40,12 +40,36 @@ from tests.ami.traces import trace_events  # noqa: E402
 
 _ID_KEYS = ("Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "UniqueID")
 # The recommended manager.conf filter (docs/tickets.md), applied to the stream.
-_FILTER_EVENTS = {"FullyBooted", "Newchannel", "Newstate", "NewCallerid", "Hangup", "DialBegin", "DialEnd",
-                  "LocalBridge", "BridgeEnter", "BlindTransfer", "AttendedTransfer", "Cdr", "MessageWaiting",
-                  "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
-                  "AgentComplete", "Shutdown"}
-_FILTER_VARS = {"VMSTATUS", "VM_MESSAGEFILE", "__FROM_DID", "FROM_DID", "DIALSTATUS", "QUEUESTATUS",
-                "ABANDONED"}
+_FILTER_EVENTS = {
+    "FullyBooted",
+    "Newchannel",
+    "Newstate",
+    "NewCallerid",
+    "Hangup",
+    "DialBegin",
+    "DialEnd",
+    "LocalBridge",
+    "BridgeEnter",
+    "BlindTransfer",
+    "AttendedTransfer",
+    "Cdr",
+    "MessageWaiting",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentConnect",
+    "AgentComplete",
+    "Shutdown",
+}
+_FILTER_VARS = {
+    "VMSTATUS",
+    "VM_MESSAGEFILE",
+    "__FROM_DID",
+    "FROM_DID",
+    "DIALSTATUS",
+    "QUEUESTATUS",
+    "ABANDONED",
+}
 
 
 def _passes_filter(ev: dict[str, str]) -> bool:
@@ -65,8 +89,11 @@ def build_stream(copies: int, *, filtered: bool) -> tuple[bytes, int, dict[str, 
     """Interleave ``copies`` of every trace, ids rewritten per copy; return bytes, events, expectations."""
     per_trace = {}
     for name in EXPECTED:
-        evs = [e for e in trace_events(name) if e.get("Event") not in ("FullyBooted", "SuccessfulAuth")
-               and "Response" not in e]
+        evs = [
+            e
+            for e in trace_events(name)
+            if e.get("Event") not in ("FullyBooted", "SuccessfulAuth") and "Response" not in e
+        ]
         if filtered:
             evs = [e for e in evs if _passes_filter(e)]
         per_trace[name] = evs
@@ -81,7 +108,7 @@ def build_stream(copies: int, *, filtered: bool) -> tuple[bytes, int, dict[str, 
             for key in _ID_KEYS:
                 if ev.get(key):
                     ev[key] = f"{k}-{ev[key]}"
-            ev.pop("Timestamp", None)       # as with timestampevents=no: trackers use their clock
+            ev.pop("Timestamp", None)  # as with timestampevents=no: trackers use their clock
             out.append(_wire(ev))
         lid = next(f"{k}-{e['Linkedid']}" for e in per_trace[name] if e.get("Linkedid"))
         expect[lid] = EXPECTED[name][0].value
@@ -104,16 +131,18 @@ def bench_parse_track(data: bytes, events: int, expect: dict[str, str], label: s
     peak_active = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
     for off in range(0, len(data), 65536):
-        for raw in fb.feed(data[off:off + 65536]):
+        for raw in fb.feed(data[off : off + 65536]):
             records.extend(tracker.feed(parse_message(raw)))
         peak_active = max(peak_active, tracker.active)
     now[0] += 10
     records.extend(tracker.tick())
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     ok = sum(1 for r in records if expect.get(r.linkedid) == r.outcome.value)
-    print(f"[{label}] parse+track: {events} events, {len(data) / 1e6:.1f} MB, {wall:.2f} s wall, "
-          f"{cpu:.2f} s CPU -> {events / cpu:,.0f} events/s on one core; peak active calls {peak_active}; "
-          f"outcomes {len(records)} ({ok} correct of {len(expect)} calls)")
+    print(
+        f"[{label}] parse+track: {events} events, {len(data) / 1e6:.1f} MB, {wall:.2f} s wall, "
+        f"{cpu:.2f} s CPU -> {events / cpu:,.0f} events/s on one core; peak active calls {peak_active}; "
+        f"outcomes {len(records)} ({ok} correct of {len(expect)} calls)"
+    )
 
 
 def bench_memory(data: bytes, label: str) -> None:
@@ -130,8 +159,10 @@ def bench_memory(data: bytes, label: str) -> None:
     snap = tracemalloc.take_snapshot()
     tracemalloc.stop()
     used = sum(s.size_diff for s in snap.compare_to(base, "filename"))
-    print(f"[{label}] memory: {tracker.active} active calls use {used / 1e6:.1f} MB in the tracker "
-          f"-> {used / max(1, tracker.active) / 1024:.1f} KiB per active call")
+    print(
+        f"[{label}] memory: {tracker.active} active calls use {used / 1e6:.1f} MB in the tracker "
+        f"-> {used / max(1, tracker.active) / 1024:.1f} KiB per active call"
+    )
 
 
 class _Server:
@@ -149,7 +180,7 @@ class _Server:
     async def _stream(self, writer: asyncio.StreamWriter) -> None:
         view = memoryview(self.data)
         for off in range(0, len(view), 1 << 16):
-            writer.write(view[off:off + (1 << 16)])
+            writer.write(view[off : off + (1 << 16)])
             await writer.drain()
         self.streamed.set()
 
@@ -164,11 +195,13 @@ class _Server:
                 if action == "login":
                     writer.write(f"Response: Success\r\nActionID: {aid}\r\n\r\n".encode())
                 elif action == "coreshowchannels":
-                    writer.write(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n\r\n"
-                                 f"Event: CoreShowChannelsComplete\r\nActionID: {aid}\r\n"
-                                 f"EventList: Complete\r\nListItems: 0\r\n\r\n".encode())
+                    writer.write(
+                        f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n\r\n"
+                        f"Event: CoreShowChannelsComplete\r\nActionID: {aid}\r\n"
+                        f"EventList: Complete\r\nListItems: 0\r\n\r\n".encode()
+                    )
                     await writer.drain()
-                    self._task = asyncio.create_task(self._stream(writer))   # keep answering Pings
+                    self._task = asyncio.create_task(self._stream(writer))  # keep answering Pings
                 elif action == "ping":
                     writer.write(f"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\n\r\n".encode())
                 await writer.drain()
@@ -195,22 +228,31 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
         if len(outcomes) >= len(expect):
             done.set()
 
-    settings = AmiSettings(host="127.0.0.1", port=server.port, username="bench", secret="x", grace=grace,
-                           max_calls=10**6)
+    settings = AmiSettings(
+        host="127.0.0.1", port=server.port, username="bench", secret="x", grace=grace, max_calls=10**6
+    )
 
     def conn(queue: asyncio.Queue[QueueItem]) -> AmiConnection:
-        return AmiConnection("127.0.0.1", server.port, "bench", "x", queue, ping_interval=60,
-                             rng=random.Random(1), queue_high=200_000)
+        return AmiConnection(
+            "127.0.0.1",
+            server.port,
+            "bench",
+            "x",
+            queue,
+            ping_interval=60,
+            rng=random.Random(1),
+            queue_high=200_000,
+        )
 
     listener = AmiListener(settings, handler, connection=conn, tick_interval=0.05)
     orig = listener.process
 
-    def process(item: QueueItem):   # note when each call's Hangups arrive (for the latency figure)
+    def process(item: QueueItem):  # note when each call's Hangups arrive (for the latency figure)
         if item[0] == "event" and item[1].get("Event") == "Hangup":
             last_hangup[item[1].get("Linkedid", "")] = time.perf_counter()
         return orig(item)
 
-    listener.process = process       # type: ignore[method-assign]
+    listener.process = process  # type: ignore[method-assign]
     cpu0, t0 = time.process_time(), time.perf_counter()
     await listener.start()
     await asyncio.wait_for(server.streamed.wait(), 600)
@@ -224,13 +266,17 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
-    print(f"[tcp listener] {events} events over TCP in {t_streamed - t0:.2f} s "
-          f"({events / (t_streamed - t0):,.0f} events/s received+tracked); all {len(outcomes)} outcomes "
-          f"in {wall:.2f} s, process CPU {cpu:.2f} s (incl. SQLite thread); {ok} correct of {len(expect)}")
-    print(f"[tcp listener] last Hangup -> outbox row committed (grace {grace:g} s included): "
-          f"p50 {pct(0.5):.3f} s, p95 {pct(0.95):.3f} s, max {lat[-1] if lat else float('nan'):.3f} s, "
-          f"mean {statistics.fmean(lat) if lat else float('nan'):.3f} s over {len(lat)} tickets; "
-          f"outbox {outbox.counts()}")
+    print(
+        f"[tcp listener] {events} events over TCP in {t_streamed - t0:.2f} s "
+        f"({events / (t_streamed - t0):,.0f} events/s received+tracked); all {len(outcomes)} outcomes "
+        f"in {wall:.2f} s, process CPU {cpu:.2f} s (incl. SQLite thread); {ok} correct of {len(expect)}"
+    )
+    print(
+        f"[tcp listener] last Hangup -> outbox row committed (grace {grace:g} s included): "
+        f"p50 {pct(0.5):.3f} s, p95 {pct(0.95):.3f} s, max {lat[-1] if lat else float('nan'):.3f} s, "
+        f"mean {statistics.fmean(lat) if lat else float('nan'):.3f} s over {len(lat)} tickets; "
+        f"outbox {outbox.counts()}"
+    )
     store.close()
 
 

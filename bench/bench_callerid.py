@@ -54,26 +54,34 @@ from pbx_bridge.store import Store
 @dataclass
 class Figures:
     name: str
-    count: int                 # lookups done
-    correct: int               # answers that were right
+    count: int  # lookups done
+    correct: int  # answers that were right
     p50_ms: float
     p99_ms: float
     max_ms: float
-    per_second: float          # calls completed per wall second in the section
+    per_second: float  # calls completed per wall second in the section
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)   # section-specific figures (JSON)
+    extra: dict[str, Any] = field(default_factory=dict)  # section-specific figures (JSON)
 
     @classmethod
-    def from_samples(cls, name: str, samples_s: list[float], correct: int, wall_s: float,
-                     notes: str = "") -> Figures:
+    def from_samples(
+        cls, name: str, samples_s: list[float], correct: int, wall_s: float, notes: str = ""
+    ) -> Figures:
         ordered = sorted(samples_s) or [0.0]
 
         def pct(p: float) -> float:
             return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
-        return cls(name, len(samples_s), correct, round(pct(0.50), 4), round(pct(0.99), 4),
-                   round(ordered[-1] * 1000, 4), round(len(samples_s) / wall_s, 1) if wall_s > 0 else 0.0,
-                   notes)
+        return cls(
+            name,
+            len(samples_s),
+            correct,
+            round(pct(0.50), 4),
+            round(pct(0.99), 4),
+            round(ordered[-1] * 1000, 4),
+            round(len(samples_s) / wall_s, 1) if wall_s > 0 else 0.0,
+            notes,
+        )
 
 
 @dataclass
@@ -87,8 +95,8 @@ class Ctx:
     plan: NumberPlan
     directory: DirectorySync
     callerid: CallerId
-    known: list[tuple[str, str]]           # (caller number as a PBX may send it, expected display)
-    unknown: list[str]                     # numbers nobody has
+    known: list[tuple[str, str]]  # (caller number as a PBX may send it, expected display)
+    unknown: list[str]  # numbers nobody has
     args: argparse.Namespace
     workdir: Path
     extra: dict[str, Any] = field(default_factory=dict)
@@ -128,8 +136,9 @@ def seed(sim: Any, contacts: int, rng: random.Random, *, primary_only: bool = Fa
 # ------------------------------------------------------------------ sections (callerid)
 
 
-async def _timed_lookups(callerid: CallerId, picks: list[tuple[str, str]],
-                         right: Callable[[Any, str], bool], **kw: Any) -> tuple[list[float], int, float]:
+async def _timed_lookups(
+    callerid: CallerId, picks: list[tuple[str, str]], right: Callable[[Any, str], bool], **kw: Any
+) -> tuple[list[float], int, float]:
     """Look every (number, expected) up in turn: per-lookup seconds, how many ``right(result,
     expected)``, and the wall time of the whole run."""
     samples: list[float] = []
@@ -152,11 +161,16 @@ async def section_index(ctx: Ctx) -> Figures:
     """Warm lookups answered by the index, through the full CallerId.lookup path."""
     rng = random.Random(1)
     picks = [rng.choice(ctx.known) for _ in range(ctx.args.lookups)]
-    for raw, _ in picks[:1000]:           # warm the parse cache like a running daemon would be
+    for raw, _ in picks[:1000]:  # warm the parse cache like a running daemon would be
         await ctx.callerid.lookup(raw)
     samples, correct, wall = await _timed_lookups(ctx.callerid, picks, _named)
-    return Figures.from_samples("index (CallerId.lookup, warm)", samples, correct, wall,
-                                f"{len(ctx.directory.index or ())} numbers indexed")
+    return Figures.from_samples(
+        "index (CallerId.lookup, warm)",
+        samples,
+        correct,
+        wall,
+        f"{len(ctx.directory.index or ())} numbers indexed",
+    )
 
 
 async def section_down(ctx: Ctx) -> Figures:
@@ -167,19 +181,26 @@ async def section_down(ctx: Ctx) -> Figures:
     known = [rng.choice(ctx.known) for _ in range(min(ctx.args.lookups, 5000))]
     unknown = ctx.unknown[: min(50, len(ctx.unknown))]
     samples, correct, wall = await _timed_lookups(ctx.callerid, known, _named)
-    unknown_samples, no_match, _ = await _timed_lookups(ctx.callerid, [(raw, "") for raw in unknown],
-                                                        lambda r, _: not r.found)
+    unknown_samples, no_match, _ = await _timed_lookups(
+        ctx.callerid, [(raw, "") for raw in unknown], lambda r, _: not r.found
+    )
     correct += no_match
     await ctx.callerid.drain(10)
     ctx.sim.down = False
     # The failures above paused live lookups (live_cooldown): later sections get a fresh CallerId.
     await ctx.callerid.aclose()
-    ctx.callerid = CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid,
-                            ctx.settings.directory)
+    ctx.callerid = CallerId(
+        ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid, ctx.settings.directory
+    )
     worst_unknown = max(unknown_samples or [0.0]) * 1000
-    fig = Figures.from_samples("ITFlow down (known numbers)", samples, correct, wall,
-                               f"+{len(unknown)} unknown numbers: worst {worst_unknown:.1f} ms "
-                               f"(budget {ctx.settings.callerid.live_budget * 1000:.0f} ms), all no-match")
+    fig = Figures.from_samples(
+        "ITFlow down (known numbers)",
+        samples,
+        correct,
+        wall,
+        f"+{len(unknown)} unknown numbers: worst {worst_unknown:.1f} ms "
+        f"(budget {ctx.settings.callerid.live_budget * 1000:.0f} ms), all no-match",
+    )
     fig.count += len(unknown)
     return fig
 
@@ -192,15 +213,21 @@ async def section_live(ctx: Ctx) -> Figures:
     for i in range(ctx.args.live):
         national = f"9995{i:06d}"
         db.add_contact(client, f"Late {i:04d}", phone=national, email=f"late{i}@bench.example")
-        fresh.append((national, f"Late {i:04d}"))   # the client is newer than the sync: person only
+        fresh.append((national, f"Late {i:04d}"))  # the client is newer than the sync: person only
     ctx.callerid.cache_clear()
     budget = ctx.args.live_budget
     samples, correct, wall = await _timed_lookups(
-        ctx.callerid, fresh, lambda r, expected: r.display == expected and r.source == "live", budget=budget)
+        ctx.callerid, fresh, lambda r, expected: r.display == expected and r.source == "live", budget=budget
+    )
     await ctx.callerid.drain(10)
-    return Figures.from_samples("live lookup through the simulator", samples, correct, wall,
-                                f"{len(ctx.plan.digit_variants('+19995000000'))} digit variants asked "
-                                f"in parallel per number; budget {budget * 1000:.0f} ms")
+    return Figures.from_samples(
+        "live lookup through the simulator",
+        samples,
+        correct,
+        wall,
+        f"{len(ctx.plan.digit_variants('+19995000000'))} digit variants asked "
+        f"in parallel per number; budget {budget * 1000:.0f} ms",
+    )
 
 
 # ------------------------------------------------------------------ sections (agi)
@@ -217,7 +244,8 @@ def _agi_env(number: str) -> bytes:
         f"agi_callerid: {number}\nagi_calleridname: unknown\nagi_callingpres: 0\nagi_callingani2: 0\n"
         "agi_callington: 0\nagi_callingtns: 0\nagi_dnid: 201\nagi_rdnis: unknown\nagi_context: from-sipp\n"
         "agi_extension: 201\nagi_priority: 2\nagi_enhanced: 0.0\nagi_accountcode: \n"
-        "agi_threadid: 1\nagi_arg_1: 201\n\n").encode()
+        "agi_threadid: 1\nagi_arg_1: 201\n\n"
+    ).encode()
 
 
 def _name_set(commands: list[str]) -> str | None:
@@ -302,24 +330,28 @@ with open(dst, "w") as f:
 """
 
 
-async def _asterisk_process(ctx: Ctx, port: int, numbers: list[str], *, connections: int = 1,
-                            cpu: int = -1) -> tuple[float, list[tuple[float, int, str | None] | None]]:
+async def _asterisk_process(
+    ctx: Ctx, port: int, numbers: list[str], *, connections: int = 1, cpu: int = -1
+) -> tuple[float, list[tuple[float, int, str | None] | None]]:
     """Run the client process over ``numbers``; (its wall seconds, per call (seconds, commands, name cmd))."""
     src, dst = ctx.workdir / "agi-jobs.json", ctx.workdir / "agi-out.json"
     src.write_text(json.dumps([_agi_env(n).decode() for n in numbers]))
     dst.unlink(missing_ok=True)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _ASTERISK_CLIENT, str(port), str(connections), str(src), str(dst), str(cpu))
+        sys.executable, "-c", _ASTERISK_CLIENT, str(port), str(connections), str(src), str(dst), str(cpu)
+    )
     await proc.wait()
     data = json.loads(dst.read_text())
     ctx.extra["client_waited_s"] = data.get("waited", 0.0)
-    return data["wall"], [tuple(c) if c else None for c in data["calls"]]   # type: ignore[misc]
+    return data["wall"], [tuple(c) if c else None for c in data["calls"]]  # type: ignore[misc]
 
 
 def _count_correct(calls: list[Any], picks: list[tuple[str, str]]) -> int:
     """A call is right when CALLERID(name) got the expected name and exactly the 6 commands were sent."""
-    return sum(c is not None and c[1] == 6 and c[2] is not None and _name_set([c[2]]) == expected
-               for c, (_, expected) in zip(calls, picks, strict=True))
+    return sum(
+        c is not None and c[1] == 6 and c[2] is not None and _name_set([c[2]]) == expected
+        for c, (_, expected) in zip(calls, picks, strict=True)
+    )
 
 
 class _TimedLookup:
@@ -343,8 +375,9 @@ async def _fastagi_server(ctx: Ctx) -> tuple[Any, list[float], _TimedLookup]:
     from pbx_bridge.metrics import Metrics
 
     metrics = Metrics()
-    lookup = _TimedLookup(CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid,
-                                   ctx.settings.directory, metrics))
+    lookup = _TimedLookup(
+        CallerId(ctx.directory, ctx.itflow, ctx.plan, ctx.settings.callerid, ctx.settings.directory, metrics)
+    )
     route = cid_route(lookup)
     server_side: list[float] = []
     perf = time.perf_counter
@@ -354,8 +387,7 @@ async def _fastagi_server(ctx: Ctx) -> tuple[Any, list[float], _TimedLookup]:
         await route(session)
         server_side.append(perf() - t0)
 
-    server = FastAgiServer("127.0.0.1", 0, {"cid": timed}, env_timeout=5, command_timeout=5,
-                           metrics=metrics)
+    server = FastAgiServer("127.0.0.1", 0, {"cid": timed}, env_timeout=5, command_timeout=5, metrics=metrics)
     await server.start()
     return server, server_side, lookup
 
@@ -366,7 +398,7 @@ async def section_fastagi(ctx: Ctx) -> Figures:
     rng = random.Random(3)
     picks = [rng.choice(ctx.known) for _ in range(ctx.args.agi_calls)]
     try:
-        await _asterisk_process(ctx, server.port, [raw for raw, _ in picks[:500]])   # warm-up
+        await _asterisk_process(ctx, server.port, [raw for raw, _ in picks[:500]])  # warm-up
         server_side.clear()
         lookup.samples.clear()
         wall, calls = await _asterisk_process(ctx, server.port, [raw for raw, _ in picks])
@@ -376,9 +408,13 @@ async def section_fastagi(ctx: Ctx) -> Figures:
     srv = Figures.from_samples("", server_side, 0, wall)
     samples = [c[0] for c in calls if c is not None]
     return Figures.from_samples(
-        "FastAGI cid, one call at a time (latency)", samples, _count_correct(calls, picks), wall,
+        "FastAGI cid, one call at a time (latency)",
+        samples,
+        _count_correct(calls, picks),
+        wall,
         f"server-side (route: lookup + 6 SET VARIABLE exchanges) p50 {srv.p50_ms:.3f} ms, "
-        f"p99 {srv.p99_ms:.3f} ms; round trip = connect .. server closes, client in a separate process")
+        f"p99 {srv.p99_ms:.3f} ms; round trip = connect .. server closes, client in a separate process",
+    )
 
 
 def _runqueue_wait_s() -> float:
@@ -412,16 +448,18 @@ async def section_fastagi_load(ctx: Ctx) -> Figures:
     conns = max(1, ctx.args.agi_connections)
     try:
         os.sched_setaffinity(0, {server_cpu})
-        await _asterisk_process(ctx, server.port, [raw for raw, _ in picks[:2000]], connections=conns,
-                                cpu=client_cpu)   # warm-up
+        await _asterisk_process(
+            ctx, server.port, [raw for raw, _ in picks[:2000]], connections=conns, cpu=client_cpu
+        )  # warm-up
         await server.wait_idle(5)
         server_side.clear()
         lookup.samples.clear()
         user0, sys0 = _cpu_seconds()
         wait0 = _runqueue_wait_s()
         child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall, calls = await _asterisk_process(ctx, server.port, [raw for raw, _ in picks], connections=conns,
-                                              cpu=client_cpu)
+        wall, calls = await _asterisk_process(
+            ctx, server.port, [raw for raw, _ in picks], connections=conns, cpu=client_cpu
+        )
         child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         waited = _runqueue_wait_s() - wait0
         # The client's own CPU (start-up included): when it nears the wall time the client, not the server,
@@ -438,7 +476,9 @@ async def section_fastagi_load(ctx: Ctx) -> Figures:
     srv = Figures.from_samples("", server_side, 0, wall)
     lk = Figures.from_samples("", lookup.samples, 0, wall)
     fig = Figures.from_samples(
-        f"FastAGI cid under load ({conns} connections)", [c[0] for c in done], _count_correct(calls, picks),
+        f"FastAGI cid under load ({conns} connections)",
+        [c[0] for c in done],
+        _count_correct(calls, picks),
         wall,
         f"sessions/s {len(done) / wall:.0f} (wall {wall:.2f} s, server pinned to CPU {server_cpu}, client on "
         f"CPU {client_cpu} used {client_cpu_s:.2f} CPU-s; waited for a CPU: server {waited:.2f} s, client "
@@ -448,13 +488,19 @@ async def section_fastagi_load(ctx: Ctx) -> Figures:
         f"{system:.2f}; "
         f"{cpu_used / max(1, len(done)) * 1e6:.0f} us CPU per session); "
         f"server-side route p50 {srv.p50_ms:.3f} / p99 {srv.p99_ms:.3f} ms; "
-        f"lookup alone p50 {lk.p50_ms:.3f} / p99 {lk.p99_ms:.3f} ms")
-    fig.extra = {"sessions_per_s": round(len(done) / wall, 1),
-                 "lookups_per_cpu_s": round(len(lookup.samples) / cpu_used, 1),
-                 "server_cpu_s": round(cpu_used, 3), "server_user_s": round(user, 3),
-                 "server_system_s": round(system, 3), "client_cpu_s": round(client_cpu_s, 3),
-                 "server_runqueue_wait_s": round(waited, 3),
-                 "wall_s": round(wall, 3), "connections": conns}
+        f"lookup alone p50 {lk.p50_ms:.3f} / p99 {lk.p99_ms:.3f} ms",
+    )
+    fig.extra = {
+        "sessions_per_s": round(len(done) / wall, 1),
+        "lookups_per_cpu_s": round(len(lookup.samples) / cpu_used, 1),
+        "server_cpu_s": round(cpu_used, 3),
+        "server_user_s": round(user, 3),
+        "server_system_s": round(system, 3),
+        "client_cpu_s": round(client_cpu_s, 3),
+        "server_runqueue_wait_s": round(waited, 3),
+        "wall_s": round(wall, 3),
+        "connections": conns,
+    }
     return fig
 
 
@@ -472,8 +518,12 @@ async def _serve_http(ctx: Ctx) -> tuple[Any, int]:
     from pbx_bridge.callerid.http import cid_guard, cid_routes
     from pbx_bridge.http import HttpFace
 
-    face = HttpFace("127.0.0.1", 0, cid_routes(ctx.callerid, ctx.settings.callerid),
-                    front=[cid_guard(ctx.settings.callerid)])
+    face = HttpFace(
+        "127.0.0.1",
+        0,
+        cid_routes(ctx.callerid, ctx.settings.callerid),
+        front=[cid_guard(ctx.settings.callerid)],
+    )
     await face.start()
     assert face.bound_port is not None
     return face, face.bound_port
@@ -502,8 +552,13 @@ async def section_http(ctx: Ctx) -> Figures:
         wall = perf() - start
     finally:
         await runner.stop(asyncio.get_running_loop().time() + 2)
-    return Figures.from_samples("HTTP //cid round trip (new connection)", samples, correct, wall,
-                                "aiohttp server and raw-socket client in this one process")
+    return Figures.from_samples(
+        "HTTP //cid round trip (new connection)",
+        samples,
+        correct,
+        wall,
+        "aiohttp server and raw-socket client in this one process",
+    )
 
 
 async def section_classic(ctx: Ctx) -> Figures:
@@ -520,9 +575,15 @@ async def section_classic(ctx: Ctx) -> Figures:
         for raw, expected in picks:
             t0 = perf()
             proc = await asyncio.create_subprocess_exec(
-                python, "-IS", str(_SCRIPT), "201", f"url=http://127.0.0.1:{port}/cid.agi",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL)
+                python,
+                "-IS",
+                str(_SCRIPT),
+                "201",
+                f"url=http://127.0.0.1:{port}/cid.agi",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
             out, _ = await proc.communicate(_agi_env(raw) + b"200 result=1\n" * 6)
             samples.append(perf() - t0)
             commands = [c for c in out.decode().split("\n") if c]
@@ -531,10 +592,16 @@ async def section_classic(ctx: Ctx) -> Figures:
     finally:
         await runner.stop(asyncio.get_running_loop().time() + 2)
     ver = await asyncio.create_subprocess_exec(
-        python, "-IS", "-c", "import sys; print(sys.version.split()[0])", stdout=asyncio.subprocess.PIPE)
+        python, "-IS", "-c", "import sys; print(sys.version.split()[0])", stdout=asyncio.subprocess.PIPE
+    )
     version = (await ver.communicate())[0].decode().strip()
-    return Figures.from_samples("classic AGI itflow-cid (whole process)", samples, correct, wall,
-                                f"{python} -IS (python {version}), HTTP/1.0 to /cid.agi, 6 commands")
+    return Figures.from_samples(
+        "classic AGI itflow-cid (whole process)",
+        samples,
+        correct,
+        wall,
+        f"{python} -IS (python {version}), HTTP/1.0 to /cid.agi, 6 commands",
+    )
 
 
 # Registry: name -> (function, description). The agi engineer appends fastagi / http / classic here.
@@ -561,7 +628,9 @@ async def build_ctx(args: argparse.Namespace, workdir: Path) -> tuple[Ctx, float
     settings = parse_settings(
         f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n  timeout: 10\n"
         f"state_dir: {workdir / 'state'}\nlog_level: warning\n"
-        f"directory:\n  max_name_length: 100\n  page_size: {args.page_size}\n", env={})
+        f"directory:\n  max_name_length: 100\n  page_size: {args.page_size}\n",
+        env={},
+    )
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings.itflow)
     plan = NumberPlan(settings.numbers)
@@ -595,45 +664,71 @@ async def main_async(args: argparse.Namespace) -> int:
             await ctx.sim.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     snap_parties = len(ctx.directory.snapshot.parties) if ctx.directory.snapshot else 0
-    header = {"profile": args.profile, "loop": args.loop, "contacts": args.contacts, "parties": snap_parties,
-              "sync_seconds": round(sync_s, 3), "peak_rss_mb": round(peak_mb, 1)}
+    header = {
+        "profile": args.profile,
+        "loop": args.loop,
+        "contacts": args.contacts,
+        "parties": snap_parties,
+        "sync_seconds": round(sync_s, 3),
+        "peak_rss_mb": round(peak_mb, 1),
+    }
     if args.json:
         print(json.dumps({**header, "sections": [asdict(r) for r in results]}, indent=2))
         return 0
-    print(f"caller-ID benchmark: profile {args.profile}, {args.contacts} contacts, {args.loop} loop "
-          f"({snap_parties} parties synced in {sync_s:.2f} s over HTTP), peak RSS {peak_mb:.0f} MB")
-    print(f"{'section':44} {'lookups':>8} {'correct':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
-          f"{'per s':>10}")
+    print(
+        f"caller-ID benchmark: profile {args.profile}, {args.contacts} contacts, {args.loop} loop "
+        f"({snap_parties} parties synced in {sync_s:.2f} s over HTTP), peak RSS {peak_mb:.0f} MB"
+    )
+    print(
+        f"{'section':44} {'lookups':>8} {'correct':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
+        f"{'per s':>10}"
+    )
     for r in results:
-        print(f"{r.name:44} {r.count:>8} {r.correct:>8} {r.p50_ms:>9.3f} {r.p99_ms:>9.3f} {r.max_ms:>9.3f} "
-              f"{r.per_second:>10.0f}")
+        print(
+            f"{r.name:44} {r.count:>8} {r.correct:>8} {r.p50_ms:>9.3f} {r.p99_ms:>9.3f} {r.max_ms:>9.3f} "
+            f"{r.per_second:>10.0f}"
+        )
         if r.notes:
             print(f"{'':44} {r.notes}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--profile", default="v1-head", choices=["v1-head", "v1-v25", "legacy-2022"])
     p.add_argument("--contacts", type=int, default=10000, help="contacts seeded into the simulator")
     p.add_argument("--lookups", type=int, default=20000, help="index lookups measured")
     p.add_argument("--live", type=int, default=200, help="live lookups measured")
-    p.add_argument("--live-budget", type=float, default=5.0,
-                   help="budget for the live section (seconds; generous: the figure is ITFlow's latency)")
+    p.add_argument(
+        "--live-budget",
+        type=float,
+        default=5.0,
+        help="budget for the live section (seconds; generous: the figure is ITFlow's latency)",
+    )
     p.add_argument("--agi-calls", type=int, default=5000, help="FastAGI calls measured")
     p.add_argument("--agi-load-calls", type=int, default=20000, help="FastAGI calls in the load section")
-    p.add_argument("--agi-connections", type=int, default=32,
-                   help="FastAGI connections open at once in the load section (Asterisk channels in AGI)")
-    p.add_argument("--server-cpu", type=int, default=0,
-                   help="CPU the server is pinned to in the load section")
+    p.add_argument(
+        "--agi-connections",
+        type=int,
+        default=32,
+        help="FastAGI connections open at once in the load section (Asterisk channels in AGI)",
+    )
+    p.add_argument(
+        "--server-cpu", type=int, default=0, help="CPU the server is pinned to in the load section"
+    )
     p.add_argument("--http-calls", type=int, default=5000, help="HTTP /cid requests measured")
     p.add_argument("--classic-calls", type=int, default=100, help="classic AGI script runs measured")
     p.add_argument("--page-size", type=int, default=500, help="v1 listing page size for the sync")
     p.add_argument("--sections", default="", help=f"comma list (default all): {', '.join(SECTIONS)}")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
-                   help="event loop (uvloop must be importable; not a dependency: for comparison only)")
+    p.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop (uvloop must be importable; not a dependency: for comparison only)",
+    )
     args = p.parse_args(argv)
     if args.loop == "uvloop":
         import uvloop  # type: ignore[import-not-found]

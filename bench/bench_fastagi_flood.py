@@ -38,10 +38,17 @@ ALICE_NAME = "ACME Corp - Alice Anderson"
 def _figures(name: str, answers: list[Answer], log_lines: int, log_bytes: int) -> dict[str, Any]:
     ms = sorted(a.seconds * 1000 for a in answers)
     q = statistics.quantiles(ms, n=100) if len(ms) >= 2 else ms * 99
-    return {"phase": name, "requests": len(answers), "refused": sum(a.refused for a in answers),
-            "wrong": sum(f'SET VARIABLE CALLERID(name) "{ALICE_NAME}"' not in a.commands for a in answers),
-            "p50_ms": round(q[49], 2), "p99_ms": round(q[98], 2), "max_ms": round(ms[-1], 2),
-            "log_lines": log_lines, "log_bytes": log_bytes}
+    return {
+        "phase": name,
+        "requests": len(answers),
+        "refused": sum(a.refused for a in answers),
+        "wrong": sum(f'SET VARIABLE CALLERID(name) "{ALICE_NAME}"' not in a.commands for a in answers),
+        "p50_ms": round(q[49], 2),
+        "p99_ms": round(q[98], 2),
+        "max_ms": round(ms[-1], 2),
+        "log_lines": log_lines,
+        "log_bytes": log_bytes,
+    }
 
 
 def _rss_mb(pid: int) -> float:
@@ -68,9 +75,13 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="pbxb-flood-") as tmp:
         work = Path(tmp)
         fastagi: dict[str, Any] = {"max_connections": args.max_connections} if args.max_connections else {}
-        cfg = write_config(work / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                           state_dir=work / "state",
-                           extra={"phonebook": {"enabled": False}, "fastagi": fastagi})
+        cfg = write_config(
+            work / "c.yaml",
+            itflow_url=sim.url,
+            api_key=sim.keys["all"],
+            state_dir=work / "state",
+            extra={"phonebook": {"enabled": False}, "fastagi": fastagi},
+        )
         port = int(yaml.safe_load(cfg.read_text())["fastagi"]["port"])
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(args.nofile, hard), hard))
@@ -82,12 +93,15 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
             await d.wait_http("/readyz", 200)
             quiet = _figures("no flood", *await _phase(d, port, args.requests))
             seconds = max(5.0, args.requests * 0.05 + 3)
-            flood = start_flood(port, slow=args.slow, junk_lines=args.junk_lines, seconds=seconds,
-                                sitters=args.sitters)
+            flood = start_flood(
+                port, slow=args.slow, junk_lines=args.junk_lines, seconds=seconds, sitters=args.sitters
+            )
             await asyncio.sleep(1.5)
             sat = f" + {args.sitters} sitting" if args.sitters else ""
-            loud = _figures(f"flood ({args.slow} slow + {args.junk_lines} junk lines{sat})",
-                            *await _phase(d, port, args.requests))
+            loud = _figures(
+                f"flood ({args.slow} slow + {args.junk_lines} junk lines{sat})",
+                *await _phase(d, port, args.requests),
+            )
             loud["daemon_rss_mb_during_flood"] = _rss_mb(d.pid)
             loud["flood"] = await asyncio.to_thread(flood_result, flood)
         finally:
@@ -104,8 +118,12 @@ if __name__ == "__main__":
     p.add_argument("--slow", type=int, default=1500)
     p.add_argument("--junk-lines", type=int, default=100_000)
     p.add_argument("--nofile", type=int, default=1024)
-    p.add_argument("--sitters", type=int, default=0,
-                   help="connections sending a whole environment, then never answering the first command")
+    p.add_argument(
+        "--sitters",
+        type=int,
+        default=0,
+        help="connections sending a whole environment, then never answering the first command",
+    )
     p.add_argument("--max-connections", type=int, default=0, help="fastagi.max_connections (0: default)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--show-log", action="store_true", help="print the daemon's log tail at the end")
@@ -113,10 +131,14 @@ if __name__ == "__main__":
     if p.parse_args().json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'phase':<45} {'n':>5} {'refused':>7} {'wrong':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'log lines':>9} {'log bytes':>9}")
+        print(
+            f"{'phase':<45} {'n':>5} {'refused':>7} {'wrong':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+            f"{'log lines':>9} {'log bytes':>9}"
+        )
         for r in rows:
-            print(f"{r['phase']:<45} {r['requests']:>5} {r['refused']:>7} {r['wrong']:>5} {r['p50_ms']:>8} "
-                  f"{r['p99_ms']:>8} {r['max_ms']:>8} {r['log_lines']:>9} {r['log_bytes']:>9}")
+            print(
+                f"{r['phase']:<45} {r['requests']:>5} {r['refused']:>7} {r['wrong']:>5} {r['p50_ms']:>8} "
+                f"{r['p99_ms']:>8} {r['max_ms']:>8} {r['log_lines']:>9} {r['log_bytes']:>9}"
+            )
         print("flood:", rows[1]["flood"])
         print("daemon RSS during the flood:", rows[1]["daemon_rss_mb_during_flood"], "MB")

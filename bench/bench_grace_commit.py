@@ -28,8 +28,13 @@ from tests.faults.harness import Rig, call_blocks  # noqa: E402
 def _saved(db: Path, linkedid: str) -> bool:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as c:
-            return bool(c.execute("SELECT 1 FROM ended_calls WHERE linkedid=? UNION ALL "
-                                  "SELECT 1 FROM outbox WHERE linkedid=?", (linkedid, linkedid)).fetchone())
+            return bool(
+                c.execute(
+                    "SELECT 1 FROM ended_calls WHERE linkedid=? UNION ALL "
+                    "SELECT 1 FROM outbox WHERE linkedid=?",
+                    (linkedid, linkedid),
+                ).fetchone()
+            )
     except sqlite3.Error:
         return False
 
@@ -48,16 +53,18 @@ async def main(n: int) -> None:
             for lid, blocks in call_blocks(n):
                 await rig.ami.play(blocks)
                 t0 = time.perf_counter()
-                for _ in range(5000):            # at most ~5 s per call
+                for _ in range(5000):  # at most ~5 s per call
                     if _saved(db, lid):
                         break
                     await asyncio.sleep(0.001)
                 lat.append(time.perf_counter() - t0)
                 await asyncio.sleep(0.05)
             lat.sort()
-            print(f"{n} calls, ami.grace 3 s: last Hangup written -> call on disk: "
-                  f"p50 {statistics.median(lat) * 1000:.1f} ms, "
-                  f"p95 {lat[int(0.95 * (n - 1))] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+            print(
+                f"{n} calls, ami.grace 3 s: last Hangup written -> call on disk: "
+                f"p50 {statistics.median(lat) * 1000:.1f} ms, "
+                f"p95 {lat[int(0.95 * (n - 1))] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms"
+            )
         finally:
             await rig.close()
             await sim.stop()

@@ -95,26 +95,36 @@ async def run(entries: int, workdir: Path) -> int:
 
     t0 = time.perf_counter()
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SIM_SCRIPT, str(entries),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        SIM_SCRIPT,
+        str(entries),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     assert sim.stdout is not None and sim.stdin is not None
     line = await asyncio.wait_for(sim.stdout.readline(), timeout=600)
     info = json.loads(line)
     print(f"simulator seeded with {entries} parties in {time.perf_counter() - t0:.1f} s ({info['url']})")
     out_dir = workdir / "out"
-    settings = parse_settings(json.dumps({
-        "itflow": {"url": info["url"], "api_key": info["key"], "timeout": 120},
-        "state_dir": str(workdir / "state"),
-        "directory": {"page_size": 5000},
-        "phonebook": {"output_dir": str(out_dir)},
-    }))
+    settings = parse_settings(
+        json.dumps(
+            {
+                "itflow": {"url": info["url"], "api_key": info["key"], "timeout": 120},
+                "state_dir": str(workdir / "state"),
+                "directory": {"page_size": 5000},
+                "phonebook": {"output_dir": str(out_dir)},
+            }
+        )
+    )
     itflow = Itflow.from_settings(settings.itflow)
     store = Store.in_state_dir(settings.state_dir)
     plan = NumberPlan(settings.numbers)
     directory = DirectorySync(settings.directory, itflow, store, plan)
     directory.load()
-    service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
-                               state_dir=settings.state_dir)
+    service = PhonebookService(
+        settings.phonebook, directory, plan, http=settings.http, state_dir=settings.state_dir
+    )
     publisher = service.publisher
     try:
         base_mb = peak_mb()
@@ -122,26 +132,34 @@ async def run(entries: int, workdir: Path) -> int:
         snapshot = await directory.sync()
         pull_s, pull_cpu = time.perf_counter() - t, time.process_time() - cpu
         pull_mb = peak_mb()
-        print(f"pull: {len(snapshot.parties)} parties in {pull_s:.2f} s (simulator over loopback HTTP; "
-              f"{pull_cpu:.2f} s CPU in this process, the rest is the simulator serving pages); "
-              f"peak RSS after the pull {pull_mb:.0f} MB")
+        print(
+            f"pull: {len(snapshot.parties)} parties in {pull_s:.2f} s (simulator over loopback HTTP; "
+            f"{pull_cpu:.2f} s CPU in this process, the rest is the simulator serving pages); "
+            f"peak RSS after the pull {pull_mb:.0f} MB"
+        )
 
         cpu = time.process_time()
         result = await service._publish(snapshot, force=False, progress=None)
         publish_cpu = time.process_time() - cpu
-        print(f"build + render all {len(result.records)} formats + write: {result.seconds:.2f} s, "
-              f"{len(result.written)} files written, {result.entries} entries ({publish_cpu:.2f} s CPU)")
-        print(f"peak memory (RSS, this process): {peak_mb():.0f} MB (before the pull: {base_mb:.0f} MB, "
-              f"after the pull: {pull_mb:.0f} MB)")
+        print(
+            f"build + render all {len(result.records)} formats + write: {result.seconds:.2f} s, "
+            f"{len(result.written)} files written, {result.entries} entries ({publish_cpu:.2f} s CPU)"
+        )
+        print(
+            f"peak memory (RSS, this process): {peak_mb():.0f} MB (before the pull: {base_mb:.0f} MB, "
+            f"after the pull: {pull_mb:.0f} MB)"
+        )
         # a Yealink #SEARCH answer streams the whole published book
         yealink = publisher.outputs.get("yealink")
-        if yealink is not None:   # before the parse-back checks, which raise the peak themselves
+        if yealink is not None:  # before the parse-back checks, which raise the peak themselves
             book = yealink.page(1)
             before = peak_mb()
             cpu = time.process_time()
             hits = yealink_search(book, "zzzz-nobody")
-            print(f"yealink search (no match, the whole book read): {time.process_time() - cpu:.3f} s CPU, "
-                  f"{len(hits)} bytes answered, peak RSS {before:.0f} -> {peak_mb():.0f} MB")
+            print(
+                f"yealink search (no match, the whole book read): {time.process_time() - cpu:.3f} s CPU, "
+                f"{len(hits)} bytes answered, peak RSS {before:.0f} -> {peak_mb():.0f} MB"
+            )
             del book
         correct = 0
         print(f"{'format':16} {'records':>8} {'pages':>6} {'bytes':>11}  parsed back")
@@ -149,8 +167,10 @@ async def run(entries: int, workdir: Path) -> int:
             ok, count = check(out.spec, out)
             correct += ok
             size = sum(len(out.page(n)) for n in range(1, out.page_count + 1))
-            print(f"{fid:16} {out.records:>8} {out.page_count:>6} {size:>11}  {'ok' if ok else 'MISMATCH'}"
-                  f" ({count})")
+            print(
+                f"{fid:16} {out.records:>8} {out.page_count:>6} {size:>11}  {'ok' if ok else 'MISMATCH'}"
+                f" ({count})"
+            )
         print(f"formats parsed back with the expected record count: {correct}/{len(publisher.outputs)}")
 
         # The unchanged path: the same directory pulled again (a new Snapshot object, equal content).
@@ -159,10 +179,14 @@ async def run(entries: int, workdir: Path) -> int:
         snapshot2 = await directory.sync()
         pull2_s = time.perf_counter() - t
         again = await service._publish(snapshot2, force=False, progress=None)
-        print(f"unchanged: pull {pull2_s:.2f} s, then {again.seconds:.3f} s of work, status {again.status}, "
-              f"{publisher.writes - writes} files written")
-        print(f"total wall time (pull + build + all formats): {pull_s + result.seconds:.2f} s "
-              f"(this process's CPU: {pull_cpu + publish_cpu:.2f} s)")
+        print(
+            f"unchanged: pull {pull2_s:.2f} s, then {again.seconds:.3f} s of work, status {again.status}, "
+            f"{publisher.writes - writes} files written"
+        )
+        print(
+            f"total wall time (pull + build + all formats): {pull_s + result.seconds:.2f} s "
+            f"(this process's CPU: {pull_cpu + publish_cpu:.2f} s)"
+        )
         return 0 if correct == len(publisher.outputs) and again.status == "unchanged" else 1
     finally:
         await itflow.aclose()

@@ -690,16 +690,35 @@ def clients_delete(call: Call) -> Reply:
 # Text columns each module's create/update accepts (tags stripped, trimmed), and its digits-only ones.
 _TEXT: dict[str, tuple[str, ...]] = {
     "locations": (
-        "location_name", "location_description", "location_country", "location_address", "location_city",
-        "location_state", "location_zip", "location_hours", "location_notes",
+        "location_name",
+        "location_description",
+        "location_country",
+        "location_address",
+        "location_city",
+        "location_state",
+        "location_zip",
+        "location_hours",
+        "location_notes",
     ),
     "vendors": (
-        "vendor_name", "vendor_description", "vendor_contact_name", "vendor_email", "vendor_website",
-        "vendor_hours", "vendor_sla", "vendor_code", "vendor_account_number", "vendor_notes",
+        "vendor_name",
+        "vendor_description",
+        "vendor_contact_name",
+        "vendor_email",
+        "vendor_website",
+        "vendor_hours",
+        "vendor_sla",
+        "vendor_code",
+        "vendor_account_number",
+        "vendor_notes",
     ),
     "domains": ("domain_name", "domain_description", "domain_notes"),
     "networks": (
-        "network_name", "network_description", "network", "network_gateway", "network_dhcp_range",
+        "network_name",
+        "network_description",
+        "network",
+        "network_gateway",
+        "network_dhcp_range",
         "network_notes",
     ),
 }
@@ -738,8 +757,13 @@ def _creator(table: str) -> Callable[[Call], Reply]:
             return message(CREATE_FAILED)
         client_id = call.write_client()
         new_id = call.db.insert(table, {**values, f"{_prefix(table)}_client_id": client_id})
-        call.audit(_prefix(table).capitalize(), "Create", values[name_col] or "", client_id=client_id,
-                   entity_id=new_id)
+        call.audit(
+            _prefix(table).capitalize(),
+            "Create",
+            values[name_col] or "",
+            client_id=client_id,
+            entity_id=new_id,
+        )
         return created(new_id)
 
     return handler

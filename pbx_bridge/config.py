@@ -62,7 +62,7 @@ class ConfigError(PbxBridgeError):
 
 
 def _check_networks(v: list[str]) -> list[str]:
-    networks(v)          # ValueError names the item that is no network
+    networks(v)  # ValueError names the item that is no network
     return v
 
 
@@ -163,21 +163,27 @@ class HttpSettings(Section):
 # --------------------------------------------------------------------------- loading
 
 
-def _node_to_python(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int],
-                    keypath: tuple[str, ...] = ()) -> Any:
+def _node_to_python(
+    node: yaml.Node, path: str, lines: dict[tuple[str, ...], int], keypath: tuple[str, ...] = ()
+) -> Any:
     """Turn a composed node tree into plain data, recording each key's line and rejecting duplicates."""
     lines[keypath] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) \
+            key = (
+                yaml.safe_load(yaml.serialize(key_node))
+                if not isinstance(key_node, yaml.ScalarNode)
                 else key_node.value
+            )
             key = str(key)
             sub = (*keypath, key)
             if key in out:
                 raise ConfigError(
                     f"duplicate key (first at line {lines[sub]})",
-                    path=path, line=key_node.start_mark.line + 1, key=".".join(sub),
+                    path=path,
+                    line=key_node.start_mark.line + 1,
+                    key=".".join(sub),
                 )
             lines[sub] = key_node.start_mark.line + 1
             out[key] = _node_to_python(value_node, path, lines, sub)
@@ -202,8 +208,12 @@ def warn_if_exposed(file: Path, what: str) -> None:
         return
     if mode & (stat.S_IRWXO):
         # A log line, not a UserWarning: one line, no Python source quoted (logging is set up first).
-        log.warning("%s: holds %s and is readable by others (mode %s); chmod o-rwx it",
-                    file, what, stat.filemode(mode))
+        log.warning(
+            "%s: holds %s and is readable by others (mode %s); chmod o-rwx it",
+            file,
+            what,
+            stat.filemode(mode),
+        )
 
 
 _CRED_VAR = "CREDENTIALS_DIRECTORY"
@@ -218,12 +228,14 @@ def _expand_credentials(value: str, env: dict[str, str], path: str, line: int | 
         return value
     directory = env.get(_CRED_VAR)
     if not directory:
-        raise ConfigError(f"${_CRED_VAR} is not set (systemd sets it for a unit with LoadCredential=; "
-                          "outside systemd give the file's real path)",
-                          path=path, line=line, key="itflow.api_key_file")
+        raise ConfigError(
+            f"${_CRED_VAR} is not set (systemd sets it for a unit with LoadCredential=; "
+            "outside systemd give the file's real path)",
+            path=path,
+            line=line,
+            key="itflow.api_key_file",
+        )
     return value.replace(f"${{{_CRED_VAR}}}", directory).replace(f"${_CRED_VAR}", directory)
-
-
 
 
 def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
@@ -232,11 +244,15 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[tuple[str,
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise ConfigError(str(exc.problem or exc), path=path,
-                          line=mark.line + 1 if mark else None) from None
+        raise ConfigError(str(exc.problem or exc), path=path, line=mark.line + 1 if mark else None) from None
     if root is None:
-        raise ConfigError("the file is empty (or only comments): it needs at least an itflow section "
-                          "with url and an API key", path=path, line=1, key="itflow")
+        raise ConfigError(
+            "the file is empty (or only comments): it needs at least an itflow section "
+            "with url and an API key",
+            path=path,
+            line=1,
+            key="itflow",
+        )
     lines: dict[tuple[str, ...], int] = {}
     data = _node_to_python(root, path, lines)
     if not isinstance(data, dict):
@@ -244,8 +260,9 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[tuple[str,
     return data, lines
 
 
-def resolve_api_key(data: dict[str, Any], lines: dict[tuple[str, ...], int], path: str,
-                    env: dict[str, str]) -> None:
+def resolve_api_key(
+    data: dict[str, Any], lines: dict[tuple[str, ...], int], path: str, env: dict[str, str]
+) -> None:
     """Put the ITFlow key into ``data["itflow"]["api_key"]`` from ``api_key``, ``api_key_file`` or
     ``$PBX_BRIDGE_ITFLOW_API_KEY``; warn when a file holding it is readable by others."""
     itflow = data.get("itflow")
@@ -254,19 +271,29 @@ def resolve_api_key(data: dict[str, Any], lines: dict[tuple[str, ...], int], pat
         data["itflow"] = itflow
         sources = [k for k in ("api_key", "api_key_file") if itflow.get(k)]
         if len(sources) > 1:
-            raise ConfigError("give api_key or api_key_file, not both", path=path,
-                              line=lines.get(("itflow", "api_key_file")), key="itflow.api_key_file")
+            raise ConfigError(
+                "give api_key or api_key_file, not both",
+                path=path,
+                line=lines.get(("itflow", "api_key_file")),
+                key="itflow.api_key_file",
+            )
         if itflow.get("api_key_file"):
-            key_file = Path(_expand_credentials(str(itflow["api_key_file"]), env, path,
-                                                lines.get(("itflow", "api_key_file"))))
+            key_file = Path(
+                _expand_credentials(
+                    str(itflow["api_key_file"]), env, path, lines.get(("itflow", "api_key_file"))
+                )
+            )
             if not key_file.is_absolute() and path not in ("<config>", "-"):
                 key_file = Path(path).parent / key_file
             try:
                 itflow["api_key"] = key_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError(f"cannot read the key file: {exc.strerror}", path=path,
-                                  line=lines.get(("itflow", "api_key_file")),
-                                  key="itflow.api_key_file") from None
+                raise ConfigError(
+                    f"cannot read the key file: {exc.strerror}",
+                    path=path,
+                    line=lines.get(("itflow", "api_key_file")),
+                    key="itflow.api_key_file",
+                ) from None
             if not is_placeholder_secret(itflow["api_key"]):
                 warn_if_exposed(key_file, "the ITFlow API key")
         elif itflow.get("api_key"):
@@ -277,7 +304,9 @@ def resolve_api_key(data: dict[str, Any], lines: dict[tuple[str, ...], int], pat
         else:
             raise ConfigError(
                 f"no API key: set itflow.api_key, itflow.api_key_file or ${API_KEY_ENV}",
-                path=path, line=lines.get(("itflow",)), key="itflow.api_key",
+                path=path,
+                line=lines.get(("itflow",)),
+                key="itflow.api_key",
             )
 
 

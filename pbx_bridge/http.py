@@ -83,13 +83,15 @@ class TlsListener:
             ssl.create_default_context(cafile=str(self.cert))
         except ssl.SSLError:
             return f"http.tls_cert: {self.cert} holds no PEM certificate ({exc.reason or exc})"
-        return (f"http.tls_key: {self.key} is not a PEM private key without a passphrase "
-                f"({exc.reason or exc})")
+        return f"http.tls_key: {self.key} is not a PEM private key without a passphrase ({exc.reason or exc})"
 
 
 def access_middleware(
-    allow: Sequence[str], username: str | None = None, password: str | None = None,
-    *, open_paths: Iterable[str] = OPEN_PATHS,
+    allow: Sequence[str],
+    username: str | None = None,
+    password: str | None = None,
+    *,
+    open_paths: Iterable[str] = OPEN_PATHS,
     groups: Mapping[object, tuple[str, Networks]] | None = None,
 ) -> Middleware:
     """Refuse clients outside the allow-list (403) and, with credentials set, requests without them
@@ -111,8 +113,11 @@ def access_middleware(
             return web.Response(status=403, text="forbidden\n")
         if expected is not None and request.path not in open_set:
             if not basic_auth_matches(request.headers.get("Authorization", ""), *expected):
-                return web.Response(status=401, text="authentication required\n",
-                                    headers={"WWW-Authenticate": 'Basic realm="pbx-bridge"'})
+                return web.Response(
+                    status=401,
+                    text="authentication required\n",
+                    headers={"WWW-Authenticate": 'Basic realm="pbx-bridge"'},
+                )
         return await handler(request)
 
     return guard
@@ -143,7 +148,7 @@ class _MalformedRequests(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if not isinstance(exc, HttpProcessingError):
-            return True          # a real failure inside a handler keeps its traceback
+            return True  # a real failure inside a handler keeps its traceback
         peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
         reason = clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
         self.throttle.log("malformed", logging.WARNING, "http: malformed request from %s: %s", peer, reason)
@@ -163,7 +168,11 @@ class HttpFace:
     name = "http"
 
     def __init__(
-        self, host: str, port: int, routes: Sequence[web.RouteDef], *,
+        self,
+        host: str,
+        port: int,
+        routes: Sequence[web.RouteDef],
+        *,
         allow: Sequence[str] = ("127.0.0.0/8", "::1/128"),
         basic_auth: tuple[str, str] | None = None,
         readiness: ReadinessCheck | None = None,
@@ -199,7 +208,7 @@ class HttpFace:
 
     async def start(self) -> None:
         quiet_malformed_requests()
-        summarise_accept_errors(asyncio.get_running_loop(), Throttle(log))   # EMFILE: no traceback each
+        summarise_accept_errors(asyncio.get_running_loop(), Throttle(log))  # EMFILE: no traceback each
         # Quiet: not even a request aiohttp cannot parse gets a text body (it could become a caller name).
         self._runner = QuietAppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -236,8 +245,9 @@ class HttpFace:
             return
         self.tls_bound_port = await self._listen(tls.host, tls.port, ctx)
         if self.tls_bound_port is not None:
-            log.info("http: listening with TLS on %s:%s (certificate %s)", tls.host, self.tls_bound_port,
-                     tls.cert)
+            log.info(
+                "http: listening with TLS on %s:%s (certificate %s)", tls.host, self.tls_bound_port, tls.cert
+            )
 
     async def stop(self, deadline: float) -> None:
         if self._runner is not None:
@@ -268,5 +278,6 @@ class HttpFace:
 
     async def _metrics_page(self, _request: web.Request) -> web.Response:
         assert self._metrics is not None
-        return web.Response(body=self._metrics.render(),
-                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(
+            body=self._metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        )

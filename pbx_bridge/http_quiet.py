@@ -26,12 +26,14 @@ __all__ = ["QuietAppRunner"]
 
 
 def _empty(status: int) -> web.Response:
-    return web.Response(status=status, body=b"", content_type="text/plain",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(
+        status=status, body=b"", content_type="text/plain", headers={"Cache-Control": "no-store"}
+    )
 
 
-def _quiet_escapes(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-                   ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+def _quiet_escapes(
+    handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
     """An HTTP error that left the application without passing its middlewares answers no text."""
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
@@ -46,9 +48,14 @@ def _quiet_escapes(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResp
 
 
 class _QuietRequestHandler(RequestHandler):
-    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        answer = super().handle_error(request, status, exc, message)   # logs, as aiohttp always does
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        answer = super().handle_error(request, status, exc, message)  # logs, as aiohttp always does
         quiet = _empty(answer.status)
         quiet.force_close()
         return quiet
@@ -64,6 +71,6 @@ class QuietAppRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
-        server.__class__ = _QuietServer   # same object and state, only the handler class changes
+        server.__class__ = _QuietServer  # same object and state, only the handler class changes
         server.request_handler = _quiet_escapes(server.request_handler)
         return server

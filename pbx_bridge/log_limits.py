@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["Throttle", "clip"]
 
-_MAX_KINDS = 256    # kinds are fixed message categories; a bound anyway, so no input can grow the table
+_MAX_KINDS = 256  # kinds are fixed message categories; a bound anyway, so no input can grow the table
 
 
 def clip(value: object, limit: int = 40) -> str:
@@ -46,20 +46,21 @@ class Throttle:
     lost; without a loop it is written with the next line of the kind or by :meth:`flush`.
     """
 
-    def __init__(self, logger: logging.Logger, *, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, logger: logging.Logger, *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.logger = logger
         self.interval = interval
         self._clock = clock
         self._kinds: dict[str, _Kind] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self.held_total = 0          # lines held back so far (a metric for tests and health)
+        self.held_total = 0  # lines held back so far (a metric for tests and health)
 
     def log(self, kind: str, level: int, msg: str, *args: object) -> None:
         now = self._clock()
         state = self._kinds.get(kind)
         if state is not None and (now < state.window_end or state.held):
-            if now >= state.window_end:       # still coming after a window: its summary, then a new one
+            if now >= state.window_end:  # still coming after a window: its summary, then a new one
                 self._summary(state)
                 state.window_end = now + self.interval
             state.held += 1
@@ -83,7 +84,7 @@ class Throttle:
                 continue
             if state.held:
                 self._summary(state)
-                state.window_end = now + self.interval   # a steady flood: one summary per interval
+                state.window_end = now + self.interval  # a steady flood: one summary per interval
             else:
                 del self._kinds[kind]
         if next_end is not None and any(s.held for s in self._kinds.values()):
@@ -91,8 +92,9 @@ class Throttle:
 
     def _summary(self, state: _Kind) -> None:
         level, msg, args = state.last
-        self.logger.log(level, msg + " (and %d more like it in the last %g s)", *args, state.held,
-                        self.interval)
+        self.logger.log(
+            level, msg + " (and %d more like it in the last %g s)", *args, state.held, self.interval
+        )
         state.held = 0
 
     def _arm(self, when: float) -> None:
@@ -129,8 +131,13 @@ def summarise_accept_errors(loop: asyncio.AbstractEventLoop, throttle: Throttle)
         message = str(context.get("message", ""))
         if message.startswith(_ACCEPT_MESSAGES):
             exc = context.get("exception")
-            throttle.log("accept", logging.WARNING, "cannot accept a connection: %s (%s)", message,
-                         f"{type(exc).__name__}: {exc}" if exc else "no detail")
+            throttle.log(
+                "accept",
+                logging.WARNING,
+                "cannot accept a connection: %s (%s)",
+                message,
+                f"{type(exc).__name__}: {exc}" if exc else "no detail",
+            )
         elif previous is not None:
             previous(lp, context)
         else:

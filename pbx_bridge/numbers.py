@@ -39,19 +39,25 @@ class NumbersSettings(Section):
     """Config section ``numbers``: how caller numbers and ITFlow's numbers are read."""
 
     default_region: str = Field(
-        default="US", description="ISO 3166 region of numbers without a country code (US, GB, DE, ...)")
+        default="US", description="ISO 3166 region of numbers without a country code (US, GB, DE, ...)"
+    )
     international_prefixes: list[str] = Field(
         default_factory=lambda: ["011", "00"],
-        description="dialled before a country code (011 in North America, 00 in most other places)")
+        description="dialled before a country code (011 in North America, 00 in most other places)",
+    )
     outside_line_prefix: str = Field(
-        default="", description="digit(s) the PBX or ITFlow may put before an outside number, e.g. 9")
+        default="", description="digit(s) the PBX or ITFlow may put before an outside number, e.g. 9"
+    )
     internal_pattern: str = Field(
-        default=r"^\d{2,6}$", description="regex: a caller number matching it is an internal extension")
+        default=r"^\d{2,6}$", description="regex: a caller number matching it is an internal extension"
+    )
     anonymous_values: list[str] = Field(
         default_factory=lambda: ["anonymous", "unknown", "restricted", "private", "unavailable", "withheld"],
-        description="caller numbers (case-insensitive) that mean 'no number'; never looked up")
+        description="caller numbers (case-insensitive) that mean 'no number'; never looked up",
+    )
     local_area_code: str = Field(
-        default="", description="area code for local-only numbers (7 digits in NANP); empty: refuse them")
+        default="", description="area code for local-only numbers (7 digits in NANP); empty: refuse them"
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -171,7 +177,7 @@ class NumberPlan:
         out: list[tuple[str, str | None]] = [(digits, self.region)]
         for prefix in self._intl:
             if digits.startswith(prefix) and len(digits) > len(prefix):
-                rest = digits[len(prefix):]
+                rest = digits[len(prefix) :]
                 # "011 1 412..." is international; some PBXs also put 011 before a national number
                 # ("0114125550101"): when the international reading is not possible, the national one is.
                 out.append(("+" + rest, None))
@@ -179,7 +185,7 @@ class NumberPlan:
                 break
         prefix = self._outside
         if outside and prefix and digits.startswith(prefix) and len(digits) > len(prefix):
-            out.extend(self._readings(digits[len(prefix):], outside=False))
+            out.extend(self._readings(digits[len(prefix) :], outside=False))
         return out
 
     def _first_possible(self, tries: list[tuple[str, str | None]]) -> str | None:

@@ -34,8 +34,14 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, metrics: Metrics | None = None,
-                 notifier: Notifier | None = None, drain_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
+        drain_seconds: float = 10.0,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.notifier = notifier or Notifier()
@@ -112,8 +118,11 @@ class Daemon:
     async def serve(self) -> int:
         """Run until SIGTERM/SIGINT; reload on SIGHUP. Returns the exit code."""
         loop = asyncio.get_running_loop()
-        for sig, fn in ((signal.SIGTERM, self.request_stop), (signal.SIGINT, self.request_stop),
-                        (signal.SIGHUP, self.request_reload)):
+        for sig, fn in (
+            (signal.SIGTERM, self.request_stop),
+            (signal.SIGINT, self.request_stop),
+            (signal.SIGHUP, self.request_reload),
+        ):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, fn)
         await self.build()

@@ -76,8 +76,11 @@ def secrets_in_file(settings: Settings, env: dict[str, str] | None = None) -> li
     env = dict(os.environ) if env is None else env
     out = []
     key = settings.itflow.api_key
-    if (settings.itflow.api_key_file is None and not is_placeholder_secret(key)
-            and key != (env.get(API_KEY_ENV) or "").strip()):
+    if (
+        settings.itflow.api_key_file is None
+        and not is_placeholder_secret(key)
+        and key != (env.get(API_KEY_ENV) or "").strip()
+    ):
         out.append("the ITFlow API key")
     if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
         out.append("the AMI secret")

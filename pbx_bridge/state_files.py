@@ -18,8 +18,12 @@ __all__ = ["STATE_FILES", "state_health", "state_problems"]
 
 # Every file the daemon keeps in state_dir: the SQLite database with its WAL and shared-memory files,
 # and the phonebook publisher's state (store.py, phonebook/service.py).
-STATE_FILES = ("pbx-bridge.sqlite3", "pbx-bridge.sqlite3-wal", "pbx-bridge.sqlite3-shm",
-               "phonebook-state.json")
+STATE_FILES = (
+    "pbx-bridge.sqlite3",
+    "pbx-bridge.sqlite3-wal",
+    "pbx-bridge.sqlite3-shm",
+    "phonebook-state.json",
+)
 
 
 def _owner(path: Path) -> str:
@@ -61,6 +65,7 @@ def state_health(state_dir: Path) -> Health:
     """Readiness of the state files: not ready while any of them is not the running user's to write."""
     problems = list(state_problems(state_dir))
     if problems:
-        return Health(False, "; ".join(problems) + " (fix: chown -R the service user, or re-run "
-                      "scripts/install)")
+        return Health(
+            False, "; ".join(problems) + " (fix: chown -R the service user, or re-run scripts/install)"
+        )
     return Health(True, f"{state_dir}: every state file writable")

@@ -51,33 +51,39 @@ class StateGuard:
 
     def check(self) -> None:
         """Compare the database with the record beside it; adopt the database afterwards."""
-        if self.problem:            # the daemon already runs on a fallback store
+        if self.problem:  # the daemon already runs on a fallback store
             return
         recorded = self._read_sidecar()
         identity, max_id, _ = self.store.call(_facts)
         if recorded:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(recorded.get("at", 0))))
-            was = (f"{self.sidecar} recorded {recorded.get('max_id', 0)} outbox row(s), "
-                   f"{recorded.get('waiting', 0)} ticket(s) waiting, at {when}")
+            was = (
+                f"{self.sidecar} recorded {recorded.get('max_id', 0)} outbox row(s), "
+                f"{recorded.get('waiting', 0)} ticket(s) waiting, at {when}"
+            )
             if not identity:
-                self.problem = (f"state database {self.path} is new or was emptied/deleted, but {was}: "
-                                "tickets that were waiting are gone (restore the file from a backup)")
+                self.problem = (
+                    f"state database {self.path} is new or was emptied/deleted, but {was}: "
+                    "tickets that were waiting are gone (restore the file from a backup)"
+                )
             elif identity != recorded.get("identity"):
                 self.problem = f"state database {self.path} was replaced by another one ({was})"
             elif max_id < int(recorded.get("max_id", 0)):
-                self.problem = (f"state database {self.path} lost outbox rows: highest id {max_id}, but "
-                                f"{was}")
+                self.problem = f"state database {self.path} lost outbox rows: highest id {max_id}, but {was}"
         if self.problem:
             log.error("STATE DATABASE DAMAGED: %s", self.problem)
         if not identity:
             identity = uuid.uuid4().hex
-            self.store.call(lambda c: c.execute("INSERT INTO state_identity(identity, created_at) "
-                                                "VALUES (?, ?)", (identity, time.time())))
+            self.store.call(
+                lambda c: c.execute(
+                    "INSERT INTO state_identity(identity, created_at) VALUES (?, ?)", (identity, time.time())
+                )
+            )
         self.identity = identity
         self._ino = _inode(self.path)
         self.record()
 
-    def _read_sidecar(self) -> dict[str, Any]:   # our own JSON record: numbers and text
+    def _read_sidecar(self) -> dict[str, Any]:  # our own JSON record: numbers and text
         try:
             data = json.loads(self.sidecar.read_text())
         except FileNotFoundError:
@@ -94,8 +100,11 @@ class StateGuard:
         try:
             _, max_id, waiting = self.store.call(_facts)
             tmp = self.sidecar.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"identity": self.identity, "max_id": max_id, "waiting": waiting,
-                                       "at": time.time()}))
+            tmp.write_text(
+                json.dumps(
+                    {"identity": self.identity, "max_id": max_id, "waiting": waiting, "at": time.time()}
+                )
+            )
             os.replace(tmp, self.sidecar)
         except (OSError, sqlite3.Error) as exc:
             log.debug("state guard: record not updated: %s", exc)
@@ -124,25 +133,29 @@ class StateGuard:
             await asyncio.sleep(min(_INTERVAL, self.remind_every))
             if self.on_memory and self.problem and loop.time() - reminded >= self.remind_every:
                 reminded = loop.time()
-                log.error("STATE DATABASE STILL NOT IN USE (what is queued is lost on a crash): %s",
-                          self.problem)
+                log.error(
+                    "STATE DATABASE STILL NOT IN USE (what is queued is lost on a crash): %s", self.problem
+                )
             ino = _inode(self.path)
             if self._ino is not None and ino != self._ino and not self.problem:
-                self.problem = (f"state database file {self.path} was deleted or replaced while running: "
-                                "new tickets are written to a file that is gone; restart pbx-bridge")
+                self.problem = (
+                    f"state database file {self.path} was deleted or replaced while running: "
+                    "new tickets are written to a file that is gone; restart pbx-bridge"
+                )
                 log.error("STATE DATABASE DAMAGED: %s", self.problem)
             await asyncio.to_thread(self.record)
 
 
-_FULL_BELOW = 1 << 20          # bytes free under which "cannot open" is taken as "the disk is full"
+_FULL_BELOW = 1 << 20  # bytes free under which "cannot open" is taken as "the disk is full"
 
 
 def unusable_problem(path: Path, exc: BaseException) -> tuple[str, str]:
     """(log headline, problem): why the daemon runs on a temporary in-memory store, and what to do.
     A full filesystem makes SQLite fail to open a healthy file ("disk I/O error" creating its -shm):
     the advice is then to free space, never to move a good file aside."""
-    fallback = ("running on a temporary in-memory store (caller ID serves, tickets are delivered but "
-                "lost on a crash)")
+    fallback = (
+        "running on a temporary in-memory store (caller ID serves, tickets are delivered but lost on a crash)"
+    )
     try:
         free = shutil.disk_usage(path.parent).free
     except OSError:
@@ -151,9 +164,12 @@ def unusable_problem(path: Path, exc: BaseException) -> tuple[str, str]:
         return "STATE DISK FULL", (
             f"state database {path} cannot be opened: its filesystem is full ({free} bytes free; {exc}): "
             f"{fallback}; free disk space under {path.parent}, then restart pbx-bridge (the file is kept "
-            "as it is: do not move it aside)")
-    return "STATE DATABASE DAMAGED", (f"state database {path} is unusable ({exc}): {fallback}; move the file "
-                                      "aside or restore it, then restart")
+            "as it is: do not move it aside)"
+        )
+    return "STATE DATABASE DAMAGED", (
+        f"state database {path} is unusable ({exc}): {fallback}; move the file "
+        "aside or restore it, then restart"
+    )
 
 
 def inspect_state_file(path: Path) -> str:
@@ -162,15 +178,28 @@ def inspect_state_file(path: Path) -> str:
     found it so runs on a temporary in-memory store."""
     sidecar = path.with_name(path.name + ".guard.json")
     if not path.exists():
-        return (f"{path} is missing, but {sidecar} records an earlier one: tickets that were waiting are "
-                "gone unless it is restored") if sidecar.exists() else ""
+        return (
+            (
+                f"{path} is missing, but {sidecar} records an earlier one: tickets that were waiting are "
+                "gone unless it is restored"
+            )
+            if sidecar.exists()
+            else ""
+        )
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as c:
             result = c.execute("PRAGMA quick_check(1)").fetchone()[0]
-            has_identity = c.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                                     "AND name='state_identity'").fetchone() is not None
-            identity = (c.execute("SELECT identity FROM state_identity LIMIT 1").fetchone() or [""])[0] \
-                if has_identity else ""
+            has_identity = (
+                c.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='state_identity'"
+                ).fetchone()
+                is not None
+            )
+            identity = (
+                (c.execute("SELECT identity FROM state_identity LIMIT 1").fetchone() or [""])[0]
+                if has_identity
+                else ""
+            )
     except sqlite3.Error as exc:
         return f"{path} is unusable ({exc}): a daemon started on it runs on a temporary in-memory store"
     if result != "ok":
@@ -180,8 +209,10 @@ def inspect_state_file(path: Path) -> str:
     except (OSError, ValueError):
         recorded = {}
     if isinstance(recorded, dict) and recorded.get("identity") and recorded["identity"] != identity:
-        return (f"{path} is not the database {sidecar} records (emptied or replaced): tickets that were "
-                "waiting are gone unless it is restored")
+        return (
+            f"{path} is not the database {sidecar} records (emptied or replaced): tickets that were "
+            "waiting are gone unless it is restored"
+        )
     return ""
 
 

@@ -90,7 +90,7 @@ class Store:
                     )
                     self.conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    if self.conn.in_transaction:   # SQLite may have rolled back already (disk full)
+                    if self.conn.in_transaction:  # SQLite may have rolled back already (disk full)
                         self.conn.execute("ROLLBACK")
                     raise StoreError(f"{self.path}: migration {component} #{n} failed: {exc}") from exc
             return len(steps)

@@ -94,33 +94,63 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
 
     balance = None
     if settings.balance.enabled:
-        balance = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid,
-                                       plan=plan, store=store, metrics=metrics)
+        balance = BalanceService.build(
+            settings=settings.balance,
+            itflow=itflow,
+            callerid=callerid,
+            plan=plan,
+            store=store,
+            metrics=metrics,
+        )
 
     if settings.fastagi.enabled:
-        routes = {"cid": cid_route(callerid, safe_names=settings.callerid.safe_names,
-                                   guard=door_guard(settings.callerid))}
+        routes = {
+            "cid": cid_route(
+                callerid, safe_names=settings.callerid.safe_names, guard=door_guard(settings.callerid)
+            )
+        }
         if balance is not None:
             routes["balance"] = balance_route(balance)
-        fastagi = FastAgiServer(settings.fastagi.host, settings.fastagi.port, routes,
-                                env_timeout=settings.fastagi.env_timeout,
-                                command_timeout=settings.fastagi.command_timeout,
-                                session_timeout=settings.fastagi.session_timeout,
-                                allow=settings.fastagi.allow,
-                                max_connections=settings.fastagi.max_connections,
-                                metrics=metrics)
+        fastagi = FastAgiServer(
+            settings.fastagi.host,
+            settings.fastagi.port,
+            routes,
+            env_timeout=settings.fastagi.env_timeout,
+            command_timeout=settings.fastagi.command_timeout,
+            session_timeout=settings.fastagi.session_timeout,
+            allow=settings.fastagi.allow,
+            max_connections=settings.fastagi.max_connections,
+            metrics=metrics,
+        )
         parts.components.append(fastagi)
         parts.readiness["fastagi"] = fastagi.health
 
     phonebook = None
     if settings.phonebook.enabled:
-        phonebook = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
-                                     state_dir=settings.state_dir, metrics=metrics)
+        phonebook = PhonebookService(
+            settings.phonebook,
+            directory,
+            plan,
+            http=settings.http,
+            state_dir=settings.state_dir,
+            metrics=metrics,
+        )
         parts.components.append(phonebook)
 
     if settings.ami is not None:
-        parts.components.extend(_ticketing(settings.ami, settings.tickets, settings.voicemail, store, metrics,
-                                           itflow, callerid, plan, parts))
+        parts.components.extend(
+            _ticketing(
+                settings.ami,
+                settings.tickets,
+                settings.voicemail,
+                store,
+                metrics,
+                itflow,
+                callerid,
+                plan,
+                parts,
+            )
+        )
 
     # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
     # (and coming back) after start.
@@ -129,8 +159,15 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     parts.readiness["itflow"] = probe.health
 
     if settings.http.enabled:
-        face = _http_face(settings.http, directory, phonebook, cid_routes(callerid, settings.callerid),
-                          cid_guard(settings.callerid), parts, metrics)
+        face = _http_face(
+            settings.http,
+            directory,
+            phonebook,
+            cid_routes(callerid, settings.callerid),
+            cid_guard(settings.callerid),
+            parts,
+            metrics,
+        )
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
@@ -138,48 +175,79 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
     return parts
 
 
-def _http_face(http: HttpSettings, directory: DirectorySync, phonebook: PhonebookService | None,
-               callerid_routes: list[web.RouteDef], callerid_guard: Middleware, parts: Parts,
-               metrics: Metrics) -> HttpFace:
+def _http_face(
+    http: HttpSettings,
+    directory: DirectorySync,
+    phonebook: PhonebookService | None,
+    callerid_routes: list[web.RouteDef],
+    callerid_guard: Middleware,
+    parts: Parts,
+    metrics: Metrics,
+) -> HttpFace:
     """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
     wide = http.callerid_open_beyond_loopback()
     if wide:
         # FreePBX asks over loopback; a phones' subnet in http.allow (the old advice) opens /cid too
-        log.warning("http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
-                    "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
-                    "or set http.callerid.allow", ", ".join(wide))
+        log.warning(
+            "http: caller ID (/cid, /cid.json, /cid.agi) is open to %s through http.allow; "
+            "put the phones' subnet in http.phonebook.allow and keep http.allow on loopback, "
+            "or set http.callerid.allow",
+            ", ".join(wide),
+        )
     http_routes: list[web.RouteDef] = [*directory_routes(directory)]
     groups = [RouteGroup("callerid", callerid_routes, http.allow_for("callerid"))]
     if phonebook is not None:
         http_routes += phonebook_sync_routes(phonebook)
-        groups.append(RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False),
-                                 http.allow_for("phonebook")))
+        groups.append(
+            RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False), http.allow_for("phonebook"))
+        )
     tls = None
     if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
         tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
     auth = http.basic_auth
-    return HttpFace(http.host, http.port, http_routes,
-                    allow=http.allow,
-                    basic_auth=(auth.username, auth.password) if auth else None,
-                    readiness=parts.health, metrics=metrics, front=[callerid_guard],
-                    groups=groups, tls=tls)
+    return HttpFace(
+        http.host,
+        http.port,
+        http_routes,
+        allow=http.allow,
+        basic_auth=(auth.username, auth.password) if auth else None,
+        readiness=parts.health,
+        metrics=metrics,
+        front=[callerid_guard],
+        groups=groups,
+        tls=tls,
+    )
 
 
-def _balance_door(cfg: BalanceSettings, http: HttpSettings, balance: BalanceService,
-                  parts: Parts) -> HttpFace:
+def _balance_door(
+    cfg: BalanceSettings, http: HttpSettings, balance: BalanceService, parts: Parts
+) -> HttpFace:
     """The classic balance script's door: loopback only, never the handsets' listener."""
     sessions = RemoteSessions(balance, reply_timeout=cfg.script_timeout)
     parts.closers.append(sessions.close)  # cancel calls in flight on shutdown
     secret_file = cfg.secret_file
-    return HttpFace("127.0.0.1", http.internal_port,
-                    balance_http_routes(balance, sessions=sessions,
-                                        secret=read_secret(secret_file) if secret_file else None),
-                    allow=["127.0.0.0/8", "::1/128"], name="http-internal")
+    return HttpFace(
+        "127.0.0.1",
+        http.internal_port,
+        balance_http_routes(
+            balance, sessions=sessions, secret=read_secret(secret_file) if secret_file else None
+        ),
+        allow=["127.0.0.0/8", "::1/128"],
+        name="http-internal",
+    )
 
 
-def _ticketing(ami: AmiSettings, tickets: TicketsSettings, voicemail: VoicemailSettings, store: Store,
-               metrics: Metrics, itflow: Itflow, callerid: CallerId, plan: NumberPlan,
-               parts: Parts) -> list[Component]:
+def _ticketing(
+    ami: AmiSettings,
+    tickets: TicketsSettings,
+    voicemail: VoicemailSettings,
+    store: Store,
+    metrics: Metrics,
+    itflow: Itflow,
+    callerid: CallerId,
+    plan: NumberPlan,
+    parts: Parts,
+) -> list[Component]:
     outbox = Outbox(store, clock=time.time)
 
     def available() -> bool | None:
@@ -187,18 +255,23 @@ def _ticketing(ami: AmiSettings, tickets: TicketsSettings, voicemail: VoicemailS
         caps = itflow.cached_capabilities
         return None if caps is None else ticket_availability(caps)[0] != "no"
 
-    intake = TicketIntake(tickets, outbox, is_internal=plan.is_internal,
-                          plan=plan, lookup=callerid.lookup, available=available,
-                          spool_root=voicemail.spool_root)
+    intake = TicketIntake(
+        tickets,
+        outbox,
+        is_internal=plan.is_internal,
+        plan=plan,
+        lookup=callerid.lookup,
+        available=available,
+        spool_root=voicemail.spool_root,
+    )
     # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
     # the state file cannot be written.
     buffer = CallBuffer(store, intake.handle)
-    listener = AmiListener(ami, buffer, is_internal=plan.is_internal,
-                           metrics=metrics, on_ended=buffer.remember)
-    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities,
-                          tickets, clock=time.time, metrics=metrics)
+    listener = AmiListener(
+        ami, buffer, is_internal=plan.is_internal, metrics=metrics, on_ended=buffer.remember
+    )
+    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, tickets, clock=time.time, metrics=metrics)
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
     parts.readiness["intake"] = buffer.health
     return [worker, buffer, listener]
-

@@ -17,8 +17,11 @@ def _files() -> list[Path]:
     out: list[Path] = []
     for top in ("lab", "agi", "pbx_bridge", "tests/fixtures", "systemd", "scripts"):
         for path in (ROOT / top).rglob("*"):
-            if path.is_file() and "chroot" not in path.relative_to(ROOT).parts and path.suffix not in (
-                    ".pyc", ".wav", ".gsm", ".sln", ".zst", ".pcap"):
+            if (
+                path.is_file()
+                and "chroot" not in path.relative_to(ROOT).parts
+                and path.suffix not in (".pyc", ".wav", ".gsm", ".sln", ".zst", ".pcap")
+            ):
                 out.append(path)
     return out
 
@@ -26,13 +29,20 @@ def _files() -> list[Path]:
 def test_nothing_reaching_asterisk_uses_deadagi_or_users_conf() -> None:
     files = _files()
     assert len(files) > 50  # the scan saw the tree
-    hits = [f"{p.relative_to(ROOT)}:{n}" for p in files
-            for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if REMOVED.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if REMOVED.search(line)
+    ]
     assert not hits, hits
 
 
 def test_no_dialplan_line_in_the_docs_uses_deadagi() -> None:
-    hits = [f"{p.name}:{n}" for p in (ROOT / "docs").glob("*.md")
-            for n, line in enumerate(p.read_text().splitlines(), 1)
-            if "=>" in line and REMOVED.search(line)]
+    hits = [
+        f"{p.name}:{n}"
+        for p in (ROOT / "docs").glob("*.md")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if "=>" in line and REMOVED.search(line)
+    ]
     assert not hits, hits

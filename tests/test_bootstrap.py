@@ -15,14 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
 
 # host: acts on this checkout's own .venv, which does not work inside the Debian 13 chroot.
-pytestmark = [pytest.mark.host,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private network namespace")]
+pytestmark = [
+    pytest.mark.host,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private network namespace"),
+]
 
 
 def _offline(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["unshare", "--net", *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **OFFLINE_PIP, **(env or {})},
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["unshare", "--net", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **OFFLINE_PIP, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_a_rerun_with_the_venv_in_place_needs_no_network() -> None:

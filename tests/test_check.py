@@ -14,8 +14,15 @@ from tests.support.sim_fixtures import ALL_PROFILES
 
 async def _check(config: Path, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        str(PBX_BRIDGE), "--config", str(config), "check", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
+        str(PBX_BRIDGE),
+        "--config",
+        str(config),
+        "check",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -32,8 +39,9 @@ def _levels(stdout: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("profile", ALL_PROFILES)
 async def test_check_passes_against_every_era(itflow_sim, tmp_path: Path, profile: str) -> None:
     sim = await itflow_sim(profile)
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     rc, out, err = await _check(cfg)
     assert rc == 0, out + err
     levels = _levels(out)
@@ -52,8 +60,9 @@ async def test_check_passes_against_every_era(itflow_sim, tmp_path: Path, profil
 
 async def test_check_warns_for_a_readonly_key(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["readonly"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["readonly"], state_dir=tmp_path / "state"
+    )
     rc, out, _ = await _check(cfg)
     assert rc == 0, out
     warns = _levels(out).get("warn", [])
@@ -63,8 +72,12 @@ async def test_check_warns_for_a_readonly_key(itflow_sim, tmp_path: Path) -> Non
 
 async def test_wrong_key_fails_with_exit_1(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key="WrongKey0000000000000000000000000",
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key="WrongKey0000000000000000000000000",
+        state_dir=tmp_path / "state",
+    )
     rc, out, _ = await _check(cfg)
     assert rc == 1, out
     fails = _levels(out)["fail"]
@@ -75,8 +88,9 @@ async def test_wrong_key_fails_with_exit_1(itflow_sim, tmp_path: Path) -> None:
 async def test_itflow_down_fails(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-v25")
     sim.down = True
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     rc, out, _ = await _check(cfg)
     assert rc == 1, out
     assert any(f.startswith("itflow") for f in _levels(out)["fail"]), out
@@ -85,10 +99,20 @@ async def test_itflow_down_fails(itflow_sim, tmp_path: Path) -> None:
 async def test_ami_on_a_closed_port_fails(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
     port = closed_port()
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state",
-                       extra={"ami": {"host": "127.0.0.1", "port": port, "username": "pbx-bridge",
-                                      "secret": "AmiSecretNeverPrinted"}})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra={
+            "ami": {
+                "host": "127.0.0.1",
+                "port": port,
+                "username": "pbx-bridge",
+                "secret": "AmiSecretNeverPrinted",
+            }
+        },
+    )
     rc, out, err = await _check(cfg)
     assert rc == 1, out
     fails = _levels(out)["fail"]
@@ -98,8 +122,9 @@ async def test_ami_on_a_closed_port_fails(itflow_sim, tmp_path: Path) -> None:
 
 async def test_json_output(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("legacy-2022")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     rc, out, _ = await _check(cfg, "--json")
     assert rc == 0
     items = json.loads(out)
@@ -115,8 +140,9 @@ async def test_json_output(itflow_sim, tmp_path: Path) -> None:
 
 async def test_config_readable_by_others_is_a_warning(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     cfg.chmod(0o644)
     rc, out, _ = await _check(cfg)
     assert rc == 0
@@ -135,7 +161,7 @@ async def test_check_fails_on_a_damaged_state_file(itflow_sim, tmp_path: Path, d
     state.mkdir(exist_ok=True)
     if damage == "corrupt":
         db.write_bytes(b"this is not an SQLite database\n" * 200)
-    else:                       # a record of an earlier database beside an empty one
+    else:  # a record of an earlier database beside an empty one
         db.write_bytes(b"")
         db.with_name(db.name + ".guard.json").write_text(json.dumps({"identity": "abc", "max_id": 5}))
     rc, out, _ = await _check(cfg)

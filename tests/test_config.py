@@ -78,8 +78,9 @@ def test_no_key_anywhere_is_an_error() -> None:
     assert e.key == "itflow.api_key" and API_KEY_ENV in str(e)
 
 
-def test_key_file_relative_to_config_and_exposure_warning(tmp_path: Path,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_key_file_relative_to_config_and_exposure_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     key = tmp_path / "key"
     key.write_text("secret-from-file\n")
     key.chmod(0o644)
@@ -124,7 +125,10 @@ def test_cli_reports_config_error_with_line(tmp_path: Path) -> None:
     cfg.chmod(stat.S_IRUSR | stat.S_IWUSR)
     proc = subprocess.run(
         [sys.executable, "-m", "pbx_bridge.cli", "--config", str(cfg), "run"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, API_KEY_ENV: ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, API_KEY_ENV: ""},
     )
     assert proc.returncode == 2
     assert f"{cfg}:4: directroy: unknown key" in proc.stderr
@@ -166,16 +170,21 @@ def test_the_example_config_keeps_its_trial_state_out_of_production() -> None:
 
 
 def test_placeholder_secrets_in_a_world_readable_file_are_not_warned_about(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
-                   "ami:\n  username: u\n  secret: change-me\n")
+    cfg.write_text(
+        "itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
+        "ami:\n  username: u\n  secret: change-me\n"
+    )
     cfg.chmod(0o644)
     with caplog.at_level("WARNING", logger="pbx_bridge.config"):
         load_settings(cfg, env={})
     assert not [r for r in caplog.records if "readable by others" in r.getMessage()]
-    cfg.write_text("itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
-                   "ami:\n  username: u\n  secret: S3cretAmi\n")
+    cfg.write_text(
+        "itflow:\n  url: https://x.example.com\n  api_key: change-me\n"
+        "ami:\n  username: u\n  secret: S3cretAmi\n"
+    )
     with caplog.at_level("WARNING", logger="pbx_bridge.config"):
         load_settings(cfg, env={})
     assert [r for r in caplog.records if "the AMI secret" in r.getMessage()]
@@ -185,19 +194,26 @@ def test_the_example_config_prints_no_warning_block(tmp_path: Path) -> None:
     # A fresh clone: the example is 0644 and holds placeholders. No UserWarning, no Python source.
     root = Path(__file__).resolve().parent.parent
     example = tmp_path / "config.example.yaml"
-    example.write_text((root / "config.example.yaml").read_text().replace("state_dir: .state",
-                                                                          f"state_dir: {tmp_path}/s"))
+    example.write_text(
+        (root / "config.example.yaml").read_text().replace("state_dir: .state", f"state_dir: {tmp_path}/s")
+    )
     example.chmod(0o644)
-    proc = subprocess.run([sys.executable, "-m", "pbx_bridge.cli", "directory", "stats",
-                           "--config", str(example)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, API_KEY_ENV: ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pbx_bridge.cli", "directory", "stats", "--config", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, API_KEY_ENV: ""},
+    )
     assert "Warning" not in proc.stderr and "warnings.warn" not in proc.stderr, proc.stderr
     assert "readable by others" not in proc.stderr, proc.stderr
 
 
 def test_python_warnings_are_logged_on_one_line() -> None:
-    code = ("import warnings; from pbx_bridge.logging_setup import setup_logging; setup_logging(); "
-            "warnings.warn('something odd', UserWarning)")
+    code = (
+        "import warnings; from pbx_bridge.logging_setup import setup_logging; setup_logging(); "
+        "warnings.warn('something odd', UserWarning)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "UserWarning: something odd" in lines[0], proc.stderr
@@ -207,9 +223,14 @@ def test_config_option_is_accepted_after_the_verb_too(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(BASE + "directroy: {}\n")
     cfg.chmod(0o600)
-    for argv in (["--config", str(cfg), "check"], ["check", "--config", str(cfg)],
-                 ["directory", "stats", "-c", str(cfg)], ["tickets", "list", "--config", str(cfg)]):
-        proc = subprocess.run([sys.executable, "-m", "pbx_bridge.cli", *argv], capture_output=True,
-                              text=True, timeout=60)
+    for argv in (
+        ["--config", str(cfg), "check"],
+        ["check", "--config", str(cfg)],
+        ["directory", "stats", "-c", str(cfg)],
+        ["tickets", "list", "--config", str(cfg)],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pbx_bridge.cli", *argv], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 2, (argv, proc.stderr)
         assert f"{cfg}:4: directroy: unknown key" in proc.stderr, (argv, proc.stderr)

@@ -15,8 +15,11 @@ SIMULATOR = "itflow_sim"
 
 
 def _modules() -> list[str]:
-    return [m.name for m in pkgutil.walk_packages(pbx_bridge.__path__, "pbx_bridge.")
-            if not m.name.endswith(".__main__") and not m.name.startswith(SIMULATOR)]
+    return [
+        m.name
+        for m in pkgutil.walk_packages(pbx_bridge.__path__, "pbx_bridge.")
+        if not m.name.endswith(".__main__") and not m.name.startswith(SIMULATOR)
+    ]
 
 
 def test_every_exception_class_is_in_the_tree() -> None:
@@ -24,8 +27,12 @@ def test_every_exception_class_is_in_the_tree() -> None:
     for name in _modules():
         module = importlib.import_module(name)
         for attr, obj in vars(module).items():
-            if (inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == name
-                    and not issubclass(obj, PbxBridgeError)):
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == name
+                and not issubclass(obj, PbxBridgeError)
+            ):
                 outside.append(f"{name}.{attr}")
     assert outside == []
 

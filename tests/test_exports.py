@@ -21,8 +21,14 @@ FACE_MODULES = ("pbx_bridge.config", "pbx_bridge.errors", "pbx_bridge.settings")
 
 
 def _module_names() -> list[str]:
-    return ["pbx_bridge", *(m.name for m in pkgutil.walk_packages(pbx_bridge.__path__, "pbx_bridge.")
-                            if not m.name.endswith(".__main__"))]
+    return [
+        "pbx_bridge",
+        *(
+            m.name
+            for m in pkgutil.walk_packages(pbx_bridge.__path__, "pbx_bridge.")
+            if not m.name.endswith(".__main__")
+        ),
+    ]
 
 
 def _is_package(module: ModuleType) -> bool:
@@ -50,13 +56,16 @@ def test_every_exported_name_exists(name: str) -> None:
 def _public_members(module: ModuleType, *, own: bool) -> list[str]:
     """Public classes and functions of pbx-bridge in ``module``: all of them for a package (it holds
     what it re-exports), only those defined there for a module (it holds what it uses, too)."""
+
     def belongs(obj: object) -> bool:
         where = getattr(obj, "__module__", "")
         return where == module.__name__ if own else where.startswith("pbx_bridge")
 
-    return sorted(attr for attr, obj in vars(module).items()
-                  if not attr.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
-                  and belongs(obj))
+    return sorted(
+        attr
+        for attr, obj in vars(module).items()
+        if not attr.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj)) and belongs(obj)
+    )
 
 
 @pytest.mark.parametrize("name", FACES)

@@ -27,8 +27,13 @@ async def start_daemon(tmp_path: Path, itflow_sim) -> AsyncIterator:
 
     async def make(http: dict) -> Daemon:
         sim = await itflow_sim("v1-head")
-        cfg = write_config(tmp_path / f"c{len(started)}.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                           state_dir=tmp_path / "state", extra={"http": http})
+        cfg = write_config(
+            tmp_path / f"c{len(started)}.yaml",
+            itflow_url=sim.url,
+            api_key=sim.keys["all"],
+            state_dir=tmp_path / "state",
+            extra={"http": http},
+        )
         d = Daemon(cfg, log_path=tmp_path / f"d{len(started)}.log").start()
         started.append(d)
         await d.wait_until(lambda: "pbx-bridge running (ready)" in d.log(), what="the daemon to be ready")
@@ -87,8 +92,9 @@ async def test_basic_auth_guards_everything_but_healthz(start_daemon, path: str)
 
 
 async def test_allow_list_applies_before_basic_auth(start_daemon) -> None:
-    d = await start_daemon({"allow": ["127.0.0.2/32"],
-                            "basic_auth": {"username": "phones", "password": "Pa55-word"}})
+    d = await start_daemon(
+        {"allow": ["127.0.0.2/32"], "basic_auth": {"username": "phones", "password": "Pa55-word"}}
+    )
     r = await _get(d, "/cid", params={"number": ALICE}, auth=("phones", "Pa55-word"))
     assert r.status_code == 403
     r = await _get(d, "/cid", source="127.0.0.2", params={"number": ALICE}, auth=("phones", "Pa55-word"))
@@ -101,7 +107,7 @@ async def test_basic_auth_accepts_the_scheme_in_any_case(start_daemon, scheme: s
     token = base64.b64encode(b"phones:Pa55-word").decode()
     ok = await _get(d, "/cid", params={"number": ALICE}, headers={"Authorization": f"{scheme} {token}"})
     assert ok.status_code == 200 and ok.text.strip() == "ACME Corp - Alice Anderson"
-    bad = base64.b64encode(b"phones:pa55-word").decode()     # the password itself stays case-sensitive
+    bad = base64.b64encode(b"phones:pa55-word").decode()  # the password itself stays case-sensitive
     r = await _get(d, "/cid", params={"number": ALICE}, headers={"Authorization": f"{scheme} {bad}"})
     assert r.status_code == 401
 

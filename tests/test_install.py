@@ -53,14 +53,19 @@ def test_paths_agree_between_script_doc_and_unit() -> None:
     assert f"ExecStart={v['PREFIX']}/venv/bin/pbx-bridge --config {v['ETC']}/config.yaml run" in unit
     assert f"LoadCredential=itflow-api-key:{v['ETC']}/itflow-api-key" in unit
     assert f"User={v['USER_NAME']}" in unit and f"ReadWritePaths={v['STATE']}" in unit
-    for path in (f"{v['PREFIX']}/venv", f"{v['ETC']}/config.yaml", f"{v['ETC']}/itflow-api-key", v["STATE"],
-                 "/etc/systemd/system/pbx-bridge.service"):
+    for path in (
+        f"{v['PREFIX']}/venv",
+        f"{v['ETC']}/config.yaml",
+        f"{v['ETC']}/itflow-api-key",
+        v["STATE"],
+        "/etc/systemd/system/pbx-bridge.service",
+    ):
         assert f"`{path}" in doc, path
     # The modes the doc promises are the ones the script sets.
     assert "root:pbx-bridge, 0640" in doc
     assert 'chmod 0640 "$ETC/config.yaml"' in SCRIPT.read_text()
     assert 'chmod 0640 "$ETC/itflow-api-key"' in SCRIPT.read_text()
-    assert "install -d -m 0750 -o root -g \"$USER_NAME\" \"$ETC\"" in SCRIPT.read_text()
+    assert 'install -d -m 0750 -o root -g "$USER_NAME" "$ETC"' in SCRIPT.read_text()
 
 
 def test_the_config_the_script_writes_is_valid_with_the_credential(tmp_path: Path) -> None:
@@ -170,30 +175,38 @@ def test_install_under_umask_077_after_a_root_trial_gives_a_working_service(tmp_
     for d in (merged, upper, work):
         d.mkdir()
     q = shlex.quote
-    excludes = " ".join(f"--exclude=./{x}" for x in (".git", ".venv", ".state", ".lab", "lab/chroot",
-                                                     "build", "*.egg-info", "__pycache__"))
-    outer = "\n".join([
-        "set -e",
-        f"mount -t overlay overlay -o lowerdir={q(str(TRIXIE))},upperdir={upper},workdir={work} {merged}",
-        "ip link set lo up",
-        f"mount --rbind /dev {merged}/dev",
-        f"mount -t proc proc {merged}/proc",
-        f"mount -t tmpfs -o mode=1777 tmpfs {merged}/tmp",
-        f"mkdir -p {merged}/usr/local/src/pbx-bridge",
-        f"tar -C {q(str(ROOT))} {excludes} -cf - . | tar -C {merged}/usr/local/src/pbx-bridge -xf -",
-        f"exec chroot {merged} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
-        f"TEST_VENV={TEST_VENV} sh -c {q(_IN_CHROOT)}",
-    ])
-    proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--fork",
-                           "sh", "-c", outer], capture_output=True, text=True, timeout=850,
-                          stdin=subprocess.DEVNULL)
+    excludes = " ".join(
+        f"--exclude=./{x}"
+        for x in (".git", ".venv", ".state", ".lab", "lab/chroot", "build", "*.egg-info", "__pycache__")
+    )
+    outer = "\n".join(
+        [
+            "set -e",
+            f"mount -t overlay overlay -o lowerdir={q(str(TRIXIE))},upperdir={upper},workdir={work} {merged}",
+            "ip link set lo up",
+            f"mount --rbind /dev {merged}/dev",
+            f"mount -t proc proc {merged}/proc",
+            f"mount -t tmpfs -o mode=1777 tmpfs {merged}/tmp",
+            f"mkdir -p {merged}/usr/local/src/pbx-bridge",
+            f"tar -C {q(str(ROOT))} {excludes} -cf - . | tar -C {merged}/usr/local/src/pbx-bridge -xf -",
+            f"exec chroot {merged} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
+            f"TEST_VENV={TEST_VENV} sh -c {q(_IN_CHROOT)}",
+        ]
+    )
+    proc = subprocess.run(
+        ["unshare", "--mount", "--net", "--propagation", "private", "--fork", "sh", "-c", outer],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        stdin=subprocess.DEVNULL,
+    )
     out = proc.stdout + proc.stderr + root_mount_hint(proc.stderr)
     results = dict(re.findall(r"^RESULT (\S+?)[= ](.*)$", out, flags=re.M))
     assert results.get("install") == "0", out
     assert "warning" not in out.split("RESULT install", 1)[0].lower(), out
     modes = results["modes"].split()
-    assert modes[:3] == ["755:root", "755:root", "755:root"], out          # program: for everyone
-    assert modes[3:] == ["750:root", "640:root", "640:root"], out          # config and key: the group
+    assert modes[:3] == ["755:root", "755:root", "755:root"], out  # program: for everyone
+    assert modes[3:] == ["750:root", "640:root", "640:root"], out  # config and key: the group
     # The trial's files were taken over.
     for entry in results["state"].split():
         assert ":pbx-bridge:" in entry and entry.endswith(("600", "640")), out

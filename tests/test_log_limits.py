@@ -26,7 +26,7 @@ def test_throttle_first_line_then_one_summary_per_interval(caplog: pytest.LogCap
     t = Throttle(log, interval=10, clock=lambda: now[0])
     caplog.set_level(logging.INFO, logger="test.throttle")
     for i in range(10_000):
-        now[0] = i * 0.001                   # 10,000 lines in 10 s
+        now[0] = i * 0.001  # 10,000 lines in 10 s
         t.log("junk", logging.WARNING, "junk from %s", f"peer{i}")
     t.log("other", logging.WARNING, "another kind")
     now[0] = 10.5
@@ -47,12 +47,14 @@ async def test_throttle_writes_the_summary_when_the_flood_stops(caplog: pytest.L
     t = Throttle(log, interval=0.1)
     for _ in range(50):
         t.log("k", logging.WARNING, "same")
-    for _ in range(40):                       # bounded wait for the timer
+    for _ in range(40):  # bounded wait for the timer
         if len(caplog.records) == 2:
             break
         await asyncio.sleep(0.02)
     assert [r.getMessage() for r in caplog.records] == [
-        "same", "same (and 49 more like it in the last 0.1 s)"]
+        "same",
+        "same (and 49 more like it in the last 0.1 s)",
+    ]
     t.close()
 
 
@@ -87,13 +89,18 @@ async def test_accept_errors_become_one_line_without_a_traceback(caplog: pytest.
         summarise_accept_errors(loop, Throttle(logging.getLogger("test.accept"), interval=60))
         caplog.set_level(logging.DEBUG)
         for _ in range(100):
-            loop.call_exception_handler({"message": "socket.accept() out of system resource",
-                                         "exception": OSError(24, "Too many open files")})
+            loop.call_exception_handler(
+                {
+                    "message": "socket.accept() out of system resource",
+                    "exception": OSError(24, "Too many open files"),
+                }
+            )
         loop.call_exception_handler({"message": "something else"})
     finally:
         loop.set_exception_handler(previous)
     lines = [r for r in caplog.records if r.name == "test.accept"]
     assert [r.getMessage() for r in lines] == [
         "cannot accept a connection: socket.accept() out of system resource "
-        "(OSError: [Errno 24] Too many open files)"]
+        "(OSError: [Errno 24] Too many open files)"
+    ]
     assert lines[0].exc_info is None and seen == ["something else"]

@@ -18,12 +18,12 @@ ALICE = "+14125550101"
         ("+1 (412) 555-0101", "", ALICE),
         ("14125550101", "", ALICE),
         ("4125550101", "", ALICE),
-        ("0114125550101", "", ALICE),          # 011 before a national number (not Switzerland +41)
-        ("01114125550101", "", ALICE),         # 011 1 ...: the textbook international form
+        ("0114125550101", "", ALICE),  # 011 before a national number (not Switzerland +41)
+        ("01114125550101", "", ALICE),  # 011 1 ...: the textbook international form
         ("+14125550101", "", ALICE),
         ("412.555.0101", "", ALICE),
-        ("(412) 555-0101 x23", "", ALICE),     # an extension is not part of the key
-        (" 4125550101\r\n", "", ALICE),        # control characters from a channel variable
+        ("(412) 555-0101 x23", "", ALICE),  # an extension is not part of the key
+        (" 4125550101\r\n", "", ALICE),  # control characters from a channel variable
         # ITFlow's separate country-code column: '', NULL, '1', or the code typed into the number.
         ("4125550101", None, ALICE),
         ("4125550101", "1", ALICE),
@@ -37,7 +37,7 @@ ALICE = "+14125550101"
         # 555-01xx is "invalid" to libphonenumber but possible: people call from such numbers.
         ("4125550199", "", "+14125550199"),
         # Not numbers we can key.
-        ("5550101", "", None),                 # local only: no area code
+        ("5550101", "", None),  # local only: no area code
         ("101", "", None),
         ("", "", None),
         ("anonymous", "", None),
@@ -56,7 +56,7 @@ def test_canonical(raw: str, country_code: str | None, expected: str | None) -> 
     [
         ("4125550101", True, False),
         ("+1 (412) 555-0101", True, False),
-        ("201", False, True),            # an extension
+        ("201", False, True),  # an extension
         ("20", False, True),
         ("123456", False, True),
         ("anonymous", False, False),

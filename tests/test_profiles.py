@@ -88,7 +88,9 @@ async def test_feature_set(itflow_sim, tmp_path: Path, profile: str) -> None:
     sim = await itflow_sim(profile)
     settings = parse_settings(
         f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n  timeout: 5\n"
-        f"state_dir: {tmp_path / 'state'}\ntickets:\n  assigned_to: 1\n", env={})
+        f"state_dir: {tmp_path / 'state'}\ntickets:\n  assigned_to: 1\n",
+        env={},
+    )
     store = Store.in_state_dir(settings.state_dir)
     itflow = Itflow.from_settings(settings.itflow)
     plan, metrics = NumberPlan(settings.numbers), Metrics()
@@ -143,8 +145,11 @@ async def test_feature_set(itflow_sim, tmp_path: Path, profile: str) -> None:
         bal = await BalanceProvider(itflow, settings.balance).balance(1)
         assert bal.exact is (row["balance"] == "exact")
         assert bal.amount == _expected_balance(sim, profile, row)
-        reads = [parse_qs(urlsplit(r.path_qs).query) for r in list(sim.requests)[before:]
-                 if "/invoices/read.php" in r.path_qs]
+        reads = [
+            parse_qs(urlsplit(r.path_qs).query)
+            for r in list(sim.requests)[before:]
+            if "/invoices/read.php" in r.path_qs
+        ]
         if row["invoices"] == "client":
             assert reads and all(q.get("client_id") == ["1"] for q in reads)
         elif row["invoices"] == "all":
@@ -168,8 +173,15 @@ def _entries(publisher: Publisher, snap, plan):
 
 def _expected_balance(sim, profile: str, row: dict[str, str]) -> Decimal:
     if row["balance"] == "approximate":  # open invoices of the client, archived ones included
-        return sum((Decimal(i["invoice_amount"]) for i in sim.db["invoices"] if i["invoice_client_id"] == "1"
-                    and (i["invoice_status"] or "").lower() in ("sent", "viewed", "partial")), Decimal("0"))
+        return sum(
+            (
+                Decimal(i["invoice_amount"])
+                for i in sim.db["invoices"]
+                if i["invoice_client_id"] == "1"
+                and (i["invoice_status"] or "").lower() in ("sent", "viewed", "partial")
+            ),
+            Decimal("0"),
+        )
     if row["era"] == "legacy":  # ITFlow's own legacy formula: only Draft and Cancelled excluded
         return sim.db.balance(1, exclude=("draft", "cancelled"))
     return sim.db.balance(1)
@@ -183,8 +195,9 @@ async def _tickets(sim, itflow: Itflow, settings, tmp_path: Path, row: dict[str,
     clock = FakeClock()
     outbox = Outbox(Store(tmp_path / "tickets.sqlite3"), clock=clock)
     assert itflow.v1 is not None
-    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, settings.tickets, clock=clock,
-                          rng=random.Random(7))
+    worker = OutboxWorker(
+        outbox, itflow.v1, itflow.capabilities, settings.tickets, clock=clock, rng=random.Random(7)
+    )
     intake = TicketIntake(settings.tickets, outbox, is_internal=lambda n: False)
     seed_tickets = {t["ticket_id"] for t in sim.tickets}
     seed_replies = {r["ticket_reply_id"] for r in sim.db["ticket_replies"]}
@@ -200,8 +213,13 @@ async def _tickets(sim, itflow: Itflow, settings, tmp_path: Path, row: dict[str,
     if row["repeat caller"] == "reply":
         assert (len(new), len(replies)) == (1, 1)
         # sent, not left to the API's default (which is Internal too, so the stored row cannot tell)
-        sent = [b for r in sim.requests if "/ticket_replies/create.php" in r.path_qs and r.body
-                and "ticket_id" in (b := json.loads(r.body))]   # not the keyless and permission probes
+        sent = [
+            b
+            for r in sim.requests
+            if "/ticket_replies/create.php" in r.path_qs
+            and r.body
+            and "ticket_id" in (b := json.loads(r.body))
+        ]  # not the keyless and permission probes
         assert [b.get("ticket_reply_type") for b in sent] == ["Internal"]
         assert replies[0]["ticket_reply_type"] == "Internal"
     else:

@@ -51,8 +51,9 @@ async def _cid(d: Daemon, number: str) -> str:
 
 async def test_healthz_readyz_and_metrics(itflow_sim, daemon: DaemonFactory, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     d = daemon(cfg)
     await d.wait_http("/readyz", 200)
     r = await d.get("/healthz")
@@ -70,26 +71,40 @@ async def test_healthz_readyz_and_metrics(itflow_sim, daemon: DaemonFactory, tmp
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
-    for name in ("pbx_bridge_lookup_seconds", "pbx_bridge_lookups", "pbx_bridge_lookup_cache",
-                 "pbx_bridge_directory_numbers", "pbx_bridge_directory_last_sync_timestamp_seconds",
-                 "pbx_bridge_ami_connected", "pbx_bridge_ami_reconnects", "pbx_bridge_ami_events",
-                 "pbx_bridge_outbox_pending", "pbx_bridge_outbox_oldest_age_seconds",
-                 "pbx_bridge_outbox_dead_letters", "pbx_bridge_outbox_held",
-                 "pbx_bridge_phonebook_last_success_timestamp_seconds"):
+    for name in (
+        "pbx_bridge_lookup_seconds",
+        "pbx_bridge_lookups",
+        "pbx_bridge_lookup_cache",
+        "pbx_bridge_directory_numbers",
+        "pbx_bridge_directory_last_sync_timestamp_seconds",
+        "pbx_bridge_ami_connected",
+        "pbx_bridge_ami_reconnects",
+        "pbx_bridge_ami_events",
+        "pbx_bridge_outbox_pending",
+        "pbx_bridge_outbox_oldest_age_seconds",
+        "pbx_bridge_outbox_dead_letters",
+        "pbx_bridge_outbox_held",
+        "pbx_bridge_phonebook_last_success_timestamp_seconds",
+    ):
         assert name in families, f"{name} missing from /metrics"
     assert families["pbx_bridge_lookup_seconds"].type == "histogram"
-    count = [s.value for s in families["pbx_bridge_lookup_seconds"].samples
-             if s.name == "pbx_bridge_lookup_seconds_count"]
+    count = [
+        s.value
+        for s in families["pbx_bridge_lookup_seconds"].samples
+        if s.name == "pbx_bridge_lookup_seconds_count"
+    ]
     assert sum(count) >= 1
     numbers = families["pbx_bridge_directory_numbers"].samples[0].value
     assert numbers >= 10  # the default seed's numbers, as the directory loaded them
 
 
-async def test_readyz_503_names_itflow_while_down_and_recovers(itflow_sim, daemon: DaemonFactory,
-                                                               tmp_path: Path) -> None:
+async def test_readyz_503_names_itflow_while_down_and_recovers(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-v25")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     d = daemon(cfg)
     await d.wait_http("/readyz", 200)
 
@@ -109,12 +124,18 @@ async def test_readyz_503_names_itflow_while_down_and_recovers(itflow_sim, daemo
     await d.wait_log("ITFlow reachable again")
 
 
-async def test_started_with_itflow_down_becomes_ready_when_it_returns(itflow_sim, daemon: DaemonFactory,
-                                                                      tmp_path: Path) -> None:
+async def test_started_with_itflow_down_becomes_ready_when_it_returns(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-head")
     sim.down = True
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state", extra={"directory": {"retry_interval": 2}})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra={"directory": {"retry_interval": 2}},
+    )
     d = daemon(cfg)
     await d.wait_http("/readyz", 503)
     parts = (await d.get("/readyz")).json()["parts"]
@@ -124,8 +145,9 @@ async def test_started_with_itflow_down_becomes_ready_when_it_returns(itflow_sim
     assert await _cid(d, ALICE) == ALICE_NAME
 
 
-async def test_itflow_and_ami_unreachable_serves_the_stored_directory(itflow_sim, daemon: DaemonFactory,
-                                                                       tmp_path: Path) -> None:
+async def test_itflow_and_ami_unreachable_serves_the_stored_directory(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-head")
     state = tmp_path / "state"
     cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=state)
@@ -136,9 +158,21 @@ async def test_itflow_and_ami_unreachable_serves_the_stored_directory(itflow_sim
 
     sim.down = True
     ami_port = closed_port()
-    cfg2 = write_config(tmp_path / "c2.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=state,
-                        extra={"ami": {"host": "127.0.0.1", "port": ami_port, "username": "pbx",
-                                       "secret": "s3cret-ami", "reconnect_max": 1}})
+    cfg2 = write_config(
+        tmp_path / "c2.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=state,
+        extra={
+            "ami": {
+                "host": "127.0.0.1",
+                "port": ami_port,
+                "username": "pbx",
+                "secret": "s3cret-ami",
+                "reconnect_max": 1,
+            }
+        },
+    )
     d = daemon(cfg2)
     await d.wait_http("/healthz", 200)
     assert await _cid(d, ALICE) == ALICE_NAME
@@ -150,8 +184,12 @@ async def test_itflow_and_ami_unreachable_serves_the_stored_directory(itflow_sim
 
     async def reconnects() -> float:
         text = (await d.get("/metrics")).text
-        return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                    if s.name == "pbx_bridge_ami_reconnects_total")
+        return next(
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "pbx_bridge_ami_reconnects_total"
+        )
 
     # It keeps retrying (several backoff rounds) and keeps answering: it never gives up and exits.
     await d.wait_until(lambda: _at_least(reconnects, 3), what="3 AMI reconnect attempts")
@@ -167,8 +205,9 @@ async def _at_least(fn: Callable[[], Any], n: float) -> bool:
 
 async def test_sigterm_drains_and_exits_0(itflow_sim, daemon: DaemonFactory, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     d = daemon(cfg, run_args=("--drain", "5"))
     await d.wait_http("/readyz", 200)
     # A slow live lookup in flight when SIGTERM arrives (ITFlow answers after 2 s).
@@ -185,8 +224,9 @@ async def test_sigterm_drains_and_exits_0(itflow_sim, daemon: DaemonFactory, tmp
     sim.delay = 0
 
 
-async def test_sighup_applies_a_valid_changed_config(itflow_sim, daemon: DaemonFactory,
-                                                     tmp_path: Path) -> None:
+async def test_sighup_applies_a_valid_changed_config(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-head")
     cfg = tmp_path / "c.yaml"
     write_config(cfg, itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state")
@@ -210,8 +250,9 @@ async def test_sighup_applies_a_valid_changed_config(itflow_sim, daemon: DaemonF
     assert d.pid == pid and d.alive()  # reloaded in place, not restarted
 
 
-async def test_sighup_with_a_broken_config_keeps_running(itflow_sim, daemon: DaemonFactory,
-                                                        tmp_path: Path) -> None:
+async def test_sighup_with_a_broken_config_keeps_running(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-head")
     cfg = tmp_path / "c.yaml"
     write_config(cfg, itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state")
@@ -248,15 +289,19 @@ class _FakeAmiRefusingLogin:
                 for line in data.split(b"\r\n"):
                     if line.lower().startswith(b"actionid:"):
                         action_id = line.split(b":", 1)[1].strip()
-                writer.write(b"Response: Error\r\nActionID: " + action_id
-                             + b"\r\nMessage: Authentication failed\r\n\r\n")
+                writer.write(
+                    b"Response: Error\r\nActionID: "
+                    + action_id
+                    + b"\r\nMessage: Authentication failed\r\n\r\n"
+                )
                 await writer.drain()
         writer.close()
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
-async def test_no_secret_in_any_log_line_at_debug_level(itflow_sim, daemon: DaemonFactory, tmp_path: Path,
-                                                        profile: str) -> None:
+async def test_no_secret_in_any_log_line_at_debug_level(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path, profile: str
+) -> None:
     sim = await itflow_sim(profile)
     ami = _FakeAmiRefusingLogin()
     server = await asyncio.start_server(ami.handle, "127.0.0.1", 0)
@@ -264,9 +309,21 @@ async def test_no_secret_in_any_log_line_at_debug_level(itflow_sim, daemon: Daem
     secret = "AmiSecretXyzzy42"
     key = sim.keys["all"]
     try:
-        cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=key, state_dir=tmp_path / "state",
-                           extra={"ami": {"host": "127.0.0.1", "port": ami_port, "username": "pbx",
-                                          "secret": secret, "reconnect_max": 1}})
+        cfg = write_config(
+            tmp_path / "c.yaml",
+            itflow_url=sim.url,
+            api_key=key,
+            state_dir=tmp_path / "state",
+            extra={
+                "ami": {
+                    "host": "127.0.0.1",
+                    "port": ami_port,
+                    "username": "pbx",
+                    "secret": secret,
+                    "reconnect_max": 1,
+                }
+            },
+        )
         d = daemon(cfg, args=("--log-level", "debug"))
         await d.wait_http("/healthz", 200)
         await d.wait_until(lambda: ami.logins >= 2, what="two AMI logins")
@@ -288,10 +345,21 @@ async def test_no_secret_in_any_log_line_at_debug_level(itflow_sim, daemon: Daem
 
 async def test_log_format_json_lines_parse(itflow_sim, daemon: DaemonFactory, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state",
-                       extra={"ami": {"host": "127.0.0.1", "port": closed_port(), "username": "pbx",
-                                      "secret": "x", "reconnect_max": 1}})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra={
+            "ami": {
+                "host": "127.0.0.1",
+                "port": closed_port(),
+                "username": "pbx",
+                "secret": "x",
+                "reconnect_max": 1,
+            }
+        },
+    )
     d = daemon(cfg, args=("--log-format", "json", "--log-level", "debug"))
     await d.wait_http("/healthz", 200)
     await _cid(d, ALICE)

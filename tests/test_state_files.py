@@ -28,8 +28,12 @@ def _as_user() -> tuple[str, ...]:
 
 def _reachable() -> bool:
     """Can the other user run this checkout's program (not when it lives under /root, 0700)?"""
-    return subprocess.run([*_as_user(), str(PBX_BRIDGE), "--version"], capture_output=True,
-                          timeout=60).returncode == 0
+    return (
+        subprocess.run(
+            [*_as_user(), str(PBX_BRIDGE), "--version"], capture_output=True, timeout=60
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -46,8 +50,15 @@ def base() -> Iterator[Path]:
 async def _check(cfg: Path) -> tuple[int, str]:
     # Async: the simulator answering it runs in this test's event loop.
     proc = await asyncio.create_subprocess_exec(
-        *_as_user(), str(PBX_BRIDGE), "check", "--config", str(cfg), stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        *_as_user(),
+        str(PBX_BRIDGE),
+        "check",
+        "--config",
+        str(cfg),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode()
@@ -76,8 +87,10 @@ async def test_root_trial_files_are_reported_until_they_are_taken_over(itflow_si
         await trial.wait_until(lambda: (state / "phonebook-state.json").exists(), what="phonebook state")
     finally:
         trial.kill()
-    assert {p.name for p in state.iterdir()} & set(STATE_FILES) >= {"pbx-bridge.sqlite3",
-                                                                    "phonebook-state.json"}
+    assert {p.name for p in state.iterdir()} & set(STATE_FILES) >= {
+        "pbx-bridge.sqlite3",
+        "phonebook-state.json",
+    }
     # 2. What an installer that only takes over the directory leaves: the service user owns state/ only.
     _chown(cfg, recursive=False)
     _chown(state, recursive=False)
@@ -85,8 +98,9 @@ async def test_root_trial_files_are_reported_until_they_are_taken_over(itflow_si
     assert rc == 1, out
     fails = [line for line in out.splitlines() if line.startswith("fail")]
     assert all("state file" in f for f in fails), out
-    assert any("state file" in f and "pbx-bridge.sqlite3: not writable" in f and "owner root" in f
-               for f in fails), out
+    assert any(
+        "state file" in f and "pbx-bridge.sqlite3: not writable" in f and "owner root" in f for f in fails
+    ), out
     assert any("phonebook-state.json: not writable" in f for f in fails), out
     daemon = Daemon(cfg, log_path=base / "service.log", prefix=_as_user())
     try:

@@ -13,7 +13,8 @@ from pbx_bridge.store import Store
 
 
 async def test_running_on_a_memory_store_is_said_again_and_readiness_stays_red(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = Store(Path(":memory:"))
     guard = StateGuard(store, problem="state database /x/pbx-bridge.sqlite3 is unusable", remind_every=0.05)
     caplog.set_level(logging.ERROR, logger="pbx_bridge.state")

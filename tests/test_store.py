@@ -10,8 +10,10 @@ from pbx_bridge.store import Store, StoreError
 
 
 def test_migrations_apply_once_and_survive_reopen(tmp_path: Path) -> None:
-    steps = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t(v);",
-             "ALTER TABLE t ADD COLUMN w TEXT"]
+    steps = [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t(v);",
+        "ALTER TABLE t ADD COLUMN w TEXT",
+    ]
     s = Store.in_state_dir(tmp_path)
     assert s.migrate("demo", steps) == 2
     s.call(lambda c: c.execute("INSERT INTO t (v, w) VALUES ('a', 'b')"))

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "pbx-bridge.service"
 INSTALLED_EXEC = "/opt/pbx-bridge/venv/bin/pbx-bridge"
 
+
 def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("systemd-analyze")
     assert exe, "systemd-analyze missing: scripts/bootstrap --test installs the 'systemd' package"
@@ -68,12 +69,15 @@ def test_unit_verifies_cleanly(tmp_path: Path) -> None:
     assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
 
 
-@pytest.mark.parametrize(("old", "new", "complaint"), [
-    ("NoNewPrivileges=yes", "NoNewPrivilegs=yes", "Unknown key"),
-    # systemd 252 (Debian 12) says "service type", 257 (Debian 13) names the setting.
-    ("Type=notify", "Type=notifyy", "Failed to parse (service type|Type=notifyy)"),
-    (str(PBX_BRIDGE), "/nonexistent/pbx-bridge", "is not executable"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ("NoNewPrivileges=yes", "NoNewPrivilegs=yes", "Unknown key"),
+        # systemd 252 (Debian 12) says "service type", 257 (Debian 13) names the setting.
+        ("Type=notify", "Type=notifyy", "Failed to parse (service type|Type=notifyy)"),
+        (str(PBX_BRIDGE), "/nonexistent/pbx-bridge", "is not executable"),
+    ],
+)
 def test_verify_would_catch_a_broken_unit(tmp_path: Path, old: str, new: str, complaint: str) -> None:
     # The check above is only worth something if verify speaks up on mistakes like these.
     unit = _unit_copy(tmp_path, replace={old: new})
@@ -120,13 +124,16 @@ async def test_daemon_speaks_the_notify_protocol(itflow_sim, tmp_path: Path) -> 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.setblocking(False)
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state")
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"], state_dir=tmp_path / "state"
+    )
     # WATCHDOG_USEC=2 s: the daemon pings every second.
-    d = Daemon(cfg, log_path=tmp_path / "d.log",
-               env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}).start()
+    d = Daemon(
+        cfg, log_path=tmp_path / "d.log", env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}
+    ).start()
     got: list[str] = []
     try:
+
         async def received(text: str, count: int = 1) -> bool:
             while True:
                 try:
@@ -146,4 +153,3 @@ async def test_daemon_speaks_the_notify_protocol(itflow_sim, tmp_path: Path) -> 
     finally:
         d.kill()
         sock.close()
-

@@ -47,9 +47,13 @@ def _after(lines: list[str], marker: str) -> tuple[str, str]:
 
 
 async def _run(argv: list[str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode().strip(), err.decode()
@@ -57,9 +61,17 @@ async def _run(argv: list[str]) -> tuple[int, str, str]:
 
 async def test_demo_needs_no_editing_prints_what_it_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        str(PBX_BRIDGE), "demo", "--http-port", "0", "--fastagi-port", "0", cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=_log_file(tmp_path / "demo.log"))
+        str(PBX_BRIDGE),
+        "demo",
+        "--http-port",
+        "0",
+        "--fastagi-port",
+        "0",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=_log_file(tmp_path / "demo.log"),
+    )
     try:
         assert proc.stdout is not None
         lines = await _read_banner(proc.stdout)
@@ -102,9 +114,17 @@ async def test_the_readme_shows_what_the_demo_lookup_prints(tmp_path: Path) -> N
     shown = re.search(r"lookup 4125550101\n\s+prints: (.+)\n", readme)
     assert shown, "the README's quick start shows the demo's lookup and what it prints"
     proc = await asyncio.create_subprocess_exec(
-        str(PBX_BRIDGE), "demo", "--http-port", "0", "--fastagi-port", "0", cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL)
+        str(PBX_BRIDGE),
+        "demo",
+        "--http-port",
+        "0",
+        "--fastagi-port",
+        "0",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         assert proc.stdout is not None
         lines = await _read_banner(proc.stdout)
@@ -119,10 +139,12 @@ async def test_the_readme_shows_what_the_demo_lookup_prints(tmp_path: Path) -> N
 
 async def test_a_failed_start_is_detected_once_and_counted_once(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key="change-me",
-                       state_dir=tmp_path / "state")
-    daemon = Daemon(cfg, log_path=tmp_path / "d.log",
-                    env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"})
+    cfg = write_config(
+        tmp_path / "c.yaml", itflow_url=sim.url, api_key="change-me", state_dir=tmp_path / "state"
+    )
+    daemon = Daemon(
+        cfg, log_path=tmp_path / "d.log", env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    )
     try:
         daemon.start()
         await daemon.wait_http("/readyz", 503)  # every part has started once HTTP answers

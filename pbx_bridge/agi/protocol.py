@@ -100,7 +100,7 @@ class ReplyReader:
     def feed(self, line: str) -> AgiReply | str | None:
         if self._usage is None:
             common = _COMMON_REPLIES.get(line)
-            if common is not None:       # "200 result=1" answers most commands: skip the regexes
+            if common is not None:  # "200 result=1" answers most commands: skip the regexes
                 return common
         else:
             if line.startswith("520 "):
@@ -116,7 +116,7 @@ class ReplyReader:
             self._usage = [line[4:]]
             return None
         reply = parse_reply(line)
-        if reply.code == 100:   # "100 result=0 Trying..." precedes the real reply of RECORD FILE etc.
+        if reply.code == 100:  # "100 result=0 Trying..." precedes the real reply of RECORD FILE etc.
             return None
         return reply
 
@@ -167,7 +167,7 @@ def quote(value: object) -> str:
     return f'"{text}"'
 
 
-@functools.lru_cache(maxsize=256)   # the same few names on every call; only valid names are cached
+@functools.lru_cache(maxsize=256)  # the same few names on every call; only valid names are cached
 def validate_variable_name(name: str) -> str:
     """A variable or function name as the first word of SET/GET VARIABLE (``CALLERID(name)``, ``FOO``)."""
     if not _VARNAME_RE.match(name):

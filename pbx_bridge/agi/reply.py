@@ -14,7 +14,7 @@ class AgiReply:
     code: int
     result: str = ""
     data: str = ""
-    extras: dict[str, str] = field(default_factory=dict)   # e.g. {"endpos": "5120"}
+    extras: dict[str, str] = field(default_factory=dict)  # e.g. {"endpos": "5120"}
     raw: str = ""
 
     @property

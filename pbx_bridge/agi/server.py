@@ -42,13 +42,13 @@ log = logging.getLogger(__name__)
 # A route may also be a plain function: its return value is awaited only when it is awaitable.
 Route = Callable[[AgiSession], Awaitable[None] | None]
 
-_MAX_MALFORMED = 10           # malformed lines one connection may send before it is closed (Asterisk: none)
+_MAX_MALFORMED = 10  # malformed lines one connection may send before it is closed (Asterisk: none)
 # asyncio accepts up to ``backlog`` connections per wake-up before any of them is read: that batch, not
 # the kernel queue, decides how many newcomers can push a real request out of the cap before its
 # environment is read, so it stays small; the kernel's listen queue is made long separately.
 _ACCEPT_BATCH = 128
-_LISTEN_QUEUE = 4096          # a burst of calls must not be refused (or SYN-retried 1 s later) by the kernel
-_FD_RESERVE = 128             # descriptors left for the state database, HTTP, ITFlow and AMI
+_LISTEN_QUEUE = 4096  # a burst of calls must not be refused (or SYN-retried 1 s later) by the kernel
+_FD_RESERVE = 128  # descriptors left for the state database, HTTP, ITFlow and AMI
 DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128")
 
 
@@ -74,11 +74,21 @@ class FastAgiServer:
 
     name = "fastagi"
 
-    def __init__(self, host: str, port: int, routes: Mapping[str, Route], *,
-                 env_timeout: float = 2.0, command_timeout: float = 10.0, session_timeout: float = 900.0,
-                 allow: Sequence[str] = DEFAULT_ALLOW, max_connections: int = 2048,
-                 stall_grace: float = 1.0, log_interval: float = 10.0,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Mapping[str, Route],
+        *,
+        env_timeout: float = 2.0,
+        command_timeout: float = 10.0,
+        session_timeout: float = 900.0,
+        allow: Sequence[str] = DEFAULT_ALLOW,
+        max_connections: int = 2048,
+        stall_grace: float = 1.0,
+        log_interval: float = 10.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.routes = dict(routes)
@@ -98,15 +108,27 @@ class FastAgiServer:
         # Sessions waiting for the reply to a quick command, oldest wait first, with the time it started.
         self._quick: dict[Connection, float] = {}
         self._stopping = False
-        self.stats: dict[str, int] = {"sessions": 0, "malformed_lines": 0, "errors": 0, "no_route": 0,
-                                      "early_close": 0, "timeouts": 0, "hangups": 0, "not_allowed": 0,
-                                      "evicted": 0, "refused_full": 0, "junk_closed": 0, "stalled": 0}
+        self.stats: dict[str, int] = {
+            "sessions": 0,
+            "malformed_lines": 0,
+            "errors": 0,
+            "no_route": 0,
+            "early_close": 0,
+            "timeouts": 0,
+            "hangups": 0,
+            "not_allowed": 0,
+            "evicted": 0,
+            "refused_full": 0,
+            "junk_closed": 0,
+            "stalled": 0,
+        }
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.max_connections = self._fit_fd_limit(self.max_connections)
-        self._server = await loop.create_server(lambda: Connection(self), self.host, self.port,
-                                                backlog=_ACCEPT_BATCH)
+        self._server = await loop.create_server(
+            lambda: Connection(self), self.host, self.port, backlog=_ACCEPT_BATCH
+        )
         for sock in self._server.sockets:
             # asyncio's accept batch stays _ACCEPT_BATCH; listen() again (on a duplicate of the same
             # socket: asyncio hides the object) lengthens only the kernel's queue.
@@ -114,8 +136,13 @@ class FastAgiServer:
                 raw.listen(_LISTEN_QUEUE)
         summarise_accept_errors(loop, self._log)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("FastAGI listening on %s:%d (at most %d connections), routes: %s", self.host, self.port,
-                 self.max_connections, ", ".join(sorted(self.routes)))
+        log.info(
+            "FastAGI listening on %s:%d (at most %d connections), routes: %s",
+            self.host,
+            self.port,
+            self.max_connections,
+            ", ".join(sorted(self.routes)),
+        )
 
     @staticmethod
     def _fit_fd_limit(wanted: int) -> int:
@@ -126,8 +153,13 @@ class FastAgiServer:
             return wanted
         room = connections_that_fit(soft)
         if wanted > room:
-            log.warning("FastAGI: fastagi.max_connections %d does not fit the open-file limit %d; using %d "
-                        "(raise LimitNOFILE= in the systemd unit)", wanted, soft, room)
+            log.warning(
+                "FastAGI: fastagi.max_connections %d does not fit the open-file limit %d; using %d "
+                "(raise LimitNOFILE= in the systemd unit)",
+                wanted,
+                soft,
+                room,
+            )
             return room
         return wanted
 
@@ -151,7 +183,7 @@ class FastAgiServer:
         """Wait until no session is running (True) or ``limit`` seconds passed (False)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + limit
-        for _ in range(1000):   # sessions may start while we wait; bounded anyway
+        for _ in range(1000):  # sessions may start while we wait; bounded anyway
             if not self._tasks:
                 return True
             remaining = end - loop.time()
@@ -162,23 +194,34 @@ class FastAgiServer:
 
     def health(self) -> Health:
         serving = self._server is not None and self._server.is_serving()
-        return Health(ok=serving, detail=f"{self.host}:{self.port}" if serving else "not listening",
-                      data={"active_sessions": len(self._tasks), "open_connections": len(self._open),
-                            **self.stats})
+        return Health(
+            ok=serving,
+            detail=f"{self.host}:{self.port}" if serving else "not listening",
+            data={"active_sessions": len(self._tasks), "open_connections": len(self._open), **self.stats},
+        )
 
     # ---- per connection
     def connected(self, conn: Connection) -> None:
         if not peer_allowed(conn.peer, self.allow):
             self._dropped("not_allowed")
-            self._log.log("not_allowed", logging.WARNING,
-                          "FastAGI: refused a connection from %s (not in fastagi.allow)", clip(conn.peer, 60))
+            self._log.log(
+                "not_allowed",
+                logging.WARNING,
+                "FastAGI: refused a connection from %s (not in fastagi.allow)",
+                clip(conn.peer, 60),
+            )
             conn.abort()
             return
         if len(self._open) >= self.max_connections and not self._make_room():
             self._dropped("refused_full")
-            self._log.log("refused_full", logging.WARNING,
-                          "FastAGI: %d sessions running, the most fastagi.max_connections allows; refused a "
-                          "connection from %s", len(self._open), clip(conn.peer, 60))
+            self._log.log(
+                "refused_full",
+                logging.WARNING,
+                "FastAGI: %d sessions running, the most fastagi.max_connections allows; refused a "
+                "connection from %s",
+                len(self._open),
+                clip(conn.peer, 60),
+            )
             conn.abort()
             return
         self._open.add(conn)
@@ -193,14 +236,18 @@ class FastAgiServer:
         False if every open connection is a working session."""
         victim = next(iter(self._unready), None)
         if victim is not None:
-            self._push_out(victim, "evicted", "the oldest connection that had sent no complete AGI "
-                           "environment")
+            self._push_out(
+                victim, "evicted", "the oldest connection that had sent no complete AGI environment"
+            )
             return True
-        stalled = next(iter(self._quick), None)       # the oldest wait: waits are added as they start
+        stalled = next(iter(self._quick), None)  # the oldest wait: waits are added as they start
         now = asyncio.get_running_loop().time()
         if stalled is not None and now - self._quick[stalled] >= self.stall_grace:
-            self._push_out(stalled, "stalled", "the session waiting longest for the reply to a command "
-                           "Asterisk answers at once")
+            self._push_out(
+                stalled,
+                "stalled",
+                "the session waiting longest for the reply to a command Asterisk answers at once",
+            )
             return True
         return False
 
@@ -209,8 +256,14 @@ class FastAgiServer:
         victim.evicted = True
         victim.abort()
         self._dropped(reason)
-        self._log.log(reason, logging.WARNING, "FastAGI: at the connection cap (%d): closed %s (from %s)",
-                      self.max_connections, what, clip(victim.peer, 60))
+        self._log.log(
+            reason,
+            logging.WARNING,
+            "FastAGI: at the connection cap (%d): closed %s (from %s)",
+            self.max_connections,
+            what,
+            clip(victim.peer, 60),
+        )
 
     def quick_wait(self, conn: Connection, waiting: bool) -> None:
         if waiting and not conn.closed:
@@ -245,9 +298,13 @@ class FastAgiServer:
                 result = "no_route"
                 self.stats["no_route"] += 1
                 # Otherwise a silent no-op: Asterisk reports AGISTATUS=SUCCESS either way.
-                self._log.log("no_route", logging.WARNING,
-                              "FastAGI: no route %r (known: %s); the call continues unchanged",
-                              clip(name, 60), ", ".join(sorted(self.routes)))
+                self._log.log(
+                    "no_route",
+                    logging.WARNING,
+                    "FastAGI: no route %r (known: %s); the call continues unchanged",
+                    clip(name, 60),
+                    ", ".join(sorted(self.routes)),
+                )
                 return
             route_label = conn.route = name
             session = AgiSession(conn, env, route=name, query=query, command_timeout=self.command_timeout)
@@ -261,7 +318,7 @@ class FastAgiServer:
                 self.stats["early_close"] += 1
                 log.debug("FastAGI: peer closed before sending the environment")
             elif conn.evicted:
-                result = "stalled"             # pushed out at the cap (counted and logged there)
+                result = "stalled"  # pushed out at the cap (counted and logged there)
             else:
                 result = "hangup"
                 self.stats["hangups"] += 1
@@ -271,8 +328,13 @@ class FastAgiServer:
         except (AgiTimeout, TimeoutError) as exc:
             result = "timeout"
             self.stats["timeouts"] += 1
-            self._log.log(f"timeout:{route_label}", logging.WARNING, "FastAGI %s: %s", route_label,
-                          str(exc) or "session took too long")
+            self._log.log(
+                f"timeout:{route_label}",
+                logging.WARNING,
+                "FastAGI %s: %s",
+                route_label,
+                str(exc) or "session took too long",
+            )
         except AgiError as exc:
             result = "error"
             self.stats["errors"] += 1
@@ -300,14 +362,24 @@ class FastAgiServer:
     def count_malformed(self, conn: Connection, line: str) -> None:
         self.stats["malformed_lines"] += 1
         where = conn.route if conn.env_ready.done() else "environment"
-        self._log.log("malformed", logging.WARNING, "FastAGI %s: skipped a malformed line from %s: %r",
-                      where or "-", clip(conn.peer, 60), clip(line, 80))
+        self._log.log(
+            "malformed",
+            logging.WARNING,
+            "FastAGI %s: skipped a malformed line from %s: %r",
+            where or "-",
+            clip(conn.peer, 60),
+            clip(line, 80),
+        )
         if conn.malformed >= _MAX_MALFORMED and not conn.closed:
             # Asterisk sends none: a peer that keeps sending junk is not Asterisk.
             self._dropped("junk_closed")
-            self._log.log("junk_closed", logging.WARNING,
-                          "FastAGI: closed a connection from %s after %d malformed lines",
-                          clip(conn.peer, 60), conn.malformed)
+            self._log.log(
+                "junk_closed",
+                logging.WARNING,
+                "FastAGI: closed a connection from %s after %d malformed lines",
+                clip(conn.peer, 60),
+                conn.malformed,
+            )
             self._forget(conn)
             conn.abort()
 

@@ -38,17 +38,29 @@ from pbx_bridge.agi.reply import AgiReply
 
 __all__ = ["AgiSession", "Connection", "ConnectionOwner"]
 
-_MAX_ENV_LINES = 256          # Asterisk sends ~25 lines plus agi_arg_N (at most 127 arguments)
-_MAX_LINE_BYTES = 8192        # longer lines are malformed; skipped, not buffered
-_MAX_PENDING = 64             # replies nobody asked for (yet), kept in order for the next commands
+_MAX_ENV_LINES = 256  # Asterisk sends ~25 lines plus agi_arg_N (at most 127 arguments)
+_MAX_LINE_BYTES = 8192  # longer lines are malformed; skipped, not buffered
+_MAX_PENDING = 64  # replies nobody asked for (yet), kept in order for the next commands
 # Commands Asterisk answers at once (no audio, no dialplan application): a session waiting on one of them
 # longer than ``stall_grace`` is a peer sitting on the question, and may be pushed out at the cap.
-_QUICK_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "CHANNEL STATUS",
-                   "DATABASE ", "NOOP", "ANSWER", "SET CALLERID", "SET CONTEXT", "SET EXTENSION",
-                   "SET PRIORITY")
+_QUICK_COMMANDS = (
+    "SET VARIABLE",
+    "GET VARIABLE",
+    "GET FULL VARIABLE",
+    "VERBOSE",
+    "CHANNEL STATUS",
+    "DATABASE ",
+    "NOOP",
+    "ANSWER",
+    "SET CALLERID",
+    "SET CONTEXT",
+    "SET EXTENSION",
+    "SET PRIORITY",
+)
 _EOF = object()
 # A plain environment line, a strict subset of what parse_env_line accepts (same key and value for it).
 _ENV_LINE_RE = re.compile(r"^(\w*[A-Za-z0-9]\w*): ?(.*)$", re.M | re.ASCII)
+
 
 class ConnectionOwner(Protocol):
     """What a connection reports to the server that accepted it (the server keeps the counts and limits)."""
@@ -86,7 +98,7 @@ class Connection(asyncio.Protocol):
         self.peer = ""
         self.evicted = False
         self._buf = b""
-        self._discarding = False          # inside a line over _MAX_LINE_BYTES: drop up to its newline
+        self._discarding = False  # inside a line over _MAX_LINE_BYTES: drop up to its newline
         self._parser = ReplyReader()
 
     # ---- asyncio callbacks
@@ -99,19 +111,19 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
-            return            # closed by us (evicted, refused, too much junk): the rest is not read
+            return  # closed by us (evicted, refused, too much junk): the rest is not read
         if self._discarding:
             nl = data.find(b"\n")
             if nl < 0:
                 return
             self._discarding = False
             self._malformed("<line too long>")
-            data = data[nl + 1:]
+            data = data[nl + 1 :]
         buf = self._buf + data if self._buf else data
         start = 0
         if not self.env_ready.done():
             start = self._env_lines_in(buf)
-        while not self.closed:   # bounded by the data received
+        while not self.closed:  # bounded by the data received
             nl = buf.find(b"\n", start)
             if nl < 0:
                 break
@@ -144,7 +156,7 @@ class Connection(asyncio.Protocol):
                     self._env_complete()
                     return end + 2
         start = 0
-        while not self.closed:   # bounded by len(buf)
+        while not self.closed:  # bounded by len(buf)
             nl = buf.find(b"\n", start)
             if nl < 0:
                 return start
@@ -162,7 +174,8 @@ class Connection(asyncio.Protocol):
             self._env_lines += 1
             if self._env_lines > _MAX_ENV_LINES:
                 self.env_ready.set_exception(
-                    AgiProtocolError(f"AGI environment longer than {_MAX_ENV_LINES} lines"))
+                    AgiProtocolError(f"AGI environment longer than {_MAX_ENV_LINES} lines")
+                )
                 return len(buf)
             item = parse_env_line(line)
             if item is None:
@@ -176,7 +189,7 @@ class Connection(asyncio.Protocol):
         self._owner.env_complete(self)
 
     def eof_received(self) -> bool:
-        return False          # Asterisk is done with this connection: close it (connection_lost follows)
+        return False  # Asterisk is done with this connection: close it (connection_lost follows)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -247,8 +260,15 @@ class AgiSession:
     command raises :class:`AgiHangup`.
     """
 
-    def __init__(self, conn: Connection, env: dict[str, str], *, route: str = "",
-                 query: Mapping[str, str] | None = None, command_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        env: dict[str, str],
+        *,
+        route: str = "",
+        query: Mapping[str, str] | None = None,
+        command_timeout: float = 10.0,
+    ) -> None:
         self.env = env
         self.route = route
         self.query: dict[str, str] = dict(query or {})
@@ -256,10 +276,10 @@ class AgiSession:
         self.command_timeout = command_timeout
         self._conn = conn
         self._lock = asyncio.Lock()
-        self._broken = ""        # set after a timeout: a late reply would pair with the wrong command
+        self._broken = ""  # set after a timeout: a late reply would pair with the wrong command
         self.commands_sent = 0
         # Command timeouts: one watchdog timer per session, re-armed lazily, instead of a timer per command.
-        self._waiting: tuple[asyncio.Future[object], float] | None = None   # (reply future, deadline)
+        self._waiting: tuple[asyncio.Future[object], float] | None = None  # (reply future, deadline)
         self._watchdog: asyncio.TimerHandle | None = None
 
     # ---- environment shortcuts
@@ -299,7 +319,7 @@ class AgiSession:
         self._watchdog = None
         waiting = self._waiting
         if waiting is None:
-            return                      # idle now: the next command arms the watchdog again
+            return  # idle now: the next command arms the watchdog again
         fut, deadline = waiting
         loop = asyncio.get_running_loop()
         if loop.time() + 0.001 >= deadline:
@@ -334,7 +354,7 @@ class AgiSession:
         if self._broken:
             raise AgiTimeout(self._broken)
         if conn.pending:
-            event = conn.pending.popleft()      # a reply that came early pairs with this command, in order
+            event = conn.pending.popleft()  # a reply that came early pairs with this command, in order
             if event is not _EOF:
                 self._write(data)
         else:
@@ -361,7 +381,7 @@ class AgiSession:
                 if conn.waiter is fut:
                     conn.waiter = None
         if event is _EOF:
-            conn.pending.appendleft(_EOF)     # later commands see it too
+            conn.pending.appendleft(_EOF)  # later commands see it too
             raise AgiConnectionClosed("Asterisk closed the connection")
         assert isinstance(event, AgiReply)
         if event.code == 511:
@@ -380,7 +400,6 @@ class AgiSession:
         transport.write(data)
         self.commands_sent += 1
 
-
     # ---- helpers (values are sanitized and quoted; names validated)
     async def set_variable(self, name: str, value: object) -> AgiReply:
         return await self.command(f"SET VARIABLE {validate_variable_name(name)} {quote(value)}")
@@ -396,8 +415,9 @@ class AgiSession:
     async def answer(self) -> AgiReply:
         return await self.command("ANSWER")
 
-    async def stream_file(self, filename: str, escape_digits: str = "",
-                          offset: int | None = None) -> AgiReply:
+    async def stream_file(
+        self, filename: str, escape_digits: str = "", offset: int | None = None
+    ) -> AgiReply:
         """Play a sound file. ``reply.failed`` on a live channel means the file is missing; ``reply.result``
         is the ASCII code of an escape digit pressed, or "0"."""
         cmd = f"STREAM FILE {_word(filename)} {quote(escape_digits)}"
@@ -416,8 +436,9 @@ class AgiSession:
             raise ValueError("say_digits takes digits only")
         return await self.command(f"SAY DIGITS {digits} {quote(escape_digits)}")
 
-    async def get_data(self, filename: str, timeout_ms: int | None = None,
-                       max_digits: int | None = None) -> str:
+    async def get_data(
+        self, filename: str, timeout_ms: int | None = None, max_digits: int | None = None
+    ) -> str:
         """Play ``filename`` and collect DTMF; returns the digits ("" on timeout with nothing pressed)."""
         cmd = f"GET DATA {_word(filename)}"
         if timeout_ms is not None:

@@ -45,8 +45,12 @@ log = logging.getLogger("pbx_bridge.ami")
 
 # What the connection tells the listener, in order: ("event", message), ("connected", None),
 # ("resync", the channels that exist now) and ("disconnected", why).
-QueueItem = (tuple[Literal["event"], dict[str, str]] | tuple[Literal["connected"], None]
-             | tuple[Literal["resync"], list[dict[str, str]]] | tuple[Literal["disconnected"], str])
+QueueItem = (
+    tuple[Literal["event"], dict[str, str]]
+    | tuple[Literal["connected"], None]
+    | tuple[Literal["resync"], list[dict[str, str]]]
+    | tuple[Literal["disconnected"], str]
+)
 
 
 class _Factory:
@@ -91,7 +95,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no 
                     try:
                         message = Message(msg)
                         self.handle_message(message)
-                    except Exception as exc:   # a bad response must not kill the stream
+                    except Exception as exc:  # a bad response must not kill the stream
                         owner._malformed(f"response not handled: {exc!r}")
                     continue
                 if "Event" not in msg:
@@ -100,7 +104,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no 
                 owner._put(("event", msg), self)
             if self.frames.banner is not None and not self.banner_seen.done():
                 self.banner_seen.set_result(self.frames.banner)
-        except Exception:      # belt and braces: nothing in here may propagate into asyncio's transport
+        except Exception:  # belt and braces: nothing in here may propagate into asyncio's transport
             log.exception("AMI: unexpected error while reading; the stream goes on")
 
     def handle_message(self, message: Message) -> None:
@@ -178,7 +182,7 @@ class AmiConnection:
         if proto is not None and not proto.closed:
             try:
                 proto.send({"Action": "Logoff"})
-            except Exception as exc:    # closing anyway; a polite Logoff is optional
+            except Exception as exc:  # closing anyway; a polite Logoff is optional
                 log.debug("AMI: Logoff not sent: %r", exc)
             proto.transport.close()
         if self._task is not None:
@@ -199,7 +203,7 @@ class AmiConnection:
         self.queue.put_nowait(item)
         if proto is not None and not proto.paused and self.queue.qsize() >= self.queue_high:
             proto.paused = True
-            proto.transport.pause_reading()     # back-pressure rather than dropping events
+            proto.transport.pause_reading()  # back-pressure rather than dropping events
             self._paused_by_us.append(proto)
 
     def consumed(self) -> None:
@@ -230,7 +234,7 @@ class AmiConnection:
 
     async def _run(self) -> None:
         attempt = 0
-        for _ in range(10**9):       # for ever, but bounded in form
+        for _ in range(10**9):  # for ever, but bounded in form
             if self._stopping:
                 return
             ok = False
@@ -261,21 +265,38 @@ class AmiConnection:
         """One connection: login, resync, pings until it dies. True if the login had succeeded."""
         loop = asyncio.get_running_loop()
         where, limit = f"{self.host}:{self.port}", self.connect_timeout
-        _, proto = await _within(f"no TCP connection to {where}", limit,
-                                 loop.create_connection(lambda: _GuardedProtocol(self), self.host, self.port))
+        _, proto = await _within(
+            f"no TCP connection to {where}",
+            limit,
+            loop.create_connection(lambda: _GuardedProtocol(self), self.host, self.port),
+        )
         self._proto = proto
         try:
-            await _within(f"no AMI banner from {where}", limit, asyncio.shield(proto.banner_seen),
-                          after="of connecting (not an AMI port, or Asterisk hung?)")
-            login = await _within(f"no answer to Login from {where}", limit,
-                                  self.send_action({"Action": "Login", "Username": self.username,
-                                                    "Secret": self._secret, "Events": "on"}, wait=limit))
+            await _within(
+                f"no AMI banner from {where}",
+                limit,
+                asyncio.shield(proto.banner_seen),
+                after="of connecting (not an AMI port, or Asterisk hung?)",
+            )
+            login = await _within(
+                f"no answer to Login from {where}",
+                limit,
+                self.send_action(
+                    {"Action": "Login", "Username": self.username, "Secret": self._secret, "Events": "on"},
+                    wait=limit,
+                ),
+            )
             if not login.success:
                 self.login_error = str(login.get("Message") or login.get("Response") or "refused")
                 self.last_error = f"login refused: {self.login_error}"
-                log.error("AMI login as %r on %s:%d refused: %s -- check ami.username/ami.secret and "
-                          "the permit/deny lines of manager.conf; retrying", self.username, self.host,
-                          self.port, self.login_error)
+                log.error(
+                    "AMI login as %r on %s:%d refused: %s -- check ami.username/ami.secret and "
+                    "the permit/deny lines of manager.conf; retrying",
+                    self.username,
+                    self.host,
+                    self.port,
+                    self.login_error,
+                )
                 return False
             self.login_error = ""
             self.connected = True
@@ -296,8 +317,11 @@ class AmiConnection:
     async def _channels(self) -> list[dict[str, str]]:
         """The channels that exist now (``CoreShowChannels``), as plain dicts."""
         limit = max(10.0, self.ping_timeout)
-        answer = await _within(f"no answer to CoreShowChannels from {self.host}:{self.port}", limit,
-                               self.send_action({"Action": "CoreShowChannels"}, wait=limit, as_list=True))
+        answer = await _within(
+            f"no answer to CoreShowChannels from {self.host}:{self.port}",
+            limit,
+            self.send_action({"Action": "CoreShowChannels"}, wait=limit, as_list=True),
+        )
         msgs = answer if isinstance(answer, list) else [answer]
         return [dict(m) for m in msgs if str(m.get("Event", "")) == "CoreShowChannel"]
 

@@ -38,7 +38,7 @@ def parse_message(raw: bytes) -> dict[str, str]:
     for line in text.split("\r\n"):
         key, sep, value = line.partition(": ")
         if not sep:
-            if line.endswith(":") and line[:-1] and " " not in line:   # "AccountCode:" with no space
+            if line.endswith(":") and line[:-1] and " " not in line:  # "AccountCode:" with no space
                 key, value = line[:-1], ""
             else:
                 continue
@@ -69,7 +69,7 @@ class FrameBuffer:
             first = buf[:nl]
             if first.startswith(b"Asterisk Call Manager/"):
                 self.banner = first.decode("utf-8", "replace")
-                buf = buf[nl + 2:]
+                buf = buf[nl + 2 :]
             else:
                 self.banner = ""
         start = 0

@@ -52,8 +52,13 @@ class AmiListener:
         self.tick_interval = tick_interval
         self.events: asyncio.Queue[QueueItem] = asyncio.Queue()
         self.records: asyncio.Queue[CallRecord] = asyncio.Queue()
-        self.tracker = CallTracker(clock=clock, grace=settings.grace, max_call_age=settings.max_call_age,
-                                   max_calls=settings.max_calls, is_internal=is_internal)
+        self.tracker = CallTracker(
+            clock=clock,
+            grace=settings.grace,
+            max_call_age=settings.max_call_age,
+            max_calls=settings.max_calls,
+            is_internal=is_internal,
+        )
         factory = connection or self._default_connection
         self.connection = factory(self.events)
         self._tasks: list[asyncio.Task[None]] = []
@@ -64,15 +69,26 @@ class AmiListener:
 
     def _default_connection(self, queue: asyncio.Queue[QueueItem]) -> AmiConnection:
         s = self.settings
-        return AmiConnection(s.host, s.port, s.username, s.secret, queue, ping_interval=s.ping_interval,
-                             ping_timeout=s.ping_timeout, reconnect_max=s.reconnect_max, metrics=self.metrics)
+        return AmiConnection(
+            s.host,
+            s.port,
+            s.username,
+            s.secret,
+            queue,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            reconnect_max=s.reconnect_max,
+            metrics=self.metrics,
+        )
 
     # ------------------------------------------------------------------ Component
 
     async def start(self) -> None:
         self._stopping = False
-        self._tasks = [asyncio.create_task(self._consume(), name="ami-consume"),
-                       asyncio.create_task(self._deliver(), name="ami-records")]
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="ami-consume"),
+            asyncio.create_task(self._deliver(), name="ami-records"),
+        ]
         await self.connection.start()
 
     async def stop(self, deadline: float) -> None:
@@ -92,8 +108,7 @@ class AmiListener:
             async with asyncio.timeout(max(0.0, deadline - loop.time())):
                 await self.records.join()
         except TimeoutError:
-            log.warning("AMI: %d finished call(s) not handled before the stop deadline",
-                        self.records.qsize())
+            log.warning("AMI: %d finished call(s) not handled before the stop deadline", self.records.qsize())
         # A flag as well as cancel(): Python 3.11's wait_for can swallow a cancellation.
         self._stopping = True
         for t in self._tasks:
@@ -103,8 +118,13 @@ class AmiListener:
 
     def health(self) -> Health:
         h = self.connection.health()
-        h.data.update({"calls_active": self.tracker.active, "events": self.tracker.stats.events,
-                       "handler_errors": self.handler_errors})
+        h.data.update(
+            {
+                "calls_active": self.tracker.active,
+                "events": self.tracker.stats.events,
+                "handler_errors": self.handler_errors,
+            }
+        )
         return h
 
     # ------------------------------------------------------------------ tasks
@@ -141,7 +161,7 @@ class AmiListener:
             try:
                 done = self.process(item) if item is not None else []
                 now = self.clock()
-                if now - self._last_expire >= 60.0:      # also under constant load
+                if now - self._last_expire >= 60.0:  # also under constant load
                     self._last_expire = now
                     done += self.tracker.expire()
                 if self.events.empty():
@@ -170,9 +190,12 @@ class AmiListener:
                 if self.metrics:
                     self.metrics.call_outcomes.labels(outcome=rec.outcome.value).inc()
                 if rec.outcome is Outcome.LOST:
-                    log.warning("AMI: call %s from %s lost (%s): no outcome is invented",
-                                clip(rec.linkedid, 60), clip(rec.caller_num or "?"),
-                                clip("; ".join(rec.notes) or "events missing", 200))
+                    log.warning(
+                        "AMI: call %s from %s lost (%s): no outcome is invented",
+                        clip(rec.linkedid, 60),
+                        clip(rec.caller_num or "?"),
+                        clip("; ".join(rec.notes) or "events missing", 200),
+                    )
                 await self.on_record(rec)
                 self.handled += 1
             except Exception:

@@ -9,15 +9,15 @@ from enum import StrEnum
 
 class Outcome(StrEnum):
     ANSWERED = "answered"
-    MISSED = "missed"                 # caller hung up while ringing, or no answer
-    BUSY = "busy"                     # busy / unavailable, no voicemail
+    MISSED = "missed"  # caller hung up while ringing, or no answer
+    BUSY = "busy"  # busy / unavailable, no voicemail
     UNAVAILABLE = "unavailable"
     VOICEMAIL_NO_MESSAGE = "voicemail-no-message"
-    VOICEMAIL = "voicemail"           # a message was left
-    ABANDONED = "abandoned"           # left a queue before a member answered
+    VOICEMAIL = "voicemail"  # a message was left
+    ABANDONED = "abandoned"  # left a queue before a member answered
     INTERNAL = "internal"
-    APPLICATION = "application"       # ended in an IVR/application without reaching a person
-    LOST = "lost"                     # PBX restart/crash or AMI connection lost within the grace period
+    APPLICATION = "application"  # ended in an IVR/application without reaching a person
+    LOST = "lost"  # PBX restart/crash or AMI connection lost within the grace period
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +26,21 @@ class CallRecord:
 
     linkedid: str
     outcome: Outcome
-    caller_num: str                   # from CallerIDNum (or Cdr Source), never parsed from Cdr CallerID
+    caller_num: str  # from CallerIDNum (or Cdr Source), never parsed from Cdr CallerID
     caller_name: str = ""
     started: datetime | None = None
     ended: datetime | None = None
     ring_seconds: float = 0.0
     talk_seconds: float = 0.0
-    did: str = ""                     # the dialled number / inbound exten
-    context: str = ""                 # the first dialplan context of the caller channel
+    did: str = ""  # the dialled number / inbound exten
+    context: str = ""  # the first dialplan context of the caller channel
     queue: str = ""
-    mailbox: str = ""                 # "202@default" when voicemail was reached
-    voicemail_msg: str = ""           # "msg0000" when known
+    mailbox: str = ""  # "202@default" when voicemail was reached
+    voicemail_msg: str = ""  # "msg0000" when known
     answered_by: str = ""
     events: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
-    voicemail_path: str = ""          # VM_MESSAGEFILE: spool path without extension, when a message was left
+    voicemail_path: str = ""  # VM_MESSAGEFILE: spool path without extension, when a message was left
 
     @property
     def duration_seconds(self) -> float:

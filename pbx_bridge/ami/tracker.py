@@ -40,7 +40,7 @@ _INTERNAL = re.compile(r"^\d{2,6}$")
 # Events that can carry call evidence; everything else is dropped before any work (VarSet and Newexten
 # are 76-93 % of the traffic on FreePBX and only a few of them matter).
 _VARS = frozenset({"VMSTATUS", "VM_MESSAGEFILE", "__FROM_DID", "FROM_DID", "DIALSTATUS", "ABANDONED"})
-_MAX_CHANNELS = 64          # per call: a call with more channels than this is pathological
+_MAX_CHANNELS = 64  # per call: a call with more channels than this is pathological
 _MAX_NOTES = 8
 
 
@@ -52,14 +52,14 @@ def default_is_internal(number: str) -> bool:
 @dataclass(slots=True)
 class _Call:
     linkedid: str
-    last_event: float                  # tracker clock
-    channels: dict[str, bool] = field(default_factory=dict)   # uniqueid -> hung up
+    last_event: float  # tracker clock
+    channels: dict[str, bool] = field(default_factory=dict)  # uniqueid -> hung up
     caller_num: str = ""
     caller_name: str = ""
     context: str = ""
     exten: str = ""
     did: str = ""
-    started_ts: float = 0.0            # event timestamps (Asterisk's clock)
+    started_ts: float = 0.0  # event timestamps (Asterisk's clock)
     ended_ts: float = 0.0
     ring_start: float = 0.0
     ring_end: float = 0.0
@@ -74,14 +74,14 @@ class _Call:
     vm_status: str = ""
     vm_file: str = ""
     vm_left: bool = False
-    mwi_seen: bool = False             # the first MessageWaiting names the mailbox the message went to
+    mwi_seen: bool = False  # the first MessageWaiting names the mailbox the message went to
     queue: str = ""
     queue_leave: float = 0.0
     abandoned: bool = False
     cdr_source: str = ""
     events: int = 0
-    all_down_at: float | None = None   # tracker clock when the last channel hung up
-    suspect: bool = False              # events may have been lost (connection dropped)
+    all_down_at: float | None = None  # tracker clock when the last channel hung up
+    suspect: bool = False  # events may have been lost (connection dropped)
     resynced: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -130,7 +130,7 @@ class CallTracker:
         self._is_internal = is_internal
         self._calls: dict[str, _Call] = {}
         self._resync_known: set[str] | None = None
-        self._chan_call: dict[str, str] = {}          # uniqueid -> linkedid (for Cdr and moves)
+        self._chan_call: dict[str, str] = {}  # uniqueid -> linkedid (for Cdr and moves)
         # (deadline, linkedid) of calls whose channels are all down, in deadline order (the clock only
         # moves forward), so each event checks only the head: O(1), not O(pending calls).
         self._pending: deque[tuple[float, str]] = deque()
@@ -142,7 +142,7 @@ class CallTracker:
         self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
             "Newchannel": self._on_newchannel,
             "NewCallerid": self._on_newcallerid,
-            "Newstate": self._noop,      # only registers the channel
+            "Newstate": self._noop,  # only registers the channel
             "DialBegin": self._on_dialbegin,
             "DialEnd": self._on_dialend,
             "Hangup": self._on_hangup,
@@ -155,7 +155,7 @@ class CallTracker:
             "AgentConnect": self._on_agentconnect,
             "BridgeEnter": self._noop,
             "LocalBridge": self._noop,
-            "Cdr": self._noop,   # routed specially (no Linkedid)
+            "Cdr": self._noop,  # routed specially (no Linkedid)
         }
 
     # ------------------------------------------------------------------ public API
@@ -298,7 +298,7 @@ class CallTracker:
                 continue
             for uid, down in list(call.channels.items()):
                 if not down and uid not in present:
-                    call.channels[uid] = True     # hung up while we were away
+                    call.channels[uid] = True  # hung up while we were away
             call.resynced = True
             call.suspect = False
         for uid, row in present.items():
@@ -372,7 +372,7 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         status = event.get("DialStatus", "")
         key = (event.get("Channel", ""), dest, status)
-        if key in call.dial_seen:      # queues repeat DialEnd CANCEL: count once
+        if key in call.dial_seen:  # queues repeat DialEnd CANCEL: count once
             return
         if len(call.dial_seen) < _MAX_CHANNELS:
             call.dial_seen.add(key)
@@ -466,7 +466,7 @@ class CallTracker:
         return True
 
     def _on_cdr(self, event: Mapping[str, str]) -> None:
-        lid = event.get("Linkedid") or event.get("LinkedID")     # with the cdr_manager mapping
+        lid = event.get("Linkedid") or event.get("LinkedID")  # with the cdr_manager mapping
         if not lid:
             lid = self._chan_call.get(event.get("UniqueID", ""), "")
         call = self._calls.get(lid) if lid else None
@@ -521,7 +521,7 @@ class CallTracker:
         if statuses & {"CHANUNAVAIL", "CONGESTION"}:
             return Outcome.UNAVAILABLE
         if call.queue:
-            return Outcome.MISSED          # left the queue (timeout) and hung up without anyone answering
+            return Outcome.MISSED  # left the queue (timeout) and hung up without anyone answering
         return Outcome.APPLICATION
 
     def _record(self, call: _Call, outcome: Outcome) -> CallRecord:

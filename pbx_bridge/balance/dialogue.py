@@ -54,12 +54,21 @@ class BalanceService:
     metrics: Metrics | None = None
 
     @classmethod
-    def build(cls, *, settings: BalanceSettings, itflow: Itflow, callerid: CallerLookup, plan: Numbers,
-              store: Store, metrics: Metrics | None = None) -> BalanceService:
+    def build(
+        cls,
+        *,
+        settings: BalanceSettings,
+        itflow: Itflow,
+        callerid: CallerLookup,
+        plan: Numbers,
+        store: Store,
+        metrics: Metrics | None = None,
+    ) -> BalanceService:
         """Wire the provider and the verifier from the daemon's shared parts."""
         provider = BalanceProvider(itflow, settings)
-        verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
-                            settings=settings)
+        verifier = Verifier(
+            callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store), settings=settings
+        )
         return cls(provider=provider, verifier=verifier, settings=settings, metrics=metrics)
 
     calls: int = 0
@@ -75,8 +84,9 @@ class BalanceService:
         if s.secret_file is not None:
             # The validated secret (read_secret), never the raw bytes: an emptied file must not turn the
             # proof into SHA1(nonce), which anyone can compute.
-            self.proof = SecretProof(str(s.secret_file_asterisk or s.secret_file),
-                                     read_secret(s.secret_file).encode())
+            self.proof = SecretProof(
+                str(s.secret_file_asterisk or s.secret_file), read_secret(s.secret_file).encode()
+            )
 
     async def fastagi_proven(self, session: AgiSession) -> bool:
         """With a secret configured: has the FastAGI peer proven it is the Asterisk that can read it?"""
@@ -84,16 +94,23 @@ class BalanceService:
             return True
         if await self.proof.check(session):
             return True
-        self.forbidden("unproven", "balance: a FastAGI peer from %s could not prove it reads "
-                       "balance.secret_file; refused", clip(session.peer, 60))
+        self.forbidden(
+            "unproven",
+            "balance: a FastAGI peer from %s could not prove it reads balance.secret_file; refused",
+            clip(session.peer, 60),
+        )
         return False
 
     def door_allows(self, door: str, peer: str) -> bool:
         """Is ``peer`` in ``balance.allow``? Logged and counted (outcome ``forbidden``) when not."""
         if peer_allowed(peer, self.allow):
             return True
-        self.forbidden(f"not_allowed:{door}", "balance: refused a %s request from %s (not in balance.allow)",
-                       door, clip(peer, 60))
+        self.forbidden(
+            f"not_allowed:{door}",
+            "balance: refused a %s request from %s (not in balance.allow)",
+            door,
+            clip(peer, 60),
+        )
         return False
 
     def forbidden(self, kind: str, msg: str, *args: object) -> None:
@@ -127,7 +144,7 @@ class BalanceCall:
         self.raw_callerid = env.get("agi_callerid", "") or ""
         self.call_id = env.get("agi_uniqueid", "") or ""
         self.channel = env.get("agi_channel", "") or ""
-        self.granted_kind = "callerid"      # how the caller was let through: callerid | pin | client-number
+        self.granted_kind = "callerid"  # how the caller was let through: callerid | pin | client-number
         self.prompts: LanguagePrompts = self.settings.prompts_for(env.get("agi_language", "en"))
         self.player = Player(session)
         self.verifier = service.verifier
@@ -137,13 +154,14 @@ class BalanceCall:
         try:
             outcome = await self._run()
         except AgiHangup:
-            outcome = "hangup"   # the caller left: nothing more to send, nothing to report as an error
+            outcome = "hangup"  # the caller left: nothing more to send, nothing to report as an error
         except BalanceError as exc:
             log.warning("balance for a call from %s unavailable: %s", self.number_key, exc)
             outcome = "unavailable"
             await self._quietly_refuse()
-        log.info("balance call from %s (call %s): %s", clip(self.number_key), clip(self.call_id or "-"),
-                 outcome)
+        log.info(
+            "balance call from %s (call %s): %s", clip(self.number_key), clip(self.call_id or "-"), outcome
+        )
         if outcome != "hangup":
             # For the dialplan (GotoIf on it); never the amount: channel variables show up on AMI.
             try:
@@ -177,20 +195,27 @@ class BalanceCall:
             typed = await self._by_client_number(why, contacts_available=not legacy_only)
             if isinstance(typed, str):
                 return typed
-            identity = typed                      # that path asked for the PIN already
+            identity = typed  # that path asked for the PIN already
         else:
             identity = found
             if s.verification in ("pin", "both"):
                 if legacy_only:
-                    log.warning("balance: verification=%s needs contact PINs, which legacy api.php lacks",
-                                s.verification)
+                    log.warning(
+                        "balance: verification=%s needs contact PINs, which legacy api.php lacks",
+                        s.verification,
+                    )
                     return await self._refuse("refused")
                 verdict = await self._pin_loop(identity)
                 if verdict != "ok":
                     return verdict
-        if not await self.verifier.grant(number_key=self.number_key, client_id=identity.client_id,
-                                         call_id=self.call_id, kind=self.granted_kind, channel=self.channel,
-                                         door=self.door):
+        if not await self.verifier.grant(
+            number_key=self.number_key,
+            client_id=identity.client_id,
+            call_id=self.call_id,
+            kind=self.granted_kind,
+            channel=self.channel,
+            door=self.door,
+        ):
             return await self._refuse("limited")
         try:
             async with asyncio.timeout(s.compute_timeout):
@@ -202,21 +227,26 @@ class BalanceCall:
         steps = readout_plan(balance.amount, balance.currency, self.prompts, approximate=not balance.exact)
         await self.player.play(steps)
         if self.player.missing:
-            log.warning("balance readout used fallbacks for missing files: %s",
-                        ", ".join(sorted(set(self.player.missing))))
+            log.warning(
+                "balance readout used fallbacks for missing files: %s",
+                ", ".join(sorted(set(self.player.missing))),
+            )
         return "spoken"
 
     async def _by_client_number(self, why: Why, *, contacts_available: bool) -> Identity | str:
         """Unknown/ambiguous caller: the DTMF client-number path, only when a PIN is also required."""
         s = self.settings
         if not (s.client_number_prompt and s.verification == "pin" and contacts_available):
-            log.info("balance: caller %s not identified (%s) and no PIN path configured",
-                     self.number_key, why)
+            log.info(
+                "balance: caller %s not identified (%s) and no PIN path configured", self.number_key, why
+            )
             return await self._refuse("unknown")
         for attempt in range(1, s.max_attempts + 1):
             typed = await self.player.read_digits(
                 FileStep(tuple(self.prompts.enter_client_number), "enter_client_number"),
-                max_digits=s.client_number_digits, key_timeout=s.dtmf_timeout)
+                max_digits=s.client_number_digits,
+                key_timeout=s.dtmf_timeout,
+            )
             if not typed.text:
                 # A timeout is not a guess: it is not counted as a failure, but it uses up the attempt.
                 continue
@@ -245,18 +275,29 @@ class BalanceCall:
         s = self.settings
         client_id = max(identity.client_id, 0)
         if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
-            log.warning("balance: %s is locked out of client %s (too many failures)", clip(self.number_key),
-                        client_id)
+            log.warning(
+                "balance: %s is locked out of client %s (too many failures)", clip(self.number_key), client_id
+            )
             return await self._refuse("locked")
-        typed = await self.player.read_digits(FileStep(tuple(self.prompts.enter_pin), "enter_pin"),
-                                              max_digits=s.pin_digits, key_timeout=s.dtmf_timeout)
+        typed = await self.player.read_digits(
+            FileStep(tuple(self.prompts.enter_pin), "enter_pin"),
+            max_digits=s.pin_digits,
+            key_timeout=s.dtmf_timeout,
+        )
         if not typed.text:
             return "retry" if not last else await self._refuse("refused")
         if client_id > 0 and await self.verifier.pin_check(identity, typed.text):
-            self.granted_kind = kind       # recorded as a success by grant(), with the limits checked
+            self.granted_kind = kind  # recorded as a success by grant(), with the limits checked
             return "ok"
-        await self.verifier.attempts.record(number=self.number_key, client_id=client_id, call_id=self.call_id,
-                                            kind=kind, ok=False, channel=self.channel, door=self.door)
+        await self.verifier.attempts.record(
+            number=self.number_key,
+            client_id=client_id,
+            call_id=self.call_id,
+            kind=kind,
+            ok=False,
+            channel=self.channel,
+            door=self.door,
+        )
         if await self.verifier.locked(self.number_key, client_id, self.channel, self.call_id):
             return await self._refuse("locked")
         if last:

@@ -36,8 +36,8 @@ __all__ = ["RemoteSession", "RemoteSessions", "balance_http_routes"]
 
 log = logging.getLogger("pbx_bridge.balance.http")
 
-MAX_SESSIONS = 64              # concurrent classic-script calls; more get a polite "busy"
-MAX_COMMANDS = 300             # per call: a runaway dialogue ends
+MAX_SESSIONS = 64  # concurrent classic-script calls; more get a polite "busy"
+MAX_COMMANDS = 300  # per call: a runaway dialogue ends
 _ENV_KEYS_MAX = 256
 
 
@@ -46,7 +46,7 @@ class RemoteSession:
 
     def __init__(self, env: dict[str, str], *, reply_timeout: float) -> None:
         self.env = env
-        self.args: list[str] = []       # ignored by the balance call anyway
+        self.args: list[str] = []  # ignored by the balance call anyway
         self.reply_timeout = reply_timeout
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._pending: asyncio.Future[str] | None = None
@@ -115,8 +115,9 @@ class RemoteSessions:
         if len(self.live) >= MAX_SESSIONS:
             return {"done": True, "outcome": "busy"}
         session = RemoteSession(env, reply_timeout=self.reply_timeout)
-        task = asyncio.get_running_loop().create_task(self.service.handle(session, door="classic"),
-                                                      name="balance-classic")
+        task = asyncio.get_running_loop().create_task(
+            self.service.handle(session, door="classic"), name="balance-classic"
+        )
         token = secrets.token_urlsafe(18)
         self.live[token] = (session, task)
         return await self._next(token)
@@ -134,8 +135,9 @@ class RemoteSessions:
         session, task = self.live[token]
         getter = asyncio.ensure_future(session.outbox.get())
         try:
-            done, _ = await asyncio.wait({getter, task}, timeout=self.reply_timeout * 2,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, task}, timeout=self.reply_timeout * 2, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             if not getter.done():
                 getter.cancel()
@@ -165,9 +167,13 @@ class RemoteSessions:
 SECRET_HEADER = "X-PBX-Bridge-Secret"
 
 
-def balance_http_routes(service: BalanceService, *, reply_timeout: float | None = None,
-                        sessions: RemoteSessions | None = None,
-                        secret: str | None = None) -> list[web.RouteDef]:
+def balance_http_routes(
+    service: BalanceService,
+    *,
+    reply_timeout: float | None = None,
+    sessions: RemoteSessions | None = None,
+    secret: str | None = None,
+) -> list[web.RouteDef]:
     """Routes for the internal loopback listener (``http.internal_port``); never mount on the handset one.
 
     ``secret``: the shared secret of ``balance.secret_file``, or None when none is configured."""
@@ -181,8 +187,12 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
         if expected is not None:
             given = request.headers.get(SECRET_HEADER, "").strip().encode()
             if not hmac.compare_digest(given, expected):
-                service.forbidden("no_secret", "balance: refused a classic-script request from %s without "
-                                  "the right secret (balance.secret_file)", clip(request.remote or "?", 60))
+                service.forbidden(
+                    "no_secret",
+                    "balance: refused a classic-script request from %s without "
+                    "the right secret (balance.secret_file)",
+                    clip(request.remote or "?", 60),
+                )
                 return web.json_response({"error": "secret required"}, status=403)
         return None
 
@@ -196,7 +206,7 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
                 raise ValueError("env must be an object")
             env = {str(k)[:64]: str(v)[:512] for k, v in env_in.items() if str(k).startswith("agi_")}
         except (ValueError, TypeError):
-            return web.json_response({"error": "expected {\"env\": {agi_*: ...}}"}, status=400)
+            return web.json_response({"error": 'expected {"env": {agi_*: ...}}'}, status=400)
         return web.json_response(await remote.start(env))
 
     async def reply(request: web.Request) -> web.Response:
@@ -206,7 +216,7 @@ def balance_http_routes(service: BalanceService, *, reply_timeout: float | None 
             body = await request.json()
             token, line = str(body["id"]), str(body["reply"])[:8192]
         except (ValueError, TypeError, KeyError):
-            return web.json_response({"error": "expected {\"id\", \"reply\"}"}, status=400)
+            return web.json_response({"error": 'expected {"id", "reply"}'}, status=400)
         answer = await remote.reply(token, line)
         if answer is None:
             return web.json_response({"done": True, "outcome": "unknown-session"}, status=404)

@@ -32,7 +32,7 @@ BUILTIN_TEXTS: dict[str, dict[str, str]] = {
         "pbxb-enter-pin": "Please enter your PIN, then press the pound key.",
         "pbxb-pin-incorrect": "That PIN is not correct.",
         "pbxb-balance-unavailable": "Sorry, we cannot give you your balance on this call. "
-                                    "Please contact our office.",
+        "Please contact our office.",
     },
 }
 _TOOL_TIMEOUT = 60.0
@@ -45,9 +45,9 @@ class PromptBuildError(PbxBridgeError):
 @dataclass(frozen=True, slots=True)
 class BuiltPrompt:
     language: str
-    name: str          # as played: custom/pbxb-cents
+    name: str  # as played: custom/pbxb-cents
     path: Path
-    action: str        # written | kept | missing-text
+    action: str  # written | kept | missing-text
     text: str = ""
 
 
@@ -90,8 +90,13 @@ def _run(argv: list[str]) -> None:
         raise PromptBuildError(f"{argv[0]} took longer than {_TOOL_TIMEOUT:g} s") from None
 
 
-def build_prompts(settings: BalanceSettings, *, languages: list[str] | None = None,
-                  sounds_dir: Path | None = None, force: bool = False) -> list[BuiltPrompt]:
+def build_prompts(
+    settings: BalanceSettings,
+    *,
+    languages: list[str] | None = None,
+    sounds_dir: Path | None = None,
+    force: bool = False,
+) -> list[BuiltPrompt]:
     """Generate every configured ``custom/`` prompt that has a text; returns what happened to each."""
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -99,8 +104,9 @@ def build_prompts(settings: BalanceSettings, *, languages: list[str] | None = No
     root = Path(sounds_dir or settings.sounds_dir)
     out: list[BuiltPrompt] = []
     for language in languages or list(settings.prompts):
-        voice = settings.tts_voices.get(language) or settings.tts_voices.get(language.split("_")[0]) \
-            or language
+        voice = (
+            settings.tts_voices.get(language) or settings.tts_voices.get(language.split("_")[0]) or language
+        )
         texts = _texts(settings, language)
         target_dir = root / language / "custom"
         for name in generated_names(settings, language):
@@ -121,8 +127,24 @@ def build_prompts(settings: BalanceSettings, *, languages: list[str] | None = No
                 os.close(fd)
                 try:
                     # Asterisk's .wav: 8 kHz, mono, signed 16-bit; a little headroom against clipping.
-                    _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                          partial, "gain", "-n", "-3"])
+                    _run(
+                        [
+                            "sox",
+                            str(raw),
+                            "-r",
+                            "8000",
+                            "-c",
+                            "1",
+                            "-b",
+                            "16",
+                            "-e",
+                            "signed-integer",
+                            partial,
+                            "gain",
+                            "-n",
+                            "-3",
+                        ]
+                    )
                     os.chmod(partial, 0o644)
                     os.replace(partial, path)
                 finally:

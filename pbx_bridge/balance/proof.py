@@ -30,7 +30,7 @@ from pbx_bridge.agi.session import AgiSession
 
 __all__ = ["PROOF_TIMEOUT", "SecretProof"]
 
-PROOF_TIMEOUT = 2.0   # seconds for the answer
+PROOF_TIMEOUT = 2.0  # seconds for the answer
 
 
 # What may follow the secret in the file: FILE() hands Asterisk the content as written, final newline and
@@ -41,8 +41,8 @@ _PLAIN_PATH = re.compile(r"/[A-Za-z0-9_./-]+")
 
 @dataclass(frozen=True)
 class SecretProof:
-    path: str          # the secret file as Asterisk sees it (validated: a plain path)
-    secret: bytes      # the validated secret (settings.read_secret), without blanks around it
+    path: str  # the secret file as Asterisk sees it (validated: a plain path)
+    secret: bytes  # the validated secret (settings.read_secret), without blanks around it
     answer_within: float = PROOF_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -64,7 +64,7 @@ class SecretProof:
     async def check(self, session: AgiSession) -> bool:
         """Ask once with a fresh nonce; False for a wrong, failed or late answer (``answer_within``: Asterisk
         answers in milliseconds, and a peer that sits on the question must not hold a connection long)."""
-        nonce = secrets.token_hex(16)          # 128 random bits per question: no answer can be replayed
+        nonce = secrets.token_hex(16)  # 128 random bits per question: no answer can be replayed
         try:
             async with asyncio.timeout(self.answer_within):
                 reply = await session.command(self.command(nonce), probe_on_failure=False)
@@ -72,6 +72,6 @@ class SecretProof:
             return False
         given = (reply.data if reply.result == "1" else "").strip().lower().encode()
         ok = False
-        for expected in self.answers(nonce):   # every candidate compared, each in constant time
+        for expected in self.answers(nonce):  # every candidate compared, each in constant time
             ok |= hmac.compare_digest(given, expected)
         return ok

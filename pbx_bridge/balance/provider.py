@@ -84,14 +84,14 @@ class UnknownClient(BalanceError):
 @dataclass(frozen=True, slots=True)
 class Balance:
     client_id: int
-    amount: Decimal                      # positive: the client owes; negative: overpaid (a credit)
-    currency: str                        # ISO 4217
-    exact: bool                          # False: the v26.04+ open-invoice approximation
+    amount: Decimal  # positive: the client owes; negative: overpaid (a credit)
+    currency: str  # ISO 4217
+    exact: bool  # False: the v26.04+ open-invoice approximation
     backend: Literal["legacy", "v1"]
     era: str
-    method: str                          # account_balance | invoices-minus-payments | open-invoices
-    invoices_counted: int = 0            # invoices that entered the sum
-    invoices_seen: int = 0               # all invoices of the client that were read
+    method: str  # account_balance | invoices-minus-payments | open-invoices
+    invoices_counted: int = 0  # invoices that entered the sum
+    invoices_seen: int = 0  # all invoices of the client that were read
     payments_counted: int = 0
     client_name: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -113,8 +113,9 @@ def parse_php_number(text: str) -> Decimal:
     try:
         value = parse_php_float(text)
     except ValueError:
-        raise BalanceError(f"account_balance answered something that is not a number: "
-                           f"{text.strip()[:40]!r}") from None
+        raise BalanceError(
+            f"account_balance answered something that is not a number: {text.strip()[:40]!r}"
+        ) from None
     return _cents(value)
 
 
@@ -183,8 +184,9 @@ class BalanceProvider:
             if caps.has_payments:
                 return await self._v1_exact(client_id, caps)
             return await self._v1_approximate(client_id, caps)
-        raise BalanceUnavailable("this ITFlow offers no balance through its API "
-                                 "(see `pbx-bridge api detect`)")
+        raise BalanceUnavailable(
+            "this ITFlow offers no balance through its API (see `pbx-bridge api detect`)"
+        )
 
     # ------------------------------------------------------------------ legacy
 
@@ -195,8 +197,13 @@ class BalanceProvider:
         # LegacyClient parses PHP's float printing (MalformedResponse otherwise); we only round it.
         amount = _cents(await _call_itflow(lambda: legacy.account_balance(client_id)))
         return Balance(
-            client_id=client_id, amount=amount, currency=self._settings.default_currency, exact=True,
-            backend="legacy", era=caps.era, method="account_balance",
+            client_id=client_id,
+            amount=amount,
+            currency=self._settings.default_currency,
+            exact=True,
+            backend="legacy",
+            era=caps.era,
+            method="account_balance",
             notes=("legacy api.php answers 0 for an unknown client",) if amount == 0 else (),
         )
 
@@ -221,8 +228,9 @@ class BalanceProvider:
                 out.append(row)
         return out
 
-    def _currency(self, client: Mapping[str, str],
-                  invoices: Iterable[Mapping[str, str]]) -> tuple[str, list[str]]:
+    def _currency(
+        self, client: Mapping[str, str], invoices: Iterable[Mapping[str, str]]
+    ) -> tuple[str, list[str]]:
         notes: list[str] = []
         code = (client.get("client_currency_code") or "").strip().upper()
         if not code:
@@ -249,8 +257,11 @@ class BalanceProvider:
             async with sem:
                 # NEVER pass client_id here (docs/itflow-api.md §6.1). Keep only payments that really
                 # are on this invoice: the filter is checked here too.
-                return [p async for p in _iter(v1, "payments", payment_invoice_id=invoice_id)
-                        if _int(p.get("payment_invoice_id")) == invoice_id]
+                return [
+                    p
+                    async for p in _iter(v1, "payments", payment_invoice_id=invoice_id)
+                    if _int(p.get("payment_invoice_id")) == invoice_id
+                ]
 
         ids = [i for i in (_int(inv.get("invoice_id")) for inv in invoices) if i > 0]
         if ids:
@@ -262,10 +273,18 @@ class BalanceProvider:
         if not skip_nb:
             notes.append("Non-Billable invoices counted (ITFlow before v25.06)")
         return Balance(
-            client_id=client_id, amount=(total - paid).quantize(CENT) + Decimal("0.00"), currency=currency,
-            exact=True, backend="v1", era=caps.era, method="invoices-minus-payments",
-            invoices_counted=len(billed), invoices_seen=len(invoices), payments_counted=len(payments),
-            client_name=client.get("client_name", ""), notes=tuple(notes),
+            client_id=client_id,
+            amount=(total - paid).quantize(CENT) + Decimal("0.00"),
+            currency=currency,
+            exact=True,
+            backend="v1",
+            era=caps.era,
+            method="invoices-minus-payments",
+            invoices_counted=len(billed),
+            invoices_seen=len(invoices),
+            payments_counted=len(payments),
+            client_name=client.get("client_name", ""),
+            notes=tuple(notes),
         )
 
     async def _v1_approximate(self, client_id: int, caps: Capabilities) -> Balance:
@@ -275,13 +294,24 @@ class BalanceProvider:
         open_ = [i for i in invoices if (i.get("invoice_status") or "").strip().lower() in _OPEN_STATUSES]
         total = sum((_amount(i.get("invoice_amount"), "invoice amount") for i in open_), Decimal("0.00"))
         currency, notes = self._currency(client, invoices)
-        notes.insert(0, "approximate: no payments API in this era; the open (Sent, Viewed, Partial) invoice "
-                        "total, an upper bound (paid parts of Partial invoices are not visible)")
+        notes.insert(
+            0,
+            "approximate: no payments API in this era; the open (Sent, Viewed, Partial) invoice "
+            "total, an upper bound (paid parts of Partial invoices are not visible)",
+        )
         return Balance(
-            client_id=client_id, amount=total.quantize(CENT) + Decimal("0.00"), currency=currency,
-            exact=False, backend="v1", era=caps.era, method="open-invoices",
-            invoices_counted=len(open_), invoices_seen=len(invoices), payments_counted=0,
-            client_name=client.get("client_name", ""), notes=tuple(notes),
+            client_id=client_id,
+            amount=total.quantize(CENT) + Decimal("0.00"),
+            currency=currency,
+            exact=False,
+            backend="v1",
+            era=caps.era,
+            method="open-invoices",
+            invoices_counted=len(open_),
+            invoices_seen=len(invoices),
+            payments_counted=0,
+            client_name=client.get("client_name", ""),
+            notes=tuple(notes),
         )
 
     async def _check_payments_scope(self, v1: V1Client, invoice_id: int) -> None:
@@ -292,7 +322,8 @@ class BalanceProvider:
         if isinstance(raw, dict) and str(raw.get("success", "")).lower() == "true" and "data" not in raw:
             raise BalanceUnavailable(
                 "payments/read answered 'success' without data: the API key is restricted to one client; "
-                "an exact balance needs an all-clients key")
+                "an exact balance needs an all-clients key"
+            )
 
     def _require_v1(self) -> V1Client:
         if self._itflow.v1 is None:

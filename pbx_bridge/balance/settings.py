@@ -33,11 +33,14 @@ def read_secret(path: Path) -> str:
     if not stat.S_ISREG(mode):
         raise ValueError(f"{path}: not a regular file")
     if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ValueError(f"{path}: readable or writable by every user (mode {stat.S_IMODE(mode):o}); "
-                         "chmod 640 and give the group to the asterisk and pbx-bridge users")
+        raise ValueError(
+            f"{path}: readable or writable by every user (mode {stat.S_IMODE(mode):o}); "
+            "chmod 640 and give the group to the asterisk and pbx-bridge users"
+        )
     if len(text) < 16 or not re.fullmatch(r"[A-Za-z0-9_+/=.-]+", text):
-        raise ValueError(f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' "
-                         "(e.g. openssl rand -hex 24)")
+        raise ValueError(
+            f"{path}: the secret must be at least 16 letters, digits or '_+/=.-' (e.g. openssl rand -hex 24)"
+        )
     return text
 
 
@@ -49,10 +52,12 @@ class CurrencyPrompts(Section):
     """Sound files naming one currency's units. Each is an ordered list of alternatives: the first that
     exists is played; "" means "say nothing" (the defined last resort)."""
 
-    major: list[str] = Field(default_factory=lambda: _alts("digits/dollars"),
-                             description="after the whole units, e.g. 'dollars'")
-    minor: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-cents", ""),
-                             description="after the cents, e.g. 'cents'")
+    major: list[str] = Field(
+        default_factory=lambda: _alts("digits/dollars"), description="after the whole units, e.g. 'dollars'"
+    )
+    minor: list[str] = Field(
+        default_factory=lambda: _alts("custom/pbxb-cents", ""), description="after the cents, e.g. 'cents'"
+    )
 
 
 class LanguagePrompts(Section):
@@ -61,21 +66,27 @@ class LanguagePrompts(Section):
 
     intro: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-your-balance-is", "your"))
     approximate_intro: list[str] = Field(
-        default_factory=lambda: _alts("custom/pbxb-open-invoices-total", "custom/pbxb-your-balance-is",
-                                      "your"))
+        default_factory=lambda: _alts(
+            "custom/pbxb-open-invoices-total", "custom/pbxb-your-balance-is", "your"
+        )
+    )
     minus: list[str] = Field(default_factory=lambda: _alts("digits/minus"))
-    conjunction: list[str] = Field(default_factory=lambda: _alts("vm-and"),
-                                   description="between the units and the cents")
+    conjunction: list[str] = Field(
+        default_factory=lambda: _alts("vm-and"), description="between the units and the cents"
+    )
     enter_client_number: list[str] = Field(
-        default_factory=lambda: _alts("custom/pbxb-enter-client-number", "number"))
+        default_factory=lambda: _alts("custom/pbxb-enter-client-number", "number")
+    )
     enter_pin: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-enter-pin", "agent-pass"))
-    pin_incorrect: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-pin-incorrect",
-                                                                    "auth-incorrect"))
+    pin_incorrect: list[str] = Field(
+        default_factory=lambda: _alts("custom/pbxb-pin-incorrect", "auth-incorrect")
+    )
     refused: list[str] = Field(default_factory=lambda: _alts("custom/pbxb-balance-unavailable", "im-sorry"))
     goodbye: list[str] = Field(default_factory=lambda: _alts("vm-goodbye", ""))
     currencies: dict[str, CurrencyPrompts] = Field(
         default_factory=lambda: {"USD": CurrencyPrompts()},
-        description="per ISO currency code; a currency not listed is spoken without a unit word")
+        description="per ISO currency code; a currency not listed is spoken without a unit word",
+    )
 
 
 class BalanceSettings(Section):
@@ -151,7 +162,7 @@ class BalanceSettings(Section):
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        networks(v)      # the same parser the doors use: ValueError names the item that is no network
+        networks(v)  # the same parser the doors use: ValueError names the item that is no network
         return v
 
     @field_validator("secret_file")

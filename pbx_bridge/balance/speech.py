@@ -43,7 +43,7 @@ DTMF_KEYS = "0123456789*#"
 
 @dataclass(frozen=True, slots=True)
 class FileStep:
-    alternatives: tuple[str, ...]   # tried in order; "" = play nothing (the defined last resort)
+    alternatives: tuple[str, ...]  # tried in order; "" = play nothing (the defined last resort)
     purpose: str = ""
 
     def command(self, name: str, escape: str = "") -> str:
@@ -71,8 +71,9 @@ def _number_steps(n: int, billion_word: tuple[str, ...]) -> list[Step]:
     return steps
 
 
-def readout_plan(amount: Decimal, currency: str, prompts: LanguagePrompts, *,
-                 approximate: bool) -> list[Step]:
+def readout_plan(
+    amount: Decimal, currency: str, prompts: LanguagePrompts, *, approximate: bool
+) -> list[Step]:
     """The steps that speak ``amount``: intro, [minus], units, unit word, [and, cents, cent word].
 
     A negative amount is a credit (the client overpaid): "minus" before the number. A currency without

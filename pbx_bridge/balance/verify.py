@@ -62,19 +62,19 @@ MIGRATIONS = [
     CREATE INDEX balance_attempts_door ON balance_attempts(door, ok, at);
     """,
 ]
-_FILTERS = ("number", "client_id", "channel", "door", "call_id")   # column names: never taken from input
+_FILTERS = ("number", "client_id", "channel", "door", "call_id")  # column names: never taken from input
 
 
 class Why(StrEnum):
     """Why a caller was or was not identified (logged, counted, and returned to the classic script)."""
 
-    CALLERID = "callerid"          # the directory tied the number to one client
-    NUMBER_MAP = "number_map"      # balance.number_map
-    UNKNOWN = "unknown"            # no match, or only a vendor
-    AMBIGUOUS = "ambiguous"        # the number belongs to several clients
-    ARCHIVED = "archived"          # the matching contact/location is archived
-    NO_IDS = "no_ids"              # legacy answers carry no client ids and no map entry exists
-    NO_NUMBER = "no_number"        # withheld / not a possible number
+    CALLERID = "callerid"  # the directory tied the number to one client
+    NUMBER_MAP = "number_map"  # balance.number_map
+    UNKNOWN = "unknown"  # no match, or only a vendor
+    AMBIGUOUS = "ambiguous"  # the number belongs to several clients
+    ARCHIVED = "archived"  # the matching contact/location is archived
+    NO_IDS = "no_ids"  # legacy answers carry no client ids and no map entry exists
+    NO_NUMBER = "no_number"  # withheld / not a possible number
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class Identity:
     client_id: int
     why: Why
     client_name: str = ""
-    contact_ids: tuple[int, ...] = ()   # whose contact_pin may verify; () = any contact of the client
+    contact_ids: tuple[int, ...] = ()  # whose contact_pin may verify; () = any contact of the client
 
 
 class CallerLookup(Protocol):
@@ -105,18 +105,35 @@ class AttemptLog:
         self._clock = clock
         store.migrate("balance", MIGRATIONS)
 
-    async def record(self, *, number: str, client_id: int, call_id: str, kind: str, ok: bool,
-                     channel: str = "", door: str = "") -> None:
+    async def record(
+        self,
+        *,
+        number: str,
+        client_id: int,
+        call_id: str,
+        kind: str,
+        ok: bool,
+        channel: str = "",
+        door: str = "",
+    ) -> None:
         at = self._clock()
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO balance_attempts(at, number, client_id, call_id, kind, ok, channel, "
-                         "door) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (at, number, client_id, call_id, kind, int(ok), channel[:200], door))
+            conn.execute(
+                "INSERT INTO balance_attempts(at, number, client_id, call_id, kind, ok, channel, "
+                "door) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (at, number, client_id, call_id, kind, int(ok), channel[:200], door),
+            )
 
         await self._store.run(write)
-        log.info("balance attempt: number=%s client=%s call=%s kind=%s result=%s", clip(number),
-                 client_id or "-", clip(call_id or "-"), kind, "ok" if ok else "failed")
+        log.info(
+            "balance attempt: number=%s client=%s call=%s kind=%s result=%s",
+            clip(number),
+            client_id or "-",
+            clip(call_id or "-"),
+            kind,
+            "ok" if ok else "failed",
+        )
 
     async def failures(self, *, window: float, **where: str | int) -> int:
         """Failures within ``window`` matching every given column (number, client_id, channel, door)."""
@@ -128,7 +145,8 @@ class AttemptLog:
         if unknown:
             raise TypeError(f"no such attempt column: {sorted(unknown)}")
         sql = "SELECT COUNT(*) FROM balance_attempts WHERE ok = ? AND at >= ?" + "".join(
-            f" AND {col} = ?" for col in where)
+            f" AND {col} = ?" for col in where
+        )
         params = (int(ok), since, *where.values())
 
         def run(conn: sqlite3.Connection) -> int:
@@ -149,8 +167,15 @@ class AttemptLog:
 class Verifier:
     """Identification and PIN checks for one daemon (stateless per call; limits live in ``AttemptLog``)."""
 
-    def __init__(self, *, callerid: CallerLookup, plan: Numbers, itflow: Itflow, attempts: AttemptLog,
-                 settings: BalanceSettings) -> None:
+    def __init__(
+        self,
+        *,
+        callerid: CallerLookup,
+        plan: Numbers,
+        itflow: Itflow,
+        attempts: AttemptLog,
+        settings: BalanceSettings,
+    ) -> None:
         self._callerid = callerid
         self._plan = plan
         self._itflow = itflow
@@ -159,8 +184,8 @@ class Verifier:
         self._map = self._canonical_map(settings.number_map)
         # One PIN check at a time per client once it is slowed down, so parallel calls cannot share a delay.
         self._client_gates: dict[int, asyncio.Lock] = {}
-        self._gate_users: dict[int, int] = {}     # checks holding or awaiting each client's gate
-        self._grant_lock = asyncio.Lock()    # success limits: count and record as one step
+        self._gate_users: dict[int, int] = {}  # checks holding or awaiting each client's gate
+        self._grant_lock = asyncio.Lock()  # success limits: count and record as one step
 
     def _canonical_map(self, raw: dict[str, int]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -176,8 +201,11 @@ class Verifier:
         try:
             return self._plan.canonical(raw) or ""
         except Exception as exc:  # a plan that rejects odd input must not break the call
-            log.warning("balance: calling number %r not understood (%s); treated as withheld", clip(raw),
-                        clip(exc, 120))
+            log.warning(
+                "balance: calling number %r not understood (%s); treated as withheld",
+                clip(raw),
+                clip(exc, 120),
+            )
             return ""
 
     def calling_key(self, raw: str) -> str:
@@ -207,15 +235,21 @@ class Verifier:
         names are a running counter, so a spoofer could otherwise record failures under the names of
         calls still to come and have the next real caller refused before being asked."""
         s = self.settings
-        on_channel: dict[str, str | int] = {"channel": channel, "call_id": call_id} if call_id else \
-            {"channel": channel}
-        if channel and await self.attempts.failures(window=s.lockout_window, **on_channel) \
-                >= s.max_failures_per_number:
+        on_channel: dict[str, str | int] = (
+            {"channel": channel, "call_id": call_id} if call_id else {"channel": channel}
+        )
+        if (
+            channel
+            and await self.attempts.failures(window=s.lockout_window, **on_channel)
+            >= s.max_failures_per_number
+        ):
             return True
         if number_key == ANONYMOUS or client_id <= 0:
             return False
-        return await self.attempts.failures(number=number_key, client_id=client_id,
-                                            window=s.lockout_window) >= s.max_failures_per_number
+        return (
+            await self.attempts.failures(number=number_key, client_id=client_id, window=s.lockout_window)
+            >= s.max_failures_per_number
+        )
 
     def pin_delay(self, client_failures: int) -> float:
         """Seconds a PIN check of a client with this many recent failures waits first (0 below the mark)."""
@@ -227,8 +261,9 @@ class Verifier:
 
     async def pin_check(self, identity: Identity, entered: str) -> bool:
         """:meth:`pin_matches`, after the client's slow-down; one check at a time per slowed client."""
-        failures = await self.attempts.failures(client_id=identity.client_id,
-                                                window=self.settings.lockout_window)
+        failures = await self.attempts.failures(
+            client_id=identity.client_id, window=self.settings.lockout_window
+        )
         delay = self.pin_delay(failures)
         if delay <= 0:
             return await self.pin_matches(identity, entered)
@@ -240,8 +275,12 @@ class Verifier:
         self._gate_users[client] = self._gate_users.get(client, 0) + 1
         try:
             async with gate:
-                log.warning("balance: client %s has %d failed PINs within the window; this check waits "
-                            "%.2f s", client, failures, delay)
+                log.warning(
+                    "balance: client %s has %d failed PINs within the window; this check waits %.2f s",
+                    client,
+                    failures,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 return await self.pin_matches(identity, entered)
         finally:
@@ -250,26 +289,43 @@ class Verifier:
                 del self._gate_users[client]
                 self._client_gates.pop(client, None)
 
-    async def grant(self, *, number_key: str, client_id: int, call_id: str, kind: str, channel: str,
-                    door: str) -> bool:
+    async def grant(
+        self, *, number_key: str, client_id: int, call_id: str, kind: str, channel: str, door: str
+    ) -> bool:
         """Record a successful lookup unless it would pass the per-number or per-door limit (False)."""
         s = self.settings
         async with self._grant_lock:
             door_used = await self.attempts.count(ok=True, window=s.door_window, door=door)
             if door_used >= s.max_balances_per_door:
-                log.warning("balance: %d balances through the %s door within %g s, the most "
-                            "balance.max_balances_per_door allows; refused one for client %s", door_used,
-                            door, s.door_window, client_id)
+                log.warning(
+                    "balance: %d balances through the %s door within %g s, the most "
+                    "balance.max_balances_per_door allows; refused one for client %s",
+                    door_used,
+                    door,
+                    s.door_window,
+                    client_id,
+                )
                 return False
             if number_key != ANONYMOUS:
                 used = await self.attempts.count(ok=True, window=s.number_window, number=number_key)
                 if used >= s.max_balances_per_number:
-                    log.warning("balance: %s heard %d balances within %g s, the most "
-                                "balance.max_balances_per_number allows", clip(number_key), used,
-                                s.number_window)
+                    log.warning(
+                        "balance: %s heard %d balances within %g s, the most "
+                        "balance.max_balances_per_number allows",
+                        clip(number_key),
+                        used,
+                        s.number_window,
+                    )
                     return False
-            await self.attempts.record(number=number_key, client_id=client_id, call_id=call_id, kind=kind,
-                                       ok=True, channel=channel, door=door)
+            await self.attempts.record(
+                number=number_key,
+                client_id=client_id,
+                call_id=call_id,
+                kind=kind,
+                ok=True,
+                channel=channel,
+                door=door,
+            )
             return True
 
     # ------------------------------------------------------------------ PINs
@@ -285,9 +341,13 @@ class Verifier:
         else:
             async for row in v1.iter_rows("contacts", "read"):
                 rows.append(row)
-        return [r for r in rows if _int(r.get("contact_client_id")) == identity.client_id
-                and not (r.get("contact_archived_at") or "").strip()
-                and (not identity.contact_ids or _int(r.get("contact_id")) in identity.contact_ids)]
+        return [
+            r
+            for r in rows
+            if _int(r.get("contact_client_id")) == identity.client_id
+            and not (r.get("contact_archived_at") or "").strip()
+            and (not identity.contact_ids or _int(r.get("contact_id")) in identity.contact_ids)
+        ]
 
     async def pin_matches(self, identity: Identity, entered: str) -> bool:
         """Does ``entered`` equal the contact_pin of a (non-archived) contact that may verify? Constant-time
@@ -319,8 +379,11 @@ def _identity_from_lookup(result: LookupResult) -> tuple[Identity | None, Why]:
         contacts: tuple[int, ...] = (contact_id,) if match == MatchKind.CONTACT and contact_id else ()
         return Identity(client_id, Why.CALLERID, result.client_name, contacts), Why.CALLERID
     if match == MatchKind.AMBIGUOUS:
-        parties = [p for p in result.candidates if p.kind in (PartyKind.CONTACT, PartyKind.LOCATION)
-                   and not p.archived and p.client_id > 0]
+        parties = [
+            p
+            for p in result.candidates
+            if p.kind in (PartyKind.CONTACT, PartyKind.LOCATION) and not p.archived and p.client_id > 0
+        ]
         clients = {p.client_id for p in parties}
         if len(clients) == 1:
             contacts = tuple(p.id for p in parties if p.kind == PartyKind.CONTACT)

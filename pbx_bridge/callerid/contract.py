@@ -19,8 +19,13 @@ from pbx_bridge.directory.model import LookupResult, MatchKind
 
 __all__ = ["CONTRACT_VARIABLES", "contract_variables", "live_flag"]
 
-CONTRACT_VARIABLES = ("ITFLOW_MATCH", "ITFLOW_NAME", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME",
-                      "ITFLOW_CONTACT_ID")
+CONTRACT_VARIABLES = (
+    "ITFLOW_MATCH",
+    "ITFLOW_NAME",
+    "ITFLOW_CLIENT_ID",
+    "ITFLOW_CLIENT_NAME",
+    "ITFLOW_CONTACT_ID",
+)
 
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off"}
@@ -29,8 +34,13 @@ _FALSE = {"0", "no", "false", "off"}
 def contract_variables(result: LookupResult) -> dict[str, str]:
     """The ``ITFLOW_*`` values for a lookup result (also served as JSON over HTTP)."""
     if not result.found:
-        return {"ITFLOW_MATCH": MatchKind.NONE.value, "ITFLOW_NAME": "", "ITFLOW_CLIENT_ID": "",
-                "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_ID": ""}
+        return {
+            "ITFLOW_MATCH": MatchKind.NONE.value,
+            "ITFLOW_NAME": "",
+            "ITFLOW_CLIENT_ID": "",
+            "ITFLOW_CLIENT_NAME": "",
+            "ITFLOW_CONTACT_ID": "",
+        }
     contact_id = result.contact_id if result.match is MatchKind.CONTACT else 0
     return {
         "ITFLOW_MATCH": result.match.value,

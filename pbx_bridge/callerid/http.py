@@ -45,9 +45,9 @@ __all__ = ["cid_guard", "cid_routes", "fallback_name", "is_name_request"]
 log = logging.getLogger(__name__)
 
 
-_MAX_NUMBER_CHARS = 40    # a phone number with prefixes and punctuation; anything longer is not one
+_MAX_NUMBER_CHARS = 40  # a phone number with prefixes and punctuation; anything longer is not one
 _NO_STORE = {"Cache-Control": "no-store"}
-_DATA_DOORS = ("cid.json", "cid.agi")   # machine answers: their own error bodies stay
+_DATA_DOORS = ("cid.json", "cid.agi")  # machine answers: their own error bodies stay
 # Headers of an error answer that still mean something once its body is replaced.
 _KEPT_HEADERS = ("WWW-Authenticate", "Allow")
 
@@ -83,8 +83,13 @@ def _wants_ascii(request: web.Request) -> bool:
 
 
 def _text(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=body.encode("utf-8"), content_type="text/plain", charset="utf-8",
-                        headers={**_NO_STORE, **(headers or {})})
+    return web.Response(
+        status=status,
+        body=body.encode("utf-8"),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={**_NO_STORE, **(headers or {})},
+    )
 
 
 def cid_routes(callerid: CallerIdLookup, settings: CallerIdSettings | None = None) -> list[web.RouteDef]:
@@ -93,8 +98,14 @@ def cid_routes(callerid: CallerIdLookup, settings: CallerIdSettings | None = Non
     guard = door_guard(cfg)
 
     async def lookup(request: web.Request, number: str, *, ascii: bool = False) -> LookupResult:
-        return await door_lookup(callerid, number, live=live_flag(request.query.get("live", "")),
-                                 safe_names=cfg.safe_names, ascii=ascii, guard=guard)
+        return await door_lookup(
+            callerid,
+            number,
+            live=live_flag(request.query.get("live", "")),
+            safe_names=cfg.safe_names,
+            ascii=ascii,
+            guard=guard,
+        )
 
     async def plain(request: web.Request) -> web.Response:
         number = _number(request)
@@ -132,8 +143,11 @@ def cid_routes(callerid: CallerIdLookup, settings: CallerIdSettings | None = Non
 
     # "/{lead:/*}cid" matches /cid, //cid, ///cid ...: FreePBX 17 asks for //cid, and no redirect is
     # possible (Asterisk's CURL() does not follow one).
-    return [web.get("/{lead:/*}cid", plain), web.get("/{lead:/*}cid.json", as_json),
-            web.get("/{lead:/*}cid.agi", as_lines)]
+    return [
+        web.get("/{lead:/*}cid", plain),
+        web.get("/{lead:/*}cid.json", as_json),
+        web.get("/{lead:/*}cid.agi", as_lines),
+    ]
 
 
 def cid_guard(settings: CallerIdSettings | None = None) -> Middleware:

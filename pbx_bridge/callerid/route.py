@@ -57,13 +57,19 @@ def door_text(text: str, *, safe_names: bool = True, ascii: bool = False) -> str
     (fullwidth ``（`` ``：`` ``，`` become ``(`` ``:`` ``,``). Folding can also lengthen (``Ⅷ`` -> ``VIII``):
     the folded name is cut back to the bytes the name had, so the 40-byte cut made before still holds."""
     if ascii:
-        text = ascii_name(text)[:len(text.encode("utf-8"))].rstrip()
+        text = ascii_name(text)[: len(text.encode("utf-8"))].rstrip()
     return freepbx_safe(text) if safe_names else text
 
 
-async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | None = None,
-                      safe_names: bool = True, ascii: bool = False,
-                      guard: float | None = None) -> LookupResult:
+async def door_lookup(
+    callerid: CallerIdLookup,
+    number: str,
+    *,
+    live: bool | None = None,
+    safe_names: bool = True,
+    ascii: bool = False,
+    guard: float | None = None,
+) -> LookupResult:
     """The answer a caller-name door gives: never raises, never waits longer than ``guard`` seconds
     (a "none" answer instead); its names have passed :func:`door_text`, once, here."""
     try:
@@ -77,8 +83,11 @@ async def door_lookup(callerid: CallerIdLookup, number: str, *, live: bool | Non
         result = LookupResult(match=MatchKind.NONE, number="", source="none")
     if not result.found or not (safe_names or ascii):
         return result
-    return dataclasses.replace(result, display=door_text(result.display, safe_names=safe_names, ascii=ascii),
-                               client_name=door_text(result.client_name, safe_names=safe_names, ascii=ascii))
+    return dataclasses.replace(
+        result,
+        display=door_text(result.display, safe_names=safe_names, ascii=ascii),
+        client_name=door_text(result.client_name, safe_names=safe_names, ascii=ascii),
+    )
 
 
 def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool | None]:
@@ -102,8 +111,9 @@ def cid_route(callerid: CallerIdLookup, *, safe_names: bool = True, guard: float
     async def cid(session: AgiSession) -> None:
         opts = cid_options(session.args, session.query)
         # Fail open: on any failure the call goes on with its own name, the dialplan sees "none".
-        result = await door_lookup(callerid, session.callerid, live=opts["live"], safe_names=safe_names,
-                                   guard=guard)
+        result = await door_lookup(
+            callerid, session.callerid, live=opts["live"], safe_names=safe_names, guard=guard
+        )
         values = contract_variables(result)
         try:
             if result.found and result.display:

@@ -90,9 +90,17 @@ class CallerId:
     (names of live answers are made as the directory makes them).
     """
 
-    def __init__(self, index_provider: IndexProvider | HasIndex, itflow: Itflow | None, plan: NumberPlan,
-                 settings: CallerIdSettings, directory: DirectorySettings, metrics: Metrics | None = None,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        index_provider: IndexProvider | HasIndex,
+        itflow: Itflow | None,
+        plan: NumberPlan,
+        settings: CallerIdSettings,
+        directory: DirectorySettings,
+        metrics: Metrics | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if callable(index_provider):
             self._index: IndexProvider = index_provider
         else:
@@ -111,8 +119,9 @@ class CallerId:
         self._legacy_limit = _RateLimit(self.cfg.legacy_cid_per_minute, clock)
 
     # ------------------------------------------------------------------ public
-    async def lookup(self, raw_number: str | None, *, live: bool | None = None,
-                     budget: float | None = None) -> LookupResult:
+    async def lookup(
+        self, raw_number: str | None, *, live: bool | None = None, budget: float | None = None
+    ) -> LookupResult:
         """Answer for a caller number as the PBX gave it.
 
         ``live``: None follows ``callerid.live_lookup``; False never asks ITFlow; True skips the index and
@@ -209,8 +218,12 @@ class CallerId:
                 result = await self._live(e164)
         except (ItflowError, TimeoutError) as exc:
             self._down_until = self.clock() + self.cfg.live_cooldown
-            log.warning("live caller-ID lookup of %s failed (%s); index only for %.0f s",
-                        e164, exc, self.cfg.live_cooldown)
+            log.warning(
+                "live caller-ID lookup of %s failed (%s); index only for %.0f s",
+                e164,
+                exc,
+                self.cfg.live_cooldown,
+            )
             return None
         except Exception:
             log.exception("live caller-ID lookup of %s failed unexpectedly", e164)
@@ -218,8 +231,11 @@ class CallerId:
         if result is not None:
             ttl = self.cfg.cache_ttl if result.found else self.cfg.negative_cache_ttl
             if ttl > 0:
-                self._cache[e164] = (self.clock() + ttl, dataclasses.replace(result, source="cache"),
-                                     _synced(self._index()))
+                self._cache[e164] = (
+                    self.clock() + ttl,
+                    dataclasses.replace(result, source="cache"),
+                    _synced(self._index()),
+                )
                 self._cache.move_to_end(e164)
                 while len(self._cache) > self.cfg.cache_size:
                     self._cache.popitem(last=False)
@@ -239,8 +255,9 @@ class CallerId:
 
     async def _live_v1(self, v1: V1Client, e164: str, all_clients_key: bool) -> LookupResult:
         variants = self.plan.digit_variants(e164)
-        answers = await asyncio.gather(*(
-            v1.call("contacts", "read", contact_phone_or_mobile=v) for v in variants))
+        answers = await asyncio.gather(
+            *(v1.call("contacts", "read", contact_phone_or_mobile=v) for v in variants)
+        )
         index = self._index()
         clients = index.clients if index is not None else {}
         archived = index.snapshot.archived_clients if index is not None else frozenset()
@@ -256,11 +273,18 @@ class CallerId:
                 # docs/itflow-api.md Q1 (§2.5): a *mobile* match skips ITFlow's client scope (26.10 too),
                 # so a restricted key can be handed another client's contact. A mobile-only match of a
                 # client this key never listed is dropped unless the key is known to see all clients.
-                if (labels == {NumberLabel.MOBILE} and clients and party.client_id not in clients
-                        and not all_clients_key):
-                    log.info("live match for %s dropped: client %d is outside this key's listing "
-                             "(docs/itflow-api.md Q1)",
-                             e164, party.client_id)
+                if (
+                    labels == {NumberLabel.MOBILE}
+                    and clients
+                    and party.client_id not in clients
+                    and not all_clients_key
+                ):
+                    log.info(
+                        "live match for %s dropped: client %d is outside this key's listing "
+                        "(docs/itflow-api.md Q1)",
+                        e164,
+                        party.client_id,
+                    )
                     continue
                 for label in labels:
                     candidates[(party, label)] = None
@@ -271,15 +295,21 @@ class CallerId:
     async def _live_legacy(self, legacy: LegacyClient, e164: str) -> LookupResult | None:
         for digits in self.plan.digit_variants(e164)[:2]:
             if not self._legacy_limit.take():
-                log.info("legacy cid rate limit reached (%d/min); %s not asked",
-                         self.cfg.legacy_cid_per_minute, e164)
+                log.info(
+                    "legacy cid rate limit reached (%d/min); %s not asked",
+                    self.cfg.legacy_cid_per_minute,
+                    e164,
+                )
                 return None
             name = await legacy.cid(digits)
             name = sanitize(name or "")
             if name:
-                return LookupResult(MatchKind.LEGACY, e164, display=cut(name, self.dcfg.max_name_length,
-                                                                       self.dcfg.max_name_bytes),
-                                    source="live")
+                return LookupResult(
+                    MatchKind.LEGACY,
+                    e164,
+                    display=cut(name, self.dcfg.max_name_length, self.dcfg.max_name_bytes),
+                    source="live",
+                )
         return LookupResult(MatchKind.NONE, e164, source="live")
 
     def _done(self, e164: str, _task: asyncio.Task[LookupResult | None]) -> None:

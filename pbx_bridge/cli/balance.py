@@ -30,27 +30,45 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
-    p = sub.add_parser("balance", help="show a client's balance as the IVR would compute it",
-                       description="Compute a client's balance the way ITFlow does in the detected API "
-                       "generation and era, and show how it was computed.")
+    p = sub.add_parser(
+        "balance",
+        help="show a client's balance as the IVR would compute it",
+        description="Compute a client's balance the way ITFlow does in the detected API "
+        "generation and era, and show how it was computed.",
+    )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--client-id", type=int, metavar="N", help="the ITFlow client id")
-    who.add_argument("--caller", metavar="NUMBER",
-                     help="a caller number, resolved through the directory like the IVR does")
+    who.add_argument(
+        "--caller", metavar="NUMBER", help="a caller number, resolved through the directory like the IVR does"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=_balance, needs_config=True)
 
-    pr = sub.add_parser("prompts", help="sound prompts of the balance IVR",
-                        description="Manage the phrases the balance IVR needs beyond Asterisk's core sounds.")
+    pr = sub.add_parser(
+        "prompts",
+        help="sound prompts of the balance IVR",
+        description="Manage the phrases the balance IVR needs beyond Asterisk's core sounds.",
+    )
     psub = pr.add_subparsers(dest="prompts_command", metavar="ACTION", required=True)
-    b = psub.add_parser("build", help="generate missing phrases with espeak-ng and sox",
-                        description="Write the configured custom/ prompts (8 kHz WAV) into "
-                        "<sounds_dir>/<language>/custom/. Uses balance.* from the config when one is found, "
-                        "else the defaults.")
-    b.add_argument("--sounds-dir", type=Path, metavar="DIR",
-                   help="Asterisk's sounds directory (default: balance.sounds_dir, /var/lib/asterisk/sounds)")
-    b.add_argument("--language", action="append", metavar="LANG",
-                   help="only this language (repeatable; default: every configured one)")
+    b = psub.add_parser(
+        "build",
+        help="generate missing phrases with espeak-ng and sox",
+        description="Write the configured custom/ prompts (8 kHz WAV) into "
+        "<sounds_dir>/<language>/custom/. Uses balance.* from the config when one is found, "
+        "else the defaults.",
+    )
+    b.add_argument(
+        "--sounds-dir",
+        type=Path,
+        metavar="DIR",
+        help="Asterisk's sounds directory (default: balance.sounds_dir, /var/lib/asterisk/sounds)",
+    )
+    b.add_argument(
+        "--language",
+        action="append",
+        metavar="LANG",
+        help="only this language (repeatable; default: every configured one)",
+    )
     b.add_argument("--force", action="store_true", help="overwrite files that exist")
     b.add_argument("--json", action="store_true", help="print what was done as JSON")
     b.set_defaults(handler=_prompts_build, needs_config=False)
@@ -69,8 +87,9 @@ def _print_balance(b: Balance, as_json: bool) -> None:
     name = f" ({b.client_name})" if b.client_name else ""
     print(f"client {b.client_id}{name}: {b.amount:.2f} {b.currency}  [{kind}]")
     payments = f", {b.payments_counted} payments" if b.backend == "v1" and b.exact else ""
-    counted = f"; {b.invoices_counted} of {b.invoices_seen} invoices counted{payments}" \
-        if b.backend == "v1" else ""
+    counted = (
+        f"; {b.invoices_counted} of {b.invoices_seen} invoices counted{payments}" if b.backend == "v1" else ""
+    )
     print(f"computed by: {b.method} via {b.backend} (era {b.era}){counted}")
     for note in b.notes:
         print(f"note: {note}")
@@ -97,8 +116,9 @@ async def _balance(ctx: CommandContext) -> int:
     return 0
 
 
-async def _resolve_caller(ctx: CommandContext, stack: AsyncExitStack, itflow: Itflow,
-                          number: str) -> int | str:
+async def _resolve_caller(
+    ctx: CommandContext, stack: AsyncExitStack, itflow: Itflow, number: str
+) -> int | str:
     """The client id the IVR would bind ``number`` to, or a message why there is none."""
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
@@ -112,8 +132,9 @@ async def _resolve_caller(ctx: CommandContext, stack: AsyncExitStack, itflow: It
         await directory.sync()
     callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
     stack.push_async_callback(callerid.aclose)
-    verifier = Verifier(callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store),
-                        settings=settings.balance)
+    verifier = Verifier(
+        callerid=callerid, plan=plan, itflow=itflow, attempts=AttemptLog(store), settings=settings.balance
+    )
     identity, why = await verifier.identify(number, legacy_only=legacy_only)
     if identity is None:
         hint = " (legacy API: add it to balance.number_map)" if legacy_only else ""
@@ -134,14 +155,23 @@ def _prompts_build(ctx: CommandContext) -> int:
     except OSError as exc:
         return _fail(f"cannot write prompts: {exc}")
     if args.json:
-        print(json.dumps([{"language": b.language, "name": b.name, "path": str(b.path), "action": b.action}
-                          for b in built]))
+        print(
+            json.dumps(
+                [
+                    {"language": b.language, "name": b.name, "path": str(b.path), "action": b.action}
+                    for b in built
+                ]
+            )
+        )
     else:
         for b in built:
             print(f"{b.action:12} {b.language:5} {b.name:36} {b.path}")
         missing = [b for b in built if b.action == "missing-text"]
         if missing:
             names = ", ".join(b.name for b in missing)
-            print(f"no text for: {names} (add balance.prompt_texts; the IVR plays the next alternative "
-                  "meanwhile)", file=sys.stderr)
+            print(
+                f"no text for: {names} (add balance.prompt_texts; the IVR plays the next alternative "
+                "meanwhile)",
+                file=sys.stderr,
+            )
     return 0

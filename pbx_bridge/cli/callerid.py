@@ -22,14 +22,19 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add caller ID's verb to ``sub``. Its parser sets ``handler=fn(ctx) -> int``."""
-    p = sub.add_parser("lookup", help="look up a caller number as an incoming call would",
-                       description="Look up a caller number: directory first, then ITFlow live on a miss "
-                       "(as configured). Syncs the directory first when there is none yet.")
+    p = sub.add_parser(
+        "lookup",
+        help="look up a caller number as an incoming call would",
+        description="Look up a caller number: directory first, then ITFlow live on a miss "
+        "(as configured). Syncs the directory first when there is none yet.",
+    )
     p.add_argument("number", help="the caller number in any spelling, e.g. '+1 (412) 555-0101'")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--live", action="store_true",
-                   help="ask ITFlow live even when the directory knows the number "
-                   "(waits up to itflow.timeout)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="ask ITFlow live even when the directory knows the number (waits up to itflow.timeout)",
+    )
     p.set_defaults(handler=_lookup, needs_config=True)
 
 
@@ -52,8 +57,13 @@ async def _lookup(ctx: CommandContext) -> int:
     settings = ctx.settings()
     plan = NumberPlan(settings.numbers)
     if not plan.lookupable(args.number):
-        why = ("an internal extension" if plan.is_internal(args.number)
-               else "anonymous" if plan.is_anonymous(args.number) else "not a possible phone number")
+        why = (
+            "an internal extension"
+            if plan.is_internal(args.number)
+            else "anonymous"
+            if plan.is_anonymous(args.number)
+            else "not a possible phone number"
+        )
         if args.json:
             print(json.dumps({**LookupResult(MatchKind.NONE, "", source="none").to_dict(), "reason": why}))
         else:

@@ -38,13 +38,23 @@ _READY_WAIT = 60.0
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser(
-        "demo", help="try it: the ITFlow simulator and the daemon, with a ready-made config",
+        "demo",
+        help="try it: the ITFlow simulator and the daemon, with a ready-made config",
         description="Start the ITFlow simulator and the daemon with a ready-made config in a temporary "
-        "directory (no editing, no AMI), print what to try, and run until Ctrl-C or SIGTERM.")
-    d.add_argument("--profile", choices=["legacy-2022", "v1-v25", "v1-head"], default="v1-head",
-                   help="ITFlow version to simulate (default v1-head)")
-    d.add_argument("--http-port", type=int, default=8734,
-                   help="the daemon's HTTP port (default 8734, a free one when busy; 0: any)")
+        "directory (no editing, no AMI), print what to try, and run until Ctrl-C or SIGTERM.",
+    )
+    d.add_argument(
+        "--profile",
+        choices=["legacy-2022", "v1-v25", "v1-head"],
+        default="v1-head",
+        help="ITFlow version to simulate (default v1-head)",
+    )
+    d.add_argument(
+        "--http-port",
+        type=int,
+        default=8734,
+        help="the daemon's HTTP port (default 8734, a free one when busy; 0: any)",
+    )
     d.add_argument("--fastagi-port", type=int, default=4574, help="FastAGI port (default 4574; 0: any)")
     d.add_argument("--itflow-port", type=int, default=0, help="the simulator's port (default: any free)")
     d.add_argument("--drain", type=float, default=5.0, metavar="SECONDS", help="stop within this long")
@@ -53,13 +63,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def _demo(ctx: CommandContext) -> int:
     a = ctx.args
-    return await run_demo(profile=a.profile, http_port=a.http_port, fastagi_port=a.fastagi_port,
-                          itflow_port=a.itflow_port, drain=a.drain)
+    return await run_demo(
+        profile=a.profile,
+        http_port=a.http_port,
+        fastagi_port=a.fastagi_port,
+        itflow_port=a.itflow_port,
+        drain=a.drain,
+    )
 
 
 def _port(preferred: int) -> int:
     """``preferred`` when it is free on loopback, else one the OS picks (0 always picks)."""
-    for port in ((preferred, 0) if preferred else (0,)):
+    for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -90,9 +105,12 @@ async def _ready(url: str, task: asyncio.Task[int]) -> bool:
 
 
 async def _run(*argv: str) -> str:
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return out.decode(errors="replace").strip()
 
@@ -100,8 +118,9 @@ async def _run(*argv: str) -> str:
 async def _banner(out: TextIO, *, sim_url: str, config: Path, base: str, profile: str) -> None:
     exe = _exe()
     cfg = shlex.quote(str(config))
-    lookup = await _run(str(Path(sys.executable).with_name("pbx-bridge")), "--config", str(config),
-                        "lookup", SAMPLE_NUMBER)
+    lookup = await _run(
+        str(Path(sys.executable).with_name("pbx-bridge")), "--config", str(config), "lookup", SAMPLE_NUMBER
+    )
     async with httpx.AsyncClient(timeout=10) as http:
         cid = (await http.get(f"{base}/cid", params={"number": SAMPLE_NUMBER})).text.strip()
         calls = (await http.get(f"{base}/calls")).status_code == 200
@@ -124,8 +143,15 @@ async def _banner(out: TextIO, *, sim_url: str, config: Path, base: str, profile
     print("\n".join(lines), file=out, flush=True)
 
 
-async def run_demo(*, profile: str = "v1-head", http_port: int = 8734, fastagi_port: int = 4574,
-                   itflow_port: int = 0, drain: float = 5.0, out: TextIO | None = None) -> int:
+async def run_demo(
+    *,
+    profile: str = "v1-head",
+    http_port: int = 8734,
+    fastagi_port: int = 4574,
+    itflow_port: int = 0,
+    drain: float = 5.0,
+    out: TextIO | None = None,
+) -> int:
     stream = out or sys.stdout
     tmp = Path(tempfile.mkdtemp(prefix="pbx-bridge-demo-"))
     sim = Simulator(profile)
@@ -140,8 +166,9 @@ async def run_demo(*, profile: str = "v1-head", http_port: int = 8734, fastagi_p
             "fastagi": {"port": _port(fastagi_port)},
             "http": {"port": http, "internal_port": _port(0)},
         }
-        config.write_text("# Written by pbx-bridge demo; removed when it stops.\n"
-                          + yaml.safe_dump(data, sort_keys=False))
+        config.write_text(
+            "# Written by pbx-bridge demo; removed when it stops.\n" + yaml.safe_dump(data, sort_keys=False)
+        )
         config.chmod(0o600)
         daemon = Daemon(load_settings(config), drain_seconds=drain)
         task = asyncio.create_task(daemon.serve())
@@ -149,8 +176,11 @@ async def run_demo(*, profile: str = "v1-head", http_port: int = 8734, fastagi_p
         if await _ready(f"{base}/readyz", task):
             await _banner(stream, sim_url=sim.url, config=config, base=base, profile=profile)
         elif not task.done():
-            print(f"pbx-bridge demo: not ready after {_READY_WAIT:.0f} s; see {base}/readyz",
-                  file=stream, flush=True)
+            print(
+                f"pbx-bridge demo: not ready after {_READY_WAIT:.0f} s; see {base}/readyz",
+                file=stream,
+                flush=True,
+            )
         return await task
     finally:
         if task is not None and not task.done():

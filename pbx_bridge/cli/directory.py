@@ -24,8 +24,11 @@ __all__ = ["fail", "open_directory", "register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
-    d = sub.add_parser("directory", help="the caller-ID directory pulled from ITFlow",
-                       description="Sync, show or count the directory the caller-ID lookup answers from.")
+    d = sub.add_parser(
+        "directory",
+        help="the caller-ID directory pulled from ITFlow",
+        description="Sync, show or count the directory the caller-ID lookup answers from.",
+    )
     dsub = d.add_subparsers(dest="directory_command", metavar="ACTION", required=True)
     s = dsub.add_parser("sync", help="pull the directory from ITFlow now and store it")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -42,8 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # ------------------------------------------------------------------ plumbing
 
 
-async def open_directory(ctx: CommandContext, stack: AsyncExitStack, *, sync_now: bool = False
-                         ) -> tuple[DirectorySync, Itflow]:
+async def open_directory(
+    ctx: CommandContext, stack: AsyncExitStack, *, sync_now: bool = False
+) -> tuple[DirectorySync, Itflow]:
     """The directory (loaded from the state file, synced first when there is none) and the ITFlow bundle."""
     settings = ctx.settings()
     store = Store.in_state_dir(settings.state_dir)
@@ -83,8 +87,9 @@ async def _show(ctx: CommandContext) -> int:
         print(json.dumps([party_to_dict(p) for p in parties], ensure_ascii=False))
         return 0
     for p in parties:
-        numbers = ", ".join(f"{n.label.value} {n.canonical or n.raw + ' (not a possible number)'}"
-                            for n in p.numbers)
+        numbers = ", ".join(
+            f"{n.label.value} {n.canonical or n.raw + ' (not a possible number)'}" for n in p.numbers
+        )
         client = f" [{p.client_name}]" if p.client_name else ""
         star = " *" if p.primary else ""
         print(f"{p.kind.value:8} {p.id:>6} {p.name}{client}{star}: {numbers}")
@@ -106,7 +111,7 @@ async def _open_and_print_stats(ctx: CommandContext, *, sync_now: bool) -> int:
 
 def _print_stats(directory: DirectorySync, as_json: bool) -> int:
     data = directory.stats()
-    for key in ("syncs", "failures", "last_error"):   # per-process counters: meaningless in a CLI run
+    for key in ("syncs", "failures", "last_error"):  # per-process counters: meaningless in a CLI run
         data.pop(key, None)
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
@@ -116,8 +121,10 @@ def _print_stats(directory: DirectorySync, as_json: bool) -> int:
     kinds = ", ".join(f"{v} {k}s" for k, v in by_kind.items())
     print(f"source: {data['source']}, pulled {data['fetched_at']} ({data['age_seconds']:.0f} s ago)")
     print(f"parties: {data['parties']} ({kinds}); clients: {data['clients']}")
-    print(f"numbers: {data['numbers']} indexed, {data['ambiguous_numbers']} ambiguous (two clients), "
-          f"{data['unkeyed_numbers']} not possible numbers (never matched)")
+    print(
+        f"numbers: {data['numbers']} indexed, {data['ambiguous_numbers']} ambiguous (two clients), "
+        f"{data['unkeyed_numbers']} not possible numbers (never matched)"
+    )
     for note in data["notes"]:  # type: ignore[attr-defined]
         print(f"note: {note}")
     return 0

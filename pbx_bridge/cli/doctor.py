@@ -55,14 +55,24 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
     items.append(await _port("fastagi", fastagi.enabled, fastagi.host, fastagi.port))
     items.append(await _port("http", settings.http.enabled, settings.http.host, settings.http.port))
     if settings.ami is not None:
-        items.append(_readable_dir("voicemail spool", settings.voicemail.spool_root,
-                                   "add the service user to the asterisk group (voicemail details)",
-                                   missing_level="warn",
-                                   missing_hint="is Asterisk installed on this host? else set "
-                                   "voicemail.spool_root to its voicemail spool"))
+        items.append(
+            _readable_dir(
+                "voicemail spool",
+                settings.voicemail.spool_root,
+                "add the service user to the asterisk group (voicemail details)",
+                missing_level="warn",
+                missing_hint="is Asterisk installed on this host? else set "
+                "voicemail.spool_root to its voicemail spool",
+            )
+        )
     if settings.phonebook.enabled and settings.phonebook.output_dir is not None:
-        items.append(_writable_dir("phonebook output_dir", settings.phonebook.output_dir,
-                                   "create it and give the service user write access"))
+        items.append(
+            _writable_dir(
+                "phonebook output_dir",
+                settings.phonebook.output_dir,
+                "create it and give the service user write access",
+            )
+        )
     elif settings.phonebook.enabled:
         items.append(CheckItem("info", "phonebook", "published over HTTP only (phonebook.output_dir unset)"))
     return items
@@ -78,8 +88,12 @@ def _config(path: Path | None, secrets: list[str]) -> CheckItem:
     if mode & stat.S_IROTH:
         if not secrets:  # e.g. the example's placeholders: nothing to expose
             return CheckItem("ok", "config", f"{path}: valid (readable by others; holds no secret)")
-        return CheckItem("warn", "config", f"{path}: valid, but readable by others ({stat.filemode(mode)})",
-                         f"chmod o-rwx {path} (it holds {' and '.join(secrets)})")
+        return CheckItem(
+            "warn",
+            "config",
+            f"{path}: valid, but readable by others ({stat.filemode(mode)})",
+            f"chmod o-rwx {path} (it holds {' and '.join(secrets)})",
+        )
     return CheckItem("ok", "config", f"{path}: valid")
 
 
@@ -99,20 +113,27 @@ def _state_file(state_dir: Path) -> CheckItem:
     path = Store.in_state_dir_path(state_dir)
     problem = inspect_state_file(path)
     if problem:
-        return CheckItem("fail", "state database", problem,
-                         "stop pbx-bridge; move it aside, repair or restore it (docs/tickets.md, Recovery)")
+        return CheckItem(
+            "fail",
+            "state database",
+            problem,
+            "stop pbx-bridge; move it aside, repair or restore it (docs/tickets.md, Recovery)",
+        )
     return CheckItem("ok", "state database", f"{path}: {'usable' if path.exists() else 'will be created'}")
 
 
 def _state_files(state_dir: Path) -> list[CheckItem]:
     # The directory being writable is not enough: a file left by a run as another user is not.
-    return [CheckItem("fail", "state file", problem, "chown -R the service user (scripts/install does)")
-            for problem in state_problems(state_dir)
-            if problem.startswith(f"{state_dir}/")]
+    return [
+        CheckItem("fail", "state file", problem, "chown -R the service user (scripts/install does)")
+        for problem in state_problems(state_dir)
+        if problem.startswith(f"{state_dir}/")
+    ]
 
 
-def _readable_dir(name: str, path: Path, hint: str, *, missing_level: Level = "fail",
-                  missing_hint: str = "") -> CheckItem:
+def _readable_dir(
+    name: str, path: Path, hint: str, *, missing_level: Level = "fail", missing_hint: str = ""
+) -> CheckItem:
     if not path.is_dir():
         # A missing directory is not a permission problem: a group would not help.
         return CheckItem(missing_level, name, f"{path}: does not exist", missing_hint or hint)
@@ -127,21 +148,45 @@ async def _itflow(settings: Settings) -> list[CheckItem]:
         try:
             caps = await itflow.capabilities()
         except ItflowError as exc:
-            return [CheckItem("fail", "itflow", f"{settings.itflow.url}: {exc}",
-                              "check itflow.url, the network, and that ITFlow is up")]
+            return [
+                CheckItem(
+                    "fail",
+                    "itflow",
+                    f"{settings.itflow.url}: {exc}",
+                    "check itflow.url, the network, and that ITFlow is up",
+                )
+            ]
         if not (caps.v1_key_ok or caps.legacy_key_ok):
             reachable = bool(caps.endpoints) or caps.legacy_present
             if not reachable:
-                return [CheckItem("fail", "itflow", f"{settings.itflow.url}: no ITFlow API answered",
-                                  "check itflow.url (the base URL a browser uses) and that ITFlow is up")]
-            return [CheckItem("fail", "itflow key", "ITFlow answered but refused the API key",
-                              "create a key in ITFlow (Admin > API) and set itflow.api_key(_file)")]
+                return [
+                    CheckItem(
+                        "fail",
+                        "itflow",
+                        f"{settings.itflow.url}: no ITFlow API answered",
+                        "check itflow.url (the base URL a browser uses) and that ITFlow is up",
+                    )
+                ]
+            return [
+                CheckItem(
+                    "fail",
+                    "itflow key",
+                    "ITFlow answered but refused the API key",
+                    "create a key in ITFlow (Admin > API) and set itflow.api_key(_file)",
+                )
+            ]
         items.append(CheckItem("ok", "itflow", f"{settings.itflow.url}: reachable, key accepted"))
         for line in caps.report():
             level: Level = "warn" if "not available" in line else "info" if line.startswith("note") else "ok"
             name, _, detail = line.partition(": ")
-            items.append(CheckItem(level, f"itflow {name}", detail,
-                                   "upgrade ITFlow or use a key with more rights" if level == "warn" else ""))
+            items.append(
+                CheckItem(
+                    level,
+                    f"itflow {name}",
+                    detail,
+                    "upgrade ITFlow or use a key with more rights" if level == "warn" else "",
+                )
+            )
         try:
             perms = await probe_permissions(itflow.v1 if caps.v1_key_ok else None, caps)
         except ItflowError as exc:
@@ -151,30 +196,53 @@ async def _itflow(settings: Settings) -> list[CheckItem]:
             hint = ""
             if p.status in ("warn", "fail"):
                 # No such API in this era is not a missing role: only an upgrade helps.
-                hint = ("upgrade ITFlow (or use a key of a newer install)" if "no v1" in p.detail
-                        else "give the key's user a role with this permission")
+                hint = (
+                    "upgrade ITFlow (or use a key of a newer install)"
+                    if "no v1" in p.detail
+                    else "give the key's user a role with this permission"
+                )
             items.append(CheckItem(p.status, f"permission {p.feature}", p.detail, hint))
         if settings.ami is not None and caps.tickets is None:
-            items.append(CheckItem("warn", "tickets", "unavailable: this ITFlow has no v1 tickets API "
-                                   "for this key (missed calls are tracked, not ticketed)",
-                                   "upgrade ITFlow or use a v1 key"))
+            items.append(
+                CheckItem(
+                    "warn",
+                    "tickets",
+                    "unavailable: this ITFlow has no v1 tickets API "
+                    "for this key (missed calls are tracked, not ticketed)",
+                    "upgrade ITFlow or use a v1 key",
+                )
+            )
     return items
 
 
 async def _ami(settings: Settings) -> list[CheckItem]:
     ami = settings.ami
     if ami is None:
-        return [CheckItem("info", "ami", "not configured: no call tracking, no tickets",
-                          "add an ami section (docs/freepbx.md) to ticket missed calls")]
+        return [
+            CheckItem(
+                "info",
+                "ami",
+                "not configured: no call tracking, no tickets",
+                "add an ami section (docs/freepbx.md) to ticket missed calls",
+            )
+        ]
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(ami.host, ami.port), 5)
     except (OSError, TimeoutError) as exc:
-        return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: cannot connect ({exc})",
-                          "is Asterisk running and manager.conf enabled on that address?")]
+        return [
+            CheckItem(
+                "fail",
+                "ami",
+                f"{ami.host}:{ami.port}: cannot connect ({exc})",
+                "is Asterisk running and manager.conf enabled on that address?",
+            )
+        ]
     try:
         banner = await asyncio.wait_for(reader.readline(), 5)
-        writer.write(f"Action: Login\r\nActionID: check\r\nUsername: {ami.username}\r\nSecret: {ami.secret}"
-                     "\r\nEvents: on\r\n\r\n".encode())
+        writer.write(
+            f"Action: Login\r\nActionID: check\r\nUsername: {ami.username}\r\nSecret: {ami.secret}"
+            "\r\nEvents: on\r\n\r\n".encode()
+        )
         await writer.drain()
         seen = b""
         loop = asyncio.get_running_loop()
@@ -185,9 +253,14 @@ async def _ami(settings: Settings) -> list[CheckItem]:
                 break
             seen += chunk
         if b"Response: Success" not in seen:
-            return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: login refused for {ami.username!r}",
-                              "check ami.username/ami.secret against manager_custom.conf; "
-                              "then 'manager reload'")]
+            return [
+                CheckItem(
+                    "fail",
+                    "ami",
+                    f"{ami.host}:{ami.port}: login refused for {ami.username!r}",
+                    "check ami.username/ami.secret against manager_custom.conf; then 'manager reload'",
+                )
+            ]
         writer.write(b"Action: CoreShowChannels\r\nActionID: check2\r\n\r\n")
         await writer.drain()
         end = loop.time() + 5
@@ -199,13 +272,25 @@ async def _ami(settings: Settings) -> list[CheckItem]:
         tail = seen.split(b"ActionID: check2", 1)[0][-200:] + seen.split(b"ActionID: check2", 1)[-1][:200]
         version = banner.decode(errors="replace").strip()
         if b"Permission denied" in tail:
-            return [CheckItem("fail", "ami", "logged in, but CoreShowChannels is denied (needed to resync "
-                              "calls after a reconnect)", "give the AMI user read=system,call,cdr,agent,"
-                              "dialplan,user and write=system,call,reporting (docs/freepbx.md)")]
+            return [
+                CheckItem(
+                    "fail",
+                    "ami",
+                    "logged in, but CoreShowChannels is denied (needed to resync calls after a reconnect)",
+                    "give the AMI user read=system,call,cdr,agent,"
+                    "dialplan,user and write=system,call,reporting (docs/freepbx.md)",
+                )
+            ]
         return [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
     except (OSError, TimeoutError) as exc:
-        return [CheckItem("fail", "ami", f"{ami.host}:{ami.port}: no answer ({exc!r})",
-                          "is this an Asterisk manager port?")]
+        return [
+            CheckItem(
+                "fail",
+                "ami",
+                f"{ami.host}:{ami.port}: no answer ({exc!r})",
+                "is this an Asterisk manager port?",
+            )
+        ]
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -225,8 +310,9 @@ async def _port(name: str, enabled: bool, host: str, port: int) -> CheckItem:
     try:
         server = await asyncio.start_server(lambda r, w: None, host, port)
     except OSError as exc:
-        return CheckItem("fail", name, f"{host}:{port}: cannot listen ({exc.strerror})",
-                         f"change {name}.host/{name}.port")
+        return CheckItem(
+            "fail", name, f"{host}:{port}: cannot listen ({exc.strerror})", f"change {name}.host/{name}.port"
+        )
     server.close()
     await server.wait_closed()
     return CheckItem("info", name, f"{host}:{port}: free (the daemon is not running)")

@@ -23,17 +23,29 @@ from pbx_bridge.itflow.v1 import V1Client
 __all__ = ["register"]
 
 _PROFILES = ("legacy-2022", "v1-v25", "v1-head", "v1-2610")
-_LEGACY_FUNCTIONS = ("cid", "phonebook", "account_balance", "client_numbers", "client_emails",
-                     "primary_contact_numbers", "primary_contact_emails", "incoming_call", "add_asset")
+_LEGACY_FUNCTIONS = (
+    "cid",
+    "phonebook",
+    "account_balance",
+    "client_numbers",
+    "client_emails",
+    "primary_contact_numbers",
+    "primary_contact_emails",
+    "incoming_call",
+    "add_asset",
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "api", help="call an ITFlow API endpoint and print the answer as JSON",
+        "api",
+        help="call an ITFlow API endpoint and print the answer as JSON",
         description="Call /api/v1/MODULE/FUNCTION.php with key=value parameters and print the rows as "
         "JSON (the first page unless --all-pages). MODULE 'legacy' calls an api.php function instead "
         f"({', '.join(_LEGACY_FUNCTIONS)}). The API key comes from the config and is never printed.",
-        epilog=endpoint_list(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=endpoint_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("module", help="v1 module, e.g. contacts, clients, tickets; or 'legacy'")
     p.add_argument("function", help="e.g. read, create, update; for legacy an api.php function")
     p.add_argument("params", nargs="*", metavar="key=value", help="parameters (filters, fields, limit...)")
@@ -44,16 +56,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_api, needs_config=True)
 
     s = sub.add_parser(
-        "sim", help="run the ITFlow simulator (for tests and trying pbx-bridge without ITFlow)",
+        "sim",
+        help="run the ITFlow simulator (for tests and trying pbx-bridge without ITFlow)",
         description="Serve a simulated ITFlow of the given version on HOST:PORT until interrupted. "
-        "It prints its base URL and API keys.")
+        "It prints its base URL and API keys.",
+    )
     s.add_argument("--profile", choices=_PROFILES, default="v1-head", help="ITFlow version to simulate")
     s.add_argument("--port", type=int, default=8780, help="TCP port (0 = any free port)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     s.add_argument("--seed", metavar="FILE", help="seed data file instead of the built-in seed")
-    s.add_argument("--quirk", action="append", default=[], metavar="NAME=VALUE",
-                   help="override one era quirk of the profile, e.g. leading_newline=true, "
-                   "mysqli_exceptions=false, phonebook_era=2019, numeric_keys=true (repeatable)")
+    s.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one era quirk of the profile, e.g. leading_newline=true, "
+        "mysqli_exceptions=false, phonebook_era=2019, numeric_keys=true (repeatable)",
+    )
     s.set_defaults(handler=_sim, needs_config=False)
 
 
@@ -92,8 +111,9 @@ async def _api(ctx: CommandContext) -> int:
     endpoint = f"{args.module}/{args.function}"
     try:
         if args.module == "legacy":
-            async with LegacyClient(it.url, settings.api_key, timeout=it.timeout,
-                                    verify_tls=it.verify_tls) as legacy:
+            async with LegacyClient(
+                it.url, settings.api_key, timeout=it.timeout, verify_tls=it.verify_tls
+            ) as legacy:
                 data = await _legacy_call(legacy, args.function, params)
             _print(data, args.json)
             return 0
@@ -103,9 +123,16 @@ async def _api(ctx: CommandContext) -> int:
                 if method != "GET":
                     print("pbx-bridge api: --all-pages is for reads (GET endpoints)", file=sys.stderr)
                     return 2
-                rows = [r async for r in v1.iter_rows(args.module, args.function,
-                                                      page_size=max(1, args.page_size), skip_undecodable=True,
-                                                      **params)]
+                rows = [
+                    r
+                    async for r in v1.iter_rows(
+                        args.module,
+                        args.function,
+                        page_size=max(1, args.page_size),
+                        skip_undecodable=True,
+                        **params,
+                    )
+                ]
                 _print(rows, args.json)
                 return 0
             resp = await v1.call(args.module, args.function, method=method, **params)
@@ -146,8 +173,9 @@ async def _legacy_call(legacy: LegacyClient, function: str, params: dict[str, st
         return {"logged": await legacy.incoming_call()}
     if function == "add_asset":
         extra = {k: params[k] for k in ("type", "make", "model", "serial", "os") if k in params}
-        ok = await legacy.add_asset(int(params["client_id"]), params.get("name", params.get("add_asset", "")),
-                                    **extra)
+        ok = await legacy.add_asset(
+            int(params["client_id"]), params.get("name", params.get("add_asset", "")), **extra
+        )
         return {"added": ok}
     rows = await getattr(legacy, function)()
     return [asdict(r) if is_dataclass(r) else r for r in rows]  # type: ignore[arg-type]
@@ -167,8 +195,10 @@ def _parse_quirks(items: list[str]) -> dict[str, object]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in known:
-            raise SystemExit(f"pbx-bridge sim: --quirk {item!r}: expected NAME=VALUE with NAME one of "
-                             + ", ".join(sorted(known)))
+            raise SystemExit(
+                f"pbx-bridge sim: --quirk {item!r}: expected NAME=VALUE with NAME one of "
+                + ", ".join(sorted(known))
+            )
         if isinstance(getattr(Quirks(), name), bool):
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise SystemExit(f"pbx-bridge sim: --quirk {name}: expected true or false")

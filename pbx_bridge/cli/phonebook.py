@@ -90,8 +90,9 @@ async def cmd_sync(ctx: CommandContext) -> int:
     settings = ctx.settings()
     progress = _progress()
     async with open_directory(settings) as (directory, plan):
-        service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
-                                   state_dir=settings.state_dir)
+        service = PhonebookService(
+            settings.phonebook, directory, plan, http=settings.http, state_dir=settings.state_dir
+        )
         try:
             result = await service.sync(force=ctx.args.force, progress=progress)
         finally:
@@ -105,17 +106,30 @@ async def cmd_sync(ctx: CommandContext) -> int:
             print(f"phonebook not published: {msg}", file=sys.stderr)
         return EXIT_FAIL
     if ctx.args.json:
-        print(json.dumps({"status": result.status, "entries": result.entries, "previous": result.previous,
-                          "written": [str(p) for p in result.written], "records": result.records,
-                          "seconds": round(result.seconds, 3), "message": result.message,
-                          "pull_error": service.last_error}))
+        print(
+            json.dumps(
+                {
+                    "status": result.status,
+                    "entries": result.entries,
+                    "previous": result.previous,
+                    "written": [str(p) for p in result.written],
+                    "records": result.records,
+                    "seconds": round(result.seconds, 3),
+                    "message": result.message,
+                    "pull_error": service.last_error,
+                }
+            )
+        )
     elif result.status == "guarded":
-        print(f"phonebook NOT published: {result.message}; run with --force to publish anyway",
-              file=sys.stderr)
+        print(
+            f"phonebook NOT published: {result.message}; run with --force to publish anyway", file=sys.stderr
+        )
     else:
         where = settings.phonebook.output_dir or "memory only (no phonebook.output_dir)"
-        print(f"phonebook {result.status}: {result.entries} entries, {len(result.written)} files written "
-              f"to {where} in {result.seconds:.2f} s")
+        print(
+            f"phonebook {result.status}: {result.entries} entries, {len(result.written)} files written "
+            f"to {where} in {result.seconds:.2f} s"
+        )
         if service.last_error:
             print(f"warning: {service.last_error}; published the stored directory", file=sys.stderr)
     return EXIT_OK if result.status in ("published", "unchanged") else EXIT_FAIL
@@ -166,11 +180,25 @@ async def cmd_export(ctx: CommandContext) -> int:
 
 def cmd_formats(ctx: CommandContext) -> int:
     if ctx.args.json:
-        print(json.dumps([{
-            "id": s.id, "media_type": s.media_type, "file_name": s.file_name, "max_entries": s.max_entries,
-            "max_name": s.max_name, "page_size": s.page_size, "single_rooted": s.single_rooted,
-            "description": s.description, "provisioning": s.provisioning,
-        } for s in FORMATS.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": s.id,
+                        "media_type": s.media_type,
+                        "file_name": s.file_name,
+                        "max_entries": s.max_entries,
+                        "max_name": s.max_name,
+                        "page_size": s.page_size,
+                        "single_rooted": s.single_rooted,
+                        "description": s.description,
+                        "provisioning": s.provisioning,
+                    }
+                    for s in FORMATS.values()
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     for s in FORMATS.values():
         limits = []
@@ -186,29 +214,51 @@ def cmd_formats(ctx: CommandContext) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this feature's verbs to ``sub``. Each parser sets ``handler=fn(ctx) -> int``."""
-    p = sub.add_parser("phonebook", help="handset phonebooks: sync, export, list formats",
-                       description="Publish the ITFlow directory as handset phonebooks.")
+    p = sub.add_parser(
+        "phonebook",
+        help="handset phonebooks: sync, export, list formats",
+        description="Publish the ITFlow directory as handset phonebooks.",
+    )
     verbs = p.add_subparsers(dest="phonebook_command", metavar="VERB", required=True)
 
-    s = verbs.add_parser("sync", help="pull the directory now and publish every configured format",
-                         description="Pull the directory from ITFlow and publish the phonebooks "
-                                     "(files in phonebook.output_dir). A failed pull keeps the last book.")
-    s.add_argument("--force", action="store_true",
-                   help="publish even if the directory shrank more than phonebook.shrink_guard")
+    s = verbs.add_parser(
+        "sync",
+        help="pull the directory now and publish every configured format",
+        description="Pull the directory from ITFlow and publish the phonebooks "
+        "(files in phonebook.output_dir). A failed pull keeps the last book.",
+    )
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even if the directory shrank more than phonebook.shrink_guard",
+    )
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(handler=cmd_sync, needs_config=True)
 
-    e = verbs.add_parser("export", help="write one format to a file or stdout",
-                         description="Render one phonebook format from a fresh pull (or --stored).")
-    e.add_argument("--format", "-f", required=True, choices=list(FORMATS), metavar="F",
-                   help="format id (see 'phonebook formats')")
-    e.add_argument("-o", "--output", metavar="FILE",
-                   help="write here (paged formats: FILE, FILE-2, ...); default stdout")
+    e = verbs.add_parser(
+        "export",
+        help="write one format to a file or stdout",
+        description="Render one phonebook format from a fresh pull (or --stored).",
+    )
+    e.add_argument(
+        "--format",
+        "-f",
+        required=True,
+        choices=list(FORMATS),
+        metavar="F",
+        help="format id (see 'phonebook formats')",
+    )
+    e.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (paged formats: FILE, FILE-2, ...); default stdout"
+    )
     e.add_argument("--page", type=int, default=1, help="page to print for paged formats (stdout only)")
     e.add_argument("--stored", action="store_true", help="use the stored directory, do not pull")
     e.set_defaults(handler=cmd_export, needs_config=True)
 
-    f = verbs.add_parser("formats", help="list the formats, one per line, id first",
-                         description="List the phonebook formats: id, file name, media type, limits.")
+    f = verbs.add_parser(
+        "formats",
+        help="list the formats, one per line, id first",
+        description="List the phonebook formats: id, file name, media type, limits.",
+    )
     f.add_argument("--json", action="store_true", help="print as JSON")
     f.set_defaults(handler=cmd_formats, needs_config=False)

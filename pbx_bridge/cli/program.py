@@ -24,8 +24,15 @@ __all__ = ["build_parser", "main"]
 
 # In ``--help`` order: the daemon's own verbs first, the demo last.
 _REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
-    service.register, itflow.register, callerid.register, directory.register, balance.register,
-    phonebook.register, tickets.register, demo.register)
+    service.register,
+    itflow.register,
+    callerid.register,
+    directory.register,
+    balance.register,
+    phonebook.register,
+    tickets.register,
+    demo.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common_options(parser: argparse.ArgumentParser, default: object) -> None:
-    parser.add_argument("-c", "--config", metavar="FILE", default=default,
-                        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default,
-                        help="override log_level from the config")
-    parser.add_argument("--log-format", choices=["text", "json"], default=default,
-                        help="override log_format from the config")
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=default,
+        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=default,
+        help="override log_level from the config",
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default=default, help="override log_format from the config"
+    )
 
 
 def _common_options_on_every_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,17 +14,28 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="run the daemon (FastAGI, HTTP, directory, phonebook, AMI, tickets)",
-                       description="Run the pbx-bridge daemon in the foreground until SIGTERM. "
-                       "Under systemd it reports readiness (Type=notify) and pings the watchdog.")
-    p.add_argument("--drain", type=float, default=10.0, metavar="SECONDS",
-                   help="on SIGTERM, how long in-flight work may take to finish (default 10)")
+    p = sub.add_parser(
+        "run",
+        help="run the daemon (FastAGI, HTTP, directory, phonebook, AMI, tickets)",
+        description="Run the pbx-bridge daemon in the foreground until SIGTERM. "
+        "Under systemd it reports readiness (Type=notify) and pings the watchdog.",
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight work may take to finish (default 10)",
+    )
     p.set_defaults(handler=_run)
 
-    c = sub.add_parser("check", help="check config, ITFlow, the key's permissions, AMI, ports, paths",
-                       description="Check everything the daemon needs, one line per item: ok, warn (a "
-                       "feature this backend or key cannot provide), info (a part not configured), fail "
-                       "(a configured part that is broken). Exits 1 only when something fails.")
+    c = sub.add_parser(
+        "check",
+        help="check config, ITFlow, the key's permissions, AMI, ports, paths",
+        description="Check everything the daemon needs, one line per item: ok, warn (a "
+        "feature this backend or key cannot provide), info (a part not configured), fail "
+        "(a configured part that is broken). Exits 1 only when something fails.",
+    )
     c.add_argument("--json", action="store_true", help="print the items as JSON")
     c.set_defaults(handler=_check)
 

@@ -41,8 +41,12 @@ def sanitize(text: str) -> str:
 def _extends(ch: str) -> bool:
     """True when ``ch`` belongs to the character before it (accent, joiner, variation selector, skin
     tone, emoji tag character)."""
-    if ch == _ZWJ or "\ufe00" <= ch <= "\ufe0f" or "\U0001f3fb" <= ch <= "\U0001f3ff" \
-            or "\U000e0020" <= ch <= "\U000e007f":
+    if (
+        ch == _ZWJ
+        or "\ufe00" <= ch <= "\ufe0f"
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        or "\U000e0020" <= ch <= "\U000e007f"
+    ):
         return True
     return unicodedata.category(ch) in ("Mn", "Mc", "Me")
 
@@ -88,8 +92,9 @@ def cut(text: str, limit: int, max_bytes: int = 0) -> str:
     return text[:end]
 
 
-def render_name(party: Party, template: str, template_no_client: str, limit: int, number: str = "",
-                max_bytes: int = 0) -> str:
+def render_name(
+    party: Party, template: str, template_no_client: str, limit: int, number: str = "", max_bytes: int = 0
+) -> str:
     """The display name of ``party`` by the configured templates (values sanitized before and after)."""
     fields = {
         "client": sanitize(party.client_name),

@@ -22,8 +22,11 @@ def directory_routes(directory: DirectorySync) -> list[web.RouteDef]:
     async def stats(_request: web.Request) -> web.Response:
         data = directory.stats()
         if not data:
-            return web.json_response({"error": "no directory yet", "last_error": directory.last_error},
-                                     status=503, headers=_NO_STORE)
+            return web.json_response(
+                {"error": "no directory yet", "last_error": directory.last_error},
+                status=503,
+                headers=_NO_STORE,
+            )
         return web.json_response(data, headers=_NO_STORE)
 
     async def sync(_request: web.Request) -> web.Response:
@@ -37,8 +40,9 @@ def directory_routes(directory: DirectorySync) -> list[web.RouteDef]:
             return web.json_response({"error": str(exc)}, status=502, headers=_NO_STORE)
         data = directory.stats()
         if not data:
-            return web.json_response({"error": directory.last_error or "no directory yet"}, status=502,
-                                     headers=_NO_STORE)
+            return web.json_response(
+                {"error": directory.last_error or "no directory yet"}, status=502, headers=_NO_STORE
+            )
         return web.json_response({**data, "coalesced": coalesced}, headers=_NO_STORE)
 
     return [web.get("/directory/stats", stats), web.post("/directory/sync", sync)]

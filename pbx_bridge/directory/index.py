@@ -30,8 +30,11 @@ __all__ = ["DirectoryIndex", "IndexStats"]
 
 _KIND_RANK = {PartyKind.CONTACT: 0, PartyKind.LOCATION: 1, PartyKind.VENDOR: 2}
 _LABEL_RANK = {NumberLabel.MOBILE: 0, NumberLabel.OFFICE: 1, NumberLabel.OTHER: 2}
-_MATCH = {PartyKind.CONTACT: MatchKind.CONTACT, PartyKind.LOCATION: MatchKind.LOCATION,
-          PartyKind.VENDOR: MatchKind.VENDOR}
+_MATCH = {
+    PartyKind.CONTACT: MatchKind.CONTACT,
+    PartyKind.LOCATION: MatchKind.LOCATION,
+    PartyKind.VENDOR: MatchKind.VENDOR,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class IndexStats:
     ambiguous: int
     parties: int
     by_kind: dict[str, int]
-    unkeyed_numbers: int   # numbers in ITFlow that are not possible numbers (never matched)
+    unkeyed_numbers: int  # numbers in ITFlow that are not possible numbers (never matched)
 
 
 def _client_key(p: Party) -> object | None:
@@ -54,8 +57,14 @@ def _client_key(p: Party) -> object | None:
 class DirectoryIndex:
     """Immutable once built; a new snapshot builds a new index (swapped atomically by reference)."""
 
-    def __init__(self, entries: dict[str, LookupResult], snapshot: Snapshot, plan: NumberPlan,
-                 settings: DirectorySettings, unkeyed: int = 0) -> None:
+    def __init__(
+        self,
+        entries: dict[str, LookupResult],
+        snapshot: Snapshot,
+        plan: NumberPlan,
+        settings: DirectorySettings,
+        unkeyed: int = 0,
+    ) -> None:
         self._entries = entries
         self.snapshot = snapshot
         self.plan = plan
@@ -64,8 +73,9 @@ class DirectoryIndex:
         self._unkeyed = unkeyed
 
     @classmethod
-    def build(cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | None = None
-              ) -> DirectoryIndex:
+    def build(
+        cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | None = None
+    ) -> DirectoryIndex:
         s = settings or DirectorySettings()
         # number -> its one (party, label), or a list of them when several parties share it: no list
         # per number for the common case (a 100k directory: 180k lists less at the peak of a sync)
@@ -131,8 +141,9 @@ def preference(item: tuple[Party, NumberLabel]) -> tuple[int, int, int, int, str
     return (_KIND_RANK[party.kind], 0 if party.primary else 1, _LABEL_RANK[label], party.id, party.name)
 
 
-def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: DirectorySettings,
-            source: str = "index") -> LookupResult:
+def resolve(
+    e164: str, candidates: list[tuple[Party, NumberLabel]], settings: DirectorySettings, source: str = "index"
+) -> LookupResult:
     """The answer for ``e164`` given every party holding it (see the module doc for the rules)."""
     if len(candidates) == 1:  # most numbers: one party, nothing to order
         parties: tuple[Party, ...] = (candidates[0][0],)
@@ -142,9 +153,13 @@ def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: Di
     clients = {k for k in (_client_key(p) for p in parties) if k is not None}
     if len(clients) > 1:
         label = sanitize(settings.ambiguous_label) or e164
-        return LookupResult(MatchKind.AMBIGUOUS, e164, display=cut(label, settings.max_name_length,
-                                                                       settings.max_name_bytes),
-                            source=source, candidates=parties)
+        return LookupResult(
+            MatchKind.AMBIGUOUS,
+            e164,
+            display=cut(label, settings.max_name_length, settings.max_name_bytes),
+            source=source,
+            candidates=parties,
+        )
     best = parties[0]
     # A party without a client next to one with a client (a global vendor sharing a client's number):
     # the preference chose; the client of the chosen party is the one named.
@@ -152,15 +167,27 @@ def resolve(e164: str, candidates: list[tuple[Party, NumberLabel]], settings: Di
 
 
 def _display(party: Party, settings: DirectorySettings, e164: str) -> str:
-    return render_name(party, settings.name_template, settings.name_template_no_client,
-                       settings.max_name_length, e164, settings.max_name_bytes)
+    return render_name(
+        party,
+        settings.name_template,
+        settings.name_template_no_client,
+        settings.max_name_length,
+        e164,
+        settings.max_name_bytes,
+    )
 
 
 def _answer(e164: str, best: Party, parties: tuple[Party, ...], display: str, source: str) -> LookupResult:
     return LookupResult(
-        _MATCH[best.kind], e164, display=display, party=best, client_id=best.client_id,
-        client_name=best.client_name, contact_id=best.id if best.kind is PartyKind.CONTACT else 0,
-        source=source, candidates=parties,
+        _MATCH[best.kind],
+        e164,
+        display=display,
+        party=best,
+        client_id=best.client_id,
+        client_name=best.client_name,
+        contact_id=best.id if best.kind is PartyKind.CONTACT else 0,
+        source=source,
+        candidates=parties,
     )
 
 

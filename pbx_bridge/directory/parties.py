@@ -11,8 +11,18 @@ from typing import Protocol
 
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 
-__all__ = ["Canonical", "Row", "contact_party", "int_of", "is_archived", "location_party", "make_number",
-           "numbers_of", "text_of", "vendor_party"]
+__all__ = [
+    "Canonical",
+    "Row",
+    "contact_party",
+    "int_of",
+    "is_archived",
+    "location_party",
+    "make_number",
+    "numbers_of",
+    "text_of",
+    "vendor_party",
+]
 
 # One row as ITFlow's JSON gives it: strings, numbers or null.
 Row = Mapping[str, object]
@@ -48,35 +58,55 @@ def _digits_field(value: str) -> str:
     return "" if value.upper() == "NULL" else value
 
 
-def make_number(plan: Canonical, label: NumberLabel, raw: str, country_code: str = "",
-                extension: str = "") -> PartyNumber | None:
+def make_number(
+    plan: Canonical, label: NumberLabel, raw: str, country_code: str = "", extension: str = ""
+) -> PartyNumber | None:
     raw = _digits_field(raw)
     if not raw:
         return None
     cc = _digits_field(country_code)
-    return PartyNumber(label=label, raw=raw, canonical=plan.canonical(raw, cc) or "",
-                       extension=_digits_field(extension), country_code=cc)
+    return PartyNumber(
+        label=label,
+        raw=raw,
+        canonical=plan.canonical(raw, cc) or "",
+        extension=_digits_field(extension),
+        country_code=cc,
+    )
 
 
 def numbers_of(*items: PartyNumber | None) -> tuple[PartyNumber, ...]:
     return tuple(n for n in items if n is not None)
 
 
-def contact_party(row: Row, plan: Canonical, clients: Mapping[int, str],
-                  primary_ids: frozenset[int] = frozenset()) -> Party:
+def contact_party(
+    row: Row, plan: Canonical, clients: Mapping[int, str], primary_ids: frozenset[int] = frozenset()
+) -> Party:
     cid = int_of(row, "contact_id")
     client_id = int_of(row, "contact_client_id", "client_id")
     return Party(
-        kind=PartyKind.CONTACT, id=cid, name=text_of(row, "contact_name"), client_id=client_id,
+        kind=PartyKind.CONTACT,
+        id=cid,
+        name=text_of(row, "contact_name"),
+        client_id=client_id,
         client_name=clients.get(client_id, ""),
         primary=text_of(row, "contact_primary") == "1" or cid in primary_ids,
-        title=text_of(row, "contact_title"), email=text_of(row, "contact_email"),
+        title=text_of(row, "contact_title"),
+        email=text_of(row, "contact_email"),
         archived=is_archived(row, "contact_archived_at"),
         numbers=numbers_of(
-            make_number(plan, NumberLabel.OFFICE, text_of(row, "contact_phone"),
-                        text_of(row, "contact_phone_country_code"), text_of(row, "contact_extension")),
-            make_number(plan, NumberLabel.MOBILE, text_of(row, "contact_mobile"),
-                        text_of(row, "contact_mobile_country_code")),
+            make_number(
+                plan,
+                NumberLabel.OFFICE,
+                text_of(row, "contact_phone"),
+                text_of(row, "contact_phone_country_code"),
+                text_of(row, "contact_extension"),
+            ),
+            make_number(
+                plan,
+                NumberLabel.MOBILE,
+                text_of(row, "contact_mobile"),
+                text_of(row, "contact_mobile_country_code"),
+            ),
         ),
     )
 
@@ -84,23 +114,43 @@ def contact_party(row: Row, plan: Canonical, clients: Mapping[int, str],
 def location_party(row: Row, plan: Canonical, clients: Mapping[int, str]) -> Party:
     client_id = int_of(row, "location_client_id")
     return Party(
-        kind=PartyKind.LOCATION, id=int_of(row, "location_id"), name=text_of(row, "location_name"),
-        client_id=client_id, client_name=clients.get(client_id, ""),
-        primary=text_of(row, "location_primary") == "1", archived=is_archived(row, "location_archived_at"),
-        numbers=numbers_of(make_number(plan, NumberLabel.OFFICE, text_of(row, "location_phone"),
-                                     text_of(row, "location_phone_country_code"),
-                                     text_of(row, "location_phone_extension"))),
+        kind=PartyKind.LOCATION,
+        id=int_of(row, "location_id"),
+        name=text_of(row, "location_name"),
+        client_id=client_id,
+        client_name=clients.get(client_id, ""),
+        primary=text_of(row, "location_primary") == "1",
+        archived=is_archived(row, "location_archived_at"),
+        numbers=numbers_of(
+            make_number(
+                plan,
+                NumberLabel.OFFICE,
+                text_of(row, "location_phone"),
+                text_of(row, "location_phone_country_code"),
+                text_of(row, "location_phone_extension"),
+            )
+        ),
     )
 
 
 def vendor_party(row: Row, plan: Canonical, clients: Mapping[int, str]) -> Party:
     client_id = int_of(row, "vendor_client_id")
     return Party(
-        kind=PartyKind.VENDOR, id=int_of(row, "vendor_id"), name=text_of(row, "vendor_name"),
-        client_id=client_id, client_name=clients.get(client_id, ""),
-        title=text_of(row, "vendor_contact_name"), email=text_of(row, "vendor_email"),
+        kind=PartyKind.VENDOR,
+        id=int_of(row, "vendor_id"),
+        name=text_of(row, "vendor_name"),
+        client_id=client_id,
+        client_name=clients.get(client_id, ""),
+        title=text_of(row, "vendor_contact_name"),
+        email=text_of(row, "vendor_email"),
         archived=is_archived(row, "vendor_archived_at"),
-        numbers=numbers_of(make_number(plan, NumberLabel.OFFICE, text_of(row, "vendor_phone"),
-                                       text_of(row, "vendor_phone_country_code"),
-                                       text_of(row, "vendor_extension"))),
+        numbers=numbers_of(
+            make_number(
+                plan,
+                NumberLabel.OFFICE,
+                text_of(row, "vendor_phone"),
+                text_of(row, "vendor_phone_country_code"),
+                text_of(row, "vendor_extension"),
+            )
+        ),
     )

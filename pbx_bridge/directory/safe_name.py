@@ -20,15 +20,18 @@ __all__ = ["UNSAFE_CHARACTERS", "freepbx_safe"]
 # become a dash or a space; double quote and backslash become their harmless look-alikes. ("<" and ">"
 # stay: CALLERID(all) takes the number from the last "<...>", so a name cannot move it.)
 _REPLACEMENTS = {
-    "(": " ", ")": " ",          # app(...) nesting: ")" ends ExecIf's Set( early
-    "[": " ", "]": " ",          # counted like parentheses by the argument splitter; "$[" opens an expression
-    "{": "", "}": "",            # "${" opens a substitution (EVAL, AGI scripts): "${EXTEN}" -> "$EXTEN"
-    ",": " ",                    # the argument separator of every application and function
-    ":": "-",                    # ExecIf(cond?then:else) and IF(): ":" starts the else-branch
-    ";": "-",                    # a comment in voicemail's msgNNNN.txt (callerid=...), an ini file
-    "|": "/",                    # the old argument separator; "or" in $[...]
-    '"': "'",                    # ends "${SAVEDCIDNAME}" inside $[...]; toggles quoting when splitting
-    "\\": "/",                   # escapes the next character when splitting
+    "(": " ",
+    ")": " ",  # app(...) nesting: ")" ends ExecIf's Set( early
+    "[": " ",
+    "]": " ",  # counted like parentheses by the argument splitter; "$[" opens an expression
+    "{": "",
+    "}": "",  # "${" opens a substitution (EVAL, AGI scripts): "${EXTEN}" -> "$EXTEN"
+    ",": " ",  # the argument separator of every application and function
+    ":": "-",  # ExecIf(cond?then:else) and IF(): ":" starts the else-branch
+    ";": "-",  # a comment in voicemail's msgNNNN.txt (callerid=...), an ini file
+    "|": "/",  # the old argument separator; "or" in $[...]
+    '"': "'",  # ends "${SAVEDCIDNAME}" inside $[...]; toggles quoting when splitting
+    "\\": "/",  # escapes the next character when splitting
 }
 UNSAFE_CHARACTERS = frozenset(_REPLACEMENTS)
 _TABLE = str.maketrans(_REPLACEMENTS)
@@ -39,5 +42,5 @@ def freepbx_safe(name: str) -> str:
     """``name`` with every character of :data:`UNSAFE_CHARACTERS` replaced, runs of spaces merged and the
     ends trimmed. ``ACME (Europe), Ltd`` -> ``ACME Europe Ltd``; ``O'Brien "Bob"`` -> ``O'Brien 'Bob'``."""
     if UNSAFE_CHARACTERS.isdisjoint(name):
-        return name   # the common case: nothing to do, not even the space merge
+        return name  # the common case: nothing to do, not even the space merge
     return _SPACES.sub(" ", name.translate(_TABLE)).strip()

@@ -51,10 +51,18 @@ def _read_or_none(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
 class DirectorySync:
     name = "directory"
 
-    def __init__(self, settings: DirectorySettings, itflow: Itflow, store: Store, plan: NumberPlan,
-                 metrics: Metrics | None = None, *, rng: random.Random | None = None,
-                 store_poll: float = 30.0) -> None:
-        self.store_poll = store_poll   # seconds between checks for a directory synced by another process
+    def __init__(
+        self,
+        settings: DirectorySettings,
+        itflow: Itflow,
+        store: Store,
+        plan: NumberPlan,
+        metrics: Metrics | None = None,
+        *,
+        rng: random.Random | None = None,
+        store_poll: float = 30.0,
+    ) -> None:
+        self.store_poll = store_poll  # seconds between checks for a directory synced by another process
         self.cfg = settings
         self.itflow = itflow
         self.store = store
@@ -69,7 +77,7 @@ class DirectorySync:
         self._task: asyncio.Task[None] | None = None
         self._first_done = asyncio.Event()
         self.last_error: str = ""
-        self.last_success: float | None = None   # time.time() of the last good sync
+        self.last_success: float | None = None  # time.time() of the last good sync
         self.syncs = 0
         self.failures = 0
         self._migrated = False
@@ -99,11 +107,19 @@ class DirectorySync:
             return {}
         st = index.stats()
         return {
-            "source": snap.source, "fetched_at": snap.fetched_at.isoformat(),
-            "age_seconds": round(snap.age(), 1), "parties": st.parties, "by_kind": st.by_kind,
-            "clients": len(snap.clients), "numbers": st.numbers, "ambiguous_numbers": st.ambiguous,
-            "unkeyed_numbers": st.unkeyed_numbers, "notes": list(snap.notes),
-            "syncs": self.syncs, "failures": self.failures, "last_error": self.last_error,
+            "source": snap.source,
+            "fetched_at": snap.fetched_at.isoformat(),
+            "age_seconds": round(snap.age(), 1),
+            "parties": st.parties,
+            "by_kind": st.by_kind,
+            "clients": len(snap.clients),
+            "numbers": st.numbers,
+            "ambiguous_numbers": st.ambiguous,
+            "unkeyed_numbers": st.unkeyed_numbers,
+            "notes": list(snap.notes),
+            "syncs": self.syncs,
+            "failures": self.failures,
+            "last_error": self.last_error,
         }
 
     def subscribe(self, callback: SnapshotCallback) -> Callable[[], None]:
@@ -176,17 +192,25 @@ class DirectorySync:
             self.last_success = time.time()
             if self.metrics is not None:
                 self.metrics.directory_synced.set(self.last_success)
-            log.info("directory synced from %s: %d parties, %d numbers", snap.source, len(snap.parties),
-                     len(self._index or ()))
+            log.info(
+                "directory synced from %s: %d parties, %d numbers",
+                snap.source,
+                len(snap.parties),
+                len(self._index or ()),
+            )
         for note in snap.notes:
             log.info("directory: %s", note)
         await self._notify(snap)
         return snap
 
     async def _pull_and_store(self) -> tuple[Snapshot, DirectoryIndex]:
-        snap = await pull(self.itflow, self.plan, page_size=self.cfg.page_size,
-                          redetect=self.failures > 0 and bool(self.last_error),
-                          previous=self._keyed_snapshot())
+        snap = await pull(
+            self.itflow,
+            self.plan,
+            page_size=self.cfg.page_size,
+            redetect=self.failures > 0 and bool(self.last_error),
+            previous=self._keyed_snapshot(),
+        )
         self._migrate()
         fingerprint = self.plan.fingerprint()
 
@@ -221,8 +245,11 @@ class DirectorySync:
                 await self.sync()
                 wait = self.cfg.sync_interval * self._rng.uniform(0.9, 1.1)
             except SyncError as exc:
-                log.warning("directory sync failed (%s); keeping the last good directory, retry in %.0f s",
-                            exc, self.cfg.retry_interval)
+                log.warning(
+                    "directory sync failed (%s); keeping the last good directory, retry in %.0f s",
+                    exc,
+                    self.cfg.retry_interval,
+                )
                 wait = min(self.cfg.retry_interval, self.cfg.sync_interval)
             except Exception:
                 log.exception("directory sync failed unexpectedly; keeping the last good directory")
@@ -284,8 +311,11 @@ class DirectorySync:
             try:
                 await asyncio.wait_for(self._first_done.wait(), timeout=_FIRST_SYNC_WAIT)
             except TimeoutError:
-                log.warning("the first directory sync is not done after %.0f s; starting without a "
-                            "directory (calls go unnamed until it is)", _FIRST_SYNC_WAIT)
+                log.warning(
+                    "the first directory sync is not done after %.0f s; starting without a "
+                    "directory (calls go unnamed until it is)",
+                    _FIRST_SYNC_WAIT,
+                )
 
     async def stop(self, deadline: float) -> None:
         task, self._task = self._task, None
@@ -294,8 +324,12 @@ class DirectorySync:
     def health(self) -> Health:
         data: dict[str, object] = {"syncs": self.syncs, "failures": self.failures}
         if self._snapshot is not None:
-            data.update(source=self._snapshot.source, parties=len(self._snapshot.parties),
-                        numbers=len(self._index or ()), age_seconds=round(self._snapshot.age(), 1))
+            data.update(
+                source=self._snapshot.source,
+                parties=len(self._snapshot.parties),
+                numbers=len(self._index or ()),
+                age_seconds=round(self._snapshot.age(), 1),
+            )
         if self._index is None:
             return Health(False, self.last_error or "no directory yet", data)
         detail = f"{len(self._index)} numbers from {self._snapshot.source if self._snapshot else '?'}"

@@ -69,8 +69,14 @@ class Snapshot:
 
 def _party_to_json(p: Party) -> dict[str, Any]:
     return {
-        "kind": p.kind.value, "id": p.id, "name": p.name, "client_id": p.client_id,
-        "client_name": p.client_name, "primary": p.primary, "title": p.title, "email": p.email,
+        "kind": p.kind.value,
+        "id": p.id,
+        "name": p.name,
+        "client_id": p.client_id,
+        "client_name": p.client_name,
+        "primary": p.primary,
+        "title": p.title,
+        "email": p.email,
         "archived": p.archived,
         "numbers": [[n.label.value, n.raw, n.canonical, n.extension, n.country_code] for n in p.numbers],
     }
@@ -78,9 +84,15 @@ def _party_to_json(p: Party) -> dict[str, Any]:
 
 def _party_from_json(d: dict[str, Any]) -> Party:
     return Party(
-        kind=PartyKind(d["kind"]), id=int(d["id"]), name=d["name"], client_id=int(d["client_id"]),
-        client_name=d["client_name"], primary=bool(d["primary"]), title=d.get("title", ""),
-        email=d.get("email", ""), archived=bool(d.get("archived", False)),
+        kind=PartyKind(d["kind"]),
+        id=int(d["id"]),
+        name=d["name"],
+        client_id=int(d["client_id"]),
+        client_name=d["client_name"],
+        primary=bool(d["primary"]),
+        title=d.get("title", ""),
+        email=d.get("email", ""),
+        archived=bool(d.get("archived", False)),
         numbers=tuple(PartyNumber(NumberLabel(n[0]), n[1], n[2], n[3], n[4]) for n in d["numbers"]),
     )
 
@@ -91,13 +103,21 @@ def snapshot_to_utf8(snap: Snapshot) -> bytes:
     and one str of it takes 4 bytes per character as soon as a single name holds an emoji (a 100k
     directory: hundreds of MB for a moment); UTF-8 bytes stay at about 1 byte per character."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    return b"".join((
-        b'{"format":', encode(_FORMAT).encode(),
-        b',"parties":[', b",".join([encode(_party_to_json(p)).encode() for p in snap.parties]),
-        b'],"clients":', encode([[cid, name] for cid, name in snap.clients.items()]).encode(),
-        b',"archived_clients":', encode(sorted(snap.archived_clients)).encode(),
-        b',"notes":', encode(list(snap.notes)).encode(), b"}",
-    ))
+    return b"".join(
+        (
+            b'{"format":',
+            encode(_FORMAT).encode(),
+            b',"parties":[',
+            b",".join([encode(_party_to_json(p)).encode() for p in snap.parties]),
+            b'],"clients":',
+            encode([[cid, name] for cid, name in snap.clients.items()]).encode(),
+            b',"archived_clients":',
+            encode(sorted(snap.archived_clients)).encode(),
+            b',"notes":',
+            encode(list(snap.notes)).encode(),
+            b"}",
+        )
+    )
 
 
 def snapshot_from_json(body: str, fetched_at: datetime, source: str) -> Snapshot:
@@ -106,7 +126,8 @@ def snapshot_from_json(body: str, fetched_at: datetime, source: str) -> Snapshot
         raise ValueError(f"stored directory format {data.get('format')!r} is not {_FORMAT}")
     return Snapshot(
         parties=tuple(_party_from_json(d) for d in data["parties"]),
-        fetched_at=fetched_at, source=source,
+        fetched_at=fetched_at,
+        source=source,
         clients={int(c): str(n) for c, n in data.get("clients", [])},
         archived_clients=frozenset(int(c) for c in data.get("archived_clients", [])),
         notes=tuple(data.get("notes", [])),
@@ -128,7 +149,8 @@ def write_snapshot(conn: sqlite3.Connection, snap: Snapshot, plan_fingerprint: s
 def read_snapshot(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
     """The stored snapshot and the number-plan fingerprint it was keyed with, or None."""
     row = conn.execute(
-        "SELECT fetched_at, source, plan, body FROM directory_snapshot WHERE id = 1").fetchone()
+        "SELECT fetched_at, source, plan, body FROM directory_snapshot WHERE id = 1"
+    ).fetchone()
     if row is None:
         return None
     snap = snapshot_from_json(row["body"], datetime.fromisoformat(row["fetched_at"]), row["source"])

@@ -45,6 +45,7 @@ __all__ = ["SyncError", "pull", "pull_legacy", "pull_v1", "rekey"]
 
 log = logging.getLogger("pbx_bridge.directory")
 
+
 class SyncError(PbxBridgeError):
     """The directory could not be pulled; the last good snapshot stays in use."""
 
@@ -52,8 +53,9 @@ class SyncError(PbxBridgeError):
 # ------------------------------------------------------------------ v1
 
 
-async def _parties(v1: V1Client, module: str, page_size: int,
-                   convert: Callable[[Row], Party | None]) -> list[Party]:
+async def _parties(
+    v1: V1Client, module: str, page_size: int, convert: Callable[[Row], Party | None]
+) -> list[Party]:
     """Every row of ``module`` turned into a party page by page: each page is converted in a worker
     thread (a phonenumbers parse per number: CPU work kept off the event loop) while the next page is
     fetched, so ITFlow serves and we parse at the same time, and raw rows (several times the size of
@@ -84,7 +86,7 @@ async def _parties(v1: V1Client, module: str, page_size: int,
             fetch.cancel()
             with contextlib.suppress(BaseException):
                 await fetch
-        if isinstance(pages, AsyncGenerator):   # the client's pages are an async generator
+        if isinstance(pages, AsyncGenerator):  # the client's pages are an async generator
             await pages.aclose()
     return out
 
@@ -102,12 +104,13 @@ class _KnownKeys:
         if not country_code and raw is not None:
             hit = self._known.get(raw)
             if hit is not None:
-                return hit or None   # "" in a snapshot: not a possible number
+                return hit or None  # "" in a snapshot: not a possible number
         return self._plan.canonical(raw, country_code)
 
 
-async def pull_v1(v1: V1Client, plan: NumberPlan, *, page_size: int = 500,
-                  previous: Snapshot | None = None) -> Snapshot:
+async def pull_v1(
+    v1: V1Client, plan: NumberPlan, *, page_size: int = 500, previous: Snapshot | None = None
+) -> Snapshot:
     notes: list[str] = []
     clients: dict[int, str] = {}
     archived_clients: set[int] = set()
@@ -143,8 +146,9 @@ async def pull_v1(v1: V1Client, plan: NumberPlan, *, page_size: int = 500,
     def contact(row: Row) -> Party | None:
         return keep(contact_party(row, keys, clients, primaries))
 
-    def converter(make: Callable[[Row, Canonical, Mapping[int, str]], Party]
-                  ) -> Callable[[Row], Party | None]:
+    def converter(
+        make: Callable[[Row, Canonical, Mapping[int, str]], Party],
+    ) -> Callable[[Row], Party | None]:
         return lambda row: keep(make(row, keys, clients))
 
     try:
@@ -157,8 +161,14 @@ async def pull_v1(v1: V1Client, plan: NumberPlan, *, page_size: int = 500,
         except (NotAvailable, PermissionDenied) as exc:
             # locations/read exists since 2024-02, vendors/read since 2024-09 (docs/itflow-api.md §3.2).
             notes.append(f"{module} not readable ({exc})")
-    return Snapshot(tuple(parties), datetime.now(UTC), "v1", clients=clients,
-                    archived_clients=frozenset(archived_clients), notes=tuple(notes))
+    return Snapshot(
+        tuple(parties),
+        datetime.now(UTC),
+        "v1",
+        clients=clients,
+        archived_clients=frozenset(archived_clients),
+        notes=tuple(notes),
+    )
 
 
 # ------------------------------------------------------------------ legacy
@@ -176,7 +186,7 @@ def _field(entry: object, *names: str) -> str:
 async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
     notes = ["legacy api.php: no ids, archived records cannot be told apart, vendors name no client"]
     parties: list[Party] = []
-    known: set[tuple[str, str]] = set()   # (name, canonical) already a party
+    known: set[tuple[str, str]] = set()  # (name, canonical) already a party
     # The phonebook prints names through XML (CR LF normalised, illegal characters dropped), so its
     # primary-contact entries are matched to primary_contact_numbers by number, not by name.
     primary_numbers: set[str] = set()
@@ -185,19 +195,24 @@ async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
         primaries = await legacy.primary_contact_numbers()
     except NotAvailable as exc:
         primaries, final_era = [], False
-        notes.append(f"primary_contact_numbers not available ({exc}); before 2022-02 the phonebook "
-                     "lists clients and vendors")
+        notes.append(
+            f"primary_contact_numbers not available ({exc}); before 2022-02 the phonebook "
+            "lists clients and vendors"
+        )
     except ItflowError as exc:
         raise SyncError(f"cannot read primary_contact_numbers: {exc}") from exc
     for e in primaries:
         name = _field(e, "contact_name", "contact")
         client = _field(e, "client_name", "client")
-        numbers = numbers_of(make_number(plan, NumberLabel.OFFICE, _field(e, "contact_phone", "phone")),
-                           make_number(plan, NumberLabel.MOBILE, _field(e, "contact_mobile", "mobile")))
+        numbers = numbers_of(
+            make_number(plan, NumberLabel.OFFICE, _field(e, "contact_phone", "phone")),
+            make_number(plan, NumberLabel.MOBILE, _field(e, "contact_mobile", "mobile")),
+        )
         if not numbers or not (name or client):
             continue
-        parties.append(Party(PartyKind.CONTACT, 0, name or client, client_name=client, primary=True,
-                             numbers=numbers))
+        parties.append(
+            Party(PartyKind.CONTACT, 0, name or client, client_name=client, primary=True, numbers=numbers)
+        )
         known |= {(name or client, n.canonical) for n in numbers}
         primary_numbers.update(n.canonical for n in numbers)
     try:
@@ -208,8 +223,9 @@ async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
         # api.php before 2022-02 answers an unknown function with an empty body, and its phonebook has a
         # third group (vendors are group 2 there): the older layout.
         final_era = False
-        notes.append("api.php before 2022-02: no primary_contact_numbers; the phonebook lists clients "
-                     "and vendors")
+        notes.append(
+            "api.php before 2022-02: no primary_contact_numbers; the phonebook lists clients and vendors"
+        )
     for entry in book:
         name = _field(entry, "name")
         num = make_number(plan, NumberLabel.OFFICE, _field(entry, "number"))
@@ -237,8 +253,14 @@ async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
 # ------------------------------------------------------------------ either
 
 
-async def pull(itflow: Itflow, plan: NumberPlan, *, page_size: int = 500, redetect: bool = False,
-               previous: Snapshot | None = None) -> Snapshot:
+async def pull(
+    itflow: Itflow,
+    plan: NumberPlan,
+    *,
+    page_size: int = 500,
+    redetect: bool = False,
+    previous: Snapshot | None = None,
+) -> Snapshot:
     """Pull from the generation ``itflow.capabilities()`` chose for the directory (``redetect``: probe
     again, e.g. after a failure: ITFlow may have been down or upgraded). ``previous``: the last snapshot,
     keyed under ``plan``, whose canonical keys are reused for unchanged numbers."""
@@ -260,11 +282,30 @@ async def pull(itflow: Itflow, plan: NumberPlan, *, page_size: int = 500, redete
 def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:
     """Recompute every canonical key under ``plan`` (after numbers.* settings changed)."""
     parties = tuple(
-        Party(p.kind, p.id, p.name, p.client_id, p.client_name,
-              tuple(PartyNumber(n.label, n.raw, plan.canonical(n.raw, n.country_code) or "", n.extension,
-                                n.country_code) for n in p.numbers),
-              p.primary, p.title, p.email, p.archived)
+        Party(
+            p.kind,
+            p.id,
+            p.name,
+            p.client_id,
+            p.client_name,
+            tuple(
+                PartyNumber(
+                    n.label, n.raw, plan.canonical(n.raw, n.country_code) or "", n.extension, n.country_code
+                )
+                for n in p.numbers
+            ),
+            p.primary,
+            p.title,
+            p.email,
+            p.archived,
+        )
         for p in snapshot.parties
     )
-    return Snapshot(parties, snapshot.fetched_at, snapshot.source, snapshot.clients,
-                    snapshot.archived_clients, snapshot.notes)
+    return Snapshot(
+        parties,
+        snapshot.fetched_at,
+        snapshot.source,
+        snapshot.clients,
+        snapshot.archived_clients,
+        snapshot.notes,
+    )

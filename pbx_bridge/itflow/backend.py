@@ -29,10 +29,18 @@ Api = Literal["auto", "v1", "legacy"]
 class Itflow:
     """Both ITFlow clients of one install and what they can do. Close with :meth:`aclose`."""
 
-    def __init__(self, base_url: str, api_key: str, *, api: Api = "auto",
-                 timeout: float = 10.0, verify_tls: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None, redetect_after: float = 60.0,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        api: Api = "auto",
+        timeout: float = 10.0,
+        verify_tls: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        redetect_after: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = api
         self._key = api_key
@@ -42,23 +50,37 @@ class Itflow:
         self.v1: V1Client | None = None
         self.legacy: LegacyClient | None = None
         if api in ("auto", "v1"):
-            self.v1 = V1Client(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                               transport=transport, retry=retry)
+            self.v1 = V1Client(
+                self.base_url,
+                api_key,
+                timeout=timeout,
+                verify_tls=verify_tls,
+                transport=transport,
+                retry=retry,
+            )
         if api in ("auto", "legacy"):
-            self.legacy = LegacyClient(self.base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                                       transport=transport, retry=retry)
+            self.legacy = LegacyClient(
+                self.base_url,
+                api_key,
+                timeout=timeout,
+                verify_tls=verify_tls,
+                transport=transport,
+                retry=retry,
+            )
         self._redetect_after = redetect_after
         self._caps: Capabilities | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, it: ItflowSettings, *,
-                      transport: httpx.AsyncBaseTransport | None = None) -> Itflow:
+    def from_settings(
+        cls, it: ItflowSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> Itflow:
         """From the ``itflow`` section, its key resolved (as ``settings.load_settings`` does)."""
         if it.api_key is None:
             raise ValueError("itflow.api_key is not resolved")
-        return cls(it.url, it.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls,
-                   transport=transport)
+        return cls(
+            it.url, it.api_key, api=it.api, timeout=it.timeout, verify_tls=it.verify_tls, transport=transport
+        )
 
     def __repr__(self) -> str:
         return f"Itflow({self.base_url!r}, api={self.api!r})"
@@ -74,9 +96,16 @@ class Itflow:
             return self._caps
         async with self._lock:
             if self._caps is None or refresh or self._stale(self._caps):
-                self._caps = await detect(self.base_url, self._key, forced=self.api, timeout=self._timeout,
-                                          verify_tls=self._verify_tls, transport=self._transport,
-                                          v1=self.v1, legacy=self.legacy)
+                self._caps = await detect(
+                    self.base_url,
+                    self._key,
+                    forced=self.api,
+                    timeout=self._timeout,
+                    verify_tls=self._verify_tls,
+                    transport=self._transport,
+                    v1=self.v1,
+                    legacy=self.legacy,
+                )
             return self._caps
 
     def _stale(self, caps: Capabilities) -> bool:
@@ -85,8 +114,9 @@ class Itflow:
     async def __aenter__(self) -> Itflow:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -56,6 +56,7 @@ class Capabilities:
 
     def report(self) -> list[str]:
         """Human lines: era, the backend per feature, then the notes."""
+
         def show(g: str | None) -> str:
             return g or "not available"
 
@@ -67,8 +68,13 @@ class Capabilities:
             f"tickets: {show(self.tickets)}" + (" + replies" if self.ticket_replies else ""),
         ]
         if self.v1_key_ok:
-            honoured = ("honoured" if self.client_id_honoured
-                        else "not checked, not relied on" if self.v1e else "ignored")
+            honoured = (
+                "honoured"
+                if self.client_id_honoured
+                else "not checked, not relied on"
+                if self.v1e
+                else "ignored"
+            )
             lines.append(f"client_id filter on v1 reads: {honoured}")
         return lines + [f"note: {n}" for n in self.notes]
 

@@ -42,9 +42,21 @@ log = logging.getLogger("pbx_bridge.itflow.detect")
 
 
 # Probed without the key; each tells a version boundary (docs/itflow-api.md §3.2).
-_PROBES = ("assets/read", "contacts/read", "clients/read", "locations/read", "vendors/read",
-           "invoices/read", "payments/read", "tickets/create", "technicians/time", "invoice_items/read",
-           "ticket_replies/create", "tickets/close", "vendors/archive")
+_PROBES = (
+    "assets/read",
+    "contacts/read",
+    "clients/read",
+    "locations/read",
+    "vendors/read",
+    "invoices/read",
+    "payments/read",
+    "tickets/create",
+    "technicians/time",
+    "invoice_items/read",
+    "ticket_replies/create",
+    "tickets/close",
+    "vendors/archive",
+)
 # A number no one has: contacts/read answers "No resource" if it honours the phone filter (2023-12+).
 _NOBODY = "9990000000000001"
 
@@ -68,18 +80,30 @@ class _NoClose(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: ASYNC109 (HTTP timeout)
-                   transport: httpx.AsyncBaseTransport | None,
-                   seen: list[str] | None = None) -> tuple[dict[str, bool | None], str | None]:
+async def _keyless(
+    base_url: str,
+    *,
+    timeout: float,  # noqa: ASYNC109 (HTTP timeout)
+    verify_tls: bool,
+    transport: httpx.AsyncBaseTransport | None,
+    seen: list[str] | None = None,
+) -> tuple[dict[str, bool | None], str | None]:
     """Probe without the key: which v1 files exist, and what ``/api.php`` says (None = absent)."""
     policy = RetryPolicy(attempts=2, first_wait=0.1)
-    async with make_http_client(base_url, timeout=timeout, verify_tls=verify_tls,
-                                transport=_NoClose(transport) if transport else None) as http:
+    async with make_http_client(
+        base_url, timeout=timeout, verify_tls=verify_tls, transport=_NoClose(transport) if transport else None
+    ) as http:
 
         async def one(path: str) -> httpx.Response | TransportError:
             try:
-                return await send_with_retries(lambda: http.get(path), endpoint=path, idempotent=True,
-                                               policy=policy, secret=None, timeout_s=timeout)
+                return await send_with_retries(
+                    lambda: http.get(path),
+                    endpoint=path,
+                    idempotent=True,
+                    policy=policy,
+                    secret=None,
+                    timeout_s=timeout,
+                )
             except TransportError as exc:
                 return exc
 
@@ -110,8 +134,9 @@ async def _keyless(base_url: str, *, timeout: float, verify_tls: bool,  # noqa: 
             legacy_kind = "K3-K5 (2022)"
         elif legacy.status_code == 200 and body.startswith("Missing the API Key"):
             legacy_kind = "K2 (2019-08 to 2022-01)"
-        elif "BAAAAADDDDD" in body or (legacy.status_code == 302
-                                       and "login" in legacy.headers.get("location", "")):
+        elif "BAAAAADDDDD" in body or (
+            legacy.status_code == 302 and "login" in legacy.headers.get("location", "")
+        ):
             legacy_kind = "K1 (2019)"
         elif legacy.status_code == 200 and not body.startswith(("<!DOCTYPE", "<html", "{")):
             legacy_kind = "unknown era"
@@ -138,10 +163,17 @@ def _v1_era(ep: dict[str, bool], v1e: bool = False) -> str:
     return ""
 
 
-async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
-                 timeout: float = 10.0,  # noqa: ASYNC109 (each request's HTTP timeout)
-                 verify_tls: bool = True, transport: httpx.AsyncBaseTransport | None = None,
-                 v1: V1Client | None = None, legacy: LegacyClient | None = None) -> Capabilities:
+async def detect(
+    base_url: str,
+    api_key: str,
+    *,
+    forced: Forced = "auto",
+    timeout: float = 10.0,  # noqa: ASYNC109 (each request's HTTP timeout)
+    verify_tls: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+    v1: V1Client | None = None,
+    legacy: LegacyClient | None = None,
+) -> Capabilities:
     """Find what each feature can use. ``forced`` limits the choice to one generation.
 
     Pass the bundle's ``v1``/``legacy`` clients to reuse their connection pools. Raises
@@ -149,8 +181,9 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     """
     caps = Capabilities(forced=forced, detected_at=time.time())
     seen: list[str] = []
-    present, legacy_kind = await _keyless(base_url, timeout=timeout, verify_tls=verify_tls,
-                                          transport=transport, seen=seen)
+    present, legacy_kind = await _keyless(
+        base_url, timeout=timeout, verify_tls=verify_tls, transport=transport, seen=seen
+    )
     caps.probe_answers = summarise_answers(seen)
     caps.endpoints = {k: bool(v) for k, v in present.items()}
     if any(v is None for v in present.values()):
@@ -159,11 +192,27 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     caps.legacy_present = legacy_kind is not None
     own_v1 = own_legacy = False
     if v1 is None and forced != "legacy":
-        v1, own_v1 = V1Client(base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                              transport=_NoClose(transport) if transport else None), True
+        v1, own_v1 = (
+            V1Client(
+                base_url,
+                api_key,
+                timeout=timeout,
+                verify_tls=verify_tls,
+                transport=_NoClose(transport) if transport else None,
+            ),
+            True,
+        )
     if legacy is None and forced != "v1" and caps.legacy_present:
-        legacy, own_legacy = LegacyClient(base_url, api_key, timeout=timeout, verify_tls=verify_tls,
-                                          transport=_NoClose(transport) if transport else None), True
+        legacy, own_legacy = (
+            LegacyClient(
+                base_url,
+                api_key,
+                timeout=timeout,
+                verify_tls=verify_tls,
+                transport=_NoClose(transport) if transport else None,
+            ),
+            True,
+        )
     try:
         if forced != "legacy" and v1 is not None:
             await _probe_v1(v1, caps)
@@ -183,8 +232,14 @@ async def detect(base_url: str, api_key: str, *, forced: Forced = "auto",
     caps.era = " + ".join(parts) or "unknown (neither /api/v1 nor /api.php answered like ITFlow)"
     if not parts:
         caps.notes.append("no ITFlow API found at this URL: check itflow.url (the base URL a browser uses)")
-    log.info("ITFlow detected: %s; directory=%s cid_live=%s balance=%s tickets=%s", caps.era,
-             caps.directory, caps.cid_live, caps.balance, caps.tickets)
+    log.info(
+        "ITFlow detected: %s; directory=%s cid_live=%s balance=%s tickets=%s",
+        caps.era,
+        caps.directory,
+        caps.cid_live,
+        caps.balance,
+        caps.tickets,
+    )
     return caps
 
 
@@ -205,8 +260,10 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
         if exc.server_message:
             caps.notes.append(f"v1 rejected the key ({exc.server_message})")
         else:
-            caps.notes.append("v1 saw no key: this early v1 (before 2022-02-27) reads no JSON body; "
-                              "pbx-bridge does not put the key in v1 URLs, so v1 is not used")
+            caps.notes.append(
+                "v1 saw no key: this early v1 (before 2022-02-27) reads no JSON body; "
+                "pbx-bridge does not put the key in v1 URLs, so v1 is not used"
+            )
         return
     except PermissionDenied as exc:
         caps.notes.append(f"v1 {probe}: {exc.message}")
@@ -230,19 +287,22 @@ async def _probe_v1(v1: V1Client, caps: Capabilities) -> None:
             caps.key_all_clients = not stale
             caps.has_payments = not stale
             if stale:
-                caps.notes.append("payments/read answered 'True' without data: the key is client-scoped; "
-                                  "exact balances need an all-clients key (docs/itflow-api.md §6.1)")
+                caps.notes.append(
+                    "payments/read answered 'True' without data: the key is client-scoped; "
+                    "exact balances need an all-clients key (docs/itflow-api.md §6.1)"
+                )
         except ItflowError as exc:
             caps.notes.append(f"payments/read failed: {exc}")
     elif caps.rbac or ep.get("invoice_items/read"):
-        caps.notes.append("no payments API in this version: v1 balances are an approximation "
-                          "(open invoices)")
+        caps.notes.append("no payments API in this version: v1 balances are an approximation (open invoices)")
     if ep.get("contacts/read"):
         try:
             resp = await v1.contacts_read(contact_phone_or_mobile=_NOBODY, limit=1)
             if resp.rows:
-                caps.notes.append("contacts/read ignores contact_phone_or_mobile (before 2023-12): "
-                                  "no live caller-ID lookup over v1")
+                caps.notes.append(
+                    "contacts/read ignores contact_phone_or_mobile (before 2023-12): "
+                    "no live caller-ID lookup over v1"
+                )
                 ep["contacts/read#phone"] = False
             else:
                 ep["contacts/read#phone"] = True
@@ -276,15 +336,19 @@ async def _tell_v1e(v1: V1Client, caps: Capabilities) -> None:
         if len(set(ids)) >= 2:
             filtered = (await v1.clients_read(client_id=int(ids[1]), limit=2)).rows
             caps.v1e = [r.get("client_id") for r in filtered] == [ids[1]]
-            caps.client_id_honoured = caps.v1e   # seen, not inferred: only then do features narrow by it
+            caps.client_id_honoured = caps.v1e  # seen, not inferred: only then do features narrow by it
             if caps.v1e != by_files:
-                caps.notes.append("the client_id filter and the endpoint files disagree about the ITFlow "
-                                  f"release; going by the filter (honoured: {caps.v1e})")
+                caps.notes.append(
+                    "the client_id filter and the endpoint files disagree about the ITFlow "
+                    f"release; going by the filter (honoured: {caps.v1e})"
+                )
         else:
             caps.v1e = by_files
             if by_files:
-                caps.notes.append("26.09+ told by its endpoint files only: the key sees fewer than two "
-                                  "clients, so the client_id filter could not be checked")
+                caps.notes.append(
+                    "26.09+ told by its endpoint files only: the key sees fewer than two "
+                    "clients, so the client_id filter could not be checked"
+                )
     except (ItflowError, ValueError) as exc:
         log.info("cannot tell V1d from V1e by behaviour (%s); going by the endpoint files", exc)
         caps.v1e = by_files
@@ -342,18 +406,25 @@ def _choose(caps: Capabilities) -> None:
 # ------------------------------------------------------------------ check: permissions without writing
 
 
-async def probe_permissions(v1: V1Client | None, caps: Capabilities, *,
-                            client_id: int | None = None) -> list[PermissionItem]:
+async def probe_permissions(
+    v1: V1Client | None, caps: Capabilities, *, client_id: int | None = None
+) -> list[PermissionItem]:
     """Per feature, may this key do it with the backend detection chose? Reads are tried (one row);
     writes are probed without writing: a GET to ``tickets/create`` answers 403 when RBAC denies and 405
     when allowed, because RBAC runs before the method check (v26.08+). Before v26.08 there is no RBAC,
     so ticket writes are "not checkable". ``client_id``: a client in the key's scope (default: the
     first client the key can read)."""
     items: list[PermissionItem] = []
-    reads = {"directory": ("contacts", "clients", "locations", "vendors"), "caller ID live": ("contacts",),
-             "balance": ("invoices", "payments") if caps.has_payments else ("invoices",)}
-    for feature, generation in (("directory", caps.directory), ("caller ID live", caps.cid_live),
-                                ("balance", caps.balance)):
+    reads = {
+        "directory": ("contacts", "clients", "locations", "vendors"),
+        "caller ID live": ("contacts",),
+        "balance": ("invoices", "payments") if caps.has_payments else ("invoices",),
+    }
+    for feature, generation in (
+        ("directory", caps.directory),
+        ("caller ID live", caps.cid_live),
+        ("balance", caps.balance),
+    ):
         if generation is None:
             items.append(PermissionItem(feature, "warn", "not available with this ITFlow and key"))
         elif generation == "legacy":
@@ -364,8 +435,11 @@ async def probe_permissions(v1: V1Client | None, caps: Capabilities, *,
         items.append(PermissionItem("tickets", "warn", "no v1 tickets API with this ITFlow and key"))
         return items
     if not caps.rbac:
-        items.append(PermissionItem("tickets", "info", "write permission not checkable before v26.08 "
-                                                       "(no RBAC); the key is valid"))
+        items.append(
+            PermissionItem(
+                "tickets", "info", "write permission not checkable before v26.08 (no RBAC); the key is valid"
+            )
+        )
         return items
     scoped = client_id if client_id is not None else await _client_in_scope(v1)
     targets = [("tickets (known callers)", scoped)] if scoped else []
@@ -406,8 +480,9 @@ async def _write_probe(v1: V1Client, module: str, feature: str, client_id: int) 
     except MethodNotAllowed:
         return PermissionItem(feature, "ok", f"{module}/create allowed for client {client_id}")
     except PermissionDenied as exc:
-        return PermissionItem(feature, "warn", f"{module}/create denied for client {client_id} "
-                                               f"({exc.reason}): {exc.message}")
+        return PermissionItem(
+            feature, "warn", f"{module}/create denied for client {client_id} ({exc.reason}): {exc.message}"
+        )
     except NotAvailable:
         return PermissionItem(feature, "warn", f"{module}/create does not exist in this version")
     except ItflowError as exc:
@@ -426,8 +501,9 @@ class CheckedItflow(Protocol):
     async def capabilities(self, *, refresh: bool = False) -> Capabilities: ...
 
 
-async def check_items(itflow: CheckedItflow, *, client_id: int | None = None,
-                      refresh: bool = True) -> list[PermissionItem]:
+async def check_items(
+    itflow: CheckedItflow, *, client_id: int | None = None, refresh: bool = True
+) -> list[PermissionItem]:
     """Everything ``check`` says about ITFlow, one item per line: reachable, key accepted, generation and
     era, then per feature what this key may do (:func:`probe_permissions`). ``itflow`` is the
     :class:`~pbx_bridge.itflow.backend.Itflow` bundle. Only a broken configured part is ``fail``."""
@@ -444,10 +520,19 @@ async def check_items(itflow: CheckedItflow, *, client_id: int | None = None,
         return items
     used = [g for g, ok in (("v1", caps.v1_key_ok), ("legacy api.php", caps.legacy_key_ok)) if ok]
     items.append(PermissionItem("api key", "ok", f"accepted by {' and '.join(used)}"))
-    chosen = (("directory", caps.directory), ("cid_live", caps.cid_live), ("balance", caps.balance),
-              ("tickets", caps.tickets))
-    items.append(PermissionItem("generation", "info", f"{caps.era}; " + ", ".join(
-        f"{name}={gen or 'none'}" for name, gen in chosen)))
+    chosen = (
+        ("directory", caps.directory),
+        ("cid_live", caps.cid_live),
+        ("balance", caps.balance),
+        ("tickets", caps.tickets),
+    )
+    items.append(
+        PermissionItem(
+            "generation",
+            "info",
+            f"{caps.era}; " + ", ".join(f"{name}={gen or 'none'}" for name, gen in chosen),
+        )
+    )
     items.extend(await probe_permissions(itflow.v1, caps, client_id=client_id))
     items.extend(PermissionItem("itflow", "info", note) for note in caps.notes)
     return items

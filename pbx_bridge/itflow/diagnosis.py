@@ -22,8 +22,15 @@ def describe_answer(answer: httpx.Response | Exception) -> str:
     if isinstance(answer, Exception):
         return f"no connection ({type(answer).__name__})"
     body = answer.content[:200].lstrip()
-    kind = ("empty" if not body else "HTML page" if body[:1] == b"<" else
-            "JSON" if body[:1] in (b"{", b"[") else "text")
+    kind = (
+        "empty"
+        if not body
+        else "HTML page"
+        if body[:1] == b"<"
+        else "JSON"
+        if body[:1] in (b"{", b"[")
+        else "text"
+    )
     return f"HTTP {answer.status_code} ({kind})"
 
 
@@ -46,6 +53,8 @@ def explain(caps: Capabilities) -> str:
             return f"ITFlow's answer to the key check was unusable: {failed}{heard}"
         if any(w in answers for w in ("HTTP 5", "no connection")):
             return f"ITFlow's web server is up but failing, not answering as ITFlow{heard}"
-        return (f"no ITFlow API answered at this URL: check itflow.url (the base URL a browser uses) "
-                f"and that ITFlow's web server serves PHP{heard}")
+        return (
+            f"no ITFlow API answered at this URL: check itflow.url (the base URL a browser uses) "
+            f"and that ITFlow's web server serves PHP{heard}"
+        )
     return "; ".join(notes[:3]) or f"detection found no usable API{heard}"

@@ -61,8 +61,9 @@ class ItflowError(PbxBridgeError):
     ``status`` is the HTTP status when there was one, ``server_message`` ITFlow's own text if it sent one.
     """
 
-    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None,
-                 server_message: str = "") -> None:
+    def __init__(
+        self, message: str, *, endpoint: str = "", status: int | None = None, server_message: str = ""
+    ) -> None:
         self.message = message
         self.endpoint = endpoint
         self.status = status

@@ -56,12 +56,20 @@ __all__ = [
 log = logging.getLogger("pbx_bridge.itflow.legacy")
 
 # Whole answers that mean "key not accepted" in the eras that said so with HTTP 200 (docs/itflow-api.md §1.2).
-_AUTH_ANSWERS = frozenset({"Missing the API Key", "Missing the API Key.", "Incorrect API Key",
-                           "Incorrect API Key.", "Incorrect or expired API Key.",
-                           "<h1> Ma!! You've been BAAAAADDDDD!! </h1>"})
+_AUTH_ANSWERS = frozenset(
+    {
+        "Missing the API Key",
+        "Missing the API Key.",
+        "Incorrect API Key",
+        "Incorrect API Key.",
+        "Incorrect or expired API Key.",
+        "<h1> Ma!! You've been BAAAAADDDDD!! </h1>",
+    }
+)
 # PHP notices/warnings printed into the body when display_errors=On.
-_PHP_NOTICE = re.compile(r"<br\s*/?>\s*<b>(?:Notice|Warning|Deprecated|Fatal error)</b>:.*?<br\s*/?>\s*",
-                         re.IGNORECASE | re.DOTALL)
+_PHP_NOTICE = re.compile(
+    r"<br\s*/?>\s*<b>(?:Notice|Warning|Deprecated|Fatal error)</b>:.*?<br\s*/?>\s*", re.IGNORECASE | re.DOTALL
+)
 _CID_TAIL = re.compile(r"^(?P<name>.*) - (?P<number>-?\d+)$", re.DOTALL)
 _PHP_FLOAT = re.compile(r"^-?(?:\d+(?:\.\d+)?(?:E[+-]?\d+)?|INF|NAN)$", re.IGNORECASE)
 _KNOWN_TAGS = "AddressBook|Contact|LastName|FirstName|Phone|phonenumber|Groups|groupid"
@@ -194,8 +202,9 @@ def parse_phonebook(data: bytes | str) -> list[LegacyPhonebookEntry]:
     return entries
 
 
-def check_answer(status: int, text: str, location: str = "", *, endpoint: str = "api.php",
-                 allow_500: bool = False) -> None:
+def check_answer(
+    status: int, text: str, location: str = "", *, endpoint: str = "api.php", allow_500: bool = False
+) -> None:
     """Raise the error an api.php answer means, in any era; return for a usable answer.
 
     Auth failures: 401 texts (2022), the same texts with HTTP 200 (2019-08 to 2022-01), the 2019
@@ -206,19 +215,34 @@ def check_answer(status: int, text: str, location: str = "", *, endpoint: str = 
         raise AuthError(
             f"the API key was not accepted ({body[:60] or f'HTTP {status}'}). api.php keys are 16 "
             "characters, under Settings > API Keys (2022) or General Settings (2019-2021).",
-            endpoint=endpoint, status=status, server_message=body[:120])
+            endpoint=endpoint,
+            status=status,
+            server_message=body[:120],
+        )
     if status in (301, 302, 303, 307, 308):
         if "login" in location:
-            raise AuthError("the API key was not accepted (api.php redirected to login.php).",
-                            endpoint=endpoint, status=status)
-        raise MalformedResponse(f"api.php redirected (HTTP {status}); is itflow.url the base URL?",
-                                endpoint=endpoint, status=status)
+            raise AuthError(
+                "the API key was not accepted (api.php redirected to login.php).",
+                endpoint=endpoint,
+                status=status,
+            )
+        raise MalformedResponse(
+            f"api.php redirected (HTTP {status}); is itflow.url the base URL?",
+            endpoint=endpoint,
+            status=status,
+        )
     if status == 404:
-        raise NotAvailable("this ITFlow has no api.php (removed in April 2022): use the v1 API "
-                           "(itflow.api: v1 or auto).", endpoint=endpoint, status=404)
+        raise NotAvailable(
+            "this ITFlow has no api.php (removed in April 2022): use the v1 API (itflow.api: v1 or auto).",
+            endpoint=endpoint,
+            status=404,
+        )
     if status >= 500 and not allow_500:
-        raise ServerError(f"api.php failed with HTTP {status} (a PHP/SQL error on the server).",
-                          endpoint=endpoint, status=status)
+        raise ServerError(
+            f"api.php failed with HTTP {status} (a PHP/SQL error on the server).",
+            endpoint=endpoint,
+            status=status,
+        )
     if status != 200 and status < 500:
         raise MalformedResponse(f"unexpected HTTP {status} from api.php.", endpoint=endpoint, status=status)
 
@@ -232,17 +256,26 @@ class LegacyClient(ApiClient):
 
     key_in_query = True
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, verify_tls: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 retry: RetryPolicy | None = None) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, verify_tls=verify_tls, transport=transport,
-                         retry=retry)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        verify_tls: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, api_key, timeout=timeout, verify_tls=verify_tls, transport=transport, retry=retry
+        )
         self.saw_leading_newline: bool | None = None  # framing seen on the last answer (era hint)
 
     # ------------------------------------------------------------------ transport
 
-    async def request(self, function: str, params: dict[str, str], *, idempotent: bool = True,
-                      allow_500: bool = False) -> tuple[int, str]:
+    async def request(
+        self, function: str, params: dict[str, str], *, idempotent: bool = True, allow_500: bool = False
+    ) -> tuple[int, str]:
         """GET ``/api.php?<params>`` (the key is added on the wire); returns (status, body text).
 
         Auth failures of every era raise :class:`AuthError`; 404 :class:`NotAvailable`; 5xx
@@ -254,15 +287,23 @@ class LegacyClient(ApiClient):
         def send() -> Awaitable[httpx.Response]:
             return self._http.get("/api.php", params=params)
 
-        response = await send_with_retries(send, endpoint=endpoint, idempotent=idempotent,
-                                           policy=self._retry, secret=self._key, timeout_s=self._timeout)
+        response = await send_with_retries(
+            send,
+            endpoint=endpoint,
+            idempotent=idempotent,
+            policy=self._retry,
+            secret=self._key,
+            timeout_s=self._timeout,
+        )
         status = response.status_code
         text = redact(response.content.decode("utf-8", "replace"), self._key)
         self.saw_leading_newline = text.startswith("\n")
-        log.debug("GET %s -> HTTP %d, %d bytes, %.3f s", endpoint, status, len(text),
-                  time.monotonic() - started)
-        check_answer(status, text, response.headers.get("location", ""), endpoint=endpoint,
-                     allow_500=allow_500)
+        log.debug(
+            "GET %s -> HTTP %d, %d bytes, %.3f s", endpoint, status, len(text), time.monotonic() - started
+        )
+        check_answer(
+            status, text, response.headers.get("location", ""), endpoint=endpoint, allow_500=allow_500
+        )
         return status, text
 
     # ------------------------------------------------------------------ functions
@@ -282,21 +323,28 @@ class LegacyClient(ApiClient):
             if _CID_TAIL.match(cleaned):
                 log.debug("api.php?cid: HTTP %d but the body holds the answer; using it", status)
                 return parse_cid_answer(cleaned)
-            raise ServerError(f"api.php failed with HTTP {status} and no answer in the body.",
-                              endpoint="api.php?cid", status=status)
+            raise ServerError(
+                f"api.php failed with HTTP {status} and no answer in the body.",
+                endpoint="api.php?cid",
+                status=status,
+            )
         return parse_cid_answer(text)
 
     async def phonebook(self) -> list[LegacyPhonebookEntry]:
         """The XML phonebook, parsed leniently (see :func:`parse_phonebook`)."""
         _, text = await self.request("phonebook", {"phonebook": "1"})
         if not _clean_text(text).strip():
-            raise NotAvailable("api.php answered nothing to phonebook (before 2019-08 it was "
-                               "phonebookalpha).", endpoint="api.php?phonebook", status=200)
+            raise NotAvailable(
+                "api.php answered nothing to phonebook (before 2019-08 it was phonebookalpha).",
+                endpoint="api.php?phonebook",
+                status=200,
+            )
         try:
             return parse_phonebook(text)
         except ValueError as exc:
-            raise MalformedResponse(f"the phonebook is not XML ({exc}).", endpoint="api.php?phonebook",
-                                    status=200) from None
+            raise MalformedResponse(
+                f"the phonebook is not XML ({exc}).", endpoint="api.php?phonebook", status=200
+            ) from None
 
     async def account_balance(self, client_id: int) -> Decimal:
         """ITFlow's balance of a client (invoices not Draft/Cancelled minus their payments).
@@ -305,8 +353,9 @@ class LegacyClient(ApiClient):
         READMEs answers nothing. An unknown client is 0, not an error."""
         _, text = await self.request("account_balance", {"account_balance": str(int(client_id))})
         if not _clean_text(text).strip():
-            raise NotAvailable("api.php answered nothing to account_balance.",
-                               endpoint="api.php?account_balance", status=200)
+            raise NotAvailable(
+                "api.php answered nothing to account_balance.", endpoint="api.php?account_balance", status=200
+            )
         try:
             return parse_php_float(text)
         except ValueError as exc:
@@ -340,9 +389,14 @@ class LegacyClient(ApiClient):
             rest, _, mobile = entry.rpartition(" - ")
             rest, _, phone = rest.rpartition(" - ")
             client, _, contact = rest.rpartition(" - ")
-            out.append(LegacyPrimaryContactNumbers(
-                client_name=client.strip(), contact_name=contact.strip(), contact_phone=_phone(phone),
-                contact_mobile=_phone(mobile)))
+            out.append(
+                LegacyPrimaryContactNumbers(
+                    client_name=client.strip(),
+                    contact_name=contact.strip(),
+                    contact_phone=_phone(phone),
+                    contact_mobile=_phone(mobile),
+                )
+            )
         return out
 
     async def primary_contact_emails(self) -> list[LegacyPrimaryContactEmail]:
@@ -352,23 +406,41 @@ class LegacyClient(ApiClient):
         for entry in _br_list(text):
             rest, _, email = entry.rpartition(" - ")
             client, _, contact = rest.rpartition(" - ")
-            out.append(LegacyPrimaryContactEmail(client_name=client.strip(), contact_name=contact.strip(),
-                                                 contact_email=email.strip()))
+            out.append(
+                LegacyPrimaryContactEmail(
+                    client_name=client.strip(), contact_name=contact.strip(), contact_email=email.strip()
+                )
+            )
         return out
 
     async def incoming_call(self) -> bool:
         """Ask api.php to log an incoming call. True when it answered 200; False for the 500 every
         PHP 8 install gives (its log INSERT never worked since 2019-09). Not repeated on failure."""
-        status, _ = await self.request("incoming_call", {"incoming_call": "1"}, idempotent=False,
-                                       allow_500=True)
+        status, _ = await self.request(
+            "incoming_call", {"incoming_call": "1"}, idempotent=False, allow_500=True
+        )
         return status == 200
 
-    async def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "",
-                        model: str = "", serial: str = "", os: str = "") -> bool:
+    async def add_asset(
+        self,
+        client_id: int,
+        name: str,
+        *,
+        type: str = "",
+        make: str = "",
+        model: str = "",
+        serial: str = "",
+        os: str = "",
+    ) -> bool:
         """Add an asset to a client (2022-01 on). True when api.php said ``Asset added!`` (which it
         says even when its INSERT failed). A write: never repeated blindly."""
         params = {"add_asset": name, "client_id": str(int(client_id))}
-        params.update({k: v for k, v in (("type", type), ("make", make), ("model", model),
-                                         ("serial", serial), ("os", os)) if v})
+        params.update(
+            {
+                k: v
+                for k, v in (("type", type), ("make", make), ("model", model), ("serial", serial), ("os", os))
+                if v
+            }
+        )
         _, text = await self.request("add_asset", params, idempotent=False)
         return "Asset added!" in _clean_text(text)

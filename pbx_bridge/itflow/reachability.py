@@ -30,8 +30,9 @@ _REDETECT_EVERY = 60.0
 class ItflowReachability:
     name = "itflow-probe"
 
-    def __init__(self, itflow: Itflow, *, interval: float = 10.0, timeout: float = 5.0,
-                 verify_tls: bool = True) -> None:
+    def __init__(
+        self, itflow: Itflow, *, interval: float = 10.0, timeout: float = 5.0, verify_tls: bool = True
+    ) -> None:
         self._itflow = itflow
         self._interval = interval
         self._timeout = timeout

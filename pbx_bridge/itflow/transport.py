@@ -53,13 +53,18 @@ class KeyInQueryTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def make_http_client(base_url: str, *, timeout: float, verify_tls: bool,
-                     transport: httpx.AsyncBaseTransport | None, key_in_query: str | None = None,
-                     ) -> httpx.AsyncClient:
+def make_http_client(
+    base_url: str,
+    *,
+    timeout: float,
+    verify_tls: bool,
+    transport: httpx.AsyncBaseTransport | None,
+    key_in_query: str | None = None,
+) -> httpx.AsyncClient:
     """A pooled client for one ITFlow; ``key_in_query`` wraps the transport (legacy only)."""
-    inner = transport or httpx.AsyncHTTPTransport(verify=verify_tls, retries=0,
-                                                  limits=httpx.Limits(max_connections=10,
-                                                                      max_keepalive_connections=5))
+    inner = transport or httpx.AsyncHTTPTransport(
+        verify=verify_tls, retries=0, limits=httpx.Limits(max_connections=10, max_keepalive_connections=5)
+    )
     if key_in_query is not None:
         inner = KeyInQueryTransport(inner, key_in_query)
     return httpx.AsyncClient(
@@ -78,18 +83,29 @@ class ApiClient:
     """What both ITFlow clients hold: the base URL, the key, the timeout and retry policy, one pooled
     HTTP client; used as ``async with Client(url, key) as api: ...``."""
 
-    key_in_query = False   # legacy api.php reads only query parameters
+    key_in_query = False  # legacy api.php reads only query parameters
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, verify_tls: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        verify_tls: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
-        self._http = make_http_client(self.base_url, timeout=timeout, verify_tls=verify_tls,
-                                      transport=transport,
-                                      key_in_query=api_key if self.key_in_query else None)
+        self._http = make_http_client(
+            self.base_url,
+            timeout=timeout,
+            verify_tls=verify_tls,
+            transport=transport,
+            key_in_query=api_key if self.key_in_query else None,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -97,8 +113,9 @@ class ApiClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -114,31 +131,45 @@ class RetryPolicy:
         self.max_wait = max_wait
 
     def wait(self, attempt: int) -> float:
-        base = min(self.max_wait, self.first_wait * (2.0 ** attempt))
+        base = min(self.max_wait, self.first_wait * (2.0**attempt))
         return base * (0.5 + random.random() / 2)
 
 
-def _transport_error(exc: httpx.HTTPError, endpoint: str, secret: str | None,
-                     timeout: float | None) -> TransportError:
+def _transport_error(
+    exc: httpx.HTTPError, endpoint: str, secret: str | None, timeout: float | None
+) -> TransportError:
     detail = redact(str(exc) or type(exc).__name__, secret)
     if isinstance(exc, httpx.TimeoutException):
         sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
         return ItflowTimeout(
             f"no answer within {timeout or 0:g} s ({type(exc).__name__}); ITFlow is slow or unreachable. "
-            "Raise itflow.timeout if the server is just slow.", endpoint=endpoint, request_sent=sent)
+            "Raise itflow.timeout if the server is just slow.",
+            endpoint=endpoint,
+            request_sent=sent,
+        )
     if isinstance(exc, httpx.ConnectError):
         return TransportError(
             f"cannot connect ({detail}); check itflow.url, that the web server runs, and firewalls.",
-            endpoint=endpoint, request_sent=False)
+            endpoint=endpoint,
+            request_sent=False,
+        )
     why = type(exc).__name__ if detail == type(exc).__name__ else f"{type(exc).__name__}: {detail}"
     return TransportError(
         f"the connection closed before ITFlow answered ({why}); the web server or a proxy dropped it. "
-        "Check that ITFlow's web server is healthy.", endpoint=endpoint, request_sent=None)
+        "Check that ITFlow's web server is healthy.",
+        endpoint=endpoint,
+        request_sent=None,
+    )
 
 
 async def send_with_retries(
-    do_send: Callable[[], Awaitable[httpx.Response]], *, endpoint: str, idempotent: bool,
-    policy: RetryPolicy, secret: str | None, timeout_s: float | None,
+    do_send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    endpoint: str,
+    idempotent: bool,
+    policy: RetryPolicy,
+    secret: str | None,
+    timeout_s: float | None,
 ) -> httpx.Response:
     """Send, retrying transport failures for idempotent requests only.
 
@@ -149,8 +180,14 @@ async def send_with_retries(
     for attempt in range(policy.attempts):
         if attempt:
             wait = policy.wait(attempt - 1)
-            log.debug("ITFlow %s: retry %d/%d in %.2f s after: %s", endpoint, attempt,
-                      policy.attempts - 1, wait, last)
+            log.debug(
+                "ITFlow %s: retry %d/%d in %.2f s after: %s",
+                endpoint,
+                attempt,
+                policy.attempts - 1,
+                wait,
+                last,
+            )
             await asyncio.sleep(wait)
         try:
             response = await do_send()
@@ -160,8 +197,9 @@ async def send_with_retries(
                 continue
             raise last from None
         if idempotent and response.status_code in _RETRY_STATUSES and attempt + 1 < policy.attempts:
-            last = TransportError(f"HTTP {response.status_code} from a proxy", endpoint=endpoint,
-                                  status=response.status_code)
+            last = TransportError(
+                f"HTTP {response.status_code} from a proxy", endpoint=endpoint, status=response.status_code
+            )
             continue
         return response
     assert last is not None

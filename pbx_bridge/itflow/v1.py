@@ -55,19 +55,34 @@ _NO_RESOURCE = "No resource"
 _MAX_PAGES = 100_000  # a hard bound for iter_rows (5 million rows at the default page size)
 
 _RBAC_REASONS = (
-    ("not tied to a user", PermissionDenied.REASON_NO_USER,
-     "the key predates v26.08 (the upgrade deleted all keys): create a new key tied to an agent user"),
-    ("inactive, archived, or invalid", PermissionDenied.REASON_INACTIVE_USER,
-     "the key's user is disabled, archived or not an agent: reactivate it, or tie a new key to an "
-     "active agent"),
-    ("not mapped to a permission module", PermissionDenied.REASON_UNMAPPED,
-     "ITFlow maps no permission module for this resource (custom endpoints are always denied)"),
-    ("access to the target client", PermissionDenied.REASON_CLIENT_ACCESS,
-     "the key's user may not write for this client_id (restricted users cannot write client 0 records): "
-     "allow the client for the user or use an unrestricted user"),
-    ("does not have permission for this action", PermissionDenied.REASON_NO_PERMISSION,
-     "the key's user role lacks the level this needs (pbx-bridge: client read, sales read, support "
-     "write): give the user the Technician role, or an admin role"),
+    (
+        "not tied to a user",
+        PermissionDenied.REASON_NO_USER,
+        "the key predates v26.08 (the upgrade deleted all keys): create a new key tied to an agent user",
+    ),
+    (
+        "inactive, archived, or invalid",
+        PermissionDenied.REASON_INACTIVE_USER,
+        "the key's user is disabled, archived or not an agent: reactivate it, or tie a new key to an "
+        "active agent",
+    ),
+    (
+        "not mapped to a permission module",
+        PermissionDenied.REASON_UNMAPPED,
+        "ITFlow maps no permission module for this resource (custom endpoints are always denied)",
+    ),
+    (
+        "access to the target client",
+        PermissionDenied.REASON_CLIENT_ACCESS,
+        "the key's user may not write for this client_id (restricted users cannot write client 0 records): "
+        "allow the client for the user or use an unrestricted user",
+    ),
+    (
+        "does not have permission for this action",
+        PermissionDenied.REASON_NO_PERMISSION,
+        "the key's user role lacks the level this needs (pbx-bridge: client read, sales read, support "
+        "write): give the user the Technician role, or an admin role",
+    ),
 )
 
 
@@ -76,8 +91,15 @@ def _clean_row(row: Mapping[str, Json]) -> dict[str, str]:
     for key, value in row.items():
         if key.isdigit():  # pre-v26.02 numeric duplicate ("0":"12","contact_id":"12",...)
             continue
-        out[key] = "" if value is None else value if isinstance(value, str) else json.dumps(value) \
-            if isinstance(value, (dict, list)) else str(value)
+        out[key] = (
+            ""
+            if value is None
+            else value
+            if isinstance(value, str)
+            else json.dumps(value)
+            if isinstance(value, (dict, list))
+            else str(value)
+        )
     return out
 
 
@@ -111,14 +133,16 @@ class V1Client(ApiClient, EndpointMethods):
 
     # ------------------------------------------------------------------ requests
 
-    async def call(self, module: str, function: str, *, method: str | None = None,
-                   **params: Param) -> V1Response:
+    async def call(
+        self, module: str, function: str, *, method: str | None = None, **params: Param
+    ) -> V1Response:
         """Call ``{module}/{function}.php``. ``method`` defaults to what the endpoint wants (GET for
         ``read`` and ``technicians/time``, POST otherwise). None-valued params are not sent."""
         return await self.request(module, function, params, method=method)
 
-    async def request(self, module: str, function: str, params: Mapping[str, Param], *,
-                      method: str | None = None) -> V1Response:
+    async def request(
+        self, module: str, function: str, params: Mapping[str, Param], *, method: str | None = None
+    ) -> V1Response:
         """:meth:`call` with the parameters as one mapping (a parameter may then be named ``method``)."""
         if not (_NAME.match(module) and _NAME.match(function)):
             raise ValueError(f"not an ITFlow module/function name: {module!r}/{function!r}")
@@ -138,15 +162,28 @@ class V1Client(ApiClient, EndpointMethods):
         started = time.monotonic()
 
         def send() -> Awaitable[httpx.Response]:
-            return self._http.request(method, url, params=query, content=content,
-                                      headers={"Content-Type": "application/json"})
+            return self._http.request(
+                method, url, params=query, content=content, headers={"Content-Type": "application/json"}
+            )
 
-        response = await send_with_retries(send, endpoint=endpoint, idempotent=method == "GET",
-                                           policy=self._retry, secret=self._key, timeout_s=self._timeout)
+        response = await send_with_retries(
+            send,
+            endpoint=endpoint,
+            idempotent=method == "GET",
+            policy=self._retry,
+            secret=self._key,
+            timeout_s=self._timeout,
+        )
         result = self._interpret(response, endpoint, method)
-        log.debug("%s %s [%s] -> HTTP %d, %d row(s), %.3f s", method, endpoint,
-                  ",".join(sorted(k for k in sent if k not in _SECRET_PARAMS)),
-                  response.status_code, len(result.rows), time.monotonic() - started)
+        log.debug(
+            "%s %s [%s] -> HTTP %d, %d row(s), %.3f s",
+            method,
+            endpoint,
+            ",".join(sorted(k for k in sent if k not in _SECRET_PARAMS)),
+            response.status_code,
+            len(result.rows),
+            time.monotonic() - started,
+        )
         return result
 
     def _interpret(self, response: httpx.Response, endpoint: str, method: str) -> V1Response:
@@ -165,81 +202,132 @@ class V1Client(ApiClient, EndpointMethods):
                 raise AuthError(
                     "ITFlow saw no API key (401 with an empty body). pbx-bridge sends it in the JSON body; "
                     "a proxy that drops the body of GET requests would cause this.",
-                    endpoint=endpoint, status=401)
+                    endpoint=endpoint,
+                    status=401,
+                )
             raise AuthError(
                 "the API key was rejected (invalid or expired). Create a key in ITFlow (Admin > API Keys; "
                 "since v26.08 a key is tied to an agent user and the upgrade deleted older keys) and set "
-                "itflow.api_key.", endpoint=endpoint, status=401, server_message=server_text())
+                "itflow.api_key.",
+                endpoint=endpoint,
+                status=401,
+                server_message=server_text(),
+            )
         if status == 403:
             text = server_text()
             for needle, reason, advice in _RBAC_REASONS:
                 if needle in text:
-                    raise PermissionDenied(f"denied: {advice}.", reason=reason, endpoint=endpoint,
-                                           status=403, server_message=text)
-            raise PermissionDenied(f"denied (HTTP 403: {text or 'no message'}).", endpoint=endpoint,
-                                   status=403, server_message=text)
+                    raise PermissionDenied(
+                        f"denied: {advice}.",
+                        reason=reason,
+                        endpoint=endpoint,
+                        status=403,
+                        server_message=text,
+                    )
+            raise PermissionDenied(
+                f"denied (HTTP 403: {text or 'no message'}).",
+                endpoint=endpoint,
+                status=403,
+                server_message=text,
+            )
         if status == 404:
             raise NotAvailable(
                 "this ITFlow version has no such endpoint (the web server answered 404). Check the ITFlow "
-                "version, or that itflow.url is the ITFlow base URL.", endpoint=endpoint, status=404)
+                "version, or that itflow.url is the ITFlow base URL.",
+                endpoint=endpoint,
+                status=404,
+            )
         if status == 405:
             text = server_text() or redact(body[:80].decode("utf-8", "replace").strip(), key)
-            raise MethodNotAllowed(f"{method} is not accepted here ({text}).", endpoint=endpoint,
-                                   status=405, server_message=text)
+            raise MethodNotAllowed(
+                f"{method} is not accepted here ({text}).", endpoint=endpoint, status=405, server_message=text
+            )
         if status == 400:
             text = server_text()
-            raise RequestRejected(f"ITFlow refused the parameters: {text or 'HTTP 400'}",
-                                  endpoint=endpoint, status=400, server_message=text)
+            raise RequestRejected(
+                f"ITFlow refused the parameters: {text or 'HTTP 400'}",
+                endpoint=endpoint,
+                status=400,
+                server_message=text,
+            )
         if status >= 500:
             raise ServerError(
                 f"ITFlow failed with HTTP {status} (a PHP or SQL error; its PHP error log has the cause). "
                 "Known triggers: a negative limit/offset, an overlong value, clients/update without "
-                "client_is_lead, software/read by software_name.", endpoint=endpoint, status=status)
+                "client_is_lead, software/read by software_name.",
+                endpoint=endpoint,
+                status=status,
+            )
         if status != 200:
             where = response.headers.get("location", "")
             hint = f" to {redact(where, key)}" if where else ""
-            raise MalformedResponse(f"unexpected HTTP {status}{hint}; is itflow.url the ITFlow base URL?",
-                                    endpoint=endpoint, status=status)
+            raise MalformedResponse(
+                f"unexpected HTTP {status}{hint}; is itflow.url the ITFlow base URL?",
+                endpoint=endpoint,
+                status=status,
+            )
         if not body.strip():
             raise MalformedResponse(
                 "empty answer: ITFlow could not encode a value of the result as JSON (text that is not "
-                "valid UTF-8 in the database). Fix that record in ITFlow.", endpoint=endpoint, status=200)
+                "valid UTF-8 in the database). Fix that record in ITFlow.",
+                endpoint=endpoint,
+                status=200,
+            )
         try:
             data = _decode_json(body)
         except (ValueError, UnicodeDecodeError):
-            raise MalformedResponse("the answer is not JSON; is itflow.url the ITFlow base URL?",
-                                    endpoint=endpoint, status=200) from None
+            raise MalformedResponse(
+                "the answer is not JSON; is itflow.url the ITFlow base URL?", endpoint=endpoint, status=200
+            ) from None
         if not isinstance(data, dict) or "success" not in data:
-            raise MalformedResponse("the answer is JSON but not an ITFlow envelope.", endpoint=endpoint,
-                                    status=200)
+            raise MalformedResponse(
+                "the answer is JSON but not an ITFlow envelope.", endpoint=endpoint, status=200
+            )
         ok = str(data["success"]).lower() == "true"
         message = redact(str(data.get("message") or ""), key)
         if not ok:
             if message.startswith(_NO_RESOURCE):
                 return V1Response(rows=[], count=0, raw=data, success=False, message=message)
             if method == "GET":
-                raise RequestRejected(f"ITFlow refused the request: {message}", endpoint=endpoint,
-                                      status=200, server_message=message)
-            raise WriteFailed(f"nothing was written: {message or 'no message'}", endpoint=endpoint,
-                              status=200, server_message=message)
+                raise RequestRejected(
+                    f"ITFlow refused the request: {message}",
+                    endpoint=endpoint,
+                    status=200,
+                    server_message=message,
+                )
+            raise WriteFailed(
+                f"nothing was written: {message or 'no message'}",
+                endpoint=endpoint,
+                status=200,
+                server_message=message,
+            )
         raw_rows = data.get("data")
         if raw_rows is None:
             if method == "GET":
                 # v26.3 unscoped reads: "True" + a stale count but no data (docs/itflow-api.md §6.1): no rows.
                 return V1Response(rows=[], count=0, raw=data, success=True, message=message)
             # update/archive/resolve/delete: {"success":"True","count":<affected rows>}
-            return V1Response(rows=[], count=_int(data.get("count")) or 0, raw=data, success=True,
-                              message=message)
+            return V1Response(
+                rows=[], count=_int(data.get("count")) or 0, raw=data, success=True, message=message
+            )
         objects = [r for r in raw_rows if isinstance(r, dict)] if isinstance(raw_rows, list) else []
         if not isinstance(raw_rows, list) or len(objects) != len(raw_rows):
             raise MalformedResponse("'data' is not a list of rows.", endpoint=endpoint, status=200)
         rows = [_clean_row(r) for r in objects]
         count = _int(data.get("count"))
-        return V1Response(rows=rows, count=len(rows) if count is None else count, raw=data, success=True,
-                          message=message)
+        return V1Response(
+            rows=rows, count=len(rows) if count is None else count, raw=data, success=True, message=message
+        )
 
-    async def iter_rows(self, module: str, function: str = "read", *, page_size: int = 200,
-                        skip_undecodable: bool = True, **params: Param) -> AsyncIterator[dict[str, str]]:
+    async def iter_rows(
+        self,
+        module: str,
+        function: str = "read",
+        *,
+        page_size: int = 200,
+        skip_undecodable: bool = True,
+        **params: Param,
+    ) -> AsyncIterator[dict[str, str]]:
         """Every row of a listing, page by page through ``limit``/``offset``.
 
         With ``skip_undecodable`` a page ITFlow cannot encode (an empty 200 body: one row holds invalid
@@ -249,16 +337,23 @@ class V1Client(ApiClient, EndpointMethods):
             for row in page:
                 yield row
 
-    async def iter_pages(self, module: str, function: str = "read", *, page_size: int = 200,
-                         skip_undecodable: bool = True, **params: Param
-                         ) -> AsyncIterator[list[dict[str, str]]]:
+    async def iter_pages(
+        self,
+        module: str,
+        function: str = "read",
+        *,
+        page_size: int = 200,
+        skip_undecodable: bool = True,
+        **params: Param,
+    ) -> AsyncIterator[list[dict[str, str]]]:
         """The rows of a listing one page (a list) at a time, as :meth:`iter_rows` reads them: a caller
         can turn each page into its own objects and drop the rows before the next page arrives."""
         async for page in self._pages(module, function, page_size, skip_undecodable, params):
             yield page
 
-    async def _pages(self, module: str, function: str, page_size: int, skip_undecodable: bool,
-                     params: dict[str, Param]) -> AsyncIterator[list[dict[str, str]]]:
+    async def _pages(
+        self, module: str, function: str, page_size: int, skip_undecodable: bool, params: dict[str, Param]
+    ) -> AsyncIterator[list[dict[str, str]]]:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         offset = int(params.pop("offset", 0) or 0)
@@ -266,16 +361,19 @@ class V1Client(ApiClient, EndpointMethods):
         previous_first: dict[str, str] | None = None
         for _ in range(_MAX_PAGES):
             try:
-                page = (await self.request(module, function,
-                                           {"limit": page_size, "offset": offset, **params})).rows
+                page = (
+                    await self.request(module, function, {"limit": page_size, "offset": offset, **params})
+                ).rows
                 seen = len(page)
             except MalformedResponse as exc:
                 if not (skip_undecodable and _undecodable(exc)):
                     raise
                 page, seen = await self._rows_one_by_one(module, function, offset, page_size, params)
             if page and previous_first is not None and page[0] == previous_first:
-                raise MalformedResponse("the server returned the same page twice (offset ignored?).",
-                                        endpoint=f"{module}/{function}")
+                raise MalformedResponse(
+                    "the server returned the same page twice (offset ignored?).",
+                    endpoint=f"{module}/{function}",
+                )
             if page:
                 yield page
             if seen < page_size:
@@ -284,8 +382,9 @@ class V1Client(ApiClient, EndpointMethods):
             offset += page_size
         raise MalformedResponse(f"more than {_MAX_PAGES} pages; stopped.", endpoint=f"{module}/{function}")
 
-    async def _rows_one_by_one(self, module: str, function: str, offset: int, page_size: int,
-                               params: dict[str, Param]) -> tuple[list[dict[str, str]], int]:
+    async def _rows_one_by_one(
+        self, module: str, function: str, offset: int, page_size: int, params: dict[str, Param]
+    ) -> tuple[list[dict[str, str]], int]:
         """Re-read a page that could not be encoded one row at a time: (good rows, rows tried)."""
         rows: list[dict[str, str]] = []
         tried = 0
@@ -296,8 +395,13 @@ class V1Client(ApiClient, EndpointMethods):
             except MalformedResponse as exc:
                 if not _undecodable(exc):
                     raise
-                log.warning("ITFlow %s/%s: skipped the row at offset %d: it holds text that is not "
-                            "valid UTF-8 (fix that record in ITFlow)", module, function, offset + i)
+                log.warning(
+                    "ITFlow %s/%s: skipped the row at offset %d: it holds text that is not "
+                    "valid UTF-8 (fix that record in ITFlow)",
+                    module,
+                    function,
+                    offset + i,
+                )
                 tried += 1
                 continue
             if not got:
@@ -306,7 +410,8 @@ class V1Client(ApiClient, EndpointMethods):
             tried += 1
         return rows, tried
 
-    async def read_all(self, module: str, function: str = "read", *, page_size: int = 200,
-                       **params: Param) -> list[dict[str, str]]:
+    async def read_all(
+        self, module: str, function: str = "read", *, page_size: int = 200, **params: Param
+    ) -> list[dict[str, str]]:
         """All rows of a listing as a list (see :meth:`iter_rows`)."""
         return [row async for page in self._pages(module, function, page_size, True, params) for row in page]

@@ -39,17 +39,17 @@ class NumberFormatter(Protocol):
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     label: NumberLabel
-    dial: str                 # what the handset dials and matches caller ID against
+    dial: str  # what the handset dials and matches caller ID against
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    key: str                  # stable identity, e.g. "contact:12"
+    key: str  # stable identity, e.g. "contact:12"
     kind: PartyKind
-    name: str                 # display name (template applied, cleaned, not yet cut to a vendor limit)
-    first_name: str           # the party's own name split (contacts), for vCard N and CSV
+    name: str  # display name (template applied, cleaned, not yet cut to a vendor limit)
+    first_name: str  # the party's own name split (contacts), for vCard N and CSV
     last_name: str
-    organization: str         # the client's name ("" for global vendors)
+    organization: str  # the client's name ("" for global vendors)
     group: str
     numbers: tuple[PhoneNumber, ...]
     email: str = ""
@@ -68,7 +68,7 @@ class Book:
 
     entries: tuple[Entry, ...]
     groups: tuple[str, ...]
-    digest: str               # content hash of the entries: equal digest, equal files
+    digest: str  # content hash of the entries: equal digest, equal files
     source: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     # Derived views formats share (e.g. one record per number), filled on first use.
@@ -119,8 +119,14 @@ def _numbers(party: Party, plan: NumberFormatter, settings: PhonebookSettings) -
         try:
             dial = _format(plan, pn.canonical, settings.number_format, settings.dial_prefix)
         except (ValueError, TypeError) as exc:
-            log.debug("phonebook: %s:%s number %s left out: not formattable as %s (%s)",
-                      party.kind, party.id, pn.canonical, settings.number_format, exc)
+            log.debug(
+                "phonebook: %s:%s number %s left out: not formattable as %s (%s)",
+                party.kind,
+                party.id,
+                pn.canonical,
+                settings.number_format,
+                exc,
+            )
             continue
         dial = _DIALABLE.sub("", dial or "")
         if dial and dial not in seen:
@@ -142,8 +148,9 @@ def _format(plan: NumberFormatter, canonical: str, form: str, prefix: str) -> st
     return plan.format(canonical, form=form, dial_prefix=prefix)
 
 
-def build_book(parties: Iterable[Party], plan: NumberFormatter, settings: PhonebookSettings,
-               *, source: str = "") -> Book:
+def build_book(
+    parties: Iterable[Party], plan: NumberFormatter, settings: PhonebookSettings, *, source: str = ""
+) -> Book:
     """Entries for ``parties`` per ``settings``: archived and number-less parties are skipped (counted)."""
     include = set(settings.include)
     templates = {k: (t, tuple(_FIELDS.findall(t))) for k, t in settings.name_templates.model_dump().items()}
@@ -168,8 +175,13 @@ def build_book(parties: Iterable[Party], plan: NumberFormatter, settings: Phoneb
         first, last = _split_name(own) if party.kind is PartyKind.CONTACT else ("", own)
         # A party named after its client (legacy rows without a contact name) is not "ACME (ACME)".
         shown_client = "" if own.casefold() == client.casefold() else client
-        values = {"name": own, "client": shown_client, "first": first, "last": last,
-                  "title": clean(party.title)}
+        values = {
+            "name": own,
+            "client": shown_client,
+            "first": first,
+            "last": last,
+            "title": clean(party.title),
+        }
         template, used = templates[party.kind]
         name = _render_name(template, used, values) or own
         group = _group(party, settings, client)
@@ -179,16 +191,30 @@ def build_book(parties: Iterable[Party], plan: NumberFormatter, settings: Phoneb
             key = f"{key}#{keys[key]}"
         else:
             keys[key] = 1
-        entry = Entry(key=key, kind=party.kind, name=name, first_name=first, last_name=last,
-                      organization=client, group=group, numbers=numbers, email=clean(party.email),
-                      title=clean(party.title))
+        entry = Entry(
+            key=key,
+            kind=party.kind,
+            name=name,
+            first_name=first,
+            last_name=last,
+            organization=client,
+            group=group,
+            numbers=numbers,
+            email=clean(party.email),
+            title=clean(party.title),
+        )
         rows.append((group.casefold(), name.casefold(), key, entry))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     entries = tuple(r[3] for r in rows)
     groups = tuple(dict.fromkeys(e.group for e in entries))
     if any(skipped.values()):
-        log.info("phonebook: %d entries; skipped %d archived, %d excluded kinds, %d without a number",
-                 len(entries), skipped["archived"], skipped["kind"], skipped["no_number"])
+        log.info(
+            "phonebook: %d entries; skipped %d archived, %d excluded kinds, %d without a number",
+            len(entries),
+            skipped["archived"],
+            skipped["kind"],
+            skipped["no_number"],
+        )
     return Book(entries=entries, groups=groups, digest=_digest(entries), source=source, skipped=skipped)
 
 
@@ -196,8 +222,11 @@ def _digest(entries: tuple[Entry, ...]) -> str:
     h = hashlib.sha256()
     for e in entries:
         nums = "\x1e".join(f"{n.label}={n.dial}" for n in e.numbers)
-        h.update("\x1f".join((e.key, e.name, e.first_name, e.last_name, e.organization, e.group,
-                              e.email, e.title, nums)).encode("utf-8", "surrogatepass"))
+        h.update(
+            "\x1f".join(
+                (e.key, e.name, e.first_name, e.last_name, e.organization, e.group, e.email, e.title, nums)
+            ).encode("utf-8", "surrogatepass")
+        )
         h.update(b"\x1d")
     return h.hexdigest()
 
@@ -209,8 +238,10 @@ def source_digest(parties: Iterable[Party], settings: PhonebookSettings) -> str:
     """
     h = hashlib.sha256(settings.model_dump_json().encode())
     for p in parties:
-        h.update(f"{p.kind}\x1f{p.id}\x1f{p.name}\x1f{p.client_id}\x1f{p.client_name}\x1f"
-                 f"{p.archived}\x1f{p.title}\x1f{p.email}".encode("utf-8", "surrogatepass"))
+        h.update(
+            f"{p.kind}\x1f{p.id}\x1f{p.name}\x1f{p.client_id}\x1f{p.client_name}\x1f"
+            f"{p.archived}\x1f{p.title}\x1f{p.email}".encode("utf-8", "surrogatepass")
+        )
         for n in p.numbers:
             h.update(f"\x1e{n.label}\x1f{n.canonical}".encode("utf-8", "surrogatepass"))
         h.update(b"\x1d")

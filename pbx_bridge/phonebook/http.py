@@ -104,10 +104,15 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         if agent in seen_agents or len(seen_agents) >= _MAX_AGENTS:
             return
         seen_agents.add(agent)
-        log.info("phonebook: first %s %s from %r (If-None-Match: %s, If-Modified-Since: %s, "
-                 "Accept-Encoding: %s)", request.method, format_id, agent,
-                 request.headers.get("If-None-Match", "-"), request.headers.get("If-Modified-Since", "-"),
-                 request.headers.get("Accept-Encoding", "-"))
+        log.info(
+            "phonebook: first %s %s from %r (If-None-Match: %s, If-Modified-Since: %s, Accept-Encoding: %s)",
+            request.method,
+            format_id,
+            agent,
+            request.headers.get("If-None-Match", "-"),
+            request.headers.get("If-Modified-Since", "-"),
+            request.headers.get("Accept-Encoding", "-"),
+        )
 
     async def index(request: web.Request) -> web.Response:
         base = public_url_of(service.http)
@@ -117,11 +122,13 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
     async def serve(request: web.Request) -> web.StreamResponse:
         format_id = request.match_info["format"]
         if format_id not in FORMATS:
-            return web.Response(status=404, text=f"unknown phonebook format {format_id!r}; known: "
-                                                 f"{', '.join(FORMATS)}\n")
+            return web.Response(
+                status=404, text=f"unknown phonebook format {format_id!r}; known: {', '.join(FORMATS)}\n"
+            )
         if format_id not in service.cfg.formats:
-            return web.Response(status=404, text=f"format {format_id!r} is not published "
-                                                 "(see phonebook.formats)\n")
+            return web.Response(
+                status=404, text=f"format {format_id!r} is not published (see phonebook.formats)\n"
+            )
         if format_id == "gigaset" and request.query.get("command") == "get_list":
             return await online_search(request)
         out = publisher.output(format_id)
@@ -133,8 +140,9 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         tail = request.match_info.get("file")
         default_page = 1 if tail is None else page_of_file(out.spec, tail, out.page_count)
         if default_page is None:
-            return web.Response(status=404, text=f"{format_id} has no file {tail!r}; it is "
-                                                 f"{out.spec.file_name}\n")
+            return web.Response(
+                status=404, text=f"{format_id} has no file {tail!r}; it is {out.spec.file_name}\n"
+            )
         try:
             page = int(request.query.get("page", str(default_page)))
         except ValueError:
@@ -145,12 +153,16 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
         file_backed = out.pages is None
         # big files are read and hashed off the event loop (a 100k book is tens of MB)
         etag = await asyncio.to_thread(out.etag, page) if file_backed else out.etag(page)
-        charset = (wanted_charset(request.headers.get("Accept-Charset"))
-                   if out.spec.charset_negotiable else "utf-8")
+        charset = (
+            wanted_charset(request.headers.get("Accept-Charset")) if out.spec.charset_negotiable else "utf-8"
+        )
         tagged = _latin1_tag if charset == LATIN1 else _same  # another encoding: another entity tag
         etag = tagged(etag)
-        headers = {"ETag": etag, "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
-                   "Cache-Control": "no-cache"}
+        headers = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(publisher.published_at, usegmt=True),
+            "Cache-Control": "no-cache",
+        }
         if out.spec.charset_negotiable:
             headers["Vary"] = "Accept-Charset"
         if out.page_count > 1:
@@ -159,7 +171,8 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
             inm = request.headers.get("If-None-Match")
             ims = request.headers.get("If-Modified-Since")
             if (inm is not None and _etag_matches(inm, etag)) or (
-                    inm is None and ims is not None and _not_modified_since(ims, publisher.published_at)):
+                inm is None and ims is not None and _not_modified_since(ims, publisher.published_at)
+            ):
                 return web.Response(status=304, headers=headers)
         try:
             body = await asyncio.to_thread(out.page, page) if file_backed else out.page(page)
@@ -178,8 +191,9 @@ def phonebook_routes(service: PhonebookService, *, with_sync: bool = True) -> li
 
     async def online_search(request: web.Request) -> web.Response:
         if not service.cfg.gigaset_online_directory:
-            return web.Response(status=404, text="the Gigaset online directory is off "
-                                                 "(phonebook.gigaset_online_directory)\n")
+            return web.Response(
+                status=404, text="the Gigaset online directory is off (phonebook.gigaset_online_directory)\n"
+            )
         book = publisher.book
         if book is None:
             return web.Response(status=503, text="no phonebook published yet\n", headers=_RETRY)

@@ -41,10 +41,10 @@ __all__ = ["Output", "PublishResult", "Publisher", "atomic_write"]
 
 log = logging.getLogger("pbx_bridge.phonebook")
 
-_SPOOL_MIN_PAGES = 64   # fewer pages than this are small enough to keep in memory
+_SPOOL_MIN_PAGES = 64  # fewer pages than this are small enough to keep in memory
 _WRITE_BUFFER = 1 << 20
 
-Progress = Callable[[str, int, int], None]   # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Status = Literal["published", "unchanged", "guarded"]
 
 
@@ -177,8 +177,14 @@ class PublishResult:
 class Publisher:
     """Holds the last good book's outputs; :meth:`publish` replaces them when something changed."""
 
-    def __init__(self, settings: PhonebookSettings, *, public_url: str = "http://127.0.0.1:8734",
-                 state_path: Path | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: PhonebookSettings,
+        *,
+        public_url: str = "http://127.0.0.1:8734",
+        state_path: Path | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.ctx = RenderContext(settings, public_url)
         self.metrics = metrics
@@ -188,7 +194,7 @@ class Publisher:
         self.book_digest = ""
         self.entries = 0
         self.published_at: datetime | None = None
-        self.writes = 0                      # files written since start (the benchmark counts them)
+        self.writes = 0  # files written since start (the benchmark counts them)
         # The last book's entries, kept only for query answers (Gigaset online directory search).
         self.book: Book | None = None
         self._source = ""
@@ -212,8 +218,13 @@ class Publisher:
     def _save_state(self) -> None:
         if self.state_path is None:
             return
-        body = json.dumps({"entries": self.entries, "digest": self.book_digest,
-                           "published_at": self.published_at.isoformat() if self.published_at else None})
+        body = json.dumps(
+            {
+                "entries": self.entries,
+                "digest": self.book_digest,
+                "published_at": self.published_at.isoformat() if self.published_at else None,
+            }
+        )
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.state_path, body.encode(), 0o600)
 
@@ -243,16 +254,29 @@ class Publisher:
         return out
 
     # ------------------------------------------------------------------ publish
-    def publish(self, parties: tuple[Party, ...] | list[Party], plan: NumberFormatter, *, source: str = "",
-                force: bool = False, progress: Progress | None = None) -> PublishResult:
+    def publish(
+        self,
+        parties: tuple[Party, ...] | list[Party],
+        plan: NumberFormatter,
+        *,
+        source: str = "",
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> PublishResult:
         started = time.perf_counter()
         with self._lock, gc_paused():  # a bulk build: no cyclic GC passes over it (directory/bulk.py)
             result = self._publish(parties, plan, source, force, progress)
         result.seconds = time.perf_counter() - started
         return result
 
-    def _publish(self, parties: tuple[Party, ...] | list[Party], plan: NumberFormatter, source: str,
-                 force: bool, progress: Progress | None) -> PublishResult:
+    def _publish(
+        self,
+        parties: tuple[Party, ...] | list[Party],
+        plan: NumberFormatter,
+        source: str,
+        force: bool,
+        progress: Progress | None,
+    ) -> PublishResult:
         previous = self.entries
         fingerprint = self._fingerprint(parties)
         if fingerprint == self._source and self.outputs and self._files_intact() and not force:
@@ -284,8 +308,12 @@ class Publisher:
         self._hold_book(book)
         self._save_state()
         self._succeeded()
-        log.info("phonebook: published %d entries in %d formats (%d files written)",
-                 len(book), len(records), len(written))
+        log.info(
+            "phonebook: published %d entries in %d formats (%d files written)",
+            len(book),
+            len(records),
+            len(written),
+        )
         return PublishResult("published", len(book), previous, written=written, records=records)
 
     def _hold_book(self, book: Book) -> None:
@@ -303,8 +331,10 @@ class Publisher:
             return ""
         lost = (previous - len(book)) / previous
         if lost > self.settings.shrink_guard:
-            return (f"the directory shrank from {previous} to {len(book)} entries ({lost:.0%} lost, "
-                    f"more than phonebook.shrink_guard {self.settings.shrink_guard:.0%})")
+            return (
+                f"the directory shrank from {previous} to {len(book)} entries ({lost:.0%} lost, "
+                f"more than phonebook.shrink_guard {self.settings.shrink_guard:.0%})"
+            )
         return ""
 
     def _render_all(self, book: Book, progress: Progress | None) -> tuple[list[Path], dict[str, int]]:
@@ -338,8 +368,12 @@ class Publisher:
                 for n, page in enumerate(rendered.pages[:1] if spec.page_size else rendered.pages, start=1):
                     path = out_dir / spec.page_file_name(n)
                     out.paths.append(path)
-                    if old is not None and n <= old.page_count and old.etags[n - 1] == etags[n - 1] \
-                            and path.exists():
+                    if (
+                        old is not None
+                        and n <= old.page_count
+                        and old.etags[n - 1] == etags[n - 1]
+                        and path.exists()
+                    ):
                         continue
                     if old is None and _same_file(path, page):
                         continue  # after a restart: the file already holds these bytes
@@ -356,9 +390,9 @@ class Publisher:
         self.outputs = outputs
         return written, records
 
-
-    def _render_to_file(self, spec: FormatSpec, book: Book, path: Path, old: Output | None
-                        ) -> tuple[tuple[int, str], bool]:
+    def _render_to_file(
+        self, spec: FormatSpec, book: Book, path: Path, old: Output | None
+    ) -> tuple[tuple[int, str], bool]:
         """Render ``spec`` into a temp file beside ``path`` (hashing as it goes), then rename it over
         ``path`` (mode, fsync: as :func:`atomic_write`) unless ``path`` already holds these bytes.
         Returns ((records, etag), whether the file was replaced)."""
@@ -401,8 +435,11 @@ class Publisher:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             return PageSpool(self.state_path.parent, pages)
         except OSError as exc:
-            log.warning("phonebook: cannot spool pages to %s (%s); keeping them in memory",
-                        self.state_path.parent, exc)
+            log.warning(
+                "phonebook: cannot spool pages to %s (%s); keeping them in memory",
+                self.state_path.parent,
+                exc,
+            )
             return pages
 
 

@@ -25,7 +25,7 @@ from pbx_bridge.phonebook.text import clean
 
 __all__ = ["MAX_RESULTS", "YEALINK_KEYS", "digits_of", "name_matches", "terms", "yealink_search"]
 
-MAX_RESULTS = 100          # one answer stays small whatever is typed
+MAX_RESULTS = 100  # one answer stays small whatever is typed
 YEALINK_KEYS = ("search", "term")
 _NON_DIGITS = re.compile(r"[^0-9]")
 
@@ -64,8 +64,14 @@ def yealink_search(book: bytes, typed: str, limit: int = MAX_RESULTS) -> bytes:
     wanted = [] if number else terms([typed])
     root = etree.Element("YealinkIPPhoneDirectory")
     found = 0
-    parser = etree.iterparse(io.BytesIO(book), events=("end",), tag="DirectoryEntry",
-                             resolve_entities=False, no_network=True, huge_tree=True)
+    parser = etree.iterparse(
+        io.BytesIO(book),
+        events=("end",),
+        tag="DirectoryEntry",
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+    )
     for _event, entry in parser:
         if number:
             hit = any(number in digits_of(t.text or "") for t in entry.iter("Telephone"))
@@ -75,7 +81,7 @@ def yealink_search(book: bytes, typed: str, limit: int = MAX_RESULTS) -> bytes:
             root.append(copy.deepcopy(entry))
             found += 1
         entry.clear()
-        while entry.getprevious() is not None:   # the parsed part of the book does not pile up
+        while entry.getprevious() is not None:  # the parsed part of the book does not pile up
             del entry.getparent()[0]
         if found >= limit:
             break

@@ -42,7 +42,7 @@ class DirectorySource(Protocol):
     @property
     def snapshot(self) -> Snapshot | None: ...
     @property
-    def cfg(self) -> Switch: ...            # directory.enabled: does it sync on its own?
+    def cfg(self) -> Switch: ...  # directory.enabled: does it sync on its own?
     @property
     def failures(self) -> int: ...
 
@@ -77,17 +77,26 @@ def public_url_of(http: HttpAddress) -> str:
 class PhonebookService:
     name = "phonebook"
 
-    def __init__(self, cfg: PhonebookSettings, directory: DirectorySource, plan: NumberFormatter, *,
-                 http: HttpAddress, state_dir: Path, metrics: Metrics | None = None,
-                 publisher: Publisher | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        cfg: PhonebookSettings,
+        directory: DirectorySource,
+        plan: NumberFormatter,
+        *,
+        http: HttpAddress,
+        state_dir: Path,
+        metrics: Metrics | None = None,
+        publisher: Publisher | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.cfg = cfg
         self.http = http
         self.directory = directory
         self.plan = plan
         self.metrics = metrics
         self.publisher = publisher or Publisher(
-            self.cfg, public_url=public_url_of(http),
-            state_path=Path(state_dir) / STATE_FILE, metrics=metrics)
+            self.cfg, public_url=public_url_of(http), state_path=Path(state_dir) / STATE_FILE, metrics=metrics
+        )
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         self._trigger = asyncio.Event()
@@ -101,8 +110,9 @@ class PhonebookService:
         self.runs = 0
 
     # ------------------------------------------------------------------ work
-    async def sync(self, *, force: bool = False, pull: bool = True,
-                   progress: Progress | None = None) -> PublishResult | None:
+    async def sync(
+        self, *, force: bool = False, pull: bool = True, progress: Progress | None = None
+    ) -> PublishResult | None:
         """Pull (unless ``pull`` is False), then publish. None when there is nothing to publish from.
 
         A failed pull is logged and returns None; the last good book stays published. When nothing has
@@ -134,11 +144,18 @@ class PhonebookService:
                 self._pending = None
             return await self._publish(snapshot, force, progress)
 
-    async def _publish(self, snapshot: Snapshot, force: bool,
-                       progress: Progress | None) -> PublishResult | None:
+    async def _publish(
+        self, snapshot: Snapshot, force: bool, progress: Progress | None
+    ) -> PublishResult | None:
         try:
-            result = await asyncio.to_thread(self.publisher.publish, snapshot.parties, self.plan,
-                                             source=snapshot.source, force=force, progress=progress)
+            result = await asyncio.to_thread(
+                self.publisher.publish,
+                snapshot.parties,
+                self.plan,
+                source=snapshot.source,
+                force=force,
+                progress=progress,
+            )
         except OSError as exc:  # output_dir unwritable, disk full: the previous files stay in place
             self.last_error = f"cannot write the phonebook files: {exc}"
             log.error("phonebook: %s; the previous files stay in place", self.last_error)
@@ -201,11 +218,12 @@ class PhonebookService:
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
         http = self.http
-        if (not http.public_url and http.host in ("0.0.0.0", "::")
-                and "cisco" in self.cfg.formats):
-            log.warning("phonebook: http.public_url is not set and http.host is a wildcard: Cisco page "
-                        "links point to %s; set http.public_url to the address phones use",
-                        public_url_of(http))
+        if not http.public_url and http.host in ("0.0.0.0", "::") and "cisco" in self.cfg.formats:
+            log.warning(
+                "phonebook: http.public_url is not set and http.host is a wildcard: Cisco page "
+                "links point to %s; set http.public_url to the address phones use",
+                public_url_of(http),
+            )
         self._unsubscribe = self.directory.subscribe(self._on_snapshot)
         if self.cfg.enabled:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="phonebook-sync")

@@ -10,8 +10,22 @@ from pydantic import Field, field_validator, model_validator
 from pbx_bridge.settings_base import Section
 
 ALL_FORMATS = (
-    "yealink", "yealink-grouped", "yealink-local", "grandstream", "cisco", "polycom", "snom", "snom-v2",
-    "fanvil", "gigaset", "gigaset-de", "panasonic", "panasonic-csv", "vcard", "csv", "itflow-legacy",
+    "yealink",
+    "yealink-grouped",
+    "yealink-local",
+    "grandstream",
+    "cisco",
+    "polycom",
+    "snom",
+    "snom-v2",
+    "fanvil",
+    "gigaset",
+    "gigaset-de",
+    "panasonic",
+    "panasonic-csv",
+    "vcard",
+    "csv",
+    "itflow-legacy",
 )
 
 
@@ -68,35 +82,51 @@ class PhonebookSettings(Section):
     output_dir: Path | None = Field(default=None, description="write files here (null: HTTP only)")
     file_mode: int = Field(default=0o644, description="mode of written files (octal)")
     dir_mode: int = Field(default=0o755, description="mode of output_dir when pbx-bridge creates it")
-    formats: list[str] = Field(default_factory=lambda: list(ALL_FORMATS),
-                               description="formats published as files and over HTTP")
+    formats: list[str] = Field(
+        default_factory=lambda: list(ALL_FORMATS), description="formats published as files and over HTTP"
+    )
     number_format: Literal["e164", "e164-no-plus", "national"] = "e164"
-    dial_prefix: str = Field(default="", pattern=r"^[0-9*#+]*$",
-                             description="prepended to every published number (e.g. an outside-line 9)")
-    shrink_guard: float = Field(default=0.5, ge=0, le=1,
-                                description="refuse to publish a book that lost more than this share")
+    dial_prefix: str = Field(
+        default="",
+        pattern=r"^[0-9*#+]*$",
+        description="prepended to every published number (e.g. an outside-line 9)",
+    )
+    shrink_guard: float = Field(
+        default=0.5, ge=0, le=1, description="refuse to publish a book that lost more than this share"
+    )
     include: list[IncludedKind] = Field(
-        default_factory=lambda: list(_ALL_KINDS), description="party kinds in the book")
+        default_factory=lambda: list(_ALL_KINDS), description="party kinds in the book"
+    )
     group_by: Literal["client", "kind", "none"] = Field(
-        default="client", description="client: contacts by client, plus Locations and Vendors; kind; none")
+        default="client", description="client: contacts by client, plus Locations and Vendors; kind; none"
+    )
     default_group: str = Field(default="ITFlow", description="the one group when group_by is none")
     group_labels: GroupLabels = Field(default_factory=GroupLabels)
     name_templates: NameTemplates = Field(default_factory=NameTemplates)
     label_suffixes: LabelSuffixes = Field(default_factory=LabelSuffixes)
     title: str = Field(default="ITFlow", description="book title in formats that carry one")
-    max_entries: dict[str, int] = Field(default_factory=dict,
-                                        description="per-format entry limit overrides, e.g. {snom: 250}")
-    max_name_length: dict[str, int] = Field(default_factory=dict,
-                                            description="per-format name length overrides")
+    max_entries: dict[str, int] = Field(
+        default_factory=dict, description="per-format entry limit overrides, e.g. {snom: 250}"
+    )
+    max_name_length: dict[str, int] = Field(
+        default_factory=dict, description="per-format name length overrides"
+    )
     grandstream_account_index: int = Field(
-        default=1, ge=0, le=6,
-        description="accountindex: the SIP account that dials (GXP21xx 1.0.5: 1-6; 0-based firmware: 0-5)")
+        default=1,
+        ge=0,
+        le=6,
+        description="accountindex: the SIP account that dials (GXP21xx 1.0.5: 1-6; 0-based firmware: 0-5)",
+    )
     gigaset_online_directory: bool = Field(
-        default=False, description="answer Gigaset online-directory searches on /phonebook/gigaset "
-                                   "(keeps the entries in memory)")
+        default=False,
+        description="answer Gigaset online-directory searches on /phonebook/gigaset "
+        "(keeps the entries in memory)",
+    )
     grandstream_overflow_group: str = Field(
-        default="Other", min_length=1,
-        description="group 9 on Grandstream when there are more than ten groups (groupid is 0..9)")
+        default="Other",
+        min_length=1,
+        description="group 9 on Grandstream when there are more than ten groups (groupid is 0..9)",
+    )
 
     @field_validator("file_mode", "dir_mode", mode="before")
     @classmethod

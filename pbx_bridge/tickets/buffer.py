@@ -31,8 +31,8 @@ __all__ = ["CallBuffer", "record_from_json", "record_to_json"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
-MAX_HELD = 20_000           # finished calls kept in memory while the state file cannot be written
-_LINGER = 0.01              # group commit: wait this long for more ended calls before writing
+MAX_HELD = 20_000  # finished calls kept in memory while the state file cannot be written
+_LINGER = 0.01  # group commit: wait this long for more ended calls before writing
 _RETRY_FIRST, _RETRY_MAX = 0.5, 5.0
 
 
@@ -45,7 +45,7 @@ def record_to_json(rec: CallRecord) -> str:
 
 
 def record_from_json(text: str) -> CallRecord:
-    d: dict[str, Any] = json.loads(text)    # JSON of our own asdict(): keyword arguments of CallRecord
+    d: dict[str, Any] = json.loads(text)  # JSON of our own asdict(): keyword arguments of CallRecord
     known = {f.name for f in fields(CallRecord)}
     d = {k: v for k, v in d.items() if k in known}
     d["outcome"] = Outcome(d["outcome"])
@@ -58,8 +58,14 @@ def record_from_json(text: str) -> CallRecord:
 class CallBuffer:
     name = "tickets-intake"
 
-    def __init__(self, store: Store, handle: Callable[[CallRecord], Awaitable[object]], *,
-                 clock: Callable[[], float] = time.time, max_held: int = MAX_HELD) -> None:
+    def __init__(
+        self,
+        store: Store,
+        handle: Callable[[CallRecord], Awaitable[object]],
+        *,
+        clock: Callable[[], float] = time.time,
+        max_held: int = MAX_HELD,
+    ) -> None:
         self.store = store
         self._handle = handle
         self.clock = clock
@@ -91,7 +97,7 @@ class CallBuffer:
         self._unsaved.pop(record.linkedid, None)
         if self._flushing:
             self._decided.add(record.linkedid)
-        if self._held:                  # keep the order: behind the calls already held
+        if self._held:  # keep the order: behind the calls already held
             self._hold(record, self.error)
             return
         await self._final(record)
@@ -107,29 +113,45 @@ class CallBuffer:
 
     def _hold(self, record: CallRecord, why: str) -> None:
         if not self._held or not self.error:
-            self.error = why            # the store's own words ("database or disk is full")
+            self.error = why  # the store's own words ("database or disk is full")
         key = (record.linkedid, record.outcome.value)
         if key not in self._held and len(self._held) >= self.max_held:
             (lost, _), _ = self._held.popitem(last=False)
             self.dropped += 1
-            log.error("tickets: more than %d finished calls held in memory; the oldest (%s) is lost "
-                      "(%d lost so far)", self.max_held, lost, self.dropped)
+            log.error(
+                "tickets: more than %d finished calls held in memory; the oldest (%s) is lost "
+                "(%d lost so far)",
+                self.max_held,
+                lost,
+                self.dropped,
+            )
         if not self._held:
-            log.error("tickets: the state database cannot be written (%s): finished calls are held in "
-                      "memory and written once it works again (free disk space under %s)", why,
-                      self.store.path.parent)
+            log.error(
+                "tickets: the state database cannot be written (%s): finished calls are held in "
+                "memory and written once it works again (free disk space under %s)",
+                why,
+                self.store.path.parent,
+            )
         self._held[key] = record
         self._wake.set()
 
     def health(self) -> Health:
-        data: dict[str, object] = {"held": len(self._held), "unsaved": len(self._unsaved),
-                                   "dropped": self.dropped}
+        data: dict[str, object] = {
+            "held": len(self._held),
+            "unsaved": len(self._unsaved),
+            "dropped": self.dropped,
+        }
         # Calls lost to the bound stay said until a restart: green afterwards would hide the loss.
-        lost = (f"; {self.dropped} finished call(s) LOST (more than {self.max_held} held)"
-                if self.dropped else "")
+        lost = (
+            f"; {self.dropped} finished call(s) LOST (more than {self.max_held} held)" if self.dropped else ""
+        )
         if self._held or self.error:
-            return Health(False, f"state database cannot be written ({self.error}): {len(self._held)} "
-                                 f"finished call(s) held in memory, retried{lost}", data)
+            return Health(
+                False,
+                f"state database cannot be written ({self.error}): {len(self._held)} "
+                f"finished call(s) held in memory, retried{lost}",
+                data,
+            )
         if self.dropped:
             return Health(False, f"state database writable again{lost}", data)
         return Health(True, "ok", data)
@@ -151,20 +173,26 @@ class CallBuffer:
                 await self._task
             self._task = None
         if self._held:
-            log.error("tickets: stopping with %d finished call(s) never written (state database: %s)",
-                      len(self._held), self.error)
+            log.error(
+                "tickets: stopping with %d finished call(s) never written (state database: %s)",
+                len(self._held),
+                self.error,
+            )
 
     async def _replay(self) -> None:
         """Calls the previous process saw end but had not decided: decide them now."""
         try:
-            rows = await self.store.run(lambda c: c.execute(
-                "SELECT linkedid, record FROM ended_calls ORDER BY saved_at").fetchall())
+            rows = await self.store.run(
+                lambda c: c.execute("SELECT linkedid, record FROM ended_calls ORDER BY saved_at").fetchall()
+            )
         except sqlite3.Error as exc:
             log.error("tickets: cannot read the calls saved within their grace period: %s", exc)
             return
         if rows:
-            log.warning("tickets: %d call(s) ended within the grace period before the last stop: "
-                        "deciding them now", len(rows))
+            log.warning(
+                "tickets: %d call(s) ended within the grace period before the last stop: deciding them now",
+                len(rows),
+            )
         for lid, text in rows:
             try:
                 rec = record_from_json(text)
@@ -174,7 +202,7 @@ class CallBuffer:
                 continue
             try:
                 await self._final(rec)
-            except Exception:       # kept on disk: decided again at the next start
+            except Exception:  # kept on disk: decided again at the next start
                 log.exception("tickets: saved call %s could not be decided; kept for the next start", lid)
 
     async def _loop(self) -> None:
@@ -188,10 +216,10 @@ class CallBuffer:
                 ok = await self._flush()
                 if self._held:
                     ok = await self._retry_held() and ok
-            except Exception:       # a bug must not end the loop: later calls would go uncommitted
+            except Exception:  # a bug must not end the loop: later calls would go uncommitted
                 log.exception("tickets: writing finished calls failed; retried")
                 ok = False
-            if ok or not (self._unsaved or self._held):     # nothing left that a retry would write
+            if ok or not (self._unsaved or self._held):  # nothing left that a retry would write
                 wait = _RETRY_FIRST
                 if not self._held:
                     self.error = ""
@@ -213,8 +241,10 @@ class CallBuffer:
                     if rec is None:
                         c.execute("DELETE FROM ended_calls WHERE linkedid=?", (lid,))
                     else:
-                        c.execute("INSERT OR REPLACE INTO ended_calls(linkedid, record, saved_at) "
-                                  "VALUES (?,?,?)", (lid, record_to_json(rec), now))
+                        c.execute(
+                            "INSERT OR REPLACE INTO ended_calls(linkedid, record, saved_at) VALUES (?,?,?)",
+                            (lid, record_to_json(rec), now),
+                        )
                 c.execute("COMMIT")
             except BaseException:
                 if c.in_transaction:
@@ -225,7 +255,7 @@ class CallBuffer:
         try:
             await self.store.run(tx)
         except sqlite3.Error as exc:
-            for lid, rec in batch:          # keep them (newer ones win) and try again
+            for lid, rec in batch:  # keep them (newer ones win) and try again
                 if lid not in self._decided:
                     self._unsaved.setdefault(lid, rec)
             self.error = str(exc)
@@ -252,6 +282,7 @@ class CallBuffer:
 
 def _forget(linkedid: str) -> Callable[[sqlite3.Connection], object]:
     """The call is decided (ticket committed or no ticket): its provisional record goes."""
+
     def run(c: sqlite3.Connection) -> object:
         return c.execute("DELETE FROM ended_calls WHERE linkedid=?", (linkedid,))
 

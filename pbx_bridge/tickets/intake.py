@@ -93,21 +93,45 @@ class TicketIntake:
         vm = None
         if record.outcome in (Outcome.VOICEMAIL, Outcome.VOICEMAIL_NO_MESSAGE):
             vm = await asyncio.to_thread(read_voicemail, self.spool_root, record)
-        draft = render_ticket(record, kind=decision.kind, number_display=display, client_id=client_id,
-                              contact_id=contact_id, client_name=client_name, contact_name=contact_name,
-                              voicemail=vm, tz=self.tz, priority=self.s.priority,
-                              subject_max=self.s.subject_max)
-        payload = {"subject": draft.subject, "details": draft.details, "priority": draft.priority,
-                   "marker": draft.marker, "outcome": record.outcome.value,
-                   "ended": record.ended.isoformat() if record.ended else ""}
-        row = await self.outbox.aenqueue(record.linkedid, decision.kind, payload,
-                                         number=canonical or record.caller_num, contact_id=contact_id,
-                                         client_id=client_id)
+        draft = render_ticket(
+            record,
+            kind=decision.kind,
+            number_display=display,
+            client_id=client_id,
+            contact_id=contact_id,
+            client_name=client_name,
+            contact_name=contact_name,
+            voicemail=vm,
+            tz=self.tz,
+            priority=self.s.priority,
+            subject_max=self.s.subject_max,
+        )
+        payload = {
+            "subject": draft.subject,
+            "details": draft.details,
+            "priority": draft.priority,
+            "marker": draft.marker,
+            "outcome": record.outcome.value,
+            "ended": record.ended.isoformat() if record.ended else "",
+        }
+        row = await self.outbox.aenqueue(
+            record.linkedid,
+            decision.kind,
+            payload,
+            number=canonical or record.caller_num,
+            contact_id=contact_id,
+            client_id=client_id,
+        )
         if row is None:
             log.info("tickets: call %s/%s already in the outbox", record.linkedid, decision.kind)
             return False
-        log.info("tickets: call %s from %s -> %s ticket queued (%s)", clip(record.linkedid, 60),
-                 clip(display or "?"), decision.kind, record.outcome.value)
+        log.info(
+            "tickets: call %s from %s -> %s ticket queued (%s)",
+            clip(record.linkedid, 60),
+            clip(display or "?"),
+            decision.kind,
+            record.outcome.value,
+        )
         return True
 
     def _skip(self, why: str) -> None:
@@ -118,7 +142,7 @@ class TicketIntake:
             return ""
         try:
             return self.plan.canonical(raw) or ""
-        except Exception:       # the ticket still goes out, with the raw number
+        except Exception:  # the ticket still goes out, with the raw number
             log.warning("tickets: number %r could not be canonicalised", clip(raw), exc_info=True)
             return ""
 
@@ -126,7 +150,7 @@ class TicketIntake:
         if canonical and self.plan is not None:
             try:
                 return self.plan.format(canonical, "international")
-            except Exception:   # the ticket still goes out, with the E.164 form
+            except Exception:  # the ticket still goes out, with the E.164 form
                 log.warning("tickets: number %s could not be formatted", canonical, exc_info=True)
                 return canonical
         return canonical or raw
@@ -137,7 +161,8 @@ class TicketIntake:
         try:
             async with asyncio.timeout(self.lookup_timeout):
                 return await self.lookup(number)
-        except Exception as exc:        # the directory is a nicety; the ticket is not
-            log.warning("tickets: directory lookup for %s failed (%s); ticketing as unknown caller",
-                        number, exc)
+        except Exception as exc:  # the directory is a nicety; the ticket is not
+            log.warning(
+                "tickets: directory lookup for %s failed (%s); ticketing as unknown caller", number, exc
+            )
             return None

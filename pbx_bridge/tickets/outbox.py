@@ -68,9 +68,11 @@ MIGRATIONS = [
     """,
 ]
 
-_COLS = ("id, linkedid, kind, state, created_at, next_attempt_at, attempts, in_flight, first_error_at, "
-         "last_error, number, contact_id, client_id, follows_id, payload, ticket_id, reply_id, via, "
-         "delivered_at, sent_at, search_floor")
+_COLS = (
+    "id, linkedid, kind, state, created_at, next_attempt_at, attempts, in_flight, first_error_at, "
+    "last_error, number, contact_id, client_id, follows_id, payload, ticket_id, reply_id, via, "
+    "delivered_at, sent_at, search_floor"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +124,9 @@ class Outbox:
     # Each operation is a function of the connection; the sync method runs it under the store lock
     # (CLI, tests), the ``a``-prefixed one on the store thread (daemon paths).
 
-    def _enqueue(self, linkedid: str, kind: str, payload: Payload, number: str, contact_id: int,
-                 client_id: int) -> Callable[[sqlite3.Connection], OutboxRow | None]:
+    def _enqueue(
+        self, linkedid: str, kind: str, payload: Payload, number: str, contact_id: int, client_id: int
+    ) -> Callable[[sqlite3.Connection], OutboxRow | None]:
         now = self.clock()
 
         def tx(conn: sqlite3.Connection) -> OutboxRow | None:
@@ -131,22 +134,28 @@ class Outbox:
             try:
                 follows = None
                 if kind == "voicemail":
-                    m = conn.execute("SELECT id, state, in_flight FROM outbox "
-                                     "WHERE linkedid=? AND kind='missed'", (linkedid,)).fetchone()
+                    m = conn.execute(
+                        "SELECT id, state, in_flight FROM outbox WHERE linkedid=? AND kind='missed'",
+                        (linkedid,),
+                    ).fetchone()
                     if m is not None:
                         if m["state"] == "pending" and not m["in_flight"]:
-                            conn.execute("UPDATE outbox SET state='replaced', last_error=? WHERE id=?",
-                                         ("replaced by the voicemail of the same call", m["id"]))
+                            conn.execute(
+                                "UPDATE outbox SET state='replaced', last_error=? WHERE id=?",
+                                ("replaced by the voicemail of the same call", m["id"]),
+                            )
                         elif m["state"] in ("pending", "delivered"):
                             follows = m["id"]
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO outbox (linkedid, kind, created_at, next_attempt_at, number, "
                     "contact_id, client_id, follows_id, payload) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (linkedid, kind, now, now, number, contact_id, client_id, follows, json.dumps(payload)))
+                    (linkedid, kind, now, now, number, contact_id, client_id, follows, json.dumps(payload)),
+                )
                 row = None
                 if cur.rowcount:
-                    row = OutboxRow.from_sql(conn.execute(f"SELECT {_COLS} FROM outbox WHERE id=?",
-                                                          (cur.lastrowid,)).fetchone())
+                    row = OutboxRow.from_sql(
+                        conn.execute(f"SELECT {_COLS} FROM outbox WHERE id=?", (cur.lastrowid,)).fetchone()
+                    )
                 conn.execute("COMMIT")
                 return row
             except BaseException:
@@ -158,8 +167,16 @@ class Outbox:
 
         return tx
 
-    def enqueue(self, linkedid: str, kind: str, payload: Payload, *, number: str = "",
-                contact_id: int = 0, client_id: int = 0) -> OutboxRow | None:
+    def enqueue(
+        self,
+        linkedid: str,
+        kind: str,
+        payload: Payload,
+        *,
+        number: str = "",
+        contact_id: int = 0,
+        client_id: int = 0,
+    ) -> OutboxRow | None:
         """Commit one ticket; None when (linkedid, kind) is already there (idempotent).
 
         A voicemail replaces the missed ticket of the same call: an undelivered, not in-flight missed
@@ -169,8 +186,16 @@ class Outbox:
         self._notify(row)
         return row
 
-    async def aenqueue(self, linkedid: str, kind: str, payload: Payload, *, number: str = "",
-                       contact_id: int = 0, client_id: int = 0) -> OutboxRow | None:
+    async def aenqueue(
+        self,
+        linkedid: str,
+        kind: str,
+        payload: Payload,
+        *,
+        number: str = "",
+        contact_id: int = 0,
+        client_id: int = 0,
+    ) -> OutboxRow | None:
         row = await self.store.run(self._enqueue(linkedid, kind, payload, number, contact_id, client_id))
         self._notify(row)
         return row
@@ -218,8 +243,11 @@ class Outbox:
     @staticmethod
     def _due(now: float, limit: int) -> Callable[[sqlite3.Connection], list[OutboxRow]]:
         def run(c: sqlite3.Connection) -> list[OutboxRow]:
-            rows = c.execute(f"SELECT {_COLS} FROM outbox WHERE state='pending' AND next_attempt_at<=? "
-                             "ORDER BY next_attempt_at, id LIMIT ?", (now, limit)).fetchall()
+            rows = c.execute(
+                f"SELECT {_COLS} FROM outbox WHERE state='pending' AND next_attempt_at<=? "
+                "ORDER BY next_attempt_at, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
             return [OutboxRow.from_sql(r) for r in rows]
 
         return run
@@ -240,9 +268,11 @@ class Outbox:
 
     def rows(self, states: tuple[str, ...] = ("pending", "dead"), limit: int = 1000) -> list[OutboxRow]:
         marks = ",".join("?" * len(states))
-        rows = self.store.call(lambda c: c.execute(
-            f"SELECT {_COLS} FROM outbox WHERE state IN ({marks}) ORDER BY id LIMIT ?",
-            (*states, limit)).fetchall())
+        rows = self.store.call(
+            lambda c: c.execute(
+                f"SELECT {_COLS} FROM outbox WHERE state IN ({marks}) ORDER BY id LIMIT ?", (*states, limit)
+            ).fetchall()
+        )
         return [OutboxRow.from_sql(r) for r in rows]
 
     @staticmethod
@@ -274,20 +304,26 @@ class Outbox:
                 "AND ticket_id IS NOT NULL AND delivered_at>=? AND id<>? "
                 "AND ((number<>'' AND number=?) OR (contact_id>0 AND contact_id=?)) "
                 "ORDER BY delivered_at DESC LIMIT 1",
-                (since, row.id, row.number, row.contact_id)).fetchone()
+                (since, row.id, row.number, row.contact_id),
+            ).fetchone()
             return OutboxRow.from_sql(r) if r else None
 
         return await self.store.run(run)
 
     async def ameta(self, key: str, default: str = "") -> str:
-        r = await self.store.run(lambda c: c.execute("SELECT value FROM outbox_meta WHERE key=?",
-                                                     (key,)).fetchone())
+        r = await self.store.run(
+            lambda c: c.execute("SELECT value FROM outbox_meta WHERE key=?", (key,)).fetchone()
+        )
         return r[0] if r else default
 
     async def aset_meta(self, key: str, value: str) -> None:
-        await self.store.run(lambda c: c.execute(
-            "INSERT INTO outbox_meta(key, value) VALUES(?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value)))
+        await self.store.run(
+            lambda c: c.execute(
+                "INSERT INTO outbox_meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+        )
 
     # ------------------------------------------------------------------ operator verbs
 
@@ -295,15 +331,33 @@ class Outbox:
         """Put dead (or dropped) rows back to pending now; all dead ones when ``row_id`` is None."""
         now = self.clock()
         if row_id is None:
-            return self.store.call(lambda c: c.execute(
-                "UPDATE outbox SET state='pending', next_attempt_at=?, first_error_at=NULL "
-                "WHERE state='dead'", (now,)).rowcount)
-        return self.store.call(lambda c: c.execute(
-            "UPDATE outbox SET state='pending', next_attempt_at=?, first_error_at=NULL "
-            "WHERE id=? AND state IN ('dead', 'dropped')", (now, row_id)).rowcount)
+            return self.store.call(
+                lambda c: (
+                    c.execute(
+                        "UPDATE outbox SET state='pending', next_attempt_at=?, first_error_at=NULL "
+                        "WHERE state='dead'",
+                        (now,),
+                    ).rowcount
+                )
+            )
+        return self.store.call(
+            lambda c: (
+                c.execute(
+                    "UPDATE outbox SET state='pending', next_attempt_at=?, first_error_at=NULL "
+                    "WHERE id=? AND state IN ('dead', 'dropped')",
+                    (now, row_id),
+                ).rowcount
+            )
+        )
 
     def drop(self, row_id: int) -> int:
         """Stop delivering one row (pending or dead); it is kept with state ``dropped``."""
-        return self.store.call(lambda c: c.execute(
-            "UPDATE outbox SET state='dropped', last_error='dropped by an operator' "
-            "WHERE id=? AND state IN ('pending', 'dead')", (row_id,)).rowcount)
+        return self.store.call(
+            lambda c: (
+                c.execute(
+                    "UPDATE outbox SET state='dropped', last_error='dropped by an operator' "
+                    "WHERE id=? AND state IN ('pending', 'dead')",
+                    (row_id,),
+                ).rowcount
+            )
+        )

@@ -16,8 +16,9 @@ from pbx_bridge.tickets.settings import WEEKDAYS, TicketsSettings
 
 __all__ = ["Decision", "TicketPolicy", "ticket_kind"]
 
-_MISSED_LIKE = frozenset({Outcome.MISSED, Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.VOICEMAIL_NO_MESSAGE,
-                          Outcome.ABANDONED})
+_MISSED_LIKE = frozenset(
+    {Outcome.MISSED, Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.VOICEMAIL_NO_MESSAGE, Outcome.ABANDONED}
+)
 
 
 def ticket_kind(outcome: Outcome) -> str:
@@ -72,8 +73,11 @@ class TicketPolicy:
         s = self.s
         if not (s.inbound_contexts or s.inbound_dids or s.inbound_queues):
             return True
-        return (record.context in s.inbound_contexts or record.did in s.inbound_dids
-                or (bool(record.queue) and record.queue in s.inbound_queues))
+        return (
+            record.context in s.inbound_contexts
+            or record.did in s.inbound_dids
+            or (bool(record.queue) and record.queue in s.inbound_queues)
+        )
 
     def in_business_hours(self, when: datetime | None) -> bool:
         if when is None:

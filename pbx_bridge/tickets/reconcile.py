@@ -21,8 +21,8 @@ from pbx_bridge.itflow.response import V1Response
 
 __all__ = ["FilterIgnored", "MarkerSearch", "SearchIncomplete", "TicketReader", "carries_marker"]
 
-_MAX_PROBES = 80          # galloping + bisection: enough for 2**40 tickets
-_MAX_PAGES = 2000         # pages read downwards in one search (400,000 tickets at the default window)
+_MAX_PROBES = 80  # galloping + bisection: enough for 2**40 tickets
+_MAX_PAGES = 2000  # pages read downwards in one search (400,000 tickets at the default window)
 
 
 def carries_marker(text: str, marker: str) -> bool:
@@ -43,11 +43,18 @@ class FilterIgnored(PbxBridgeError):
 class TicketReader(Protocol):
     """The reads a search makes, as :class:`pbx_bridge.itflow.v1.V1Client` offers them."""
 
-    async def tickets_read(self, *, ticket_id: int | None = None, client_id: int | None = None,
-                           limit: int | None = None, offset: int | None = None) -> V1Response: ...
+    async def tickets_read(
+        self,
+        *,
+        ticket_id: int | None = None,
+        client_id: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> V1Response: ...
 
-    async def ticket_replies_read(self, *, ticket_id: int | None = None, limit: int | None = None,
-                                  offset: int | None = None) -> V1Response: ...
+    async def ticket_replies_read(
+        self, *, ticket_id: int | None = None, limit: int | None = None, offset: int | None = None
+    ) -> V1Response: ...
 
 
 class _Meta(Protocol):
@@ -65,7 +72,7 @@ class MarkerSearch:
     def __init__(self, meta: _Meta, *, window: int) -> None:
         self.meta = meta
         self.window = window
-        self.reads = 0          # requests made by the last search (for tests and logs)
+        self.reads = 0  # requests made by the last search (for tests and logs)
         self._client_id: int | None = None
 
     async def high_water(self) -> int:
@@ -99,8 +106,9 @@ class MarkerSearch:
         if ticket_id > await self.high_water():
             await self.meta.aset_meta(self.HIGH_KEY, str(ticket_id))
 
-    async def search(self, client: TicketReader, marker: str, floor: int, *,
-                     client_id: int | None = None) -> int | None:
+    async def search(
+        self, client: TicketReader, marker: str, floor: int, *, client_id: int | None = None
+    ) -> int | None:
         """``client_id``: search only that client's tickets (26.09+ reads honour the filter; raises
         :class:`FilterIgnored` when this ITFlow does not)."""
         self.reads = 0
@@ -114,11 +122,15 @@ class MarkerSearch:
                 if offset <= 0:
                     return None
                 start = max(0, offset - self.window)
-                rows = newest if page_no == 0 and newest and start == end - len(newest) else \
-                    await self._rows(client, limit=offset - start, offset=start)
+                rows = (
+                    newest
+                    if page_no == 0 and newest and start == end - len(newest)
+                    else await self._rows(client, limit=offset - start, offset=start)
+                )
                 if not rows:
-                    raise SearchIncomplete(f"tickets/read gave no rows at offset {start} (tickets deleted "
-                                           "during the search?)")
+                    raise SearchIncomplete(
+                        f"tickets/read gave no rows at offset {start} (tickets deleted during the search?)"
+                    )
                 ids = [_id(t) for t in rows]
                 top = max(top, *ids)
                 for t in rows:
@@ -141,8 +153,9 @@ class MarkerSearch:
         offset = 0
         for _ in range(_MAX_PAGES):
             self.reads += 1
-            rows = (await client.ticket_replies_read(ticket_id=ticket_id, limit=self.window,
-                                                     offset=offset)).rows
+            rows = (
+                await client.ticket_replies_read(ticket_id=ticket_id, limit=self.window, offset=offset)
+            ).rows
             for rep in rows:
                 if carries_marker(str(rep.get("ticket_reply") or ""), marker):
                     try:
@@ -159,12 +172,12 @@ class MarkerSearch:
     async def _end(self, client: TicketReader, end_key: str) -> tuple[int, list[dict[str, str]]]:
         """(number of tickets the key sees, the last page when the fast path read it)."""
         hint = await self._int(end_key)
-        if hint > 0:                # usually one read: the last page, ending where it ended before
+        if hint > 0:  # usually one read: the last page, ending where it ended before
             start = max(0, hint - self.window)
             rows = await self._rows(client, limit=self.window + 1, offset=start)
             if 0 < len(rows) <= self.window:
                 return start + len(rows), rows
-        lo, hi = -1, -1           # lo: an offset that has a row; hi: one that has none (-1: unknown)
+        lo, hi = -1, -1  # lo: an offset that has a row; hi: one that has none (-1: unknown)
         k = max(0, hint)
         if await self._has(client, k):
             lo = k
@@ -172,13 +185,13 @@ class MarkerSearch:
             hi = k
         step = self.window
         for _ in range(_MAX_PROBES):
-            if hi < 0:                      # gallop up
+            if hi < 0:  # gallop up
                 k = lo + step
                 if await self._has(client, k):
                     lo = k
                 else:
                     hi = k
-            elif lo < 0 and hi > 0:         # gallop down
+            elif lo < 0 and hi > 0:  # gallop down
                 k = max(0, hi - step)
                 if await self._has(client, k):
                     lo = k
@@ -187,7 +200,7 @@ class MarkerSearch:
             else:
                 break
             step *= 2
-        for _ in range(_MAX_PROBES):        # bisect: lo has a row, hi has none
+        for _ in range(_MAX_PROBES):  # bisect: lo has a row, hi has none
             if hi - lo <= 1:
                 break
             mid = (lo + hi) // 2

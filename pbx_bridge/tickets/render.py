@@ -64,7 +64,7 @@ def shape_subject(text: str, limit: int) -> str:
     if len(html.escape(text, quote=True)) <= limit:
         return text
     cut = text[:limit]
-    while cut and len(html.escape(cut + "\u2026", quote=True)) > limit:   # at most `limit` steps
+    while cut and len(html.escape(cut + "\u2026", quote=True)) > limit:  # at most `limit` steps
         cut = cut[:-1]
     return cut.rstrip() + "\u2026"
 
@@ -76,12 +76,12 @@ def read_voicemail(spool_root: Path, record: CallRecord) -> VoicemailInfo:
         return info
     # VM_MESSAGEFILE is the PBX's absolute path; keep the part below ".../voicemail/".
     parts = PurePosixPath(record.voicemail_path).parts
-    rel = parts[parts.index("voicemail") + 1:] if "voicemail" in parts else parts[-4:]
+    rel = parts[parts.index("voicemail") + 1 :] if "voicemail" in parts else parts[-4:]
     path = spool_root.joinpath(*rel).with_suffix(".txt")
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return info          # FreePBX may delete messages after mailing them: ticket anyway
+        return info  # FreePBX may delete messages after mailing them: ticket anyway
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         cp.read_string(text)
@@ -95,9 +95,14 @@ def read_voicemail(spool_root: Path, record: CallRecord) -> VoicemailInfo:
         except ValueError:
             return None
 
-    return VoicemailInfo(mailbox=info.mailbox or sec.get("origmailbox", ""), msg=info.msg,
-                         duration=num("duration"), callerid=sec.get("callerid", ""),
-                         origtime=num("origtime"), file_found=True)
+    return VoicemailInfo(
+        mailbox=info.mailbox or sec.get("origmailbox", ""),
+        msg=info.msg,
+        duration=num("duration"),
+        callerid=sec.get("callerid", ""),
+        origtime=num("origtime"),
+        file_found=True,
+    )
 
 
 def _fmt_time(when: datetime | None, tz: ZoneInfo) -> str:
@@ -134,8 +139,11 @@ def render_ticket(
         ("Time", _fmt_time(record.started, tz)),
         ("Duration", f"{record.duration_seconds:.0f} s"),
         ("Rang", f"{record.ring_seconds:.0f} s"),
-        ("Caller", " ".join(p for p in (record.caller_name, number_display or record.caller_num) if p)
-         or "anonymous"),
+        (
+            "Caller",
+            " ".join(p for p in (record.caller_name, number_display or record.caller_num) if p)
+            or "anonymous",
+        ),
     ]
     if record.did:
         rows.append(("Dialled", record.did))
@@ -157,7 +165,12 @@ def render_ticket(
         rows.append(("Mailbox", record.mailbox))
     marker = call_marker(record.linkedid, kind)
     items = "".join(f"<li><b>{e(k)}:</b> {e(v)}</li>" for k, v in rows)
-    details = (f"<p><b>{e(title)}</b> ({e(why)})</p><ul>{items}</ul>"
-               f"<p><small>{e(marker)}</small></p>")
-    return TicketDraft(subject=subject, details=details, client_id=client_id, contact_id=contact_id,
-                       priority=priority, marker=marker)
+    details = f"<p><b>{e(title)}</b> ({e(why)})</p><ul>{items}</ul><p><small>{e(marker)}</small></p>"
+    return TicketDraft(
+        subject=subject,
+        details=details,
+        client_id=client_id,
+        contact_id=contact_id,
+        priority=priority,
+        marker=marker,
+    )

@@ -38,8 +38,9 @@ class BusinessHours(Section):
     enabled: bool = False
     timezone: str = "UTC"
     # weekday -> list of "HH:MM-HH:MM"; a weekday not listed is closed all day
-    weekly: dict[str, list[str]] = Field(default_factory=lambda: {
-        d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
+    weekly: dict[str, list[str]] = Field(
+        default_factory=lambda: {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    )
     holidays: list[date] = Field(default_factory=list)
     outside: Action = "none"
 
@@ -97,16 +98,20 @@ class TicketsSettings(Section):
     # Outbox delivery.
     retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry")
     retry_max: float = Field(default=600.0, gt=0, description="longest wait between retries")
-    dead_letter_after: float = Field(default=3 * 86400.0, gt=0,
-                                     description="ITFlow 5xx for this long: dead-letter the ticket")
-    held_probe_interval: float = Field(default=60.0, gt=0,
-                                       description="while the key is rejected, try again this often")
-    reconcile_window: int = Field(default=200, ge=10, le=5000,
-                                  description="tickets per page of the search for the call marker")
+    dead_letter_after: float = Field(
+        default=3 * 86400.0, gt=0, description="ITFlow 5xx for this long: dead-letter the ticket"
+    )
+    held_probe_interval: float = Field(
+        default=60.0, gt=0, description="while the key is rejected, try again this often"
+    )
+    reconcile_window: int = Field(
+        default=200, ge=10, le=5000, description="tickets per page of the search for the call marker"
+    )
     # A create whose outcome is unknown (timeout, cut connection, 502/504) is searched for only this
     # long after it was sent: a slow ITFlow may still commit it (PHP runs on after we gave up).
-    reconcile_after: float = Field(default=30.0, ge=0,
-                                   description="seconds after an unknown-outcome send before searching")
+    reconcile_after: float = Field(
+        default=30.0, ge=0, description="seconds after an unknown-outcome send before searching"
+    )
 
 
 class VoicemailSettings(Section):

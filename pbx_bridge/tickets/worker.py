@@ -51,21 +51,33 @@ log = logging.getLogger("pbx_bridge.tickets")
 
 _CLOSED_STATUS = {"4", "5"}
 _CLOSED_NAMES = {"resolved", "closed"}
-_REDETECT_MAX = 60.0        # while ITFlow cannot be identified, detect again at least this often
-_WAIT: Final = "wait"       # _target: the earlier row of this call is still pending
+_REDETECT_MAX = 60.0  # while ITFlow cannot be identified, detect again at least this often
+_WAIT: Final = "wait"  # _target: the earlier row of this call is still pending
 
 
 class TicketClient(TicketReader, Protocol):
     """The part of :class:`pbx_bridge.itflow.v1.V1Client` the worker uses: the searches' reads and the
     two creates (each returns the new id)."""
 
-    async def tickets_create(self, *, ticket_subject: str, client_id: int | None = None,
-                             ticket_contact_id: int | None = None, ticket_details: str | None = None,
-                             ticket_priority: str | None = None,
-                             ticket_assigned_to: int | None = None) -> int: ...
+    async def tickets_create(
+        self,
+        *,
+        ticket_subject: str,
+        client_id: int | None = None,
+        ticket_contact_id: int | None = None,
+        ticket_details: str | None = None,
+        ticket_priority: str | None = None,
+        ticket_assigned_to: int | None = None,
+    ) -> int: ...
 
-    async def ticket_replies_create(self, *, ticket_id: int, ticket_reply: str, client_id: int | None = None,
-                                    ticket_reply_type: str | None = None) -> int: ...
+    async def ticket_replies_create(
+        self,
+        *,
+        ticket_id: int,
+        ticket_reply: str,
+        client_id: int | None = None,
+        ticket_reply_type: str | None = None,
+    ) -> int: ...
 
 
 class Detection(Protocol):
@@ -82,8 +94,8 @@ class _Attempt:
     """One delivery attempt of one row: is its outcome at ITFlow unknown right now?"""
 
     def __init__(self, row: OutboxRow) -> None:
-        self.unknown = row.in_flight     # set by an earlier send; cleared only by a successful search
-        self.writing = False             # a write is on its way (its failure makes the outcome unknown)
+        self.unknown = row.in_flight  # set by an earlier send; cleared only by a successful search
+        self.writing = False  # a write is on its way (its failure makes the outcome unknown)
 
 
 class OutboxWorker:
@@ -111,7 +123,7 @@ class OutboxWorker:
         self.held_reason = ""
         self.held_until = 0.0
         self.unavailable = ""
-        self.undetected = ""            # ITFlow could not be identified yet (why); calls wait
+        self.undetected = ""  # ITFlow could not be identified yet (why); calls wait
         self._redetect_at = 0.0
         self._redetects = 0
         self.waiting = 0
@@ -145,14 +157,20 @@ class OutboxWorker:
             self._task = None
 
     def health(self) -> Health:
-        data: dict[str, object] = {"waiting": self.waiting,
-                "oldest_age": round(self.clock() - self.oldest_at, 1) if self.oldest_at else 0.0}
+        data: dict[str, object] = {
+            "waiting": self.waiting,
+            "oldest_age": round(self.clock() - self.oldest_at, 1) if self.oldest_at else 0.0,
+        }
         if self.unavailable:
             return Health(False, f"ticketing unavailable: {self.unavailable}", data)
         backlog = self._backlog()
         if self.undetected:
-            return Health(False, f"ticket delivery waiting: ITFlow not identified yet: {self.undetected}"
-                                 f"{backlog}; detection runs again with backoff", data)
+            return Health(
+                False,
+                f"ticket delivery waiting: ITFlow not identified yet: {self.undetected}"
+                f"{backlog}; detection runs again with backoff",
+                data,
+            )
         if self.held:
             return Health(False, f"ticket delivery held: {self.held_reason}{backlog}", data)
         return Health(True, f"delivering{backlog}", data)
@@ -167,7 +185,7 @@ class OutboxWorker:
         """Say at start whether this ITFlow can take tickets (legacy api.php cannot)."""
         try:
             caps = await self._capabilities()
-        except Exception as exc:        # ITFlow down: delivery retries; nothing to say yet
+        except Exception as exc:  # ITFlow down: delivery retries; nothing to say yet
             log.info("tickets: ITFlow not reachable at start (%s); tickets wait in the outbox", exc)
             return
         self._classify(caps)
@@ -182,12 +200,15 @@ class OutboxWorker:
                 log.warning("tickets: %s; missed calls are tracked, not ticketed", why)
             self.unavailable, self.undetected = why, ""
         elif state == "unknown":
-            if not self.undetected:     # first detection again after retry_first, then backing off
+            if not self.undetected:  # first detection again after retry_first, then backing off
                 self._redetects = 1
                 self._redetect_at = self.clock() + min(_REDETECT_MAX, self._backoff(1))
             if self.undetected != why:
-                log.warning("tickets: cannot tell yet whether ITFlow takes tickets: %s; calls are queued "
-                            "and detection runs again with backoff", why)
+                log.warning(
+                    "tickets: cannot tell yet whether ITFlow takes tickets: %s; calls are queued "
+                    "and detection runs again with backoff",
+                    why,
+                )
             self.unavailable, self.undetected = "", why
         else:
             if self.undetected:
@@ -202,10 +223,10 @@ class OutboxWorker:
             try:
                 await self.run_once()
                 next_at = await self.outbox.anext_due_at()
-            except sqlite3.Error as exc:     # disk full, file damaged: the cause in one line, not a traceback
+            except sqlite3.Error as exc:  # disk full, file damaged: the cause in one line, not a traceback
                 log.error("tickets outbox: the state database failed (%s); delivery retries", exc)
                 next_at = self.clock() + self.s.retry_first
-            except Exception:   # never let one bad row or a store hiccup end delivery
+            except Exception:  # never let one bad row or a store hiccup end delivery
                 log.exception("tickets outbox: delivery round failed")
                 next_at = self.clock() + self.s.retry_first
             wait = 30.0 if next_at is None else min(30.0, max(0.05, next_at - self.clock()))
@@ -232,7 +253,7 @@ class OutboxWorker:
             try:
                 if await self._deliver(row):
                     delivered += 1
-                if self.held:       # a successful probe lifts the hold
+                if self.held:  # a successful probe lifts the hold
                     log.warning("tickets: ITFlow accepts the key again; delivery resumes")
                     self.held = False
                     self.held_reason = ""
@@ -241,7 +262,7 @@ class OutboxWorker:
             except _Hold:
                 break
         if was_held and not self.held:
-            delivered += await self.run_once(limit)    # the probe succeeded: deliver the rest now
+            delivered += await self.run_once(limit)  # the probe succeeded: deliver the rest now
         await self._update_backlog()
         await self._update_metrics()
         return delivered
@@ -265,37 +286,50 @@ class OutboxWorker:
 
     def _backoff(self, attempts: int) -> float:
         base = min(self.s.retry_max, self.s.retry_first * (2.0 ** max(0, attempts - 1)))
-        return base * (0.5 + self.rng.random())        # jitter: 0.5x .. 1.5x
+        return base * (0.5 + self.rng.random())  # jitter: 0.5x .. 1.5x
 
     async def _retry(self, row: OutboxRow, error: str, *, in_flight: bool, count_age: bool = False) -> None:
         now = self.clock()
         first = row.first_error_at if row.first_error_at is not None else now
         if count_age and now - first >= self.s.dead_letter_after:
-            await self._dead(row, f"ITFlow kept failing for {now - first:.0f} s: {error}",
-                             in_flight=in_flight)
+            await self._dead(
+                row, f"ITFlow kept failing for {now - first:.0f} s: {error}", in_flight=in_flight
+            )
             return
-        await self.outbox.aupdate(row.id, next_attempt_at=now + self._backoff(row.attempts + 1),
-                                  attempts=row.attempts + 1, in_flight=in_flight, last_error=error[:500],
-                                  first_error_at=first)
+        await self.outbox.aupdate(
+            row.id,
+            next_attempt_at=now + self._backoff(row.attempts + 1),
+            attempts=row.attempts + 1,
+            in_flight=in_flight,
+            last_error=error[:500],
+            first_error_at=first,
+        )
         log.info("tickets: %s/%s not delivered yet (%s); retrying", row.linkedid, row.kind, error)
 
     async def _dead(self, row: OutboxRow, reason: str, *, in_flight: bool = False) -> None:
         # An unknown outcome stays marked: `tickets retry` then searches for it before any re-send.
         await self.outbox.aupdate(row.id, state="dead", in_flight=in_flight, last_error=reason[:500])
-        log.error("tickets: %s/%s dead-lettered: %s (kept; `pbx-bridge tickets retry %d` resends it)",
-                  row.linkedid, row.kind, reason, row.id)
+        log.error(
+            "tickets: %s/%s dead-lettered: %s (kept; `pbx-bridge tickets retry %d` resends it)",
+            row.linkedid,
+            row.kind,
+            reason,
+            row.id,
+        )
 
     async def _hold(self, row: OutboxRow, reason: str, *, in_flight: bool = False) -> None:
         if not self.held:
-            log.error("tickets: ITFlow rejects the API key (%s); holding all ticket delivery until it works",
-                      reason)
+            log.error(
+                "tickets: ITFlow rejects the API key (%s); holding all ticket delivery until it works", reason
+            )
         self.held = True
         self.held_reason = reason
         self.held_until = self.clock() + self.s.held_probe_interval
         if self.metrics:
             self.metrics.outbox_held.set(1)
-        await self.outbox.aupdate(row.id, in_flight=in_flight, attempts=row.attempts,
-                                  last_error=f"held: {reason}"[:500])
+        await self.outbox.aupdate(
+            row.id, in_flight=in_flight, attempts=row.attempts, last_error=f"held: {reason}"[:500]
+        )
         raise _Hold
 
     # ------------------------------------------------------------------ delivery
@@ -318,15 +352,19 @@ class OutboxWorker:
             await self._retry(row, f"ITFlow not reachable for detection: {exc}", in_flight=row.in_flight)
             return False
         if self.unavailable or client is None:
-            await self.outbox.aupdate(row.id, next_attempt_at=self.clock() + self.s.held_probe_interval,
-                                      last_error=self.unavailable)
+            await self.outbox.aupdate(
+                row.id, next_attempt_at=self.clock() + self.s.held_probe_interval, last_error=self.unavailable
+            )
             return False
-        if self.undetected:         # the row waits for the next detection, not a backoff of its own
-            await self.outbox.aupdate(row.id, next_attempt_at=max(self._redetect_at, self.clock() + 0.05),
-                                      last_error=f"ITFlow not identified yet: {self.undetected}"[:500])
+        if self.undetected:  # the row waits for the next detection, not a backoff of its own
+            await self.outbox.aupdate(
+                row.id,
+                next_attempt_at=max(self._redetect_at, self.clock() + 0.05),
+                last_error=f"ITFlow not identified yet: {self.undetected}"[:500],
+            )
             return False
         attempt = _Attempt(row)
-        self._by_client = caps.v1e     # 26.09+: reads filter by client_id
+        self._by_client = caps.v1e  # 26.09+: reads filter by client_id
         try:
             return await self._deliver_v1(client, caps, row, attempt)
         except _Hold:
@@ -338,11 +376,21 @@ class OutboxWorker:
             if exc.reason == PermissionDenied.REASON_CLIENT_ACCESS:
                 fb = self.s.fallback_client_id
                 if fb and row.client_id != fb:
-                    log.warning("tickets: no access to client %d for %s; retrying for fallback client %d",
-                                row.client_id, row.linkedid, fb)
-                    await self.outbox.aupdate(row.id, client_id=fb, contact_id=0, in_flight=False,
-                                              next_attempt_at=self.clock(), follows_id=None,
-                                              last_error=f"client {row.client_id} not allowed: fallback {fb}")
+                    log.warning(
+                        "tickets: no access to client %d for %s; retrying for fallback client %d",
+                        row.client_id,
+                        row.linkedid,
+                        fb,
+                    )
+                    await self.outbox.aupdate(
+                        row.id,
+                        client_id=fb,
+                        contact_id=0,
+                        in_flight=False,
+                        next_attempt_at=self.clock(),
+                        follows_id=None,
+                        last_error=f"client {row.client_id} not allowed: fallback {fb}",
+                    )
                     return False
                 await self._dead(row, f"the key may not write tickets for client {row.client_id}: {exc}")
                 return False
@@ -362,18 +410,19 @@ class OutboxWorker:
         except SearchIncomplete as exc:
             await self._retry(row, f"search for the call marker incomplete: {exc}", in_flight=True)
         except ItflowError as exc:
-            if attempt.unknown and not attempt.writing:     # the search failed: never resend blindly
+            if attempt.unknown and not attempt.writing:  # the search failed: never resend blindly
                 await self._retry(row, f"search for the call marker failed: {exc}", in_flight=True)
             else:
                 await self._dead(row, str(exc))
         return False
 
-    async def _deliver_v1(self, client: TicketClient, caps: Capabilities, row: OutboxRow,
-                          attempt: _Attempt) -> bool:
+    async def _deliver_v1(
+        self, client: TicketClient, caps: Capabilities, row: OutboxRow, attempt: _Attempt
+    ) -> bool:
         p = row.payload
         if row.in_flight:
             settle = (row.sent_at or 0.0) + self.s.reconcile_after
-            if self.clock() < settle:       # ITFlow may still commit it: search only after that
+            if self.clock() < settle:  # ITFlow may still commit it: search only after that
                 await self.outbox.aupdate(row.id, next_attempt_at=settle)
                 return False
             found = await self._reconcile_in_client(client, caps, row)
@@ -386,18 +435,28 @@ class OutboxWorker:
 
         target = await self._target(client, row)
         if target == _WAIT:
-            await self.outbox.aupdate(row.id, next_attempt_at=self.clock() + self.s.retry_first,
-                                      last_error="waiting for the earlier ticket of this call")
+            await self.outbox.aupdate(
+                row.id,
+                next_attempt_at=self.clock() + self.s.retry_first,
+                last_error="waiting for the earlier ticket of this call",
+            )
             return False
         details = p["details"]
         if target is not None and caps.ticket_replies:
             t_id, t_client = target
-            await self.outbox.aupdate(row.id, in_flight=True, via="reply", ticket_id=t_id,
-                                      attempts=row.attempts + 1, sent_at=self.clock())
+            await self.outbox.aupdate(
+                row.id,
+                in_flight=True,
+                via="reply",
+                ticket_id=t_id,
+                attempts=row.attempts + 1,
+                sent_at=self.clock(),
+            )
             attempt.unknown = attempt.writing = True
             try:
                 reply_id = await client.ticket_replies_create(
-                    ticket_id=t_id, ticket_reply=details, ticket_reply_type="Internal", client_id=t_client)
+                    ticket_id=t_id, ticket_reply=details, ticket_reply_type="Internal", client_id=t_client
+                )
             except NotAvailable:
                 log.info("tickets: ticket_replies missing on this ITFlow; opening a linked ticket instead")
                 await self.outbox.aupdate(row.id, in_flight=False, via="", ticket_id=None)
@@ -411,32 +470,59 @@ class OutboxWorker:
 
     @staticmethod
     def _linked(details: str, ticket_id: int) -> str:
-        return (f"<p><b>Repeat caller:</b> follows up on ITFlow ticket id {int(ticket_id)}, "
-                f"still open.</p>{details}")
+        return (
+            f"<p><b>Repeat caller:</b> follows up on ITFlow ticket id {int(ticket_id)}, "
+            f"still open.</p>{details}"
+        )
 
     async def _create(self, client: TicketClient, row: OutboxRow, details: str, attempt: _Attempt) -> bool:
         p = row.payload
         floor = await self.search.floor(client, client_id=int(row.client_id) if self._by_client else None)
-        await self.outbox.aupdate(row.id, in_flight=True, via="ticket", attempts=row.attempts + 1,
-                                  sent_at=self.clock(), search_floor=floor)
+        await self.outbox.aupdate(
+            row.id,
+            in_flight=True,
+            via="ticket",
+            attempts=row.attempts + 1,
+            sent_at=self.clock(),
+            search_floor=floor,
+        )
         attempt.unknown = attempt.writing = True
         # Always name the priority: 26.09 moved the UI's default and the API's is unverified
         # (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1).
         ticket_id = await client.tickets_create(
-            ticket_subject=p["subject"], ticket_details=details, client_id=row.client_id,
-            ticket_contact_id=row.contact_id or None, ticket_priority=p.get("priority") or self.s.priority,
-            ticket_assigned_to=self.s.assigned_to or None)
+            ticket_subject=p["subject"],
+            ticket_details=details,
+            client_id=row.client_id,
+            ticket_contact_id=row.contact_id or None,
+            ticket_priority=p.get("priority") or self.s.priority,
+            ticket_assigned_to=self.s.assigned_to or None,
+        )
         await self.search.saw(ticket_id)
         await self._delivered(row, ticket_id, None, "ticket")
         return True
 
-    async def _delivered(self, row: OutboxRow, ticket_id: int, reply_id: int | None, via: str, *,
-                         reconciled: bool = False) -> None:
-        await self.outbox.aupdate(row.id, state="delivered", in_flight=False, ticket_id=ticket_id,
-                                  reply_id=reply_id, via=via, delivered_at=self.clock(), last_error="")
-        log.info("tickets: %s/%s delivered as %s (ticket %d%s)%s", row.linkedid, row.kind, via, ticket_id,
-                 f", reply {reply_id}" if reply_id else "",
-                 " [found by its call marker]" if reconciled else "")
+    async def _delivered(
+        self, row: OutboxRow, ticket_id: int, reply_id: int | None, via: str, *, reconciled: bool = False
+    ) -> None:
+        await self.outbox.aupdate(
+            row.id,
+            state="delivered",
+            in_flight=False,
+            ticket_id=ticket_id,
+            reply_id=reply_id,
+            via=via,
+            delivered_at=self.clock(),
+            last_error="",
+        )
+        log.info(
+            "tickets: %s/%s delivered as %s (ticket %d%s)%s",
+            row.linkedid,
+            row.kind,
+            via,
+            ticket_id,
+            f", reply {reply_id}" if reply_id else "",
+            " [found by its call marker]" if reconciled else "",
+        )
         if self.metrics:
             label = row.kind if via == "ticket" else f"{row.kind}-reply"
             self.metrics.tickets_delivered.labels(kind=label).inc()
@@ -464,15 +550,17 @@ class OutboxWorker:
             t_client = earlier.client_id
         return (earlier.ticket_id, t_client)
 
-    async def _reconcile_in_client(self, client: TicketClient, caps: Capabilities,
-                                   row: OutboxRow) -> tuple[int, int | None] | None:
+    async def _reconcile_in_client(
+        self, client: TicketClient, caps: Capabilities, row: OutboxRow
+    ) -> tuple[int, int | None] | None:
         """On 26.09+ (reads filter by client_id) a lost ticket is looked for among its client's tickets
         only; otherwise (and if the filter turns out ignored) among all tickets."""
         if row.via == "reply" or not caps.v1e:
             return await self._reconcile(client, row)
         try:
-            ticket_id = await self.search.search(client, row.payload["marker"], row.search_floor,
-                                                 client_id=int(row.client_id))
+            ticket_id = await self.search.search(
+                client, row.payload["marker"], row.search_floor, client_id=int(row.client_id)
+            )
         except FilterIgnored:
             log.warning("tickets: ITFlow ignored client_id on tickets/read; searching every ticket")
             return await self._reconcile(client, row)
@@ -484,11 +572,15 @@ class OutboxWorker:
             reply_id = await self.search.search_replies(client, marker, row.ticket_id)
             return None if reply_id is None else (row.ticket_id, reply_id or None)
         ticket_id = await self.search.search(client, marker, row.search_floor)
-        log.info("tickets: %s/%s: call marker %s among the tickets newer than id %d (%d reads)",
-                 row.linkedid, row.kind, "found" if ticket_id else "not found", row.search_floor,
-                 self.search.reads)
+        log.info(
+            "tickets: %s/%s: call marker %s among the tickets newer than id %d (%d reads)",
+            row.linkedid,
+            row.kind,
+            "found" if ticket_id else "not found",
+            row.search_floor,
+            self.search.reads,
+        )
         return (ticket_id, None) if ticket_id else None
-
 
 
 def _is_open(t: dict[str, str]) -> bool:

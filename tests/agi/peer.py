@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import asyncio
 
-HANG_GUARD = 10.0   # generous upper bound so a broken server fails the test instead of hanging it
+HANG_GUARD = 10.0  # generous upper bound so a broken server fails the test instead of hanging it
 
 
-def env_block(script: str = "cid", *, callerid: str = "15551230001", args: tuple[str, ...] = (),
-              extra: dict[str, str] | None = None) -> bytes:
+def env_block(
+    script: str = "cid",
+    *,
+    callerid: str = "15551230001",
+    args: tuple[str, ...] = (),
+    extra: dict[str, str] | None = None,
+) -> bytes:
     env = {
         "agi_network": "yes",
         "agi_network_script": script,

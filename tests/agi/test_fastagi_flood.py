@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.agi_flood import flood_result, real_request, start_flood
 from tests.support.daemon import Daemon, write_config
 
-ALICE = "4125550101"                      # ACME Corp's primary contact in the simulator's default seed
+ALICE = "4125550101"  # ACME Corp's primary contact in the simulator's default seed
 ALICE_NAME = "ACME Corp - Alice Anderson"
 REAL_REQUESTS = 150
 
@@ -32,10 +32,13 @@ def _start_with_fd_limit(cfg: Path, log: Path, limit: int) -> Daemon:
 
 
 async def _dropped(d: Daemon) -> dict[str | None, float]:
-    return {s.labels.get("reason"): s.value
-            for f in text_string_to_metric_families((await d.get("/metrics")).text)
-            if f.name == "pbx_bridge_agi_connections_dropped" for s in f.samples
-            if s.name.endswith("_total")}
+    return {
+        s.labels.get("reason"): s.value
+        for f in text_string_to_metric_families((await d.get("/metrics")).text)
+        if f.name == "pbx_bridge_agi_connections_dropped"
+        for s in f.samples
+        if s.name.endswith("_total")
+    }
 
 
 async def _cap_reached(d: Daemon) -> bool:
@@ -48,10 +51,16 @@ async def _cap_reached(d: Daemon) -> bool:
 
 
 async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_small_log(
-        itflow_sim, tmp_path: Path) -> None:
+    itflow_sim, tmp_path: Path
+) -> None:
     sim = await itflow_sim("v1-head")
-    cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                       state_dir=tmp_path / "state", extra={"phonebook": {"enabled": False}})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra={"phonebook": {"enabled": False}},
+    )
     port = int(yaml.safe_load(cfg.read_text())["fastagi"]["port"])
     d = _start_with_fd_limit(cfg, tmp_path / "daemon.log", 1024)
     try:
@@ -69,16 +78,15 @@ async def test_flood_1500_slow_and_100000_junk_lines_0_refused_0_wrong_names_sma
         metrics = await _dropped(d)
     finally:
         d.kill()
-    assert counts["opened"] >= 1500, counts                 # the flood really ran ...
-    assert counts["closed_by_server"] >= 500, counts        # ... and the cap pushed it out
+    assert counts["opened"] >= 1500, counts  # the flood really ran ...
+    assert counts["closed_by_server"] >= 500, counts  # ... and the cap pushed it out
     refused = [a for a in answers if a.refused]
     wrong = [a for a in answers if f'SET VARIABLE CALLERID(name) "{ALICE_NAME}"' not in a.commands]
     assert (len(refused), len(wrong)) == (0, 0), (refused[:3], wrong[:3])
     assert health["parts"]["fastagi"]["ok"]
-    assert metrics.get("evicted", 0) >= 500 and metrics.get("junk_closed") == 1, metrics   # visible to ops
+    assert metrics.get("evicted", 0) >= 500 and metrics.get("junk_closed") == 1, metrics  # visible to ops
     log = d.log()
     flood_lines = log.splitlines()[before:]
     assert "Traceback" not in log
     assert len(flood_lines) <= 40, "\n".join(flood_lines[:60])
     assert len(log.encode()) <= 20_000
-

@@ -17,7 +17,7 @@ from tests.agi.peer import parse_args
 
 HOSTILE = [
     'O"Brien',
-    'back\\slash',
+    "back\\slash",
     "trailing backslash\\",
     '\\"',
     "${SHELL(rm -rf /)}",
@@ -65,19 +65,27 @@ def test_overlong_command_is_refused() -> None:
         format_command("VERBOSE " + quote("x" * 2100))
 
 
-@pytest.mark.parametrize(("line", "code", "result", "data", "extras"), [
-    ("200 result=1", 200, "1", "", {}),
-    ("200 result=1 (ACME Corp - Alice)", 200, "1", "ACME Corp - Alice", {}),
-    ("200 result=1 (a (nested) value)", 200, "1", "a (nested) value", {}),
-    ("200 result=1 ()", 200, "1", "", {}),
-    ("200 result=0 endpos=5120", 200, "0", "", {"endpos": "5120"}),
-    ("200 result=-1 endpos=0", 200, "-1", "", {"endpos": "0"}),
-    ("200 result= (timeout)", 200, "", "timeout", {}),
-    ("200 result=1 (x) endpos=7", 200, "1", "x", {"endpos": "7"}),
-    ("510 Invalid or unknown command", 510, "", "Invalid or unknown command", {}),
-    ("511 Command Not Permitted on a dead channel or intercept routine", 511, "",
-     "Command Not Permitted on a dead channel or intercept routine", {}),
-])
+@pytest.mark.parametrize(
+    ("line", "code", "result", "data", "extras"),
+    [
+        ("200 result=1", 200, "1", "", {}),
+        ("200 result=1 (ACME Corp - Alice)", 200, "1", "ACME Corp - Alice", {}),
+        ("200 result=1 (a (nested) value)", 200, "1", "a (nested) value", {}),
+        ("200 result=1 ()", 200, "1", "", {}),
+        ("200 result=0 endpos=5120", 200, "0", "", {"endpos": "5120"}),
+        ("200 result=-1 endpos=0", 200, "-1", "", {"endpos": "0"}),
+        ("200 result= (timeout)", 200, "", "timeout", {}),
+        ("200 result=1 (x) endpos=7", 200, "1", "x", {"endpos": "7"}),
+        ("510 Invalid or unknown command", 510, "", "Invalid or unknown command", {}),
+        (
+            "511 Command Not Permitted on a dead channel or intercept routine",
+            511,
+            "",
+            "Command Not Permitted on a dead channel or intercept routine",
+            {},
+        ),
+    ],
+)
 def test_parse_reply(line: str, code: int, result: str, data: str, extras: dict[str, str]) -> None:
     reply = parse_reply(line)
     assert (reply.code, reply.result, reply.data, reply.extras) == (code, result, data, extras)

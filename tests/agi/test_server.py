@@ -36,8 +36,14 @@ async def test_route_gets_env_args_query_and_commands_pair_with_replies(make_ser
     await peer.send("200 result=0\n")
     assert await peer.wait_closed_by_server()
     await settle(server)
-    assert seen == {"args": ["201", "opt two"], "query": {"mode": "full", "x": ""},
-                    "callerid": "15551230001", "route": "cid", "name": "ACME (HQ) - Alice", "missing": None}
+    assert seen == {
+        "args": ["201", "opt two"],
+        "query": {"mode": "full", "x": ""},
+        "callerid": "15551230001",
+        "route": "cid",
+        "name": "ACME (HQ) - Alice",
+        "missing": None,
+    }
     assert metrics.agi_sessions.labels(route="cid", result="ok")._value.get() == 1
 
 

@@ -42,26 +42,29 @@ async def test_a_peer_outside_fastagi_allow_is_dropped_before_anything_runs(make
 
 
 async def test_at_the_cap_the_oldest_silent_connection_makes_room_for_a_real_request(
-        make_server: Factory) -> None:
+    make_server: Factory,
+) -> None:
     server = await make_server({"cid": _named}, max_connections=4)
     silent = [await Peer.connect(server.port) for _ in range(4)]
-    await silent[3].send(b"agi_network: yes\n")          # a slow one: half an environment
-    for _ in range(50):                                   # bounded: until the server has all four
+    await silent[3].send(b"agi_network: yes\n")  # a slow one: half an environment
+    for _ in range(50):  # bounded: until the server has all four
         if server.health().data["open_connections"] == 4:
             break
         await asyncio.sleep(0.02)
     else:
         pytest.fail(f"the server never had the four connections: {server.health().data}")
     assert await _real_request(server.port, "15551230001") == [
-        'SET VARIABLE CALLERID(name) "name of 15551230001"']
-    assert await _closed_by_server(silent[0])            # the oldest was pushed out
+        'SET VARIABLE CALLERID(name) "name of 15551230001"'
+    ]
+    assert await _closed_by_server(silent[0])  # the oldest was pushed out
     assert server.stats["evicted"] == 1 and server.stats["refused_full"] == 0
     for p in silent:
         p.close()
 
 
 async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they_finish(
-        make_server: Factory) -> None:
+    make_server: Factory,
+) -> None:
     release = asyncio.Event()
 
     async def slow(s: AgiSession) -> None:
@@ -88,14 +91,15 @@ async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they
 
 
 async def test_100000_junk_lines_close_the_sender_and_log_a_few_lines(
-        make_server: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    make_server: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
     server = await make_server({"cid": _named})
     caplog.set_level(logging.WARNING, logger="pbx_bridge.agi.server")
     junk = await Peer.connect(server.port)
     sent = 0
     try:
         async with asyncio.timeout(HANG_GUARD):
-            for _ in range(100):                              # 100 x 1,000 lines
+            for _ in range(100):  # 100 x 1,000 lines
                 junk.writer.write(b"this is not agi\n" * 1000)
                 await junk.writer.drain()
                 sent += 1000
@@ -104,20 +108,23 @@ async def test_100000_junk_lines_close_the_sender_and_log_a_few_lines(
     assert await _closed_by_server(junk)
     # Still serving the real thing.
     assert await _real_request(server.port, "15551230002") == [
-        'SET VARIABLE CALLERID(name) "name of 15551230002"']
+        'SET VARIABLE CALLERID(name) "name of 15551230002"'
+    ]
     lines = [r for r in caplog.records if r.name == "pbx_bridge.agi.server"]
     assert server.stats["junk_closed"] == 1
     assert len(lines) <= 4, [r.getMessage() for r in lines]
 
 
 async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_each(
-        make_server: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    make_server: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
     server = await make_server({"cid": _named}, max_connections=8, log_interval=0.2)
     caplog.set_level(logging.WARNING, logger="pbx_bridge.agi.server")
     peers = [await Peer.connect(server.port) for _ in range(200)]
     assert await _real_request(server.port, "15551230003") == [
-        'SET VARIABLE CALLERID(name) "name of 15551230003"']
-    for _ in range(100):                                  # bounded: until the summary is out
+        'SET VARIABLE CALLERID(name) "name of 15551230003"'
+    ]
+    for _ in range(100):  # bounded: until the summary is out
         if any("more like it" in r.getMessage() for r in caplog.records):
             break
         await asyncio.sleep(0.05)
@@ -132,7 +139,8 @@ async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_eac
 
 
 async def test_at_the_cap_sessions_sitting_on_a_quick_command_make_room_for_a_real_request(
-        make_server: Factory) -> None:
+    make_server: Factory,
+) -> None:
     # A flood that sends whole environments and then never answers would otherwise hold every slot for
     # command_timeout: the real request would be refused. SET VARIABLE is answered at once by Asterisk.
     server = await make_server({"cid": _named}, max_connections=3, stall_grace=0.0, command_timeout=60)
@@ -145,7 +153,7 @@ async def test_at_the_cap_sessions_sitting_on_a_quick_command_make_room_for_a_re
     # The first one pushed out the oldest sitter; each finished and freed its slot for the next.
     assert server.stats["stalled"] == 1 and server.stats["refused_full"] == 0, server.stats
     assert await _closed_by_server(sitting[0])
-    assert server.health().data["open_connections"] == 2                   # the two younger sitters
+    assert server.health().data["open_connections"] == 2  # the two younger sitters
     for p in sitting:
         p.close()
 
@@ -161,7 +169,7 @@ async def test_at_the_cap_a_session_waiting_on_the_caller_is_never_pushed_out(ma
     assert (await caller.read_command() or "").startswith("GET DATA")
     extra = await Peer.connect(server.port)
     await extra.send(env_block("cid"))
-    assert await _closed_by_server(extra)                                   # refused, not the caller
+    assert await _closed_by_server(extra)  # refused, not the caller
     await caller.send("200 result=1234\n")
-    assert await _closed_by_server(caller)                                  # its session ended normally
+    assert await _closed_by_server(caller)  # its session ended normally
     assert server.stats["refused_full"] == 1 and server.stats["stalled"] == 0

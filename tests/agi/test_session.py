@@ -33,7 +33,7 @@ async def test_stalled_reply_times_out_and_later_commands_refuse(make_server: Fa
     peer = await Peer.connect(server.port)
     await peer.send(env_block())
     assert await peer.read_command() == 'VERBOSE "hello" 1'
-    assert await peer.wait_closed_by_server()          # no second command was sent
+    assert await peer.wait_closed_by_server()  # no second command was sent
     assert outcome == ["timeout", "refused"]
 
 
@@ -43,7 +43,7 @@ async def test_unsolicited_hangup_between_commands(make_server: Factory) -> None
 
     async def route(s: AgiSession) -> None:
         await s.set_variable("X", "1")
-        await asyncio.sleep(0.1)     # the HANGUP arrives meanwhile
+        await asyncio.sleep(0.1)  # the HANGUP arrives meanwhile
         try:
             await s.stream_file("digits/dollars")
         except AgiHangup:
@@ -171,8 +171,10 @@ async def test_usage_error_is_raised_with_asterisk_text(make_server: Factory) ->
     peer = await Peer.connect(server.port)
     await peer.send(env_block())
     await peer.read_command()
-    await peer.send("520-Invalid command syntax.  Proper usage follows:\n Usage: STREAM FILE <filename>\n"
-                    "520 End of proper usage.\n")
+    await peer.send(
+        "520-Invalid command syntax.  Proper usage follows:\n Usage: STREAM FILE <filename>\n"
+        "520 End of proper usage.\n"
+    )
     assert await peer.read_command() == 'VERBOSE "still in sync" 1'
     await peer.send("200 result=1\n")
     assert await peer.wait_closed_by_server()
@@ -200,8 +202,12 @@ async def test_helpers_send_what_res_agi_expects(make_server: Factory) -> None:
         await peer.read_command()
         await peer.send(reply + "\n")
     assert await peer.wait_closed_by_server()
-    assert peer.commands == ["GET DATA custom/enter-pin 3000 4", "GET DATA custom/enter-pin 3000 4",
-                             'SAY DIGITS 0042 "#"', "ANSWER"]
+    assert peer.commands == [
+        "GET DATA custom/enter-pin 3000 4",
+        "GET DATA custom/enter-pin 3000 4",
+        'SAY DIGITS 0042 "#"',
+        "ANSWER",
+    ]
     assert got == ["1234", "", "0", "0"]
 
 
@@ -220,13 +226,13 @@ async def test_lines_split_anywhere_across_segments(make_server: Factory) -> Non
     for i, byte in enumerate(env_block(callerid="4125550101")):
         await peer.send(bytes([byte]))
         if i % 97 == 0:
-            await asyncio.sleep(0)     # let the server see partial segments
+            await asyncio.sleep(0)  # let the server see partial segments
     assert await peer.read_command() == "GET VARIABLE A"
     await peer.send("200 result=1 (fi")
     await asyncio.sleep(0.01)
     await peer.send("rst)\n")
     assert await peer.read_command() == "GET VARIABLE B"
-    for _ in range(3):                 # 3 x 6000 bytes without a newline: over the 8192-byte line limit
+    for _ in range(3):  # 3 x 6000 bytes without a newline: over the 8192-byte line limit
         await peer.send("x" * 6000)
         await asyncio.sleep(0.01)
     await peer.send("y\n200 result=1 (second)\n")
@@ -237,12 +243,22 @@ async def test_lines_split_anywhere_across_segments(make_server: Factory) -> Non
 
 
 @pytest.mark.parametrize("odd_lines", [(), (" agi_padded : v", "not an env line", "___: x", "agi_cr: y\r")])
-async def test_environment_parsed_like_parse_env_line(make_server: Factory,
-                                                      odd_lines: tuple[str, ...]) -> None:
+async def test_environment_parsed_like_parse_env_line(
+    make_server: Factory, odd_lines: tuple[str, ...]
+) -> None:
     """Plain blocks take a one-pass fast path, others line by line: both give what parse_env_line gives."""
-    lines = ["agi_network: yes", "agi_network_script: cid", "agi_accountcode: ", "agi_x:nospace",
-             "agi_y:  two spaces", "agi_request: agi://127.0.0.1:4574/cid?a=1",
-             "agi_calleridname: Müller 😀 $x", "agi_arg_1: 201", "agi_arg_1: 202", *odd_lines]
+    lines = [
+        "agi_network: yes",
+        "agi_network_script: cid",
+        "agi_accountcode: ",
+        "agi_x:nospace",
+        "agi_y:  two spaces",
+        "agi_request: agi://127.0.0.1:4574/cid?a=1",
+        "agi_calleridname: Müller 😀 $x",
+        "agi_arg_1: 201",
+        "agi_arg_1: 202",
+        *odd_lines,
+    ]
     expected: dict[str, str] = {}
     for line in lines:
         item = parse_env_line(line.rstrip("\r"))

@@ -13,7 +13,7 @@ def msg(**fields: str) -> bytes:
 @dataclass
 class FakeAmi:
     secret: str = "s3cret"
-    refuse_logins: int = 0            # refuse this many logins first
+    refuse_logins: int = 0  # refuse this many logins first
     answer_pings: bool = True
     channels: list[dict[str, str]] = field(default_factory=list)
     logins: int = 0
@@ -78,12 +78,24 @@ class FakeAmi:
                     if self.answer_pings:
                         writer.write(msg(Response="Success", ActionID=aid, Ping="Pong"))
                 elif action == "coreshowchannels":
-                    writer.write(msg(Response="Success", ActionID=aid, EventList="start",
-                                     Message="Channels will follow"))
+                    writer.write(
+                        msg(
+                            Response="Success",
+                            ActionID=aid,
+                            EventList="start",
+                            Message="Channels will follow",
+                        )
+                    )
                     for ch in self.channels:
                         writer.write(msg(Event="CoreShowChannel", ActionID=aid, **ch))
-                    writer.write(msg(Event="CoreShowChannelsComplete", ActionID=aid, EventList="Complete",
-                                     ListItems=str(len(self.channels))))
+                    writer.write(
+                        msg(
+                            Event="CoreShowChannelsComplete",
+                            ActionID=aid,
+                            EventList="Complete",
+                            ListItems=str(len(self.channels)),
+                        )
+                    )
                 elif action == "logoff":
                     writer.write(msg(Response="Goodbye", ActionID=aid))
                     break

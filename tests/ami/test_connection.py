@@ -29,8 +29,9 @@ async def ami():
 
 
 def _conn(server: FakeAmi, queue: asyncio.Queue[QueueItem], **kw: object) -> AmiConnection:
-    opts: dict = dict(ping_interval=5.0, ping_timeout=2.0, reconnect_min=0.02, reconnect_max=0.1,
-                      rng=random.Random(1))
+    opts: dict = dict(
+        ping_interval=5.0, ping_timeout=2.0, reconnect_min=0.02, reconnect_max=0.1, rng=random.Random(1)
+    )
     opts.update(kw)
     return AmiConnection("127.0.0.1", server.port, "pbxbridge", server.secret, queue, **opts)
 
@@ -40,17 +41,22 @@ async def test_split_utf8_and_cut_fields_keep_every_character(ami: FakeAmi) -> N
     conn = _conn(ami, queue)
     await conn.start()
     try:
-        await _next(queue, "resync")                # the peer's own answers are done
-        data = msg(Event="Newchannel", Uniqueid="1.0", Linkedid="1.0", CallerIDNum="4125550101",
-                   CallerIDName="Jürgen Müller")
-        cut = data.index("ü".encode()) + 1          # in the middle of the two-byte ü
+        await _next(queue, "resync")  # the peer's own answers are done
+        data = msg(
+            Event="Newchannel",
+            Uniqueid="1.0",
+            Linkedid="1.0",
+            CallerIDNum="4125550101",
+            CallerIDName="Jürgen Müller",
+        )
+        cut = data.index("ü".encode()) + 1  # in the middle of the two-byte ü
         await ami.push(data[:cut])
-        await asyncio.sleep(0.05)                   # a separate TCP segment
+        await asyncio.sleep(0.05)  # a separate TCP segment
         await ami.push(data[cut:])
         # Asterisk's Cdr CallerID cut mid-character: a lone lead byte, then the next field
         await ami.push(b'Event: Cdr\r\nCallerID: "J\xc3\xbcrgen M\xc3\r\nSource: 4125550101\r\n\r\n')
         ev = await _next(queue, "event")
-        assert ev["CallerIDName"] == "Jürgen Müller"       # type: ignore[index]
+        assert ev["CallerIDName"] == "Jürgen Müller"  # type: ignore[index]
         ev = await _next(queue, "event")
         assert ev["CallerID"] == '"Jürgen M\ufffd' and ev["Source"] == "4125550101"  # type: ignore[index]
     finally:
@@ -63,10 +69,14 @@ async def test_malformed_messages_are_skipped_and_the_stream_goes_on(ami: FakeAm
     await conn.start()
     try:
         await _next(queue, "resync")
-        await ami.push(b"this is not AMI at all\r\n\r\n" + b"\xff\xfe\r\n\r\n" + b"Foo: bar\r\n\r\n"
-                       + msg(Event="Hangup", Uniqueid="1.0", Linkedid="1.0"))
+        await ami.push(
+            b"this is not AMI at all\r\n\r\n"
+            + b"\xff\xfe\r\n\r\n"
+            + b"Foo: bar\r\n\r\n"
+            + msg(Event="Hangup", Uniqueid="1.0", Linkedid="1.0")
+        )
         ev = await _next(queue, "event")
-        assert ev["Event"] == "Hangup"              # type: ignore[index]
+        assert ev["Event"] == "Hangup"  # type: ignore[index]
         assert conn.malformed == 3
         assert conn.connected
     finally:
@@ -79,7 +89,7 @@ async def test_half_open_connection_is_detected_by_ping_deadline(ami: FakeAmi) -
     await conn.start()
     try:
         await _next(queue, "connected")
-        ami.answer_pings = False                    # the peer is gone but the socket stays open
+        ami.answer_pings = False  # the peer is gone but the socket stays open
         reason = await _next(queue, "disconnected")
         assert "Ping" in str(reason)
         ami.answer_pings = True
@@ -107,8 +117,9 @@ async def test_failed_login_is_loud_and_retried(ami: FakeAmi, caplog: pytest.Log
 
 async def test_wrong_secret_reports_unhealthy_and_keeps_trying(ami: FakeAmi) -> None:
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
-    conn = AmiConnection("127.0.0.1", ami.port, "pbxbridge", "wrong", queue, reconnect_min=0.01,
-                         reconnect_max=0.02)
+    conn = AmiConnection(
+        "127.0.0.1", ami.port, "pbxbridge", "wrong", queue, reconnect_min=0.01, reconnect_max=0.02
+    )
     await conn.start()
     try:
         await ami.wait_logins(3)
@@ -124,16 +135,17 @@ async def test_reconnect_after_the_peer_drops_gives_a_channel_snapshot(ami: Fake
     try:
         assert await _next(queue, "resync") == []
         ami.channels = [{"Channel": "PJSIP/t-1", "Uniqueid": "9.1", "Linkedid": "9.1", "ChannelState": "6"}]
-        ami.drop_all()                              # Asterisk killed: the socket just closes
+        ami.drop_all()  # Asterisk killed: the socket just closes
         await _next(queue, "disconnected")
         rows = await _next(queue, "resync")
-        assert [r["Uniqueid"] for r in rows] == ["9.1"]    # type: ignore[attr-defined]
+        assert [r["Uniqueid"] for r in rows] == ["9.1"]  # type: ignore[attr-defined]
     finally:
         await conn.stop(0)
 
 
 async def test_a_server_that_never_sends_the_banner_is_named_in_the_log(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # Something listens on the AMI port but says nothing (a wrong port, a hung Asterisk): the log and the
     # health must say what timed out and where, not "TimeoutError: ".
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -143,12 +155,13 @@ async def test_a_server_that_never_sends_the_banner_is_named_in_the_log(
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
-    conn = AmiConnection("127.0.0.1", port, "pbxbridge", "x", queue, connect_timeout=0.2, reconnect_min=5,
-                         reconnect_max=5)
+    conn = AmiConnection(
+        "127.0.0.1", port, "pbxbridge", "x", queue, connect_timeout=0.2, reconnect_min=5, reconnect_max=5
+    )
     caplog.set_level("WARNING")
     await conn.start()
     try:
-        for _ in range(100):                 # bounded wait for the first attempt to end
+        for _ in range(100):  # bounded wait for the first attempt to end
             if conn.last_error:
                 break
             await asyncio.sleep(0.02)

@@ -26,17 +26,26 @@ def _settings(port: int) -> AmiSettings:
 
 def _conn(port: int):
     def make(queue: asyncio.Queue[QueueItem]) -> AmiConnection:
-        return AmiConnection("127.0.0.1", port, "pbxbridge", "s3cret", queue, reconnect_min=0.02,
-                             reconnect_max=0.05, rng=random.Random(3))
+        return AmiConnection(
+            "127.0.0.1",
+            port,
+            "pbxbridge",
+            "s3cret",
+            queue,
+            reconnect_min=0.02,
+            reconnect_max=0.05,
+            rng=random.Random(3),
+        )
+
     return make
 
 
 def _body(name: str) -> bytes:
     data = (trace_dir() / name).read_bytes()
-    return data.split(b"\r\n", 1)[1]          # without the capture's own banner
+    return data.split(b"\r\n", 1)[1]  # without the capture's own banner
 
 
-async def _wait(cond, limit: float = 30.0) -> None:     # hang guard
+async def _wait(cond, limit: float = 30.0) -> None:  # hang guard
     async with asyncio.timeout(limit):
         for _ in range(int(limit * 50)):
             if cond():
@@ -55,13 +64,21 @@ async def test_traces_over_tcp_become_outbox_rows(tmp_path: Path) -> None:
     try:
         await ami.logged_in.wait()
         await asyncio.sleep(0.1)
-        for name in ("missed-caller-hangup.txt", "answered.txt", "freepbx-like/did-ext-voicemail.txt",
-                     "freepbx-like/internal-answered.txt", "queue-abandon.txt"):
+        for name in (
+            "missed-caller-hangup.txt",
+            "answered.txt",
+            "freepbx-like/did-ext-voicemail.txt",
+            "freepbx-like/internal-answered.txt",
+            "queue-abandon.txt",
+        ):
             await ami.push(_body(name))
         await _wait(lambda: listener.handled == 5)
         rows = {(r.linkedid, r.kind) for r in outbox.rows(("pending",))}
-        assert rows == {("1795850014.2", "missed"), ("1795854335.2", "voicemail"),
-                        ("1795850080.12", "missed")}
+        assert rows == {
+            ("1795850014.2", "missed"),
+            ("1795854335.2", "voicemail"),
+            ("1795850080.12", "missed"),
+        }
     finally:
         await listener.stop(asyncio.get_running_loop().time() + 2)
         await ami.stop()
@@ -108,11 +125,11 @@ async def test_asterisk_killed_mid_call_invents_nothing_and_tracks_the_next_call
         await ami.logged_in.wait()
         await asyncio.sleep(0.1)
         body = _body("voicemail.txt")
-        await ami.push(body[: body.index(b"Event: DialEnd")])     # ringing when Asterisk dies
+        await ami.push(body[: body.index(b"Event: DialEnd")])  # ringing when Asterisk dies
         await _wait(lambda: listener.tracker.active == 1)
         ami.logged_in.clear()
-        ami.drop_all()                                            # SIGKILL: the socket just closes
-        await ami.logged_in.wait()                                # reconnected; no channels now
+        ami.drop_all()  # SIGKILL: the socket just closes
+        await ami.logged_in.wait()  # reconnected; no channels now
         await _wait(lambda: len(seen) == 1)
         assert seen[0].outcome is Outcome.LOST and seen[0].linkedid == "1795850021.4"
         await asyncio.sleep(0.1)

@@ -24,15 +24,27 @@ EXPECTED = {
     "voicemail.txt": (Outcome.VOICEMAIL, "15551230001", "202", "", "202@default", "msg0000"),
     "freepbx-like/did-ext-answered.txt": (Outcome.ANSWERED, "15551230001", "5551004", "", "", ""),
     "freepbx-like/did-ext-missed.txt": (Outcome.MISSED, "15551230002", "5551000", "", "", ""),
-    "freepbx-like/did-ext-voicemail.txt": (Outcome.VOICEMAIL, "15551230001", "5551000", "", "202@default",
-                                           "msg0000"),
+    "freepbx-like/did-ext-voicemail.txt": (
+        Outcome.VOICEMAIL,
+        "15551230001",
+        "5551000",
+        "",
+        "202@default",
+        "msg0000",
+    ),
     "freepbx-like/did-ivr-balance.txt": (Outcome.APPLICATION, "15551230001", "5551003", "", "", ""),
     "freepbx-like/did-queue-abandon.txt": (Outcome.ABANDONED, "15551230002", "5551002", "400", "", ""),
     "freepbx-like/did-queue-answered.txt": (Outcome.ANSWERED, "15551230001", "5551002", "400", "", ""),
     "freepbx-like/did-ringgroup-answered.txt": (Outcome.ANSWERED, "15551230001", "5551001", "", "", ""),
     "freepbx-like/did-ringgroup-missed.txt": (Outcome.MISSED, "15551230002", "5551001", "", "", ""),
-    "freepbx-like/did-ringgroup-noanswer-vm.txt": (Outcome.VOICEMAIL_NO_MESSAGE, "15559990000", "5551001", "",
-                                                   "201@default", ""),
+    "freepbx-like/did-ringgroup-noanswer-vm.txt": (
+        Outcome.VOICEMAIL_NO_MESSAGE,
+        "15559990000",
+        "5551001",
+        "",
+        "201@default",
+        "",
+    ),
     "freepbx-like/internal-answered.txt": (Outcome.INTERNAL, "201", "202", "", "", ""),
 }
 
@@ -44,7 +56,13 @@ def test_each_trace_gives_exactly_one_expected_outcome(trace: str) -> None:
     rec = records[0]
     outcome, number, did, queue, mailbox, msg = EXPECTED[trace]
     assert (rec.outcome, rec.caller_num, rec.did, rec.queue, rec.mailbox, rec.voicemail_msg) == (
-        outcome, number, did, queue, mailbox, msg)
+        outcome,
+        number,
+        did,
+        queue,
+        mailbox,
+        msg,
+    )
     assert rec.started is not None and rec.ended is not None and rec.ended >= rec.started
 
 
@@ -97,11 +115,28 @@ def test_cdr_linkedid_mapping_is_used_when_present() -> None:
     clock = FakeClock()
     tracker = CallTracker(clock=clock, grace=1.0)
     lid = "1800000000.1"
-    tracker.feed({"Event": "Newchannel", "Uniqueid": lid, "Linkedid": lid, "Channel": "PJSIP/t-1",
-                  "CallerIDNum": "<unknown>", "Context": "from-pstn", "Exten": "5551000"})
+    tracker.feed(
+        {
+            "Event": "Newchannel",
+            "Uniqueid": lid,
+            "Linkedid": lid,
+            "Channel": "PJSIP/t-1",
+            "CallerIDNum": "<unknown>",
+            "Context": "from-pstn",
+            "Exten": "5551000",
+        }
+    )
     # the Cdr of a channel we never saw, mapped by cdr_manager's "linkedid => Linkedid"
-    tracker.feed({"Event": "Cdr", "UniqueID": "1800000000.9", "Linkedid": lid, "Source": "15550001111",
-                  "LastApplication": "Dial", "Disposition": "NO ANSWER"})
+    tracker.feed(
+        {
+            "Event": "Cdr",
+            "UniqueID": "1800000000.9",
+            "Linkedid": lid,
+            "Source": "15550001111",
+            "LastApplication": "Dial",
+            "Disposition": "NO ANSWER",
+        }
+    )
     tracker.feed({"Event": "Hangup", "Uniqueid": lid, "Linkedid": lid})
     clock.now += 2
     (rec,) = tracker.tick()
@@ -112,12 +147,38 @@ def test_number_from_cdr_source_when_callerid_unknown() -> None:
     clock = FakeClock()
     tracker = CallTracker(clock=clock, grace=1.0)
     lid = "1800000000.2"
-    tracker.feed({"Event": "Newchannel", "Uniqueid": lid, "Linkedid": lid, "Channel": "PJSIP/t-2",
-                  "CallerIDNum": "", "CallerIDName": "", "Context": "from-pstn", "Exten": "5551000"})
-    tracker.feed({"Event": "Cdr", "UniqueID": lid, "Source": "15550002222",
-                  "CallerID": '"M\xfcller \ufffd', "LastApplication": "Dial", "Disposition": "NO ANSWER"})
-    tracker.feed({"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid, "Channel": "PJSIP/t-2",
-                  "DestChannel": "PJSIP/202-1", "DialStatus": "CANCEL"})
+    tracker.feed(
+        {
+            "Event": "Newchannel",
+            "Uniqueid": lid,
+            "Linkedid": lid,
+            "Channel": "PJSIP/t-2",
+            "CallerIDNum": "",
+            "CallerIDName": "",
+            "Context": "from-pstn",
+            "Exten": "5551000",
+        }
+    )
+    tracker.feed(
+        {
+            "Event": "Cdr",
+            "UniqueID": lid,
+            "Source": "15550002222",
+            "CallerID": '"M\xfcller \ufffd',
+            "LastApplication": "Dial",
+            "Disposition": "NO ANSWER",
+        }
+    )
+    tracker.feed(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": lid,
+            "Linkedid": lid,
+            "Channel": "PJSIP/t-2",
+            "DestChannel": "PJSIP/202-1",
+            "DialStatus": "CANCEL",
+        }
+    )
     tracker.feed({"Event": "Hangup", "Uniqueid": lid, "Linkedid": lid})
     clock.now += 2
     (rec,) = tracker.tick()
@@ -132,7 +193,7 @@ def _open_call(name: str, cut_after: str) -> tuple[FakeClock, CallTracker, list[
     for ev in events[: idx + 1]:
         clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
         assert tracker.feed(ev) == []
-    return clock, tracker, events[idx + 1:]
+    return clock, tracker, events[idx + 1 :]
 
 
 def test_shutdown_mid_call_is_lost_not_invented() -> None:
@@ -150,14 +211,16 @@ def test_connection_lost_then_channels_gone_is_lost() -> None:
     row = {"Uniqueid": "1795999999.0", "Linkedid": "1795999999.0", "Channel": "PJSIP/x-1"}
     (rec,) = tracker.resync([row])
     assert rec.outcome is Outcome.LOST
-    assert tracker.active == 1          # the new call was adopted so its end is seen
+    assert tracker.active == 1  # the new call was adopted so its end is seen
 
 
 def test_connection_blip_with_channels_alive_keeps_tracking() -> None:
     clock, tracker, rest = _open_call("voicemail.txt", "DialBegin")
     tracker.connection_lost()
-    alive = [{"Uniqueid": "1795850021.4", "Linkedid": "1795850021.4"},
-             {"Uniqueid": "1795850021.5", "Linkedid": "1795850021.4"}]
+    alive = [
+        {"Uniqueid": "1795850021.4", "Linkedid": "1795850021.4"},
+        {"Uniqueid": "1795850021.5", "Linkedid": "1795850021.4"},
+    ]
     assert tracker.resync(alive) == []
     out = []
     for ev in rest:
@@ -245,8 +308,13 @@ def test_voicemail_after_an_answered_call_was_transferred() -> None:
         {"Event": "DialEnd", "Uniqueid": lid, "DestChannel": "PJSIP/201-1", "DialStatus": "ANSWER", **base},
         {"Event": "BlindTransfer", "Result": "Success", "Extension": "202"},
         {"Event": "Hangup", "Uniqueid": callee, "Linkedid": lid},
-        {"Event": "Newexten", "Uniqueid": lid, "Application": "VoiceMail", "AppData": "202@default,u",
-         **base},
+        {
+            "Event": "Newexten",
+            "Uniqueid": lid,
+            "Application": "VoiceMail",
+            "AppData": "202@default,u",
+            **base,
+        },
         {"Event": "MessageWaiting", "Uniqueid": lid, "Mailbox": "202@default", "New": "1", **base},
         {"Event": "Hangup", "Uniqueid": lid, **base},
     ):
@@ -260,17 +328,17 @@ def test_voicemail_after_an_answered_call_was_transferred() -> None:
 def test_call_starting_while_the_resync_is_answered_is_not_lost() -> None:
     """Events stream in while CoreShowChannels is answered: a call that began after the reconnect may be
     missing from the answer, and must still be tracked to its real outcome (not declared lost)."""
-    clock, tracker, _ = _open_call("voicemail.txt", "DialBegin")   # open before the reconnect
+    clock, tracker, _ = _open_call("voicemail.txt", "DialBegin")  # open before the reconnect
     tracker.connection_lost()
-    tracker.resync_begin()                                          # logged in again
+    tracker.resync_begin()  # logged in again
     events = list(trace_events("missed-caller-hangup.txt"))
     first = [e for e in events if e.get("Event") == "Newchannel"][:1]
-    for ev in first:                                                # a new call, seen after login
+    for ev in first:  # a new call, seen after login
         clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
         tracker.feed(ev)
-    out = tracker.resync([])                                        # the answer lists no channel
-    assert [r.outcome for r in out] == [Outcome.LOST]               # only the call from before
-    rest = events[events.index(first[0]) + 1:]
+    out = tracker.resync([])  # the answer lists no channel
+    assert [r.outcome for r in out] == [Outcome.LOST]  # only the call from before
+    rest = events[events.index(first[0]) + 1 :]
     for ev in rest:
         clock.now = max(clock.now, float(ev.get("Timestamp", clock.now)))
         out += tracker.feed(ev)

@@ -33,8 +33,15 @@ EXPECTED = {
     # the balance Custom Destination with FastAGI down: never answered, 603 Decline: an application call
     "g_balance_customdest": (Outcome.APPLICATION, "4125550107", "5550300", "", "", "", None),
     # an AMI Originate into from-pstn, both members unregistered: straight to voicemail 201, no message
-    "rg_noanswer_voicemail": (Outcome.VOICEMAIL_NO_MESSAGE, "+15550001111", "5551234", "", "201@default", "",
-                              "missed"),
+    "rg_noanswer_voicemail": (
+        Outcome.VOICEMAIL_NO_MESSAGE,
+        "+15550001111",
+        "5551234",
+        "",
+        "201@default",
+        "",
+        "missed",
+    ),
 }
 
 
@@ -54,7 +61,7 @@ def replay(path: Path) -> list[CallRecord]:
     tracker = CallTracker(clock=clock, grace=3.0)
     out: list[CallRecord] = []
     for event in parse_stream(path.read_bytes()):
-        clock.now += 0.001        # no Timestamp headers: a strictly moving clock keeps the event order
+        clock.now += 0.001  # no Timestamp headers: a strictly moving clock keeps the event order
         out.extend(tracker.feed(event))
     clock.now += 10
     out.extend(tracker.tick())
@@ -74,21 +81,27 @@ def test_real_freepbx17_trace_outcome_and_ticket(name: str) -> None:
     outcome, number, did, queue, mailbox, msg, kind = EXPECTED[name]
     records = replay(trace_path(name))
     rec = main_call(records, number)
-    assert (rec.outcome, rec.did, rec.queue, rec.mailbox, rec.voicemail_msg) == (outcome, did, queue, mailbox,
-                                                                                  msg)
+    assert (rec.outcome, rec.did, rec.queue, rec.mailbox, rec.voicemail_msg) == (
+        outcome,
+        did,
+        queue,
+        mailbox,
+        msg,
+    )
     if outcome is Outcome.ANSWERED:
-        assert rec.answered_by.startswith("PJSIP/20")          # the phone, not a Local/ queue leg
+        assert rec.answered_by.startswith("PJSIP/20")  # the phone, not a Local/ queue leg
     plan = NumberPlan(NumbersSettings())
     policy = TicketPolicy(TicketsSettings(), is_internal=plan.is_internal)
     decisions = [policy.decide(r, caller_known=False) for r in records]
     tickets = [d.kind for d in decisions if d.ticket]
-    assert tickets == ([kind] if kind else []), [(r.outcome, d.reason) for r, d in zip(records, decisions,
-                                                                                       strict=True)]
+    assert tickets == ([kind] if kind else []), [
+        (r.outcome, d.reason) for r, d in zip(records, decisions, strict=True)
+    ]
 
 
 def test_every_real_trace_is_covered() -> None:
     base = lab_freepbx17.folder()
     if base is None or not (base / "traces").is_dir():
-        trace_path("a_rg_answered")                              # skips or fails with the reason
+        trace_path("a_rg_answered")  # skips or fails with the reason
     names = {p.name.removesuffix(".ami.txt") for p in lab_freepbx17.traces()}
     assert names == set(EXPECTED)

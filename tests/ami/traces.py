@@ -31,8 +31,9 @@ class FakeClock:
         return self.now
 
 
-def replay(name: str, *, grace: float = 3.0, tracker: CallTracker | None = None,
-           clock: FakeClock | None = None) -> list[CallRecord]:
+def replay(
+    name: str, *, grace: float = 3.0, tracker: CallTracker | None = None, clock: FakeClock | None = None
+) -> list[CallRecord]:
     """Feed a trace with the clock following each event's Timestamp; then let the grace run out."""
     clock = clock or FakeClock()
     tracker = tracker or CallTracker(clock=clock, grace=grace)

@@ -25,14 +25,32 @@ from tests.agi.peer import parse_args
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 
 
-def agi_env(callerid: str, *, script: str = "balance", language: str = "en", uniqueid: str = "1795850061.10",
-            args: Iterable[str] = (), channel: str = "PJSIP/from-sipp-0000000a") -> dict[str, str]:
+def agi_env(
+    callerid: str,
+    *,
+    script: str = "balance",
+    language: str = "en",
+    uniqueid: str = "1795850061.10",
+    args: Iterable[str] = (),
+    channel: str = "PJSIP/from-sipp-0000000a",
+) -> dict[str, str]:
     env = {
-        "agi_network": "yes", "agi_network_script": script, "agi_request": f"agi://127.0.0.1:4573/{script}",
-        "agi_channel": channel, "agi_language": language, "agi_type": "PJSIP",
-        "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": callerid,
-        "agi_calleridname": "Test Caller", "agi_callingpres": "0", "agi_dnid": "300",
-        "agi_context": "ivr-main", "agi_extension": "3", "agi_priority": "2", "agi_accountcode": "",
+        "agi_network": "yes",
+        "agi_network_script": script,
+        "agi_request": f"agi://127.0.0.1:4573/{script}",
+        "agi_channel": channel,
+        "agi_language": language,
+        "agi_type": "PJSIP",
+        "agi_uniqueid": uniqueid,
+        "agi_version": "22.10.1",
+        "agi_callerid": callerid,
+        "agi_calleridname": "Test Caller",
+        "agi_callingpres": "0",
+        "agi_dnid": "300",
+        "agi_context": "ivr-main",
+        "agi_extension": "3",
+        "agi_priority": "2",
+        "agi_accountcode": "",
     }
     for n, a in enumerate(args, start=1):
         env[f"agi_arg_{n}"] = a
@@ -46,11 +64,11 @@ def env_bytes(env: dict[str, str]) -> bytes:
 
 @dataclass
 class ScriptedAsterisk:
-    existing: set[str] = field(default_factory=set)      # sound files that exist (STREAM FILE succeeds)
-    dtmf: list[str] = field(default_factory=list)        # keys the caller presses, in order
-    press_during_prompt: bool = False                    # first key interrupts the prompt being played
-    hangup_at: int | None = None                         # the caller hangs up during command N (1-based)
-    variables: dict[str, str] = field(default_factory=dict)   # channel variables GET VARIABLE sees
+    existing: set[str] = field(default_factory=set)  # sound files that exist (STREAM FILE succeeds)
+    dtmf: list[str] = field(default_factory=list)  # keys the caller presses, in order
+    press_during_prompt: bool = False  # first key interrupts the prompt being played
+    hangup_at: int | None = None  # the caller hangs up during command N (1-based)
+    variables: dict[str, str] = field(default_factory=dict)  # channel variables GET VARIABLE sees
     # Files FILE() reads, for GET FULL VARIABLE ${SHA1(${FILE(path)}nonce)} (func_env + func_sha1, as the
     # lab shows them answering); any other GET FULL VARIABLE is an empty value.
     files: dict[str, bytes] = field(default_factory=dict)
@@ -64,7 +82,7 @@ class ScriptedAsterisk:
         if self.hangup_at is not None and n >= self.hangup_at:
             self.hung_up = True
             return ["200 result=-1", "HANGUP"]
-        words = parse_args(cmd)   # split as res_agi does
+        words = parse_args(cmd)  # split as res_agi does
         if cmd.startswith("STREAM FILE "):
             name = words[2]
             if name not in self.existing:
@@ -110,11 +128,13 @@ class ScriptedAsterisk:
             writer.close()
         return self.commands
 
-    async def run_classic(self, argv: list[str], env: dict[str, str], *, proc_env: dict[str, str],
-                          limit: int = 200) -> tuple[list[str], int]:
+    async def run_classic(
+        self, argv: list[str], env: dict[str, str], *, proc_env: dict[str, str], limit: int = 200
+    ) -> tuple[list[str], int]:
         """Run a classic AGI script as Asterisk would (env on stdin, commands on stdout, replies on stdin)."""
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=proc_env)
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=proc_env
+        )
         assert proc.stdin is not None and proc.stdout is not None
         try:
             proc.stdin.write(env_bytes(env))

@@ -28,10 +28,24 @@ from pbx_bridge.store import Store
 from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
 
 # Every phrase present (prompts built): the sequences are then the documented ones.
-ALL_FILES = {"custom/pbxb-your-balance-is", "custom/pbxb-open-invoices-total", "custom/pbxb-cents",
-             "custom/pbxb-enter-pin", "custom/pbxb-enter-client-number", "custom/pbxb-pin-incorrect",
-             "custom/pbxb-balance-unavailable", "digits/dollars", "digits/minus", "vm-and", "your",
-             "vm-goodbye", "agent-pass", "auth-incorrect", "im-sorry", "number"}
+ALL_FILES = {
+    "custom/pbxb-your-balance-is",
+    "custom/pbxb-open-invoices-total",
+    "custom/pbxb-cents",
+    "custom/pbxb-enter-pin",
+    "custom/pbxb-enter-client-number",
+    "custom/pbxb-pin-incorrect",
+    "custom/pbxb-balance-unavailable",
+    "digits/dollars",
+    "digits/minus",
+    "vm-and",
+    "your",
+    "vm-goodbye",
+    "agent-pass",
+    "auth-incorrect",
+    "im-sorry",
+    "number",
+}
 
 
 @dataclass
@@ -45,16 +59,34 @@ class Ivr:
 
     calls: int = 0
 
-    async def call(self, callerid: str, *, dtmf: str = "", args: tuple[str, ...] = (),
-                   script: str = "balance", hangup_at: int | None = None, existing: set[str] | None = None,
-                   uniqueid: str = "1795850061.10", channel: str = "",
-                   files: dict[str, bytes] | None = None) -> list[str]:
+    async def call(
+        self,
+        callerid: str,
+        *,
+        dtmf: str = "",
+        args: tuple[str, ...] = (),
+        script: str = "balance",
+        hangup_at: int | None = None,
+        existing: set[str] | None = None,
+        uniqueid: str = "1795850061.10",
+        channel: str = "",
+        files: dict[str, bytes] | None = None,
+    ) -> list[str]:
         """One call; each gets its own channel name (as Asterisk's are) unless ``channel`` is given."""
         self.calls += 1
-        peer = ScriptedAsterisk(existing=ALL_FILES if existing is None else existing, dtmf=list(dtmf),
-                                hangup_at=hangup_at, files=files or {})
-        env = agi_env(callerid, args=args, script=script, uniqueid=uniqueid,
-                      channel=channel or f"PJSIP/trunk-{self.calls:08x}")
+        peer = ScriptedAsterisk(
+            existing=ALL_FILES if existing is None else existing,
+            dtmf=list(dtmf),
+            hangup_at=hangup_at,
+            files=files or {},
+        )
+        env = agi_env(
+            callerid,
+            args=args,
+            script=script,
+            uniqueid=uniqueid,
+            channel=channel or f"PJSIP/trunk-{self.calls:08x}",
+        )
         return await peer.call(self.server.port, env)
 
     def outcomes(self) -> dict[str, float]:
@@ -66,16 +98,27 @@ class Ivr:
         return out
 
 
-async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str = "all", port: int = 0,
-                   command_timeout: float = 5, clock: Callable[[], float] | None = None,
-                   **balance: Any) -> Ivr:
+async def open_ivr(
+    stack: AsyncExitStack,
+    tmp: Path,
+    sim: Simulator,
+    *,
+    key: str = "all",
+    port: int = 0,
+    command_timeout: float = 5,
+    clock: Callable[[], float] | None = None,
+    **balance: Any,
+) -> Ivr:
     """The IVR over ``sim`` (from the ``itflow_sim`` fixture, which stops it), served on ``port`` (0: any;
     the lab passes the port its dialplan calls). ``clock``: the attempt log's time (a fixed one keeps a
     test's calls inside every limit window however slow the machine)."""
-    settings = Settings.model_validate({
-        "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
-        "state_dir": str(tmp), "balance": balance,
-    })
+    settings = Settings.model_validate(
+        {
+            "itflow": {"url": sim.url, "api_key": sim.keys[key], "timeout": 5},
+            "state_dir": str(tmp),
+            "balance": balance,
+        }
+    )
     store = Store.in_state_dir(tmp)
     stack.callback(store.close)
     itflow = Itflow.from_settings(settings.itflow)
@@ -86,19 +129,22 @@ async def open_ivr(stack: AsyncExitStack, tmp: Path, sim: Simulator, *, key: str
     callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory)
     stack.push_async_callback(callerid.aclose)
     metrics = Metrics()
-    service = BalanceService.build(settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan,
-                                   store=store, metrics=metrics)
+    service = BalanceService.build(
+        settings=settings.balance, itflow=itflow, callerid=callerid, plan=plan, store=store, metrics=metrics
+    )
     if clock is not None:
         service.verifier.attempts = AttemptLog(store, clock=clock)
-    server = FastAgiServer("127.0.0.1", port, {"balance": balance_route(service)}, env_timeout=5,
-                           command_timeout=command_timeout)
+    server = FastAgiServer(
+        "127.0.0.1", port, {"balance": balance_route(service)}, env_timeout=5, command_timeout=command_timeout
+    )
     await server.start()
     stack.push_async_callback(lambda: server.stop(asyncio.get_running_loop().time() + 5))
     return Ivr(sim, settings, service, server, store, metrics)
 
 
-async def serve_internal(stack: AsyncExitStack, sessions: RemoteSessions, *,
-                         secret: str | None = None) -> int:
+async def serve_internal(
+    stack: AsyncExitStack, sessions: RemoteSessions, *, secret: str | None = None
+) -> int:
     """The loopback listener ``agi/itflow-balance`` talks to, on a free port (returned)."""
     app = web.Application()
     app.router.add_routes(balance_http_routes(sessions.service, sessions=sessions, secret=secret))

@@ -31,8 +31,18 @@ def frozen_clock() -> float:
     return START
 
 
-TEN_NUMBERS = ["4125550101", "4125550199", "4125550100", "4125550102", "7245550120", "7245550198",
-               "7245550121", "17245550124", "7245550150", "6505550100"]
+TEN_NUMBERS = [
+    "4125550101",
+    "4125550199",
+    "4125550100",
+    "4125550102",
+    "7245550120",
+    "7245550198",
+    "7245550121",
+    "17245550124",
+    "7245550150",
+    "6505550100",
+]
 
 
 def status(outcome: str) -> str:
@@ -40,10 +50,12 @@ def status(outcome: str) -> str:
 
 
 async def test_10_balances_in_a_burst_from_10_claimed_numbers_are_limited_per_door(
-        itflow_sim, tmp_path) -> None:
+    itflow_sim, tmp_path
+) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=4,
-                             clock=frozen_clock)
+        ivr = await open_ivr(
+            stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_door=4, clock=frozen_clock
+        )
         await ivr.service.provider.capabilities()
         results = await asyncio.gather(*(ivr.call(n) for n in TEN_NUMBERS))
         outcomes = [r[-1] for r in results]
@@ -53,26 +65,44 @@ async def test_10_balances_in_a_burst_from_10_claimed_numbers_are_limited_per_do
 
 
 async def test_one_number_hears_its_balance_at_most_max_balances_per_number_times(
-        itflow_sim, tmp_path) -> None:
+    itflow_sim, tmp_path
+) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), max_balances_per_number=3,
-                             max_balances_per_door=100, clock=frozen_clock)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            max_balances_per_number=3,
+            max_balances_per_door=100,
+            clock=frozen_clock,
+        )
         outcomes = [(await ivr.call("4125550101"))[-1] for _ in range(5)]
         assert outcomes == [status("spoken")] * 3 + [status("limited")] * 2
-        assert (await ivr.call("6505550100"))[-1] == status("spoken")   # another number is not limited
+        assert (await ivr.call("6505550100"))[-1] == status("spoken")  # another number is not limited
 
 
 async def test_12_wrong_guesses_from_4_spoofed_numbers_then_the_real_caller_with_the_right_pin_succeeds(
-        itflow_sim, tmp_path) -> None:
+    itflow_sim, tmp_path
+) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             client_number_prompt=True, max_attempts=3, max_failures_per_client=10,
-                             pin_delay_first=0.01)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            client_number_prompt=True,
+            max_attempts=3,
+            max_failures_per_client=10,
+            pin_delay_first=0.01,
+        )
         for spoofed in ("15551230001", "15551230002", "15551230003", "15551230004"):
-            commands = await ivr.call(spoofed, dtmf="1#1111#1#2222#1#3333#")   # client 1, three wrong PINs
+            commands = await ivr.call(spoofed, dtmf="1#1111#1#2222#1#3333#")  # client 1, three wrong PINs
             assert commands[-1] == status("refused")
-        failures = ivr.store.call(lambda c: c.execute(
-            "SELECT COUNT(*) FROM balance_attempts WHERE ok = 0 AND client_id = 1").fetchone()[0])
+        failures = ivr.store.call(
+            lambda c: c.execute(
+                "SELECT COUNT(*) FROM balance_attempts WHERE ok = 0 AND client_id = 1"
+            ).fetchone()[0]
+        )
         assert failures == 12
         assert (await ivr.call("4125550101", dtmf="8642#"))[-1] == status("spoken")
         # The guessing was slowed down, growing with each failure, never past pin_delay_max.
@@ -83,46 +113,76 @@ async def test_12_wrong_guesses_from_4_spoofed_numbers_then_the_real_caller_with
 
 async def test_a_withheld_caller_cannot_lock_out_another_withheld_caller(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             client_number_prompt=True, max_attempts=3, max_failures_per_number=3,
-                             pin_delay_first=0.01)
-        for _ in range(2):                                       # six wrong PINs, withheld number
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            client_number_prompt=True,
+            max_attempts=3,
+            max_failures_per_number=3,
+            pin_delay_first=0.01,
+        )
+        for _ in range(2):  # six wrong PINs, withheld number
             await ivr.call("anonymous", dtmf="1#1111#1#2222#1#3333#")
-        commands = await ivr.call("anonymous", dtmf="1#8642#")    # another withheld caller, right PIN
+        commands = await ivr.call("anonymous", dtmf="1#8642#")  # another withheld caller, right PIN
         assert commands[-1] == status("spoken")
 
 
 async def test_failures_lock_the_channel_whatever_number_it_claims(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             client_number_prompt=True, max_attempts=1, max_failures_per_number=3)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            client_number_prompt=True,
+            max_attempts=1,
+            max_failures_per_number=3,
+        )
         for n in range(3):
             await ivr.call(f"1555123000{n}", dtmf="1#1111#", channel="PJSIP/attacker-00000001")
         locked = await ivr.call("15551239997", dtmf="1#8642#", channel="PJSIP/attacker-00000001")
         assert locked[-1] == status("locked")
-        assert not [c for c in locked if "enter-pin" in c]       # not even asked
-        assert (await ivr.call("4125550101", dtmf="8642#"))[-1] == status("spoken")   # a real call
+        assert not [c for c in locked if "enter-pin" in c]  # not even asked
+        assert (await ivr.call("4125550101", dtmf="8642#"))[-1] == status("spoken")  # a real call
 
 
 async def test_failures_recorded_under_a_coming_channel_name_do_not_lock_the_real_call(
-        itflow_sim, tmp_path) -> None:
+    itflow_sim, tmp_path
+) -> None:
     # Channel names are a running counter: a spoofer records failures under the name the next real call
     # will get. They belong to other calls (other agi_uniqueid), so the real caller is still asked.
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             client_number_prompt=True, max_attempts=1, max_failures_per_number=3)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            client_number_prompt=True,
+            max_attempts=1,
+            max_failures_per_number=3,
+        )
         for n in range(3):
-            await ivr.call(f"1555123000{n}", dtmf="1#1111#", channel="PJSIP/trunk-0000002a",
-                           uniqueid=f"1795850000.{n}")
-        real = await ivr.call("4125550101", dtmf="8642#", channel="PJSIP/trunk-0000002a",
-                              uniqueid="1795850061.42")
+            await ivr.call(
+                f"1555123000{n}", dtmf="1#1111#", channel="PJSIP/trunk-0000002a", uniqueid=f"1795850000.{n}"
+            )
+        real = await ivr.call(
+            "4125550101", dtmf="8642#", channel="PJSIP/trunk-0000002a", uniqueid="1795850061.42"
+        )
         assert real[-1] == status("spoken")
 
 
 async def test_a_wrong_pin_pair_locks_only_that_number_for_that_client(itflow_sim, tmp_path) -> None:
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             max_attempts=3, max_failures_per_number=3)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            max_attempts=3,
+            max_failures_per_number=3,
+        )
         assert (await ivr.call("4125550199", dtmf="1111#2222#3333#"))[-1] == status("locked")
         assert (await ivr.call("4125550199", dtmf="8642#"))[-1] == status("locked")
         assert (await ivr.call("4125550101", dtmf="8642#"))[-1] == status("spoken")
@@ -144,15 +204,15 @@ async def test_with_a_secret_a_fastagi_peer_must_prove_it_reads_the_file(itflow_
     secret = b"0123456789abcdef0123456789abcdef\n"
     path = tmp_path / "balance.secret"
     path.write_bytes(secret)
-    path.chmod(0o640)                                  # readable by the asterisk group, not by everyone
+    path.chmod(0o640)  # readable by the asterisk group, not by everyone
     async with AsyncExitStack() as stack:
         ivr = await open_ivr(stack, tmp_path / "state", await itflow_sim("v1-v25"), secret_file=str(path))
         asterisk = await ivr.call("4125550101", files={str(path): secret})
         assert asterisk[0].startswith(f"GET FULL VARIABLE ${{SHA1(${{FILE({path})}}")
         assert asterisk[-1] == status("spoken")
-        intruder = await ivr.call("4125550101")                               # cannot read the file
+        intruder = await ivr.call("4125550101")  # cannot read the file
         wrong = await ivr.call("4125550101", files={str(path): b"guessed-guessed-guessed\n"})
-        assert len(intruder) == len(wrong) == 1                               # the question, nothing more
+        assert len(intruder) == len(wrong) == 1  # the question, nothing more
         assert not any(secret.strip().decode() in c for c in asterisk + intruder + wrong)
         assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}
 
@@ -180,17 +240,17 @@ async def test_a_recorded_proof_cannot_be_replayed_and_a_silent_peer_is_let_go(i
             questions.append(nonce)
             digests.append(hashlib.sha1(secret + b"\r\n" + nonce.encode()).hexdigest())
             peer.close()
-        assert len(set(questions)) == 3 and all(len(n) == 32 for n in questions)   # never the same nonce
+        assert len(set(questions)) == 3 and all(len(n) == 32 for n in questions)  # never the same nonce
         replay = await Peer.connect(ivr.server.port)
         await replay.send(env_bytes(agi_env("4125550101")))
         assert await replay.read_command() is not None
         await replay.send(f"200 result=1 ({digests[0]})\n")
-        assert await replay.read_command() is None                  # refused: nothing more, closed
+        assert await replay.read_command() is None  # refused: nothing more, closed
         replay.close()
         silent = await Peer.connect(ivr.server.port)
         await silent.send(env_bytes(agi_env("4125550101")))
         assert await silent.read_command() is not None
-        assert await silent.wait_closed_by_server()                 # let go without an answer
+        assert await silent.wait_closed_by_server()  # let go without an answer
         silent.close()
         assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 5.0}
 
@@ -209,27 +269,36 @@ def test_a_path_that_could_become_an_asterisk_expression_is_refused() -> None:
 
 
 async def test_with_the_default_limits_an_office_number_and_a_busy_minute_all_hear_their_balance(
-        itflow_sim, tmp_path) -> None:
+    itflow_sim, tmp_path
+) -> None:
     # A client's office presents one main number for every phone; on invoice day several staff ask within
     # the hour, and several clients call in the same minute. None of them may be refused as "limited".
     async with AsyncExitStack() as stack:
         ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), clock=frozen_clock)
         office = [(await ivr.call("4125550100"))[-1] for _ in range(10)]
         assert office == [status("spoken")] * 10
-        assert (await ivr.call("4125550100"))[-1] == status("limited")         # an 11th within the hour
+        assert (await ivr.call("4125550100"))[-1] == status("limited")  # an 11th within the hour
         others = [n for n in TEN_NUMBERS if n != "4125550100"] + ["4125550101"]
         burst = await asyncio.gather(*(ivr.call(n) for n in others))
-        assert [r[-1] for r in burst] == [status("spoken")] * 10               # 20 in the minute in all
-        assert (await ivr.call("7245550120"))[-1] == status("limited")         # the door's 21st
+        assert [r[-1] for r in burst] == [status("spoken")] * 10  # 20 in the minute in all
+        assert (await ivr.call("7245550120"))[-1] == status("limited")  # the door's 21st
 
 
 async def test_a_slowed_client_checks_one_pin_at_a_time_even_for_a_caller_arriving_as_one_finishes(
-        itflow_sim, tmp_path, caplog) -> None:
+    itflow_sim, tmp_path, caplog
+) -> None:
     # Three guesses queue on client 1's slow-down; a fourth arrives the moment the first is answered. It
     # must join the queue, not start a check of its own beside it (that would multiply the guessing rate).
     async with AsyncExitStack() as stack:
-        ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"), verification="pin",
-                             max_failures_per_client=1, pin_delay_first=0.01, pin_delay_max=0.01)
+        ivr = await open_ivr(
+            stack,
+            tmp_path,
+            await itflow_sim("v1-v25"),
+            verification="pin",
+            max_failures_per_client=1,
+            pin_delay_first=0.01,
+            pin_delay_max=0.01,
+        )
         v = ivr.service.verifier
         await v.attempts.record(number="+15551230001", client_id=1, call_id="x", kind="pin", ok=False)
         identity = Identity(client_id=1, why=Why.CALLERID)
@@ -239,6 +308,7 @@ async def test_a_slowed_client_checks_one_pin_at_a_time_even_for_a_caller_arrivi
         handler.emit = lambda r: order.append("wait") if "this check waits" in r.getMessage() else None
         logging.getLogger("pbx_bridge.balance.verify").addHandler(handler)
         try:
+
             async def guess(pin: str) -> None:
                 await v.pin_check(identity, pin)
                 order.append("done")

@@ -23,25 +23,34 @@ SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-balance"
 
 
 def classic_env(callerid: str) -> dict[str, str]:
-    env = agi_env(callerid, args=("6505550100",))   # an argument the script must ignore
+    env = agi_env(callerid, args=("6505550100",))  # an argument the script must ignore
     for k in ("agi_network", "agi_network_script"):
         env.pop(k)
     env["agi_request"] = "itflow-balance"
     return env
 
 
-async def run_script(port: int | None, callerid: str, *, url_in_channel: bool = False,
-                     secret_file: Path = Path("/nonexistent/pbx-bridge-balance.secret"),
-                     **peer_kw) -> tuple[list[str], int]:
-    url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1:9"   # 9: nothing listens (discard)
+async def run_script(
+    port: int | None,
+    callerid: str,
+    *,
+    url_in_channel: bool = False,
+    secret_file: Path = Path("/nonexistent/pbx-bridge-balance.secret"),
+    **peer_kw,
+) -> tuple[list[str], int]:
+    url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1:9"  # 9: nothing listens (discard)
     variables = {"PBXB_BALANCE_URL": url} if url_in_channel else {}
     peer = ScriptedAsterisk(existing=ALL_FILES, variables=variables, **peer_kw)
-    proc_env = {"PATH": os.environ.get("PATH", ""), "PBXB_BALANCE_TIMEOUT": "5",
-                "PBXB_BALANCE_SECRET_FILE": str(secret_file)}
+    proc_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PBXB_BALANCE_TIMEOUT": "5",
+        "PBXB_BALANCE_SECRET_FILE": str(secret_file),
+    }
     if not url_in_channel:
         proc_env["PBXB_BALANCE_URL"] = url
-    return await peer.run_classic([sys.executable, str(SCRIPT), "4125550101"], classic_env(callerid),
-                                  proc_env=proc_env)
+    return await peer.run_classic(
+        [sys.executable, str(SCRIPT), "4125550101"], classic_env(callerid), proc_env=proc_env
+    )
 
 
 async def test_known_caller_through_the_script(itflow_sim, tmp_path) -> None:
@@ -59,14 +68,19 @@ async def test_daemon_url_from_the_channel_variable(itflow_sim, tmp_path) -> Non
         ivr = await open_ivr(stack, tmp_path, await itflow_sim("v1-v25"))
         port = await serve_internal(stack, RemoteSessions(ivr.service, reply_timeout=5))
         commands, code = await run_script(port, "4125550101", url_in_channel=True)
-        assert (commands, code) == (["GET VARIABLE PBXB_BALANCE_URL", *ACME_V26_3,
-                                     'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], 0)
+        assert (commands, code) == (
+            ["GET VARIABLE PBXB_BALANCE_URL", *ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'],
+            0,
+        )
 
 
 async def test_script_refuses_a_daemon_url_off_loopback() -> None:
     peer = ScriptedAsterisk(variables={"PBXB_BALANCE_URL": "http://example.invalid:8735"})
-    commands, code = await peer.run_classic([sys.executable, str(SCRIPT)], classic_env("4125550101"),
-                                            proc_env={"PATH": os.environ.get("PATH", "")})
+    commands, code = await peer.run_classic(
+        [sys.executable, str(SCRIPT)],
+        classic_env("4125550101"),
+        proc_env={"PATH": os.environ.get("PATH", "")},
+    )
     assert commands == ["GET VARIABLE PBXB_BALANCE_URL"] and code == 1
 
 
@@ -112,8 +126,9 @@ async def test_endpoint_rejects_bad_requests(itflow_sim, tmp_path) -> None:
         async with aiohttp.ClientSession() as http:
             r = await http.post(f"http://127.0.0.1:{port}/balance/agi/start", data=b"not json")
             assert r.status == 400
-            r = await http.post(f"http://127.0.0.1:{port}/balance/agi/reply",
-                                json={"id": "nope", "reply": "200 result=0"})
+            r = await http.post(
+                f"http://127.0.0.1:{port}/balance/agi/reply", json={"id": "nope", "reply": "200 result=0"}
+            )
             assert r.status == 404
 
 
@@ -133,7 +148,7 @@ async def test_with_a_secret_only_the_script_holding_it_gets_a_balance(itflow_si
         assert await run_script(port, "4125550101", secret_file=bad) == (unavailable, 0)
         commands, _ = await run_script(port, "4125550101", secret_file=good)
         assert commands == [*ACME_V26_3, 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
-        assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}   # refusals counted, as on FastAGI
+        assert ivr.outcomes() == {"spoken": 1.0, "forbidden": 2.0}  # refusals counted, as on FastAGI
 
 
 async def test_classic_door_refuses_peers_outside_balance_allow(itflow_sim, tmp_path) -> None:
@@ -152,7 +167,9 @@ async def test_each_door_has_its_own_balance_budget(itflow_sim, tmp_path) -> Non
         assert (await run_script(port, "4125550101"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
         assert (await run_script(port, "6505550100"))[0][-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "limited"'
         assert (await ivr.call("6505550100"))[-1] == 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'
-        rows = ivr.store.call(lambda c: c.execute(
-            "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door"
-        ).fetchall())
+        rows = ivr.store.call(
+            lambda c: c.execute(
+                "SELECT door, COUNT(*) FROM balance_attempts WHERE ok = 1 GROUP BY door ORDER BY door"
+            ).fetchall()
+        )
         assert [tuple(r) for r in rows] == [("classic", 1), ("fastagi", 1)]

@@ -59,8 +59,12 @@ SEED_HEAD_APPROX = {1: "290.00", 2: "150.00", 3: "0.00", 4: "0.00", 5: "150.00"}
 async def test_v1_v26_3_exact(make, client_id: int) -> None:
     _, provider = await make("v1-v25")
     b = await provider.balance(client_id)
-    assert (b.amount, b.exact, b.backend, b.method) == \
-        (Decimal(SEED_V26_3[client_id]), True, "v1", "invoices-minus-payments")
+    assert (b.amount, b.exact, b.backend, b.method) == (
+        Decimal(SEED_V26_3[client_id]),
+        True,
+        "v1",
+        "invoices-minus-payments",
+    )
     assert b.currency == "USD"
 
 
@@ -76,8 +80,13 @@ async def test_v1_v26_3_counts_and_era(make) -> None:
 async def test_legacy_account_balance(make, client_id: int) -> None:
     _, provider = await make("legacy-2022", settings=BalanceSettings(default_currency="EUR"))
     b = await provider.balance(client_id)
-    assert (b.amount, b.exact, b.backend, b.method, b.currency) == \
-        (Decimal(SEED_LEGACY[client_id]), True, "legacy", "account_balance", "EUR")
+    assert (b.amount, b.exact, b.backend, b.method, b.currency) == (
+        Decimal(SEED_LEGACY[client_id]),
+        True,
+        "legacy",
+        "account_balance",
+        "EUR",
+    )
 
 
 async def test_legacy_unknown_client_is_zero(make) -> None:
@@ -89,8 +98,12 @@ async def test_legacy_unknown_client_is_zero(make) -> None:
 async def test_v1_head_is_a_flagged_approximation(make, client_id: int) -> None:
     _, provider = await make("v1-head")
     b = await provider.balance(client_id)
-    assert (b.amount, b.exact, b.method, b.payments_counted) == \
-        (Decimal(SEED_HEAD_APPROX[client_id]), False, "open-invoices", 0)
+    assert (b.amount, b.exact, b.method, b.payments_counted) == (
+        Decimal(SEED_HEAD_APPROX[client_id]),
+        False,
+        "open-invoices",
+        0,
+    )
     assert any("approximate" in n for n in b.notes)
 
 
@@ -106,11 +119,10 @@ async def test_added_invoices_and_payments_and_currency(make) -> None:
     sim.db.add_invoice(cid, "1000.10", status="Sent")
     sim.db.add_invoice(cid, "0.25", status="Viewed", archived=True)
     draft = sim.db.add_invoice(cid, "300.00", status="Draft")
-    sim.db.add_payment(draft, "0.35")            # a payment on a draft still counts
-    sim.db.add_invoice(cid, "99.99", status="non-billable")   # case-insensitive exclusion
+    sim.db.add_payment(draft, "0.35")  # a payment on a draft still counts
+    sim.db.add_invoice(cid, "99.99", status="non-billable")  # case-insensitive exclusion
     b = await provider.balance(cid)
-    assert (b.amount, b.currency, b.invoices_counted, b.payments_counted) == \
-        (Decimal("1000.00"), "EUR", 2, 1)
+    assert (b.amount, b.currency, b.invoices_counted, b.payments_counted) == (Decimal("1000.00"), "EUR", 2, 1)
 
 
 async def test_v1_overpaid_across_invoices(make) -> None:
@@ -145,31 +157,44 @@ async def test_unreachable_itflow_is_a_clear_error(make) -> None:
         await provider.balance(1)
 
 
-@pytest.mark.parametrize(("printed", "expected"), [
-    ("100.5", "100.50"), ("150", "150.00"), ("-25", "-25.00"), ("0", "0.00"), ("-0", "0.00"),
-    ("\n100.5", "100.50"), ("1.0E+15", "1000000000000000.00"), ("0.1", "0.10"), ("33.333333333333", "33.33"),
-])
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("100.5", "100.50"),
+        ("150", "150.00"),
+        ("-25", "-25.00"),
+        ("0", "0.00"),
+        ("-0", "0.00"),
+        ("\n100.5", "100.50"),
+        ("1.0E+15", "1000000000000000.00"),
+        ("0.1", "0.10"),
+        ("33.333333333333", "33.33"),
+    ],
+)
 def test_php_float_printing(printed: str, expected: str) -> None:
     assert str(parse_php_number(printed)) == expected
 
 
 @pytest.mark.parametrize("bad", ["", "INF", "NAN", "<html>", "1,234.50", "12 "])
 def test_php_float_rejects_non_numbers(bad: str) -> None:
-    if bad == "12 ":   # surrounding blanks are framing, not content
+    if bad == "12 ":  # surrounding blanks are framing, not content
         assert parse_php_number(bad) == Decimal("12.00")
         return
     with pytest.raises(Exception, match="not a number"):
         parse_php_number(bad)
 
 
-@pytest.mark.parametrize(("era", "rbac", "excluded"), [
-    ("legacy api.php K5 (2022)", False, False),
-    ("V1a/V1b 2022-02 to 2023-02", False, False),
-    ("V1c v26.3", False, True),
-    ("V1c v25.05", False, False),
-    ("V1c v25.06", False, True),
-    ("V1d v26.08+", True, True),
-])
+@pytest.mark.parametrize(
+    ("era", "rbac", "excluded"),
+    [
+        ("legacy api.php K5 (2022)", False, False),
+        ("V1a/V1b 2022-02 to 2023-02", False, False),
+        ("V1c v26.3", False, True),
+        ("V1c v25.05", False, False),
+        ("V1c v25.06", False, True),
+        ("V1d v26.08+", True, True),
+    ],
+)
 def test_non_billable_by_era(era: str, rbac: bool, excluded: bool) -> None:
     assert excludes_non_billable(era, rbac) is excluded
 

@@ -18,12 +18,15 @@ def test_example_documents_the_defaults() -> None:
     assert settings.balance == BalanceSettings()
 
 
-@pytest.mark.parametrize(("yaml", "key"), [
-    ("balance: {verification: sms}", "balance.verification"),
-    ("balance: {default_currency: dollars}", "balance.default_currency"),
-    ("balance: {max_attempts: 0}", "balance.max_attempts"),
-    ("balance: {prompts: {en: {intro: [your], outro: [x]}}}", "balance.prompts.en.outro"),
-])
+@pytest.mark.parametrize(
+    ("yaml", "key"),
+    [
+        ("balance: {verification: sms}", "balance.verification"),
+        ("balance: {default_currency: dollars}", "balance.default_currency"),
+        ("balance: {max_attempts: 0}", "balance.max_attempts"),
+        ("balance: {prompts: {en: {intro: [your], outro: [x]}}}", "balance.prompts.en.outro"),
+    ],
+)
 def test_bad_values_name_the_key(yaml: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\n{yaml}\n", env={})
@@ -34,34 +37,41 @@ def test_prompts_fall_back_by_language() -> None:
     s = BalanceSettings.model_validate({"prompts": {"de": {"intro": ["custom/kontostand"]}, "en": {}}})
     assert s.prompts_for("de_AT").intro == ["custom/kontostand"]
     assert s.prompts_for("en_GB").intro == ["custom/pbxb-your-balance-is", "your"]
-    assert s.prompts_for("fr").intro == ["custom/kontostand"]   # the first listed
+    assert s.prompts_for("fr").intro == ["custom/kontostand"]  # the first listed
 
 
 GOOD_SECRET = "0123456789abcdef0123456789abcdef\n"
 
 
-@pytest.mark.parametrize(("content", "mode", "why"), [
-    (None, 0o640, "cannot read"),
-    ("short\n", 0o640, "at least 16"),
-    ("has a space in it, and commas ok?\n", 0o640, "at least 16 letters"),
-    (GOOD_SECRET, 0o644, "readable or writable by every user"),     # any local process could read it
-    (GOOD_SECRET, 0o602, "readable or writable by every user"),     # ... or choose it
-])
-def test_an_unusable_secret_file_names_the_key(tmp_path: Path, content: str | None, mode: int,
-                                               why: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "mode", "why"),
+    [
+        (None, 0o640, "cannot read"),
+        ("short\n", 0o640, "at least 16"),
+        ("has a space in it, and commas ok?\n", 0o640, "at least 16 letters"),
+        (GOOD_SECRET, 0o644, "readable or writable by every user"),  # any local process could read it
+        (GOOD_SECRET, 0o602, "readable or writable by every user"),  # ... or choose it
+    ],
+)
+def test_an_unusable_secret_file_names_the_key(
+    tmp_path: Path, content: str | None, mode: int, why: str
+) -> None:
     path = tmp_path / "balance.secret"
     if content is not None:
         path.write_text(content)
         path.chmod(mode)
     with pytest.raises(ConfigError) as info:
-        parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
-                       env={})
+        parse_settings(
+            f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n", env={}
+        )
     assert info.value.key == "balance.secret_file" and info.value.line == 2 and why in str(info.value)
 
 
 def test_allow_lists_are_checked() -> None:
-    for yaml, key in (("balance: {allow: [not-a-net]}", "balance.allow"),
-                      ("fastagi: {allow: [300.1.1.1/8]}", "fastagi.allow")):
+    for yaml, key in (
+        ("balance: {allow: [not-a-net]}", "balance.allow"),
+        ("fastagi: {allow: [300.1.1.1/8]}", "fastagi.allow"),
+    ):
         with pytest.raises(ConfigError) as info:
             parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\n{yaml}\n", env={})
         assert info.value.key.startswith(key), info.value
@@ -71,11 +81,13 @@ def test_a_good_secret_file_is_accepted_and_its_content_is_in_no_error(tmp_path:
     path = tmp_path / "balance.secret"
     path.write_text(GOOD_SECRET)
     path.chmod(0o640)
-    s = parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
-                       env={})
+    s = parse_settings(
+        f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n", env={}
+    )
     assert s.balance.secret_file == path
     path.chmod(0o644)
     with pytest.raises(ConfigError) as info:
-        parse_settings(f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n",
-                       env={})
+        parse_settings(
+            f"itflow: {{url: http://127.0.0.1:1, api_key: k}}\nbalance: {{secret_file: {path}}}\n", env={}
+        )
     assert GOOD_SECRET.strip() not in str(info.value)

@@ -14,8 +14,16 @@ from tests.balance.asterisk_peer import ScriptedAsterisk, agi_env
 from tests.balance.sequences import AND, CENTS, DOCUMENTED, DOLLARS, INTRO
 
 P = LanguagePrompts()
-ALL_FILES = {"custom/pbxb-your-balance-is", "custom/pbxb-open-invoices-total", "custom/pbxb-cents",
-             "digits/dollars", "digits/minus", "vm-and", "your", "digits/billion"}
+ALL_FILES = {
+    "custom/pbxb-your-balance-is",
+    "custom/pbxb-open-invoices-total",
+    "custom/pbxb-cents",
+    "digits/dollars",
+    "digits/minus",
+    "vm-and",
+    "your",
+    "digits/billion",
+}
 
 
 @pytest.mark.parametrize("amount", list(DOCUMENTED))
@@ -29,18 +37,37 @@ def test_negative_zero_is_not_minus() -> None:
 
 def test_one_cent_and_large_amounts_stay_in_say_number_range() -> None:
     assert plan_commands(readout_plan(Decimal("0.01"), "USD", P, approximate=False)) == [
-        INTRO, 'SAY NUMBER 0 ""', DOLLARS, AND, 'SAY NUMBER 1 ""', CENTS]
+        INTRO,
+        'SAY NUMBER 0 ""',
+        DOLLARS,
+        AND,
+        'SAY NUMBER 1 ""',
+        CENTS,
+    ]
     # SAY NUMBER takes a C int: 3,000,000,005.07 is said in billion-sized chunks.
     assert plan_commands(readout_plan(Decimal("3000000005.07"), "USD", P, approximate=False)) == [
-        INTRO, 'SAY NUMBER 3 ""', 'STREAM FILE digits/billion ""', 'SAY NUMBER 5 ""', DOLLARS, AND,
-        'SAY NUMBER 7 ""', CENTS]
+        INTRO,
+        'SAY NUMBER 3 ""',
+        'STREAM FILE digits/billion ""',
+        'SAY NUMBER 5 ""',
+        DOLLARS,
+        AND,
+        'SAY NUMBER 7 ""',
+        CENTS,
+    ]
 
 
 def test_approximation_has_its_own_intro_and_unknown_currency_has_no_unit_words() -> None:
-    assert plan_commands(readout_plan(Decimal("10"), "USD", P, approximate=True))[0] == \
-        'STREAM FILE custom/pbxb-open-invoices-total ""'
+    assert (
+        plan_commands(readout_plan(Decimal("10"), "USD", P, approximate=True))[0]
+        == 'STREAM FILE custom/pbxb-open-invoices-total ""'
+    )
     assert plan_commands(readout_plan(Decimal("10.20"), "EUR", P, approximate=False)) == [
-        INTRO, 'SAY NUMBER 10 ""', AND, 'SAY NUMBER 20 ""']
+        INTRO,
+        'SAY NUMBER 10 ""',
+        AND,
+        'SAY NUMBER 20 ""',
+    ]
 
 
 async def _play(peer: ScriptedAsterisk, amount: str) -> tuple[list[str], Player, FastAgiServer]:
@@ -72,8 +99,15 @@ async def test_missing_files_fall_back_after_checking_the_channel() -> None:
     core = {"digits/dollars", "digits/minus", "vm-and", "your"}
     commands, player, _ = await _play(ScriptedAsterisk(existing=core), "100.5")
     assert commands == [
-        INTRO, "CHANNEL STATUS", 'STREAM FILE your ""', 'SAY NUMBER 100 ""', DOLLARS, AND,
-        'SAY NUMBER 50 ""', CENTS, "CHANNEL STATUS",
+        INTRO,
+        "CHANNEL STATUS",
+        'STREAM FILE your ""',
+        'SAY NUMBER 100 ""',
+        DOLLARS,
+        AND,
+        'SAY NUMBER 50 ""',
+        CENTS,
+        "CHANNEL STATUS",
     ]
     assert player.missing == ["custom/pbxb-your-balance-is", "custom/pbxb-cents"]
 
@@ -82,9 +116,9 @@ async def test_hangup_mid_readout_ends_cleanly() -> None:
     # The caller hangs up during SAY NUMBER (the 2nd command), as in ivr-balance-caller-hangup.
     peer = ScriptedAsterisk(existing=ALL_FILES, hangup_at=2)
     commands, _, server = await _play(peer, "57")
-    assert commands == [INTRO, 'SAY NUMBER 57 ""']   # nothing after the hangup, not even CHANNEL STATUS
+    assert commands == [INTRO, 'SAY NUMBER 57 ""']  # nothing after the hangup, not even CHANNEL STATUS
     assert server.stats["hangups"] == 1 and server.stats["errors"] == 0
-    assert not server._tasks   # no task left behind
+    assert not server._tasks  # no task left behind
 
 
 async def test_read_digits_pound_terminates_and_timeout_is_reported() -> None:
@@ -105,6 +139,9 @@ async def test_read_digits_pound_terminates_and_timeout_is_reported() -> None:
         await server.stop(deadline=asyncio.get_running_loop().time() + 5)
     assert results[0] == Digits("12", timed_out=False)
     assert results[1] == Digits("4", timed_out=True)
-    assert commands[:3] == ['STREAM FILE custom/pbxb-enter-pin "0123456789*#"', "CHANNEL STATUS",
-                            'STREAM FILE agent-pass "0123456789*#"']
-    assert commands.count("WAIT FOR DIGIT 2000") == 3   # "2", "#", then a timeout
+    assert commands[:3] == [
+        'STREAM FILE custom/pbxb-enter-pin "0123456789*#"',
+        "CHANNEL STATUS",
+        'STREAM FILE agent-pass "0123456789*#"',
+    ]
+    assert commands.count("WAIT FOR DIGIT 2000") == 3  # "2", "#", then a timeout

@@ -14,18 +14,24 @@ from pbx_bridge.http import HttpFace
 from tests.callerid.http_face import callerid
 from tests.directory.conftest import caller_env
 
-__all__ = ["caller_env", "face"]   # caller_env: the directory tests' rig, shared
+__all__ = ["caller_env", "face"]  # caller_env: the directory tests' rig, shared
 
 
 @pytest.fixture
 async def face() -> AsyncIterator:
     faces: list[HttpFace] = []
 
-    async def start(directory: Any, settings: Any = None, *,
-                    extra: list[web.RouteDef] | None = None, **kwargs: Any) -> int:
+    async def start(
+        directory: Any, settings: Any = None, *, extra: list[web.RouteDef] | None = None, **kwargs: Any
+    ) -> int:
         settings = settings or callerid()
-        f = HttpFace("127.0.0.1", 0, [*cid_routes(directory, settings.callerid), *(extra or [])],
-                     front=[cid_guard(settings.callerid)], **kwargs)
+        f = HttpFace(
+            "127.0.0.1",
+            0,
+            [*cid_routes(directory, settings.callerid), *(extra or [])],
+            front=[cid_guard(settings.callerid)],
+            **kwargs,
+        )
         await f.start()
         faces.append(f)
         assert f.bound_port is not None

@@ -18,15 +18,19 @@ def callerid(**values: Any) -> SimpleNamespace:
     return SimpleNamespace(callerid=CallerIdSettings(**values))
 
 
-async def raw_get(port: int, target: str | bytes, *, method: str = "GET",
-                  headers: str = "") -> tuple[int, bytes]:
+async def raw_get(
+    port: int, target: str | bytes, *, method: str = "GET", headers: str = ""
+) -> tuple[int, bytes]:
     """One request with exactly this request target (as libcurl sends it: bytes unencoded), HTTP/1.1,
     connection closed."""
     raw = target if isinstance(target, bytes) else target.encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(f"{method} ".encode() + raw + f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n"
-                     f"{headers}Connection: close\r\n\r\n".encode())
+        writer.write(
+            f"{method} ".encode()
+            + raw
+            + f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n{headers}Connection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         async with asyncio.timeout(HANG_GUARD):
             data = await reader.read()

@@ -13,19 +13,25 @@ from tests.directory.test_commands import run_cli, write_config
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
-async def test_lookup_syncs_first_then_answers_from_the_stored_directory(itflow_sim, tmp_path,
-                                                                         profile) -> None:
+async def test_lookup_syncs_first_then_answers_from_the_stored_directory(
+    itflow_sim, tmp_path, profile
+) -> None:
     sim = await itflow_sim(profile)
     c = sim.db.add_client("Cli Co")
-    sim.db.add_contact(c, "Cleo Cli", phone="4125554101", mobile="4125554102", email="c@cli.example",
-                       primary=True)
+    sim.db.add_contact(
+        c, "Cleo Cli", phone="4125554101", mobile="4125554102", email="c@cli.example", primary=True
+    )
     cfg = await write_config(tmp_path, sim)
     code, out, err = await run_cli(cfg, "lookup", "+1 (412) 555-4102", "--json")
     assert code == 0, err
     assert "syncing" in err
     answer = json.loads(out)
     assert (answer["match"], answer["display"], answer["number"], answer["source"]) == (
-        "contact", "Cli Co - Cleo Cli", "+14125554102", "index")
+        "contact",
+        "Cli Co - Cleo Cli",
+        "+14125554102",
+        "index",
+    )
     # Second run: the stored directory answers, no sync, even with ITFlow down.
     sim.down = True
     code, out, err = await run_cli(cfg, "lookup", "4125554101")

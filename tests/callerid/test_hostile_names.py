@@ -22,7 +22,7 @@ from tests.callerid.test_itflow_cid_script import run_script
 # The characters of docs/callerid.md's rule, spelled out here on purpose (not imported from the code).
 SPLITTERS = set('()[]{},:;|"\\')
 
-FULLWIDTH = "x\uff09\uff1aSet\uff08DB\uff08t/i\uff09=1"   # x）：Set（DB（t/i）=1, within 40 bytes
+FULLWIDTH = "x\uff09\uff1aSet\uff08DB\uff08t/i\uff09=1"  # x）：Set（DB（t/i）=1, within 40 bytes
 HOSTILE = [  # (ITFlow contact name, what the callee sees)
     ("x):Set(DB(t/inj)=PWNED", "Safe Co - x -Set DB t/inj =PWNED"),
     ("a,b", "Safe Co - a b"),
@@ -69,10 +69,12 @@ async def test_hostile_names_through_every_door(itflow_sim: Any, tmp_path: Path)
             _, folded = await raw_get(port, f"//cid?number=%2B1{number(i)}&charset=ascii")  # Superfecta
             data = json.loads((await http.get("/cid.json", params={"number": caller})).content)
             names = {
-                "fastagi CALLERID(name)": agi["CALLERID(name)"], "fastagi ITFLOW_NAME": agi["ITFLOW_NAME"],
+                "fastagi CALLERID(name)": agi["CALLERID(name)"],
+                "fastagi ITFLOW_NAME": agi["ITFLOW_NAME"],
                 "classic CALLERID(name)": classic["CALLERID(name)"],
                 "classic ITFLOW_NAME": classic["ITFLOW_NAME"],
-                "http /cid": plain.decode(), "http /cid.json name": data["name"],
+                "http /cid": plain.decode(),
+                "http /cid.json name": data["name"],
                 "http /cid.json ITFLOW_NAME": data["variables"]["ITFLOW_NAME"],
             }
             assert status == 200
@@ -95,7 +97,7 @@ async def test_hostile_names_through_every_door(itflow_sim: Any, tmp_path: Path)
 async def test_a_hung_itflow_never_holds_a_door(itflow_sim: Any, tmp_path: Path, door: str) -> None:
     sim = await itflow_sim("v1-head")
     async with cid_stack(sim, tmp_path, callerid=CallerIdSettings(live_budget=0.2)) as stack:
-        sim.delay = 120.0     # ITFlow accepts the live lookup and does not answer (interrupted at teardown)
+        sim.delay = 120.0  # ITFlow accepts the live lookup and does not answer (interrupted at teardown)
         unknown = "+15554093999"
         if door == "http":
             port = int(stack.http_base.rsplit(":", 1)[1])

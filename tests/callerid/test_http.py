@@ -16,8 +16,17 @@ from tests.callerid.http_face import callerid, raw_get
 from tests.callerid.test_route import Directory, contact
 
 # Every text aiohttp or our middleware would answer by itself; none may ever become a caller's name.
-STOCK_TEXTS = (b"404", b"405", b"500", b"Not Found", b"Not Allowed", b"forbidden", b"authentication",
-               b"Internal Server Error", b"trouble")
+STOCK_TEXTS = (
+    b"404",
+    b"405",
+    b"500",
+    b"Not Found",
+    b"Not Allowed",
+    b"forbidden",
+    b"authentication",
+    b"Internal Server Error",
+    b"trouble",
+)
 
 
 class Stalled(Directory):
@@ -46,7 +55,7 @@ async def test_every_run_of_slashes_is_the_same_door(face) -> None:
     port = await face(Directory({"+14125550101": contact("ACME Corp - Alice")}))
     for path in ("/cid", "//cid", "///cid"):
         status, body = await raw_get(port, freepbx_target("+14125550101", path))
-        assert (status, body) == (200, b"ACME Corp - Alice"), path   # answered directly, no redirect
+        assert (status, body) == (200, b"ACME Corp - Alice"), path  # answered directly, no redirect
 
 
 async def test_plain_body_is_exactly_the_safe_name(face) -> None:
@@ -55,7 +64,7 @@ async def test_plain_body_is_exactly_the_safe_name(face) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
         r = await c.get("/cid", params={"number": "4125550101"})
     assert r.status_code == 200
-    assert r.content == "ACME 'Corp' / $ x – Zoë 👩‍💻".encode()   # no trailing newline
+    assert r.content == "ACME 'Corp' / $ x – Zoë 👩‍💻".encode()  # no trailing newline
     assert r.headers["content-type"].startswith("text/plain")
     assert "charset=utf-8" in r.headers["content-type"]
     assert r.headers["cache-control"] == "no-store"
@@ -68,15 +77,18 @@ async def test_safe_names_can_be_switched_off(face) -> None:
     assert await raw_get(port, "//cid?number=4125550101") == (200, name.encode())
 
 
-@pytest.mark.parametrize(("hostile", "shown"), [
-    ("x):Set(DB(t/inj)=PWNED", "x -Set DB t/inj =PWNED"),
-    ("a,b", "a b"),
-    ("(x)", "x"),
-    ('"q"', "'q'"),
-    ("${EXTEN}", "$EXTEN"),
-    ('O\'Brien "Bob" Müller', "O'Brien 'Bob' Müller"),
-    ("ACME [EU] | Ops; <Ltd>", "ACME EU / Ops- <Ltd>"),
-])
+@pytest.mark.parametrize(
+    ("hostile", "shown"),
+    [
+        ("x):Set(DB(t/inj)=PWNED", "x -Set DB t/inj =PWNED"),
+        ("a,b", "a b"),
+        ("(x)", "x"),
+        ('"q"', "'q'"),
+        ("${EXTEN}", "$EXTEN"),
+        ('O\'Brien "Bob" Müller', "O'Brien 'Bob' Müller"),
+        ("ACME [EU] | Ops; <Ltd>", "ACME EU / Ops- <Ltd>"),
+    ],
+)
 async def test_hostile_names_come_out_readable_and_inert(face, hostile: str, shown: str) -> None:
     port = await face(Directory({"4125550101": contact(hostile)}))
     status, body = await raw_get(port, "//cid?number=4125550101")
@@ -88,8 +100,15 @@ async def test_hostile_names_come_out_readable_and_inert(face, hostile: str, sho
 
 async def test_json_names_and_client_names_are_safe(face) -> None:
     result = contact("ACME (EU) - Alice")
-    hostile = LookupResult(match=result.match, number=result.number, display=result.display,
-                           party=result.party, client_id=1, client_name="ACME (EU), Inc.", contact_id=7)
+    hostile = LookupResult(
+        match=result.match,
+        number=result.number,
+        display=result.display,
+        party=result.party,
+        client_id=1,
+        client_name="ACME (EU), Inc.",
+        contact_id=7,
+    )
     port = await face(Directory({"4125550101": hostile}))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
         body = (await c.get("/cid.json", params={"number": "4125550101", "live": "no"})).json()
@@ -150,11 +169,11 @@ async def test_every_error_on_the_door_answers_the_fallback(face) -> None:
 
     port = await face(Directory({}), extra=[web.get("/cid/boom", boom)])
     cases = {
-        "//cid/lookup?number=15559990000": 404,     # a wrong path under the door
+        "//cid/lookup?number=15559990000": 404,  # a wrong path under the door
         "//cidx?number=15559990000": 404,
         "//cid/?number=15559990000": 404,
-        "/cid/boom?number=15559990000": 500,        # an internal error
-        "//nowhere?number=15559990000": 404,        # a path the admin mistyped, with a number
+        "/cid/boom?number=15559990000": 500,  # an internal error
+        "//nowhere?number=15559990000": 404,  # a path the admin mistyped, with a number
     }
     for target, want in cases.items():
         status, body = await raw_get(port, target)
@@ -169,7 +188,7 @@ async def test_refused_clients_and_wrong_passwords_get_the_fallback(face) -> Non
     locked = await face(Directory({"4125550101": contact("ACME")}), basic_auth=("pbx", "secret"))
     status, body = await raw_get(locked, "//cid?number=4125550101")
     assert (status, body) == (401, b"4125550101")
-    ok = "Authorization: Basic cGJ4OnNlY3JldA==\r\n"        # pbx:secret
+    ok = "Authorization: Basic cGJ4OnNlY3JldA==\r\n"  # pbx:secret
     assert await raw_get(locked, "//cid?number=4125550101", headers=ok) == (200, b"ACME")
     outside = await face(Directory({}), allow=["10.0.0.0/8"])
     assert await raw_get(outside, "//cid?number=4125550101") == (403, b"4125550101")
@@ -177,20 +196,29 @@ async def test_refused_clients_and_wrong_passwords_get_the_fallback(face) -> Non
 
 async def test_no_stock_error_text_anywhere_on_the_face(face) -> None:
     port = await face(Directory({}), readiness=lambda: {})
-    for target, method in [("//phonebook", "GET"), ("/nope", "GET"), ("//", "GET"), ("/healthz", "POST"),
-                           ("//cid", "DELETE"), ("///readyz/x", "GET")]:
+    for target, method in [
+        ("//phonebook", "GET"),
+        ("/nope", "GET"),
+        ("//", "GET"),
+        ("/healthz", "POST"),
+        ("//cid", "DELETE"),
+        ("///readyz/x", "GET"),
+    ]:
         status, body = await raw_get(port, target, method=method)
         assert status in (404, 405), target
         assert not any(t in body for t in STOCK_TEXTS), (target, body)
-    assert await raw_get(port, "//healthz") == (404, b"")       # only the door is slash-tolerant
+    assert await raw_get(port, "//healthz") == (404, b"")  # only the door is slash-tolerant
 
 
 async def test_requests_the_parser_refuses_get_no_text(face) -> None:
     # libcurl sends a caller number's non-ASCII or control bytes as they are; aiohttp's parser refuses
     # the request line before any middleware, with a text repeating the number: never as the name.
     port = await face(Directory({}))
-    for target in ["//cid?number=x):Set(DB(t/inj)=PWNEDé".encode(), b"//cid?number=a\x01b",
-                   b"//cid?number=" + b"9" * 9000]:
+    for target in [
+        "//cid?number=x):Set(DB(t/inj)=PWNEDé".encode(),
+        b"//cid?number=a\x01b",
+        b"//cid?number=" + b"9" * 9000,
+    ]:
         status, body = await raw_get(port, target)
         assert (status, body) == (400, b""), target[:40]
     # A header aiohttp refuses after parsing but before any middleware (its route's Expect check).
@@ -209,9 +237,13 @@ async def test_data_doors_keep_their_own_answers(face) -> None:
     assert status == 200
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
         assert body["match"] == "contact" and body["name"] == "ACME Corp - Alice"
-        assert body["variables"] == {"ITFLOW_MATCH": "contact", "ITFLOW_NAME": "ACME Corp - Alice",
-                                     "ITFLOW_CLIENT_ID": "1", "ITFLOW_CLIENT_NAME": "ACME Corp",
-                                     "ITFLOW_CONTACT_ID": "7"}
+        assert body["variables"] == {
+            "ITFLOW_MATCH": "contact",
+            "ITFLOW_NAME": "ACME Corp - Alice",
+            "ITFLOW_CLIENT_ID": "1",
+            "ITFLOW_CLIENT_NAME": "ACME Corp",
+            "ITFLOW_CONTACT_ID": "7",
+        }
         assert d.asked == [("4125550101", False)]
         none = (await c.get("/cid.json", params={"number": "1"})).json()
         assert none["match"] == "none" and none["variables"]["ITFLOW_MATCH"] == "none"
@@ -224,6 +256,10 @@ async def test_agi_lines_variant(face) -> None:
     status, body = await raw_get(port, "/cid.agi?number=4125550101")
     assert status == 200
     assert body.decode().split("\n") == [
-        "ITFLOW_MATCH=contact", "ITFLOW_NAME=EvilITFLOW_MATCH=none 'x'", "ITFLOW_CLIENT_ID=1",
-        "ITFLOW_CLIENT_NAME=ACME Corp", "ITFLOW_CONTACT_ID=7"]
+        "ITFLOW_MATCH=contact",
+        "ITFLOW_NAME=EvilITFLOW_MATCH=none 'x'",
+        "ITFLOW_CLIENT_ID=1",
+        "ITFLOW_CLIENT_NAME=ACME Corp",
+        "ITFLOW_CONTACT_ID=7",
+    ]
     assert (await raw_get(port, "//cid.agi"))[0] == 400

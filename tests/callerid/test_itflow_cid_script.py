@@ -42,9 +42,15 @@ async def daemon() -> AsyncIterator:
 async def run_script(env: bytes, *args: str, replies: int = 10) -> list[str]:
     """Run the script with ``env`` and enough ``200 result=1`` replies; return the commands it sent."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-IS", str(SCRIPT), *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={"PATH": os.environ.get("PATH", "")})
+        sys.executable,
+        "-IS",
+        str(SCRIPT),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
     async with asyncio.timeout(HANG_GUARD):
         out, err = await proc.communicate(env + b"200 result=1\n" * replies)
     assert proc.returncode == 0, err.decode()
@@ -52,12 +58,17 @@ async def run_script(env: bytes, *args: str, replies: int = 10) -> list[str]:
 
 
 async def test_match_sets_name_and_variables(daemon) -> None:
-    name = "O'Brien / $x Zoë 👩‍💻"      # what the daemon's FreePBX-safe rule made of 'O"Brien \\ ${x} ...'
+    name = "O'Brien / $x Zoë 👩‍💻"  # what the daemon's FreePBX-safe rule made of 'O"Brien \\ ${x} ...'
     url = await daemon(Directory({"4125550101": contact('O"Brien \\ ${x} Zoë 👩‍💻')}))
     cmds = await run_script(env_block(callerid="4125550101"), "201", f"url={url}")
     assert [parse_args(c)[2:] for c in cmds] == [
-        ["CALLERID(name)", name], ["ITFLOW_MATCH", "contact"], ["ITFLOW_NAME", name],
-        ["ITFLOW_CLIENT_ID", "1"], ["ITFLOW_CLIENT_NAME", "ACME Corp"], ["ITFLOW_CONTACT_ID", "7"]]
+        ["CALLERID(name)", name],
+        ["ITFLOW_MATCH", "contact"],
+        ["ITFLOW_NAME", name],
+        ["ITFLOW_CLIENT_ID", "1"],
+        ["ITFLOW_CLIENT_NAME", "ACME Corp"],
+        ["ITFLOW_CONTACT_ID", "7"],
+    ]
 
 
 async def test_no_match(daemon) -> None:
@@ -80,8 +91,9 @@ async def test_daemon_stalled_fails_open_after_the_deadline() -> None:
     server = await asyncio.start_server(stall, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        cmds = await run_script(env_block(callerid="4125550101"),
-                                f"url=http://127.0.0.1:{port}/cid.agi", "timeout=0.2")
+        cmds = await run_script(
+            env_block(callerid="4125550101"), f"url=http://127.0.0.1:{port}/cid.agi", "timeout=0.2"
+        )
     finally:
         server.close()
     assert len(cmds) == 1 and cmds[0].startswith("VERBOSE ")
@@ -90,8 +102,14 @@ async def test_daemon_stalled_fails_open_after_the_deadline() -> None:
 async def test_caller_hangup_stops_the_script(daemon) -> None:
     url = await daemon(Directory({"4125550101": contact("ACME Corp - Alice")}))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-IS", str(SCRIPT), f"url={url}",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-IS",
+        str(SCRIPT),
+        f"url={url}",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(HANG_GUARD):
         out, _ = await proc.communicate(env_block(callerid="4125550101") + b"200 result=1\nHANGUP\n")
     assert proc.returncode == 0
@@ -112,4 +130,4 @@ async def test_basic_auth_in_the_url(daemon) -> None:
     cmds = await run_script(env_block(callerid="4125550101"), f"url={with_auth}")
     assert parse_args(cmds[0])[2:] == ["CALLERID(name)", "ACME Corp - Alice"]
     refused = await run_script(env_block(callerid="4125550101"), f"url={url}")
-    assert len(refused) == 1 and refused[0].startswith("VERBOSE ")    # 401: fails open
+    assert len(refused) == 1 and refused[0].startswith("VERBOSE ")  # 401: fails open

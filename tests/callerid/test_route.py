@@ -36,8 +36,15 @@ class Directory:
 
 
 def contact(display: str) -> LookupResult:
-    return LookupResult(match=MatchKind.CONTACT, number="+14125550101", display=display, party=ALICE,
-                        client_id=1, client_name="ACME Corp", contact_id=7)
+    return LookupResult(
+        match=MatchKind.CONTACT,
+        number="+14125550101",
+        display=display,
+        party=ALICE,
+        client_id=1,
+        client_name="ACME Corp",
+        contact_id=7,
+    )
 
 
 @pytest.fixture
@@ -45,8 +52,9 @@ async def serve() -> AsyncIterator:
     servers: list[FastAgiServer] = []
 
     async def start(directory: Directory) -> FastAgiServer:
-        server = FastAgiServer("127.0.0.1", 0, {"cid": cid_route(directory)},
-                               env_timeout=2, command_timeout=2)
+        server = FastAgiServer(
+            "127.0.0.1", 0, {"cid": cid_route(directory)}, env_timeout=2, command_timeout=2
+        )
         await server.start()
         servers.append(server)
         return server
@@ -65,7 +73,7 @@ async def run_call(server: FastAgiServer, env: bytes) -> list[list[str]]:
 
 async def test_match_sets_name_and_contract_variables(serve) -> None:
     hostile = 'ACME "Corp" \\ $ {x} – Zoë 👩‍💻'
-    safe = "ACME 'Corp' / $ x – Zoë 👩‍💻"     # the FreePBX-safe rule; letters and emoji stay
+    safe = "ACME 'Corp' / $ x – Zoë 👩‍💻"  # the FreePBX-safe rule; letters and emoji stay
     d = Directory({"4125550101": contact(hostile)})
     server = await serve(d)
     words = await run_call(server, env_block(callerid="4125550101", args=("201",)))
@@ -77,21 +85,27 @@ async def test_match_sets_name_and_contract_variables(serve) -> None:
         ["ITFLOW_CLIENT_NAME", "ACME Corp"],
         ["ITFLOW_CONTACT_ID", "7"],
     ]
-    assert d.asked == [("4125550101", None)]   # "201" (an argument) is not a number to look up
+    assert d.asked == [("4125550101", None)]  # "201" (an argument) is not a number to look up
 
 
 async def test_no_match_leaves_name_and_empties_variables(serve) -> None:
     server = await serve(Directory({}))
     words = await run_call(server, env_block(callerid="15559990000"))
-    assert [w[2:] for w in words] == [["ITFLOW_MATCH", "none"], ["ITFLOW_NAME", ""], ["ITFLOW_CLIENT_ID", ""],
-                                      ["ITFLOW_CLIENT_NAME", ""], ["ITFLOW_CONTACT_ID", ""]]
+    assert [w[2:] for w in words] == [
+        ["ITFLOW_MATCH", "none"],
+        ["ITFLOW_NAME", ""],
+        ["ITFLOW_CLIENT_ID", ""],
+        ["ITFLOW_CLIENT_NAME", ""],
+        ["ITFLOW_CONTACT_ID", ""],
+    ]
 
 
 async def test_arguments_never_choose_the_number(serve) -> None:
     d = Directory({"4125550101": contact("ACME Corp - Alice")})
     server = await serve(d)
-    env = env_block("cid?number=4125550101&live=no", callerid="15559990000",
-                    args=("4125550101", "number=4125550101"))
+    env = env_block(
+        "cid?number=4125550101&live=no", callerid="15559990000", args=("4125550101", "number=4125550101")
+    )
     words = await run_call(server, env)
     assert d.asked == [("15559990000", False)]
     assert ["ITFLOW_MATCH", "none"] in [w[2:] for w in words]
@@ -127,8 +141,9 @@ def test_the_ascii_door_is_safe_and_no_longer_too() -> None:
     # numbers) and folds that lengthen (roman numerals, unit signs): ?charset=ascii (Superfecta) must
     # neither bring a splitter back nor outgrow the bytes the name was cut to.
     rng = random.Random(13)
-    alphabet = [chr(c) for c in range(0x20, 0x7f)] + list(
-        "（）［］｛｝，：；｜＂＼﹙﹚﹕﹐﹔⑴⒇⑽⒜Ⅷⅷ㎉㏂㏍ßæ…äöü王👩")
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + list(
+        "（）［］｛｝，：；｜＂＼﹙﹚﹕﹐﹔⑴⒇⑽⒜Ⅷⅷ㎉㏂㏍ßæ…äöü王👩"
+    )
     for _ in range(2000):
         name = cut("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))), 40, 40)
         shown = door_text(name, ascii=True)

@@ -58,7 +58,7 @@ async def test_negative_answers_are_cached(caller_env: EnvFactory, profile: str)
 async def test_live_answer_for_a_client_newer_than_the_sync_names_the_person(caller_env: EnvFactory) -> None:
     env = await caller_env("v1-head")
     await env.directory.sync()
-    c = env.sim.db.add_client("Brand New Co")   # unknown to the snapshot until the next sync
+    c = env.sim.db.add_client("Brand New Co")  # unknown to the snapshot until the next sync
     env.sim.db.add_contact(c, "Nell New", phone="4125552202", email="n@new.example")
     r = await env.callerid.lookup("4125552202", budget=HANG_GUARD)
     assert (r.match, r.display, r.client_id) == (MatchKind.CONTACT, "Nell New", c)
@@ -79,7 +79,8 @@ async def test_live_lookup_skips_archived_contacts(caller_env: EnvFactory, profi
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "legacy-2022"])
 async def test_slow_itflow_past_budget_gives_no_match_then_caches_the_late_answer(
-        caller_env: EnvFactory, profile: str) -> None:
+    caller_env: EnvFactory, profile: str
+) -> None:
     env = await caller_env(profile, "callerid:\n  live_budget: 0.2\n")
     await env.directory.sync()
     c = env.sim.db.add_client("Slow Co")
@@ -98,7 +99,8 @@ async def test_slow_itflow_past_budget_gives_no_match_then_caches_the_late_answe
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
 async def test_itflow_down_known_numbers_still_named_unknown_within_budget(
-        caller_env: EnvFactory, profile: str) -> None:
+    caller_env: EnvFactory, profile: str
+) -> None:
     env = await caller_env(profile)
     c = env.sim.db.add_client("Down Co")
     env.sim.db.add_contact(c, "Dora Down", phone="4125552501", email="d@down.example", primary=True)
@@ -117,7 +119,7 @@ async def test_legacy_live_cid_names_a_non_primary_contact(caller_env: EnvFactor
     env.sim.db.add_contact(c, "Primary Pete", phone="4125552601", email="p@leg.example", primary=True)
     env.sim.db.add_contact(c, "Other O'Neil", phone="4125552602", email="o@leg.example")
     await env.directory.sync()
-    assert env.directory.index.lookup("+14125552602").match is MatchKind.NONE   # not in legacy listings
+    assert env.directory.index.lookup("+14125552602").match is MatchKind.NONE  # not in legacy listings
     r = await env.callerid.lookup("4125552602", budget=HANG_GUARD)
     # An apostrophe makes legacy api.php answer HTTP 500 with the answer in the body (docs/itflow-api.md
     # §6.4).
@@ -125,7 +127,8 @@ async def test_legacy_live_cid_names_a_non_primary_contact(caller_env: EnvFactor
 
 
 async def test_legacy_cid_is_rate_limited_and_never_asked_for_internal_or_anonymous(
-        caller_env: EnvFactory) -> None:
+    caller_env: EnvFactory,
+) -> None:
     env = await caller_env("legacy-2022", "callerid:\n  legacy_cid_per_minute: 1\n")
     await env.directory.sync()
     db = env.sim.db
@@ -134,7 +137,7 @@ async def test_legacy_cid_is_rate_limited_and_never_asked_for_internal_or_anonym
         r = await env.callerid.lookup(raw, budget=HANG_GUARD)
         assert (r.match, r.number) == (MatchKind.NONE, ""), raw
     assert cid_log_rows(db) == before
-    await env.callerid.lookup("4125552701", budget=HANG_GUARD)     # one token: one call (maybe two variants)
+    await env.callerid.lookup("4125552701", budget=HANG_GUARD)  # one token: one call (maybe two variants)
     after_first = cid_log_rows(db)
     assert after_first == before + 1
     r = await env.callerid.lookup("4125552702", budget=HANG_GUARD)  # no token left: not asked
@@ -165,10 +168,11 @@ async def test_metrics_count_lookups(caller_env: EnvFactory) -> None:
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
 async def test_restricted_key_never_names_another_clients_contact_through_the_mobile_bug(
-        caller_env: EnvFactory, profile: str) -> None:
+    caller_env: EnvFactory, profile: str
+) -> None:
     """docs/itflow-api.md §2.5 Q1: contacts/read?contact_phone_or_mobile= skips the client scope on a
     mobile match."""
-    env = await caller_env(profile, key="client")       # a key restricted to client 1
+    env = await caller_env(profile, key="client")  # a key restricted to client 1
     await env.directory.sync()
     assert set(env.directory.snapshot.clients) == {1}
     other = env.sim.db.add_client("Other Tenant")
@@ -189,9 +193,9 @@ async def test_background_lookups_are_bounded_one_per_number(caller_env: EnvFact
     async with asyncio.timeout(HANG_GUARD):
         same = await asyncio.gather(*(env.callerid.lookup("4125552961") for _ in range(5)))
         assert all(r.match is MatchKind.NONE for r in same)
-        assert env.callerid.inflight == 1              # five calls from one number: one ITFlow request
+        assert env.callerid.inflight == 1  # five calls from one number: one ITFlow request
         others = await asyncio.gather(*(env.callerid.lookup(f"41255529{n}") for n in (62, 63, 64)))
         assert all(r.match is MatchKind.NONE for r in others)
-        assert env.callerid.inflight == 2              # capped by callerid.max_inflight
+        assert env.callerid.inflight == 2  # capped by callerid.max_inflight
         await env.callerid.drain(HANG_GUARD)
     assert env.callerid.inflight == 0

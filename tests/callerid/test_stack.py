@@ -30,7 +30,7 @@ async def test_fastagi_and_http_agree(itflow_sim: Any, tmp_path: Path, profile: 
     async with cid_stack(sim, tmp_path) as stack, httpx.AsyncClient(base_url=stack.http_base) as http:
         got = await fastagi_vars(stack.server.port, "+1 (555) 409-1001")
         assert got["ITFLOW_MATCH"] in ("contact", "legacy")
-        assert "Sam 'S' Stack" in got["CALLERID(name)"]      # the FreePBX-safe rule: " becomes '
+        assert "Sam 'S' Stack" in got["CALLERID(name)"]  # the FreePBX-safe rule: " becomes '
         assert got["CALLERID(name)"] == (await stack.door("+15554091001")).display
 
         plain = await http.get("/cid", params={"number": "15554091001"})

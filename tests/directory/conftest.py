@@ -22,10 +22,7 @@ PROFILES = ["v1-head", "v1-2610", "v1-v25", "legacy-2022"]
 
 
 def settings_text(url: str, key: str, state_dir: Path, extra: str = "") -> str:
-    return (
-        f"itflow:\n  url: {url}\n  api_key: {key}\n  timeout: 5\n"
-        f"state_dir: {state_dir}\n{extra}"
-    )
+    return f"itflow:\n  url: {url}\n  api_key: {key}\n  timeout: 5\nstate_dir: {state_dir}\n{extra}"
 
 
 def make_settings(url: str, key: str, state_dir: Path, extra: str = "") -> Settings:
@@ -58,8 +55,15 @@ async def caller_env(itflow_sim: Any, tmp_path: Path) -> AsyncIterator[EnvFactor
     """``env = await caller_env("v1-head", extra_yaml="callerid: {...}")``: sim, store, sync, lookup."""
     made: list[Env] = []
 
-    async def make(profile: str, extra: str = "", *, sim: Any = None, state: Path | None = None,
-                   key: str = "all", store_poll: float = 30.0) -> Env:
+    async def make(
+        profile: str,
+        extra: str = "",
+        *,
+        sim: Any = None,
+        state: Path | None = None,
+        key: str = "all",
+        store_poll: float = 30.0,
+    ) -> Env:
         sim = sim or await itflow_sim(profile)
         settings = make_settings(sim.url, sim.keys[key], state or tmp_path / f"state{len(made)}", extra)
         store = Store.in_state_dir(settings.state_dir)

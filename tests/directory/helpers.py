@@ -15,8 +15,16 @@ def num(raw: str, label: NumberLabel = NumberLabel.OFFICE, cc: str = "") -> Part
     return PartyNumber(label, raw, PLAN.canonical(raw, cc) or "", country_code=cc)
 
 
-def party(kind: PartyKind, pid: int, name: str, *numbers: PartyNumber, client_id: int = 0,
-          client_name: str = "", primary: bool = False, archived: bool = False) -> Party:
+def party(
+    kind: PartyKind,
+    pid: int,
+    name: str,
+    *numbers: PartyNumber,
+    client_id: int = 0,
+    client_name: str = "",
+    primary: bool = False,
+    archived: bool = False,
+) -> Party:
     return Party(kind, pid, name, client_id, client_name, tuple(numbers), primary, archived=archived)
 
 

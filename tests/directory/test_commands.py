@@ -20,8 +20,14 @@ async def run_cli(config: Path, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "PBX_BRIDGE_CONFIG": str(config)}
     env.pop("PBX_BRIDGE_ITFLOW_API_KEY", None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pbx_bridge.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "pbx_bridge.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(HANG_GUARD):
         out, err = await proc.communicate()
     return proc.returncode or 0, out.decode(), err.decode()

@@ -38,7 +38,7 @@ async def test_stats_and_sync_on_demand(caller_env: EnvFactory) -> None:
         env.sim.down = True
         r = await client.post("/directory/sync")
         assert r.status == 502 and "ITFlow" in (await r.json())["error"]
-        assert env.directory.index.lookup("+14125555101").found        # last good kept
+        assert env.directory.index.lookup("+14125555101").found  # last good kept
     finally:
         await client.close()
 
@@ -47,7 +47,7 @@ async def test_concurrent_sync_requests_share_one_sync(caller_env: EnvFactory) -
     env = await caller_env("v1-v25")
     client = await client_for(env)
     try:
-        env.sim.delay = 0.3          # each ITFlow request is slow: the first sync is still running
+        env.sim.delay = 0.3  # each ITFlow request is slow: the first sync is still running
         first, second = await asyncio.gather(client.post("/directory/sync"), client.post("/directory/sync"))
         bodies = [await first.json(), await second.json()]
         assert first.status == second.status == 200

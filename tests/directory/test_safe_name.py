@@ -14,22 +14,25 @@ from pbx_bridge.directory.safe_name import UNSAFE_CHARACTERS, freepbx_safe
 DOCUMENTED = set('()[]{},:;|"\\')
 
 
-@pytest.mark.parametrize(("name", "safe"), [
-    ("x):Set(DB(t/inj)=PWNED", "x -Set DB t/inj =PWNED"),
-    ("a,b", "a b"),
-    ("(x)", "x"),
-    ('"q"', "'q'"),
-    ("${EXTEN}", "$EXTEN"),
-    ("$[1+1]", "$ 1+1"),
-    ('O\'Brien "Bob" Müller', "O'Brien 'Bob' Müller"),
-    ("ACME (Europe), Ltd.", "ACME Europe Ltd."),
-    ("Dr. Who: Time Lord", "Dr. Who- Time Lord"),
-    ("A|B \\ C; D", "A/B / C- D"),
-    ("Foo <666>", None),                 # CALLERID(all) takes the number from the last <...>
-    ("Zoë 👩‍💻 王小明 – Ärzte & Söhne #1 @home 50% +x =y !z ?w 'v' `u` ~t ^s *r", None),
-    ("", ""),
-    ("()", ""),
-])
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("x):Set(DB(t/inj)=PWNED", "x -Set DB t/inj =PWNED"),
+        ("a,b", "a b"),
+        ("(x)", "x"),
+        ('"q"', "'q'"),
+        ("${EXTEN}", "$EXTEN"),
+        ("$[1+1]", "$ 1+1"),
+        ('O\'Brien "Bob" Müller', "O'Brien 'Bob' Müller"),
+        ("ACME (Europe), Ltd.", "ACME Europe Ltd."),
+        ("Dr. Who: Time Lord", "Dr. Who- Time Lord"),
+        ("A|B \\ C; D", "A/B / C- D"),
+        ("Foo <666>", None),  # CALLERID(all) takes the number from the last <...>
+        ("Zoë 👩‍💻 王小明 – Ärzte & Söhne #1 @home 50% +x =y !z ?w 'v' `u` ~t ^s *r", None),
+        ("", ""),
+        ("()", ""),
+    ],
+)
 def test_rule(name: str, safe: str | None) -> None:
     assert freepbx_safe(name) == (name if safe is None else safe)
 
@@ -40,7 +43,7 @@ def test_the_rule_is_the_documented_set() -> None:
 
 def test_never_longer_idempotent_and_complete() -> None:
     rng = random.Random(12)
-    alphabet = [chr(c) for c in range(0x20, 0x7f)] + list("äöüßé👩\u200d💻王")
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + list("äöüßé👩\u200d💻王")
     for _ in range(2000):
         name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50)))
         safe = freepbx_safe(name)
@@ -52,14 +55,17 @@ def test_never_longer_idempotent_and_complete() -> None:
         assert len(freepbx_safe(short).encode()) <= 40
 
 
-@pytest.mark.parametrize(("name", "folded"), [
-    ("O'Brien 'Bob' Müller", "O`Brien `Bob` Muller"),
-    ("Łódź Straße Ærø", "Lodz Strasse AEro"),
-    ("José “Pepe” García – Café", "Jose `Pepe` Garcia - Cafe"),
-    ("Zoë 👩‍💻 王", "Zoe"),
-    ("ACME <Ltd>", "ACME Ltd"),
-    ("ACME Ltd", "ACME Ltd"),
-])
+@pytest.mark.parametrize(
+    ("name", "folded"),
+    [
+        ("O'Brien 'Bob' Müller", "O`Brien `Bob` Muller"),
+        ("Łódź Straße Ærø", "Lodz Strasse AEro"),
+        ("José “Pepe” García – Café", "Jose `Pepe` Garcia - Cafe"),
+        ("Zoë 👩‍💻 王", "Zoe"),
+        ("ACME <Ltd>", "ACME Ltd"),
+        ("ACME Ltd", "ACME Ltd"),
+    ],
+)
 def test_ascii_fold(name: str, folded: str) -> None:
     assert ascii_name(name) == folded
     assert ascii_name(name).isascii()

@@ -16,12 +16,14 @@ HANG_GUARD = 20.0
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_restart_with_itflow_stopped_still_names_known_callers(caller_env: EnvFactory, tmp_path,
-                                                                     profile: str) -> None:
+async def test_restart_with_itflow_stopped_still_names_known_callers(
+    caller_env: EnvFactory, tmp_path, profile: str
+) -> None:
     first = await caller_env(profile, state=tmp_path / "state")
     c = first.sim.db.add_client("Restart Co")
-    first.sim.db.add_contact(c, "Rita Restart", phone="4125553101", mobile="4125553102",
-                             email="r@restart.example", primary=True)
+    first.sim.db.add_contact(
+        c, "Rita Restart", phone="4125553101", mobile="4125553102", email="r@restart.example", primary=True
+    )
     await first.directory.start()
     assert first.directory.index is not None and "+14125553101" in first.directory.index
     await first.directory.stop(asyncio.get_running_loop().time() + 5)
@@ -39,7 +41,6 @@ async def test_restart_with_itflow_stopped_still_names_known_callers(caller_env:
     assert health.ok and health.data["parties"] >= 1
 
 
-
 async def test_state_file_failure_during_sync_counts_as_a_failed_sync(caller_env: EnvFactory) -> None:
     """Not only ITFlow can fail: a sync whose snapshot cannot be stored is reported like one that could
     not be pulled (health, metric, SyncError), and the last good directory keeps answering."""
@@ -55,6 +56,7 @@ async def test_state_file_failure_during_sync_counts_as_a_failed_sync(caller_env
     assert env.directory.index.lookup("+14125553301").display == "Disk Co - Dana Disk"
     assert "last sync failed" in env.directory.health().detail
     assert "pbx_bridge_directory_sync_failures_total 1.0" in env.metrics.render().decode()
+
 
 async def test_failed_sync_keeps_last_good_and_reports(caller_env: EnvFactory) -> None:
     env = await caller_env("v1-head")
@@ -128,9 +130,10 @@ async def test_changed_number_settings_rekey_the_stored_directory(caller_env: En
     c = first.sim.db.add_client("Rekey Co")
     first.sim.db.add_contact(c, "Local Lou", phone="5553501", email="l@rekey.example")
     await first.directory.sync()
-    assert "+14125553501" not in first.directory.index       # a 7-digit number has no key by default
-    second = await caller_env("v1-head", "numbers:\n  local_area_code: '412'\n", sim=first.sim,
-                              state=tmp_path / "s")
+    assert "+14125553501" not in first.directory.index  # a 7-digit number has no key by default
+    second = await caller_env(
+        "v1-head", "numbers:\n  local_area_code: '412'\n", sim=first.sim, state=tmp_path / "s"
+    )
     assert second.directory.load()
     assert second.directory.index.lookup("+14125553501").display == "Rekey Co - Local Lou"
 
@@ -148,10 +151,12 @@ async def test_damaged_stored_directory_is_replaced_by_a_fresh_sync(caller_env: 
     assert again.directory.index.lookup("+14125553601").display == "Damage Co - Dan Damage"
 
 
-async def test_running_daemon_adopts_a_directory_synced_from_the_command_line(caller_env: EnvFactory,
-                                                                             tmp_path) -> None:
-    daemon = await caller_env("v1-head", "directory:\n  sync_interval: 3600\n", state=tmp_path / "shared",
-                              store_poll=0.1)
+async def test_running_daemon_adopts_a_directory_synced_from_the_command_line(
+    caller_env: EnvFactory, tmp_path
+) -> None:
+    daemon = await caller_env(
+        "v1-head", "directory:\n  sync_interval: 3600\n", state=tmp_path / "shared", store_poll=0.1
+    )
     got: asyncio.Queue[Snapshot] = asyncio.Queue()
     async with asyncio.timeout(HANG_GUARD):
         await daemon.directory.start()
@@ -163,5 +168,5 @@ async def test_running_daemon_adopts_a_directory_synced_from_the_command_line(ca
         await cli.directory.sync()
         adopted = await got.get()
     assert adopted.fetched_at == cli.directory.snapshot.fetched_at
-    assert daemon.directory.syncs == 1             # adopted, not pulled again
+    assert daemon.directory.syncs == 1  # adopted, not pulled again
     assert daemon.directory.index.lookup("+14125553701").display == "Cli Sync Co - Cy Cli"

@@ -15,14 +15,21 @@ def test_round_trip_keeps_every_field(tmp_path) -> None:
         store.migrate("directory", MIGRATIONS)
         assert load_snapshot(store) is None
         snap = snapshot(
-            party(PartyKind.CONTACT, 7, "Zoë \"Z\" O'Brien 😀", num("4125550101"),
-                  num("2071234567", NumberLabel.MOBILE, cc="44"), client_id=1, client_name="ACME & Co",
-                  primary=True),
+            party(
+                PartyKind.CONTACT,
+                7,
+                'Zoë "Z" O\'Brien 😀',
+                num("4125550101"),
+                num("2071234567", NumberLabel.MOBILE, cc="44"),
+                client_id=1,
+                client_name="ACME & Co",
+                primary=True,
+            ),
             party(PartyKind.VENDOR, 3, "Bell & Whistle", num("12")),
             clients={1: "ACME & Co", 2: "No Phone Ltd"},
         )
         save_snapshot(store, snap, PLAN.fingerprint())
-        save_snapshot(store, snap, PLAN.fingerprint())       # replaces, never appends
+        save_snapshot(store, snap, PLAN.fingerprint())  # replaces, never appends
         loaded, fingerprint = load_snapshot(store)
         assert loaded == snap and fingerprint == PLAN.fingerprint()
         assert loaded.digest() == snap.digest()

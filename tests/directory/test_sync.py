@@ -13,8 +13,9 @@ def seed_company(db, tag: str) -> int:
     """A client with a primary contact (phone + mobile), another contact, a location, a global vendor,
     an archived contact; numbers 412-555-11xx (tests use their own numbers)."""
     client = db.add_client(f"Sync Test {tag}")
-    db.add_contact(client, "Pat Primary", phone="4125551101", mobile="4125551102", email="pat@example.com",
-                   primary=True)
+    db.add_contact(
+        client, "Pat Primary", phone="4125551101", mobile="4125551102", email="pat@example.com", primary=True
+    )
     db.add_contact(client, "Nora Other", phone="4125551103", email="nora@example.com")
     db.add_contact(client, "Archie Archived", phone="4125551105", email="archie@example.com", archived=True)
     db.add_location(client, "Branch Office", phone="4125551106")
@@ -23,8 +24,9 @@ def seed_company(db, tag: str) -> int:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_sync_names_primary_contact_office_and_mobile_and_vendor(caller_env: EnvFactory,
-                                                                        profile: str) -> None:
+async def test_sync_names_primary_contact_office_and_mobile_and_vendor(
+    caller_env: EnvFactory, profile: str
+) -> None:
     env = await caller_env(profile)
     seed_company(env.sim.db, profile)
     snap = await env.directory.sync()
@@ -35,7 +37,7 @@ async def test_sync_names_primary_contact_office_and_mobile_and_vendor(caller_en
         assert (r.match, r.display) == (MatchKind.CONTACT, f"Sync Test {profile} - Pat Primary"), raw
     vendor = idx.lookup("+14125551104")
     assert (vendor.match, vendor.display) == (MatchKind.VENDOR, "Bell & Whistle Test")
-    assert idx.lookup("+14125551105").match is MatchKind.NONE      # archived
+    assert idx.lookup("+14125551105").match is MatchKind.NONE  # archived
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
@@ -46,11 +48,17 @@ async def test_v1_sync_has_every_contact_and_location_with_ids(caller_env: EnvFa
     idx = env.directory.index
     nora = idx.lookup("+14125551103")
     assert (nora.match, nora.display, nora.client_id) == (
-        MatchKind.CONTACT, f"Sync Test {profile} - Nora Other", client)
+        MatchKind.CONTACT,
+        f"Sync Test {profile} - Nora Other",
+        client,
+    )
     assert nora.contact_id > 0 and nora.party is not None and nora.party.kind is PartyKind.CONTACT
     loc = idx.lookup("+14125551106")
     assert (loc.match, loc.display, loc.contact_id) == (
-        MatchKind.LOCATION, f"Sync Test {profile} - Branch Office", 0)
+        MatchKind.LOCATION,
+        f"Sync Test {profile} - Branch Office",
+        0,
+    )
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
@@ -83,15 +91,22 @@ async def test_v1_country_code_column_in_every_form(caller_env: EnvFactory, prof
     db.add_contact(c, "London", phone="2071234567", phone_country_code="44", email="f@x.example")
     await env.directory.sync()
     idx = env.directory.index
-    expect = {"+14125551301": "Blank Code", "+14125551302": "Null Code", "+14125551303": "One Code",
-              "+14125551304": "Typed Code", "+14125551305": "Typed And Column", "+442071234567": "London"}
+    expect = {
+        "+14125551301": "Blank Code",
+        "+14125551302": "Null Code",
+        "+14125551303": "One Code",
+        "+14125551304": "Typed Code",
+        "+14125551305": "Typed And Column",
+        "+442071234567": "London",
+    }
     for number, name in expect.items():
         assert idx.lookup(number).display == f"Codes Inc - {name}", number
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
-async def test_a_second_sync_follows_changed_numbers_while_reusing_unchanged_keys(caller_env: EnvFactory,
-                                                                                   profile: str) -> None:
+async def test_a_second_sync_follows_changed_numbers_while_reusing_unchanged_keys(
+    caller_env: EnvFactory, profile: str
+) -> None:
     env = await caller_env(profile, "directory:\n  page_size: 2\n")
     db = env.sim.db
     c = db.add_client("Resync Ltd")
@@ -127,7 +142,8 @@ async def test_v1_paging_reads_every_page(caller_env: EnvFactory, profile: str) 
     await env.directory.sync()
     idx = env.directory.index
     assert [idx.lookup(f"+141255514{i:02d}").display for i in range(11)] == [
-        f"Many Contacts - Person {i:02d}" for i in range(11)]
+        f"Many Contacts - Person {i:02d}" for i in range(11)
+    ]
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "v1-v25", "v1-2610"])
@@ -155,28 +171,38 @@ async def test_legacy_sync_uses_phonebook_and_primary_contact_mobiles(caller_env
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])
-async def test_hostile_names_arrive_exact_minus_control_characters(caller_env: EnvFactory,
-                                                                   profile: str) -> None:
+async def test_hostile_names_arrive_exact_minus_control_characters(
+    caller_env: EnvFactory, profile: str
+) -> None:
     env = await caller_env(profile, "directory:\n  max_name_length: 100\n  max_name_bytes: 0\n")
     db = env.sim.db
-    c = db.add_client("Quote \"&\" Co")
-    db.add_contact(c, "Zoë \"Z\" O'Brien $\\{x}\r\n😀\x1b", phone="4125551601", email="z@q.example",
-                   primary=True)
+    c = db.add_client('Quote "&" Co')
+    db.add_contact(
+        c, 'Zoë "Z" O\'Brien $\\{x}\r\n😀\x1b', phone="4125551601", email="z@q.example", primary=True
+    )
     await env.directory.sync()
     r = env.directory.index.lookup("+14125551601")
-    assert r.display == "Quote \"&\" Co - Zoë \"Z\" O'Brien $\\{x} 😀"   # the line break reads as a space
+    assert r.display == 'Quote "&" Co - Zoë "Z" O\'Brien $\\{x} 😀'  # the line break reads as a space
 
 
 async def test_legacy_2021_install_without_primary_contact_numbers_still_names_vendors(
-        caller_env: EnvFactory, itflow_sim) -> None:
+    caller_env: EnvFactory, itflow_sim
+) -> None:
     """api.php of 2021-08 -> 2022-02: no primary_contact_* functions, phonebook of clients (phones empty
     then), contacts (always empty) and vendors, groups 0/1/2 (docs/itflow-api.md §1.6, 1.7)."""
-    sim = await itflow_sim("legacy-2022", quirks={"legacy_era": "2021-broken", "phonebook_era": "2019",
-                                                  "legacy_auth": "K3", "mysqli_exceptions": False})
+    sim = await itflow_sim(
+        "legacy-2022",
+        quirks={
+            "legacy_era": "2021-broken",
+            "phonebook_era": "2019",
+            "legacy_auth": "K3",
+            "mysqli_exceptions": False,
+        },
+    )
     env = await caller_env("legacy-2022", sim=sim)
     sim.db.add_vendor("Old Era Vendor", phone="4125551701")
     snap = await env.directory.sync()
     r = env.directory.index.lookup("+14125551701")
     assert (r.match, r.display) == (MatchKind.VENDOR, "Old Era Vendor")
     assert any("primary_contact_numbers" in n for n in snap.notes)
-    assert all(p.name for p in snap.parties)          # the era's empty contact entries are skipped
+    assert all(p.name for p in snap.parties)  # the era's empty contact entries are skipped

@@ -69,8 +69,10 @@ class Count:
         return len(set(self.per_call) - self.expected)
 
     def __str__(self) -> str:
-        return (f"{self.ticketed} of {len(self.expected)} ticketed, {self.lost} lost, "
-                f"{self.duplicated} duplicated, {self.invented} invented")
+        return (
+            f"{self.ticketed} of {len(self.expected)} ticketed, {self.lost} lost, "
+            f"{self.duplicated} duplicated, {self.invented} invented"
+        )
 
 
 def count_tickets(sim: Simulator, expected: set[str]) -> Count:
@@ -89,11 +91,17 @@ def _pending_in_namespace(pid: int, db: Path) -> int:
     # SQLite resolves /proc/<pid>/root to "/", so the file on the daemon's tmpfs is read from inside.
     # ``-r``: keep the daemon's root directory (entering a mount namespace would otherwise reset it to
     # the namespace's real root, which is not ours when the suite itself runs in a chroot: Debian 13).
-    code = ("import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True, timeout=1); "
-            f"print(c.execute({_PENDING_SQL!r}).fetchone()[0])")
+    code = (
+        "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True, timeout=1); "
+        f"print(c.execute({_PENDING_SQL!r}).fetchone()[0])"
+    )
     try:
-        out = subprocess.run(["nsenter", "-t", str(pid), "-m", "-r", "--", sys.executable, "-c", code,
-                              str(db)], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["nsenter", "-t", str(pid), "-m", "-r", "--", sys.executable, "-c", code, str(db)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return int(out.stdout.strip())
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return -1
@@ -132,8 +140,9 @@ class AmiFeed:
             await writer.drain()
             for _ in range(10**6):
                 raw = await reader.readuntil(b"\r\n\r\n")
-                action = dict(line.partition(": ")[::2] for line in raw.decode(errors="replace").split("\r\n")
-                              if line)
+                action = dict(
+                    line.partition(": ")[::2] for line in raw.decode(errors="replace").split("\r\n") if line
+                )
                 aid = f"ActionID: {action['ActionID']}\r\n" if "ActionID" in action else ""
                 name = action.get("Action", "").lower()
                 ok = f"Response: Success\r\n{aid}"
@@ -144,15 +153,17 @@ class AmiFeed:
                 elif name == "ping":
                     writer.write(f"{ok}Ping: Pong\r\nTimestamp: 0.000000\r\n\r\n".encode())
                 elif name == "coreshowchannels":
-                    writer.write(f"{ok}EventList: start\r\nMessage: Channels will follow"
-                                 f"\r\n\r\nEvent: CoreShowChannelsComplete\r\n{aid}EventList: Complete\r\n"
-                                 f"ListItems: 0\r\n\r\n".encode())
+                    writer.write(
+                        f"{ok}EventList: start\r\nMessage: Channels will follow"
+                        f"\r\n\r\nEvent: CoreShowChannelsComplete\r\n{aid}EventList: Complete\r\n"
+                        f"ListItems: 0\r\n\r\n".encode()
+                    )
                 else:
                     writer.write(f"Response: Error\r\n{aid}Message: Invalid/unknown command\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
-        except asyncio.CancelledError:      # stop(): end quietly (asyncio would log the cancellation)
+        except asyncio.CancelledError:  # stop(): end quietly (asyncio would log the cancellation)
             pass
         finally:
             if self._writer is writer:
@@ -188,22 +199,51 @@ class Rig:
     daemons: list[Daemon] = field(default_factory=list)
 
     @classmethod
-    async def make(cls, sim: Simulator, tmp: Path, *, state_dir: Path | None = None, key: str | None = None,
-                   grace: float = 0.3, tickets: dict[str, Any] | None = None,
-                   itflow: dict[str, Any] | None = None) -> Rig:
+    async def make(
+        cls,
+        sim: Simulator,
+        tmp: Path,
+        *,
+        state_dir: Path | None = None,
+        key: str | None = None,
+        grace: float = 0.3,
+        tickets: dict[str, Any] | None = None,
+        itflow: dict[str, Any] | None = None,
+    ) -> Rig:
         proxy = await FaultProxy(sim.url).start()
         ami = await AmiFeed().start()
         cfg = write_config(
-            tmp / "config.yaml", itflow_url=proxy.url, api_key=key or sim.keys["all"],
+            tmp / "config.yaml",
+            itflow_url=proxy.url,
+            api_key=key or sim.keys["all"],
             state_dir=state_dir or tmp / "state",
-            extra={"ami": {"host": "127.0.0.1", "port": ami.port, "username": "pbx", "secret": "s3cret-ami",
-                           "grace": grace, "reconnect_max": 0.5, "ping_interval": 30},
-                   "tickets": {"retry_first": 0.2, "retry_max": 1.0, "reconcile_after": 0.5,
-                               "repeat_callers": False, **(tickets or {})},
-                   "directory": {"sync_interval": 3600, "retry_interval": 1},
-                   "phonebook": {"run_at_start": False},
-                   "itflow": {"url": proxy.url, "api_key": key or sim.keys["all"], "timeout": 3,
-                              **(itflow or {})}})
+            extra={
+                "ami": {
+                    "host": "127.0.0.1",
+                    "port": ami.port,
+                    "username": "pbx",
+                    "secret": "s3cret-ami",
+                    "grace": grace,
+                    "reconnect_max": 0.5,
+                    "ping_interval": 30,
+                },
+                "tickets": {
+                    "retry_first": 0.2,
+                    "retry_max": 1.0,
+                    "reconcile_after": 0.5,
+                    "repeat_callers": False,
+                    **(tickets or {}),
+                },
+                "directory": {"sync_interval": 3600, "retry_interval": 1},
+                "phonebook": {"run_at_start": False},
+                "itflow": {
+                    "url": proxy.url,
+                    "api_key": key or sim.keys["all"],
+                    "timeout": 3,
+                    **(itflow or {}),
+                },
+            },
+        )
         return cls(sim, proxy, ami, tmp, cfg, state_dir or tmp / "state")
 
     def start(self, daemon_cls: type[Daemon] = Daemon, **kw: Any) -> Daemon:
@@ -228,6 +268,7 @@ class Rig:
 
         async def waiting() -> bool:
             return f"{n} waiting" in str((await self.tickets_health(d)).get("detail", ""))
+
         await d.wait_until(waiting, what=f"{n} tickets waiting")
         d.signal(signal.SIGTERM)
         assert await d.wait_exit() == 0
@@ -243,7 +284,7 @@ class Rig:
         """Rows still pending in the daemon's state file, read by the test itself (read-only); 0 when
         the file is not a database (the daemon then runs on a memory store: its /readyz is the word)."""
         db = self.state_dir / "pbx-bridge.sqlite3"
-        if hasattr(d, "inside"):        # a private mount namespace: read it from inside (nsenter)
+        if hasattr(d, "inside"):  # a private mount namespace: read it from inside (nsenter)
             return _pending_in_namespace(d.pid, db)
         try:
             with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as c:
@@ -259,8 +300,11 @@ class Rig:
         return count_tickets(self.sim, set(linkedids))
 
     async def wait_tickets(self, d: Daemon, linkedids: list[str], limit: float = 60.0) -> Count:
-        await d.wait_until(lambda: self.count(linkedids).ticketed == len(linkedids),
-                           what=f"{len(linkedids)} tickets", limit=limit)
+        await d.wait_until(
+            lambda: self.count(linkedids).ticketed == len(linkedids),
+            what=f"{len(linkedids)} tickets",
+            limit=limit,
+        )
         return self.count(linkedids)
 
     async def tickets_health(self, d: Daemon) -> dict[str, Any]:
@@ -277,8 +321,14 @@ class Rig:
     async def settled(self, d: Daemon, limit: float = 60.0) -> None:
         """Nothing left waiting in the outbox and no held write still to reach ITFlow (so no late
         duplicate can still come)."""
+
         async def idle() -> bool:
             h = await self.tickets_health(d)
-            return (bool(h.get("ok")) and "waiting" not in str(h.get("detail", ""))
-                    and self.proxy.late_writes == 0 and self.outbox_pending(d) == 0)
+            return (
+                bool(h.get("ok"))
+                and "waiting" not in str(h.get("detail", ""))
+                and self.proxy.late_writes == 0
+                and self.outbox_pending(d) == 0
+            )
+
         await d.wait_until(idle, what="an empty outbox", limit=limit)

@@ -26,16 +26,16 @@ async def test_kill_9_within_grace_after_hangup_10_calls_0_lost_0_duplicated(rig
     rng = random.Random(SEED)
     calls = call_blocks(10)
     ids = [lid for lid, _ in calls]
-    for round_no in range(5):                       # 5 daemons killed, 2 calls each
+    for round_no in range(5):  # 5 daemons killed, 2 calls each
         d = r.start()
         await r.ami.wait_login(round_no + 1)
-        for _, blocks in calls[2 * round_no: 2 * round_no + 2]:
+        for _, blocks in calls[2 * round_no : 2 * round_no + 2]:
             await r.ami.play(blocks)
         # Killed 0.1-2.5 s after the last Hangup: always inside the 3 s grace, so nothing was decided.
         await asyncio.sleep(0.1 + rng.random() * 2.4)
         os.kill(d.pid, signal.SIGKILL)
         d.proc.wait(10)
-    d = r.start()                                   # the last start decides and delivers them all
+    d = r.start()  # the last start decides and delivers them all
     count = await r.wait_tickets(d, ids)
     await r.settled(d)
     count = r.count(ids)
@@ -58,7 +58,7 @@ async def test_kill_9_at_random_instants_while_calls_run_20_calls_none_invented_
         ended_at: dict[str, float] = {}
         while fed < len(calls) and loop.time() < kill_at:
             lid, blocks = calls[fed]
-            half = rng.randrange(1, len(blocks))    # sometimes the kill lands mid-call
+            half = rng.randrange(1, len(blocks))  # sometimes the kill lands mid-call
             await r.ami.play(blocks[:half])
             await asyncio.sleep(rng.random() * 0.1)
             await r.ami.play(blocks[half:])
@@ -89,11 +89,28 @@ class _NsDaemon(Daemon):
 
     def start(self) -> _NsDaemon:
         self._log = self.log_path.open("ab")
-        script = (f'mount -t tmpfs -o size={self.size} tmpfs "$1" && shift && exec "$@"')
+        script = f'mount -t tmpfs -o size={self.size} tmpfs "$1" && shift && exec "$@"'
         self.proc = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(self.state_dir),
-             str(PBX_BRIDGE), "--config", str(self.config), "run"],
-            stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=self.env)
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(self.state_dir),
+                str(PBX_BRIDGE),
+                "--config",
+                str(self.config),
+                "run",
+            ],
+            stdout=self._log,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
         return self
 
     def inside(self) -> Path:
@@ -106,7 +123,7 @@ def _fill(path: Path) -> int:
     it was full already)."""
     written = 0
     try:
-        f = path.open("wb", buffering=0)     # unbuffered: no ENOSPC left for close()
+        f = path.open("wb", buffering=0)  # unbuffered: no ENOSPC left for close()
     except OSError as exc:
         assert exc.errno == errno.ENOSPC, exc
         return 0
@@ -122,8 +139,10 @@ def _fill(path: Path) -> int:
     return written
 
 
-@pytest.mark.skipif((os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
-                    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)")
+@pytest.mark.skipif(
+    (os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
+    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)",
+)
 async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
@@ -136,7 +155,7 @@ async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> No
     await d.wait_until(lambda: (inside / "pbx-bridge.sqlite3").exists(), what="the state file on tmpfs")
     filler = inside / "filler"
     _fill(filler)
-    assert os.statvfs(inside).f_bavail == 0 or not _fill(inside / "filler2")   # the disk is full
+    assert os.statvfs(inside).f_bavail == 0 or not _fill(inside / "filler2")  # the disk is full
     calls = call_blocks(40)
     ids = [lid for lid, _ in calls]
     for _, blocks in calls:
@@ -144,11 +163,13 @@ async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> No
 
     async def red() -> bool:
         intake = (await r.parts(d)).get("intake", {})
-        return "database or disk is full" in str(intake.get("detail", "")) and "40 finished" in \
-            str(intake.get("detail", ""))
+        return "database or disk is full" in str(intake.get("detail", "")) and "40 finished" in str(
+            intake.get("detail", "")
+        )
+
     await d.wait_until(red, what="readiness naming the full disk with 40 calls held")
     assert "cannot rollback" not in d.log()
-    for f in (filler, inside / "filler2"):           # space returns
+    for f in (filler, inside / "filler2"):  # space returns
         f.unlink(missing_ok=True)
     await r.wait_tickets(d, ids)
     await r.settled(d)
@@ -168,25 +189,48 @@ class _FullAtStartDaemon(_NsDaemon):
     def start(self) -> _FullAtStartDaemon:
         self._log = self.log_path.open("ab")
         # Bounded fill: at most 64 MiB of zeros into an 8 MiB tmpfs.
-        script = ('mount -t tmpfs -o size=' + self.size + ' tmpfs "$1" && cp -a "$2"/. "$1"/ && '
-                  '{ dd if=/dev/zero of="$1/filler" bs=64k count=1024 2>/dev/null; true; } && '
-                  'shift 2 && exec "$@"')
+        script = (
+            "mount -t tmpfs -o size=" + self.size + ' tmpfs "$1" && cp -a "$2"/. "$1"/ && '
+            '{ dd if=/dev/zero of="$1/filler" bs=64k count=1024 2>/dev/null; true; } && '
+            'shift 2 && exec "$@"'
+        )
         self.proc = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(self.state_dir),
-             str(self.seed_dir), str(PBX_BRIDGE), "--config", str(self.config), "run"],
-            stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=self.env)
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(self.state_dir),
+                str(self.seed_dir),
+                str(PBX_BRIDGE),
+                "--config",
+                str(self.config),
+                "run",
+            ],
+            stdout=self._log,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
         return self
 
 
-@pytest.mark.skipif((os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
-                    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)")
+@pytest.mark.skipif(
+    (os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
+    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)",
+)
 async def test_restart_on_a_full_disk_5_waiting_kept_in_the_file_and_the_advice_is_free_space(
-        rig, tmp_path: Path) -> None:
+    rig, tmp_path: Path
+) -> None:
     # 5 tickets wait in a healthy state file (ITFlow broken); the daemon restarts on a full disk: SQLite
     # cannot open the file, the daemon runs on memory, and must not advise moving the good file aside.
     r = await rig()
     calls = await r.stopped_with_waiting(5)
-    seed = tmp_path / "seed"                       # the tmpfs hides the directory it is mounted on
+    seed = tmp_path / "seed"  # the tmpfs hides the directory it is mounted on
     shutil.copytree(r.state_dir, seed)
     d = r.start(_FullAtStartDaemon, state_dir=r.state_dir, seed_dir=seed)
     await d.wait_http("/healthz")

@@ -18,6 +18,7 @@ async def _queued(r, n: int):
 
     async def queued() -> bool:
         return f"{n} waiting" in str((await r.tickets_health(d)).get("detail", ""))
+
     await d.wait_until(queued, what=f"{n} calls waiting in the outbox")
     return d, calls
 
@@ -38,14 +39,14 @@ async def test_broken_itflow_at_start_10_calls_0_lost_0_duplicated(rig, page: st
     d, calls = await _queued(r, 10)
     health = await r.tickets_health(d)
     assert health["ok"] is False
-    assert cause in health["detail"], health           # the real cause, as `check` would name it
+    assert cause in health["detail"], health  # the real cause, as `check` would name it
     assert "no ticket API" not in d.log()
     parts = await r.parts(d)
     directory = parts["directory"]["detail"]
     assert "offers this key no directory listing" not in directory and cause in directory, directory
     assert cause in parts["itflow"]["detail"], parts["itflow"]
 
-    r.proxy.page = None                                   # ITFlow recovers
+    r.proxy.page = None  # ITFlow recovers
     ids = [lid for lid, _ in calls]
     count = await r.wait_tickets(d, ids)
     await r.settled(d)
@@ -72,6 +73,7 @@ async def test_itflow_without_ticket_api_is_said_so_and_5_calls_are_not_queued(r
 
     async def said() -> bool:
         return "no ticket API" in str((await r.tickets_health(d)).get("detail", ""))
+
     await d.wait_until(said, what="/readyz saying this ITFlow has no ticket API")
     # Every call is decided once none is left in its grace period (each was on disk ~10 ms after its
     # Hangup, long before the first was decided): then the outbox, read in the file, has no row.

@@ -13,8 +13,9 @@ ALICE = "4125550101"  # ACME Corp's primary contact in the simulator's default s
 
 
 @pytest.mark.parametrize("damage", ["emptied", "deleted"])
-async def test_state_file_with_5_waiting_tickets_emptied_or_deleted_is_reported(rig, tmp_path: Path,
-                                                                                 damage: str) -> None:
+async def test_state_file_with_5_waiting_tickets_emptied_or_deleted_is_reported(
+    rig, tmp_path: Path, damage: str
+) -> None:
     r = await rig()
     await r.stopped_with_waiting(5)
     db = tmp_path / "state" / "pbx-bridge.sqlite3"
@@ -53,7 +54,7 @@ async def test_corrupt_state_file_keeps_caller_id_and_tickets_10_calls_0_lost(ri
     await r.settled(d)
     count = r.count(ids)
     assert (count.ticketed, count.lost, count.duplicated) == (10, 0, 0), str(count)
-    assert db.read_bytes().startswith(b"this is not an SQLite database")   # kept for repair
+    assert db.read_bytes().startswith(b"this is not an SQLite database")  # kept for repair
 
 
 async def _cid_ok(d) -> bool:

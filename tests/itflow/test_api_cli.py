@@ -18,16 +18,20 @@ EXE = Path(sys.executable).with_name("pbx-bridge")
 
 def _config(tmp_path: Path, sim, key: str = "all", api: str = "auto") -> Path:
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"itflow:\n  url: {sim.url}\n  api_key: '{sim.keys.get(key, key)}'\n  api: {api}\n"
-                   f"state_dir: {tmp_path / 'state'}\n", encoding="utf-8")
+    cfg.write_text(
+        f"itflow:\n  url: {sim.url}\n  api_key: '{sim.keys.get(key, key)}'\n  api: {api}\n"
+        f"state_dir: {tmp_path / 'state'}\n",
+        encoding="utf-8",
+    )
     cfg.chmod(0o600)
     return cfg
 
 
 async def run(*args: str, hang_guard: float = 60.0) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PBX_BRIDGE_")}
-    proc = await asyncio.create_subprocess_exec(str(EXE), *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE, env=env)
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
     out, err = await asyncio.wait_for(proc.communicate(), hang_guard)  # not a budget
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -53,8 +57,9 @@ async def test_api_contacts_read_first_page_and_all_pages(itflow_sim, tmp_path: 
     first = json.loads(out)
     assert len(out.strip().splitlines()) == 1  # --json: one compact document
     assert len(first) == 50 and first[0]["contact_name"] == "Alice Anderson"  # ITFlow's default page
-    code, out, err2 = await cli(cfg, "--log-level", "debug", "api", "contacts", "read",
-                                "--all-pages", "--page-size", "17", "--json")
+    code, out, err2 = await cli(
+        cfg, "--log-level", "debug", "api", "contacts", "read", "--all-pages", "--page-size", "17", "--json"
+    )
     assert code == 0, err2
     every = json.loads(out)
     assert len(every) == len(sim.db["contacts"]) and every[:50] == first
@@ -68,8 +73,9 @@ async def test_api_filters_writes_and_pretty_output(itflow_sim, tmp_path: Path) 
     code, out, _ = await cli(cfg, "api", "contacts", "read", "contact_phone_or_mobile=4125550199")
     assert code == 0 and [r["contact_name"] for r in json.loads(out)] == ["Alice Anderson"]
     assert "\n  " in out  # indented without --json
-    code, out, err = await cli(cfg, "api", "tickets", "create", "ticket_subject=From the CLI", "client_id=1",
-                               "--json")
+    code, out, err = await cli(
+        cfg, "api", "tickets", "create", "ticket_subject=From the CLI", "client_id=1", "--json"
+    )
     assert code == 0, err
     created = json.loads(out)
     assert created["success"] is True and created["insert_id"] == int(sim.db.tickets[-1]["ticket_id"])
@@ -105,8 +111,9 @@ async def test_api_errors_name_the_cause_without_the_key(itflow_sim, tmp_path: P
 async def test_api_legacy_functions(itflow_sim, tmp_path: Path) -> None:
     sim = await itflow_sim("legacy-2022")
     cfg = _config(tmp_path, sim, api="legacy")
-    code, out, err = await cli(cfg, "--log-level", "debug", "api", "legacy", "cid",
-                               "number=4125550101", "--json")
+    code, out, err = await cli(
+        cfg, "--log-level", "debug", "api", "legacy", "cid", "number=4125550101", "--json"
+    )
     assert code == 0, err
     assert json.loads(out) == {"name": "Alice Anderson"}
     assert sim.keys["all"] not in err + out
@@ -118,8 +125,9 @@ async def test_api_legacy_functions(itflow_sim, tmp_path: Path) -> None:
 
 async def test_sim_verb_serves_until_stopped(tmp_path: Path) -> None:
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(str(EXE), "sim", "--profile", "v1-v25", "--port", "0",
-                                                stdout=pipe, stderr=pipe)
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE), "sim", "--profile", "v1-v25", "--port", "0", stdout=pipe, stderr=pipe
+    )
     try:
         assert proc.stdout is not None
         lines: list[str] = []
@@ -149,8 +157,9 @@ async def test_sim_verb_with_a_seed_file(tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"clients": [{"client_id": 1, "client_name": "Seeded Only Ltd"}]}))
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(str(EXE), "sim", "--profile", "v1-head", "--port", "0",
-                                                "--seed", str(seed), stdout=pipe, stderr=pipe)
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE), "sim", "--profile", "v1-head", "--port", "0", "--seed", str(seed), stdout=pipe, stderr=pipe
+    )
     try:
         assert proc.stdout is not None
         header = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
@@ -170,8 +179,18 @@ async def test_sim_verb_quirk_switch_reaches_the_wire() -> None:
     import httpx
 
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(str(EXE), "sim", "--profile", "legacy-2022", "--port", "0",
-                                                "--quirk", "leading_newline=true", stdout=pipe, stderr=pipe)
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE),
+        "sim",
+        "--profile",
+        "legacy-2022",
+        "--port",
+        "0",
+        "--quirk",
+        "leading_newline=true",
+        stdout=pipe,
+        stderr=pipe,
+    )
     try:
         assert proc.stdout is not None
         header = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
@@ -196,11 +215,14 @@ async def test_api_help_lists_every_endpoint_with_its_release() -> None:
     assert "tickets: read (2022-02-12+), create (2023-09-09+), resolve (v25.10+), close (v26.09+)" in flat
 
 
-@pytest.mark.parametrize(("profile", "endpoint", "hint"), [
-    ("v1-head", ("vendors", "create"), "(vendors/create exists from ITFlow v26.10 on)"),
-    ("v1-head", ("tickets", "close"), "(tickets/close exists from ITFlow v26.09 on)"),
-    ("v1-2610", ("payments", "read"), "(payments/read exists from ITFlow 2023-02-11 to v26.3)"),
-])
+@pytest.mark.parametrize(
+    ("profile", "endpoint", "hint"),
+    [
+        ("v1-head", ("vendors", "create"), "(vendors/create exists from ITFlow v26.10 on)"),
+        ("v1-head", ("tickets", "close"), "(tickets/close exists from ITFlow v26.09 on)"),
+        ("v1-2610", ("payments", "read"), "(payments/read exists from ITFlow 2023-02-11 to v26.3)"),
+    ],
+)
 async def test_api_names_the_release_an_endpoint_needs(itflow_sim, tmp_path, profile, endpoint, hint) -> None:
     sim = await itflow_sim(profile)
     code, _, err = await cli(_config(tmp_path, sim), "api", *endpoint, "vendor_name=x")
@@ -210,8 +232,15 @@ async def test_api_names_the_release_an_endpoint_needs(itflow_sim, tmp_path, pro
 
 async def test_api_calls_a_2610_endpoint(itflow_sim, tmp_path) -> None:
     sim = await itflow_sim("v1-2610")
-    code, out, _ = await cli(_config(tmp_path, sim), "api", "vendors", "create", "vendor_name=Telco",
-                             "vendor_phone=(800) 555-0111", "--json")
+    code, out, _ = await cli(
+        _config(tmp_path, sim),
+        "api",
+        "vendors",
+        "create",
+        "vendor_name=Telco",
+        "vendor_phone=(800) 555-0111",
+        "--json",
+    )
     assert code == 0, out
     new_id = json.loads(out)["insert_id"]
     assert sim.db.find("vendors", "vendor_id", new_id)["vendor_phone"] == "8005550111"

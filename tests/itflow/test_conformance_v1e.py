@@ -29,30 +29,35 @@ async def test_1_client_id_filters_reads_on_2610_and_is_ignored_on_2608(itflow_s
     by_id = await v1_request(new, "clients", "read", params={"client_id": "2"})
     assert col(by_id, "client_name") == ["Globex"]
     assert len(rows(await v1_request(old, "clients", "read", params={"client_id": "2"}))) > 1  # first page
-    assert set(col(await v1_request(new, "invoices", "read", params={"client_id": "1"}),
-                   "invoice_client_id")) == {"1"}
-    assert set(col(await v1_request(new, "tickets", "read", params={"client_id": "2"}),
-                   "ticket_client_id")) == {"2"}
+    assert set(
+        col(await v1_request(new, "invoices", "read", params={"client_id": "1"}), "invoice_client_id")
+    ) == {"1"}
+    assert set(
+        col(await v1_request(new, "tickets", "read", params={"client_id": "2"}), "ticket_client_id")
+    ) == {"2"}
     # from the JSON body too (body first), and isset: client_id=0 means rows without a client
     body = await v1_request(new, "vendors", "read", body={"client_id": 1}, params={"client_id": "0"})
     assert col(body, "vendor_name") == ["Fiber Co"]
     assert col(await v1_request(new, "vendors", "read", params={"client_id": "0"}), "vendor_name") == [
-        "Bell & Whistle"]  # the archived global vendor is hidden (§7 row 6)
+        "Bell & Whistle"
+    ]  # the archived global vendor is hidden (§7 row 6)
 
 
 async def test_1_filter_only_narrows_the_keys_own_scope(itflow_sim):
     sim = await itflow_sim("v1-2610")
     key = sim.keys["client"]  # allow-listed to client 1
     assert rows(await v1_request(sim, "clients", "read", key=key, params={"client_id": "2"})) == []
-    assert col(await v1_request(sim, "clients", "read", key=key, params={"client_id": "1"}),
-               "client_name") == ["ACME Corp"]
+    assert col(
+        await v1_request(sim, "clients", "read", key=key, params={"client_id": "1"}), "client_name"
+    ) == ["ACME Corp"]
 
 
 async def test_1_filter_applies_to_reads_only(itflow_sim):
     sim = await itflow_sim("v1-2610")
     # a write's client_id is the write's target, as before (tickets/create for client 2 works)
-    r = await v1_request(sim, "tickets", "create", body={"ticket_subject": "x", "client_id": 2,
-                                                        "ticket_priority": "Low"})
+    r = await v1_request(
+        sim, "tickets", "create", body={"ticket_subject": "x", "client_id": 2, "ticket_priority": "Low"}
+    )
     assert r.json()["success"] == "True"
     assert sim.tickets[-1]["ticket_client_id"] == "2"
 
@@ -62,14 +67,21 @@ async def test_1_filter_applies_to_reads_only(itflow_sim):
 
 async def test_2_mobile_match_ignores_scope_and_filter(itflow_sim):
     sim = await itflow_sim("v1-2610")
-    leak = await v1_request(sim, "contacts", "read", key=sim.keys["client"],
-                            params={"contact_phone_or_mobile": "7245550198", "client_id": "1"})
+    leak = await v1_request(
+        sim,
+        "contacts",
+        "read",
+        key=sim.keys["client"],
+        params={"contact_phone_or_mobile": "7245550198", "client_id": "1"},
+    )
     assert col(leak, "contact_name") == ["Bob Globex"]
-    phone = await v1_request(sim, "contacts", "read",
-                             params={"contact_phone_or_mobile": "7245550120", "client_id": "1"})
+    phone = await v1_request(
+        sim, "contacts", "read", params={"contact_phone_or_mobile": "7245550120", "client_id": "1"}
+    )
     assert rows(phone) == []  # the phone arm is filtered
-    phone = await v1_request(sim, "contacts", "read",
-                             params={"contact_phone_or_mobile": "7245550120", "client_id": "2"})
+    phone = await v1_request(
+        sim, "contacts", "read", params={"contact_phone_or_mobile": "7245550120", "client_id": "2"}
+    )
     assert col(phone, "contact_name") == ["Bob Globex"]
 
 
@@ -123,8 +135,17 @@ async def test_4_contacts_delete_needs_archived(itflow_sim):
 @pytest.mark.parametrize(("profile", "status"), [("v1-2610", "2"), ("v1-head", "1")])
 async def test_5_assigned_ticket_status(itflow_sim, profile, status):
     sim = await itflow_sim(profile)
-    r = await v1_request(sim, "tickets", "create", body={"ticket_subject": "Missed call", "client_id": 1,
-                                                        "ticket_assigned_to": 1, "ticket_priority": "Low"})
+    r = await v1_request(
+        sim,
+        "tickets",
+        "create",
+        body={
+            "ticket_subject": "Missed call",
+            "client_id": 1,
+            "ticket_assigned_to": 1,
+            "ticket_priority": "Low",
+        },
+    )
     assert r.json()["success"] == "True"
     assert sim.tickets[-1]["ticket_status"] == status
     r = await v1_request(sim, "tickets", "create", body={"ticket_subject": "Missed call", "client_id": 1})
@@ -141,9 +162,17 @@ async def test_5_reply_type_default_is_internal(itflow_sim):
 # ---- 6. archived locations, documents, vendors, domains, networks, software are hidden -------------
 
 
-@pytest.mark.parametrize(("module", "prefix"), [("locations", "location"), ("vendors", "vendor"),
-                                                ("documents", "document"), ("domains", "domain"),
-                                                ("networks", "network"), ("software", "software")])
+@pytest.mark.parametrize(
+    ("module", "prefix"),
+    [
+        ("locations", "location"),
+        ("vendors", "vendor"),
+        ("documents", "document"),
+        ("domains", "domain"),
+        ("networks", "network"),
+        ("software", "software"),
+    ],
+)
 async def test_6_archived_rows_hidden_even_by_id(itflow_sim, module, prefix):
     new, old = await itflow_sim("v1-2610"), await itflow_sim("v1-head")
     for sim in (new, old):
@@ -183,19 +212,29 @@ async def test_7_endpoint_count_and_404_on_2608(itflow_sim):
 
 async def test_7_locations_archive_then_delete_and_update_cannot_set_phone(itflow_sim):
     sim = await itflow_sim("v1-2610")
-    r = await v1_request(sim, "locations", "update", body={"location_id": 1, "client_id": 1,
-                                                          "location_name": "ACME Head Office",
-                                                          "location_phone": "9999999999"})
+    r = await v1_request(
+        sim,
+        "locations",
+        "update",
+        body={
+            "location_id": 1,
+            "client_id": 1,
+            "location_name": "ACME Head Office",
+            "location_phone": "9999999999",
+        },
+    )
     assert r.json() == {"success": "True", "count": 1}
     loc = sim.db.find("locations", "location_id", 1)
     assert loc["location_name"] == "ACME Head Office" and loc["location_phone"] == "4125550100"
     r = await v1_request(sim, "locations", "delete", body={"location_id": 1, "client_id": 1})
     assert r.json()["success"] == "False"  # not archived yet
     assert (await v1_request(sim, "locations", "archive", body={"location_id": 1, "client_id": 1})).json()[
-        "success"] == "True"
+        "success"
+    ] == "True"
     assert rows(await v1_request(sim, "locations", "read", params={"location_id": "1"})) == []
     assert (await v1_request(sim, "locations", "unarchive", body={"location_id": 1, "client_id": 1})).json()[
-        "success"] == "True"
+        "success"
+    ] == "True"
     r = await v1_request(sim, "locations", "read", params={"location_id": "1"})
     assert col(r, "location_id") == ["1"]
     await v1_request(sim, "locations", "archive", body={"location_id": 1, "client_id": 1})
@@ -206,36 +245,57 @@ async def test_7_locations_archive_then_delete_and_update_cannot_set_phone(itflo
 
 async def test_7_vendors_create_update_digits_only_and_blank_country_code(itflow_sim):
     sim = await itflow_sim("v1-2610")
-    r = await v1_request(sim, "vendors", "create", body={"vendor_name": "New Telco", "client_id": 0,
-                                                        "vendor_phone": "(800) 555-0177",
-                                                        "vendor_extension": "x12"})
+    r = await v1_request(
+        sim,
+        "vendors",
+        "create",
+        body={
+            "vendor_name": "New Telco",
+            "client_id": 0,
+            "vendor_phone": "(800) 555-0177",
+            "vendor_extension": "x12",
+        },
+    )
     new_id = r.json()["data"][0]["insert_id"]
     v = sim.db.find("vendors", "vendor_id", new_id)
     stored = (v["vendor_phone"], v["vendor_extension"], v["vendor_phone_country_code"])
     assert stored == ("8005550177", "12", "")
-    r = await v1_request(sim, "vendors", "update", body={"vendor_id": new_id, "client_id": 0,
-                                                        "vendor_phone_country_code": "+1"})
+    r = await v1_request(
+        sim,
+        "vendors",
+        "update",
+        body={"vendor_id": new_id, "client_id": 0, "vendor_phone_country_code": "+1"},
+    )
     assert r.json()["success"] == "True"
     assert sim.db.find("vendors", "vendor_id", new_id)["vendor_phone_country_code"] == "1"
     assert (await v1_request(sim, "vendors", "archive", body={"vendor_id": new_id, "client_id": 0})).json()[
-        "success"] == "True"
+        "success"
+    ] == "True"
     assert rows(await v1_request(sim, "vendors", "read", params={"vendor_id": str(new_id)})) == []
 
 
-@pytest.mark.parametrize(("module", "prefix", "fields"), [
-    ("domains", "domain", {"domain_name": "new.example"}),
-    ("networks", "network", {"network_name": "Guest", "network": "10.9.0.0/24"}),
-])
+@pytest.mark.parametrize(
+    ("module", "prefix", "fields"),
+    [
+        ("domains", "domain", {"domain_name": "new.example"}),
+        ("networks", "network", {"network_name": "Guest", "network": "10.9.0.0/24"}),
+    ],
+)
 async def test_7_domains_networks_create_update_archive_unarchive(itflow_sim, module, prefix, fields):
     sim = await itflow_sim("v1-2610")
     r = await v1_request(sim, module, "create", body={**fields, "client_id": 1})
     new_id = r.json()["data"][0]["insert_id"]
-    r = await v1_request(sim, module, "update", body={f"{prefix}_id": new_id, "client_id": 1,
-                                                     f"{prefix}_description": "changed"})
+    r = await v1_request(
+        sim,
+        module,
+        "update",
+        body={f"{prefix}_id": new_id, "client_id": 1, f"{prefix}_description": "changed"},
+    )
     assert r.json() == {"success": "True", "count": 1}
     for fn, visible in (("archive", False), ("unarchive", True)):
         assert (await v1_request(sim, module, fn, body={f"{prefix}_id": new_id, "client_id": 1})).json()[
-            "success"] == "True"
+            "success"
+        ] == "True"
         r = await v1_request(sim, module, "read", params={f"{prefix}_id": str(new_id)})
         assert bool(rows(r)) is visible
 
@@ -255,8 +315,9 @@ async def test_7_archive_skips_the_target_client_check_like_q6(itflow_sim):
     key = sim.keys["client"]  # allow-listed to client 1 only
     r = await v1_request(sim, "locations", "archive", key=key, body={"location_id": 2, "client_id": 2})
     assert r.json()["success"] == "True"  # another client's location, archived anyway
-    r = await v1_request(sim, "locations", "update", key=key, body={"location_id": 2, "client_id": 2,
-                                                                   "location_name": "x"})
+    r = await v1_request(
+        sim, "locations", "update", key=key, body={"location_id": 2, "client_id": 2, "location_name": "x"}
+    )
     assert r.status_code == 403  # update is target-checked
     r = await v1_request(sim, "vendors", "create", key=key, body={"vendor_name": "x", "client_id": 0})
     assert r.status_code == 403  # a restricted user cannot write client 0 records
@@ -279,8 +340,12 @@ async def test_8_clients_update_without_lead(itflow_sim, profile, status):
 
 async def test_9_status_pauses_sla_and_internal_client_setting(itflow_sim):
     sim = await itflow_sim("v1-2610")
-    pauses = [(await v1_request(sim, "tickets", "read", params={"ticket_id": str(t)})).json()["data"][0][
-        "ticket_status_pauses_sla"] for t in (1, 2)]
+    pauses = [
+        (await v1_request(sim, "tickets", "read", params={"ticket_id": str(t)})).json()["data"][0][
+            "ticket_status_pauses_sla"
+        ]
+        for t in (1, 2)
+    ]
     assert pauses == ["0", "0"]  # New and Open
     assert [s["ticket_status_pauses_sla"] for s in sim.db["ticket_statuses"]] == ["0", "0", "1", "1", "1"]
     assert "config_internal_client_id" in sim.db.settings

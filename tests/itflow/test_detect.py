@@ -68,7 +68,8 @@ async def test_v1_2610_told_from_v26_08_by_the_client_filter(itflow_sim) -> None
     from dataclasses import replace
 
     from itflow_sim.profiles import HEAD_ENDPOINTS, PROFILES
-    sim.profile = replace(PROFILES["v1-2610"], endpoints=HEAD_ENDPOINTS)   # 26.10 reads, v26.08 files
+
+    sim.profile = replace(PROFILES["v1-2610"], endpoints=HEAD_ENDPOINTS)  # 26.10 reads, v26.08 files
     caps = await detect(sim.url, sim.keys["all"])
     assert caps.v1e and caps.client_id_honoured and any("disagree" in n for n in caps.notes)
 
@@ -80,8 +81,9 @@ async def test_v1e_behaviour_wins_over_files_and_26_09_is_named(itflow_sim) -> N
 
     sim = await itflow_sim("v1-2610")
     # a 26.09 install: tickets/close but not the 26.10 archive endpoints
-    sim.profile = replace(PROFILES["v1-2610"], endpoints=V26_10_ENDPOINTS - _eps(
-        "vendors: create update archive unarchive"))
+    sim.profile = replace(
+        PROFILES["v1-2610"], endpoints=V26_10_ENDPOINTS - _eps("vendors: create update archive unarchive")
+    )
     assert (await detect(sim.url, sim.keys["all"])).era == "V1e v26.09"
     head = await itflow_sim("v1-head")
     head.profile = replace(PROFILES["v1-head"], endpoints=V26_10_ENDPOINTS)  # files say 26.10, reads ignore
@@ -111,8 +113,10 @@ async def test_keyless_probes_come_first_and_nothing_is_written(itflow_sim, prof
     assert first_keyed >= 12 and not any(_keyed(sim, r) for r in seen[:first_keyed])
     assert all(r.method == "GET" for r in seen)
     for r in seen:  # no legacy function with side effects (cid alerts, balance/phonebook log rows)
-        assert not any(f"{fn}=" in r.path_qs for fn in ("cid", "phonebook", "account_balance", "add_asset",
-                                                       "incoming_call"))
+        assert not any(
+            f"{fn}=" in r.path_qs
+            for fn in ("cid", "phonebook", "account_balance", "add_asset", "incoming_call")
+        )
     assert (len(sim.db.tickets), len(sim.db["assets"]), len(sim.db.alerts)) == (tickets, assets, alerts)
     assert {t: [dict(r) for r in rows] for t, rows in sim.db.tables.items() if t != "logs"} == before
     assert len(seen) <= 25  # "a few cheap requests"
@@ -129,15 +133,19 @@ async def test_forced_generation(itflow_sim) -> None:
     assert not any(_keyed(head, r) for r in head.requests)
 
 
-@pytest.mark.parametrize(("profile", "key", "note"), [
-    ("v1-head", "wrong-key-000000000000000000000000", "rejected the key"),
-    ("v1-head", "unbound", "predates v26.08"),
-    ("v1-head", "inactive", "disabled"),
-    ("v1-v25", "expired", "rejected the key"),
-    ("legacy-2022", "wrong-key-000000", "api.php rejected the key"),
-])
-async def test_a_bad_key_leaves_every_feature_unavailable(itflow_sim, profile: str, key: str,
-                                                          note: str) -> None:
+@pytest.mark.parametrize(
+    ("profile", "key", "note"),
+    [
+        ("v1-head", "wrong-key-000000000000000000000000", "rejected the key"),
+        ("v1-head", "unbound", "predates v26.08"),
+        ("v1-head", "inactive", "disabled"),
+        ("v1-v25", "expired", "rejected the key"),
+        ("legacy-2022", "wrong-key-000000", "api.php rejected the key"),
+    ],
+)
+async def test_a_bad_key_leaves_every_feature_unavailable(
+    itflow_sim, profile: str, key: str, note: str
+) -> None:
     sim = await itflow_sim(profile)
     secret = sim.keys.get(key, key)
     caps = await detect(sim.url, secret)
@@ -176,8 +184,9 @@ async def test_bundle_from_settings_builds_only_the_forced_client(itflow_sim) ->
     from pbx_bridge.settings import parse_settings
 
     sim = await itflow_sim("legacy-2022")
-    settings = parse_settings(f"itflow: {{url: '{sim.url}', api_key: '{sim.keys['all']}', api: legacy}}\n",
-                              env={})
+    settings = parse_settings(
+        f"itflow: {{url: '{sim.url}', api_key: '{sim.keys['all']}', api: legacy}}\n", env={}
+    )
     async with Itflow.from_settings(settings.itflow) as itflow:
         assert itflow.v1 is None and itflow.legacy is not None
         caps = await itflow.capabilities()
@@ -251,8 +260,9 @@ class _FlakyOnce(httpx.AsyncBaseTransport):
 async def test_an_incomplete_detection_is_repeated(itflow_sim) -> None:
     sim = await itflow_sim("v1-head")
     flaky = _FlakyOnce()
-    async with Itflow(sim.url, sim.keys["all"], transport=flaky, redetect_after=0.0,
-                      retry=RetryPolicy(attempts=1)) as itflow:  # no retry: the failure reaches detection
+    async with Itflow(
+        sim.url, sim.keys["all"], transport=flaky, redetect_after=0.0, retry=RetryPolicy(attempts=1)
+    ) as itflow:  # no retry: the failure reaches detection
         first = await itflow.capabilities()
         assert flaky.dropped == 1 and not first.complete and first.directory is None
         second = await itflow.capabilities()

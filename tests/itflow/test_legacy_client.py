@@ -24,11 +24,11 @@ async def test_cid_names_no_match_and_formatted_input(itflow_sim, newline: bool)
     sim = await itflow_sim("legacy-2022", quirks={"leading_newline": newline})
     async with client(sim) as api:
         assert await api.cid("4125550101") == "Alice Anderson"
-        assert await api.cid("4125550199") == "Alice Anderson"       # contact mobile
+        assert await api.cid("4125550199") == "Alice Anderson"  # contact mobile
         assert await api.cid("+1 (412) 555-0100") is None  # sent as 14125550100, stored as 4125550100
-        assert await api.cid("8005550123") == "Bell & Whistle"       # vendor
-        assert await api.cid("4125550100") == "ACME HQ"              # location
-        assert await api.cid("9995550000") is None                   # " - 9995550000"
+        assert await api.cid("8005550123") == "Bell & Whistle"  # vendor
+        assert await api.cid("4125550100") == "ACME HQ"  # location
+        assert await api.cid("9995550000") is None  # " - 9995550000"
         assert await api.cid("") is None and await api.cid("abc") is None  # never asks for intval 0
         assert api.saw_leading_newline is newline
     cids = [r.path_qs for r in sim.requests if "cid=" in r.path_qs]
@@ -116,7 +116,8 @@ async def test_add_asset_is_sent_once(itflow_sim) -> None:
         assert await api.add_asset(1, "Desk Phone 12", type="Phone", make="Yealink", serial="SN1") is True
     new = sim.db["assets"][before:]
     assert [(a["asset_name"], a["asset_make"], a["asset_client_id"]) for a in new] == [
-        ("Desk Phone 12", "Yealink", "1")]
+        ("Desk Phone 12", "Yealink", "1")
+    ]
 
 
 @pytest.mark.parametrize("key", ["wrong-key-123456", "expired", ""])

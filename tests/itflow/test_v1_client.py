@@ -118,8 +118,15 @@ class _DropBody(httpx.AsyncBaseTransport):
         self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        stripped = httpx.Request(request.method, request.url, headers=[
-            (k, v) for k, v in request.headers.raw if k.lower() not in (b"content-length", b"content-type")])
+        stripped = httpx.Request(
+            request.method,
+            request.url,
+            headers=[
+                (k, v)
+                for k, v in request.headers.raw
+                if k.lower() not in (b"content-length", b"content-type")
+            ],
+        )
         return await self._inner.handle_async_request(stripped)
 
     async def aclose(self) -> None:
@@ -135,19 +142,35 @@ async def test_401_with_empty_body_means_no_key_arrived(itflow_sim, profile: str
     assert info.value.server_message == "" and "no API key" in str(info.value)
 
 
-@pytest.mark.parametrize(("key", "call", "reason"), [
-    ("unbound", ("contacts", "read", {}), PermissionDenied.REASON_NO_USER),
-    ("inactive", ("contacts", "read", {}), PermissionDenied.REASON_INACTIVE_USER),
-    ("all", ("custom", "readme", {}), PermissionDenied.REASON_UNMAPPED),
-    ("readonly", ("tickets", "create", {"ticket_subject": "x", "client_id": 1}),
-     PermissionDenied.REASON_NO_PERMISSION),
-    ("readonly", ("technicians", "time", {}), PermissionDenied.REASON_NO_PERMISSION),  # docs/itflow-api.md Q7
-    ("client", ("tickets", "create", {"ticket_subject": "x", "client_id": 2}),
-     PermissionDenied.REASON_CLIENT_ACCESS),
-    ("client", ("tickets", "create", {"ticket_subject": "x"}), PermissionDenied.REASON_CLIENT_ACCESS),
-    ("deny", ("tickets", "create", {"ticket_subject": "x", "client_id": 2}),
-     PermissionDenied.REASON_CLIENT_ACCESS),
-])
+@pytest.mark.parametrize(
+    ("key", "call", "reason"),
+    [
+        ("unbound", ("contacts", "read", {}), PermissionDenied.REASON_NO_USER),
+        ("inactive", ("contacts", "read", {}), PermissionDenied.REASON_INACTIVE_USER),
+        ("all", ("custom", "readme", {}), PermissionDenied.REASON_UNMAPPED),
+        (
+            "readonly",
+            ("tickets", "create", {"ticket_subject": "x", "client_id": 1}),
+            PermissionDenied.REASON_NO_PERMISSION,
+        ),
+        (
+            "readonly",
+            ("technicians", "time", {}),
+            PermissionDenied.REASON_NO_PERMISSION,
+        ),  # docs/itflow-api.md Q7
+        (
+            "client",
+            ("tickets", "create", {"ticket_subject": "x", "client_id": 2}),
+            PermissionDenied.REASON_CLIENT_ACCESS,
+        ),
+        ("client", ("tickets", "create", {"ticket_subject": "x"}), PermissionDenied.REASON_CLIENT_ACCESS),
+        (
+            "deny",
+            ("tickets", "create", {"ticket_subject": "x", "client_id": 2}),
+            PermissionDenied.REASON_CLIENT_ACCESS,
+        ),
+    ],
+)
 async def test_rbac_403_texts_are_told_apart(itflow_sim, key: str, call: tuple, reason: str) -> None:
     sim = await itflow_sim("v1-head")
     before = len(sim.db.tickets)
@@ -190,12 +213,15 @@ async def test_server_errors_are_500(itflow_sim, profile: str) -> None:
         assert await api.clients_update(client_id=1, client_name="ACME Corp Renamed") == 1
 
 
-@pytest.mark.parametrize(("profile", "missing"), [
-    ("v1-head", ("payments", "read")),
-    ("v1-v25", ("ticket_replies", "read")),
-    ("v1-v25", ("invoice_items", "read")),
-    ("legacy-2022", ("contacts", "read")),
-])
+@pytest.mark.parametrize(
+    ("profile", "missing"),
+    [
+        ("v1-head", ("payments", "read")),
+        ("v1-v25", ("ticket_replies", "read")),
+        ("v1-v25", ("invoice_items", "read")),
+        ("legacy-2022", ("contacts", "read")),
+    ],
+)
 async def test_endpoint_missing_in_the_era_is_not_available(itflow_sim, profile: str, missing: tuple) -> None:
     sim = await itflow_sim(profile)
     async with client(sim) as api:
@@ -234,8 +260,12 @@ async def test_client_id_on_reads_v25_honoured_head_ignored(itflow_sim) -> None:
 async def test_ticket_create_returns_the_id_and_bad_writes_fail(itflow_sim, profile: str) -> None:
     sim = await itflow_sim(profile)
     async with client(sim) as api:
-        tid = await api.tickets_create(ticket_subject="Missed call from 4125550101", client_id=1,
-                                       ticket_details="Caller: Alice<br>At 09:00", ticket_priority="Medium")
+        tid = await api.tickets_create(
+            ticket_subject="Missed call from 4125550101",
+            client_id=1,
+            ticket_details="Caller: Alice<br>At 09:00",
+            ticket_priority="Medium",
+        )
         assert isinstance(tid, int) and tid > 0
         row = (await api.tickets_read(ticket_id=tid)).rows[0]
         assert row["ticket_subject"] == "Missed call from 4125550101"
@@ -249,7 +279,8 @@ async def test_ticket_create_returns_the_id_and_bad_writes_fail(itflow_sim, prof
 
 @pytest.mark.parametrize("profile", V1_PROFILES)
 async def test_invalid_utf8_row_gives_an_empty_body_and_paging_skips_only_that_row(
-        itflow_sim, profile: str) -> None:
+    itflow_sim, profile: str
+) -> None:
     sim = await itflow_sim(profile)
     cid = sim.db.add_client("Encoding Trouble")
     bad = sim.db.add_contact(cid, "Ren" + b"\xe9".decode("utf-8", "surrogateescape"), email="r@e.test")
@@ -320,9 +351,12 @@ async def test_the_key_is_in_no_log_line_and_no_error_text(itflow_sim, profile: 
     async with client(sim) as api:
         await api.contacts_read(limit=2)
         [r async for r in api.iter_rows("clients", page_size=2)]
-        for call in (lambda: api.contacts_read(limit=-1), lambda: api.call("contacts", "read", method="POST"),
-                     lambda: api.call("nosuchmodule", "read"),
-                     lambda: api.tickets_create(ticket_subject="<i></i>")):
+        for call in (
+            lambda: api.contacts_read(limit=-1),
+            lambda: api.call("contacts", "read", method="POST"),
+            lambda: api.call("nosuchmodule", "read"),
+            lambda: api.tickets_create(ticket_subject="<i></i>"),
+        ):
             try:
                 await call()
             except ItflowError as exc:

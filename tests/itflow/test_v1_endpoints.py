@@ -46,8 +46,9 @@ def _setup(sim) -> dict[str, int]:
     for row in db["api_keys"]:  # the simulator keeps the accepted decrypt password in the hash column
         if row["api_key_secret"] == sim.keys["all"]:
             row["api_key_decrypt_hash"] = "sim-decrypt-password"
-    ids["document"] = db.insert("documents", {"document_name": "Doc", "document_content": "x",
-                                              "document_client_id": cid})
+    ids["document"] = db.insert(
+        "documents", {"document_name": "Doc", "document_content": "x", "document_client_id": cid}
+    )
     ids["old_client"] = db.add_client("Gone Ltd", archived=True)
     ids["location"] = db.add_location(cid, "Annex", phone="4125559903")
     ids["vendor"] = db.add_vendor("Endpoint Vendor", client_id=cid)
@@ -66,34 +67,51 @@ def _calls(ids: dict[str, int]) -> dict[str, tuple[str, dict]]:
         "assets/update": ("count", {"asset_id": ids["asset"], "client_id": c, "asset_name": "Renamed PC"}),
         "assets/delete": ("count", {"asset_id": ids["asset"], "client_id": c}),
         "certificates/read": ("rows", {}),
-        "certificates/create": ("id", {"client_id": c, "certificate_name": "web",
-                                       "certificate_domain": "example.test"}),
+        "certificates/create": (
+            "id",
+            {"client_id": c, "certificate_name": "web", "certificate_domain": "example.test"},
+        ),
         "clients/read": ("rows", {"client_name": "Endpoint Tests Ltd"}),
         "clients/create": ("id", {"client_name": "Created By API"}),
         "clients/update": ("count", {"client_id": c, "client_notes": "updated"}),
         "clients/archive": ("count", {"client_id": c}),
         "clients/unarchive": ("count", {"client_id": c}),
         "contacts/read": ("rows", {"contact_id": ids["contact"]}),
-        "contacts/create": ("id", {"client_id": c, "contact_name": "New Person",
-                                   "contact_email": "new@endpoint.test", "contact_phone": "(412) 555-9902"}),
+        "contacts/create": (
+            "id",
+            {
+                "client_id": c,
+                "contact_name": "New Person",
+                "contact_email": "new@endpoint.test",
+                "contact_phone": "(412) 555-9902",
+            },
+        ),
         "contacts/update": ("count", {"contact_id": ids["contact"], "client_id": c, "contact_title": "Boss"}),
         "contacts/archive": ("count", {"contact_id": ids["contact"], "client_id": c}),
         "contacts/unarchive": ("count", {"contact_id": ids["contact"], "client_id": c}),
         "contacts/delete": ("count", {"contact_id": ids["contact"], "client_id": c}),
         "credentials/read": ("any", pw),
-        "credentials/create": ("id", {**pw, "credential_name": "router", "credential_password": "s3cret",
-                                      "client_id": c}),
+        "credentials/create": (
+            "id",
+            {**pw, "credential_name": "router", "credential_password": "s3cret", "client_id": c},
+        ),
         "credentials/update": ("any", {**pw, "credential_id": 1, "credential_name": "router2"}),
         "documents/read": ("rows", {}),
-        "documents/create": ("id", {"document_name": "Runbook", "document_content": "<p>x</p>",
-                                    "client_id": c}),
-        "documents/update": ("count", {"document_id": ids["document"], "client_id": c,
-                                       "document_name": "Doc v2"}),
+        "documents/create": (
+            "id",
+            {"document_name": "Runbook", "document_content": "<p>x</p>", "client_id": c},
+        ),
+        "documents/update": (
+            "count",
+            {"document_id": ids["document"], "client_id": c, "document_name": "Doc v2"},
+        ),
         "domains/read": ("any", {}),
         "expenses/read": ("any", {}),
         "invoice_items/read": ("any", {"invoice_id": ids["invoice"]}),
-        "invoice_items/create": ("id", {"invoice_id": ids["invoice"], "name": "Support hour", "qty": 1,
-                                        "price": 95}),
+        "invoice_items/create": (
+            "id",
+            {"invoice_id": ids["invoice"], "name": "Support hour", "qty": 1, "price": 95},
+        ),
         "invoices/read": ("rows", {"invoice_id": ids["invoice"]}),
         "locations/read": ("any", {}),
         "locations/create": ("id", {"client_id": c, "location_name": "Branch"}),
@@ -104,26 +122,39 @@ def _calls(ids: dict[str, int]) -> dict[str, tuple[str, dict]]:
         "software/read": ("any", {}),
         "technicians/time": ("any", {"month": 1}),
         "ticket_replies/read": ("any", {"ticket_id": ids["ticket"]}),
-        "ticket_replies/create": ("id", {"ticket_id": ids["ticket"], "ticket_reply": "Called back",
-                                         "client_id": c}),
+        "ticket_replies/create": (
+            "id",
+            {"ticket_id": ids["ticket"], "ticket_reply": "Called back", "client_id": c},
+        ),
         "tickets/read": ("rows", {"ticket_id": ids["ticket"]}),
         "tickets/create": ("id", {"ticket_subject": "Missed call", "client_id": c}),
         "tickets/resolve": ("count", {"ticket_id": ids["ticket"], "client_id": c}),
         "vendors/read": ("any", {}),
         "tickets/close": ("count", {"ticket_id": ids["ticket"], "client_id": c}),
         "clients/delete": ("count", {"client_id": ids["old_client"]}),
-        "locations/update": ("count", {"location_id": ids["location"], "client_id": c,
-                                       "location_name": "Annex 2"}),
+        "locations/update": (
+            "count",
+            {"location_id": ids["location"], "client_id": c, "location_name": "Annex 2"},
+        ),
         "locations/archive": ("count", {"location_id": ids["location"], "client_id": c}),
         "locations/unarchive": ("count", {"location_id": ids["location"], "client_id": c}),
         "locations/delete": ("count", {"location_id": ids["location"], "client_id": c}),
         "vendors/create": ("id", {"vendor_name": "New Vendor", "client_id": c, "vendor_phone": "8005550100"}),
-        "vendors/update": ("count", {"vendor_id": ids["vendor"], "client_id": c,
-                                     "vendor_phone": "8005550101"}),
-        **{f"{m}/{fn}": ("count", {f"{p}_id": ids[p], "client_id": c})
-           for m, p in (("vendors", "vendor"), ("domains", "domain"), ("networks", "network"),
-                        ("documents", "document"), ("software", "software"))
-           for fn in ("archive", "unarchive")},
+        "vendors/update": (
+            "count",
+            {"vendor_id": ids["vendor"], "client_id": c, "vendor_phone": "8005550101"},
+        ),
+        **{
+            f"{m}/{fn}": ("count", {f"{p}_id": ids[p], "client_id": c})
+            for m, p in (
+                ("vendors", "vendor"),
+                ("domains", "domain"),
+                ("networks", "network"),
+                ("documents", "document"),
+                ("software", "software"),
+            )
+            for fn in ("archive", "unarchive")
+        },
         "domains/create": ("id", {"domain_name": "new.test", "client_id": c}),
         "domains/update": ("count", {"domain_id": ids["domain"], "client_id": c, "domain_notes": "n"}),
         "networks/create": ("id", {"network_name": "Guest", "client_id": c}),
@@ -134,7 +165,11 @@ def _calls(ids: dict[str, int]) -> dict[str, tuple[str, dict]]:
 # Order matters where one call changes what the next sees (archive before unarchive, delete last).
 # From 26.09.1/26.10 a contact or location must be archived before its delete: archive it again first.
 _ORDER = [e.name for e in ENDPOINTS if not e.name.endswith("/delete")] + [
-    "assets/delete", "contacts/delete", "locations/delete", "clients/delete"]
+    "assets/delete",
+    "contacts/delete",
+    "locations/delete",
+    "clients/delete",
+]
 _BEFORE = {"contacts/delete": "contacts/archive", "locations/delete": "locations/archive"}
 
 
@@ -178,5 +213,10 @@ def _absent(profile: str) -> set[str]:
         return {"payments/read"}
     if profile == "v1-head":
         return {"payments/read"} | set(V1E_22)
-    return {"invoice_items/read", "invoice_items/create", "ticket_replies/read", "ticket_replies/create",
-            *V1E_22}
+    return {
+        "invoice_items/read",
+        "invoice_items/create",
+        "ticket_replies/read",
+        "ticket_replies/create",
+        *V1E_22,
+    }

@@ -34,14 +34,25 @@ def prompts_plain(lab_plain) -> Iterator[list[Path]]:
 
 async def _balance_call(lab, ami, name: str, n: str, port: int) -> None:
     """Originate the script's call (see the module docstring) and wait until it set its status."""
-    resp = await ami.action({
-        "Action": "Originate", "Channel": "Local/300@from-sipp", "Application": "AGI",
-        "Data": name, "CallerID": f"Lab Caller <{n}>", "Async": "true", "Timeout": "10000",
-        "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
-    })
+    resp = await ami.action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/300@from-sipp",
+            "Application": "AGI",
+            "Data": name,
+            "CallerID": f"Lab Caller <{n}>",
+            "Async": "true",
+            "Timeout": "10000",
+            "Variable": f"PBXB_BALANCE_URL=http://127.0.0.1:{port}",
+        }
+    )
     assert resp.get("Response") == "Success", dict(resp)
-    await ami.wait_for(lambda e: e.name == "AGIExecEnd"
-                       and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS"), timeout=60)
+    await ami.wait_for(
+        lambda e: (
+            e.name == "AGIExecEnd" and e.get("Command", "").startswith("SET VARIABLE PBXB_BALANCE_STATUS")
+        ),
+        timeout=60,
+    )
     await ami.action({"Action": "Hangup", "Channel": "/^Local/300@from-sipp-.*$/"})
     await asyncio.sleep(0.5)
 
@@ -56,17 +67,31 @@ async def test_classic_script_in_the_lab(lab_plain, sim, prompts_plain, tmp_path
         port = await serve_internal(stack, RemoteSessions(service, reply_timeout=10))
         async with lab.ami_session() as ami:
             await _balance_call(lab, ami, name, n, port)
-            commands = [e.get("Command", "") for e in ami.events
-                        if e.name == "AGIExecStart" and e.get("Channel", "").endswith(";1")]
-    assert commands == ["GET VARIABLE PBXB_BALANCE_URL", *DOCUMENTED["100.5"],
-                        'SET VARIABLE PBXB_BALANCE_STATUS "spoken"']
-    samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
-               for s in m.samples if s.name.endswith("_total")}
+            commands = [
+                e.get("Command", "")
+                for e in ami.events
+                if e.name == "AGIExecStart" and e.get("Channel", "").endswith(";1")
+            ]
+    assert commands == [
+        "GET VARIABLE PBXB_BALANCE_URL",
+        *DOCUMENTED["100.5"],
+        'SET VARIABLE PBXB_BALANCE_STATUS "spoken"',
+    ]
+    samples = {
+        s.labels["result"]: s.value
+        for m in metrics.balance_requests.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
     assert samples == {"spoken": 1.0}
 
 
 async def test_classic_script_with_the_shared_secret_never_shows_it_to_asterisk(
-        lab_plain, sim, prompts_plain, tmp_path) -> None:  # noqa: F811
+    lab_plain,
+    sim,  # noqa: F811 (the fixture imported above)
+    prompts_plain,
+    tmp_path,
+) -> None:
     # The script reads the secret from a file only the AGI user can read; the daemon requires it. The
     # call is spoken (so the secret did arrive), and the secret appears in no AMI event (read=all: Newexten,
     # VarSet, AGIExec ...) and in none of Asterisk's logs.
@@ -89,8 +114,12 @@ async def test_classic_script_with_the_shared_secret_never_shows_it_to_asterisk(
                 events = list(ami.events)
     finally:
         secret_file.unlink()
-    samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
-               for s in m.samples if s.name.endswith("_total")}
+    samples = {
+        s.labels["result"]: s.value
+        for m in metrics.balance_requests.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
     assert samples == {"spoken": 1.0}
     names = {e.name for e in events}
     assert {"Newexten", "VarSet", "AGIExecStart"} <= names, names

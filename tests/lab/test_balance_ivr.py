@@ -84,8 +84,9 @@ def built_prompts(lab) -> Iterator[list[Path]]:
         yield placed
 
 
-async def _ivr(stack: AsyncExitStack, tmp: Path, lab, sim: Simulator,
-               **balance) -> tuple[FastAgiServer, Metrics, BalanceService]:
+async def _ivr(
+    stack: AsyncExitStack, tmp: Path, lab, sim: Simulator, **balance
+) -> tuple[FastAgiServer, Metrics, BalanceService]:
     # a real Asterisk answers more slowly than the scripted peer: commands get 15 s
     ivr = await open_ivr(stack, tmp, sim, port=lab.fastagi_port, command_timeout=15, **balance)
     return ivr.server, ivr.metrics, ivr.service
@@ -105,7 +106,7 @@ def _client_owing(sim: Simulator, amount: str, phone: str, *, pin: str = "") -> 
     value = Decimal(amount)
     if value > 0:
         sim.db.add_invoice(cid, value, status="Sent")
-    elif value < 0:   # overpaid: a Paid invoice of 100 with 100 - value paid
+    elif value < 0:  # overpaid: a Paid invoice of 100 with 100 - value paid
         inv = sim.db.add_invoice(cid, "100.00", status="Paid")
         sim.db.add_payment(inv, Decimal("100.00") - value)
     sim.db.add_contact(cid, f"Caller {phone}", phone=phone[1:], phone_country_code="1", pin=pin)
@@ -113,8 +114,11 @@ def _client_owing(sim: Simulator, amount: str, phone: str, *, pin: str = "") -> 
 
 
 def _agi_commands(ami, since: int, channel_prefix: str = "PJSIP/") -> list[str]:
-    return [e.get("Command", "") for e in ami.events[since:]
-            if e.name == "AGIExecStart" and e.get("Channel", "").startswith(channel_prefix)]
+    return [
+        e.get("Command", "")
+        for e in ami.events[since:]
+        if e.name == "AGIExecStart" and e.get("Channel", "").startswith(channel_prefix)
+    ]
 
 
 def _is_wait_for_digit(e) -> bool:
@@ -136,14 +140,22 @@ async def test_known_callers_hear_the_documented_sequences(lab, sim, built_promp
         server, _, _ = await _ivr(stack, tmp_path, lab, sim)
         async with lab.ami_session() as ami:
             for amount, n in callers.items():
-                handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
-                                              caller="dtmf", digits="3", hold_ms=40000)
+                handle = await lab.start_call(
+                    lab.route("ivr"),
+                    caller_num=n,
+                    caller_name="Lab Caller",
+                    caller="dtmf",
+                    digits="3",
+                    hold_ms=40000,
+                )
                 mark = await _press_3(lab, ami, n, handle)
                 events = await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
                 await handle.wait()
                 assert events, n
-                assert _agi_commands(ami, mark) == [*DOCUMENTED[amount],
-                                                    'SET VARIABLE PBXB_BALANCE_STATUS "spoken"'], amount
+                assert _agi_commands(ami, mark) == [
+                    *DOCUMENTED[amount],
+                    'SET VARIABLE PBXB_BALANCE_STATUS "spoken"',
+                ], amount
                 ends = [e for e in ami.events[mark:] if e.name == "AGIExecEnd"]
                 assert all(e.get("ResultCode") == "200" for e in ends), amount
         assert server.stats["errors"] == 0
@@ -156,8 +168,14 @@ async def _pin_call(lab, ami, n: str, keys: str, presses: int):
     RTP timestamp is not after the previous one; the pcaps' timestamps grow 2 < 3 < ... < 9 < * < #
     (0 and 1 are lower). So after "3" the keys of one call must be strictly increasing in that order.
     """
-    handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
-                                  caller="dtmf", digits="3" + keys, hold_ms=60000)
+    handle = await lab.start_call(
+        lab.route("ivr"),
+        caller_num=n,
+        caller_name="Lab Caller",
+        caller="dtmf",
+        digits="3" + keys,
+        hold_ms=60000,
+    )
     mark = await _press_3(lab, ami, n, handle)
     pos = mark
     for _ in range(presses):
@@ -178,10 +196,17 @@ async def test_wrong_pin_is_refused_and_nothing_is_spoken(lab, sim, built_prompt
     async with AsyncExitStack() as stack:
         await _ivr(stack, tmp_path, lab, sim, verification="pin", max_attempts=2, pin_digits=2)
         async with lab.ami_session() as ami:
-            commands = await _pin_call(lab, ami, n, "4567", presses=4)   # PINs 45 and 67: both wrong
+            commands = await _pin_call(lab, ami, n, "4567", presses=4)  # PINs 45 and 67: both wrong
     assert not [c for c in commands if c.startswith("SAY NUMBER")]
-    assert commands == [PIN, *WAIT * 2, INCORRECT, PIN, *WAIT * 2, *REFUSAL,
-                        'SET VARIABLE PBXB_BALANCE_STATUS "refused"']
+    assert commands == [
+        PIN,
+        *WAIT * 2,
+        INCORRECT,
+        PIN,
+        *WAIT * 2,
+        *REFUSAL,
+        'SET VARIABLE PBXB_BALANCE_STATUS "refused"',
+    ]
 
 
 async def test_right_pin_hears_the_balance(lab, sim, built_prompts, tmp_path) -> None:
@@ -195,12 +220,18 @@ async def test_right_pin_hears_the_balance(lab, sim, built_prompts, tmp_path) ->
 
 
 async def test_unknown_caller_without_pin_path_gets_no_balance(lab, sim, built_prompts, tmp_path) -> None:
-    n = lab.new_caller_number()   # no contact has this number
+    n = lab.new_caller_number()  # no contact has this number
     async with AsyncExitStack() as stack:
         await _ivr(stack, tmp_path, lab, sim)
         async with lab.ami_session() as ami:
-            handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Stranger",
-                                          caller="dtmf", digits="3", hold_ms=40000)
+            handle = await lab.start_call(
+                lab.route("ivr"),
+                caller_num=n,
+                caller_name="Stranger",
+                caller="dtmf",
+                digits="3",
+                hold_ms=40000,
+            )
             mark = await _press_3(lab, ami, n, handle)
             await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
             await handle.wait()
@@ -213,24 +244,37 @@ async def test_hangup_mid_readout_ends_cleanly(lab, sim, built_prompts, tmp_path
     async with AsyncExitStack() as stack:
         server, metrics, _ = await _ivr(stack, tmp_path, lab, sim)
         async with lab.ami_session() as ami:
-            handle = await lab.start_call(lab.route("ivr"), caller_num=n, caller_name="Lab Caller",
-                                          caller="dtmf", digits="3", hold_ms=40000)
+            handle = await lab.start_call(
+                lab.route("ivr"),
+                caller_num=n,
+                caller_name="Lab Caller",
+                caller="dtmf",
+                digits="3",
+                hold_ms=40000,
+            )
             mark = await _press_3(lab, ami, n, handle)
-            ev = await ami.wait_for(lambda e: e.name == "AGIExecStart"
-                                    and e.get("Command") == 'SAY NUMBER 1234 ""', timeout=30, start=mark)
+            ev = await ami.wait_for(
+                lambda e: e.name == "AGIExecStart" and e.get("Command") == 'SAY NUMBER 1234 ""',
+                timeout=30,
+                start=mark,
+            )
             # The caller's side goes away in the middle of the number.
             await ami.action({"Action": "Hangup", "Channel": ev["Channel"]})
             await ami.wait_call_end(ami.linkedid_of(n) or "", timeout=60)
             await handle.wait()
             commands = _agi_commands(ami, mark)
-        for _ in range(100):   # the session task ends by itself (bounded wait, not a timed assertion)
+        for _ in range(100):  # the session task ends by itself (bounded wait, not a timed assertion)
             if not server._tasks:
                 break
             await asyncio.sleep(0.05)
         assert not server._tasks
-        assert server.stats["errors"] == 0   # the route ends the call itself: no error, no stuck task
+        assert server.stats["errors"] == 0  # the route ends the call itself: no error, no stuck task
         assert commands[:2] == [INTRO, 'SAY NUMBER 1234 ""']
         assert 'SET VARIABLE PBXB_BALANCE_STATUS "spoken"' not in commands
-        samples = {s.labels["result"]: s.value for m in metrics.balance_requests.collect()
-                   for s in m.samples if s.name.endswith("_total")}
+        samples = {
+            s.labels["result"]: s.value
+            for m in metrics.balance_requests.collect()
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
         assert samples == {"hangup": 1.0}

@@ -37,8 +37,15 @@ def from_display_name(invite: str) -> str | None:
 async def ring_201(lab: Any, number: str, name: str = "Orig Name") -> tuple[str | None, list[Any]]:
     """One answered call to extension 201; returns (display name in 201's INVITE, AGIExecEnd events)."""
     async with lab.ami_session() as ami:
-        result = await lab.call(lab.route("ext201"), caller_num=number, caller_name=name, caller="bye",
-                                hold_ms=300, callees={"201": "answer"}, timeout=30)
+        result = await lab.call(
+            lab.route("ext201"),
+            caller_num=number,
+            caller_name=name,
+            caller="bye",
+            hold_ms=300,
+            callees={"201": "answer"},
+            timeout=30,
+        )
         linkedid = ami.linkedid_of(number)
         events = await ami.wait_call_end(linkedid, timeout=30) if linkedid else []
     assert result.ok, result.describe()
@@ -49,8 +56,11 @@ async def ring_201(lab: Any, number: str, name: str = "Orig Name") -> tuple[str 
 
 
 def assert_no_agi_errors(agi_ends: list[Any]) -> None:
-    failed = [(e.get("Command"), e.get("ResultCode"), e.get("Result")) for e in agi_ends
-              if e.get("ResultCode") != "200"]
+    failed = [
+        (e.get("Command"), e.get("ResultCode"), e.get("Result"))
+        for e in agi_ends
+        if e.get("ResultCode") != "200"
+    ]
     assert not failed, f"AGI commands failed: {failed}"
 
 
@@ -59,8 +69,9 @@ async def make_stack(lab: Any, sim: Any, tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_known_number_named_unknown_unchanged(lab: Any, itflow_sim: Any, tmp_path: Path,
-                                                    profile: str) -> None:
+async def test_known_number_named_unknown_unchanged(
+    lab: Any, itflow_sim: Any, tmp_path: Path, profile: str
+) -> None:
     sim = await itflow_sim(profile)
     known, unknown = lab.new_caller_number(), lab.new_caller_number()
     client = sim.db.add_client("Lab Known Co")
@@ -128,13 +139,22 @@ async def test_query_string_route_is_served(lab_plain: Any, itflow_sim: Any, tmp
     number = lab.new_caller_number()
     sim.db.add_contact(sim.db.add_client("Query Co"), "Quinn", phone=number)
     async with await make_stack(lab, sim, tmp_path) as stack:
-        lab.cli(f"dialplan add extension 281,1,AGI(agi://127.0.0.1:{lab.fastagi_port}/cid?live=no) "
-                "into from-sipp replace")
+        lab.cli(
+            f"dialplan add extension 281,1,AGI(agi://127.0.0.1:{lab.fastagi_port}/cid?live=no) "
+            "into from-sipp replace"
+        )
         lab.cli("dialplan add extension 281,2,Goto(ring-ext,201,1) into from-sipp replace")
         try:
             async with lab.ami_session():
-                result = await lab.call("281", caller_num=number, caller_name="Orig", caller="bye",
-                                        hold_ms=300, callees={"201": "answer"}, timeout=30)
+                result = await lab.call(
+                    "281",
+                    caller_num=number,
+                    caller_name="Orig",
+                    caller="bye",
+                    hold_ms=300,
+                    callees={"201": "answer"},
+                    timeout=30,
+                )
         finally:
             lab.cli("dialplan remove extension 281@from-sipp")
         assert result.ok, result.describe()

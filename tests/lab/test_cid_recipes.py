@@ -89,8 +89,9 @@ def _port_free(port: int) -> bool:
 async def stack_on(lab: Any, sim: Any, tmp_path: Path) -> AsyncIterator[CidStack]:
     """The stack, with HTTP on the documented port when it is free (else a free one, patched in)."""
     http_port = DOC_HTTP_PORT if _port_free(DOC_HTTP_PORT) else 0
-    async with cid_stack(sim, tmp_path / "state", fastagi_port=lab.fastagi_port,
-                         http_port=http_port) as stack:
+    async with cid_stack(
+        sim, tmp_path / "state", fastagi_port=lab.fastagi_port, http_port=http_port
+    ) as stack:
         yield stack
 
 
@@ -104,8 +105,15 @@ def port_of(stack: CidStack) -> int:
 
 async def call(lab: Any, exten: str, number: str, name: str = "Orig Name") -> tuple[str | None, list[Any]]:
     async with lab.ami_session() as ami:
-        result = await lab.call(exten, caller_num=number, caller_name=name, caller="bye", hold_ms=300,
-                                callees={"201": "answer"}, timeout=30)
+        result = await lab.call(
+            exten,
+            caller_num=number,
+            caller_name=name,
+            caller="bye",
+            hold_ms=300,
+            callees={"201": "answer"},
+            timeout=30,
+        )
         linkedid = ami.linkedid_of(number)
         events = await ami.wait_call_end(linkedid, timeout=30) if linkedid else []
     assert result.ok, result.describe()
@@ -133,7 +141,7 @@ async def test_recipe_b_fastagi_custom_destination(lab_freepbx: Any, itflow_sim:
             # the inbound route are FreePBX's generated ones (DID 5551004 -> dest-3 -> extension 201)
             load(lab, doc_blocks()["pbxbridge-cid"], port_of(stack))
             shown, events = await call(lab, lab.route("ext201"), known)
-            assert shown == "Dest Co - Dee $ x"           # FreePBX-safe: no braces (docs/callerid.md)
+            assert shown == "Dest Co - Dee $ x"  # FreePBX-safe: no braces (docs/callerid.md)
             assert varsets(events, "ITFLOW_MATCH") == ["contact"]
             assert varsets(events, "ITFLOW_CLIENT_NAME") == ["Dest Co"]
             assert_no_agi_errors([e for e in events if e.name == "AGIExecEnd"])
@@ -145,7 +153,7 @@ async def test_recipe_b_fastagi_custom_destination(lab_freepbx: Any, itflow_sim:
 def classic_dialplan(lab: Any, http_port: int) -> str:
     """Load recipe C and a way to reach it; returns what the caller dials."""
     load(lab, doc_blocks()["pbxbridge-cid-classic"], http_port)
-    if http_port != DOC_HTTP_PORT:   # the documented default URL is taken on this host: pass it explicitly
+    if http_port != DOC_HTTP_PORT:  # the documented default URL is taken on this host: pass it explicitly
         add(lab, "pbxbridge-cid-classic", f"s,1,AGI(itflow-cid,url=http://127.0.0.1:{http_port}/cid.agi)")
     if lab.dialplan == "plain":
         add(lab, "from-sipp", "283,1,Gosub(pbxbridge-cid-classic,s,1())")
@@ -168,7 +176,7 @@ async def test_recipe_c_classic_script_in_the_chroot(lab: Any, itflow_sim: Any, 
         async with stack_on(lab, sim, tmp_path) as stack:
             exten = classic_dialplan(lab, port_of(stack))
             shown, events = await call(lab, exten, known)
-            assert shown == "Chroot Co - Cleo 'C' / 佐藤"   # FreePBX-safe: no backslash (docs/callerid.md)
+            assert shown == "Chroot Co - Cleo 'C' / 佐藤"  # FreePBX-safe: no backslash (docs/callerid.md)
             assert varsets(events, "ITFLOW_MATCH") == ["contact"]
             assert_no_agi_errors([e for e in events if e.name == "AGIExecEnd"])
             shown, events = await call(lab, exten, unknown, name="Keep Me")

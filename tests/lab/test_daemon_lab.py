@@ -25,13 +25,24 @@ def _config(tmp_path: Path, lab: Lab, sim: Any, name: str = "c.yaml", **extra: A
     ami = lab.ami
     sections: dict[str, Any] = {
         "fastagi": {"port": lab.fastagi_port},  # the lab dialplan's AGI(agi://127.0.0.1:<port>/cid)
-        "ami": {"host": ami.host, "port": ami.port, "username": ami.username, "secret": ami.secret,
-                "reconnect_max": 1, "grace": 0.5},
+        "ami": {
+            "host": ami.host,
+            "port": ami.port,
+            "username": ami.username,
+            "secret": ami.secret,
+            "reconnect_max": 1,
+            "grace": 0.5,
+        },
         "tickets": {"retry_first": 0.5, "retry_max": 2},
         **extra,
     }
-    return write_config(tmp_path / name, itflow_url=sim.url, api_key=sim.keys["all"],
-                        state_dir=tmp_path / "state", extra=sections)
+    return write_config(
+        tmp_path / name,
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra=sections,
+    )
 
 
 async def _metric(d: Daemon, sample: str) -> float:
@@ -47,8 +58,9 @@ def _outbox(state: Path) -> list[tuple[str, str, str, int]]:
         db.close()
 
 
-async def test_readyz_follows_asterisk_stopping_and_returning(lab_plain: Lab, itflow_sim,
-                                                               tmp_path: Path) -> None:
+async def test_readyz_follows_asterisk_stopping_and_returning(
+    lab_plain: Lab, itflow_sim, tmp_path: Path
+) -> None:
     lab = lab_plain
     sim = await itflow_sim("v1-head")
     d = Daemon(_config(tmp_path, lab, sim), log_path=tmp_path / "d.log").start()
@@ -73,8 +85,9 @@ async def test_readyz_follows_asterisk_stopping_and_returning(lab_plain: Lab, it
         d.kill()
 
 
-async def test_sigterm_during_a_burst_of_missed_calls_loses_no_ticket(lab_plain: Lab, itflow_sim,
-                                                                       tmp_path: Path) -> None:
+async def test_sigterm_during_a_burst_of_missed_calls_loses_no_ticket(
+    lab_plain: Lab, itflow_sim, tmp_path: Path
+) -> None:
     lab = lab_plain
     sim = await itflow_sim("v1-head")
     seed_ids = {t["ticket_id"] for t in sim.tickets}
@@ -97,7 +110,9 @@ async def test_sigterm_during_a_burst_of_missed_calls_loses_no_ticket(lab_plain:
         burst_task = asyncio.create_task(calls())
         await first.wait_until(
             lambda: _at_least(lambda: _metric(first, "pbx_bridge_call_outcomes_total"), 3),
-            what="three finished calls", limit=120)
+            what="three finished calls",
+            limit=120,
+        )
         first.signal(signal.SIGTERM)  # calls go on while it drains and exits
         assert await first.wait_exit(limit=60) == 0
         await asyncio.wait_for(burst_task, 180)
@@ -163,14 +178,30 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
     sim = await itflow_sim("v1-head")
 
     async def check(secret: str) -> tuple[int, str]:
-        cfg = write_config(tmp_path / "c.yaml", itflow_url=sim.url, api_key=sim.keys["all"],
-                           state_dir=tmp_path / "state",
-                           extra={"ami": {"host": lab.ami.host, "port": lab.ami.port,
-                                          "username": "pbxbridge-filtered", "secret": secret},
-                                  "voicemail": {"spool_root": str(lab.spool)}})
+        cfg = write_config(
+            tmp_path / "c.yaml",
+            itflow_url=sim.url,
+            api_key=sim.keys["all"],
+            state_dir=tmp_path / "state",
+            extra={
+                "ami": {
+                    "host": lab.ami.host,
+                    "port": lab.ami.port,
+                    "username": "pbxbridge-filtered",
+                    "secret": secret,
+                },
+                "voicemail": {"spool_root": str(lab.spool)},
+            },
+        )
         proc = await asyncio.create_subprocess_exec(
-            str(PBX_BRIDGE), "--config", str(cfg), "check", stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+            str(PBX_BRIDGE),
+            "--config",
+            str(cfg),
+            "check",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 120)
         assert proc.returncode is not None
         return proc.returncode, out.decode()
@@ -179,8 +210,9 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
     secret = next(ln.split("=", 1)[1].strip() for ln in section.splitlines() if ln.startswith("secret"))
     rc, out = await check(secret)
     assert rc == 0, out
-    assert any(ln.startswith("ok    ami: ") and "logged in as pbxbridge-filtered" in ln
-               for ln in out.splitlines()), out
+    assert any(
+        ln.startswith("ok    ami: ") and "logged in as pbxbridge-filtered" in ln for ln in out.splitlines()
+    ), out
     rc, out = await check("not-the-secret")
     assert rc == 1
     assert any(ln.startswith("fail  ami: ") and "login refused" in ln for ln in out.splitlines()), out

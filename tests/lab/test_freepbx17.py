@@ -26,8 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def dialled(events: list[AmiMessage]) -> set[str]:
-    return {e["DestChannel"].rsplit("-", 1)[0] for e in named(events, "DialBegin")
-            if e["DestChannel"].startswith("PJSIP/")}
+    return {
+        e["DestChannel"].rsplit("-", 1)[0]
+        for e in named(events, "DialBegin")
+        if e["DestChannel"].startswith("PJSIP/")
+    }
 
 
 # ------------------------------------------------------------------------------------- the install
@@ -35,11 +38,11 @@ def dialled(events: list[AmiMessage]) -> set[str]:
 
 def test_astdb_is_restored_to_freepbx_before_each_test(lab_freepbx: Lab) -> None:
     lab = lab_freepbx
-    assert lab.controller.restore_astdb() == []                   # the fixture already did it
+    assert lab.controller.restore_astdb() == []  # the fixture already did it
     snapshot = lab_freepbx17.snapshot_astdb()
     assert astdb(lab)["/RINGGROUP/600/changecid"] == snapshot["/RINGGROUP/600/changecid"]
-    lab.cli('database put t inj PWNED')
-    lab.cli('database put AMPUSER/201 cidname Mallory')
+    lab.cli("database put t inj PWNED")
+    lab.cli("database put AMPUSER/201 cidname Mallory")
     assert sorted(lab.controller.restore_astdb()) == ["/AMPUSER/201/cidname", "/t/inj"]
     db = astdb(lab)
     assert "/t/inj" not in db and db["/AMPUSER/201/cidname"] == snapshot["/AMPUSER/201/cidname"]
@@ -54,8 +57,9 @@ async def test_ring_group_rings_every_member_through_dialparties(lab_freepbx: La
     # Without PHP, dialparties.agi fails and FreePBX's ring group goes straight to voicemail, ringing nobody
     lab = lab_freepbx
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("ringgroup"), caller, hold_ms=1500,
-                                    callees={"201": "ring", "202": "answer"})
+    result, events = await run_call(
+        lab, lab.route("ringgroup"), caller, hold_ms=1500, callees={"201": "ring", "202": "answer"}
+    )
     assert result.ok, result.describe()
     agi = [e for e in named(events, "Newexten", Application="AGI") if "dialparties.agi" in e["AppData"]]
     assert agi and agi[0]["Context"] == "macro-dial"
@@ -69,8 +73,15 @@ async def test_ring_group_no_answer_goes_to_voicemail_201_with_a_message(lab_fre
     lab = lab_freepbx
     caller = lab.new_caller_number()
     before = len(lab.voicemails("201"))
-    result, events = await run_call(lab, lab.route("ringgroup"), caller, caller="voicemail", hold_ms=1500,
-                                    callees={"201": "ring", "202": "ring"}, timeout=90)
+    result, events = await run_call(
+        lab,
+        lab.route("ringgroup"),
+        caller,
+        caller="voicemail",
+        hold_ms=1500,
+        callees={"201": "ring", "202": "ring"},
+        timeout=90,
+    )
     assert result.ok, result.describe()
     assert dialled(events) == {"PJSIP/201", "PJSIP/202"}
     assert {e["DialStatus"] for e in named(events, "DialEnd")} == {"NOANSWER"}
@@ -85,8 +96,12 @@ async def test_custom_destination_fastagi_then_ring_group(lab_freepbx: Lab) -> N
     lab = lab_freepbx
     caller = lab.new_caller_number()
     async with lab.ami_session() as ami, TinyFastAgi(quiet_agi, lab.fastagi_port) as agi:
-        result = await lab.call(lab.route("cid_customdest"), caller_num=caller, hold_ms=1500,
-                                callees={"201": "answer", "202": "ring"})
+        result = await lab.call(
+            lab.route("cid_customdest"),
+            caller_num=caller,
+            hold_ms=1500,
+            callees={"201": "answer", "202": "ring"},
+        )
         events = await ami.wait_call_end(ami.linkedid_of(caller) or "")
     assert result.ok, result.describe()
     assert [r["agi_network_script"] for r in agi.requests] == ["cid"]
@@ -103,8 +118,14 @@ async def lookup_call(lab: Lab, number: str, name: str = "Orig Name") -> tuple[s
     """A trunk call to any DID: FreePBX's catch-all inbound route runs the CallerID Lookup Source, then
     ring group 600; 201 answers. Returns the From display name 201's INVITE showed."""
     async with lab.ami_session() as ami:
-        result = await lab.call(lab.route("ringgroup"), caller_num=number, caller_name=name, hold_ms=300,
-                                callees={"201": "answer", "202": "ring"}, timeout=40)
+        result = await lab.call(
+            lab.route("ringgroup"),
+            caller_num=number,
+            caller_name=name,
+            hold_ms=300,
+            callees={"201": "answer", "202": "ring"},
+            timeout=40,
+        )
         events = await ami.wait_call_end(ami.linkedid_of(number) or "", timeout=40)
     assert result.ok, result.describe()
     invites = result.callees["201"].received("INVITE")
@@ -120,8 +141,9 @@ def astdb(lab: Lab) -> dict[str, str]:
     return lab_freepbx17.parse_database_show(lab.cli("database show"))
 
 
-async def test_lookup_source_as_documented_names_the_caller(lab_freepbx: Lab, itflow_sim: Any,
-                                                            tmp_path: Path) -> None:
+async def test_lookup_source_as_documented_names_the_caller(
+    lab_freepbx: Lab, itflow_sim: Any, tmp_path: Path
+) -> None:
     lab = lab_freepbx
     sim = await itflow_sim("v1-head")
     known, unknown, later = (lab.new_caller_number() for _ in range(3))
@@ -131,7 +153,7 @@ async def test_lookup_source_as_documented_names_the_caller(lab_freepbx: Lab, it
         shown, _ = await lookup_call(lab, known)
         assert shown == "Curl Co - Zoë Curl"
         shown, _ = await lookup_call(lab, unknown, name="Some One")
-        assert shown in (unknown, ""), shown           # never an error text, never FreePBX's "Some%20One"
+        assert shown in (unknown, ""), shown  # never an error text, never FreePBX's "Some%20One"
     # the daemon is stopped: FreePBX has already rewritten the name, CURL() gets nothing: the name is blank
     shown, _ = await lookup_call(lab, later, name="Own Name")
     assert shown in ("", later), shown
@@ -140,8 +162,9 @@ async def test_lookup_source_as_documented_names_the_caller(lab_freepbx: Lab, it
     assert not {f"/cidname/{n}" for n in (known, unknown, later)} & astdb(lab).keys()
 
 
-async def test_lookup_source_with_leading_slash_path_also_works(lab_freepbx: Lab, itflow_sim: Any,
-                                                                tmp_path: Path) -> None:
+async def test_lookup_source_with_leading_slash_path_also_works(
+    lab_freepbx: Lab, itflow_sim: Any, tmp_path: Path
+) -> None:
     """Path ``/cid`` (older docs, FreePBX's help text): FreePBX generates ``http://host:port//cid?...``."""
     lab = lab_freepbx
     base = lab_freepbx17.folder()
@@ -154,8 +177,9 @@ async def test_lookup_source_with_leading_slash_path_also_works(lab_freepbx: Lab
     add_known(sim, known, "Slash Co", "Sam Slash")
     try:
         lab.cli(f'dialplan add extension "cidlookup_1,4,{app}" into cidlookup replace')
-        async with cid_stack(sim, tmp_path / "state", fastagi_port=lab.fastagi_port,
-                             http_port=lab.ports.http):
+        async with cid_stack(
+            sim, tmp_path / "state", fastagi_port=lab.fastagi_port, http_port=lab.ports.http
+        ):
             shown, _ = await lookup_call(lab, known)
     finally:
         lab.cli("dialplan reload")
@@ -195,16 +219,20 @@ def route_through(lab: Lab, door: str) -> str:
         return lab.route("ringgroup")
     if door == "fastagi-ringgroup":
         return lab.route("cid_customdest")
-    step = ("Gosub(cidlookup,cidlookup_1,1())" if door == "http-queue"
-            else f"AGI(itflow-cid,url=http://127.0.0.1:{lab.ports.http}/cid.agi)")
+    step = (
+        "Gosub(cidlookup,cidlookup_1,1())"
+        if door == "http-queue"
+        else f"AGI(itflow-cid,url=http://127.0.0.1:{lab.ports.http}/cid.agi)"
+    )
     for prio, app in enumerate(("Set(__FROM_DID=${EXTEN})", step, "Goto(ext-queues,400,1)"), start=1):
         lab.cli(add.format(f"5559400,{prio},{app}"))
     return "5559400"
 
 
 @pytest.mark.parametrize(("door", "case"), CASES, ids=[f"{d}-{c}" for d, c in CASES])
-async def test_hostile_name_through_freepbx_lines_runs_nothing(lab_freepbx: Lab, itflow_sim: Any,
-                                                               tmp_path: Path, door: str, case: str) -> None:
+async def test_hostile_name_through_freepbx_lines_runs_nothing(
+    lab_freepbx: Lab, itflow_sim: Any, tmp_path: Path, door: str, case: str
+) -> None:
     """FreePBX core's queue context runs ``ExecIf(...?Set(__SAVEDCIDNAME=${CALLERID(name)}))``, its ring
     group passes the name through macro-dial and dialparties. Through each door: nothing reaches AstDB,
     no application runs that the dialplan does not have, and the answering phone shows a readable name."""
@@ -218,8 +246,14 @@ async def test_hostile_name_through_freepbx_lines_runs_nothing(lab_freepbx: Lab,
         try:
             exten = route_through(lab, door)
             async with lab.ami_session() as ami:
-                result = await lab.call(exten, caller_num=number, caller_name="Orig", hold_ms=1500,
-                                        callees={"201": "answer", "202": "ring"}, timeout=40)
+                result = await lab.call(
+                    exten,
+                    caller_num=number,
+                    caller_name="Orig",
+                    hold_ms=1500,
+                    callees={"201": "answer", "202": "ring"},
+                    timeout=40,
+                )
                 events = await ami.wait_call_end(ami.linkedid_of(number) or "", timeout=40)
         finally:
             lab.cli("dialplan reload")
@@ -239,7 +273,7 @@ async def test_hostile_name_through_freepbx_lines_runs_nothing(lab_freepbx: Lab,
 def doc_balance_block() -> str:
     text = (REPO / "docs/freepbx.md").read_text()
     start = text.index("[custom-pbxbridge-balance]")
-    block = text[start:text.index("```", start)]
+    block = text[start : text.index("```", start)]
     return "\n".join(ln.strip() for ln in block.splitlines())
 
 
@@ -256,15 +290,19 @@ async def test_balance_custom_destination_straight_from_inbound_route(lab_freepb
             for cmd in cli_commands(block):
                 lab.cli(cmd)
         async with lab.ami_session() as ami:
-            result = await lab.call(lab.route("balance_direct"), caller_num=caller, caller="wait",
-                                    hold_ms=10000, timeout=30)
+            result = await lab.call(
+                lab.route("balance_direct"), caller_num=caller, caller="wait", hold_ms=10000, timeout=30
+            )
             events = await ami.wait_call_end(ami.linkedid_of(caller) or "", timeout=30)
     finally:
         lab.cli("dialplan reload")
     agi = named(events, "VarSet", Variable="AGISTATUS")
-    assert [e["Value"] for e in agi] == ["FAILURE"]               # nothing listens on the FastAGI port
-    answers = [e for e in named(events, "Newexten", Context="custom-pbxbridge-balance")
-               if e["Application"] == "Answer"]
+    assert [e["Value"] for e in agi] == ["FAILURE"]  # nothing listens on the FastAGI port
+    answers = [
+        e
+        for e in named(events, "Newexten", Context="custom-pbxbridge-balance")
+        if e["Application"] == "Answer"
+    ]
     if recipe == "docs":
         assert answers and result.ok, result.describe()
     else:
@@ -284,12 +322,27 @@ async def test_originate_rings_the_extension_then_dials_out(lab_freepbx: Lab) ->
     async with lab.ami_session() as ami:
         phones = await lab.start_phones({"201": "answer", "pstn": "answer"}, timeout=40)
         try:
-            resp = await ami.action({"Action": "Originate", "Channel": "PJSIP/201", "Async": "true",
-                                     "Context": "from-internal", "Exten": number, "Priority": "1",
-                                     "CallerID": "201", "Timeout": "20000"})
+            resp = await ami.action(
+                {
+                    "Action": "Originate",
+                    "Channel": "PJSIP/201",
+                    "Async": "true",
+                    "Context": "from-internal",
+                    "Exten": number,
+                    "Priority": "1",
+                    "CallerID": "201",
+                    "Timeout": "20000",
+                }
+            )
             assert resp.get("Response") == "Success", dict(resp)
-            out = await ami.wait_for(lambda e: e.name == "DialEnd" and e.get("DialStatus") == "ANSWER"
-                                     and e.get("DestChannel", "").startswith("PJSIP/sipptrunk-"), timeout=30)
+            out = await ami.wait_for(
+                lambda e: (
+                    e.name == "DialEnd"
+                    and e.get("DialStatus") == "ANSWER"
+                    and e.get("DestChannel", "").startswith("PJSIP/sipptrunk-")
+                ),
+                timeout=30,
+            )
             await ami.action({"Action": "Hangup", "Channel": out["Channel"]})
             events = await ami.wait_call_end(out["Linkedid"], timeout=20)
         finally:
@@ -297,16 +350,28 @@ async def test_originate_rings_the_extension_then_dials_out(lab_freepbx: Lab) ->
     first = named(events, "Newchannel")[0]
     assert first["Channel"].startswith("PJSIP/201-") and first["Channel"] == out["Channel"]
     # Originate dials 201 (no calling channel), 201 answers, and only then is the number dialled
-    dials = [(e.name, e["DestChannel"].rsplit("-", 1)[0], e.get("DialStatus", ""))
-             for e in events if e.name in ("DialBegin", "DialEnd")]
-    assert dials == [("DialBegin", "PJSIP/201", ""), ("DialEnd", "PJSIP/201", "ANSWER"),
-                     ("DialBegin", "PJSIP/sipptrunk", ""), ("DialEnd", "PJSIP/sipptrunk", "ANSWER")]
+    dials = [
+        (e.name, e["DestChannel"].rsplit("-", 1)[0], e.get("DialStatus", ""))
+        for e in events
+        if e.name in ("DialBegin", "DialEnd")
+    ]
+    assert dials == [
+        ("DialBegin", "PJSIP/201", ""),
+        ("DialEnd", "PJSIP/201", "ANSWER"),
+        ("DialBegin", "PJSIP/sipptrunk", ""),
+        ("DialEnd", "PJSIP/sipptrunk", "ANSWER"),
+    ]
     # the route (included into from-internal, so AMI names that context) hands the number to the trunk macro
-    assert named(events, "Newexten", Context="from-internal", Application="Gosub",
-                 AppData=f"macro-dialout-trunk,s,1(1,{number},,off)")
+    assert named(
+        events,
+        "Newexten",
+        Context="from-internal",
+        Application="Gosub",
+        AppData=f"macro-dialout-trunk,s,1(1,{number},,off)",
+    )
     contexts = {e["Context"] for e in named(events, "Newexten", Channel=first["Channel"])}
     assert {"macro-dialout-trunk", "trunk-dial-with-exten"} <= contexts
     assert result.callees["201"].received("INVITE")
     invite = result.callees["pstn"].received("INVITE")[0]
     assert invite.startswith(f"INVITE sip:{number}@")
-    assert result.invite_from_name("pstn") == "Alice"                # AMPUSER 201's name, FreePBX's own CID
+    assert result.invite_from_name("pstn") == "Alice"  # AMPUSER 201's name, FreePBX's own CID

@@ -79,8 +79,9 @@ async def test_copies_are_distinct_concurrent_calls() -> None:
 
 async def test_speed_factor_paces_by_timestamps() -> None:
     trace = AmiTrace.load(TRACES / "answered.txt")
-    stamps = [float(b.split(b"Timestamp: ")[1].split(b"\r\n")[0])
-              for b in trace.events if b"Timestamp: " in b]
+    stamps = [
+        float(b.split(b"Timestamp: ")[1].split(b"\r\n")[0]) for b in trace.events if b"Timestamp: " in b
+    ]
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:

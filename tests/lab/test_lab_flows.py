@@ -49,8 +49,9 @@ def assert_one_call(events: list[AmiMessage]) -> str:
 
 async def test_inbound_trunk_call_answered(lab: Lab) -> None:
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("ext201"), caller, caller_name="Trunk Caller",
-                                    callees={"201": "answer"}, hold_ms=1500)
+    result, events = await run_call(
+        lab, lab.route("ext201"), caller, caller_name="Trunk Caller", callees={"201": "answer"}, hold_ms=1500
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     first = named(events, "Newchannel")[0]
@@ -71,8 +72,9 @@ async def test_internal_extension_calls_out(lab: Lab) -> None:
     # freepbx17: 201's phone authenticates with its generated credentials; FreePBX's outbound route "pstn"
     # (outrt-1 -> macro-dialout-trunk) dials the number as dialled on the trunk, with the user's caller ID
     number = "4125550" + lab.new_caller_number()[-3:]
-    result, events = await run_call(lab, number, "201", caller_name="Alice Agent", internal=True,
-                                    callees={"pstn": "answer"}, hold_ms=1500)
+    result, events = await run_call(
+        lab, number, "201", caller_name="Alice Agent", internal=True, callees={"pstn": "answer"}, hold_ms=1500
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     first = named(events, "Newchannel")[0]
@@ -98,8 +100,14 @@ async def test_internal_extension_calls_out(lab: Lab) -> None:
 
 async def test_ring_group_missed(lab: Lab) -> None:
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("ringgroup"), caller, caller="cancel", hold_ms=2500,
-                                    callees={"201": "ring", "202": "ring"})
+    result, events = await run_call(
+        lab,
+        lab.route("ringgroup"),
+        caller,
+        caller="cancel",
+        hold_ms=2500,
+        callees={"201": "ring", "202": "ring"},
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     begins = named(events, "DialBegin")
@@ -113,8 +121,9 @@ async def test_ring_group_missed(lab: Lab) -> None:
 
 async def test_ring_group_answered(lab: Lab) -> None:
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("ringgroup"), caller, hold_ms=1500,
-                                    callees={"201": "answer", "202": "ring"})
+    result, events = await run_call(
+        lab, lab.route("ringgroup"), caller, hold_ms=1500, callees={"201": "answer", "202": "ring"}
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     status = {e["DestChannel"][:10]: e["DialStatus"] for e in named(events, "DialEnd")}
@@ -131,16 +140,18 @@ async def test_call_through_local_channels(lab_plain: Lab) -> None:
     lab = lab_plain
     caller = lab.new_caller_number()
     member = "201"
-    result, events = await run_call(lab, lab.route("local"), caller, hold_ms=4000,
-                                    callees={member: "answer"})
+    result, events = await run_call(lab, lab.route("local"), caller, hold_ms=4000, callees={member: "answer"})
     assert result.ok, result.describe()
     assert_one_call(events)  # the Local halves and the phone all carry the caller's Linkedid
     local = chans(events, "Local/")
     assert {c[-2:] for c in local} == {";1", ";2"}
     assert named(events, "LocalBridge")
     # the phone is dialled by the Local ;2 half, not by the caller's channel
-    (answered,) = [e for e in named(events, "DialEnd", DialStatus="ANSWER")
-                   if e["DestChannel"].startswith(f"PJSIP/{member}-")]
+    (answered,) = [
+        e
+        for e in named(events, "DialEnd", DialStatus="ANSWER")
+        if e["DestChannel"].startswith(f"PJSIP/{member}-")
+    ]
     assert answered["Channel"].startswith("Local/") and answered["Channel"].endswith(";2")
 
 
@@ -151,8 +162,14 @@ async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
     caller = lab.new_caller_number()
     # 202 rings 5 s (plain) / 15 s (FreePBX's default ring time) before voicemail answers
     hold = {"plain": 9500, "freepbx17": 20000}[lab.dialplan]
-    result, events = await run_call(lab, lab.route("ext201"), caller, hold_ms=hold,
-                                    callees={"201": "refer", "202": "ring"}, refer_to="202")
+    result, events = await run_call(
+        lab,
+        lab.route("ext201"),
+        caller,
+        hold_ms=hold,
+        callees={"201": "refer", "202": "ring"},
+        refer_to="202",
+    )
     assert result.ok, result.describe()
     assert result.callees["201"].returncode == 0, "201 did not complete its REFER dialog"
     assert_one_call(events)
@@ -163,11 +180,11 @@ async def test_blind_transfer_by_refer_to_voicemail(lab: Lab) -> None:
     assert xfer["TransfereeChannel"] == named(events, "Newchannel")[0]["Channel"]
     assert xfer["Context"] == {"plain": "from-internal", "freepbx17": "from-internal-xfer"}[lab.dialplan]
     # after the transfer the caller rings 202, nobody answers, voicemail 202 picks up -- same Linkedid
-    assert [e["DialStatus"] for e in named(events, "DialEnd") if e["DestChannel"].startswith("PJSIP/202-")] \
-        == ["NOANSWER"]
+    assert [
+        e["DialStatus"] for e in named(events, "DialEnd") if e["DestChannel"].startswith("PJSIP/202-")
+    ] == ["NOANSWER"]
     vm = named(events, "Newexten", Application="VoiceMail")
     assert vm and vm[0]["AppData"].startswith("202@default")
-
 
 
 # -------------------------------------------------------------------------------------------- queues
@@ -178,8 +195,9 @@ async def test_queue_answered_by_first_member(lab: Lab) -> None:
     # the queue answers the caller first (Answer()), so hold_ms counts from there
     member = QUEUE_MEMBER[lab.dialplan]
     others = {"202": "ring"} if lab.dialplan == "freepbx17" else {}  # FreePBX's queue 400 rings 201 + 202
-    result, events = await run_call(lab, lab.route("queue"), caller, hold_ms=4000,
-                                    callees={member: "answer", **others})
+    result, events = await run_call(
+        lab, lab.route("queue"), caller, hold_ms=4000, callees={member: "answer", **others}
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     queue = {"plain": "support", "freepbx17": "400"}[lab.dialplan]
@@ -195,8 +213,9 @@ async def test_queue_answered_by_first_member(lab: Lab) -> None:
 async def test_queue_answered_by_later_member(lab_plain: Lab) -> None:
     lab = lab_plain  # a linear queue: the FreePBX 17 snapshot has only a ringall one
     caller = lab.new_caller_number()
-    result, events = await run_call(lab, lab.route("queue_linear"), caller, hold_ms=8000,
-                                    callees={"203": "ring", "204": "answer"})
+    result, events = await run_call(
+        lab, lab.route("queue_linear"), caller, hold_ms=8000, callees={"203": "ring", "204": "answer"}
+    )
     assert result.ok, result.describe()
     assert_one_call(events)
     called = [e["MemberName"] for e in named(events, "AgentCalled")]
@@ -204,8 +223,9 @@ async def test_queue_answered_by_later_member(lab_plain: Lab) -> None:
     assert named(events, "AgentRingNoAnswer", MemberName="Carol Queue")
     (connect,) = named(events, "AgentConnect")
     assert connect["MemberName"] == "Dave Later"
-    phone = [e for e in named(events, "DialEnd", DialStatus="ANSWER")
-             if e["DestChannel"].startswith("PJSIP/")]
+    phone = [
+        e for e in named(events, "DialEnd", DialStatus="ANSWER") if e["DestChannel"].startswith("PJSIP/")
+    ]
     assert [e["DestChannel"][:10] for e in phone] == ["PJSIP/204-"]
 
 
@@ -231,10 +251,19 @@ async def test_unavailable_extension(lab_plain: Lab) -> None:
 
 
 async def ringing_call(lab: Lab, ami: AmiSession, caller: str):
-    handle = await lab.start_call(lab.route("ext202"), caller_num=caller, caller="cancel", hold_ms=30000,
-                                  callees={"202": "ring"}, timeout=40)
-    await ami.wait_for(lambda e: e.name == "DialState" and e.get("DialStatus") == "RINGING"
-                       and e.get("CallerIDNum") == caller)
+    handle = await lab.start_call(
+        lab.route("ext202"),
+        caller_num=caller,
+        caller="cancel",
+        hold_ms=30000,
+        callees={"202": "ring"},
+        timeout=40,
+    )
+    await ami.wait_for(
+        lambda e: (
+            e.name == "DialState" and e.get("DialStatus") == "RINGING" and e.get("CallerIDNum") == caller
+        )
+    )
     return handle
 
 
@@ -284,8 +313,9 @@ async def speak_balance(env: dict[str, str], send: Send) -> None:
 async def test_ivr_dtmf_sent_when_the_ivr_listens(lab: Lab) -> None:
     caller = lab.new_caller_number()
     async with lab.ami_session() as ami, TinyFastAgi(speak_balance, lab.fastagi_port) as agi:
-        call = await lab.start_call(lab.route("ivr"), caller_num=caller, caller="dtmf", digits="3",
-                                    hold_ms=20000)
+        call = await lab.start_call(
+            lab.route("ivr"), caller_num=caller, caller="dtmf", digits="3", hold_ms=20000
+        )
         listening = await ami.wait_event("Newexten", Application="WaitExten", CallerIDNum=caller)
         await call.press(ami, listening["Channel"])
         result = await call.wait()
@@ -296,8 +326,6 @@ async def test_ivr_dtmf_sent_when_the_ivr_listens(lab: Lab) -> None:
     assert named(events, "VarSet", Variable="PBXB_BALANCE", Value="42")
     # Asterisk hung up (the caller answered its BYE): the caller channel's Hangup is a normal clearing
     assert named(events, "Hangup")[0]["Cause"] == "16"
-
-
 
 
 # ------------------------------------------------------------------------------- concurrent calls
@@ -324,8 +352,15 @@ async def test_concurrent_calls_keep_their_own_linkedid(lab_plain: Lab) -> None:
 async def test_voicemail_left_reaches_the_spool(lab_plain: Lab) -> None:
     caller = lab_plain.new_caller_number()
     before = len(lab_plain.voicemails("202"))
-    result, events = await run_call(lab_plain, lab_plain.route("ext202"), caller, caller_name="Vm Caller",
-                                    caller="voicemail", hold_ms=1500, callees={"202": "ring"})
+    result, events = await run_call(
+        lab_plain,
+        lab_plain.route("ext202"),
+        caller,
+        caller_name="Vm Caller",
+        caller="voicemail",
+        hold_ms=1500,
+        callees={"202": "ring"},
+    )
     assert result.ok, result.describe()
     linkedid = assert_one_call(events)
     (mwi,) = named(events, "MessageWaiting")

@@ -24,8 +24,11 @@ def test_dialplans_define_every_route() -> None:
     plain = (LAB_DIR / "etc/extensions.conf").read_text()
     overlay = OVERLAY.read_text()
     snapshot = lab_freepbx17.folder()
-    generated = (snapshot / "snapshot/etc/asterisk/extensions_additional.conf").read_text() \
-        if snapshot and snapshot.is_dir() else None
+    generated = (
+        (snapshot / "snapshot/etc/asterisk/extensions_additional.conf").read_text()
+        if snapshot and snapshot.is_dir()
+        else None
+    )
     for name, numbers in ROUTES.items():
         if "plain" in numbers:
             assert re.search(rf"^exten => ({numbers['plain']}|_2XX),1,", plain, re.M), name
@@ -42,7 +45,8 @@ def test_overlay_directives_apply(tmp_path) -> None:
         "[cidlookup]\nexten => old,1,Noop()\n\n;--== end of [cidlookup] ==--;\n\n"
         "[outbound-allroutes]\ninclude => outbound-allroutes-custom\nexten => foo,1,Noop(bar)\n\n"
         ";--== end of [outbound-allroutes] ==--;\n\n"
-        "[other]\nexten => x,1,Noop()\n")
+        "[other]\nexten => x,1,Noop()\n"
+    )
     (tmp_path / "manager_custom.conf").write_text("[pbxbridge]\n")
     lab_freepbx17.apply_overlay(tmp_path, OVERLAY.read_text(), {"HTTP_PORT": "8734"})
     text = (tmp_path / "extensions_additional.conf").read_text()
@@ -92,8 +96,13 @@ def test_ami_block_keeps_repeated_keys() -> None:
 
 
 async def test_sipp_left_running_by_a_failed_test_is_reaped(lab_plain) -> None:
-    handle = await lab_plain.start_call("202", caller_num=lab_plain.new_caller_number(), caller="cancel",
-                                        hold_ms=30000, callees={"202": "ring"})
+    handle = await lab_plain.start_call(
+        "202",
+        caller_num=lab_plain.new_caller_number(),
+        caller="cancel",
+        hold_ms=30000,
+        callees={"202": "ring"},
+    )
     pids = set(lab_plain.controller.sipp_pids)
     assert len(pids) == 2  # caller + phone 202, as a test that failed before handle.wait() leaves them
     assert sorted(lab_plain.reap()) == sorted(pids)

@@ -31,8 +31,13 @@ async def test_fastagi_name_reaches_callee_and_ami_sees_call(lab: Lab, route) ->
     await server.start()
     try:
         async with lab.ami_session() as ami:
-            result = await lab.call(lab.route("ext201"), caller_num=caller, caller_name="Original Name",
-                                    callees={"201": "answer"}, hold_ms=1500)
+            result = await lab.call(
+                lab.route("ext201"),
+                caller_num=caller,
+                caller_name="Original Name",
+                callees={"201": "answer"},
+                hold_ms=1500,
+            )
             assert result.ok, result.describe()
             linkedid = ami.linkedid_of(caller)
             assert linkedid, "AMI saw no Newchannel for the caller"
@@ -50,6 +55,7 @@ async def test_fastagi_name_reaches_callee_and_ami_sees_call(lab: Lab, route) ->
     else:  # the control: without the route setting it, the phone shows the caller's own name
         assert result.invite_from_name("201") == "Original Name"
         assert NAME not in names_on_ami
+
 
 CLASSIC = """#!/usr/bin/env python3
 import os, sys

@@ -31,11 +31,19 @@ class PhonebookEnv:
     config_path: Path
 
 
-def write_config(path: Path, sim: Simulator, state: Path, out: Path, phonebook: dict[str, Any],
-                 http: dict[str, Any] | None = None) -> Path:
-    data = {"itflow": {"url": sim.url, "api_key": sim.keys["all"], "timeout": 5},
-            "state_dir": str(state),
-            "phonebook": {"output_dir": str(out), **phonebook}}
+def write_config(
+    path: Path,
+    sim: Simulator,
+    state: Path,
+    out: Path,
+    phonebook: dict[str, Any],
+    http: dict[str, Any] | None = None,
+) -> Path:
+    data = {
+        "itflow": {"url": sim.url, "api_key": sim.keys["all"], "timeout": 5},
+        "state_dir": str(state),
+        "phonebook": {"output_dir": str(out), **phonebook},
+    }
     if http:
         data["http"] = http
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -47,8 +55,9 @@ def write_config(path: Path, sim: Simulator, state: Path, out: Path, phonebook: 
 async def phonebook_env(itflow_sim, tmp_path) -> AsyncIterator[Callable[..., Awaitable[PhonebookEnv]]]:
     cleanup: list[Any] = []
 
-    async def make(profile: str = "v1-head", *, http: dict[str, Any] | None = None,
-                   **phonebook: Any) -> PhonebookEnv:
+    async def make(
+        profile: str = "v1-head", *, http: dict[str, Any] | None = None, **phonebook: Any
+    ) -> PhonebookEnv:
         sim = await itflow_sim(profile)
         n = len(cleanup)
         state, out = tmp_path / f"state{n}", tmp_path / f"out{n}"
@@ -61,8 +70,14 @@ async def phonebook_env(itflow_sim, tmp_path) -> AsyncIterator[Callable[..., Awa
         metrics = Metrics()
         directory = DirectorySync(settings.directory, itflow, store, plan, metrics)
         directory.load()
-        service = PhonebookService(settings.phonebook, directory, plan, http=settings.http,
-                                   state_dir=settings.state_dir, metrics=metrics)
+        service = PhonebookService(
+            settings.phonebook,
+            directory,
+            plan,
+            http=settings.http,
+            state_dir=settings.state_dir,
+            metrics=metrics,
+        )
         return PhonebookEnv(sim, settings, directory, service, metrics, out, config)
 
     try:

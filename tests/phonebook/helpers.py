@@ -16,7 +16,7 @@ PLAN = NumberPlan()
 NASTY_NAMES = [
     "Bell & Whistle",
     "<script>alert(1)</script>",
-    'Quote "double" and \'single\'',
+    "Quote \"double\" and 'single'",
     "Emoji 😀 family 👩\u200d👩\u200d👧",
     "Control\x01\x02\x0b\x1f chars\x7f",
     "Line\nbreak\tand tab\r",
@@ -31,10 +31,25 @@ def num(label: NumberLabel, raw: str) -> PartyNumber:
     return PartyNumber(label, raw, PLAN.canonical(raw) or "")
 
 
-def contact(cid: int, name: str, client: str = "ACME Corp", *numbers: tuple[NumberLabel, str],
-            client_id: int = 1, archived: bool = False, email: str = "") -> Party:
-    return Party(PartyKind.CONTACT, cid, name, client_id, client,
-                 tuple(num(label, raw) for label, raw in numbers), archived=archived, email=email)
+def contact(
+    cid: int,
+    name: str,
+    client: str = "ACME Corp",
+    *numbers: tuple[NumberLabel, str],
+    client_id: int = 1,
+    archived: bool = False,
+    email: str = "",
+) -> Party:
+    return Party(
+        PartyKind.CONTACT,
+        cid,
+        name,
+        client_id,
+        client,
+        tuple(num(label, raw) for label, raw in numbers),
+        archived=archived,
+        email=email,
+    )
 
 
 def vendor(vid: int, name: str, raw: str) -> Party:
@@ -48,8 +63,15 @@ def location(lid: int, name: str, client: str, raw: str) -> Party:
 def nasty_parties() -> list[Party]:
     out: list[Party] = []
     for i, name in enumerate(NASTY_NAMES):
-        out.append(contact(i + 1, name, f"Client {name}", (NumberLabel.OFFICE, f"41255501{i:02d}"),
-                           (NumberLabel.MOBILE, f"41255502{i:02d}")))
+        out.append(
+            contact(
+                i + 1,
+                name,
+                f"Client {name}",
+                (NumberLabel.OFFICE, f"41255501{i:02d}"),
+                (NumberLabel.MOBILE, f"41255502{i:02d}"),
+            )
+        )
         out.append(vendor(100 + i, name, f"41255503{i:02d}"))
     out.append(location(200, "HQ & Annex", "ACME <Corp>", "4125550400"))
     return out

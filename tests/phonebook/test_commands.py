@@ -14,8 +14,13 @@ from pbx_bridge.phonebook.settings import ALL_FORMATS
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pbx_bridge.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "pbx_bridge.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     return proc.returncode, out.decode(), err.decode()
 
@@ -69,8 +74,9 @@ async def test_export_one_format_to_stdout_and_file(phonebook_env, tmp_path):
     root = etree.fromstring(out.encode())
     assert root.tag == "AddressBook" and root.findall("Contact")
     target = tmp_path / "book.vcf"
-    code, _, err = await run_cli("-c", str(env.config_path), "phonebook", "export", "-f", "vcard",
-                                 "-o", str(target), "--stored")
+    code, _, err = await run_cli(
+        "-c", str(env.config_path), "phonebook", "export", "-f", "vcard", "-o", str(target), "--stored"
+    )
     assert code == 0, err
     assert target.read_bytes().startswith(b"BEGIN:VCARD")
     code, _, err = await run_cli("-c", str(env.config_path), "phonebook", "export", "-f", "nokia")
@@ -82,8 +88,9 @@ async def test_export_of_a_paged_format_writes_every_page(phonebook_env, tmp_pat
     for i in range(40):
         env.sim.db.add_contact(1, f"Paged {i:02d}", phone=f"41255540{i:02d}")
     target = tmp_path / "cisco.xml"
-    code, _, err = await run_cli("-c", str(env.config_path), "phonebook", "export", "-f", "cisco",
-                                 "-o", str(target))
+    code, _, err = await run_cli(
+        "-c", str(env.config_path), "phonebook", "export", "-f", "cisco", "-o", str(target)
+    )
     assert code == 0, err
     pages = sorted(p.name for p in tmp_path.glob("cisco*.xml"))
     assert pages == ["cisco-2.xml", "cisco.xml"]

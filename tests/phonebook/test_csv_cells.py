@@ -14,9 +14,16 @@ from tests.phonebook.test_formats import OFF, contact, render
 STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-@pytest.mark.parametrize("value", [
-    " =1+1", "\u00a0@SUM(1)", "\t=cmd", "\r\n+cmd|' /C calc'!A0", "  -2+3",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        " =1+1",
+        "\u00a0@SUM(1)",
+        "\t=cmd",
+        "\r\n+cmd|' /C calc'!A0",
+        "  -2+3",
+    ],
+)
 def test_leading_whitespace_does_not_hide_a_formula(value):
     cell = text_cell(value)
     # LibreOffice's "trim spaces" import removes what precedes the formula: the cell must not start one
@@ -53,7 +60,7 @@ def test_a_semicolon_locale_spreadsheet_sees_no_formula(format_id, separator):
             assert start not in STARTS or cell.startswith("+1412555"), (separator, cell)
     rows = list(csv.reader(io.StringIO(text, newline="")))
     names = [r[0] if format_id == "csv" else r[1] for r in rows]
-    assert any(n.startswith("Acme;'=cmd") for n in names)       # kept, readable, inert
-    assert "+14125550101" in {c for r in rows for c in r}           # the number is untouched
+    assert any(n.startswith("Acme;'=cmd") for n in names)  # kept, readable, inert
+    assert "+14125550101" in {c for r in rows for c in r}  # the number is untouched
     if format_id == "panasonic-csv":
         assert all(len(n) <= 24 for n in names)

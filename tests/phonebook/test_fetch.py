@@ -88,8 +88,9 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 async def phones(phonebook_env, certificate):
     """The book served like the daemon serves it: phonebook route group on a plain and a TLS site."""
     port, tls_port = free_port(), free_port()
-    env = await phonebook_env("v1-head", formats=list(ALL_FORMATS), http={"port": port},
-                              gigaset_online_directory=True)
+    env = await phonebook_env(
+        "v1-head", formats=list(ALL_FORMATS), http={"port": port}, gigaset_online_directory=True
+    )
     db = env.sim.db
     client = db.add_client(CLIENT)
     for name, e164 in HOSTILE.items():
@@ -98,14 +99,20 @@ async def phones(phonebook_env, certificate):
     result = await env.service.sync()
     assert result.status == "published", result
     cert, key = certificate
-    face = HttpFace("127.0.0.1", port, [], groups=[
-        RouteGroup("phonebook", phonebook_routes(env.service), ["127.0.0.0/8"])],
-        tls=TlsListener("127.0.0.1", tls_port, cert, key))
+    face = HttpFace(
+        "127.0.0.1",
+        port,
+        [],
+        groups=[RouteGroup("phonebook", phonebook_routes(env.service), ["127.0.0.0/8"])],
+        tls=TlsListener("127.0.0.1", tls_port, cert, key),
+    )
     await face.start()
     assert face.health().ok, face.health().detail
     trust = ssl.create_default_context(cafile=str(cert))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as plain, \
-            httpx.AsyncClient(base_url=f"https://127.0.0.1:{tls_port}", verify=trust, timeout=10) as tls:
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as plain,
+        httpx.AsyncClient(base_url=f"https://127.0.0.1:{tls_port}", verify=trust, timeout=10) as tls,
+    ):
         yield env, {"http": plain, "https": tls}
     await face.stop(asyncio.get_running_loop().time() + 5)
 
@@ -235,7 +242,7 @@ def check_gigaset(bodies: list[bytes]) -> str:
     entries = fragments(bodies[0])
     assert entries and all(e.tag == "entry" and e.get("surname") for e in entries) and len(entries) <= 2000
     documented = {"surname", "name", "office1", "office2", "mobile1", "mobile2", "home1", "home2"}
-    for e in entries:   # attributes only, the eight Gigaset documents; no child elements
+    for e in entries:  # attributes only, the eight Gigaset documents; no child elements
         assert set(e.attrib) <= documented and len(e) == 0, e.attrib
     return "\n".join(texts(e) for e in entries)
 
@@ -308,11 +315,21 @@ def check_itflow_legacy(bodies: list[bytes]) -> str:
 
 
 CHECKS = {
-    "yealink": check_yealink, "yealink-grouped": check_yealink_grouped,
-    "yealink-local": check_yealink_local, "grandstream": check_grandstream, "cisco": check_cisco,
-    "polycom": check_polycom, "snom": check_snom, "snom-v2": check_snom_v2, "fanvil": check_fanvil,
-    "gigaset": check_gigaset, "gigaset-de": check_gigaset_de, "panasonic": check_panasonic,
-    "panasonic-csv": check_panasonic_csv, "vcard": check_vcard, "csv": check_csv,
+    "yealink": check_yealink,
+    "yealink-grouped": check_yealink_grouped,
+    "yealink-local": check_yealink_local,
+    "grandstream": check_grandstream,
+    "cisco": check_cisco,
+    "polycom": check_polycom,
+    "snom": check_snom,
+    "snom-v2": check_snom_v2,
+    "fanvil": check_fanvil,
+    "gigaset": check_gigaset,
+    "gigaset-de": check_gigaset_de,
+    "panasonic": check_panasonic,
+    "panasonic-csv": check_panasonic_csv,
+    "vcard": check_vcard,
+    "csv": check_csv,
     "itflow-legacy": check_itflow_legacy,
 }
 
@@ -384,8 +401,9 @@ async def test_cisco_quotes_are_entities_and_latin1_on_request(phones):
     utf8 = pages[0]
     assert xml(latin.content).findtext("Title") == xml(utf8.content).findtext("Title")
     assert latin.headers["ETag"] != utf8.headers["ETag"] and latin.headers["Vary"] == "Accept-Charset"
-    same = await clients["http"].get("/phonebook/cisco",
-                                     headers={"Accept-Charset": "utf-8, iso-8859-1;q=0.5"})
+    same = await clients["http"].get(
+        "/phonebook/cisco", headers={"Accept-Charset": "utf-8, iso-8859-1;q=0.5"}
+    )
     assert same.content == utf8.content
 
 
@@ -416,17 +434,18 @@ async def gigaset_search(client: httpx.AsyncClient, **params: str) -> etree._Ele
 async def test_gigaset_online_directory_searches_and_pages(phones, scheme: str):
     _env, clients = phones
     client = clients[scheme]
-    hit = await gigaset_search(client, ln="o'bri", fn="bob")   # every term starts a word of the name
+    hit = await gigaset_search(client, ln="o'bri", fn="bob")  # every term starts a word of the name
     assert [e.findtext("ln") for e in hit.iter("entry")] == ['O\'Brien "Bob" Müller (Smith & Sons)']
-    reverse = await gigaset_search(client, hm="4125550906")   # a reverse lookup by number
+    reverse = await gigaset_search(client, hm="4125550906")  # a reverse lookup by number
     assert [e.findtext("ln") for e in reverse.iter("entry")] == ["<Ltd>"]
     everyone = await gigaset_search(client, ln="*", count="100")
     total = int(everyone.get("total"))
     assert total == len(everyone.findall("entry")) > 6
-    page = await gigaset_search(client, ln="*", first="4", count="3")   # the phone's offset
+    page = await gigaset_search(client, ln="*", first="4", count="3")  # the phone's offset
     assert (page.get("first"), page.get("last"), page.get("total")) == ("4", "6", str(total))
-    assert [e.findtext("hm") for e in page.iter("entry")] == \
-        [e.findtext("hm") for e in everyone.iter("entry")][3:6]
+    assert [e.findtext("hm") for e in page.iter("entry")] == [
+        e.findtext("hm") for e in everyone.iter("entry")
+    ][3:6]
     past = await gigaset_search(client, ln="*", first=str(total + 5))
     assert past.get("total") == str(total) and not past.findall("entry")
     none = await gigaset_search(client, ln="zzzz-nobody")
@@ -436,7 +455,7 @@ async def test_gigaset_online_directory_searches_and_pages(phones, scheme: str):
 async def test_gigaset_online_directory_off_by_default(phonebook_env):
     env = await phonebook_env("v1-head", formats=["gigaset"])
     await env.service.sync()
-    assert env.service.publisher.book is None   # no entries held in memory unless asked for
+    assert env.service.publisher.book is None  # no entries held in memory unless asked for
     port = free_port()
     face = HttpFace("127.0.0.1", port, phonebook_routes(env.service))
     await face.start()
@@ -444,7 +463,7 @@ async def test_gigaset_online_directory_off_by_default(phonebook_env):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             r = await client.get("/phonebook/gigaset", params={"command": "get_list", "ln": "a"})
             assert r.status_code == 404 and "gigaset_online_directory" in r.text
-            assert (await client.get("/phonebook/gigaset")).status_code == 200   # the central book
+            assert (await client.get("/phonebook/gigaset")).status_code == 200  # the central book
     finally:
         await face.stop(asyncio.get_running_loop().time() + 5)
 
@@ -457,10 +476,12 @@ async def test_published_file_names_serve_the_same_pages(phones):
     client = clients["http"]
     for format_id, first in (("cisco", "cisco-directory.xml"), ("panasonic", "panasonic-phonebook.xml")):
         stem = first.rsplit(".", 1)[0]
-        assert (await client.get(f"/phonebook/{format_id}/{first}")).content == \
-            (await client.get(f"/phonebook/{format_id}")).content
-        assert (await client.get(f"/phonebook/{format_id}/{stem}-2.xml")).content == \
-            (await client.get(f"/phonebook/{format_id}", params={"page": "2"})).content
+        assert (await client.get(f"/phonebook/{format_id}/{first}")).content == (
+            await client.get(f"/phonebook/{format_id}")
+        ).content
+        assert (await client.get(f"/phonebook/{format_id}/{stem}-2.xml")).content == (
+            await client.get(f"/phonebook/{format_id}", params={"page": "2"})
+        ).content
         assert (await client.get(f"/phonebook/{format_id}/{stem}-999.xml")).status_code == 404
     assert (await client.get("/phonebook/yealink/phonebook.xml")).status_code == 404  # not its name
 
@@ -481,8 +502,8 @@ async def test_yealink_search_answers_what_the_user_typed(phones, scheme: str):
     _env, clients = phones
     client = clients[scheme]
     names = [e.findtext("Name") for e in (await yealink_search(client, "o'bri bob")).iter("DirectoryEntry")]
-    assert len(names) == 1 and names[0].startswith("O'Brien \"Bob\" Müller")
-    by_number = await yealink_search(client, "412 555 0906", key="term")   # Wazo's parameter name
+    assert len(names) == 1 and names[0].startswith('O\'Brien "Bob" Müller')
+    by_number = await yealink_search(client, "412 555 0906", key="term")  # Wazo's parameter name
     assert [e.findtext("Name") for e in by_number.iter("DirectoryEntry")] == ["<Ltd>"]
     nobody = await yealink_search(client, "zzzz-nobody")
     assert nobody.find("DirectoryEntry") is None

@@ -104,15 +104,14 @@ def test_every_hostile_name_survives_somewhere(format_id):
 
 
 def test_grandstream_phone_has_phonenumber_and_accountindex():
-    parties = [contact(1, "Alice Smith", "ACME", (OFF, "4125550101"),
-                       (MOB, "4125550199"))]
+    parties = [contact(1, "Alice Smith", "ACME", (OFF, "4125550101"), (MOB, "4125550199"))]
     for base in (0, 1):
         root = parse(render("grandstream", parties, grandstream_account_index=base).body)
         assert root.tag == "AddressBook"
         contacts = root.findall("Contact")
         assert len(contacts) == 1
         phones = contacts[0].findall("Phone")
-        assert [p.get("type") for p in phones] == ["Work", "Mobile"]   # the documented set has no "Cell"
+        assert [p.get("type") for p in phones] == ["Work", "Mobile"]  # the documented set has no "Cell"
         for p in phones:
             assert p.findtext("accountindex") == str(base)
             assert p.findtext("phonenumber").startswith("+1412555")
@@ -131,9 +130,11 @@ def test_grandstream_limit_is_logged(caplog):
 
 def test_polycom_ct_is_unique_even_when_entries_share_a_number():
     shared = "4125550101"
-    parties = [contact(1, "Alice", "ACME", (OFF, shared), (MOB, "4125550199")),
-               contact(2, "Bob", "ACME", (OFF, shared)),
-               vendor(3, "Switchboard", shared)]
+    parties = [
+        contact(1, "Alice", "ACME", (OFF, shared), (MOB, "4125550199")),
+        contact(2, "Bob", "ACME", (OFF, shared)),
+        vendor(3, "Switchboard", shared),
+    ]
     root = parse(render("polycom", parties).body)
     assert root.tag == "directory"
     items = root.findall("item_list/item")
@@ -177,8 +178,15 @@ def test_cisco_pages_hold_at_most_32_and_link_onwards_from_public_url():
 
 
 def test_cisco_suffix_survives_name_cut():
-    parties = [contact(1, "Bartholomew Longname-Smithers", "Very Long Client Name Inc",
-                       (OFF, "4125550101"), (MOB, "4125550199"))]
+    parties = [
+        contact(
+            1,
+            "Bartholomew Longname-Smithers",
+            "Very Long Client Name Inc",
+            (OFF, "4125550101"),
+            (MOB, "4125550199"),
+        )
+    ]
     names = [e.findtext("Name") for e in parse(render("cisco", parties).body).findall("DirectoryEntry")]
     assert len(names[1]) <= 32 and names[1].endswith(" (Mobile)")
 
@@ -236,14 +244,21 @@ def test_panasonic_csv_keeps_1000():
 
 
 def test_gigaset_central_book_attributes_and_limit():
-    parties = [contact(1, "Alice", "ACME", (OFF, "4125550101"), (MOB, "4125550199"),
-                       (OTH, "4125550188"))]
+    parties = [contact(1, "Alice", "ACME", (OFF, "4125550101"), (MOB, "4125550199"), (OTH, "4125550188"))]
     (entry,) = fragments(render("gigaset", parties).body)
     assert entry.get("office1") == "+14125550101"
     assert entry.get("mobile1") == "+14125550199"
     assert entry.get("home1") == "+14125550188"
-    assert set(entry.attrib) == {"surname", "name", "office1", "office2", "mobile1", "mobile2", "home1",
-                                 "home2"}
+    assert set(entry.attrib) == {
+        "surname",
+        "name",
+        "office1",
+        "office2",
+        "mobile1",
+        "mobile2",
+        "home1",
+        "home2",
+    }
     assert len(fragments(render("gigaset", many_parties(2050, numbers=1)).body)) == 2000
 
 
@@ -280,8 +295,10 @@ def test_snom_tbook_and_v2():
     v2 = parse(render("snom-v2", parties).body)
     assert (v2.get("version"), v2.get("e")) == ("2.0", "2")
     nums = v2.findall("contact/numbers/number")
-    assert [(n.get("no"), n.get("type")) for n in nums] == [("+14125550101", "business"),
-                                                            ("+14125550199", "mobile")]
+    assert [(n.get("no"), n.get("type")) for n in nums] == [
+        ("+14125550101", "business"),
+        ("+14125550199", "mobile"),
+    ]
 
 
 def test_fanvil_typed_numbers_and_group():
@@ -329,7 +346,7 @@ def test_csv_parses_with_the_csv_module():
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
     assert len(rows) == len(book_of(nasty_parties()).entries)
     names = {r["name"] for r in rows}
-    assert 'Quote "double" and \'single\' (Client Quote "double" and \'single\')' in names
+    assert "Quote \"double\" and 'single' (Client Quote \"double\" and 'single')" in names
     assert "Semi;colon, comma\\back" in names
     assert all("\n" not in r["name"] and "\x01" not in r["name"] for r in rows)
     bell = next(r for r in rows if r["name"] == "Bell & Whistle")
@@ -355,8 +372,10 @@ FORMULAS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(1)
 
 @pytest.mark.parametrize("format_id", ["csv", "panasonic-csv"])
 def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(format_id):
-    parties = [contact(i + 1, name, "", (OFF, f"41255507{i:02d}"), (MOB, f"41255508{i:02d}"))
-               for i, name in enumerate(FORMULAS)]
+    parties = [
+        contact(i + 1, name, "", (OFF, f"41255507{i:02d}"), (MOB, f"41255508{i:02d}"))
+        for i, name in enumerate(FORMULAS)
+    ]
     parties.append(contact(50, "Plain Name", "=cmd()", (OFF, "4125550799")))
     body = render(format_id, parties).body
     text = body[2:].decode("utf-16-le") if format_id == "panasonic-csv" else body.decode("utf-8")
@@ -365,31 +384,36 @@ def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(format_id):
         rows = rows[1:]
     names = [r[0] if format_id == "csv" else r[1] for r in rows]
     for formula in FORMULAS:
-        assert "'" + formula[:23] in {n[:24] for n in names}   # kept, prefixed (24 chars on Panasonic)
+        assert "'" + formula[:23] in {n[:24] for n in names}  # kept, prefixed (24 chars on Panasonic)
     for row in rows:
         for cell in row:
             if cell[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d"):
                 assert re.fullmatch(r"\+[0-9]+", cell), f"{format_id}: {cell!r} would be evaluated"
     numbers = {c for r in rows for c in r if c.startswith("+1412")}
-    assert {"+14125550700", "+14125550800", "+14125550799"} <= numbers   # dialable, never prefixed
+    assert {"+14125550700", "+14125550800", "+14125550799"} <= numbers  # dialable, never prefixed
     if format_id == "csv":
         plain = next(r for r in rows if r[0].startswith("Plain Name"))
-        assert plain[3] == "'=cmd()"   # the organization cell too
+        assert plain[3] == "'=cmd()"  # the organization cell too
     if format_id == "panasonic-csv":
         assert all(len(n) <= 24 for n in names)
 
 
 def test_grandstream_more_than_ten_groups_share_group_nine():
     # 12 clients: client 0 has 12 people, client 1 has 11, ... client 11 has 1
-    parties = [contact(100 * c + k, f"P{c:02d} {k:02d}", f"Client {c:02d}", (OFF, f"412{c:02d}{k:05d}"),
-                       client_id=c + 1) for c in range(12) for k in range(12 - c)]
+    parties = [
+        contact(
+            100 * c + k, f"P{c:02d} {k:02d}", f"Client {c:02d}", (OFF, f"412{c:02d}{k:05d}"), client_id=c + 1
+        )
+        for c in range(12)
+        for k in range(12 - c)
+    ]
     root = parse(render("grandstream", parties, grandstream_overflow_group="More clients").body)
     declared = {int(g.findtext("id")): g.findtext("name") for g in root.findall("pbgroup")}
     assert sorted(declared) == list(range(10)) and declared[9] == "More clients"
     # the nine largest clients keep their own group; the three smallest share group 9
     assert set(declared.values()) == {f"Client {c:02d}" for c in range(9)} | {"More clients"}
     contacts = root.findall("Contact")
-    assert len(contacts) == len(parties)   # nobody left out
+    assert len(contacts) == len(parties)  # nobody left out
     by_group = {}
     for c in contacts:
         gid = int(c.findtext("Groups/groupid"))
@@ -402,15 +426,17 @@ def test_grandstream_few_groups_get_ids_from_zero():
     parties = [contact(1, "A", "Alpha", (OFF, "4125550101")), contact(2, "B", "Beta", (OFF, "4125550102"))]
     root = parse(render("grandstream", parties).body)
     assert {g.findtext("id") for g in root.findall("pbgroup")} == {"0", "1"}
-    assert {p.findtext("accountindex") for p in root.iter("Phone")} == {"1"}   # account 1 by default
+    assert {p.findtext("accountindex") for p in root.iter("Phone")} == {"1"}  # account 1 by default
 
 
 def test_grandstream_overflow_group_name_never_repeats_a_kept_group():
     # the largest client is called "Other", like the default overflow group: two groups, two names
     names = ["Other"] + [f"Client {c:02d}" for c in range(1, 12)]
-    parties = [contact(100 * c + k, f"P{c:02d} {k:02d}", name, (OFF, f"412{c:02d}{k:05d}"), client_id=c + 1)
-               for c, name in enumerate(names) for k in range(12 - c)]
+    parties = [
+        contact(100 * c + k, f"P{c:02d} {k:02d}", name, (OFF, f"412{c:02d}{k:05d}"), client_id=c + 1)
+        for c, name in enumerate(names)
+        for k in range(12 - c)
+    ]
     root = parse(render("grandstream", parties).body)
     declared = [g.findtext("name") for g in root.findall("pbgroup")]
     assert len(declared) == len(set(declared)) == 10 and "Other" in declared
-

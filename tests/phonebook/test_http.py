@@ -27,8 +27,9 @@ def free_port() -> int:
 @pytest.fixture
 async def served(phonebook_env):
     port = free_port()
-    env = await phonebook_env("v1-head", formats=["yealink", "cisco", "snom-v2", "gigaset-de", "vcard"],
-                              http={"port": port})
+    env = await phonebook_env(
+        "v1-head", formats=["yealink", "cisco", "snom-v2", "gigaset-de", "vcard"], http={"port": port}
+    )
     face = HttpFace("127.0.0.1", port, phonebook_routes(env.service), basic_auth=AUTH)
     await face.start()
     assert face.bound_port == port

@@ -15,7 +15,8 @@ def test_progress_bar_draws_each_stage_and_ends_the_line():
     stream = io.StringIO()
     bar = TerminalProgress(stream)
     Publisher(PhonebookSettings(formats=["yealink", "csv", "vcard"])).publish(
-        many_parties(10), PLAN, progress=bar)
+        many_parties(10), PLAN, progress=bar
+    )
     text = stream.getvalue()
     assert "building entries..." in text
     assert "[" + "#" * 10 + "." * 20 + "] 1/3 csv" in text

@@ -19,8 +19,9 @@ from tests.phonebook.helpers import PLAN, book_of, many_parties, nasty_parties
 
 def publisher(tmp_path: Path, metrics: Metrics | None = None, **settings: object) -> Publisher:
     cfg = PhonebookSettings(output_dir=tmp_path / "out", **settings)
-    return Publisher(cfg, public_url="http://pbx.test:8734", state_path=tmp_path / "state.json",
-                     metrics=metrics)
+    return Publisher(
+        cfg, public_url="http://pbx.test:8734", state_path=tmp_path / "state.json", metrics=metrics
+    )
 
 
 def files(directory: Path) -> dict[str, tuple[int, int]]:

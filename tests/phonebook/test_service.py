@@ -18,8 +18,9 @@ STRICT = etree.XMLParser(recover=False)
 
 def yealink_entries(env) -> list[tuple[str, list[str]]]:
     root = etree.fromstring((env.out / "yealink-phonebook.xml").read_bytes(), STRICT)
-    return [(e.findtext("Name"), [t.text for t in e.findall("Telephone")])
-            for e in root.findall("DirectoryEntry")]
+    return [
+        (e.findtext("Name"), [t.text for t in e.findall("Telephone")]) for e in root.findall("DirectoryEntry")
+    ]
 
 
 async def test_v1_directory_published_in_every_format(phonebook_env):
@@ -120,8 +121,9 @@ async def test_scheduler_runs_at_start_follows_snapshots_and_manual_trigger(phon
         env.sim.db.add_contact(1, "Manual Person", phone="4125557778")
         runs = env.service.runs
         env.service.trigger()
-        await eventually(lambda: env.service.runs > runs
-                         and "Manual Person (ACME Corp)" in dict(yealink_entries(env)))
+        await eventually(
+            lambda: env.service.runs > runs and "Manual Person (ACME Corp)" in dict(yealink_entries(env))
+        )
         assert "Manual Person (ACME Corp)" in dict(yealink_entries(env))
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)

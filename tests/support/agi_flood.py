@@ -22,22 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HANG_GUARD = 10.0          # a broken server fails a request instead of hanging it (not a timed assertion)
+HANG_GUARD = 10.0  # a broken server fails a request instead of hanging it (not a timed assertion)
 
 
 @dataclass
 class Answer:
     commands: list[str]
     seconds: float
-    refused: bool          # closed, reset or never answered before the first command
+    refused: bool  # closed, reset or never answered before the first command
 
 
 def _env(port: int, number: str) -> bytes:
-    return (f"agi_network: yes\nagi_network_script: cid\nagi_request: agi://127.0.0.1:{port}/cid\n"
-            "agi_channel: PJSIP/trunk-00000001\nagi_language: en\nagi_type: PJSIP\n"
-            "agi_uniqueid: 1795850006.1\nagi_version: 22.10.1\n"
-            f"agi_callerid: {number}\nagi_calleridname: {number}\nagi_callingpres: 0\nagi_dnid: 201\n"
-            "agi_context: from-pstn\nagi_extension: 201\nagi_priority: 1\nagi_accountcode: \n\n").encode()
+    return (
+        f"agi_network: yes\nagi_network_script: cid\nagi_request: agi://127.0.0.1:{port}/cid\n"
+        "agi_channel: PJSIP/trunk-00000001\nagi_language: en\nagi_type: PJSIP\n"
+        "agi_uniqueid: 1795850006.1\nagi_version: 22.10.1\n"
+        f"agi_callerid: {number}\nagi_calleridname: {number}\nagi_callingpres: 0\nagi_dnid: 201\n"
+        "agi_context: from-pstn\nagi_extension: 201\nagi_priority: 1\nagi_accountcode: \n\n"
+    ).encode()
 
 
 async def real_request(port: int, number: str) -> Answer:
@@ -60,12 +62,28 @@ async def real_request(port: int, number: str) -> Answer:
     return Answer(commands, time.perf_counter() - start, refused=not commands)
 
 
-def start_flood(port: int, *, slow: int, junk_lines: int, seconds: float,
-                sitters: int = 0) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tests.support.agi_flood", "--port", str(port),
-                             "--slow", str(slow), "--junk-lines", str(junk_lines), "--seconds", str(seconds),
-                             "--sitters", str(sitters)],
-                            cwd=ROOT, stdout=subprocess.PIPE)
+def start_flood(
+    port: int, *, slow: int, junk_lines: int, seconds: float, sitters: int = 0
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.agi_flood",
+            "--port",
+            str(port),
+            "--slow",
+            str(slow),
+            "--junk-lines",
+            str(junk_lines),
+            "--seconds",
+            str(seconds),
+            "--sitters",
+            str(sitters),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
 
 
 def flood_result(proc: subprocess.Popen[bytes]) -> dict[str, int]:
@@ -73,8 +91,16 @@ def flood_result(proc: subprocess.Popen[bytes]) -> dict[str, int]:
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
 
 
-async def _occupy(port: int, end: float, counts: dict[str, int], payload: bytes, opened: str, closed: str,
-                  *, answer_first: bool) -> None:
+async def _occupy(
+    port: int,
+    end: float,
+    counts: dict[str, int],
+    payload: bytes,
+    opened: str,
+    closed: str,
+    *,
+    answer_first: bool,
+) -> None:
     """Hold one connection at a time until ``end``: send ``payload``, then wait for the server to let go
     (after its first line when ``answer_first``); re-open as soon as it closes. Bounded by the deadline."""
     loop = asyncio.get_running_loop()
@@ -107,8 +133,9 @@ async def _slow(port: int, end: float, counts: dict[str, int]) -> None:
 
 async def _sitter(port: int, end: float, counts: dict[str, int]) -> None:
     """A whole environment, then the server's first command is never answered; again when pushed out."""
-    await _occupy(port, end, counts, _env(port, "15550009999"), "sat", "sitters_closed_by_server",
-                  answer_first=True)
+    await _occupy(
+        port, end, counts, _env(port, "15550009999"), "sat", "sitters_closed_by_server", answer_first=True
+    )
 
 
 async def _junk(port: int, lines: int, counts: dict[str, int]) -> None:
@@ -125,8 +152,15 @@ async def _junk(port: int, lines: int, counts: dict[str, int]) -> None:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, int]:
-    counts = {"opened": 0, "closed_by_server": 0, "connect_failed": 0, "junk_sent": 0,
-              "junk_cut_by_server": 0, "sat": 0, "sitters_closed_by_server": 0}
+    counts = {
+        "opened": 0,
+        "closed_by_server": 0,
+        "connect_failed": 0,
+        "junk_sent": 0,
+        "junk_cut_by_server": 0,
+        "sat": 0,
+        "sitters_closed_by_server": 0,
+    }
     end = asyncio.get_running_loop().time() + args.seconds
     tasks = [asyncio.create_task(_slow(args.port, end, counts)) for _ in range(args.slow)]
     tasks += [asyncio.create_task(_sitter(args.port, end, counts)) for _ in range(args.sitters)]

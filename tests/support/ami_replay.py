@@ -52,7 +52,7 @@ class AmiTrace:
         return cls(path.name, banner, events)
 
     def event_names(self) -> list[str]:
-        return [b.split(b"\r\n", 1)[0][len(b"Event: "):].decode() for b in self.events]
+        return [b.split(b"\r\n", 1)[0][len(b"Event: ") :].decode() for b in self.events]
 
 
 def _headers(block: bytes) -> list[tuple[str, str]]:
@@ -189,8 +189,9 @@ class AmiReplayServer:
                 name = action.get("Action", "").lower()
                 aid = f"ActionID: {action['ActionID']}\r\n" if "ActionID" in action else ""
                 if name == "login":
-                    ok = self.username is None or (action.get("Username") == self.username
-                                                   and action.get("Secret") == self.secret)
+                    ok = self.username is None or (
+                        action.get("Username") == self.username and action.get("Secret") == self.secret
+                    )
                     if not ok:
                         writer.write(_reply("Error", aid, "Message: Authentication failed"))
                         await writer.drain()

@@ -38,8 +38,15 @@ def closed_port() -> int:
     return free_port()
 
 
-def write_config(path: Path, *, itflow_url: str, api_key: str, state_dir: Path, http_port: int | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
+def write_config(
+    path: Path,
+    *,
+    itflow_url: str,
+    api_key: str,
+    state_dir: Path,
+    http_port: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write a config for one daemon on free loopback ports; ``extra`` sections are merged in."""
     data: dict[str, Any] = {
         "itflow": {"url": itflow_url, "api_key": api_key, "timeout": 3},
@@ -61,9 +68,16 @@ def write_config(path: Path, *, itflow_url: str, api_key: str, state_dir: Path, 
 class Daemon:
     """One ``pbx-bridge run`` subprocess; stderr (the log) goes to a file the test can read."""
 
-    def __init__(self, config: Path, *, log_path: Path, args: tuple[str, ...] = (),
-                 run_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 prefix: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *,
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        run_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+    ) -> None:
         self.config = config
         self.prefix = prefix  # e.g. setpriv ... to run as another user
         self.log_path = log_path
@@ -81,7 +95,10 @@ class Daemon:
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [*self.prefix, str(PBX_BRIDGE), "--config", str(self.config), *self.args, "run", *self.run_args],
-            stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=self.env,
+            stdout=self._log,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         return self
 
@@ -111,8 +128,10 @@ class Daemon:
             if result:
                 return
             if not self.alive():
-                raise AssertionError(f"daemon exited ({self.proc.returncode if self.proc else '?'}) while "
-                                     f"waiting for {what}; log:\n{self.log()[-4000:]}")
+                raise AssertionError(
+                    f"daemon exited ({self.proc.returncode if self.proc else '?'}) while "
+                    f"waiting for {what}; log:\n{self.log()[-4000:]}"
+                )
             if loop.time() > end:
                 raise AssertionError(f"timed out waiting for {what}; log:\n{self.log()[-4000:]}")
             await asyncio.sleep(0.2)
@@ -124,14 +143,13 @@ class Daemon:
             return False
         return status is None or r.status_code == status
 
-    async def wait_http(self, path: str = "/healthz", status: int | None = 200,
-                        limit: float = 60.0) -> None:
-        await self.wait_until(lambda: self._answers(path, status), what=f"GET {path} -> {status}",
-                              limit=limit)
+    async def wait_http(self, path: str = "/healthz", status: int | None = 200, limit: float = 60.0) -> None:
+        await self.wait_until(
+            lambda: self._answers(path, status), what=f"GET {path} -> {status}", limit=limit
+        )
 
     async def wait_log(self, text: str, limit: float = 60.0) -> None:
-        await self.wait_until(lambda: text in self.log(), what=f"log line containing {text!r}",
-                              limit=limit)
+        await self.wait_until(lambda: text in self.log(), what=f"log line containing {text!r}", limit=limit)
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None

@@ -25,9 +25,11 @@ from aiohttp import web
 
 __all__ = ["APACHE_404_PAGE", "FaultProxy"]
 
-APACHE_404_PAGE = (b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found'
-                   b'</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this '
-                   b'server.</p>\n</body></html>\n')
+APACHE_404_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found'
+    b"</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this "
+    b"server.</p>\n</body></html>\n"
+)
 _GATEWAY_PAGE = b"<html><body><h1>%d Gateway error</h1></body></html>\n"
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -92,8 +94,11 @@ class FaultProxy:
             ctype = "text/html" if page.lstrip()[:1] == b"<" else "application/json"
             return web.Response(status=status, body=page, headers={"Content-Type": ctype})
         path = request.path
-        if path.endswith("/tickets/read.php") and "ticket_id" not in request.query \
-                and self.fail_searches is not None:
+        if (
+            path.endswith("/tickets/read.php")
+            and "ticket_id" not in request.query
+            and self.fail_searches is not None
+        ):
             self.faults += 1
             if self.fail_searches == 0:
                 return self._cut(request)
@@ -112,12 +117,13 @@ class FaultProxy:
                 task.add_done_callback(self._tasks.discard)
                 return await asyncio.shield(task)
             if fault and self.after_commit is not None:
-                await self._forward(request, body)          # ITFlow commits ...
+                await self._forward(request, body)  # ITFlow commits ...
                 if self.after_commit == 0:
-                    return self._cut(request)               # ... and the answer never arrives
+                    return self._cut(request)  # ... and the answer never arrives
                 code = self.after_commit
-                return web.Response(status=code, body=_GATEWAY_PAGE % code,
-                                    headers={"Content-Type": "text/html"})
+                return web.Response(
+                    status=code, body=_GATEWAY_PAGE % code, headers={"Content-Type": "text/html"}
+                )
         return await self._forward(request, body)
 
     async def _forward_late(self, request: web.Request, body: bytes, delay: float) -> web.Response:
@@ -127,8 +133,9 @@ class FaultProxy:
     async def _forward(self, request: web.Request, body: bytes) -> web.Response:
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
-                                         headers=headers, allow_redirects=False) as up:
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=body, headers=headers, allow_redirects=False
+        ) as up:
             data = await up.read()
             out = {k: v for k, v in up.headers.items() if k.lower() not in _HOP}
             return web.Response(status=up.status, body=data, headers=out)

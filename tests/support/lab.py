@@ -163,8 +163,13 @@ def _port_free(port: int, kind: int) -> bool:
 class LabController:
     """Owns the one lab Asterisk: config install, start, readiness, stop by PID."""
 
-    def __init__(self, root: Path | None = None, ports: LabPorts | None = None,
-                 ami_user: str = "pbxbridge", ami_secret: str = "pbxbridge-lab-secret") -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        ports: LabPorts | None = None,
+        ami_user: str = "pbxbridge",
+        ami_secret: str = "pbxbridge-lab-secret",
+    ) -> None:
         self.root = (root or default_root()).resolve()
         self.ports = ports or LabPorts.from_env()
         self._plain_ami = AmiAccount("127.0.0.1", self.ports.ami, ami_user, ami_secret)
@@ -196,9 +201,11 @@ class LabController:
             except OSError:
                 if time.monotonic() > deadline:
                     sock.close()
-                    raise LabError(f"another test session drives the lab on SIP port {self.ports.sip} for "
-                                   f"more than {timeout:.0f}s (set PBX_BRIDGE_LAB_*_PORT to run a second "
-                                   "lab, see tests/support/LAB.md)") from None
+                    raise LabError(
+                        f"another test session drives the lab on SIP port {self.ports.sip} for "
+                        f"more than {timeout:.0f}s (set PBX_BRIDGE_LAB_*_PORT to run a second "
+                        "lab, see tests/support/LAB.md)"
+                    ) from None
                 time.sleep(0.5)
         self._lock_sock = sock
         path = Path(os.environ.get("PBX_BRIDGE_LAB_LOCK", "/run/lock/pbx-bridge-lab.lock"))
@@ -213,8 +220,10 @@ class LabController:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
                     os.close(fd)
                     self.release()
-                    raise LabError(f"another test session (PID {holder or '?'}) holds {path} for "
-                                   f"more than {timeout:.0f}s") from None
+                    raise LabError(
+                        f"another test session (PID {holder or '?'}) holds {path} for "
+                        f"more than {timeout:.0f}s"
+                    ) from None
                 time.sleep(0.5)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -307,8 +316,10 @@ class LabController:
                 break
             time.sleep(0.1)
         if busy:
-            raise LabError(f"lab ports already in use by something else: {', '.join(busy)} "
-                           "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)")
+            raise LabError(
+                f"lab ports already in use by something else: {', '.join(busy)} "
+                "(set PBX_BRIDGE_LAB_SIP_PORT / PBX_BRIDGE_LAB_AMI_PORT to move the lab)"
+            )
         self._install(dialplan)
         self._reset_state()
         if dialplan == "freepbx17":
@@ -317,9 +328,20 @@ class LabController:
         console = (self.logdir / "console.log").open("wb")
         # setsid: its own session, so a Ctrl-C on pytest does not reach it; stopped by PID in stop().
         proc = subprocess.Popen(
-            ["chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n",
-             "-C", f"{ETC_IN_CHROOT}/asterisk.conf"],
-            stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "chroot",
+                str(self.root),
+                "/usr/sbin/asterisk",
+                "-f",
+                "-n",
+                "-C",
+                f"{ETC_IN_CHROOT}/asterisk.conf",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         console.close()
         self.pidfile.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + timeout
@@ -439,8 +461,14 @@ class LabController:
 
     def _reset_state(self) -> None:
         """Every start is clean: empty mailboxes, logs, AstDB (FreePBX seeds its keys at boot)."""
-        for d in ("run/asterisk", "var/log/asterisk/cdr-csv", "var/spool/asterisk/voicemail",
-                  "var/lib/asterisk", "var/cache/asterisk", "tmp"):
+        for d in (
+            "run/asterisk",
+            "var/log/asterisk/cdr-csv",
+            "var/spool/asterisk/voicemail",
+            "var/lib/asterisk",
+            "var/cache/asterisk",
+            "tmp",
+        ):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.spool, ignore_errors=True)
         for p in [*self.root.glob("var/spool/asterisk/tmp/*"), self.root / "var/lib/asterisk/astdb.sqlite3"]:
@@ -456,16 +484,28 @@ class LabController:
     def cli(self, command: str, timeout: float = 15.0) -> str:
         """``asterisk -rx`` inside the chroot; the output text."""
         out = subprocess.run(
-            ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", f"{ETC_IN_CHROOT}/asterisk.conf",
-             "-rx", command],
-            capture_output=True, text=True, timeout=timeout, check=False)
+            [
+                "chroot",
+                str(self.root),
+                "/usr/sbin/asterisk",
+                "-C",
+                f"{ETC_IN_CHROOT}/asterisk.conf",
+                "-rx",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if out.returncode != 0:
             raise LabError(f"asterisk -rx {command!r} failed ({out.returncode}): {out.stderr.strip()}")
         return out.stdout
 
 
-def install_agi(root: Path, src: Path | str, name: str | None = None,
-                agi_dir: str = "usr/share/asterisk/agi-bin") -> str:
+def install_agi(
+    root: Path, src: Path | str, name: str | None = None, agi_dir: str = "usr/share/asterisk/agi-bin"
+) -> str:
     """Install a classic AGI script into the chroot; returns the name for ``AGI(name,...)``.
 
     The script itself goes to /usr/local/lib/pbx-bridge-lab/agi/<name>; agi-bin/<name> is a wrapper that
@@ -485,7 +525,8 @@ def install_agi(root: Path, src: Path | str, name: str | None = None,
     wrapper.write_text(
         "#!/bin/sh\n# pbx-bridge lab: run the real script as the unprivileged AGI user\n"
         f"exec /usr/bin/setpriv --reuid={AGI_USER} --regid={AGI_USER} --init-groups "
-        f"/usr/local/lib/pbx-bridge-lab/agi/{name} \"$@\"\n")
+        f'/usr/local/lib/pbx-bridge-lab/agi/{name} "$@"\n'
+    )
     wrapper.chmod(0o755)
     return name
 
@@ -587,8 +628,11 @@ def dtmf_caller_xml(digits: str, trigger: Literal["notify", "delay"], delay_ms: 
     steps = []
     for d in digits:
         pcap = SIPP_PCAPS / f"dtmf_2833_{_PCAP_DIGIT.get(d, d)}.pcap"
-        steps.append(_DTMF_STEP.format(pcap=pcap) if trigger == "notify"
-                     else _DTMF_DELAY_STEP.format(pcap=pcap, delay=delay_ms))
+        steps.append(
+            _DTMF_STEP.format(pcap=pcap)
+            if trigger == "notify"
+            else _DTMF_DELAY_STEP.format(pcap=pcap, delay=delay_ms)
+        )
     template = (LAB_DIR / "sipp/uac-dtmf.xml.in").read_text()
     return template.replace("@DTMF_STEPS@", "".join(steps)).replace("@HOLD_MS@", str(hold_ms))
 
@@ -610,8 +654,14 @@ class CallHandle:
     """A call in progress (sipp caller + phones running; no caller: ``Lab.start_phones``, a call Asterisk
     starts itself). ``await wait()`` gives the CallResult."""
 
-    def __init__(self, lab: Lab, workdir: Path, caller: asyncio.subprocess.Process | None,
-                 callees: dict[str, asyncio.subprocess.Process], timeout: float) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        workdir: Path,
+        caller: asyncio.subprocess.Process | None,
+        callees: dict[str, asyncio.subprocess.Process],
+        timeout: float,
+    ) -> None:
         self.lab, self.workdir, self.timeout = lab, workdir, timeout
         self._caller, self._callees = caller, callees
         self._result: CallResult | None = None
@@ -620,7 +670,8 @@ class CallHandle:
         """Let the caller send its next DTMF digit now (an in-dialog NOTIFY to ``channel``, the caller's
         Asterisk channel, e.g. from ``ami.wait_event("Newexten", Application="WaitExten")``)."""
         resp = await ami.action(
-            {"Action": "PJSIPNotify", "Channel": channel, "Variable": "Event=pbx-bridge-lab"})
+            {"Action": "PJSIPNotify", "Channel": channel, "Variable": "Event=pbx-bridge-lab"}
+        )
         if resp.get("Response") != "Success":
             raise LabError(f"PJSIPNotify to {channel} failed: {dict(resp)}")
 
@@ -786,20 +837,41 @@ class Lab:
         procs = await self._start_phones(workdir, media, callees or {}, refer_to, refer_after_ms)
         if caller in ("dtmf", "wait"):
             scenario = workdir / "uac-dtmf.xml"
-            scenario.write_text(dtmf_caller_xml(digits if caller == "dtmf" else "", dtmf_trigger,
-                                                dtmf_delay_ms, hold_ms))
+            scenario.write_text(
+                dtmf_caller_xml(digits if caller == "dtmf" else "", dtmf_trigger, dtmf_delay_ms, hold_ms)
+            )
         else:
             scenario = LAB_DIR / "sipp" / _CALLER_XML[caller]
         ip = "127.0.0.2" if internal else "127.0.0.1"
-        extra = [f"127.0.0.1:{ports.sip}", "-s", exten, "-key", "caller_num", caller_num,
-                 "-key", "caller_name", caller_name, "-d", str(hold_ms),
-                 # FreePBX's Dial options and connected-line updates send extra 180s: tolerate them
-                 "-default_behaviors", "all,-abortunexp"]
+        extra = [
+            f"127.0.0.1:{ports.sip}",
+            "-s",
+            exten,
+            "-key",
+            "caller_num",
+            caller_num,
+            "-key",
+            "caller_name",
+            caller_name,
+            "-d",
+            str(hold_ms),
+            # FreePBX's Dial options and connected-line updates send extra 180s: tolerate them
+            "-default_behaviors",
+            "all,-abortunexp",
+        ]
         if internal and self.dialplan == "freepbx17":
             scenario, auth = self._freepbx_phone_caller(caller, caller_num)
             extra += auth
-        proc = await self._sipp(scenario, ip, ports.caller + 2 * slot + (1 if internal else 0), media,
-                                workdir / "caller.log", workdir, extra, timeout_s=int(timeout))
+        proc = await self._sipp(
+            scenario,
+            ip,
+            ports.caller + 2 * slot + (1 if internal else 0),
+            media,
+            workdir / "caller.log",
+            workdir,
+            extra,
+            timeout_s=int(timeout),
+        )
         return CallHandle(self, workdir, proc, procs, timeout + 5)
 
     def _new_call(self, label: str) -> tuple[int, Path, int]:
@@ -810,9 +882,14 @@ class Lab:
         workdir = Path(tempfile.mkdtemp(prefix=f"call{n:03d}-{label}-", dir=self.workdir))
         return n, workdir, self.ports.media_base + 400 * (n % 8)
 
-    async def _start_phones(self, workdir: Path, media: int, callees: Mapping[str, CalleeMode],
-                            refer_to: str = "202", refer_after_ms: int = 1000,
-                            ) -> dict[str, asyncio.subprocess.Process]:
+    async def _start_phones(
+        self,
+        workdir: Path,
+        media: int,
+        callees: Mapping[str, CalleeMode],
+        refer_to: str = "202",
+        refer_after_ms: int = 1000,
+    ) -> dict[str, asyncio.subprocess.Process]:
         procs: dict[str, asyncio.subprocess.Process] = {}
         for i, (ext, mode) in enumerate(callees.items()):
             port = self.ports.callee(ext)
@@ -828,14 +905,23 @@ class Lab:
                 target = f"sip:{refer_to}@127.0.0.1:{self.ports.sip}"
                 extra += ["-key", "refer_to", target, "-d", str(refer_after_ms)]
             procs[ext] = await self._sipp(
-                LAB_DIR / "sipp" / _CALLEE_XML[mode], "127.0.0.1", port,
-                media + 100 + 20 * i, workdir / f"callee-{ext}.log", workdir, extra)
+                LAB_DIR / "sipp" / _CALLEE_XML[mode],
+                "127.0.0.1",
+                port,
+                media + 100 + 20 * i,
+                workdir / f"callee-{ext}.log",
+                workdir,
+                extra,
+            )
         if procs:
             await asyncio.sleep(0.3)  # let the phones bind before Asterisk calls them
         return procs
 
-    async def start_phones(self, callees: Mapping[str, CalleeMode], timeout: float = 60.0,  # noqa: ASYNC109
-                           ) -> CallHandle:
+    async def start_phones(
+        self,
+        callees: Mapping[str, CalleeMode],
+        timeout: float = 60.0,  # noqa: ASYNC109
+    ) -> CallHandle:
         """Only phones, no sipp caller: for a call Asterisk starts itself (AMI ``Originate``). The handle's
         ``wait()`` waits up to ``timeout`` for the phones to end (``CallResult.caller`` is empty)."""
         _, workdir, media = self._new_call("phones")
@@ -861,13 +947,43 @@ class Lab:
         """``call`` for synchronous tests (runs its own event loop)."""
         return asyncio.run(self.call(exten, **kw))
 
-    async def _sipp(self, scenario: Path, ip: str, port: int, media_port: int, log: Path, cwd: Path,
-                    extra: Iterable[str], timeout_s: int = 60) -> asyncio.subprocess.Process:
-        cmd = ["sipp", "-sf", str(scenario), "-i", ip, "-mi", ip, "-p", str(port), "-mp", str(media_port),
-               "-m", "1", "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
-               "-trace_msg", "-message_file", str(log), *extra]
+    async def _sipp(
+        self,
+        scenario: Path,
+        ip: str,
+        port: int,
+        media_port: int,
+        log: Path,
+        cwd: Path,
+        extra: Iterable[str],
+        timeout_s: int = 60,
+    ) -> asyncio.subprocess.Process:
+        cmd = [
+            "sipp",
+            "-sf",
+            str(scenario),
+            "-i",
+            ip,
+            "-mi",
+            ip,
+            "-p",
+            str(port),
+            "-mp",
+            str(media_port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{timeout_s}s",
+            "-timeout_error",
+            "-trace_msg",
+            "-message_file",
+            str(log),
+            *extra,
+        ]
         proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            *cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.controller.sipp_pids.add(proc.pid)
         return proc
 
@@ -900,9 +1016,11 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             ctl.ensure(args.dialplan)
             p = ctl.ports
-            print(f"lab: asterisk PID {ctl.pid()} dialplan {args.dialplan} "
-                  f"ready in {time.monotonic() - t0:.2f}s; "
-                  f"SIP udp/{p.sip} AMI tcp/{p.ami} ({ctl.ami.username}) FastAGI expected on tcp/{p.fastagi}")
+            print(
+                f"lab: asterisk PID {ctl.pid()} dialplan {args.dialplan} "
+                f"ready in {time.monotonic() - t0:.2f}s; "
+                f"SIP udp/{p.sip} AMI tcp/{p.ami} ({ctl.ami.username}) FastAGI expected on tcp/{p.fastagi}"
+            )
         elif args.cmd == "down":
             ctl.stop()
             print("lab: stopped")

@@ -71,8 +71,9 @@ class AmiSession:
         if not banner.startswith(b"Asterisk Call Manager"):
             raise LabError(f"unexpected AMI banner {banner!r}")
         self._task = asyncio.create_task(self._read_loop(), name="lab-ami-reader")
-        resp = await self.action({"Action": "Login", "Username": a.username, "Secret": a.secret,
-                                  "Events": "on"}, timeout=timeout)
+        resp = await self.action(
+            {"Action": "Login", "Username": a.username, "Secret": a.secret, "Events": "on"}, timeout=timeout
+        )
         if resp.get("Response") != "Success":
             raise LabError(f"AMI login failed: {dict(resp)}")
         return resp
@@ -120,8 +121,12 @@ class AmiSession:
         except TimeoutError as exc:
             raise LabError(f"no AMI response to {fields.get('Action')} within {timeout}s") from exc
 
-    async def wait_for(self, predicate: Callable[[AmiMessage], bool], timeout: float = 30.0,  # noqa: ASYNC109
-                       start: int = 0) -> AmiMessage:
+    async def wait_for(
+        self,
+        predicate: Callable[[AmiMessage], bool],
+        timeout: float = 30.0,  # noqa: ASYNC109
+        start: int = 0,
+    ) -> AmiMessage:
         """The first event (from index ``start``) matching ``predicate``.
 
         LabError after ``timeout`` seconds: a hang guard, not a timed assertion.
@@ -145,7 +150,8 @@ class AmiSession:
     async def wait_event(self, name: str, timeout: float = 30.0, **fields: str) -> AmiMessage:  # noqa: ASYNC109
         """Wait for ``Event: name`` whose headers equal ``fields`` (e.g. ``CallerIDNum="155..."``)."""
         return await self.wait_for(
-            lambda e: e.name == name and all(e.get(k) == v for k, v in fields.items()), timeout)
+            lambda e: e.name == name and all(e.get(k) == v for k, v in fields.items()), timeout
+        )
 
     def linkedid_of(self, caller_num: str) -> str | None:
         """Linkedid of the first channel created for ``caller_num`` (the call's identity)."""
@@ -156,6 +162,7 @@ class AmiSession:
 
     def call_events(self, linkedid: str) -> list[AmiMessage]:
         """Every event of one call: a ``*Linkedid`` header equal to it, or a Cdr of one of its channels."""
+
         def linked(e: AmiMessage) -> bool:  # Linkedid, DestLinkedid, TransfereeLinkedid, LocalOneLinkedid...
             return any(v == linkedid for k, v in e.items() if k.endswith("Linkedid"))
 
@@ -164,14 +171,19 @@ class AmiSession:
         return [e for e in self.events if linked(e) or (e.name == "Cdr" and e.get("UniqueID") in uniqueids)]
 
     async def wait_call_end(
-        self, linkedid: str, timeout: float = 60.0, grace: float = 0.5  # noqa: ASYNC109
+        self,
+        linkedid: str,
+        timeout: float = 60.0,  # noqa: ASYNC109
+        grace: float = 0.5,
     ) -> list[AmiMessage]:
         """Wait until every channel seen with ``linkedid`` has hung up (plus a grace for Cdrs); its events."""
+
         def done(_: AmiMessage) -> bool:
             evs = self.call_events(linkedid)
             chans = {e.get("Uniqueid") for e in evs if e.name == "Newchannel"}
             gone = {e.get("Uniqueid") for e in evs if e.name == "Hangup"}
             return bool(chans) and chans <= gone
+
         await self.wait_for(done, timeout)
         await asyncio.sleep(grace)
         return self.call_events(linkedid)
@@ -195,8 +207,10 @@ def ami_ready(account: AmiAccount, timeout: float = 2.0) -> bool:
     try:
         with socket.create_connection((account.host, account.port), timeout=timeout) as s:
             s.settimeout(0.3)
-            s.sendall(f"Action: Login\r\nUsername: {account.username}\r\nSecret: {account.secret}\r\n"
-                      "Events: system\r\n\r\n".encode())
+            s.sendall(
+                f"Action: Login\r\nUsername: {account.username}\r\nSecret: {account.secret}\r\n"
+                "Events: system\r\n\r\n".encode()
+            )
             buf, deadline = b"", time.monotonic() + timeout
             while time.monotonic() < deadline and b"Event: FullyBooted" not in buf:
                 try:

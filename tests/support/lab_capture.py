@@ -24,28 +24,57 @@ from tests.support.lab_fastagi import Send, TinyFastAgi
 
 # name -> (route or number, call keywords, what the trace shows)
 FLOWS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "trunk-in-answered": ("ext201", {"callees": {"201": "answer"}, "hold_ms": 2000},
-                          "inbound trunk call, 201 answers"),
-    "extension-out-answered": ("4125550100",
-                               {"internal": True, "callees": {"pstn": "answer"}, "hold_ms": 2000},
-                               "extension 201 calls out through the pstn trunk, answered"),
-    "ringgroup-missed": ("ringgroup", {"caller": "cancel", "callees": {"201": "ring", "202": "ring"},
-                                       "hold_ms": 3000}, "ring group 201&202, caller cancels"),
-    "ringgroup-answered": ("ringgroup", {"callees": {"201": "answer", "202": "ring"}, "hold_ms": 2000},
-                           "ring group, 201 answers, 202 cancelled"),
-    "local-answered": ("local", {"callees": {"201": "answer", "203": "answer"}, "hold_ms": 4000},
-                       "through Local/ channels (plain 700 -> 201)"),
-    "blind-transfer-to-voicemail": ("ext201", {"callees": {"201": "refer", "202": "ring"}, "hold_ms": 9500},
-                                    "201 answers, REFERs the caller to 202, 202 rings out, voicemail 202"),
-    "queue-first-member": ("queue", {"callees": {"203": "answer"}, "hold_ms": 4000},
-                           "queue answered by its first member 203"),
-    "queue-later-member": ("queue_linear", {"callees": {"203": "ring", "204": "answer"}, "hold_ms": 8000},
-                           "linear queue: 203 rings out, 204 answers"),
+    "trunk-in-answered": (
+        "ext201",
+        {"callees": {"201": "answer"}, "hold_ms": 2000},
+        "inbound trunk call, 201 answers",
+    ),
+    "extension-out-answered": (
+        "4125550100",
+        {"internal": True, "callees": {"pstn": "answer"}, "hold_ms": 2000},
+        "extension 201 calls out through the pstn trunk, answered",
+    ),
+    "ringgroup-missed": (
+        "ringgroup",
+        {"caller": "cancel", "callees": {"201": "ring", "202": "ring"}, "hold_ms": 3000},
+        "ring group 201&202, caller cancels",
+    ),
+    "ringgroup-answered": (
+        "ringgroup",
+        {"callees": {"201": "answer", "202": "ring"}, "hold_ms": 2000},
+        "ring group, 201 answers, 202 cancelled",
+    ),
+    "local-answered": (
+        "local",
+        {"callees": {"201": "answer", "203": "answer"}, "hold_ms": 4000},
+        "through Local/ channels (plain 700 -> 201)",
+    ),
+    "blind-transfer-to-voicemail": (
+        "ext201",
+        {"callees": {"201": "refer", "202": "ring"}, "hold_ms": 9500},
+        "201 answers, REFERs the caller to 202, 202 rings out, voicemail 202",
+    ),
+    "queue-first-member": (
+        "queue",
+        {"callees": {"203": "answer"}, "hold_ms": 4000},
+        "queue answered by its first member 203",
+    ),
+    "queue-later-member": (
+        "queue_linear",
+        {"callees": {"203": "ring", "204": "answer"}, "hold_ms": 8000},
+        "linear queue: 203 rings out, 204 answers",
+    ),
     "unavailable-extension": ("ext205", {"hold_ms": 2000}, "205 has no contact: CHANUNAVAIL, voicemail 205"),
-    "asterisk-sigterm-ringing": ("ext202", {"caller": "cancel", "callees": {"202": "ring"}, "hold_ms": 30000},
-                                 "Asterisk gets SIGTERM while 202 rings"),
-    "asterisk-sigkill-ringing": ("ext202", {"caller": "cancel", "callees": {"202": "ring"}, "hold_ms": 30000},
-                                 "Asterisk gets SIGKILL while 202 rings"),
+    "asterisk-sigterm-ringing": (
+        "ext202",
+        {"caller": "cancel", "callees": {"202": "ring"}, "hold_ms": 30000},
+        "Asterisk gets SIGTERM while 202 rings",
+    ),
+    "asterisk-sigkill-ringing": (
+        "ext202",
+        {"caller": "cancel", "callees": {"202": "ring"}, "hold_ms": 30000},
+        "Asterisk gets SIGKILL while 202 rings",
+    ),
 }
 
 

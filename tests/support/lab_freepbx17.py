@@ -50,10 +50,15 @@ def unavailable_reason(root: Path | None = None) -> str | None:
     """Why the freepbx17 dialplan cannot run here (None: it can)."""
     base = folder()
     if base is None:
-        return (f"{ENV} is not set: the real FreePBX 17 snapshot (generated /etc/asterisk, AstDB, "
-                "dialparties.agi) is installed from that folder at test time")
-    for rel in ("snapshot/etc/asterisk/extensions_additional.conf", "snapshot/var-lib-asterisk/astdb.sqlite3",
-                "agi-bin/dialparties.agi"):
+        return (
+            f"{ENV} is not set: the real FreePBX 17 snapshot (generated /etc/asterisk, AstDB, "
+            "dialparties.agi) is installed from that folder at test time"
+        )
+    for rel in (
+        "snapshot/etc/asterisk/extensions_additional.conf",
+        "snapshot/var-lib-asterisk/astdb.sqlite3",
+        "agi-bin/dialparties.agi",
+    ):
         if not (base / rel).is_file():
             return f"{ENV}={base} has no {rel}"
     if root is not None and not any((root / "usr/bin").glob("php[0-9]*")):
@@ -68,8 +73,10 @@ def traces() -> list[Path]:
 
 # ------------------------------------------------------------------------------------ rewriting
 
-def _sub(text: str, pattern: str, repl: str | Callable[[re.Match[str]], str], name: str,
-         count: int = 0) -> str:
+
+def _sub(
+    text: str, pattern: str, repl: str | Callable[[re.Match[str]], str], name: str, count: int = 0
+) -> str:
     new, n = re.subn(pattern, repl, text, count=count, flags=re.M)
     if n == 0:
         # the snapshot changed shape: say so instead of running with FreePBX's own ports
@@ -81,22 +88,30 @@ def rewrites(ports: LabPorts, moddir: str, etc_in_chroot: str) -> dict[str, list
     """file -> [(regex, replacement)] applied to the snapshot's files (each must match)."""
     callers = ",".join(f"127.0.0.1:{ports.caller + 2 * slot}" for slot in range(8))
     return {
-        "asterisk.conf": [(r"^astetcdir => /etc/asterisk$", f"astetcdir => {etc_in_chroot}"),
-                          (r"^astmoddir => .*$", f"astmoddir => {moddir}")],
-        "extensions_additional.conf": [(r"^ASTETCDIR = /etc/asterisk$", f"ASTETCDIR = {etc_in_chroot}"),
-                                       (r"http://127\.0\.0\.1:8734/", f"http://127.0.0.1:{ports.http}/")],
+        "asterisk.conf": [
+            (r"^astetcdir => /etc/asterisk$", f"astetcdir => {etc_in_chroot}"),
+            (r"^astmoddir => .*$", f"astmoddir => {moddir}"),
+        ],
+        "extensions_additional.conf": [
+            (r"^ASTETCDIR = /etc/asterisk$", f"ASTETCDIR = {etc_in_chroot}"),
+            (r"http://127\.0\.0\.1:8734/", f"http://127.0.0.1:{ports.http}/"),
+        ],
         "extensions_custom.conf": [(r"agi://127\.0\.0\.1:4574/", f"agi://127.0.0.1:{ports.fastagi}/")],
         "pjsip.transports.conf": [(r"^bind=0\.0\.0\.0:5060$", f"bind=127.0.0.1:{ports.sip}")],
         # the trunk: calls come from the lab's caller slots, outbound calls go to the "pstn" sipp phone
         "pjsip.identify.conf": [(r"^match=127\.0\.0\.1:5090$", f"match={callers}")],
         # the phones: no OPTIONS pings and no unsolicited MWI NOTIFYs (see the module docstring)
-        "pjsip.aor.conf": [(r"^contact=sip:127\.0\.0\.1:5090$", f"contact=sip:127.0.0.1:{ports.pstn}"),
-                           (r"^qualify_frequency=60$", "qualify_frequency=0"),
-                           (r"^mailboxes=20\d@default$", ";mailboxes: no MWI NOTIFY in the lab")],
+        "pjsip.aor.conf": [
+            (r"^contact=sip:127\.0\.0\.1:5090$", f"contact=sip:127.0.0.1:{ports.pstn}"),
+            (r"^qualify_frequency=60$", "qualify_frequency=0"),
+            (r"^mailboxes=20\d@default$", ";mailboxes: no MWI NOTIFY in the lab"),
+        ],
         "pjsip.endpoint.conf": [(r"^mailboxes=20\d@default$", ";mailboxes: no MWI NOTIFY in the lab")],
         "manager.conf": [(r"^port = 5038$", f"port = {ports.ami}")],
-        "rtp_additional.conf": [(r"^rtpstart=\d+$", f"rtpstart={ports.rtp_start}"),
-                                (r"^rtpend=\d+$", f"rtpend={ports.rtp_end}")],
+        "rtp_additional.conf": [
+            (r"^rtpstart=\d+$", f"rtpstart={ports.rtp_start}"),
+            (r"^rtpend=\d+$", f"rtpend={ports.rtp_end}"),
+        ],
     }
 
 
@@ -154,8 +169,11 @@ def install(root: Path, etc: Path, ports: LabPorts, moddir: str) -> None:
         link = root / "var/lib/asterisk" / sub
         if not link.is_symlink() and not link.exists():
             link.symlink_to(f"/usr/share/asterisk/{sub}")
-    subprocess.run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + AGI_DIR_IN_CHROOT],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["chroot", str(root), "chown", "-R", "asterisk:asterisk", "/" + AGI_DIR_IN_CHROOT],
+        check=True,
+        capture_output=True,
+    )
 
 
 # runtime state, not FreePBX's configuration: the registrations of the phones (the snapshot holds those of
@@ -240,11 +258,39 @@ def register_phones(etc: Path, ports: LabPorts, workdir: Path, sipp_scenario: Pa
         user, password = creds[ext]
         log = workdir / f"register-{ext}.log"
         out = subprocess.run(
-            ["sipp", "-sf", str(sipp_scenario), "-i", "127.0.0.1", "-p", str(ports.callee(ext)),
-             "-s", user, "-au", user, "-ap", password, "-key", "expires", "7200", "-m", "1", "-nostdin",
-             "-timeout", "10s", "-timeout_error", "-trace_msg", "-message_file", str(log),
-             f"127.0.0.1:{ports.sip}"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=20, check=False)
+            [
+                "sipp",
+                "-sf",
+                str(sipp_scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(ports.callee(ext)),
+                "-s",
+                user,
+                "-au",
+                user,
+                "-ap",
+                password,
+                "-key",
+                "expires",
+                "7200",
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "10s",
+                "-timeout_error",
+                "-trace_msg",
+                "-message_file",
+                str(log),
+                f"127.0.0.1:{ports.sip}",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
         if out.returncode != 0:
             tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
             raise RuntimeError(f"phone {ext} could not register (sipp rc {out.returncode}):\n{tail}")

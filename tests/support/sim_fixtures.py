@@ -50,8 +50,15 @@ _UNSET: Any = object()
 
 
 async def v1_request(
-    sim: Simulator, module: str, function: str, *, method: str | None = None, key: str | None = _UNSET,
-    params: dict[str, Any] | None = None, body: dict[str, Any] | None = None, content: bytes | None = None,
+    sim: Simulator,
+    module: str,
+    function: str,
+    *,
+    method: str | None = None,
+    key: str | None = _UNSET,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+    content: bytes | None = None,
     key_in: str = "body",
 ) -> httpx.Response:
     """One raw HTTP call to ``/api/v1/{module}/{function}.php`` (for conformance tests, not a client).

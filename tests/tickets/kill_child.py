@@ -23,8 +23,17 @@ async def main(db: str, url: str, key: str, linkedid: str, mode: str) -> None:
     store = Store(Path(db))
     outbox = Outbox(store, clock=time.time)
     marker = call_marker(linkedid, "missed")
-    outbox.enqueue(linkedid, "missed", {"subject": f"Missed call {linkedid}", "details": f"<p>{marker}</p>",
-                                        "priority": "Low", "marker": marker}, number="+14125559999")
+    outbox.enqueue(
+        linkedid,
+        "missed",
+        {
+            "subject": f"Missed call {linkedid}",
+            "details": f"<p>{marker}</p>",
+            "priority": "Low",
+            "marker": marker,
+        },
+        number="+14125559999",
+    )
     print("COMMITTED", flush=True)
     if mode == "idle":
         await asyncio.sleep(300)

@@ -20,12 +20,21 @@ from pbx_bridge.tickets.worker import OutboxWorker
 from ..ami.traces import FakeClock
 
 
-def record(linkedid: str, outcome: Outcome = Outcome.MISSED, number: str = "15551230001",
-           **kw: Any) -> CallRecord:
+def record(
+    linkedid: str, outcome: Outcome = Outcome.MISSED, number: str = "15551230001", **kw: Any
+) -> CallRecord:
     start = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
-    base = CallRecord(linkedid=linkedid, outcome=outcome, caller_num=number, caller_name="Alice Example",
-                      started=start, ended=start.replace(second=20), ring_seconds=5.0, did="5551000",
-                      context="from-pstn")
+    base = CallRecord(
+        linkedid=linkedid,
+        outcome=outcome,
+        caller_num=number,
+        caller_name="Alice Example",
+        started=start,
+        ended=start.replace(second=20),
+        ring_seconds=5.0,
+        did="5551000",
+        context="from-pstn",
+    )
     return replace(base, **kw)
 
 
@@ -59,17 +68,29 @@ class Rig:
         return total
 
 
-async def make_rig(sim: Simulator, tmp_path: Path, *, key: str = "all",
-                   settings: TicketsSettings | None = None, db: str = "state.sqlite3",
-                   url: str | None = None) -> Rig:
+async def make_rig(
+    sim: Simulator,
+    tmp_path: Path,
+    *,
+    key: str = "all",
+    settings: TicketsSettings | None = None,
+    db: str = "state.sqlite3",
+    url: str | None = None,
+) -> Rig:
     """``url``: talk to ITFlow there (a fault proxy in front of ``sim``) instead of ``sim.url``."""
     clock = FakeClock()
     store = Store(tmp_path / db)
     outbox = Outbox(store, clock=clock)
     itflow = Itflow(url or sim.url, sim.keys[key], api="v1", timeout=3.0)
     assert itflow.v1 is not None
-    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, settings or TicketsSettings(), clock=clock,
-                          rng=random.Random(7))
+    worker = OutboxWorker(
+        outbox,
+        itflow.v1,
+        itflow.capabilities,
+        settings or TicketsSettings(),
+        clock=clock,
+        rng=random.Random(7),
+    )
     seed = frozenset(t["ticket_id"] for t in sim.db.tickets)
     seed_r = frozenset(r["ticket_reply_id"] for r in sim.db["ticket_replies"])
     return Rig(sim, store, outbox, worker, clock, itflow, itflow.v1, seed, seed_r)

@@ -47,7 +47,7 @@ async def _until(cond, what: str, limit: float = 10.0) -> None:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     s = Store(tmp_path / "s.sqlite3")
-    Outbox(s, clock=lambda: 0.0)                    # the schema (ended_calls)
+    Outbox(s, clock=lambda: 0.0)  # the schema (ended_calls)
     yield s
     s.close()
 
@@ -61,12 +61,13 @@ async def buffers(store: Store) -> AsyncIterator[list[CallBuffer]]:
 
 
 async def test_a_bug_while_retrying_held_calls_does_not_stop_later_calls_being_committed(
-        store: Store, buffers: list[CallBuffer]) -> None:
+    store: Store, buffers: list[CallBuffer]
+) -> None:
     intake = _Intake(sqlite3.OperationalError("database or disk is full"), RuntimeError("a bug"))
     buf = CallBuffer(store, intake)
     buffers.append(buf)
     await buf.start()
-    await buf(record("1800000600.1"))               # the disk is full: held
+    await buf(record("1800000600.1"))  # the disk is full: held
     assert not buf.health().ok
     # The retry meets a bug; the next call that hangs up must still reach the disk within the grace.
     await _until(lambda: not intake.faults, "the retry of the held call")
@@ -76,7 +77,8 @@ async def test_a_bug_while_retrying_held_calls_does_not_stop_later_calls_being_c
 
 
 async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(
-        store: Store, buffers: list[CallBuffer]) -> None:
+    store: Store, buffers: list[CallBuffer]
+) -> None:
     full = sqlite3.OperationalError("database or disk is full")
     intake = _Intake(*([full] * 1000))
     buf = CallBuffer(store, intake, max_held=5)
@@ -85,7 +87,7 @@ async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(
         await buf(record(f"1800000700.{i}"))
     h = buf.health()
     assert not h.ok and "2 finished call(s) LOST" in h.detail and h.data["held"] == 5, h
-    intake.faults.clear()                           # space returns
+    intake.faults.clear()  # space returns
     await buf.start()
     await _until(lambda: len(intake.decided) == 5, "the 5 held calls written")
     assert intake.decided == [f"1800000700.{i}" for i in range(2, 7)]
@@ -94,22 +96,27 @@ async def test_calls_beyond_the_in_memory_bound_are_lost_loudly_and_stay_said(
 
 
 async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(
-        store: Store, buffers: list[CallBuffer]) -> None:
+    store: Store, buffers: list[CallBuffer]
+) -> None:
     # The group commit fails (a real SQLite error, raised by a trigger) while the call it carries is
     # being decided: its provisional record must not be written afterwards, or the next start would
     # decide the call a second time.
-    store.call(lambda c: c.execute("CREATE TRIGGER full BEFORE INSERT ON ended_calls "
-                                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+    store.call(
+        lambda c: c.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON ended_calls "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    )
     intake = _Intake()
     buf = CallBuffer(store, intake)
     buffers.append(buf)
     await buf.start()
     gate = threading.Event()
     try:
-        blocker = asyncio.ensure_future(store.run(lambda c: gate.wait(10)))   # the store thread is busy
+        blocker = asyncio.ensure_future(store.run(lambda c: gate.wait(10)))  # the store thread is busy
         buf.remember([record("1800000800.1")], [])
         await _until(lambda: buf.health().data["unsaved"] == 0, "the group commit waiting to be written")
-        decided = asyncio.ensure_future(buf(record("1800000800.1")))          # decided meanwhile
+        decided = asyncio.ensure_future(buf(record("1800000800.1")))  # decided meanwhile
         await asyncio.sleep(0)
     finally:
         gate.set()

@@ -17,13 +17,15 @@ from pbx_bridge.tickets.intake import TicketIntake
 from .support import Rig, make_rig, record
 
 
-async def test_known_caller_ticket_names_client_and_contact(itflow_sim, tmp_path: Path,
-                                                            rigs: list[Rig]) -> None:
+async def test_known_caller_ticket_names_client_and_contact(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
-    settings = parse_settings(f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\n"
-                              f"state_dir: {tmp_path / 'dir'}\n", env={})
+    settings = parse_settings(
+        f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\nstate_dir: {tmp_path / 'dir'}\n", env={}
+    )
     itflow = Itflow.from_settings(settings.itflow)
     plan = NumberPlan(settings.numbers)
     metrics = Metrics()
@@ -31,8 +33,9 @@ async def test_known_caller_ticket_names_client_and_contact(itflow_sim, tmp_path
     callerid = CallerId(directory, itflow, plan, settings.callerid, settings.directory, metrics)
     try:
         await directory.sync()
-        intake = TicketIntake(settings.tickets, rig.outbox, is_internal=plan.is_internal, plan=plan,
-                              lookup=callerid.lookup)
+        intake = TicketIntake(
+            settings.tickets, rig.outbox, is_internal=plan.is_internal, plan=plan, lookup=callerid.lookup
+        )
         assert await intake.handle(record("1800000300.1", number="4125550101"))
         await rig.rounds(1, step=10)
     finally:

@@ -17,8 +17,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _child(db: Path, url: str, key: str, linkedid: str, mode: str) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.tickets.kill_child", str(db), url, key, linkedid, mode,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        sys.executable,
+        "-m",
+        "tests.tickets.kill_child",
+        str(db),
+        url,
+        key,
+        linkedid,
+        mode,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.stdout is not None
     async with asyncio.timeout(60):
         line = await proc.stdout.readline()
@@ -26,7 +36,7 @@ async def _child(db: Path, url: str, key: str, linkedid: str, mode: str) -> asyn
     return proc
 
 
-async def _wait_for(cond, limit: float) -> bool:   # a hang guard, not a timing assertion
+async def _wait_for(cond, limit: float) -> bool:  # a hang guard, not a timing assertion
     for _ in range(int(limit / 0.02)):
         if cond():
             return True
@@ -35,13 +45,14 @@ async def _wait_for(cond, limit: float) -> bool:   # a hang guard, not a timing 
 
 
 @pytest.mark.parametrize("mode", ["idle", "send"])
-async def test_kill_9_then_restart_delivers_once(itflow_sim, tmp_path: Path, rigs: list[Rig],
-                                                 mode: str) -> None:
+async def test_kill_9_then_restart_delivers_once(
+    itflow_sim, tmp_path: Path, rigs: list[Rig], mode: str
+) -> None:
     sim = await itflow_sim("v1-head")
     db = tmp_path / "state.sqlite3"
     linkedid = "1800000100.1"
     if mode == "send":
-        sim.delay = 1.0            # the create request is on its way when the process dies
+        sim.delay = 1.0  # the create request is on its way when the process dies
     proc = await _child(db, sim.url, sim.keys["all"], linkedid, mode)
     if mode == "send":
         assert await _wait_for(lambda: any(linkedid.encode() in r.body for r in sim.requests), 60)

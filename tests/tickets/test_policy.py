@@ -14,9 +14,16 @@ from pbx_bridge.tickets.settings import BusinessHours, OutcomeActions, TicketsSe
 from .support import record
 
 DEFAULTS = {
-    Outcome.ANSWERED: False, Outcome.MISSED: True, Outcome.BUSY: True, Outcome.UNAVAILABLE: True,
-    Outcome.VOICEMAIL_NO_MESSAGE: True, Outcome.VOICEMAIL: True, Outcome.ABANDONED: True,
-    Outcome.INTERNAL: False, Outcome.APPLICATION: False, Outcome.LOST: False,
+    Outcome.ANSWERED: False,
+    Outcome.MISSED: True,
+    Outcome.BUSY: True,
+    Outcome.UNAVAILABLE: True,
+    Outcome.VOICEMAIL_NO_MESSAGE: True,
+    Outcome.VOICEMAIL: True,
+    Outcome.ABANDONED: True,
+    Outcome.INTERNAL: False,
+    Outcome.APPLICATION: False,
+    Outcome.LOST: False,
 }
 
 
@@ -66,21 +73,24 @@ def test_unknown_callers_ticket_or_skip() -> None:
 
 
 def test_business_hours_weekly_holidays_and_time_zone() -> None:
-    hours = BusinessHours(enabled=True, timezone="America/New_York",
-                          weekly={"mon": ["09:00-12:00", "13:00-17:00"], "sat": ["10:00-12:00"]},
-                          holidays=[date(2026, 12, 28)])
+    hours = BusinessHours(
+        enabled=True,
+        timezone="America/New_York",
+        weekly={"mon": ["09:00-12:00", "13:00-17:00"], "sat": ["10:00-12:00"]},
+        holidays=[date(2026, 12, 28)],
+    )
     p = _policy(business_hours=hours)
 
     def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> bool:
         when = datetime(y, m, d, hh, mm, tzinfo=UTC)
         return p.decide(record("1.1", started=when, ended=when), caller_known=True).ticket
 
-    assert at(2026, 11, 30, 14)          # Monday 09:00 New York
+    assert at(2026, 11, 30, 14)  # Monday 09:00 New York
     assert not at(2026, 11, 30, 17, 30)  # Monday 12:30 New York (lunch)
-    assert not at(2026, 11, 30, 13)      # Monday 08:00 New York
-    assert at(2026, 11, 28, 15)          # Saturday 10:00 New York
-    assert not at(2026, 11, 29, 15)      # Sunday
-    assert not at(2026, 12, 28, 15)      # a Monday holiday
+    assert not at(2026, 11, 30, 13)  # Monday 08:00 New York
+    assert at(2026, 11, 28, 15)  # Saturday 10:00 New York
+    assert not at(2026, 11, 29, 15)  # Sunday
+    assert not at(2026, 12, 28, 15)  # a Monday holiday
     outside = _policy(business_hours=hours.model_copy(update={"outside": "ticket"}))
     when = datetime(2026, 11, 29, 15, tzinfo=UTC)
     assert outside.decide(record("1.1", started=when), caller_known=True).ticket

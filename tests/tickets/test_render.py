@@ -12,20 +12,29 @@ from .support import record
 
 
 def test_subject_as_the_issue_shows() -> None:
-    d = render_ticket(record("1.1"), kind="missed", number_display="+1 412-555-0101", client_id=1,
-                      contact_id=3, client_name="ACME Corp", contact_name="Alice")
+    d = render_ticket(
+        record("1.1"),
+        kind="missed",
+        number_display="+1 412-555-0101",
+        client_id=1,
+        contact_id=3,
+        client_name="ACME Corp",
+        contact_name="Alice",
+    )
     assert d.subject == "Missed call from ACME Corp - Alice (+1 412-555-0101)"
     assert (d.client_id, d.contact_id) == (1, 3)
 
 
 def test_unknown_and_anonymous_callers() -> None:
-    d = render_ticket(record("1.1"), kind="missed", number_display="+1 555-123-0001", client_id=0,
-                      contact_id=0)
+    d = render_ticket(
+        record("1.1"), kind="missed", number_display="+1 555-123-0001", client_id=0, contact_id=0
+    )
     assert d.subject == "Missed call from +1 555-123-0001"
     d = render_ticket(record("1.1", number=""), kind="missed", number_display="", client_id=0, contact_id=0)
     assert d.subject == "Missed call from an anonymous caller"
-    d = render_ticket(record("1.1", Outcome.VOICEMAIL), kind="voicemail", number_display="+1", client_id=0,
-                      contact_id=0)
+    d = render_ticket(
+        record("1.1", Outcome.VOICEMAIL), kind="voicemail", number_display="+1", client_id=0, contact_id=0
+    )
     assert d.subject.startswith("Voicemail from")
 
 
@@ -38,8 +47,15 @@ def test_angle_brackets_survive_itflow_tag_stripping_and_length_is_cut() -> None
 
 def test_details_escape_every_value_and_carry_the_marker() -> None:
     rec = record("1795850021.4", caller_name='<img src=x onerror="alert(1)">', did="5551000&x")
-    d = render_ticket(rec, kind="missed", number_display="+1 412-555-0101", client_id=0, contact_id=0,
-                      client_name="Bell & Whistle", contact_name="<b>Bob</b>")
+    d = render_ticket(
+        rec,
+        kind="missed",
+        number_display="+1 412-555-0101",
+        client_id=0,
+        contact_id=0,
+        client_name="Bell & Whistle",
+        contact_name="<b>Bob</b>",
+    )
     assert "<img" not in d.details and "&lt;img" in d.details
     assert "&lt;b&gt;Bob" in d.details and "Bell &amp; Whistle" in d.details and "5551000&amp;x" in d.details
     assert "pbx-bridge:call=1795850021.4;kind=missed" in d.details
@@ -49,16 +65,23 @@ def test_voicemail_details_from_the_spool_and_without_it(tmp_path: Path) -> None
     box = tmp_path / "default" / "202" / "INBOX"
     box.mkdir(parents=True)
     (box / "msg0000.txt").write_text(
-        ";\n; Message Information file\n;\n[message]\norigmailbox=202\ncallerid=\"ACME Corp - Alice\" "
-        "<15551230001>\norigtime=1795850038\nmsg_id=1795850038-00000000\nduration=3\n")
-    rec = record("1.1", Outcome.VOICEMAIL, mailbox="202@default", voicemail_msg="msg0000",
-                 voicemail_path="/var/spool/asterisk/voicemail/default/202/INBOX/msg0000")
+        ';\n; Message Information file\n;\n[message]\norigmailbox=202\ncallerid="ACME Corp - Alice" '
+        "<15551230001>\norigtime=1795850038\nmsg_id=1795850038-00000000\nduration=3\n"
+    )
+    rec = record(
+        "1.1",
+        Outcome.VOICEMAIL,
+        mailbox="202@default",
+        voicemail_msg="msg0000",
+        voicemail_path="/var/spool/asterisk/voicemail/default/202/INBOX/msg0000",
+    )
     vm = read_voicemail(tmp_path, rec)
     assert vm.file_found and vm.duration == 3
-    d = render_ticket(rec, kind="voicemail", number_display="+1 555-123-0001", client_id=0, contact_id=0,
-                      voicemail=vm)
+    d = render_ticket(
+        rec, kind="voicemail", number_display="+1 555-123-0001", client_id=0, contact_id=0, voicemail=vm
+    )
     assert "202@default" in d.details and "3 s" in d.details and "msg0000" in d.details
-    (box / "msg0000.txt").unlink()          # FreePBX deleted it after mailing: still a ticket
+    (box / "msg0000.txt").unlink()  # FreePBX deleted it after mailing: still a ticket
     vm = read_voicemail(tmp_path, rec)
     assert not vm.file_found and vm.mailbox == "202@default"
     d = render_ticket(rec, kind="voicemail", number_display="", client_id=0, contact_id=0, voicemail=vm)

@@ -19,8 +19,14 @@ from ..ami.test_tracker import EXPECTED
 from ..ami.traces import replay
 from .support import Rig, make_rig, record
 
-TICKETED = {Outcome.MISSED, Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.VOICEMAIL_NO_MESSAGE,
-            Outcome.VOICEMAIL, Outcome.ABANDONED}
+TICKETED = {
+    Outcome.MISSED,
+    Outcome.BUSY,
+    Outcome.UNAVAILABLE,
+    Outcome.VOICEMAIL_NO_MESSAGE,
+    Outcome.VOICEMAIL,
+    Outcome.ABANDONED,
+}
 
 
 def _intake(rig: Rig, settings: TicketsSettings | None = None) -> TicketIntake:
@@ -32,8 +38,9 @@ def _marker_count(rig: Rig, marker: str) -> int:
     return n + sum(marker in r["ticket_reply"] for r in rig.replies)
 
 
-async def test_simulator_down_for_all_calls_then_up_delivers_each_once(itflow_sim, tmp_path: Path,
-                                                                       rigs: list[Rig]) -> None:
+async def test_simulator_down_for_all_calls_then_up_delivers_each_once(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
@@ -46,7 +53,7 @@ async def test_simulator_down_for_all_calls_then_up_delivers_each_once(itflow_si
     expected = [r for r in calls if r.outcome in TICKETED]
     assert len(expected) == 11
     assert rig.outbox.counts() == {"pending": 11}
-    assert await rig.rounds(4) == 0                 # ITFlow unreachable: nothing delivered, nothing dead
+    assert await rig.rounds(4) == 0  # ITFlow unreachable: nothing delivered, nothing dead
     assert rig.outbox.counts() == {"pending": 11} and rig.tickets == []
     sim.down = False
     await rig.rounds(3)
@@ -59,8 +66,9 @@ async def test_simulator_down_for_all_calls_then_up_delivers_each_once(itflow_si
     assert len(rig.tickets) == len({r.caller_num for r in expected})
 
 
-async def test_answer_lost_after_commit_gives_exactly_one_ticket(itflow_sim, tmp_path: Path,
-                                                                 rigs: list[Rig]) -> None:
+async def test_answer_lost_after_commit_gives_exactly_one_ticket(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
@@ -68,7 +76,7 @@ async def test_answer_lost_after_commit_gives_exactly_one_ticket(itflow_sim, tmp
     rig.outbox.enqueue("1795850014.2", "missed", _payload("1795850014.2"), number="+15551230002")
     sim.drop_answer_after_commit = True
     assert await rig.rounds(1) == 0
-    assert len(rig.tickets) == 1                 # ITFlow committed it; we never heard back
+    assert len(rig.tickets) == 1  # ITFlow committed it; we never heard back
     (row,) = rig.outbox.rows(("pending",))
     assert row.in_flight
     sim.drop_answer_after_commit = False
@@ -93,8 +101,9 @@ async def test_repeat_caller_gets_a_reply_on_head(itflow_sim, tmp_path: Path, ri
     assert "pbx-bridge:call=1800000002.1;kind=missed" in reply["ticket_reply"]
 
 
-async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(itflow_sim, tmp_path: Path,
-                                                                         rigs: list[Rig]) -> None:
+async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path, key="client")
     rigs.append(rig)
@@ -105,8 +114,9 @@ async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(itflow_
     assert len(rig.tickets) == 1 and len(rig.replies) == 1
 
 
-async def test_repeat_caller_before_v26_08_gets_a_linked_ticket(itflow_sim, tmp_path: Path,
-                                                                rigs: list[Rig]) -> None:
+async def test_repeat_caller_before_v26_08_gets_a_linked_ticket(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-v25")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
@@ -126,21 +136,22 @@ async def test_closed_or_old_ticket_is_not_followed_up(itflow_sim, tmp_path: Pat
     intake = _intake(rig)
     await intake.handle(record("1800000005.1", number="14125550179"))
     await rig.rounds(1, step=10)
-    rig.tickets[0]["ticket_status"] = "5"         # Closed by a technician
+    rig.tickets[0]["ticket_status"] = "5"  # Closed by a technician
     await intake.handle(record("1800000006.1", number="14125550179"))
     await rig.rounds(1, step=10)
     await intake.handle(record("1800000007.1", number="14125550179"))
-    await rig.rounds(1, step=25 * 3600)              # the second ticket is older than the window now
+    await rig.rounds(1, step=25 * 3600)  # the second ticket is older than the window now
     assert len(rig.tickets) == 3 and rig.replies == []
 
 
-async def test_replies_404_on_a_stale_capability_fall_back_to_a_linked_ticket(itflow_sim, tmp_path: Path,
-                                                                              rigs: list[Rig]) -> None:
+async def test_replies_404_on_a_stale_capability_fall_back_to_a_linked_ticket(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-v25")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
     caps = await rig.itflow.capabilities()
-    caps.ticket_replies = True                       # e.g. ITFlow was downgraded since detection
+    caps.ticket_replies = True  # e.g. ITFlow was downgraded since detection
     rig.outbox.enqueue("1800000021.1", "missed", _payload("1800000021.1"), number="+14125550180")
     await rig.rounds(1, step=10)
     rig.outbox.enqueue("1800000022.1", "missed", _payload("1800000022.1"), number="+14125550180")
@@ -150,30 +161,32 @@ async def test_replies_404_on_a_stale_capability_fall_back_to_a_linked_ticket(it
 
 
 @pytest.mark.parametrize("key", ["expired", "inactive"])
-async def test_rejected_key_holds_the_queue_until_it_works(itflow_sim, tmp_path: Path, rigs: list[Rig],
-                                                           key: str) -> None:
+async def test_rejected_key_holds_the_queue_until_it_works(
+    itflow_sim, tmp_path: Path, rigs: list[Rig], key: str
+) -> None:
     sim = await itflow_sim("v1-head")
     good = await make_rig(sim, tmp_path, db="good.sqlite3")
     rigs.append(good)
-    caps = await good.itflow.capabilities()          # detected while the key still worked
+    caps = await good.itflow.capabilities()  # detected while the key still worked
     rig = await make_rig(sim, tmp_path, key=key)
     rigs.append(rig)
     rig.worker._capabilities = good.itflow.capabilities
     for n in range(5):
         rig.outbox.enqueue(f"1800000030.{n}", "missed", _payload(f"1800000030.{n}"), number=f"+1412555030{n}")
-    await rig.rounds(10, step=6 * 3600)              # a whole night and more
+    await rig.rounds(10, step=6 * 3600)  # a whole night and more
     assert rig.worker.held and not rig.worker.health().ok
     assert rig.outbox.counts() == {"pending": 5} and rig.tickets == []
     assert all(r.attempts <= 1 for r in rig.outbox.rows(("pending",)))
-    rig.worker._client = good.client                 # a new key was put in place
+    rig.worker._client = good.client  # a new key was put in place
     assert caps.tickets == "v1"
     await rig.rounds(1, step=120)
     assert not rig.worker.held and rig.outbox.counts() == {"delivered": 5}
     assert len(rig.tickets) == 5
 
 
-async def test_no_access_to_client_retries_for_the_fallback_client(itflow_sim, tmp_path: Path,
-                                                                   rigs: list[Rig]) -> None:
+async def test_no_access_to_client_retries_for_the_fallback_client(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path, key="client", settings=TicketsSettings(fallback_client_id=1))
     rigs.append(rig)
@@ -183,8 +196,9 @@ async def test_no_access_to_client_retries_for_the_fallback_client(itflow_sim, t
     assert t["ticket_client_id"] == "1" and rig.outbox.counts() == {"delivered": 1}
 
 
-async def test_no_access_without_fallback_dead_letters_only_that_ticket(itflow_sim, tmp_path: Path,
-                                                                        rigs: list[Rig]) -> None:
+async def test_no_access_without_fallback_dead_letters_only_that_ticket(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path, key="client")
     rigs.append(rig)
@@ -194,7 +208,7 @@ async def test_no_access_without_fallback_dead_letters_only_that_ticket(itflow_s
     assert rig.outbox.counts() == {"dead": 1, "delivered": 1}
     (dead,) = rig.outbox.rows(("dead",))
     assert dead.linkedid == "1800000041.1" and "client 0" in dead.last_error
-    assert rig.outbox.retry(dead.id) == 1            # dead letters are kept and can be retried
+    assert rig.outbox.retry(dead.id) == 1  # dead letters are kept and can be retried
 
 
 async def test_write_failed_dead_letters_with_the_reason(itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
@@ -202,20 +216,21 @@ async def test_write_failed_dead_letters_with_the_reason(itflow_sim, tmp_path: P
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
     p = _payload("1800000050.1")
-    p["subject"] = "<b></b>"                          # empty once ITFlow strips tags: "False"
+    p["subject"] = "<b></b>"  # empty once ITFlow strips tags: "False"
     rig.outbox.enqueue("1800000050.1", "missed", p)
     await rig.rounds(1, step=10)
     (dead,) = rig.outbox.rows(("dead",))
     assert "insert query failed" in dead.last_error
 
 
-async def test_server_error_retries_then_dead_letters_after_the_configured_age(itflow_sim, tmp_path: Path,
-                                                                               rigs: list[Rig]) -> None:
+async def test_server_error_retries_then_dead_letters_after_the_configured_age(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path, settings=TicketsSettings(dead_letter_after=86400))
     rigs.append(rig)
     p = _payload("1800000060.1")
-    p["subject"] = "x" * 600                          # varchar(500): HTTP 500
+    p["subject"] = "x" * 600  # varchar(500): HTTP 500
     rig.outbox.enqueue("1800000060.1", "missed", p)
     await rig.rounds(3, step=3600)
     (row,) = rig.outbox.rows(("pending",))
@@ -225,23 +240,26 @@ async def test_server_error_retries_then_dead_letters_after_the_configured_age(i
     assert dead.id == row.id
 
 
-async def test_voicemail_replaces_the_undelivered_missed_ticket(itflow_sim, tmp_path: Path,
-                                                                rigs: list[Rig]) -> None:
+async def test_voicemail_replaces_the_undelivered_missed_ticket(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
     intake = _intake(rig)
     await intake.handle(record("1800000070.1", number="14125550700"))
-    await intake.handle(record("1800000070.1", Outcome.VOICEMAIL, number="14125550700",
-                               mailbox="202@default"))
+    await intake.handle(
+        record("1800000070.1", Outcome.VOICEMAIL, number="14125550700", mailbox="202@default")
+    )
     await rig.rounds(1, step=10)
     assert rig.outbox.counts() == {"replaced": 1, "delivered": 1}
     (t,) = rig.tickets
     assert t["ticket_subject"].startswith("Voicemail from")
 
 
-async def test_voicemail_after_a_delivered_missed_ticket_is_a_reply(itflow_sim, tmp_path: Path,
-                                                                    rigs: list[Rig]) -> None:
+async def test_voicemail_after_a_delivered_missed_ticket_is_a_reply(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
@@ -265,44 +283,51 @@ async def test_same_call_twice_is_one_row(itflow_sim, tmp_path: Path, rigs: list
     assert len(rig.tickets) == 1
 
 
-async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(itflow_sim, tmp_path: Path,
-                                                                               rigs: list[Rig]) -> None:
+async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("legacy-2022")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
     caps = await rig.itflow.capabilities()
     assert caps.tickets is None
-    await rig.worker.probe()                         # at start: reports itself unavailable
+    await rig.worker.probe()  # at start: reports itself unavailable
     assert not rig.worker.health().ok and "unavailable" in rig.worker.health().detail
-    intake = TicketIntake(TicketsSettings(), rig.outbox, is_internal=default_is_internal,
-                          available=lambda: caps.tickets == "v1")
+    intake = TicketIntake(
+        TicketsSettings(), rig.outbox, is_internal=default_is_internal, available=lambda: caps.tickets == "v1"
+    )
     assert await intake.handle(record("1800000090.1", number="14125550900")) is False
     assert rig.outbox.counts() == {}
-    rig.outbox.enqueue("1800000090.2", "missed", _payload("1800000090.2"))   # queued before detection
+    rig.outbox.enqueue("1800000090.2", "missed", _payload("1800000090.2"))  # queued before detection
     await rig.rounds(1, step=10)
     assert not rig.worker.health().ok and "unavailable" in rig.worker.health().detail
     assert rig.outbox.counts() == {"pending": 1}
 
 
 def _payload(linkedid: str) -> dict[str, str]:
-    marker = call_marker(linkedid, "missed")      # the worker's reconcile finds what render writes
-    return {"subject": f"Missed call from {linkedid}", "details": f"<p>{marker}</p>", "priority": "Low",
-            "marker": marker}
+    marker = call_marker(linkedid, "missed")  # the worker's reconcile finds what render writes
+    return {
+        "subject": f"Missed call from {linkedid}",
+        "details": f"<p>{marker}</p>",
+        "priority": "Low",
+        "marker": marker,
+    }
 
 
 def test_marker_is_machine_readable() -> None:
     assert re.fullmatch(r"pbx-bridge:call=[0-9.]+;kind=missed", _payload("1.2")["marker"])
 
 
-async def test_worker_component_delivers_when_woken_and_stops(itflow_sim, tmp_path: Path,
-                                                             rigs: list[Rig]) -> None:
+async def test_worker_component_delivers_when_woken_and_stops(
+    itflow_sim, tmp_path: Path, rigs: list[Rig]
+) -> None:
     sim = await itflow_sim("v1-head")
     rig = await make_rig(sim, tmp_path)
     rigs.append(rig)
     await rig.worker.start()
     try:
         rig.outbox.enqueue("1800000110.1", "missed", _payload("1800000110.1"), number="+14125551100")
-        async with asyncio.timeout(30):                       # hang guard
+        async with asyncio.timeout(30):  # hang guard
             for _ in range(1500):
                 if rig.outbox.counts() == {"delivered": 1}:
                     break

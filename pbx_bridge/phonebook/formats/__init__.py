@@ -31,10 +31,29 @@ from pbx_bridge.phonebook.formats.base import FormatSpec, RenderContext, Rendere
 
 __all__ = ["FORMATS", "FormatSpec", "RenderContext", "Rendered", "get"]
 
-FORMATS: Mapping[str, FormatSpec] = MappingProxyType({m.SPEC.id: m.SPEC for m in (
-    yealink, yealink_grouped, yealink_local, grandstream, cisco, polycom, snom, snom_v2, fanvil,
-    gigaset, gigaset_de, panasonic, panasonic_csv, vcard, csv_format, itflow_legacy,
-)})
+FORMATS: Mapping[str, FormatSpec] = MappingProxyType(
+    {
+        m.SPEC.id: m.SPEC
+        for m in (
+            yealink,
+            yealink_grouped,
+            yealink_local,
+            grandstream,
+            cisco,
+            polycom,
+            snom,
+            snom_v2,
+            fanvil,
+            gigaset,
+            gigaset_de,
+            panasonic,
+            panasonic_csv,
+            vcard,
+            csv_format,
+            itflow_legacy,
+        )
+    }
+)
 
 
 def get(format_id: str) -> FormatSpec:

@@ -43,7 +43,7 @@ __all__ = [
 
 log = logging.getLogger("pbx_bridge.phonebook")
 
-R = TypeVar("R")                     # a record a format renders (an Entry, or a one-number Record)
+R = TypeVar("R")  # a record a format renders (an Entry, or a one-number Record)
 # What xml_document streams: an element, or a function writing itself through the incremental writer.
 Child = etree._Element | Callable[["XmlWriter"], None]
 
@@ -54,7 +54,7 @@ XML_MEDIA = "text/xml; charset=utf-8"
 @dataclass(frozen=True, slots=True)
 class RenderContext:
     settings: PhonebookSettings
-    public_url: str = "http://127.0.0.1:8734"   # base of links in paged formats (http.public_url)
+    public_url: str = "http://127.0.0.1:8734"  # base of links in paged formats (http.public_url)
     # Where a single-page renderer may stream its bytes (the publisher's temp file) instead of returning
     # them: a 100k book is tens of MB per format. A renderer that used it returns an empty page.
     sink: BinaryIO | None = None
@@ -65,10 +65,10 @@ class RenderContext:
 
 @dataclass(slots=True)
 class Rendered:
-    pages: list[bytes]        # one element for unpaged formats
-    records: int = 0          # records written (entries, or entry-number pairs in one-number formats)
-    cut: int = 0              # records dropped by a vendor limit
-    shortened: int = 0        # names cut to the vendor's length
+    pages: list[bytes]  # one element for unpaged formats
+    records: int = 0  # records written (entries, or entry-number pairs in one-number formats)
+    cut: int = 0  # records dropped by a vendor limit
+    shortened: int = 0  # names cut to the vendor's length
     numbers_dropped: int = 0  # numbers beyond the format's slots (e.g. a fourth number in a 3-slot format)
 
     @property
@@ -83,13 +83,13 @@ class FormatSpec:
     media_type: str
     file_name: str
     render: Callable[[Book, RenderContext], Rendered]
-    max_entries: int | None = None      # vendor's record limit (None: none documented)
-    max_name: int | None = None         # characters
-    page_size: int | None = None        # paged over HTTP (?page=N), files page-numbered
-    single_rooted: bool = True          # False: not one XML document by the vendor's definition
+    max_entries: int | None = None  # vendor's record limit (None: none documented)
+    max_name: int | None = None  # characters
+    page_size: int | None = None  # paged over HTTP (?page=N), files page-numbered
+    single_rooted: bool = True  # False: not one XML document by the vendor's definition
     xml: bool = True
-    provisioning: str = ""              # the phone-side setting that takes the URL
-    charset_negotiable: bool = False    # a UTF-8 page may be re-encoded for the phone's Accept-Charset
+    provisioning: str = ""  # the phone-side setting that takes the URL
+    charset_negotiable: bool = False  # a UTF-8 page may be re-encoded for the phone's Accept-Charset
 
     def page_file_name(self, page: int) -> str:
         if page == 1:
@@ -108,14 +108,25 @@ class Limiter:
     max_name_bytes: int | None = None
     cut: int = 0
     shortened: int = 0
-    reason: str = ""          # what limit cut records, when it is not max_entries (e.g. a size)
+    reason: str = ""  # what limit cut records, when it is not max_entries (e.g. a size)
 
     @classmethod
-    def for_spec(cls, spec_id: str, default_entries: int | None, default_name: int | None,
-                 ctx: RenderContext, *, name_bytes: int | None = None) -> Limiter:
+    def for_spec(
+        cls,
+        spec_id: str,
+        default_entries: int | None,
+        default_name: int | None,
+        ctx: RenderContext,
+        *,
+        name_bytes: int | None = None,
+    ) -> Limiter:
         s = ctx.settings
-        return cls(spec_id, s.max_entries.get(spec_id, default_entries),
-                   s.max_name_length.get(spec_id, default_name), name_bytes)
+        return cls(
+            spec_id,
+            s.max_entries.get(spec_id, default_entries),
+            s.max_name_length.get(spec_id, default_name),
+            name_bytes,
+        )
 
     def take(self, records: list[R]) -> list[R]:
         if self.max_entries is not None and len(records) > self.max_entries:
@@ -143,23 +154,34 @@ class Limiter:
         if cut == full:
             return full
         room_chars = None if self.max_name is None else max(1, self.max_name - len(suffix))
-        room_bytes = (None if self.max_name_bytes is None
-                      else max(1, self.max_name_bytes - len(suffix.encode("utf-8"))))
+        room_bytes = (
+            None if self.max_name_bytes is None else max(1, self.max_name_bytes - len(suffix.encode("utf-8")))
+        )
         return truncate_bytes(truncate(base, room_chars), room_bytes) + suffix
 
     def report(self, rendered: Rendered) -> Rendered:
         rendered.cut += self.cut
         rendered.shortened += self.shortened
         if rendered.cut:
-            log.warning("phonebook %s: %d records over the vendor limit of %s were left out",
-                        self.spec_id, rendered.cut, self.reason or self.max_entries)
+            log.warning(
+                "phonebook %s: %d records over the vendor limit of %s were left out",
+                self.spec_id,
+                rendered.cut,
+                self.reason or self.max_entries,
+            )
         if rendered.numbers_dropped:
-            log.info("phonebook %s: %d numbers did not fit the format's number fields",
-                     self.spec_id, rendered.numbers_dropped)
+            log.info(
+                "phonebook %s: %d numbers did not fit the format's number fields",
+                self.spec_id,
+                rendered.numbers_dropped,
+            )
         if rendered.shortened:
-            log.info("phonebook %s: %d names shortened to %s characters", self.spec_id,
-                     rendered.shortened, self.max_name if self.max_name_bytes is None
-                     else f"{self.max_name_bytes} bytes")
+            log.info(
+                "phonebook %s: %d names shortened to %s characters",
+                self.spec_id,
+                rendered.shortened,
+                self.max_name if self.max_name_bytes is None else f"{self.max_name_bytes} bytes",
+            )
         return rendered
 
 
@@ -175,13 +197,19 @@ class XmlWriter(Protocol):
     streamed child uses."""
 
     def write(self, *args: str | etree._Element, pretty_print: bool = False) -> None: ...
-    def element(self, tag: str, attrib: dict[str, str] | None = None,
-                **attrs: str) -> AbstractContextManager[None]: ...
+    def element(
+        self, tag: str, attrib: dict[str, str] | None = None, **attrs: str
+    ) -> AbstractContextManager[None]: ...
 
 
-def xml_document(root: str, children: Iterable[Child], *,
-                 attrs: dict[str, str] | None = None, wrap: tuple[str, ...] = (),
-                 sink: BinaryIO | None = None) -> bytes:
+def xml_document(
+    root: str,
+    children: Iterable[Child],
+    *,
+    attrs: dict[str, str] | None = None,
+    wrap: tuple[str, ...] = (),
+    sink: BinaryIO | None = None,
+) -> bytes:
     """A UTF-8 document: declaration, ``<root>`` (and the ``wrap`` elements nested in it) holding
     ``children``, streamed through libxml2 one child at a time (a 100k book never is one tree).
     A child may also be a function that writes itself through the ``etree.xmlfile`` it is given (a
@@ -189,8 +217,11 @@ def xml_document(root: str, children: Iterable[Child], *,
     memory = io.BytesIO()
     buf = sink if sink is not None else memory
     buf.write(XML_DECLARATION)
-    with etree.xmlfile(buf, encoding="UTF-8") as xf, xf.element(root, attrs or {}), \
-            contextlib.ExitStack() as stack:
+    with (
+        etree.xmlfile(buf, encoding="UTF-8") as xf,
+        xf.element(root, attrs or {}),
+        contextlib.ExitStack() as stack,
+    ):
         xf.write("\n")
         for tag in wrap:
             stack.enter_context(xf.element(tag))
@@ -204,7 +235,7 @@ def xml_document(root: str, children: Iterable[Child], *,
     return b"" if sink is not None else memory.getvalue()
 
 
-Shape = tuple[etree._Element, list[etree._Element]]   # a reusable element and its leaves
+Shape = tuple[etree._Element, list[etree._Element]]  # a reusable element and its leaves
 
 
 def element(tag: str, paths: tuple[str, ...], **attrs: str) -> Shape:
@@ -240,10 +271,18 @@ def fill(leaves: Iterable[etree._Element], values: Iterable[str]) -> None:
         leaf.text = value
 
 
-def render_streamed(spec: FormatSpec, ctx: RenderContext, records: Iterable[R], root: str,
-                    children: Callable[[list[R], Limiter, Rendered], Iterable[Child]],
-                    *, attrs: dict[str, str] | None = None, wrap: tuple[str, ...] = (), title: bool = False,
-                    name_bytes: int | None = None) -> Rendered:
+def render_streamed(
+    spec: FormatSpec,
+    ctx: RenderContext,
+    records: Iterable[R],
+    root: str,
+    children: Callable[[list[R], Limiter, Rendered], Iterable[Child]],
+    *,
+    attrs: dict[str, str] | None = None,
+    wrap: tuple[str, ...] = (),
+    title: bool = False,
+    name_bytes: int | None = None,
+) -> Rendered:
     """The skeleton of a single-document XML format: the spec's limits applied to ``records``, then
     ``children(kept, limiter, rendered)`` streamed into ``<root>`` (after a ``<Title>`` when ``title``)
     through :func:`xml_document`. ``children`` may add to ``rendered.numbers_dropped`` as it goes."""
@@ -270,8 +309,8 @@ class Record:
     entry: Entry
     label: NumberLabel
     dial: str
-    base: str                 # the entry name
-    suffix: str = ""          # the label suffix for its second and later numbers
+    base: str  # the entry name
+    suffix: str = ""  # the label suffix for its second and later numbers
 
     @property
     def name(self) -> str:
@@ -286,10 +325,13 @@ def one_per_number(book: Book, ctx: RenderContext) -> list[Record]:
     key = ("one_per_number", tuple(sorted(suffixes.items())))
     cached = book.cache.get(key)
     if cached is None:
-        cached = [Record(e, n.label, n.dial, e.name, "" if i == 0 else suffixes.get(n.label, ""))
-                  for e in book.entries for i, n in enumerate(e.numbers)]
+        cached = [
+            Record(e, n.label, n.dial, e.name, "" if i == 0 else suffixes.get(n.label, ""))
+            for e in book.entries
+            for i, n in enumerate(e.numbers)
+        ]
         book.cache[key] = cached
-    return cast(list[Record], cached)     # the cache is keyed per computation: this key holds Records
+    return cast(list[Record], cached)  # the cache is keyed per computation: this key holds Records
 
 
 def slots(entry: Entry, count: int = 3) -> list[str]:
@@ -311,4 +353,4 @@ def slots(entry: Entry, count: int = 3) -> list[str]:
 
 
 def pages_of(items: list[R], size: int) -> list[list[R]]:
-    return [items[i: i + size] for i in range(0, len(items), size)] or [[]]
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]

@@ -68,8 +68,13 @@ def _softkey(root: etree._Element, name: str, url: str, position: int) -> None:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Cisco IP phone XML directory, 32 entries per page with Next/Prev soft keys",
-    media_type=XML_MEDIA, file_name="cisco-directory.xml", render=render, max_name=FIELD,
-    page_size=PAGE_SIZE, charset_negotiable=True,
+    id=ID,
+    description="Cisco IP phone XML directory, 32 entries per page with Next/Prev soft keys",
+    media_type=XML_MEDIA,
+    file_name="cisco-directory.xml",
+    render=render,
+    max_name=FIELD,
+    page_size=PAGE_SIZE,
+    charset_negotiable=True,
     provisioning="<directoryURL> in SEP<MAC>.cnf.xml; MPP: XML_Directory_Service_URL",
 )

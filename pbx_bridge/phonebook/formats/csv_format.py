@@ -14,8 +14,18 @@ from pbx_bridge.phonebook.formats.csv_cells import number_cell, text_cell
 
 ID = "csv"
 _CHUNK = 2000  # rows per write when streaming into ctx.sink
-HEADER = ["name", "first_name", "last_name", "organization", "group", "kind", "office", "mobile", "other",
-          "email"]
+HEADER = [
+    "name",
+    "first_name",
+    "last_name",
+    "organization",
+    "group",
+    "kind",
+    "office",
+    "mobile",
+    "other",
+    "email",
+]
 
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
@@ -28,9 +38,18 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     for i, e in enumerate(entries, start=1):
         numbers = [number_cell(n) for n in slots(e, 3)]
         dropped += max(0, len(e.numbers) - 3) + numbers.count(None)
-        w.writerow([text_cell(lim.name(e.name)), text_cell(e.first_name), text_cell(e.last_name),
-                    text_cell(e.organization), text_cell(e.group), str(e.kind),
-                    *(n or "" for n in numbers), text_cell(e.email)])
+        w.writerow(
+            [
+                text_cell(lim.name(e.name)),
+                text_cell(e.first_name),
+                text_cell(e.last_name),
+                text_cell(e.organization),
+                text_cell(e.group),
+                str(e.kind),
+                *(n or "" for n in numbers),
+                text_cell(e.email),
+            ]
+        )
         if ctx.sink is not None and i % _CHUNK == 0:  # streamed: the text never holds the whole book
             ctx.sink.write(buf.getvalue().encode("utf-8"))
             buf.seek(0)
@@ -43,6 +62,11 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="CSV, one row per entry (UTF-8)", media_type="text/csv; charset=utf-8",
-    file_name="phonebook.csv", render=render, xml=False, provisioning="spreadsheet / generic import",
+    id=ID,
+    description="CSV, one row per entry (UTF-8)",
+    media_type="text/csv; charset=utf-8",
+    file_name="phonebook.csv",
+    render=render,
+    xml=False,
+    provisioning="spreadsheet / generic import",
 )

@@ -35,7 +35,10 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Fanvil XML phonebook (Telephone, Mobile, Other, Group)", media_type=XML_MEDIA,
-    file_name="fanvil-phonebook.xml", render=render,
+    id=ID,
+    description="Fanvil XML phonebook (Telephone, Mobile, Other, Group)",
+    media_type=XML_MEDIA,
+    file_name="fanvil-phonebook.xml",
+    render=render,
     provisioning="<Xml_PhoneBook_Entry> Addr (URL) and Auth in the phone .cfg",
 )

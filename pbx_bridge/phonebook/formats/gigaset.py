@@ -21,13 +21,24 @@ from pbx_bridge.phonebook.formats.base import (
 ID = "gigaset"
 MAX_BYTES = 2 * 1024 * 1024
 DOCTYPE = b"<!DOCTYPE LocalDirectory>\n"
-SLOT = {NumberLabel.OFFICE: ("office1", "office2"), NumberLabel.MOBILE: ("mobile1", "mobile2"),
-        NumberLabel.OTHER: ("home1", "home2")}
+SLOT = {
+    NumberLabel.OFFICE: ("office1", "office2"),
+    NumberLabel.MOBILE: ("mobile1", "mobile2"),
+    NumberLabel.OTHER: ("home1", "home2"),
+}
 
 
 def _attrs(e: Entry, lim: Limiter) -> tuple[dict[str, str], int]:
-    attrs = {"surname": lim.name(e.name), "name": "", "office1": "", "office2": "", "mobile1": "",
-             "mobile2": "", "home1": "", "home2": ""}
+    attrs = {
+        "surname": lim.name(e.name),
+        "name": "",
+        "office1": "",
+        "office2": "",
+        "mobile1": "",
+        "mobile2": "",
+        "home1": "",
+        "home2": "",
+    }
     spill = []
     for n in e.numbers:
         free = [k for k in SLOT.get(n.label, SLOT[NumberLabel.OTHER]) if not attrs[k]]
@@ -66,7 +77,12 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Gigaset N610/N670/N870 central phonebook", media_type=XML_MEDIA,
-    file_name="gigaset-phonebook.xml", render=render, max_entries=2000, single_rooted=False,
+    id=ID,
+    description="Gigaset N610/N670/N870 central phonebook",
+    media_type=XML_MEDIA,
+    file_name="gigaset-phonebook.xml",
+    render=render,
+    max_entries=2000,
+    single_rooted=False,
     provisioning="CentralBook.0.ServerURL (+ Netdir.21.Activated = 1, CentralBook.0.DownloadTime)",
 )

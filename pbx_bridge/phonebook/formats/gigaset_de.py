@@ -37,7 +37,12 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Gigaset DE900/DE700 phonebook (UTF-16, 500 entries)",
-    media_type="text/xml; charset=utf-16", file_name="gigaset-de-phonebook.xml", render=render,
-    max_entries=500, max_name=16, provisioning="web UI: phonebook download URL",
+    id=ID,
+    description="Gigaset DE900/DE700 phonebook (UTF-16, 500 entries)",
+    media_type="text/xml; charset=utf-16",
+    file_name="gigaset-de-phonebook.xml",
+    render=render,
+    max_entries=500,
+    max_name=16,
+    provisioning="web UI: phonebook download URL",
 )

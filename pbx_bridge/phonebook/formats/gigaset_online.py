@@ -26,7 +26,7 @@ from pbx_bridge.phonebook.search import digits_of, name_matches, terms
 __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "answer"]
 
 DEFAULT_COUNT = 10
-MAX_COUNT = 100   # one answer stays small whatever the phone asks
+MAX_COUNT = 100  # one answer stays small whatever the phone asks
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
@@ -49,9 +49,9 @@ def answer(book: Book, ctx: RenderContext, query: Mapping[str, str]) -> bytes:
         if names and not name_matches(r.name, names):
             continue
         hits.append(r)
-    first = _int(query.get("first"), 1, 1, len(hits) + 1)   # past the end: an empty page
+    first = _int(query.get("first"), 1, 1, len(hits) + 1)  # past the end: an empty page
     count = _int(query.get("count"), DEFAULT_COUNT, 1, MAX_COUNT)
-    page = hits[first - 1: first - 1 + count]
+    page = hits[first - 1 : first - 1 + count]
     kind = query.get("type", "pr") if query.get("type", "pr") in ("pr", "pb", "yp") else "pr"
     attrs = {"response": "get_list", "type": kind, "total": str(len(hits))}
     if page:

@@ -46,7 +46,7 @@ def group_ids(groups: list[str], overflow: str) -> tuple[dict[str, int], list[tu
     rank = {g: i for i, g in enumerate(order)}
     own = sorted(sorted(order, key=lambda g: (-sizes[g], rank[g]))[: GROUP_IDS - 1], key=rank.__getitem__)
     ids = {g: i for i, g in enumerate(own)}
-    while overflow in ids:   # a client really named "Other" keeps its group; the shared one is told apart
+    while overflow in ids:  # a client really named "Other" keeps its group; the shared one is told apart
         overflow += " (more)"
     declared = [(i, g) for g, i in ids.items()] + [(GROUP_IDS - 1, overflow)]
     return {g: ids.get(g, GROUP_IDS - 1) for g in order}, declared
@@ -58,9 +58,13 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[etree._Element]:
         ids, declared = group_ids([e.group for e in entries], ctx.settings.grandstream_overflow_group)
         if len(ids) > GROUP_IDS:
-            log.info("phonebook %s: %d groups share group %d (%r): GXP phones have groupid 0..9 only",
-                     ID, len(ids) - GROUP_IDS + 1, GROUP_IDS - 1,
-                     ctx.settings.grandstream_overflow_group)
+            log.info(
+                "phonebook %s: %d groups share group %d (%r): GXP phones have groupid 0..9 only",
+                ID,
+                len(ids) - GROUP_IDS + 1,
+                GROUP_IDS - 1,
+                ctx.settings.grandstream_overflow_group,
+            )
         for gid, group in declared:
             g = etree.Element("pbgroup")
             sub(g, "id", str(gid))
@@ -80,7 +84,11 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Grandstream GXP/GRP/WP downloadable XML phonebook", media_type=XML_MEDIA,
-    file_name="phonebook.xml", render=render, max_entries=2000,
+    id=ID,
+    description="Grandstream GXP/GRP/WP downloadable XML phonebook",
+    media_type=XML_MEDIA,
+    file_name="phonebook.xml",
+    render=render,
+    max_entries=2000,
     provisioning="P330 (download mode HTTP/HTTPS), P331 (server path without file name), P332 (interval)",
 )

@@ -26,8 +26,9 @@ GROUP_ID = {PartyKind.CONTACT: "0", PartyKind.VENDOR: "1", PartyKind.LOCATION: "
 
 def render(book: Book, ctx: RenderContext) -> Rendered:
     def children(entries: list[Entry], lim: Limiter, out: Rendered) -> Iterator[Child]:
-        shape = refilled("Contact", lambda count: ("LastName",) + ("Phone/phonenumber",) * count
-                         + ("Groups/groupid",))
+        shape = refilled(
+            "Contact", lambda count: ("LastName",) + ("Phone/phonenumber",) * count + ("Groups/groupid",)
+        )
         for e in entries:
             c, fields = shape(len(e.numbers))
             fields[0].text = lim.name(e.name)
@@ -39,7 +40,10 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="ITFlow legacy AddressBook layout (Grandstream-style), escaped",
-    media_type=XML_MEDIA, file_name="itflow-phonebook.xml", render=render,
+    id=ID,
+    description="ITFlow legacy AddressBook layout (Grandstream-style), escaped",
+    media_type=XML_MEDIA,
+    file_name="itflow-phonebook.xml",
+    render=render,
     provisioning="whatever pointed at api.php?phonebook before",
 )

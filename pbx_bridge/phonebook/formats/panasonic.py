@@ -48,7 +48,12 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Panasonic XML application phonebook (20 per page, 24-character names)",
-    media_type=XML_MEDIA, file_name="panasonic-phonebook.xml", render=render, max_name=24,
-    page_size=PAGE_SIZE, provisioning="XML application settings: XML phonebook URL (XMLAPP_* family)",
+    id=ID,
+    description="Panasonic XML application phonebook (20 per page, 24-character names)",
+    media_type=XML_MEDIA,
+    file_name="panasonic-phonebook.xml",
+    render=render,
+    max_name=24,
+    page_size=PAGE_SIZE,
+    provisioning="XML application settings: XML phonebook URL (XMLAPP_* family)",
 )

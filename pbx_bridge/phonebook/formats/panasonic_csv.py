@@ -26,8 +26,11 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     w = csv.writer(buf, lineterminator="\r\n")
     dropped = 0
     for rid, e in enumerate(entries, start=1):
-        nums = [n.dial for n in e.numbers
-                if len(n.dial.lstrip("+")) <= MAX_DIGITS and number_cell(n.dial) is not None]
+        nums = [
+            n.dial
+            for n in e.numbers
+            if len(n.dial.lstrip("+")) <= MAX_DIGITS and number_cell(n.dial) is not None
+        ]
         dropped += len(e.numbers) - min(len(nums), NUMBERS)
         nums = (nums + [""] * NUMBERS)[:NUMBERS]
         # the quote prefixes count against the 24 characters the phone keeps (bounded: one per step)
@@ -42,7 +45,13 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Panasonic phonebook CSV import (UTF-16LE with BOM)",
-    media_type="text/csv; charset=utf-16", file_name="panasonic-phonebook.csv", render=render,
-    max_entries=1000, max_name=24, xml=False, provisioning="web UI: phonebook import",
+    id=ID,
+    description="Panasonic phonebook CSV import (UTF-16LE with BOM)",
+    media_type="text/csv; charset=utf-16",
+    file_name="panasonic-phonebook.csv",
+    render=render,
+    max_entries=1000,
+    max_name=24,
+    xml=False,
+    provisioning="web UI: phonebook import",
 )

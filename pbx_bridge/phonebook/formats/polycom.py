@@ -39,8 +39,9 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         seen.add(r.dial)
         records.append(r)
     if duplicates:
-        log.info("phonebook %s: %d numbers shared by several entries kept once (ct must be unique)",
-                 ID, duplicates)
+        log.info(
+            "phonebook %s: %d numbers shared by several entries kept once (ct must be unique)", ID, duplicates
+        )
 
     def children(records: list[Record], lim: Limiter, out: Rendered) -> Iterator[Child]:
         item, (ln, ct, lb) = element("item", ("ln", "ct", "lb"))
@@ -50,12 +51,16 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
             lb.text = LABEL.get(r.label, "Other")
             yield item
 
-    return render_streamed(SPEC, ctx, records, "directory", children, wrap=("item_list",),
-                           name_bytes=NAME_BYTES)
+    return render_streamed(
+        SPEC, ctx, records, "directory", children, wrap=("item_list",), name_bytes=NAME_BYTES
+    )
 
 
 SPEC = FormatSpec(
-    id=ID, description="Polycom/Poly local contact directory (seed file for every phone)",
-    media_type=XML_MEDIA, file_name="000000000000-directory.xml", render=render,
+    id=ID,
+    description="Polycom/Poly local contact directory (seed file for every phone)",
+    media_type=XML_MEDIA,
+    file_name="000000000000-directory.xml",
+    render=render,
     provisioning="on the provisioning server next to the phone configs (or CONTACTS_DIRECTORY)",
 )

@@ -28,8 +28,13 @@ NUMBER_TYPE = {NumberLabel.OFFICE: "business", NumberLabel.MOBILE: "mobile", Num
 def render(book: Book, ctx: RenderContext) -> Rendered:
     def children(records: list[Record], lim: Limiter, out: Rendered) -> Iterator[Child]:
         # two shapes (with and without organization)
-        shape = refilled("item", lambda org: ("name", "number", "number_type") + (("organization",) * org),
-                         context="active", type="none", index="")
+        shape = refilled(
+            "item",
+            lambda org: ("name", "number", "number_type") + (("organization",) * org),
+            context="active",
+            type="none",
+            index="",
+        )
         for index, r in enumerate(records):
             org = r.entry.organization
             item, fields = shape(bool(org))
@@ -41,12 +46,16 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 fields[3].text = org
             yield item
 
-    return render_streamed(SPEC, ctx, one_per_number(book, ctx), "tbook", children,
-                           attrs={"e": "2", "complete": "true"})
+    return render_streamed(
+        SPEC, ctx, one_per_number(book, ctx), "tbook", children, attrs={"e": "2", "complete": "true"}
+    )
 
 
 SPEC = FormatSpec(
-    id=ID, description="Snom tbook (settings file, one number per item)", media_type=XML_MEDIA,
-    file_name="snom-tbook.xml", render=render,
-    provisioning="<setting-files><file url=\".../phonebook/snom\"/></setting-files>",
+    id=ID,
+    description="Snom tbook (settings file, one number per item)",
+    media_type=XML_MEDIA,
+    file_name="snom-tbook.xml",
+    render=render,
+    provisioning='<setting-files><file url=".../phonebook/snom"/></setting-files>',
 )

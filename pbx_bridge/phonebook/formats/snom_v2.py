@@ -36,8 +36,11 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
                 sub(c, "first_name", "")
                 last = sub(c, "last_name")
                 nums = sub(c, "numbers")
-                protos[count] = (c, last, [sub(nums, "number", no="", type="", outgoing_id="0")
-                                           for _ in range(count)])
+                protos[count] = (
+                    c,
+                    last,
+                    [sub(nums, "number", no="", type="", outgoing_id="0") for _ in range(count)],
+                )
             c, last, numbers = protos[count]
             last.text = lim.name(e.name)
             for el, n in zip(numbers, e.numbers, strict=True):
@@ -49,7 +52,10 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Snom remote XML directory (tbook 2.0, several numbers per contact)",
-    media_type=XML_MEDIA, file_name="snom-directory.xml", render=render,
+    id=ID,
+    description="Snom remote XML directory (tbook 2.0, several numbers per contact)",
+    media_type=XML_MEDIA,
+    file_name="snom-directory.xml",
+    render=render,
     provisioning="web UI Directory -> remote XML directory URL (up to three)",
 )

@@ -13,8 +13,13 @@ TEL_TYPE = {NumberLabel.OFFICE: "WORK,VOICE", NumberLabel.MOBILE: "CELL,VOICE", 
 
 
 def escape(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
 
 
 def fold(line: str) -> bytes:
@@ -38,8 +43,13 @@ def fold(line: str) -> bytes:
 
 
 def card(e: Entry) -> bytes:
-    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:pbx-bridge-{escape(e.key)}", f"FN:{escape(e.name)}",
-             f"N:{escape(e.last_name)};{escape(e.first_name)};;;"]
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"UID:pbx-bridge-{escape(e.key)}",
+        f"FN:{escape(e.name)}",
+        f"N:{escape(e.last_name)};{escape(e.first_name)};;;",
+    ]
     if e.organization:
         lines.append(f"ORG:{escape(e.organization)}")
     if e.title:
@@ -66,7 +76,11 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="vCard 3.0 address book (softphones, contact import)",
-    media_type="text/vcard; charset=utf-8", file_name="phonebook.vcf", render=render, xml=False,
+    id=ID,
+    description="vCard 3.0 address book (softphones, contact import)",
+    media_type="text/vcard; charset=utf-8",
+    file_name="phonebook.vcf",
+    render=render,
+    xml=False,
     provisioning="softphone contact import / remote address book URL",
 )

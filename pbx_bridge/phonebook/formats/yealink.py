@@ -34,7 +34,10 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
 
 
 SPEC = FormatSpec(
-    id=ID, description="Yealink remote phonebook, flat list", media_type=XML_MEDIA,
-    file_name="yealink-phonebook.xml", render=render,
+    id=ID,
+    description="Yealink remote phonebook, flat list",
+    media_type=XML_MEDIA,
+    file_name="yealink-phonebook.xml",
+    render=render,
     provisioning="remote_phonebook.data.1.url (+ features.remote_phonebook.enable = 1)",
 )

@@ -36,8 +36,9 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     return render_streamed(SPEC, ctx, book.entries, "YealinkIPPhoneBook", children, title=True)
 
 
-def _menu(name: str, members: list[Entry], unit: etree._Element, lim: Limiter,
-          out: Rendered) -> Callable[[XmlWriter], None]:
+def _menu(
+    name: str, members: list[Entry], unit: etree._Element, lim: Limiter, out: Rendered
+) -> Callable[[XmlWriter], None]:
     def write(xf: XmlWriter) -> None:
         with xf.element("Menu", Name=name):
             xf.write("\n")
@@ -52,11 +53,15 @@ def _menu(name: str, members: list[Entry], unit: etree._Element, lim: Limiter,
                 xf.write(unit)
                 xf.write("\n")
         xf.write("\n")
+
     return write
 
 
 SPEC = FormatSpec(
-    id=ID, description="Yealink remote phonebook, one menu per group, three numbers per unit",
-    media_type=XML_MEDIA, file_name="yealink-phonebook-grouped.xml", render=render,
+    id=ID,
+    description="Yealink remote phonebook, one menu per group, three numbers per unit",
+    media_type=XML_MEDIA,
+    file_name="yealink-phonebook-grouped.xml",
+    render=render,
     provisioning="remote_phonebook.data.N.url",
 )

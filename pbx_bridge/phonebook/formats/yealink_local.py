@@ -33,8 +33,13 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
     entries = lim.take(list(book.entries))
     groups = list(dict.fromkeys(lim.name(e.group) for e in entries))
     if len(groups) > MAX_GROUPS:
-        log.warning("phonebook %s: %d groups, Yealink keeps %d; the rest go to %r",
-                    ID, len(groups), MAX_GROUPS, ALL_CONTACTS)
+        log.warning(
+            "phonebook %s: %d groups, Yealink keeps %d; the rest go to %r",
+            ID,
+            len(groups),
+            MAX_GROUPS,
+            ALL_CONTACTS,
+        )
     kept = set(groups[:MAX_GROUPS])
     root_group = etree.Element("root_group")
     for g in groups[:MAX_GROUPS]:
@@ -51,16 +56,32 @@ def render(book: Book, ctx: RenderContext) -> Rendered:
         office, mobile, other = slots(e, 3)
         dropped += max(0, len(e.numbers) - 3)
         group = lim.name(e.group)
-        sub(root_contact, "contact", display_name=name, office_number=office, mobile_number=mobile,
-            other_number=other, line="-1", ring="Auto",
-            group_id_name=group if group in kept else ALL_CONTACTS)
-    body = (XML_DECLARATION + etree.tostring(root_group, encoding="UTF-8", pretty_print=True)
-            + etree.tostring(root_contact, encoding="UTF-8", pretty_print=True))
+        sub(
+            root_contact,
+            "contact",
+            display_name=name,
+            office_number=office,
+            mobile_number=mobile,
+            other_number=other,
+            line="-1",
+            ring="Auto",
+            group_id_name=group if group in kept else ALL_CONTACTS,
+        )
+    body = (
+        XML_DECLARATION
+        + etree.tostring(root_group, encoding="UTF-8", pretty_print=True)
+        + etree.tostring(root_contact, encoding="UTF-8", pretty_print=True)
+    )
     return lim.report(Rendered([body], records=len(entries), numbers_dropped=dropped))
 
 
 SPEC = FormatSpec(
-    id=ID, description="Yealink local directory import (replaces the phone's local contacts)",
-    media_type=XML_MEDIA, file_name="yealink-local-contacts.xml", render=render, max_entries=1000,
-    single_rooted=False, provisioning="local_contact.data.url",
+    id=ID,
+    description="Yealink local directory import (replaces the phone's local contacts)",
+    media_type=XML_MEDIA,
+    file_name="yealink-local-contacts.xml",
+    render=render,
+    max_entries=1000,
+    single_rooted=False,
+    provisioning="local_contact.data.url",
 )
