@@ -31,6 +31,7 @@ from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.numbers import NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
+from pbx_bridge.technicians import TechniciansSettings
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
 __all__ = ["Settings", "load_settings", "parse_settings", "secrets_in_file"]
@@ -53,6 +54,7 @@ class Settings(BaseModel):
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
+    technicians: TechniciansSettings = Field(default_factory=TechniciansSettings)
     # Where this came from, for messages and relative paths; not a config key.
     source: Path | None = Field(default=None, exclude=True)
 

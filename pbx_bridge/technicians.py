@@ -1,0 +1,65 @@
+"""Who is who: the ``technicians:`` section, one entry per person who answers the phone.
+
+One section for every feature that needs to know a person (docs/tickets.md, "Technicians"): the call
+journal attributes a call to the technician whose extension answered it (their ITFlow user id, and their
+own API key so ITFlow attributes the reply to them), ticket policy can assign to them, and the calls page
+signs them in. Each feature reads only the fields it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
+
+from pbx_bridge.settings_base import Section
+
+__all__ = ["Technician", "TechniciansSettings"]
+
+
+class Technician(Section):
+    # The name shown in journal notes and on the calls page ("answered by Dana (202)").
+    name: str = Field(min_length=1, max_length=80)
+    # The extensions that ring this person's phones; an extension belongs to one technician.
+    extensions: tuple[str, ...] = Field(min_length=1)
+    # ITFlow's user id (users.user_id): ticket_assigned_to and who a reply is about.
+    itflow_user_id: int | None = Field(default=None, ge=1)
+    # This technician's own ITFlow API key, read from a file (never inline): ITFlow attributes a ticket
+    # reply to the key's user. Unset: the daemon's key (itflow.api_key) is used.
+    api_key_file: Path | None = None
+
+    @field_validator("extensions")
+    @classmethod
+    def _digits(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ext in value:
+            if not ext.isascii() or not ext.isdigit() or len(ext) > 16:
+                raise ValueError(f"extension {ext!r}: digits only (e.g. '201')")
+        return value
+
+
+class TechniciansSettings(RootModel[tuple[Technician, ...]]):
+    """The section is a list (config.example.yaml, ``technicians:``); empty by default."""
+
+    model_config = ConfigDict(frozen=True)
+    root: tuple[Technician, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_owner_per_extension(self) -> TechniciansSettings:
+        owner: dict[str, str] = {}
+        for person in self.root:
+            for ext in person.extensions:
+                if ext in owner:
+                    raise ValueError(f"extension {ext} belongs to both {owner[ext]!r} and {person.name!r}")
+                owner[ext] = person.name
+        return self
+
+    @property
+    def people(self) -> tuple[Technician, ...]:
+        return self.root
+
+    def by_extension(self, extension: str) -> Technician | None:
+        """The technician whose phone ``extension`` is, if any."""
+        for person in self.root:
+            if extension in person.extensions:
+                return person
+        return None
