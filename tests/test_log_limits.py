@@ -11,6 +11,7 @@ from pbx_bridge.log_limits import Throttle, clip, summarise_accept_errors
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.settings import parse_settings
 from pbx_bridge.tickets.intake import TicketIntake
+from tests.support.waits import wait_until
 from tests.tickets.support import make_rig, record
 
 
@@ -47,10 +48,7 @@ async def test_throttle_writes_the_summary_when_the_flood_stops(caplog: pytest.L
     t = Throttle(log, interval=0.1)
     for _ in range(50):
         t.log("k", logging.WARNING, "same")
-    for _ in range(40):  # bounded wait for the timer
-        if len(caplog.records) == 2:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: len(caplog.records) == 2, timeout=0.8, what="the throttle's summary line")
     assert [r.getMessage() for r in caplog.records] == [
         "same",
         "same (and 49 more like it in the last 0.1 s)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pytest
 
 from pbx_bridge.state_guard import StateGuard
 from pbx_bridge.store import Store
+
+from .support.waits import wait_until
 
 
 async def test_running_on_a_memory_store_is_said_again_and_readiness_stays_red(
@@ -20,10 +21,11 @@ async def test_running_on_a_memory_store_is_said_again_and_readiness_stays_red(
     caplog.set_level(logging.ERROR, logger="pbx_bridge.state")
     await guard.start()
     try:
-        for _ in range(200):
-            if sum("STILL NOT IN USE" in r.getMessage() for r in caplog.records) >= 2:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(
+            lambda: sum("STILL NOT IN USE" in r.getMessage() for r in caplog.records) >= 2,
+            timeout=4,
+            what="two STILL NOT IN USE reminders",
+        )
         reminders = [r.getMessage() for r in caplog.records if "STILL NOT IN USE" in r.getMessage()]
         assert len(reminders) >= 2 and "/x/pbx-bridge.sqlite3" in reminders[0], reminders
         assert not guard.health().ok and "/x/pbx-bridge.sqlite3" in guard.health().detail

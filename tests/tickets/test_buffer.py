@@ -16,6 +16,7 @@ from pbx_bridge.store import Store
 from pbx_bridge.tickets.buffer import CallBuffer
 from pbx_bridge.tickets.outbox import Outbox
 
+from ..support.waits import wait_until
 from .support import record
 
 
@@ -37,11 +38,7 @@ def _saved(store: Store) -> set[str]:
 
 
 async def _until(cond, what: str, limit: float = 10.0) -> None:
-    for _ in range(int(limit / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not reached within {limit} s: {what}")
+    await wait_until(cond, timeout=limit, what=what)
 
 
 @pytest.fixture
@@ -117,7 +114,7 @@ async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(
         buf.remember([record("1800000800.1")], [])
         await _until(lambda: buf.health().data["unsaved"] == 0, "the group commit waiting to be written")
         decided = asyncio.ensure_future(buf(record("1800000800.1")))  # decided meanwhile
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn: the decision is queued behind the busy store
     finally:
         gate.set()
     await blocker

@@ -17,6 +17,7 @@ from pbx_bridge.tickets.settings import TicketsSettings
 
 from ..ami.test_tracker import EXPECTED
 from ..ami.traces import replay
+from ..support.waits import wait_until
 from .support import Rig, make_rig, record
 
 TICKETED = {
@@ -327,11 +328,9 @@ async def test_worker_component_delivers_when_woken_and_stops(
     await rig.worker.start()
     try:
         rig.outbox.enqueue("1800000110.1", "missed", _payload("1800000110.1"), number="+14125551100")
-        async with asyncio.timeout(30):  # hang guard
-            for _ in range(1500):
-                if rig.outbox.counts() == {"delivered": 1}:
-                    break
-                await asyncio.sleep(0.02)
+        await wait_until(
+            lambda: rig.outbox.counts() == {"delivered": 1}, timeout=30, what="the call delivered"
+        )
         assert rig.worker.health().ok
     finally:
         await rig.worker.stop(asyncio.get_running_loop().time() + 5)
