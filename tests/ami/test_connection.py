@@ -9,6 +9,7 @@ import pytest
 
 from pbx_bridge.ami.connection import AmiConnection, QueueItem
 
+from ..support.waits import wait_until
 from .fake_ami import FakeAmi, msg
 
 
@@ -161,10 +162,7 @@ async def test_a_server_that_never_sends_the_banner_is_named_in_the_log(
     caplog.set_level("WARNING")
     await conn.start()
     try:
-        for _ in range(100):  # bounded wait for the first attempt to end
-            if conn.last_error:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: conn.last_error, timeout=2, what="the first attempt to end")
         expected = f"no AMI banner from 127.0.0.1:{port} within 0.2 s of connecting"
         assert expected in conn.last_error and expected in caplog.text
         assert expected in conn.health().detail

@@ -16,6 +16,7 @@ from pbx_bridge.tickets.intake import TicketIntake
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings
 
+from ..support.waits import wait_until
 from .fake_ami import FakeAmi
 from .traces import trace_dir
 
@@ -46,11 +47,7 @@ def _body(name: str) -> bytes:
 
 
 async def _wait(cond, limit: float = 30.0) -> None:  # hang guard
-    async with asyncio.timeout(limit):
-        for _ in range(int(limit * 50)):
-            if cond():
-                return
-            await asyncio.sleep(0.02)
+    await wait_until(cond, timeout=limit, what="the listener to catch up")
 
 
 async def test_traces_over_tcp_become_outbox_rows(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from lxml import etree
 from pbx_bridge.http import HttpFace
 from pbx_bridge.phonebook.http import phonebook_routes
 from tests.phonebook.helpers import eventually
+from tests.support.waits import wait_until
 
 STRICT = etree.XMLParser(recover=False)
 AUTH = ("phones", "s3cret")
@@ -145,12 +146,11 @@ async def test_post_sync_triggers_a_pull(served):
         env.sim.db.add_contact(1, "Triggered Person", phone="4125559999")
         r = await client.post("/phonebook/sync")
         assert r.status_code == 202
-        for _ in range(200):
-            body = (await client.get("/phonebook/yealink")).content
-            if b"Triggered Person" in body:
-                break
-            await asyncio.sleep(0.05)
-        assert b"Triggered Person" in body
+
+        async def listed() -> bool:
+            return b"Triggered Person" in (await client.get("/phonebook/yealink")).content
+
+        await wait_until(listed, timeout=10, what="the triggered sync to list the new contact", poll=0.05)
     finally:
         await env.service.stop(asyncio.get_running_loop().time() + 5)
 
