@@ -11,6 +11,7 @@ import pytest
 from pbx_bridge.agi.session import AgiSession
 from tests.agi.conftest import Factory
 from tests.agi.peer import HANG_GUARD, Peer, env_block
+from tests.support.waits import wait_until
 
 
 async def _named(s: AgiSession) -> None:
@@ -47,12 +48,12 @@ async def test_at_the_cap_the_oldest_silent_connection_makes_room_for_a_real_req
     server = await make_server({"cid": _named}, max_connections=4)
     silent = [await Peer.connect(server.port) for _ in range(4)]
     await silent[3].send(b"agi_network: yes\n")  # a slow one: half an environment
-    for _ in range(50):  # bounded: until the server has all four
-        if server.health().data["open_connections"] == 4:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        pytest.fail(f"the server never had the four connections: {server.health().data}")
+    await wait_until(
+        lambda: server.health().data["open_connections"] == 4,
+        timeout=1,
+        what="the server to have the four connections",
+        detail=lambda: str(server.health().data),
+    )
     assert await _real_request(server.port, "15551230001") == [
         'SET VARIABLE CALLERID(name) "name of 15551230001"'
     ]
@@ -75,12 +76,12 @@ async def test_at_the_cap_with_only_real_sessions_a_newcomer_is_refused_and_they
     peers = [await Peer.connect(server.port) for _ in range(2)]
     for p in peers:
         await p.send(env_block("cid"))
-    for _ in range(50):
-        if server.health().data["active_sessions"] == 2 and not server._unready:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        pytest.fail(f"the two sessions never started: {server.health().data}")
+    await wait_until(
+        lambda: server.health().data["active_sessions"] == 2 and not server._unready,
+        timeout=1,
+        what="the two sessions to start",
+        detail=lambda: str(server.health().data),
+    )
     extra = await Peer.connect(server.port)
     await extra.send(env_block("cid"))
     assert await _closed_by_server(extra)
@@ -124,12 +125,12 @@ async def test_a_flood_of_slow_connections_is_logged_as_a_summary_not_a_line_eac
     assert await _real_request(server.port, "15551230003") == [
         'SET VARIABLE CALLERID(name) "name of 15551230003"'
     ]
-    for _ in range(100):  # bounded: until the summary is out
-        if any("more like it" in r.getMessage() for r in caplog.records):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        pytest.fail("no summary line within 5 s")
+    await wait_until(
+        lambda: any("more like it" in r.getMessage() for r in caplog.records),
+        timeout=5,
+        what="the summary line",
+        poll=0.05,
+    )
     for p in peers:
         p.close()
     evictions = [r.getMessage() for r in caplog.records if "connection cap" in r.getMessage()]
