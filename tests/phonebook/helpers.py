@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.entries import Book, build_book
 from pbx_bridge.phonebook.settings import PhonebookSettings
+from tests.support.waits import wait_until
 
 PLAN = NumberPlan()
 
@@ -93,8 +94,6 @@ def book_of(parties: list[Party], **settings: object) -> Book:
 async def eventually(condition: Callable[[], bool], *, tries: int = 200, pause: float = 0.05) -> bool:
     """Wait (bounded: ``tries`` checks ``pause`` apart) until the background loop made ``condition``
     true; returns whether it did, so the test asserts what it expects afterwards."""
-    for _ in range(tries):
-        if condition():
-            return True
-        await asyncio.sleep(pause)
+    with contextlib.suppress(AssertionError):  # the caller asserts, with its own message
+        await wait_until(condition, timeout=tries * pause, what="the background loop", poll=pause)
     return condition()
