@@ -26,6 +26,7 @@ from itflow_sim import Simulator
 from tests.support.ami_replay import TRACES, AmiTrace, multiply
 from tests.support.daemon import Daemon, write_config
 from tests.support.fault_proxy import FaultProxy
+from tests.support.waits import wait_until
 
 __all__ = ["AmiFeed", "Count", "Rig", "call_blocks", "count_tickets"]
 
@@ -172,11 +173,13 @@ class AmiFeed:
             self._tasks.discard(task)
 
     async def wait_login(self, n: int, limit: float = 60.0) -> None:
-        for _ in range(int(limit / 0.05)):
-            if self.logins >= n and self._writer is not None:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"the daemon did not log in to AMI ({self.logins} logins, wanted {n})")
+        await wait_until(
+            lambda: self.logins >= n and self._writer is not None,
+            timeout=limit,
+            what=f"the daemon to log in to AMI {n} time(s)",
+            poll=0.05,
+            detail=lambda: f"{self.logins} logins so far",
+        )
 
     async def play(self, blocks: list[bytes]) -> None:
         """Write one call's events; returns once the last (its last Hangup) is handed to the socket."""

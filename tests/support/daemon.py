@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
+from .waits import wait_until
+
 __all__ = ["PBX_BRIDGE", "Daemon", "free_port", "write_config"]
 
 PBX_BRIDGE = Path(sys.executable).with_name("pbx-bridge")
@@ -119,22 +121,23 @@ class Daemon:
 
     async def wait_until(self, predicate: Callable[[], Any], *, what: str, limit: float = 60.0) -> None:
         """Poll ``predicate`` (sync or async) until true; fail naming ``what`` and the log tail."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + limit
-        while True:
+
+        async def holds() -> bool:
             result = predicate()
             if asyncio.iscoroutine(result):
                 result = await result
             if result:
-                return
-            if not self.alive():
+                return True
+            if not self.alive():  # no point waiting for a dead daemon
                 raise AssertionError(
                     f"daemon exited ({self.proc.returncode if self.proc else '?'}) while "
                     f"waiting for {what}; log:\n{self.log()[-4000:]}"
                 )
-            if loop.time() > end:
-                raise AssertionError(f"timed out waiting for {what}; log:\n{self.log()[-4000:]}")
-            await asyncio.sleep(0.2)
+            return False
+
+        await wait_until(
+            holds, timeout=limit, what=what, poll=0.2, detail=lambda: f"log:\n{self.log()[-4000:]}"
+        )
 
     async def _answers(self, path: str, status: int | None) -> bool:
         try:
@@ -156,14 +159,16 @@ class Daemon:
         self.proc.send_signal(sig)
 
     async def wait_exit(self, limit: float = 60.0) -> int:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + limit
-        assert self.proc is not None
-        while self.proc.poll() is None:
-            if loop.time() > end:
-                raise AssertionError(f"daemon did not exit; log:\n{self.log()[-4000:]}")
-            await asyncio.sleep(0.1)
-        return self.proc.returncode
+        proc = self.proc
+        assert proc is not None
+        await wait_until(
+            lambda: proc.poll() is not None,
+            timeout=limit,
+            what="the daemon to exit",
+            poll=0.1,
+            detail=lambda: f"log:\n{self.log()[-4000:]}",
+        )
+        return proc.returncode
 
     def kill(self) -> None:
         """Teardown: SIGKILL by PID if still running."""
