@@ -2,5 +2,5 @@
 
 pytest_plugins = [
     "tests.support.sim_fixtures",
-    "tests.support.lab_fixtures",
+    "tests.support.lab.fixtures",
 ]

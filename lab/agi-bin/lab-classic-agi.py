@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Classic (fork/exec) AGI used by the lab's IVR (plain dialplan, ext 300) and demo (ext 299).
 
-Installed by tests/support/lab.py into the chroot and run there by Asterisk as the unprivileged lab user,
-with the chroot's python3. Reads the agi_* environment from stdin, sends a few commands, sets
-LAB_CLASSIC, and writes a transcript to /tmp/agi-classic-<uniqueid>.log inside the chroot.
+Installed by tests/support/lab/controller.py into the chroot and run there by Asterisk as the
+unprivileged lab user, with the chroot's python3. Reads the agi_* environment from stdin, sends a
+few commands, sets LAB_CLASSIC, and writes a transcript to /tmp/agi-classic-<uniqueid>.log inside the chroot.
 """
 
 import sys

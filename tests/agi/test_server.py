@@ -44,7 +44,10 @@ async def test_route_gets_env_args_query_and_commands_pair_with_replies(make_ser
         "name": "ACME (HQ) - Alice",
         "missing": None,
     }
-    assert metrics.agi_sessions.labels(route="cid", result="ok")._value.get() == 1
+    assert (
+        metrics.registry.get_sample_value("pbx_bridge_agi_sessions_total", {"route": "cid", "result": "ok"})
+        == 1
+    )
 
 
 async def test_early_close_before_environment_ends_the_session(make_server: Factory) -> None:

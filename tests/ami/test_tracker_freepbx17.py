@@ -17,7 +17,7 @@ from pbx_bridge.ami.tracker import CallTracker
 from pbx_bridge.numbers import NumberPlan, NumbersSettings
 from pbx_bridge.tickets.policy import TicketPolicy
 from pbx_bridge.tickets.settings import TicketsSettings
-from tests.support import lab_freepbx17
+from tests.support.lab import freepbx17 as lab_freepbx17
 
 from .traces import FakeClock
 

@@ -17,9 +17,9 @@ from tests.callerid.stack import cid_stack
 from tests.lab.test_cid_fastagi import from_display_name
 from tests.lab.test_cid_recipes import cli_commands
 from tests.lab.test_lab_flows import named, quiet_agi, run_call
-from tests.support import lab_freepbx17
 from tests.support.lab import AmiMessage, Lab
-from tests.support.lab_fastagi import TinyFastAgi
+from tests.support.lab import freepbx17 as lab_freepbx17
+from tests.support.lab.fastagi import TinyFastAgi
 
 pytestmark = pytest.mark.freepbx
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 from tests.support.lab import QUEUE_MEMBER, AmiMessage, AmiSession, CallResult, Lab
-from tests.support.lab_fastagi import Send, TinyFastAgi
+from tests.support.lab.fastagi import Send, TinyFastAgi
 
 
 def named(events: list[AmiMessage], name: str, **fields: str) -> list[AmiMessage]:

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from tests.support import lab_freepbx17
 from tests.support.lab import LAB_DIR, ROUTES, LabPorts, SippResult, dtmf_caller_xml, parse_ami_block
-from tests.support.lab_freepbx17 import OVERLAY
+from tests.support.lab import freepbx17 as lab_freepbx17
+from tests.support.lab.freepbx17 import OVERLAY
 
 
 def test_every_config_placeholder_has_a_value() -> None:

@@ -30,7 +30,7 @@ from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings
 from pbx_bridge.tickets.worker import OutboxWorker
 from tests.support.lab import QUEUE_MEMBER, Lab
-from tests.support.lab_fastagi import Send, TinyFastAgi
+from tests.support.lab.fastagi import Send, TinyFastAgi
 
 FILTERED_USER = ("pbxbridge-filtered", "pbxbridge-lab-secret")
 

@@ -32,7 +32,7 @@ async def test_v1_directory_published_in_every_format(phonebook_env):
     assert entries["Bell & Whistle"] == ["+18005550123"]
     assert "ACME Corp - ACME HQ" in entries
     assert len(result.records) == 16
-    assert env.metrics.phonebook_entries._value.get() == result.entries
+    assert env.metrics.registry.get_sample_value("pbx_bridge_phonebook_entries") == result.entries
 
 
 async def test_malformed_legacy_phonebook_loses_no_entry(phonebook_env):
@@ -99,7 +99,7 @@ async def test_shrink_guard_trips_when_itflow_loses_80_percent(phonebook_env):
         env.sim.db.tables[table] = []
     guarded = await env.service.sync()
     assert guarded.status == "guarded" and guarded.entries <= keep
-    assert env.metrics.phonebook_guarded._value.get() == 1
+    assert env.metrics.registry.get_sample_value("pbx_bridge_phonebook_shrink_guard_total") == 1
     assert len(yealink_entries(env)) == first.entries
     forced = await env.service.sync(force=True)
     assert forced.status == "published"

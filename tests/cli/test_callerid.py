@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.directory.test_commands import run_cli, write_config
+from tests.cli.test_directory import run_cli, write_config
 
 
 @pytest.mark.parametrize("profile", ["v1-head", "legacy-2022"])

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import lab_freepbx17
 from tests.support.lab import DIALPLANS, Dialplan, Lab, LabController, LabError, unavailable_reason
+from tests.support.lab import freepbx17 as lab_freepbx17
 
 LAB_FIXTURES = ("lab", "lab_plain", "lab_freepbx")
 

@@ -1,5 +1,5 @@
 """The lab's AMI side: a small recording asyncio AMI client for assertions (not production) and the readiness
-probe. Stdlib only, like tests/support/lab.py, which re-exports these names."""
+probe. Stdlib only, like tests/support/lab/, which re-exports these names."""
 
 from __future__ import annotations
 

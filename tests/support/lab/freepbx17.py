@@ -13,7 +13,7 @@ FreePBX's files (GPL) are not in this repository: they are read from the folder 
   MessageWaiting events) is unchanged;
 - ``lab/etc/freepbx17-overlay.conf``: the settings the snapshot lacks, as FreePBX generates them.
 
-Stdlib only, like tests/support/lab.py.
+Stdlib only, like tests/support/lab/.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.support.lab import LabPorts
+    from tests.support.lab.layout import LabPorts
 
 ENV = "PBX_BRIDGE_FREEPBX17"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OVERLAY = REPO / "lab/etc/freepbx17-overlay.conf"
 AGI_DIR_IN_CHROOT = "var/lib/asterisk/agi-bin"  # FreePBX's astagidir
 AMI_USER = ("pbxbridge", "bridgesecret")  # the snapshot's manager_custom.conf (as docs/freepbx.md says)

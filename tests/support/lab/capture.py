@@ -1,6 +1,6 @@
 """Capture raw AMI traces of the lab's call flows into tests/fixtures/ami-traces/lab-flows/<dialplan>/.
 
-    python3 -m tests.support.lab_capture [--out DIR] [--dialplan plain|freepbx17] [flow ...]
+    python3 -m tests.support.lab.capture [--out DIR] [--dialplan plain|freepbx17] [flow ...]
 
 Each trace is one AMI session (``Events: on``, user with ``read=all``) from login until every channel of the
 call hung up (plus a short grace), CRLF kept, like the captures in tests/fixtures/ami-traces/. A quiet
@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.support.ami_replay import TRACES
 from tests.support.lab import DIALPLANS, Lab, LabController, LabError, unavailable_reason
-from tests.support.lab_fastagi import Send, TinyFastAgi
+from tests.support.lab.fastagi import Send, TinyFastAgi
 
 # name -> (route or number, call keywords, what the trace shows)
 FLOWS: dict[str, tuple[str, dict[str, Any], str]] = {
