@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,10 @@ class Rig:
             self.clock.now += step
             total += await self.worker.run_once()
         return total
+
+
+# ``rig_for`` in conftest.py: a profile name and make_rig's options -> a Rig.
+RigFactory = Callable[..., Awaitable[Rig]]
 
 
 async def make_rig(

@@ -14,15 +14,12 @@ from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.settings import parse_settings
 from pbx_bridge.tickets.intake import TicketIntake
 
-from .support import Rig, make_rig, record
+from .support import RigFactory, record
 
 
-async def test_known_caller_ticket_names_client_and_contact(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_known_caller_ticket_names_client_and_contact(rig_for: RigFactory, tmp_path: Path) -> None:
+    rig = await rig_for("v1-head")
+    sim = rig.sim
     settings = parse_settings(
         f"itflow:\n  url: {sim.url}\n  api_key: {sim.keys['all']}\nstate_dir: {tmp_path / 'dir'}\n", env={}
     )

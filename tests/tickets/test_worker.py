@@ -18,7 +18,7 @@ from pbx_bridge.tickets.settings import TicketsSettings
 from ..ami.test_tracker import EXPECTED
 from ..ami.traces import replay
 from ..support.waits import wait_until
-from .support import Rig, make_rig, record
+from .support import Rig, RigFactory, make_rig, record
 
 TICKETED = {
     Outcome.MISSED,
@@ -39,12 +39,9 @@ def _marker_count(rig: Rig, marker: str) -> int:
     return n + sum(marker in r["ticket_reply"] for r in rig.replies)
 
 
-async def test_simulator_down_for_all_calls_then_up_delivers_each_once(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_simulator_down_for_all_calls_then_up_delivers_each_once(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
+    sim = rig.sim
     intake = _intake(rig)
     sim.down = True
     traces = [*sorted(EXPECTED), "freepbx-like/filtered-user-queue-answered-and-voicemail.txt"]
@@ -67,12 +64,9 @@ async def test_simulator_down_for_all_calls_then_up_delivers_each_once(
     assert len(rig.tickets) == len({r.caller_num for r in expected})
 
 
-async def test_answer_lost_after_commit_gives_exactly_one_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_answer_lost_after_commit_gives_exactly_one_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
+    sim = rig.sim
     await rig.itflow.capabilities()
     rig.outbox.enqueue("1795850014.2", "missed", _payload("1795850014.2"), number="+15551230002")
     sim.drop_answer_after_commit = True
@@ -87,10 +81,8 @@ async def test_answer_lost_after_commit_gives_exactly_one_ticket(
     assert row.ticket_id == int(rig.tickets[0]["ticket_id"])
 
 
-async def test_repeat_caller_gets_a_reply_on_head(itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_repeat_caller_gets_a_reply_on_head(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     intake = _intake(rig)
     await intake.handle(record("1800000001.1", number="14125550177"))
     await rig.rounds(1, step=10)
@@ -102,12 +94,8 @@ async def test_repeat_caller_gets_a_reply_on_head(itflow_sim, tmp_path: Path, ri
     assert "pbx-bridge:call=1800000002.1;kind=missed" in reply["ticket_reply"]
 
 
-async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path, key="client")
-    rigs.append(rig)
+async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head", key="client")
     rig.outbox.enqueue("1800000011.1", "missed", _payload("1800000011.1"), number="+14125550101", client_id=1)
     await rig.rounds(1, step=10)
     rig.outbox.enqueue("1800000012.1", "missed", _payload("1800000012.1"), number="+14125550101", client_id=1)
@@ -115,12 +103,8 @@ async def test_repeat_caller_with_restricted_key_sends_the_ticket_client(
     assert len(rig.tickets) == 1 and len(rig.replies) == 1
 
 
-async def test_repeat_caller_before_v26_08_gets_a_linked_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-v25")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_repeat_caller_before_v26_08_gets_a_linked_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-v25")
     intake = _intake(rig)
     await intake.handle(record("1800000003.1", number="14125550178"))
     await rig.rounds(1, step=10)
@@ -130,10 +114,8 @@ async def test_repeat_caller_before_v26_08_gets_a_linked_ticket(
     assert f"follows up on ITFlow ticket id {first['ticket_id']}" in second["ticket_details"]
 
 
-async def test_closed_or_old_ticket_is_not_followed_up(itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_closed_or_old_ticket_is_not_followed_up(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     intake = _intake(rig)
     await intake.handle(record("1800000005.1", number="14125550179"))
     await rig.rounds(1, step=10)
@@ -145,12 +127,8 @@ async def test_closed_or_old_ticket_is_not_followed_up(itflow_sim, tmp_path: Pat
     assert len(rig.tickets) == 3 and rig.replies == []
 
 
-async def test_replies_404_on_a_stale_capability_fall_back_to_a_linked_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-v25")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_replies_404_on_a_stale_capability_fall_back_to_a_linked_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-v25")
     caps = await rig.itflow.capabilities()
     caps.ticket_replies = True  # e.g. ITFlow was downgraded since detection
     rig.outbox.enqueue("1800000021.1", "missed", _payload("1800000021.1"), number="+14125550180")
@@ -185,24 +163,16 @@ async def test_rejected_key_holds_the_queue_until_it_works(
     assert len(rig.tickets) == 5
 
 
-async def test_no_access_to_client_retries_for_the_fallback_client(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path, key="client", settings=TicketsSettings(fallback_client_id=1))
-    rigs.append(rig)
+async def test_no_access_to_client_retries_for_the_fallback_client(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head", key="client", settings=TicketsSettings(fallback_client_id=1))
     rig.outbox.enqueue("1800000040.1", "missed", _payload("1800000040.1"), number="+14125550400", client_id=0)
     await rig.rounds(2, step=10)
     (t,) = rig.tickets
     assert t["ticket_client_id"] == "1" and rig.outbox.counts() == {"delivered": 1}
 
 
-async def test_no_access_without_fallback_dead_letters_only_that_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path, key="client")
-    rigs.append(rig)
+async def test_no_access_without_fallback_dead_letters_only_that_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head", key="client")
     rig.outbox.enqueue("1800000041.1", "missed", _payload("1800000041.1"), number="+14125550401", client_id=0)
     rig.outbox.enqueue("1800000041.2", "missed", _payload("1800000041.2"), number="+14125550402", client_id=1)
     await rig.rounds(1, step=10)
@@ -212,10 +182,8 @@ async def test_no_access_without_fallback_dead_letters_only_that_ticket(
     assert rig.outbox.retry(dead.id) == 1  # dead letters are kept and can be retried
 
 
-async def test_write_failed_dead_letters_with_the_reason(itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_write_failed_dead_letters_with_the_reason(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     p = _payload("1800000050.1")
     p["subject"] = "<b></b>"  # empty once ITFlow strips tags: "False"
     rig.outbox.enqueue("1800000050.1", "missed", p)
@@ -224,12 +192,8 @@ async def test_write_failed_dead_letters_with_the_reason(itflow_sim, tmp_path: P
     assert "insert query failed" in dead.last_error
 
 
-async def test_server_error_retries_then_dead_letters_after_the_configured_age(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path, settings=TicketsSettings(dead_letter_after=86400))
-    rigs.append(rig)
+async def test_server_error_retries_then_dead_letters_after_the_configured_age(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head", settings=TicketsSettings(dead_letter_after=86400))
     p = _payload("1800000060.1")
     p["subject"] = "x" * 600  # varchar(500): HTTP 500
     rig.outbox.enqueue("1800000060.1", "missed", p)
@@ -241,12 +205,8 @@ async def test_server_error_retries_then_dead_letters_after_the_configured_age(
     assert dead.id == row.id
 
 
-async def test_voicemail_replaces_the_undelivered_missed_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_voicemail_replaces_the_undelivered_missed_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     intake = _intake(rig)
     await intake.handle(record("1800000070.1", number="14125550700"))
     await intake.handle(
@@ -258,12 +218,8 @@ async def test_voicemail_replaces_the_undelivered_missed_ticket(
     assert t["ticket_subject"].startswith("Voicemail from")
 
 
-async def test_voicemail_after_a_delivered_missed_ticket_is_a_reply(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_voicemail_after_a_delivered_missed_ticket_is_a_reply(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     intake = _intake(rig)
     await intake.handle(record("1800000071.1", number="14125550701"))
     await rig.rounds(1, step=10)
@@ -272,10 +228,8 @@ async def test_voicemail_after_a_delivered_missed_ticket_is_a_reply(
     assert len(rig.tickets) == 1 and len(rig.replies) == 1
 
 
-async def test_same_call_twice_is_one_row(itflow_sim, tmp_path: Path, rigs: list[Rig]) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_same_call_twice_is_one_row(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     intake = _intake(rig)
     rec = record("1800000080.1", number="14125550800")
     assert await intake.handle(rec) is True
@@ -284,12 +238,8 @@ async def test_same_call_twice_is_one_row(itflow_sim, tmp_path: Path, rigs: list
     assert len(rig.tickets) == 1
 
 
-async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("legacy-2022")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_legacy_backend_reports_unavailable_and_the_outbox_does_not_grow(rig_for: RigFactory) -> None:
+    rig = await rig_for("legacy-2022")
     caps = await rig.itflow.capabilities()
     assert caps.tickets is None
     await rig.worker.probe()  # at start: reports itself unavailable
@@ -319,12 +269,8 @@ def test_marker_is_machine_readable() -> None:
     assert re.fullmatch(r"pbx-bridge:call=[0-9.]+;kind=missed", _payload("1.2")["marker"])
 
 
-async def test_worker_component_delivers_when_woken_and_stops(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-head")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_worker_component_delivers_when_woken_and_stops(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-head")
     await rig.worker.start()
     try:
         rig.outbox.enqueue("1800000110.1", "missed", _payload("1800000110.1"), number="+14125551100")

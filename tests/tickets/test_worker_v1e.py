@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from itflow_sim import PROFILES
 from pbx_bridge.tickets.render import call_marker
 
-from .support import Rig, make_rig
+from .support import Rig, RigFactory, make_rig
 
 
 def _payload(linkedid: str) -> dict[str, str]:
@@ -60,12 +60,9 @@ async def test_lost_answer_is_found_among_the_clients_tickets(
     assert reads and all(q.get("client_id") == ["1"] for q in reads)
 
 
-async def test_client_filter_ignored_falls_back_to_every_ticket(
-    itflow_sim, tmp_path: Path, rigs: list[Rig]
-) -> None:
-    sim = await itflow_sim("v1-2610")
-    rig = await make_rig(sim, tmp_path)
-    rigs.append(rig)
+async def test_client_filter_ignored_falls_back_to_every_ticket(rig_for: RigFactory) -> None:
+    rig = await rig_for("v1-2610")
+    sim = rig.sim
     await rig.itflow.capabilities()  # detected as V1e ...
     sim.profile = replace(PROFILES["v1-2610"], client_filter=False)  # ... then the filter stops working
     await _lost_then_reconciled(rig, client_id=1)
