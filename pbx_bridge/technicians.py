@@ -1,9 +1,9 @@
 """Who is who: the ``technicians:`` section, one entry per person who answers the phone.
 
-One section for every feature that needs to know a person (docs/tickets.md, "Technicians"): the call
-journal attributes a call to the technician whose extension answered it (their ITFlow user id, and their
-own API key so ITFlow attributes the reply to them), ticket policy can assign to them, and the calls page
-signs them in. Each feature reads only the fields it needs.
+One section for every feature that needs to know a person (config.example.yaml, ``technicians:``).
+So far it is read and checked (digits-only extensions, one owner each); the call journal (attributing a
+call to whoever answered, with their own key, since ITFlow credits a reply to the key's user), ticket
+assignment and the calls page's sign-in are to build on it, each reading only the fields it needs.
 """
 
 from __future__ import annotations
