@@ -193,3 +193,15 @@ def test_imports_stand_at_the_top(module: str) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             hidden += [n.lineno for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
     assert not hidden, f"{MODULES[module].relative_to(ROOT)}: imports not at the top, lines {hidden}"
+
+
+def test_readme_layout_names_every_module_and_package() -> None:
+    # The layout block (``pbx_bridge/`` up to the simulator's line) is the map a reader starts from.
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("\npbx_bridge/\n") : text.index("\nitflow_sim/ ")]
+    named = set(re.findall(r"\b[a-z_]+\.py\b|\b[a-z_]+/", block))
+    tree = {p.name for p in (ROOT / "pbx_bridge").glob("*.py") if p.name != "__init__.py"}
+    tree |= {p.name + "/" for p in (ROOT / "pbx_bridge").iterdir() if (p / "__init__.py").exists()}
+    assert sorted(tree - named) == [], "in pbx_bridge/ but not in README's layout"
+    stale = {n for n in named if n.endswith(".py")} - tree
+    assert sorted(stale) == [], "in README's layout but not in pbx_bridge/"
