@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.ami.outcome import CallRecord, Outcome, fine_outcome
 
 __all__ = ["CallTracker", "TrackerStats", "default_is_internal"]
 
@@ -84,6 +84,11 @@ class _Call:
     suspect: bool = False  # events may have been lost (connection dropped)
     resynced: bool = False
     notes: list[str] = field(default_factory=list)
+    queue_join: float = 0.0
+    dial_string: str = ""  # the first DialBegin's DialString (outbound: the trunk and number)
+    causes: list[int] = field(default_factory=list)  # Hangup Cause of every channel, in order
+    tech_causes: list[int] = field(default_factory=list)  # Hangup TechCause (Asterisk 22.7+)
+    cdr_dispositions: set[str] = field(default_factory=set)
 
     def note(self, text: str) -> None:
         if len(self.notes) < _MAX_NOTES and text not in self.notes:
@@ -364,6 +369,8 @@ class CallTracker:
     def _on_dialbegin(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         if not call.ring_start:
             call.ring_start = ts
+        if not call.dial_string:
+            call.dial_string = event.get("DialString", "")
         dest = event.get("DestUniqueid")
         if dest and dest not in call.channels:
             self._attach(call, dest)
@@ -396,6 +403,10 @@ class CallTracker:
         if uid in call.channels:
             call.channels[uid] = True
         call.ended_ts = max(call.ended_ts, ts)
+        for key, into in (("Cause", call.causes), ("TechCause", call.tech_causes)):
+            value = _int(event.get(key, ""))
+            if value and len(into) < _MAX_CHANNELS:
+                into.append(value)
         if uid == call.linkedid and not call.ring_end and call.ring_start:
             call.ring_end = ts
         self._maybe_all_down(call, self._clock())
@@ -444,6 +455,8 @@ class CallTracker:
         call.queue = event.get("Queue", "") or call.queue
         if not call.ring_start:
             call.ring_start = ts
+        if not call.queue_join:
+            call.queue_join = ts
 
     def _on_queueleave(self, call: _Call, event: Mapping[str, str], ts: float) -> None:
         call.queue_leave = ts
@@ -477,6 +490,9 @@ class CallTracker:
         call.events += 1
         if event.get("UniqueID") == call.linkedid and event.get("Source") and not call.cdr_source:
             call.cdr_source = event["Source"]
+        disposition = event.get("Disposition", "").strip().upper()
+        if disposition and len(call.cdr_dispositions) < _MAX_NOTES:
+            call.cdr_dispositions.add(disposition)
 
     # ------------------------------------------------------------------ outcome
 
@@ -501,10 +517,27 @@ class CallTracker:
             self.stats.lost += 1
         return self._record(call, outcome)
 
-    def _classify(self, call: _Call) -> Outcome:
+    def _dialled_out(self, call: _Call) -> str:
+        """The outside number an internal caller dialled ("" for a call between extensions)."""
+        for candidate in (call.exten, call.dial_string.rsplit("/", 1)[-1].split("@", 1)[0]):
+            digits = candidate.lstrip("+")
+            if digits.isdigit() and not self._is_internal(candidate):
+                return candidate
+        return ""
+
+    def _direction(self, call: _Call) -> str:
         number = call.caller_num or call.cdr_source
         if number and self._is_internal(number):
+            return "outbound" if self._dialled_out(call) else "internal"
+        return "inbound"
+
+    def _classify(self, call: _Call) -> Outcome:
+        direction = self._direction(call)
+        if direction == "internal":
             return Outcome.INTERNAL
+        if direction == "outbound":
+            # A phone calling out: answered by the far end, or what the trunk said.
+            return Outcome.ANSWERED if call.answered else self._unanswered(call) or Outcome.APPLICATION
         if call.vm_left or (call.vm_reached and call.vm_status == "SUCCESS"):
             return Outcome.VOICEMAIL
         if call.answered:
@@ -513,16 +546,26 @@ class CallTracker:
             return Outcome.VOICEMAIL_NO_MESSAGE
         if call.abandoned:
             return Outcome.ABANDONED
-        statuses = call.dial_status | ({call.dialstatus_var} if call.dialstatus_var else set())
+        unanswered = self._unanswered(call)
+        if unanswered is not None:
+            return unanswered
+        if call.queue:
+            return Outcome.MISSED  # left the queue (timeout) and hung up without anyone answering
+        return Outcome.APPLICATION
+
+    @staticmethod
+    def _statuses(call: _Call) -> set[str]:
+        return call.dial_status | ({call.dialstatus_var} if call.dialstatus_var else set())
+
+    def _unanswered(self, call: _Call) -> Outcome | None:
+        statuses = self._statuses(call)
         if statuses & {"CANCEL", "NOANSWER"}:
             return Outcome.MISSED
         if "BUSY" in statuses:
             return Outcome.BUSY
         if statuses & {"CHANUNAVAIL", "CONGESTION"}:
             return Outcome.UNAVAILABLE
-        if call.queue:
-            return Outcome.MISSED  # left the queue (timeout) and hung up without anyone answering
-        return Outcome.APPLICATION
+        return None
 
     def _record(self, call: _Call, outcome: Outcome) -> CallRecord:
         def dt(ts: float) -> datetime | None:
@@ -537,6 +580,22 @@ class CallTracker:
         notes = list(call.notes)
         if call.resynced:
             notes.append("resynced after reconnect")
+        direction = self._direction(call)
+        detail, cause, tech = "", None, None
+        if not call.answered:
+            detail, cause, tech = fine_outcome(
+                dial_statuses=self._statuses(call),
+                causes=tuple(call.causes),
+                tech_causes=tuple(call.tech_causes),
+                cdr_dispositions=call.cdr_dispositions,
+            )
+        wait = 0.0
+        if call.queue_join:
+            wait = max(0.0, (call.answer_ts or call.queue_leave or end) - call.queue_join)
+        if direction == "outbound":
+            extension = call.caller_num or call.cdr_source
+        else:
+            extension = _extension_of(call.answered_by)
         return CallRecord(
             linkedid=call.linkedid,
             outcome=outcome,
@@ -555,4 +614,27 @@ class CallTracker:
             events=call.events,
             notes=tuple(notes),
             voicemail_path=call.vm_file,
+            direction=direction,
+            extension=extension if self._is_internal(extension) else "",
+            dialled=self._dialled_out(call) if direction == "outbound" else "",
+            queue_wait_seconds=round(wait, 3),
+            detail=detail,
+            hangup_cause=cause,
+            tech_cause=tech,
         )
+
+
+def _int(raw: str) -> int | None:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
+
+_CHANNEL_EXT = re.compile(r"^(?:[A-Za-z0-9]+/)?(?:[A-Za-z0-9_]+/)?(\d{1,16})(?:[-@;/]|$)")
+
+
+def _extension_of(who: str) -> str:
+    """``PJSIP/203-0000002a`` -> 203; ``Local/203@from-queue/n`` -> 203; a queue MemberName -> ""."""
+    m = _CHANNEL_EXT.match(who.strip())
+    return m.group(1) if m else ""

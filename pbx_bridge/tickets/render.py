@@ -16,9 +16,17 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from pbx_bridge.ami.outcome import CallRecord, Outcome
+from pbx_bridge.ami.outcome import DETAILS, CallRecord, Outcome
 
-__all__ = ["TicketDraft", "VoicemailInfo", "call_marker", "read_voicemail", "render_ticket", "shape_subject"]
+__all__ = [
+    "TicketDraft",
+    "VoicemailInfo",
+    "call_marker",
+    "describe_detail",
+    "read_voicemail",
+    "render_ticket",
+    "shape_subject",
+]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _WHAT = {
@@ -105,6 +113,15 @@ def read_voicemail(spool_root: Path, record: CallRecord) -> VoicemailInfo:
     )
 
 
+def describe_detail(record: CallRecord) -> str:
+    """The finer outcome in words, with the codes the PBX gave ("busy (SIP 486, cause 17)")."""
+    codes = [f"SIP {record.tech_cause}"] if record.tech_cause else []
+    if record.hangup_cause:
+        codes.append(f"cause {record.hangup_cause}")
+    text = DETAILS.get(record.detail, record.detail)
+    return f"{text} ({', '.join(codes)})" if codes else text
+
+
 def _fmt_time(when: datetime | None, tz: ZoneInfo) -> str:
     if when is None:
         return "unknown"
@@ -145,6 +162,8 @@ def render_ticket(
             or "anonymous",
         ),
     ]
+    if record.detail:
+        rows.append(("Outcome", describe_detail(record)))
     if record.did:
         rows.append(("Dialled", record.did))
     if record.queue:

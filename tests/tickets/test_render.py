@@ -86,3 +86,14 @@ def test_voicemail_details_from_the_spool_and_without_it(tmp_path: Path) -> None
     assert not vm.file_found and vm.mailbox == "202@default"
     d = render_ticket(rec, kind="voicemail", number_display="", client_id=0, contact_id=0, voicemail=vm)
     assert "not readable" in d.details
+
+
+def test_ticket_names_the_finer_outcome_with_the_pbx_codes() -> None:
+    rec = record("1.1", Outcome.BUSY, detail="declined", tech_cause=603)
+    draft = render_ticket(rec, kind="missed", number_display="x", client_id=0, contact_id=0)
+    assert "<b>Outcome:</b> declined by the callee (SIP 603)" in draft.details
+    older = record("1.2", Outcome.BUSY)  # older Asterisk: nothing finer on the wire, no row
+    assert (
+        "Outcome:"
+        not in render_ticket(older, kind="missed", number_display="x", client_id=0, contact_id=0).details
+    )
