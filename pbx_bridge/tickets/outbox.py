@@ -8,7 +8,12 @@ One row per (Linkedid, kind) -- the idempotency key. States:
 * ``dead``      ITFlow refused it for good, or 5xx for longer than ``dead_letter_after``: kept, never
   deleted; ``tickets retry`` puts it back;
 * ``replaced``  a missed ticket superseded by the voicemail of the same call before it was delivered;
-* ``dropped``   an operator dropped it (``tickets drop``); kept for the record.
+* ``dropped``   an operator dropped it (``tickets drop``); kept for the record;
+* ``skipped``   nothing to deliver after all (a journal note whose caller has no open ticket, a
+  journal time entry already carried by its note); kept for the record.
+
+Kinds: ``missed`` and ``voicemail`` (tickets), ``journal`` and ``journal-time`` (the call journal,
+``pbx_bridge/journal``): one queue, one exactly-once machinery.
 """
 
 from __future__ import annotations
@@ -133,6 +138,12 @@ class Outbox:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 follows = None
+                if kind == "journal-time":
+                    # The journal's time worked follows its note (a reply on the ticket it opened).
+                    m = conn.execute(
+                        "SELECT id FROM outbox WHERE linkedid=? AND kind='journal'", (linkedid,)
+                    ).fetchone()
+                    follows = m["id"] if m is not None else None
                 if kind == "voicemail":
                     m = conn.execute(
                         "SELECT id, state, in_flight FROM outbox WHERE linkedid=? AND kind='missed'",

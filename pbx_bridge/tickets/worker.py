@@ -23,6 +23,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final, Literal, Protocol
 
@@ -41,6 +42,7 @@ from pbx_bridge.itflow.errors import (
 )
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.tickets.availability import ticket_availability
+from pbx_bridge.tickets.open_tickets import IndexNotReady, OpenTickets
 from pbx_bridge.tickets.outbox import Outbox, OutboxRow
 from pbx_bridge.tickets.reconcile import FilterIgnored, MarkerSearch, SearchIncomplete, TicketReader
 from pbx_bridge.tickets.settings import TicketsSettings
@@ -53,6 +55,7 @@ _CLOSED_STATUS = {"4", "5"}
 _CLOSED_NAMES = {"resolved", "closed"}
 _REDETECT_MAX = 60.0  # while ITFlow cannot be identified, detect again at least this often
 _WAIT: Final = "wait"  # _target: the earlier row of this call is still pending
+_JOURNAL_KINDS = frozenset({"journal", "journal-time"})
 
 
 class TicketClient(TicketReader, Protocol):
@@ -77,6 +80,7 @@ class TicketClient(TicketReader, Protocol):
         ticket_reply: str,
         client_id: int | None = None,
         ticket_reply_type: str | None = None,
+        ticket_reply_time_worked: str | None = None,
     ) -> int: ...
 
 
@@ -111,8 +115,14 @@ class OutboxWorker:
         clock: Callable[[], float],
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        open_tickets: OpenTickets | None = None,
+        writers: Callable[[str], TicketClient | None] | None = None,
     ) -> None:
         self.outbox = outbox
+        # The journal (kinds journal, journal-time): where its notes go, and whose key writes them
+        # (a technician's own key: ITFlow credits a reply to the key's user).
+        self.open_tickets = open_tickets or OpenTickets(clock=clock)
+        self._writers = writers
         self._client = client
         self._capabilities = capabilities
         self.s = settings
@@ -433,6 +443,8 @@ class OutboxWorker:
             await self.outbox.aupdate(row.id, in_flight=False)
             attempt.unknown = False
 
+        if row.kind in _JOURNAL_KINDS:
+            return await self._deliver_journal(client, caps, row, attempt)
         target = await self._target(client, row)
         if target == _WAIT:
             await self.outbox.aupdate(
@@ -475,7 +487,16 @@ class OutboxWorker:
             f"still open.</p>{details}"
         )
 
-    async def _create(self, client: TicketClient, row: OutboxRow, details: str, attempt: _Attempt) -> bool:
+    async def _create(
+        self,
+        client: TicketClient,
+        row: OutboxRow,
+        details: str,
+        attempt: _Attempt,
+        *,
+        assigned_to: int | None = None,
+        writer: TicketClient | None = None,
+    ) -> bool:
         p = row.payload
         floor = await self.search.floor(client, client_id=int(row.client_id) if self._by_client else None)
         await self.outbox.aupdate(
@@ -489,17 +510,134 @@ class OutboxWorker:
         attempt.unknown = attempt.writing = True
         # Always name the priority: 26.09 moved the UI's default and the API's is unverified
         # (docs/itflow-api.md §7 row 5). An assignee makes 26.09.3+ store the ticket Open (2), not New (1).
-        ticket_id = await client.tickets_create(
+        ticket_id = await (writer or client).tickets_create(
             ticket_subject=p["subject"],
             ticket_details=details,
             client_id=row.client_id,
             ticket_contact_id=row.contact_id or None,
             ticket_priority=p.get("priority") or self.s.priority,
-            ticket_assigned_to=self.s.assigned_to or None,
+            ticket_assigned_to=assigned_to or _int(p.get("assigned_to")) or self.s.assigned_to or None,
         )
         await self.search.saw(ticket_id)
         await self._delivered(row, ticket_id, None, "ticket")
         return True
+
+    # ------------------------------------------------------------------ the call journal
+
+    def _writer(self, row: OutboxRow, client: TicketClient) -> TicketClient:
+        """The technician's own client when they have a key (technicians: api_key_file), else ours."""
+        name = row.payload.get("technician", "")
+        if name and self._writers is not None:
+            return self._writers(name) or client
+        return client
+
+    async def _skipped(self, row: OutboxRow, why: str) -> bool:
+        await self.outbox.aupdate(row.id, state="skipped", in_flight=False, last_error=why[:500])
+        log.info("tickets: %s/%s not sent: %s", row.linkedid, row.kind, why)
+        return False
+
+    async def _deliver_journal(
+        self, client: TicketClient, caps: Capabilities, row: OutboxRow, attempt: _Attempt
+    ) -> bool:
+        """A journal note: an Internal reply (with the time worked) on the caller's open ticket, else
+        a new ticket (mode ticket, note-or-ticket), else nothing (mode note); ``journal-time``: the time
+        worked as a reply on the ticket its note opened. Same marks and searches as every ticket."""
+        p = row.payload
+        if not caps.ticket_replies:
+            return await self._skipped(row, "journal unavailable: ITFlow before v26.08 has no ticket replies")
+        writer = self._writer(row, client)
+        worked = p.get("time_worked") or "0:00:00"
+        if row.kind == "journal-time":
+            note = await self.outbox.aget(row.follows_id) if row.follows_id is not None else None
+            if note is not None and note.state in ("pending", "dead"):
+                await self.outbox.aupdate(
+                    row.id,
+                    next_attempt_at=self.clock() + self.s.retry_first,
+                    last_error="waiting for the journal note of this call",
+                )
+                return False
+            if note is None or note.state != "delivered" or note.via != "ticket" or not note.ticket_id:
+                return await self._skipped(row, "the time worked went with the note (or there is no ticket)")
+            return await self._reply(writer, client, row, attempt, note.ticket_id, note.client_id, worked)
+        mode = p.get("mode", "note")
+        if mode in ("note", "note-or-ticket"):
+            try:
+                target = await self.open_tickets.find(
+                    client, client_id=row.client_id, contact_id=row.contact_id, by_client=caps.v1e
+                )
+            except IndexNotReady as exc:
+                await self.outbox.aupdate(
+                    row.id, next_attempt_at=self.clock() + self.s.retry_first, last_error=str(exc)[:500]
+                )
+                return False
+            if target is not None:
+                return await self._reply(
+                    writer, client, row, attempt, target.ticket_id, target.client_id, worked
+                )
+            if mode == "note":
+                return await self._skipped(row, f"no open ticket of client {row.client_id} to note on")
+        try:
+            done = await self._create(client, row, p["details"], attempt, writer=writer)
+        except (AuthError, PermissionDenied) as exc:
+            if writer is client:
+                raise
+            self._key_refused(row, exc)
+            attempt.unknown = attempt.writing = False
+            done = await self._create(client, row, p["details"], attempt)
+        updated = await self.outbox.aget(row.id)
+        if updated is not None and updated.ticket_id:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.clock()))
+            self.open_tickets.created(updated.ticket_id, row.client_id, row.contact_id, when)
+        return done
+
+    async def _reply(
+        self,
+        writer: TicketClient,
+        client: TicketClient,
+        row: OutboxRow,
+        attempt: _Attempt,
+        ticket_id: int,
+        ticket_client: int,
+        worked: str,
+    ) -> bool:
+        await self.outbox.aupdate(
+            row.id,
+            in_flight=True,
+            via="reply",
+            ticket_id=ticket_id,
+            attempts=row.attempts + 1,
+            sent_at=self.clock(),
+        )
+        attempt.unknown = attempt.writing = True
+
+        async def send(by: TicketClient) -> int:
+            return await by.ticket_replies_create(
+                ticket_id=ticket_id,
+                ticket_reply=row.payload["details"],
+                ticket_reply_type="Internal",
+                client_id=ticket_client,
+                ticket_reply_time_worked=worked,
+            )
+
+        try:
+            reply_id = await send(writer)
+        except (AuthError, PermissionDenied) as exc:
+            if writer is client:
+                raise
+            self._key_refused(row, exc)  # refused: nothing was written, so ours may write it
+            reply_id = await send(client)
+        await self._delivered(row, ticket_id, reply_id, "reply")
+        return True
+
+    def _key_refused(self, row: OutboxRow, exc: Exception) -> None:
+        log.warning(
+            "journal: %s's own ITFlow key was refused (%s); %s/%s is written with the daemon's key "
+            "(`pbx-bridge check` verifies technicians' keys)",
+            row.payload.get("technician", "?"),
+            exc,
+            row.linkedid,
+            row.kind,
+        )
 
     async def _delivered(
         self, row: OutboxRow, ticket_id: int, reply_id: int | None, via: str, *, reconciled: bool = False
@@ -581,6 +719,13 @@ class OutboxWorker:
             self.search.reads,
         )
         return (ticket_id, None) if ticket_id else None
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(raw or 0) or None
+    except ValueError:
+        return None
 
 
 def _is_open(t: dict[str, str]) -> bool:
