@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from aiohttp.typedefs import Middleware
 
 from pbx_bridge.agi.server import FastAgiServer
 from pbx_bridge.ami.listener import AmiListener
+from pbx_bridge.ami.outcome import CallRecord
 from pbx_bridge.ami.settings import AmiSettings
 from pbx_bridge.balance.dialogue import BalanceService
 from pbx_bridge.balance.http import RemoteSessions, balance_http_routes
@@ -38,6 +39,9 @@ from pbx_bridge.directory.service import DirectorySync
 from pbx_bridge.http import HttpFace, RouteGroup, TlsListener
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.reachability import ItflowReachability
+from pbx_bridge.itflow.v1 import V1Client
+from pbx_bridge.journal.availability import journal_availability
+from pbx_bridge.journal.intake import JournalIntake
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
@@ -48,9 +52,10 @@ from pbx_bridge.store import Store
 from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.buffer import CallBuffer
 from pbx_bridge.tickets.intake import TicketIntake
+from pbx_bridge.tickets.open_tickets import OpenTickets
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
-from pbx_bridge.tickets.worker import OutboxWorker
+from pbx_bridge.tickets.worker import OutboxWorker, TicketClient
 
 __all__ = ["Parts", "build_parts"]
 
@@ -149,6 +154,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                 callerid,
                 plan,
                 parts,
+                journal=_Journal(settings, directory),
             )
         )
 
@@ -237,6 +243,40 @@ def _balance_door(
     )
 
 
+@dataclass
+class _Journal:
+    """What the call journal needs besides the ticketing parts (its items share the tickets outbox)."""
+
+    settings: Settings
+    directory: DirectorySync
+
+    def writers(self) -> tuple[dict[str, TicketClient], list[Callable[[], object]]]:
+        """One v1 client per technician with an own key file (ITFlow credits a reply to the key's
+        user); a key file that cannot be read leaves that technician on the daemon's key."""
+        it = self.settings.itflow
+        out: dict[str, TicketClient] = {}
+        closers: list[Callable[[], object]] = []
+        for person in self.settings.technicians.people:
+            if person.api_key_file is None:
+                continue
+            try:
+                key = person.api_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                log.error(
+                    "journal: technician %s: api_key_file %s unreadable (%s); their notes use the "
+                    "daemon's key",
+                    person.name,
+                    person.api_key_file,
+                    exc.strerror,
+                )
+                continue
+            if key:
+                client = V1Client(it.url, key, timeout=it.timeout, verify_tls=it.verify_tls)
+                out[person.name] = client
+                closers.append(client.aclose)
+        return out, closers
+
+
 def _ticketing(
     ami: AmiSettings,
     tickets: TicketsSettings,
@@ -247,6 +287,8 @@ def _ticketing(
     callerid: CallerId,
     plan: NumberPlan,
     parts: Parts,
+    *,
+    journal: _Journal,
 ) -> list[Component]:
     outbox = Outbox(store, clock=time.time)
 
@@ -264,14 +306,79 @@ def _ticketing(
         available=available,
         spool_root=voicemail.spool_root,
     )
+    handle: Callable[[CallRecord], Awaitable[object]] = intake.handle
+    open_tickets = OpenTickets(clock=time.time)
+    writers: dict[str, TicketClient] = {}
+    js = journal.settings.journal
+    if js.enabled:
+        writers, closers = journal.writers()
+        parts.closers.extend(closers)
+        journal_intake = JournalIntake(
+            js,
+            outbox.aenqueue,
+            technicians=journal.settings.technicians,
+            lookup=callerid.lookup,
+            plan=plan,
+            available=lambda: _journal_available(itflow),
+            link_base=journal.settings.http.public_url,
+            tz=intake.tz,
+        )
+
+        async def both(record: CallRecord) -> None:
+            # Each enqueue is idempotent per (Linkedid, kind): a retried record adds nothing twice.
+            await intake.handle(record)
+            await journal_intake.handle(record)
+
+        handle = both
+        v1 = itflow.v1
+
+        async def refresh_index(_snapshot: object) -> None:
+            # v26.08 reads ignore client_id: the open tickets are listed once per directory sync,
+            # never per call (docs/tickets.md, "The call journal"). 26.09+ filters per call instead.
+            caps = itflow.cached_capabilities
+            if v1 is None or (caps is not None and (caps.v1e or not caps.ticket_replies)):
+                return
+            try:
+                await open_tickets.refresh(v1)
+            except Exception as exc:  # the last index stays; notes wait while there is none
+                log.warning("journal: open-ticket index not refreshed (%s)", exc)
+
+        journal.directory.subscribe(refresh_index)
+        parts.readiness["journal"] = lambda: _journal_health(itflow, open_tickets)
     # Finished calls pass through the buffer: committed at their last Hangup, held in memory when
     # the state file cannot be written.
-    buffer = CallBuffer(store, intake.handle)
+    buffer = CallBuffer(store, handle)
     listener = AmiListener(
         ami, buffer, is_internal=plan.is_internal, metrics=metrics, on_ended=buffer.remember
     )
-    worker = OutboxWorker(outbox, itflow.v1, itflow.capabilities, tickets, clock=time.time, metrics=metrics)
+    worker = OutboxWorker(
+        outbox,
+        itflow.v1,
+        itflow.capabilities,
+        tickets,
+        clock=time.time,
+        metrics=metrics,
+        open_tickets=open_tickets,
+        writers=writers.get,
+    )
     parts.readiness["ami"] = listener.health
     parts.readiness["tickets"] = worker.health
     parts.readiness["intake"] = buffer.health
     return [worker, buffer, listener]
+
+
+def _journal_available(itflow: Itflow) -> bool | None:
+    state, _ = journal_availability(itflow.cached_capabilities)
+    return None if state == "unknown" else state == "yes"
+
+
+def _journal_health(itflow: Itflow, index: OpenTickets) -> Health:
+    caps = itflow.cached_capabilities
+    state, why = journal_availability(caps)
+    if state == "no":
+        return Health(False, why)
+    if state == "unknown":
+        return Health(False, f"journal waiting: {why}")
+    if caps is not None and not caps.v1e and not index.ready:
+        return Health(False, "journal waiting: the open-ticket index is built at the first directory sync")
+    return Health(True, f"journaling answered calls ({why})")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pbx_bridge.cli.doctor_journal import journal_checks, spool_shape
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.detect import probe_permissions
 from pbx_bridge.itflow.errors import ItflowError
@@ -65,6 +66,8 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
                 "voicemail.spool_root to its voicemail spool",
             )
         )
+        if items[-1].level == "ok" and (shape := spool_shape(settings.voicemail.spool_root)) is not None:
+            items[-1] = CheckItem(*shape)
     if settings.phonebook.enabled and settings.phonebook.output_dir is not None:
         items.append(
             _writable_dir(
@@ -202,6 +205,10 @@ async def _itflow(settings: Settings) -> list[CheckItem]:
                     else "give the key's user a role with this permission"
                 )
             items.append(CheckItem(p.status, f"permission {p.feature}", p.detail, hint))
+        for level, name, detail, hint in await journal_checks(
+            settings, caps, itflow.v1 if caps.v1_key_ok else None
+        ):
+            items.append(CheckItem(level, name, detail, hint))
         if settings.ami is not None and caps.tickets is None:
             items.append(
                 CheckItem(
