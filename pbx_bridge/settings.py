@@ -23,6 +23,7 @@ from pbx_bridge.config import (
     HttpSettings,
     config_error,
     is_placeholder_secret,
+    line_for,
     read_document,
     resolve_api_key,
     warn_if_exposed,
@@ -75,6 +76,21 @@ class Settings(BaseModel):
         return self.itflow.api_key
 
 
+def _owners_are_technicians(settings: Settings, lines: dict[tuple[str, ...], int], path: str) -> None:
+    """tickets.owners names technicians of the technicians: section (two sections: checked here)."""
+    names = {p.name for p in settings.technicians.people}
+    for n, owner in enumerate(settings.tickets.owners):
+        if owner.technician is not None and owner.technician not in names:
+            loc = ("tickets", "owners", str(n), "technician")
+            known = ", ".join(sorted(names)) or "none configured"
+            raise ConfigError(
+                f"{owner.technician!r} is not in technicians: ({known})",
+                path=path,
+                line=line_for(loc, lines),
+                key=".".join(loc),
+            )
+
+
 def secrets_in_file(settings: Settings, env: dict[str, str] | None = None) -> list[str]:
     """The real secrets the config file itself holds (placeholders and keys from elsewhere excluded)."""
     env = dict(os.environ) if env is None else env
@@ -103,6 +119,7 @@ def parse_settings(text: str, *, path: str = "<config>", env: dict[str, str] | N
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise config_error(exc, lines, path) from None
+    _owners_are_technicians(settings, lines, path)
     if settings.ami is not None and not is_placeholder_secret(settings.ami.secret):
         if path not in ("<config>", "-"):
             warn_if_exposed(Path(path), "the AMI secret")

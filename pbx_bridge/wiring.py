@@ -305,6 +305,7 @@ def _ticketing(
         lookup=callerid.lookup,
         available=available,
         spool_root=voicemail.spool_root,
+        technicians=journal.settings.technicians,
     )
     handle: Callable[[CallRecord], Awaitable[object]] = intake.handle
     open_tickets = OpenTickets(clock=time.time)

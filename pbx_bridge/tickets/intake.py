@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pbx_bridge.ami.outcome import CallRecord, Outcome
 from pbx_bridge.directory.model import LookupResult
 from pbx_bridge.log_limits import clip
+from pbx_bridge.technicians import TechniciansSettings
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.policy import TicketPolicy
 from pbx_bridge.tickets.render import read_voicemail, render_ticket
@@ -47,8 +48,10 @@ class TicketIntake:
         available: Callable[[], bool | None] = lambda: None,
         lookup_timeout: float = 2.0,
         spool_root: Path = Path("/var/spool/asterisk/voicemail"),
+        technicians: TechniciansSettings | None = None,
     ) -> None:
         self.spool_root = spool_root
+        self.technicians = technicians or TechniciansSettings()
         self.s = settings
         self.outbox = outbox
         self.policy = TicketPolicy(settings, is_internal=is_internal)
@@ -113,6 +116,7 @@ class TicketIntake:
             "marker": draft.marker,
             "outcome": record.outcome.value,
             "ended": record.ended.isoformat() if record.ended else "",
+            "assigned_to": str(self.owner_of(record) or ""),
         }
         row = await self.outbox.aenqueue(
             record.linkedid,
@@ -133,6 +137,16 @@ class TicketIntake:
             record.outcome.value,
         )
         return True
+
+    def owner_of(self, record: CallRecord) -> int | None:
+        """The ITFlow user the call's DID, ring group or queue belongs to (tickets.owners)."""
+        for owner in self.s.owners:
+            if (record.did and record.did in owner.dids) or (record.queue and record.queue in owner.queues):
+                if owner.user_id is not None:
+                    return owner.user_id
+                person = next((p for p in self.technicians.people if p.name == owner.technician), None)
+                return person.itflow_user_id if person is not None else None
+        return None
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1

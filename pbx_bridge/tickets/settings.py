@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pbx_bridge.settings_base import Section
 
@@ -66,6 +66,25 @@ class BusinessHours(Section):
         return v
 
 
+class TicketOwner(Section):
+    """Who owns the calls to a DID, ring group or queue: their missed-call and voicemail tickets are
+    assigned to them (``ticket_assigned_to``). Matches when any listed value matches."""
+
+    dids: list[str] = Field(default_factory=list)  # the DID, or the number dialled (a ring group's)
+    queues: list[str] = Field(default_factory=list)
+    # The owner: a technician's name (technicians:, their itflow_user_id) or an ITFlow user id.
+    technician: str | None = Field(default=None, min_length=1)
+    user_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> TicketOwner:
+        if (self.technician is None) == (self.user_id is None):
+            raise ValueError("name the owner by technician or by user_id (exactly one)")
+        if not (self.dids or self.queues):
+            raise ValueError("list the dids or queues this owner takes")
+        return self
+
+
 class TicketsSettings(Section):
     # Shorthands: false turns off every missed-type row (missed, busy, unavailable, no message,
     # abandoned) / the voicemail row, whatever ``outcomes`` says.
@@ -94,6 +113,9 @@ class TicketsSettings(Section):
     # An ITFlow user id to assign new tickets to (null: unassigned). From 26.09.3 ITFlow then stores
     # the ticket as Open (2) instead of New (1).
     assigned_to: int | None = Field(default=None, ge=1)
+    # Per DID / ring group / queue owner: the first matching entry assigns the ticket (else
+    # assigned_to). docs/tickets.md, "Who gets the ticket".
+    owners: list[TicketOwner] = Field(default_factory=list)
     subject_max: int = Field(default=200, ge=20, le=500)
     # Outbox delivery.
     retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry")
