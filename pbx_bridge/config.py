@@ -121,6 +121,9 @@ class HttpSettings(Section):
     # Per route group allow-lists (null: http.allow), so opening one group never opens another.
     callerid: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
     phonebook: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
+    # Voicemail audio links (signed, expiring): whoever reads the tickets must reach them, usually
+    # over the TLS listener at public_url.
+    voicemail: RouteGroupAccess = Field(default_factory=RouteGroupAccess)
 
     @field_validator("allow")
     @classmethod

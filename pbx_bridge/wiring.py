@@ -55,6 +55,13 @@ from pbx_bridge.tickets.intake import TicketIntake
 from pbx_bridge.tickets.open_tickets import OpenTickets
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
+from pbx_bridge.tickets.voicemail_links import (
+    LinkKey,
+    VoicemailAudio,
+    VoicemailLinks,
+    load_key,
+    voicemail_routes,
+)
 from pbx_bridge.tickets.worker import OutboxWorker, TicketClient
 
 __all__ = ["Parts", "build_parts"]
@@ -142,6 +149,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         )
         parts.components.append(phonebook)
 
+    vm_links = _voicemail_links(settings)
     if settings.ami is not None:
         parts.components.extend(
             _ticketing(
@@ -155,6 +163,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                 plan,
                 parts,
                 journal=_Journal(settings, directory),
+                links=vm_links,
             )
         )
 
@@ -173,6 +182,9 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
             cid_guard(settings.callerid),
             parts,
             metrics,
+            voicemail=None
+            if vm_links is None
+            else voicemail_routes(vm_links, VoicemailAudio(settings.voicemail.spool_root)),
         )
         parts.components.append(face)
         parts.readiness["http"] = face.health
@@ -189,6 +201,8 @@ def _http_face(
     callerid_guard: Middleware,
     parts: Parts,
     metrics: Metrics,
+    *,
+    voicemail: list[web.RouteDef] | None = None,
 ) -> HttpFace:
     """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
     wide = http.callerid_open_beyond_loopback()
@@ -207,6 +221,8 @@ def _http_face(
         groups.append(
             RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False), http.allow_for("phonebook"))
         )
+    if voicemail is not None:
+        groups.append(RouteGroup("voicemail", voicemail, http.allow_for("voicemail")))
     tls = None
     if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
         tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
@@ -289,6 +305,7 @@ def _ticketing(
     parts: Parts,
     *,
     journal: _Journal,
+    links: VoicemailLinks | None,
 ) -> list[Component]:
     outbox = Outbox(store, clock=time.time)
 
@@ -306,6 +323,7 @@ def _ticketing(
         available=available,
         spool_root=voicemail.spool_root,
         technicians=journal.settings.technicians,
+        links=links,
     )
     handle: Callable[[CallRecord], Awaitable[object]] = intake.handle
     open_tickets = OpenTickets(clock=time.time)
@@ -366,6 +384,19 @@ def _ticketing(
     parts.readiness["tickets"] = worker.health
     parts.readiness["intake"] = buffer.health
     return [worker, buffer, listener]
+
+
+def _voicemail_links(settings: Settings) -> VoicemailLinks | None:
+    """Signed voicemail links when tickets run, the HTTP face is on and http.public_url says where."""
+    vm, http = settings.voicemail, settings.http
+    if settings.ami is None or not vm.audio_links or not http.enabled or not http.public_url:
+        return None
+    try:
+        key = load_key(settings.state_dir)
+    except LinkKey as exc:
+        log.error("voicemail links off: %s", exc)
+        return None
+    return VoicemailLinks(key, base_url=http.public_url, days=vm.link_days)
 
 
 def _journal_available(itflow: Itflow) -> bool | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.policy import TicketPolicy
 from pbx_bridge.tickets.render import read_voicemail, render_ticket
 from pbx_bridge.tickets.settings import TicketsSettings
+from pbx_bridge.tickets.voicemail_links import VoicemailLinks
 
 __all__ = ["TicketIntake"]
 
@@ -49,7 +51,9 @@ class TicketIntake:
         lookup_timeout: float = 2.0,
         spool_root: Path = Path("/var/spool/asterisk/voicemail"),
         technicians: TechniciansSettings | None = None,
+        links: VoicemailLinks | None = None,
     ) -> None:
+        self.links = links
         self.spool_root = spool_root
         self.technicians = technicians or TechniciansSettings()
         self.s = settings
@@ -96,6 +100,11 @@ class TicketIntake:
         vm = None
         if record.outcome in (Outcome.VOICEMAIL, Outcome.VOICEMAIL_NO_MESSAGE):
             vm = await asyncio.to_thread(read_voicemail, self.spool_root, record)
+        audio_link = None
+        if vm is not None and vm.msg_id and self.links is not None and record.outcome is Outcome.VOICEMAIL:
+            made = self.links.link(vm.box or vm.mailbox or record.mailbox, vm.msg_id)
+            if made is not None:
+                audio_link = (made[0], datetime.fromtimestamp(made[1], UTC))
         draft = render_ticket(
             record,
             kind=decision.kind,
@@ -108,6 +117,7 @@ class TicketIntake:
             tz=self.tz,
             priority=self.s.priority,
             subject_max=self.s.subject_max,
+            audio_link=audio_link,
         )
         payload = {
             "subject": draft.subject,

@@ -51,6 +51,8 @@ class VoicemailInfo:
     callerid: str = ""
     origtime: int | None = None
     file_found: bool = False
+    msg_id: str = ""  # the message's own id (msg_id=): stays when Asterisk renumbers msgNNNN
+    box: str = ""  # "202@default" as found in the spool path (context from the path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ def read_voicemail(spool_root: Path, record: CallRecord) -> VoicemailInfo:
     parts = PurePosixPath(record.voicemail_path).parts
     rel = parts[parts.index("voicemail") + 1 :] if "voicemail" in parts else parts[-4:]
     path = spool_root.joinpath(*rel).with_suffix(".txt")
+    box = f"{rel[1]}@{rel[0]}" if len(rel) == 4 else ""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -110,6 +113,8 @@ def read_voicemail(spool_root: Path, record: CallRecord) -> VoicemailInfo:
         callerid=sec.get("callerid", ""),
         origtime=num("origtime"),
         file_found=True,
+        msg_id=sec.get("msg_id", "").strip(),
+        box=box,
     )
 
 
@@ -141,6 +146,7 @@ def render_ticket(
     tz: ZoneInfo | None = None,
     priority: str = "Medium",
     subject_max: int = 200,
+    audio_link: tuple[str, datetime] | None = None,
 ) -> TicketDraft:
     tz = tz or ZoneInfo("UTC")
     title, why = _WHAT.get(record.outcome, ("Call", record.outcome.value))
@@ -184,6 +190,12 @@ def render_ticket(
         rows.append(("Mailbox", record.mailbox))
     marker = call_marker(record.linkedid, kind)
     items = "".join(f"<li><b>{e(k)}:</b> {e(v)}</li>" for k, v in rows)
+    if audio_link is not None:
+        url, until = audio_link
+        items += (
+            f'<li><b>Listen:</b> <a href="{e(url, quote=True)}">the message (WAV)</a>, '
+            f"link valid until {e(_fmt_time(until, tz))}</li>"
+        )
     details = f"<p><b>{e(title)}</b> ({e(why)})</p><ul>{items}</ul><p><small>{e(marker)}</small></p>"
     return TicketDraft(
         subject=subject,

@@ -143,3 +143,7 @@ class VoicemailSettings(Section):
     # group). A missing file only leaves the recording details out of the ticket (FreePBX may delete
     # messages after mailing them).
     spool_root: Path = Path("/var/spool/asterisk/voicemail")
+    # A link to the message audio in its ticket, served by the daemon on http.public_url (signed,
+    # expiring; docs/tickets.md, "Voicemail audio links"). Needs http.public_url.
+    audio_links: bool = True
+    link_days: float = Field(default=30.0, gt=0, le=3650, description="days a voicemail link stays valid")
