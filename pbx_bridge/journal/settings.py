@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pbx_bridge.settings_base import Section
 
@@ -27,6 +27,11 @@ class Rounding(Section):
     minutes: int = Field(default=15, ge=1, le=480)
     # Never bill less than this (minutes) once the call is journaled; 0: no minimum.
     minimum_minutes: int = Field(default=0, ge=0, le=480)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
 
 
 class JournalRule(Section):
