@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the Lab a call belongs to (facade imports this module)
     from tests.support.lab.facade import Lab
 
 CallerMode = Literal["bye", "cancel", "voicemail", "dtmf", "wait"]
-CalleeMode = Literal["answer", "ring", "busy", "refer"]
+CalleeMode = Literal["answer", "ring", "busy", "decline", "refer"]
 
 
 @dataclasses.dataclass
@@ -132,6 +132,7 @@ _CALLEE_XML: dict[str, str] = {
     "answer": "uas-answer.xml",
     "ring": "uas-ring-noanswer.xml",
     "busy": "uas-busy.xml",
+    "decline": "uas-decline.xml",
     "refer": "uas-answer-refer.xml",
 }
 
