@@ -132,8 +132,9 @@ class Lab:
         ``dtmf_caller_xml``; stays until Asterisk hangs up, or hangs up after ``hold_ms``), "wait" (stay until
         Asterisk hangs up, at most ``hold_ms``). callee: "answer" (after 1 s of ringing), "ring" (never
         answers), "busy" (486), "decline" (603), "refer" (answers, then blind-transfers the caller to
-        ``refer_to`` by REFER ``refer_after_ms`` after answering, then hangs up). ``internal``: the call comes from extension 201's
-        phone (127.0.0.2 / From ``caller_num``; freepbx17: it authenticates with the generated credentials).
+        ``refer_to`` by REFER ``refer_after_ms`` after answering, then hangs up). ``internal``: the call
+        comes from extension 201's phone (127.0.0.2 / From ``caller_num``; freepbx17: it authenticates with
+        the generated credentials).
         """
         n, workdir, media = self._new_call(exten)
         ports = self.ports
