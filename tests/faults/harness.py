@@ -28,17 +28,19 @@ from tests.support.daemon import Daemon, write_config
 from tests.support.fault_proxy import FaultProxy
 from tests.support.waits import wait_until
 
-__all__ = ["AmiFeed", "Count", "Rig", "call_blocks", "count_tickets"]
+__all__ = ["ANSWERED", "AmiFeed", "Count", "Rig", "call_blocks", "count_replies", "count_tickets"]
 
 TRACE = AmiTrace.load(TRACES / "missed-caller-hangup.txt")
+# An answered call (15551230001 -> 201, about 2 s talked): the journal's case.
+ANSWERED = AmiTrace.load(TRACES / "answered.txt")
 _MARKER = re.compile(r"pbx-bridge:call=([^;<\s]+);kind=(\w+)")
 _LINKEDID = re.compile(rb"\r\nLinkedid: (\S+)")
 
 
-def call_blocks(n: int) -> list[tuple[str, list[bytes]]]:
-    """n distinct copies of the captured missed call: (Linkedid, its AMI event blocks in order)."""
+def call_blocks(n: int, trace: AmiTrace = TRACE) -> list[tuple[str, list[bytes]]]:
+    """n distinct copies of the captured call: (Linkedid, its AMI event blocks in order)."""
     calls: dict[str, list[bytes]] = {}
-    for _, block in multiply(TRACE, n):
+    for _, block in multiply(trace, n):
         m = _LINKEDID.search(block)
         if m:
             calls.setdefault(m.group(1).decode(), []).append(block)
@@ -81,6 +83,16 @@ def count_tickets(sim: Simulator, expected: set[str]) -> Count:
     for t in sim.db.tickets:
         m = _MARKER.search(str(t.get("ticket_details", "")))
         if m:
+            c.per_call[m.group(1)] += 1
+    return c
+
+
+def count_replies(sim: Simulator, expected: set[str], kind: str = "journal") -> Count:
+    """Ticket replies per call marker of ``kind`` (the journal's notes), against the calls fed."""
+    c = Count(set(expected))
+    for r in sim.db["ticket_replies"]:
+        m = _MARKER.search(str(r.get("ticket_reply", "")))
+        if m and m.group(2) == kind:
             c.per_call[m.group(1)] += 1
     return c
 
@@ -212,6 +224,7 @@ class Rig:
         grace: float = 0.3,
         tickets: dict[str, Any] | None = None,
         itflow: dict[str, Any] | None = None,
+        journal: dict[str, Any] | None = None,
     ) -> Rig:
         proxy = await FaultProxy(sim.url).start()
         ami = await AmiFeed().start()
@@ -238,6 +251,7 @@ class Rig:
                     **(tickets or {}),
                 },
                 "directory": {"sync_interval": 3600, "retry_interval": 1},
+                **({"journal": journal} if journal is not None else {}),
                 "phonebook": {"run_at_start": False},
                 "itflow": {
                     "url": proxy.url,
@@ -254,9 +268,11 @@ class Rig:
         self.daemons.append(d)
         return d
 
-    async def start_with_calls(self, n: int) -> tuple[Daemon, list[tuple[str, list[bytes]]]]:
-        """Start a daemon, wait for its AMI login, play n distinct missed calls to it."""
-        calls = call_blocks(n)
+    async def start_with_calls(
+        self, n: int, trace: AmiTrace = TRACE
+    ) -> tuple[Daemon, list[tuple[str, list[bytes]]]]:
+        """Start a daemon, wait for its AMI login, play n distinct copies of a call (missed) to it."""
+        calls = call_blocks(n, trace)
         d = self.start()
         await self.ami.wait_login(len(self.daemons))
         for _, blocks in calls:
