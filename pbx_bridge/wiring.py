@@ -56,7 +56,7 @@ from pbx_bridge.tickets.open_tickets import OpenTickets
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 from pbx_bridge.tickets.voicemail_links import (
-    LinkKey,
+    VoicemailLinkError,
     VoicemailAudio,
     VoicemailLinks,
     load_key,
@@ -393,7 +393,7 @@ def _voicemail_links(settings: Settings) -> VoicemailLinks | None:
         return None
     try:
         key = load_key(settings.state_dir)
-    except LinkKey as exc:
+    except VoicemailLinkError as exc:
         log.error("voicemail links off: %s", exc)
         return None
     return VoicemailLinks(key, base_url=http.public_url, days=vm.link_days)

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from pbx_bridge.errors import PbxBridgeError
 
-__all__ = ["FOLDERS", "LinkKey", "VoicemailAudio", "VoicemailLinks", "voicemail_routes"]
+__all__ = ["FOLDERS", "VoicemailLinkError", "VoicemailAudio", "VoicemailLinks", "voicemail_routes"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
@@ -46,8 +46,9 @@ _AUDIO = ("wav", "WAV", "gsm", "ulaw", "alaw", "g722", "sln")
 _KEY_FILE = "voicemail-links.key"
 
 
-class LinkKey(PbxBridgeError):
-    """The signing key cannot be read or made (state directory not writable)."""
+class VoicemailLinkError(PbxBridgeError):
+    """The signing key cannot be read or made (state directory not writable), or sox is missing or
+    failed on a message."""
 
 
 def load_key(state_dir: Path) -> bytes:
@@ -60,14 +61,14 @@ def load_key(state_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise LinkKey(f"cannot read {path}: {exc.strerror}") from None
+        raise VoicemailLinkError(f"cannot read {path}: {exc.strerror}") from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(secrets.token_bytes(32))
         return path.read_bytes()
     except OSError as exc:
-        raise LinkKey(f"cannot create {path}: {exc.strerror}") from None
+        raise VoicemailLinkError(f"cannot create {path}: {exc.strerror}") from None
 
 
 def _valid(context: str, box: str, msg_id: str) -> bool:
@@ -138,7 +139,7 @@ class VoicemailAudio:
         """PCM WAV (16-bit, the file's own rate) of ``audio`` through sox."""
         exe = shutil.which(self.sox)
         if exe is None:
-            raise LinkKey("sox not found: apt-get install sox")
+            raise VoicemailLinkError("sox not found: apt-get install sox")
         with tempfile.TemporaryDirectory(prefix="pbx-bridge-vm-") as tmp:
             out = Path(tmp) / "out.wav"
             src = ["-t", _sox_type(audio)] if audio.suffix.lower() != ".wav" else []
@@ -157,7 +158,9 @@ class VoicemailAudio:
             )
             _, err = await asyncio.wait_for(proc.communicate(), 30)
             if proc.returncode != 0:
-                raise LinkKey(f"sox failed on {audio.name}: {err.decode(errors='replace').strip()[:200]}")
+                raise VoicemailLinkError(
+                    f"sox failed on {audio.name}: {err.decode(errors='replace').strip()[:200]}"
+                )
             return out.read_bytes()
 
 
@@ -187,7 +190,7 @@ def voicemail_routes(links: VoicemailLinks, audio: VoicemailAudio) -> list[web.R
             return web.Response(status=410, text="this voicemail message has been deleted\n")
         try:
             body = await audio.wav(found)
-        except (LinkKey, TimeoutError) as exc:
+        except (VoicemailLinkError, TimeoutError) as exc:
             log.error("voicemail link: %s", exc)
             return web.Response(status=500, text="the message could not be converted\n")
         return web.Response(
