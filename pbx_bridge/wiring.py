@@ -56,8 +56,8 @@ from pbx_bridge.tickets.open_tickets import OpenTickets
 from pbx_bridge.tickets.outbox import Outbox
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 from pbx_bridge.tickets.voicemail_links import (
-    VoicemailLinkError,
     VoicemailAudio,
+    VoicemailLinkError,
     VoicemailLinks,
     load_key,
     voicemail_routes,

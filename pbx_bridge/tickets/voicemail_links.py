@@ -34,7 +34,14 @@ from aiohttp import web
 
 from pbx_bridge.errors import PbxBridgeError
 
-__all__ = ["FOLDERS", "VoicemailLinkError", "VoicemailAudio", "VoicemailLinks", "voicemail_routes"]
+__all__ = [
+    "FOLDERS",
+    "VoicemailAudio",
+    "VoicemailLinkError",
+    "VoicemailLinks",
+    "load_key",
+    "voicemail_routes",
+]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
