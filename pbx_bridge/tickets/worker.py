@@ -550,10 +550,12 @@ class OutboxWorker:
         if row.kind == "journal-time":
             note = await self.outbox.aget(row.follows_id) if row.follows_id is not None else None
             if note is not None and note.state in ("pending", "dead"):
+                # A dead note waits for `tickets retry`: look again now and then, not every few seconds.
+                wait = self.s.retry_first if note.state == "pending" else self.s.held_probe_interval
                 await self.outbox.aupdate(
                     row.id,
-                    next_attempt_at=self.clock() + self.s.retry_first,
-                    last_error="waiting for the journal note of this call",
+                    next_attempt_at=self.clock() + wait,
+                    last_error=f"waiting for the journal note of this call ({note.state})",
                 )
                 return False
             if note is None or note.state != "delivered" or note.via != "ticket" or not note.ticket_id:
