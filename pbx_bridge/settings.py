@@ -31,6 +31,7 @@ from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.numbers import NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
+from pbx_bridge.screen.settings import ScreenSettings
 from pbx_bridge.technicians import TechniciansSettings
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
@@ -55,6 +56,7 @@ class Settings(BaseModel):
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
     technicians: TechniciansSettings = Field(default_factory=TechniciansSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
     # Where this came from, for messages and relative paths; not a config key.
     source: Path | None = Field(default=None, exclude=True)
 

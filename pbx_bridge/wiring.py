@@ -42,6 +42,12 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
 from pbx_bridge.phonebook.service import PhonebookService
+from pbx_bridge.screen.board import CallBoard
+from pbx_bridge.screen.dial import Dialer
+from pbx_bridge.screen.http import screen_routes
+from pbx_bridge.screen.links import ItflowLinks
+from pbx_bridge.screen.open_tickets import OpenTickets
+from pbx_bridge.screen.service import ScreenService
 from pbx_bridge.settings import Settings
 from pbx_bridge.state_files import state_health
 from pbx_bridge.store import Store
@@ -137,6 +143,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         )
         parts.components.append(phonebook)
 
+    listener: AmiListener | None = None
     if settings.ami is not None:
         parts.components.extend(
             _ticketing(
@@ -151,6 +158,9 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                 parts,
             )
         )
+        listener = next(c for c in parts.components if isinstance(c, AmiListener))
+
+    screen = _screen(settings, directory, plan, itflow, listener, parts) if settings.screen.enabled else None
 
     # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
     # (and coming back) after start.
@@ -167,6 +177,9 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
             cid_guard(settings.callerid),
             parts,
             metrics,
+            extra_groups=[RouteGroup("screen", screen_routes(screen), settings.screen.allow, "screen.allow")]
+            if screen is not None
+            else [],
         )
         parts.components.append(face)
         parts.readiness["http"] = face.health
@@ -183,6 +196,8 @@ def _http_face(
     callerid_guard: Middleware,
     parts: Parts,
     metrics: Metrics,
+    *,
+    extra_groups: list[RouteGroup],
 ) -> HttpFace:
     """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
     wide = http.callerid_open_beyond_loopback()
@@ -201,6 +216,7 @@ def _http_face(
         groups.append(
             RouteGroup("phonebook", phonebook_routes(phonebook, with_sync=False), http.allow_for("phonebook"))
         )
+    groups += extra_groups
     tls = None
     if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
         tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
@@ -217,6 +233,51 @@ def _http_face(
         groups=groups,
         tls=tls,
     )
+
+
+def _screen(
+    settings: Settings,
+    directory: DirectorySync,
+    plan: NumberPlan,
+    itflow: Itflow,
+    listener: AmiListener | None,
+    parts: Parts,
+) -> ScreenService:
+    """The calls page (docs/screen.md): fed by the call tracker, dialling through the same AMI login."""
+    cfg = settings.screen
+    links = ItflowLinks(cfg.itflow_web_url or settings.itflow.url, cfg.itflow_ui)
+    board = CallBoard(
+        index=lambda: directory.index,
+        plan=plan,
+        links=links,
+        technicians=settings.technicians,
+        recent=cfg.recent_calls,
+        clock=time.time,
+    )
+    send = None
+    ticket_of = None
+    if listener is not None:
+        listener.tracker.observe(board.observe)
+        connection = listener.connection
+
+        async def send(action: dict[str, str]) -> object:
+            return await connection.send_action(action, wait=10.0)
+
+        worker = next(c for c in parts.components if isinstance(c, OutboxWorker))
+        ticket_of = worker.outbox.aticket_of
+    service = ScreenService(
+        cfg,
+        settings.technicians,
+        board,
+        links,
+        OpenTickets(itflow.v1, ttl=cfg.tickets_cache_seconds, clock=time.monotonic),
+        Dialer(cfg.dial, plan, send, time.monotonic),
+        ticket_of=ticket_of,
+        clock=time.time,
+    )
+    parts.components.append(service)
+    parts.readiness["screen"] = service.health
+    return service
 
 
 def _balance_door(

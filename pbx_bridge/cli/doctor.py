@@ -278,10 +278,12 @@ async def _ami(settings: Settings) -> list[CheckItem]:
                     "ami",
                     "logged in, but CoreShowChannels is denied (needed to resync calls after a reconnect)",
                     "give the AMI user read=system,call,cdr,agent,"
-                    "dialplan,user and write=system,call,reporting (docs/freepbx.md)",
+                    "dialplan,user and write=call,originate,reporting (docs/freepbx.md)",
                 )
             ]
-        return [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
+        items = [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
+        items += _ami_rights(await _list_commands(reader, writer), settings)
+        return items
     except (OSError, TimeoutError) as exc:
         return [
             CheckItem(
@@ -295,6 +297,57 @@ async def _ami(settings: Settings) -> list[CheckItem]:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+async def _list_commands(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> set[str] | None:
+    """The actions this AMI user may run (``ListCommands`` names only those its write classes allow),
+    or None when the answer does not come."""
+    writer.write(b"Action: ListCommands\r\nActionID: check3\r\n\r\n")
+    await writer.drain()
+    loop = asyncio.get_running_loop()
+    seen = b""
+    end = loop.time() + 5
+    while loop.time() < end and b"\r\n\r\n" not in seen.partition(b"ActionID: check3")[2]:
+        chunk = await asyncio.wait_for(reader.read(65536), max(0.1, end - loop.time()))
+        if not chunk:
+            break
+        seen += chunk
+    head, found, rest = seen.partition(b"ActionID: check3")
+    if not found:
+        return None
+    message = head.rsplit(b"\r\n\r\n", 1)[-1] + rest.split(b"\r\n\r\n", 1)[0]
+    names = set()
+    for line in message.decode(errors="replace").splitlines():
+        key, sep, _ = line.partition(":")
+        if sep and key.strip():
+            names.add(key.strip().lower())
+    return names
+
+
+def _ami_rights(actions: set[str] | None, settings: Settings) -> list[CheckItem]:
+    """Originate with Command (or System) lets an AMI user run a shell (docs/screen.md, "Security")."""
+    if actions is None:
+        return []
+    out = []
+    if "command" in actions:
+        out.append(
+            CheckItem(
+                "warn",
+                "ami",
+                "the AMI user may run Command (CLI commands, with 'originate' a shell on the PBX)",
+                "use write = call,originate,reporting (docs/freepbx.md); never system or command",
+            )
+        )
+    if settings.screen.enabled and settings.screen.dial.enabled and "originate" not in actions:
+        out.append(
+            CheckItem(
+                "warn",
+                "ami",
+                "click-to-dial is on but the AMI user may not Originate",
+                "add originate to the AMI user's write classes: write = call,originate,reporting",
+            )
+        )
+    return out
 
 
 async def _port(name: str, enabled: bool, host: str, port: int) -> CheckItem:
