@@ -261,7 +261,9 @@ def _screen(
         connection = listener.connection
 
         async def send(action: dict[str, str]) -> object:
-            return await connection.send_action(action, wait=10.0)
+            # as_list=False: the answer is Asterisk's first response ("successfully queued"), not the
+            # OriginateResponse that comes only once the technician picked up
+            return await connection.send_action(action, wait=10.0, as_list=False)
 
         worker = next(c for c in parts.components if isinstance(c, OutboxWorker))
         ticket_of = worker.outbox.aticket_of

@@ -54,13 +54,23 @@ APP_JS = r"""
     insecure.classList.remove("hidden");
   }
   const handlerUrl = location.origin + "/calls/dial?to=%s";
-  function registerTel() {
-    if (!window.isSecureContext || !navigator.registerProtocolHandler) return false;
-    try { navigator.registerProtocolHandler("tel", handlerUrl); return true; } catch (e) { return false; }
-  }
   const telButton = document.getElementById("register-tel");
+  // Browsers accept the handler only from a click (user activation) in a secure context; the browser
+  // then asks once whether this page may open tel: links (docs/screen.md).
+  function registerTel() {
+    if (!window.isSecureContext || !navigator.registerProtocolHandler) {
+      telButton.textContent = "tel: links need HTTPS";
+      return;
+    }
+    try {
+      navigator.registerProtocolHandler("tel", handlerUrl);
+      telButton.textContent = "tel: links open here";
+      body.dataset.telHandler = "asked";
+    } catch (e) {
+      telButton.textContent = "tel: handler refused";
+    }
+  }
   if (telButton) telButton.addEventListener("click", registerTel);
-  registerTel();
   const notifyButton = document.getElementById("allow-notifications");
   if (notifyButton && window.Notification) {
     notifyButton.addEventListener("click", () => Notification.requestPermission());

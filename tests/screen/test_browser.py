@@ -164,14 +164,14 @@ async def test_clicking_a_tel_link_rings_my_extension_then_dials_the_number(
     lab: Lab, itflow_sim, tmp_path: Path
 ) -> None:
     sim = await itflow_sim("v1-head")
+
     # ITFlow's own markup of a phone number (national format, no country code)
+    async def itflow_contact_page(_request: web.Request) -> web.Response:
+        body = '<a id="tel" href="tel:(412) 555-0101">(412) 555-0101</a>'
+        return web.Response(text=body, content_type="text/html")
+
     itflow = web.Application()
-    itflow.router.add_get(
-        "/",
-        lambda _r: web.Response(
-            text='<a id="tel" href="tel:(412) 555-0101">(412) 555-0101</a>', content_type="text/html"
-        ),
-    )
+    itflow.router.add_get("/", itflow_contact_page)
     runner = web.AppRunner(itflow)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -185,11 +185,14 @@ async def test_clicking_a_tel_link_rings_my_extension_then_dials_the_number(
         ):
             page = await browser.new_page()
             await page.send("Page.setRPHRegistrationMode", {"mode": "autoAccept"})
-            await sign_in(page, rig.https, "dana")  # the page registers itself as the tel: handler
+            await sign_in(page, rig.https, "dana")
+            # what a technician does once: click "Dial tel: links from here", accept the browser's prompt
+            await page.eval("document.getElementById('register-tel').click(); true", gesture=True)
+            await page.wait_for("document.body.dataset.telHandler === 'asked'", "the tel: handler registered")
             await page.goto(f"http://{ITFLOW_PAGE}:{itflow_port}/")
             phones = await lab.start_phones({"201": "answer", "pstn": "answer"}, timeout=40)
             try:
-                await page.eval("document.getElementById('tel').click(); true")
+                await page.eval("document.getElementById('tel').click(); true", gesture=True)
                 shown = await page.wait_for(
                     "location.pathname === '/calls/dial' && document.getElementById('dial-digits').innerText",
                     "the confirm view",
@@ -199,7 +202,7 @@ async def test_clicking_a_tel_link_rings_my_extension_then_dials_the_number(
                     "document.getElementById('dial-readable').innerText"
                 )
                 await page.screenshot(_shots(tmp_path) / f"calls-dial-confirm-{lab.dialplan}.png")
-                await page.eval("document.getElementById('dial-confirm').click(); true")
+                await page.eval("document.getElementById('dial-confirm').click(); true", gesture=True)
                 await page.wait_for(
                     "document.getElementById('message')?.innerText.includes('rings now')", "calling"
                 )

@@ -86,10 +86,16 @@ class Page:
             "document.readyState === 'complete' && location.href !== 'about:blank'", f"load {url}"
         )
 
-    async def eval(self, expression: str) -> Any:
-        answer = await self.send(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
-        )
+    async def eval(self, expression: str, *, gesture: bool = False) -> Any:
+        """``expression``'s value; ``gesture``: run it as a user's click would (user activation, which
+        ``registerProtocolHandler`` and a custom-handler link need)."""
+        params = {
+            "expression": expression,
+            "returnByValue": True,
+            "awaitPromise": True,
+            "userGesture": gesture,
+        }
+        answer = await self.send("Runtime.evaluate", params)
         if "exceptionDetails" in answer:
             raise AssertionError(f"page script failed: {expression}: {answer['exceptionDetails']}")
         return answer.get("result", {}).get("value")
