@@ -217,6 +217,14 @@ class CallBoard:
         if self.on_party is not None and call.party.get("client_id"):
             self.on_party(call)
 
+    def name_of(self, e164: str) -> str:
+        """Who a number belongs to in the directory ("Alice Anderson, ACME Corp"), "" when unknown."""
+        index = self._index() if e164 else None
+        result = index.lookup(e164) if index is not None else None
+        if result is None or result.match is MatchKind.NONE:
+            return ""
+        return result.display
+
     def party_json(self, result: LookupResult | None) -> Json:
         if result is None or result.match is MatchKind.NONE:
             return {"match": "unknown"}

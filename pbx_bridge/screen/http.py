@@ -217,7 +217,8 @@ def screen_routes(service: ScreenService) -> list[web.RouteDef]:
             service.dialer.check(target)
         except DialRefused as exc:
             return _html(message_page("Cannot call", str(exc), error=True), exc.status)
-        return _html(dial_page(target, person.extensions, session.csrf))
+        party = service.board.name_of(target.e164)
+        return _html(dial_page(target, person.extensions, session.csrf, party))
 
     async def dial(request: web.Request) -> web.Response:
         who = signed_in(request)

@@ -66,7 +66,7 @@ def login_page(csrf: str, next_url: str, error: str = "") -> str:
     return _shell("Sign in", body)
 
 
-def dial_page(target: Target, extensions: tuple[str, ...], csrf: str) -> str:
+def dial_page(target: Target, extensions: tuple[str, ...], csrf: str, party: str = "") -> str:
     choices = "".join(
         f'<label><input type="radio" name="extension" value="{escape(e)}"{" checked" if i == 0 else ""}> '
         f"from my extension {escape(e)}</label>"
@@ -83,7 +83,8 @@ def dial_page(target: Target, extensions: tuple[str, ...], csrf: str) -> str:
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<input type="hidden" name="to" value="{escape(target.raw)}">'
         f'<p class="target"><strong id="dial-readable">{escape(target.readable)}</strong> '
-        f'(dials <span id="dial-digits">{escape(target.digits)}</span>)</p>{ext_note}'
+        f'(dials <span id="dial-digits">{escape(target.digits)}</span>)</p>'
+        f'<p id="dial-party">{escape(party) if party else "Not in ITFlow&#39;s directory"}</p>{ext_note}'
         f"{choices}"
         "<p>Your phone rings first; when you pick it up, the number is dialled.</p>"
         '<p><button class="primary" type="submit" id="dial-confirm">Call</button> '
