@@ -185,6 +185,9 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         parts.readiness["http"] = face.health
         if balance is not None:
             parts.components.append(_balance_door(settings.balance, settings.http, balance, parts))
+    if screen is not None:
+        # after the HTTP face, so it stops first: its open event streams end and the listener drains at once
+        parts.components.append(screen)
     return parts
 
 
@@ -277,7 +280,6 @@ def _screen(
         ticket_of=ticket_of,
         clock=time.time,
     )
-    parts.components.append(service)
     parts.readiness["screen"] = service.health
     return service
 
