@@ -75,7 +75,41 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
         )
     elif settings.phonebook.enabled:
         items.append(CheckItem("info", "phonebook", "published over HTTP only (phonebook.output_dir unset)"))
+    if settings.screen.enabled:
+        items.extend(_screen(settings))
     return items
+
+
+def _screen(settings: Settings) -> list[CheckItem]:
+    """The calls page (docs/screen.md): reachable over TLS, and someone who can sign in."""
+    out = []
+    http = settings.http
+    if not http.enabled or http.tls_port is None:
+        out.append(
+            CheckItem(
+                "warn",
+                "screen",
+                "no TLS listener: over plain HTTP on the LAN browsers give the page neither "
+                "notifications nor the tel: handler",
+                "set http.tls_port, tls_cert and tls_key (docs/screen.md)",
+            )
+        )
+    people = [p.name for p in settings.technicians.people if p.username and p.password_hash]
+    if not people:
+        out.append(
+            CheckItem(
+                "warn",
+                "screen",
+                "no technician can sign in",
+                "give technicians a username and a password_hash (pbx-bridge screen passwd NAME)",
+            )
+        )
+    if not out:
+        url = http.public_url or f"https://{http.tls_host}:{http.tls_port}"
+        out.append(CheckItem("ok", "screen", f"{url}/calls for {len(people)} technician(s)"))
+    if settings.ami is None:
+        out.append(CheckItem("info", "screen", "no ami section: no live calls and no click-to-dial"))
+    return out
 
 
 def _config(path: Path | None, secrets: list[str]) -> CheckItem:

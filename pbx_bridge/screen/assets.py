@@ -183,6 +183,9 @@ APP_JS = r"""
       if (msg.type === "snapshot") {
         calls.clear();
         for (const c of msg.calls) calls.set(c.linkedid, c);
+        // /calls/<linkedid> (e.g. from a journal note) of a call no longer among the recent ones
+        const gone = document.getElementById("gone");
+        if (gone && focus && !calls.has(focus)) gone.classList.remove("hidden");
       } else if (msg.type === "call") {
         calls.set(msg.call.linkedid, msg.call);
         notify(msg.call);

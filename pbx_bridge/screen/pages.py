@@ -45,7 +45,12 @@ def board_page(name: str, extensions: tuple[str, ...], csrf: str, focus: str = "
         f' data-extensions="{escape(",".join(extensions))}" data-focus="{escape(focus)}"'
         f' data-csrf="{escape(csrf)}"'
     )
-    body = f'{_header(name, extensions, csrf)}<main>{_NOT_SECURE}<section id="calls"></section></main>'
+    gone = (
+        '<div id="gone" class="notice hidden">That call is no longer among the recent calls shown here.</div>'
+        if focus
+        else ""
+    )
+    body = f'{_header(name, extensions, csrf)}<main>{_NOT_SECURE}{gone}<section id="calls"></section></main>'
     return _shell("Calls", body, attrs=attrs, script=True)
 
 

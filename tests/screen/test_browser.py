@@ -158,6 +158,11 @@ async def test_plain_http_on_the_lan_says_it_is_not_a_secure_context(itflow_sim,
         )
         assert "not in a secure context" in notice
         await page.screenshot(_shots(tmp_path) / "calls-plain-http.png")
+        # a journal note's link to a call the page no longer holds says so instead of showing nothing
+        await page.goto(f"{rig.http}/calls/1733241234.12")
+        await page.wait_for(
+            "!document.getElementById('gone').classList.contains('hidden')", "the gone notice"
+        )
 
 
 async def test_clicking_a_tel_link_rings_my_extension_then_dials_the_number(
