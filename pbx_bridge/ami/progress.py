@@ -28,6 +28,7 @@ class CallProgress:
     all_down: bool  # every channel hung up (the outcome follows after the grace period)
     started: float  # Asterisk's event timestamp (epoch seconds)
     outcome: str = ""
+    voicemail: bool = False  # the call reached VoiceMail() (the caller hears a greeting or leaves a message)
     event: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -44,7 +44,9 @@ _VARS = frozenset({"VMSTATUS", "VM_MESSAGEFILE", "__FROM_DID", "FROM_DID", "DIAL
 _MAX_CHANNELS = 64  # per call: a call with more channels than this is pathological
 _MAX_NOTES = 8
 # Events an observer (the calls page) is told about: ringing, answered, hung up.
-_OBSERVED = frozenset({"Newchannel", "DialBegin", "DialEnd", "AgentConnect", "QueueCallerJoin", "Hangup"})
+_OBSERVED = frozenset(
+    {"Newchannel", "DialBegin", "DialEnd", "AgentConnect", "QueueCallerJoin", "Hangup", "Newexten"}
+)
 
 
 def default_is_internal(number: str) -> bool:
@@ -530,6 +532,7 @@ class CallTracker:
             started=call.started_ts,
             outcome=outcome,
             event=event,
+            voicemail=call.vm_reached or call.vm_left,
         )
         for observer in self._observers:
             observer(progress)

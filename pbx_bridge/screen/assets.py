@@ -26,6 +26,7 @@ main { padding: 1rem; max-width: 60rem; margin: 0 auto; }
 .call.ringing { border-left-color: #e0a020; }
 .call.mine { box-shadow: 0 0 0 2px #e0a020; }
 .call.answered { border-left-color: #2a9d55; }
+.call.voicemail { border-left-color: #7b61c9; }
 .call.ended { border-left-color: #b8bfcc; opacity: .92; }
 .call.focus { box-shadow: 0 0 0 2px #2357d9; }
 .call .who { font-size: 1.15rem; font-weight: 600; }
@@ -104,6 +105,7 @@ APP_JS = r"""
     const name = c.answered_by_name ? " (" + c.answered_by_name + ")" : "";
     const by = c.answered_by ? "answered by " + c.answered_by + name : "";
     if (c.state === "answered") return by;
+    if (c.state === "voicemail") return "In voicemail";
     if (c.outcome === "answered" || by) return "Ended, " + by;
     return c.outcome ? "Ended: " + c.outcome : "Ended";
   }

@@ -199,6 +199,9 @@ class CallBoard:
             call.state = "ended"
         elif p.answered:
             call.state = "answered"
+        elif p.voicemail:
+            call.state = "voicemail"
+            call.dialling.clear()
         else:
             call.state = "ringing"
         self.publish(call)

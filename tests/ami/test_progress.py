@@ -54,3 +54,11 @@ def test_an_unsubscribed_observer_hears_nothing() -> None:
     stop()
     replay("answered.txt", tracker=tracker, clock=clock)
     assert seen == []
+
+
+def test_a_call_that_reaches_voicemail_says_so_before_it_ends() -> None:
+    seen, outcomes = _watch("voicemail.txt")
+    assert outcomes == ["voicemail"]
+    first = next(i for i, p in enumerate(seen) if p.voicemail)
+    assert not seen[first].all_down and not seen[first].answered  # while the caller is still on
+    assert not any(p.voicemail for p in seen[:first])

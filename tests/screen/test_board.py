@@ -69,3 +69,25 @@ async def test_a_page_that_does_not_read_is_cut_off() -> None:
     for _ in range(30):  # far more than the backlog of one page
         replay("answered.txt", tracker=tracker, clock=clock)
     assert stream.qsize() == 1 and stream.get_nowait() is None  # the end: the browser reconnects
+
+
+async def test_a_call_in_voicemail_is_shown_as_such() -> None:
+    clock = FakeClock()
+    board = CallBoard(
+        index=lambda: None,
+        plan=NumberPlan(),
+        links=ItflowLinks("https://i.example"),
+        technicians=TechniciansSettings(),
+        clock=clock,
+    )
+    stream = board.listen()
+    tracker = CallTracker(clock=clock, grace=3.0)
+    tracker.observe(board.observe)
+    replay("voicemail.txt", tracker=tracker, clock=clock)
+    states = []
+    while not stream.empty():
+        message = stream.get_nowait()
+        assert message is not None
+        states.append(message["call"]["state"])
+    assert "voicemail" in states and states.index("voicemail") > states.index("ringing")
+    assert states[-1] == "ended"
