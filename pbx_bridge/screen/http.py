@@ -130,7 +130,7 @@ def screen_routes(service: ScreenService) -> list[web.RouteDef]:
         password = str(form.get("password", ""))[:1024]
         peer = request.remote or "?"
         limits = service.login_failures
-        if limits.blocked(f"user:{username.lower()}") or limits.blocked(f"peer:{peer}"):
+        if limits.blocked(f"user:{username.lower()}") or service.peer_failures.blocked(peer):
             log.warning("screen: sign-in as %r from %s refused: too many failures", username, peer)
             return _html(login_page(cookie, next_url, "Too many failed sign-ins: wait 15 minutes."), 429)
         person = technicians.by_username(username) if username else None
@@ -138,7 +138,7 @@ def screen_routes(service: ScreenService) -> list[web.RouteDef]:
         ok = await asyncio.to_thread(verify_password, password, person.password_hash if person else None)
         if not ok or person is None:
             limits.fail(f"user:{username.lower()}")
-            limits.fail(f"peer:{peer}")
+            service.peer_failures.fail(peer)
             log.warning("screen: failed sign-in as %r from %s", username, peer)
             return _html(login_page(cookie, next_url, "Wrong user name or password."), 401)
         session = service.sessions.create(person.username or username)

@@ -53,6 +53,8 @@ class ScreenService:
             clock=clock, lifetime=settings.session_hours * 3600.0, idle=settings.idle_minutes * 60.0
         )
         self.login_failures = FailureLimit(settings.login_attempts, 15 * 60.0, clock)
+        # An office behind one NAT address shares the per-address count: five times the per-name one.
+        self.peer_failures = FailureLimit(settings.login_attempts * 5, 15 * 60.0, clock)
         self._watch: dict[str, float] = {}  # linkedid -> until
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None

@@ -61,7 +61,7 @@ class ScreenSettings(Section):
     recent_calls: int = Field(default=30, ge=1, le=500)
     # A client's open tickets are read over the API at most once per this many seconds.
     tickets_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
-    # Failed sign-ins allowed per user name (and per address) within 15 minutes.
+    # Failed sign-ins allowed per user name within 15 minutes (per address: five times as many).
     login_attempts: int = Field(default=10, ge=1, le=1000)
     dial: DialSettings = Field(default_factory=DialSettings)
 
