@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pbx_bridge.allow import networks
+from pbx_bridge.screen.links import Layout
 from pbx_bridge.settings_base import Section
 
 __all__ = ["DialSettings", "ScreenSettings"]
@@ -51,9 +51,10 @@ class ScreenSettings(Section):
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # ITFlow's web address as the technicians' browsers reach it (null: itflow.url).
     itflow_web_url: str | None = Field(default=None, pattern=r"^https?://")
-    # Which agent UI links point into: "agent" (/agent/client_overview.php..., the releases with the
-    # agent folder) or "root" (client_overview.php... at the web root, the older releases).
-    itflow_ui: Literal["agent", "root"] = "agent"
+    # The page layout of the ITFlow release links point into (docs/screen.md, "Links"): "agent"
+    # (v26.08 on), "agent-2025" (v25.10 ... v26.07), "user" (v25.09), "root" (v25.02 ... v25.06),
+    # "legacy" (before v25.02).
+    itflow_ui: Layout = "agent"
     # A signed-in session ends after this many hours (and after idle_minutes without a request).
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     idle_minutes: float = Field(default=120.0, gt=0, le=24 * 60)

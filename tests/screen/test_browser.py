@@ -90,7 +90,7 @@ async def test_ringing_call_shows_the_caller_links_and_a_notification_then_its_t
             assert "ACME Corp" in text and "Ringing 201" in text and "+14125550101" in text
             links = await page.eval(f"Array.from({one}.querySelectorAll('a')).map(a => a.href)")
             assert f"{ITFLOW_WEB}/agent/client_overview.php?client_id=1" in links
-            assert f"{ITFLOW_WEB}/agent/contact_details.php?client_id=1&contact_id=1" in links
+            assert f"{ITFLOW_WEB}/agent/contact.php?client_id=1&contact_id=1" in links
             notes = await page.wait_for(
                 "window.__notifications.length && window.__notifications", "a notification"
             )

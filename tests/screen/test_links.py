@@ -1,23 +1,56 @@
-"""ITFlow agent UI links, per family of releases (docs/screen.md, "Links")."""
+"""ITFlow agent UI links, per range of releases (docs/screen.md, "Links")."""
 
 from __future__ import annotations
 
-from pbx_bridge.screen.links import ItflowLinks
+import pytest
+
+from pbx_bridge.screen.links import ItflowLinks, Layout
+
+BASE = "https://itflow.example"
 
 
-def test_agent_folder_releases() -> None:
-    links = ItflowLinks("https://itflow.example/", "agent")
-    assert links.client(1) == "https://itflow.example/agent/client_overview.php?client_id=1"
-    assert links.contact(1, 5) == "https://itflow.example/agent/contact_details.php?client_id=1&contact_id=5"
-    assert links.ticket(1, 9) == "https://itflow.example/agent/ticket.php?client_id=1&ticket_id=9"
-    assert links.ticket(0, 9) == "https://itflow.example/agent/ticket.php?ticket_id=9"
+@pytest.mark.parametrize(
+    ("layout", "client", "contact", "ticket"),
+    [
+        (
+            "agent",  # v26.08 on
+            "agent/client_overview.php?client_id=1",
+            "agent/contact.php?client_id=1&contact_id=5",
+            "agent/ticket.php?client_id=1&ticket_id=9",
+        ),
+        (
+            "agent-2025",  # v25.10 ... v26.07
+            "agent/client_overview.php?client_id=1",
+            "agent/contact_details.php?client_id=1&contact_id=5",
+            "agent/ticket.php?client_id=1&ticket_id=9",
+        ),
+        (
+            "user",  # v25.09
+            "user/client_overview.php?client_id=1",
+            "user/contact_details.php?client_id=1&contact_id=5",
+            "user/ticket.php?client_id=1&ticket_id=9",
+        ),
+        (
+            "root",  # v25.02 ... v25.06
+            "client_overview.php?client_id=1",
+            "contact_details.php?client_id=1&contact_id=5",
+            "ticket.php?client_id=1&ticket_id=9",
+        ),
+        (
+            "legacy",  # before v25.02
+            "client_overview.php?client_id=1",
+            "client_contact_details.php?client_id=1&contact_id=5",
+            "ticket.php?ticket_id=9",
+        ),
+    ],
+)
+def test_each_layout(layout: Layout, client: str, contact: str, ticket: str) -> None:
+    links = ItflowLinks(BASE + "/", layout)
+    assert links.client(1) == f"{BASE}/{client}"
+    assert links.contact(1, 5) == f"{BASE}/{contact}"
+    assert links.ticket(1, 9) == f"{BASE}/{ticket}"
 
 
-def test_web_root_releases() -> None:
-    links = ItflowLinks("https://itflow.example/itflow", "root")
-    assert links.client(2) == "https://itflow.example/itflow/client_overview.php?client_id=2"
-    assert (
-        links.contact(2, 3)
-        == "https://itflow.example/itflow/client_contact_details.php?client_id=2&contact_id=3"
-    )
-    assert links.ticket(2, 4) == "https://itflow.example/itflow/ticket.php?ticket_id=4"
+def test_a_ticket_without_a_client_and_a_subfolder_install() -> None:
+    assert ItflowLinks(BASE).ticket(0, 9) == f"{BASE}/agent/ticket.php?ticket_id=9"
+    assert ItflowLinks(BASE + "/itflow", "root").client(2) == f"{BASE}/itflow/client_overview.php?client_id=2"
