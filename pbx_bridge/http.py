@@ -50,6 +50,7 @@ class RouteGroup:
     name: str
     routes: Sequence[web.RouteDef]
     allow: Sequence[str]
+    key: str = ""  # the config key named when a client is refused (default http.<name>.allow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,7 @@ class HttpFace:
         for group in groups:
             nets = networks(group.allow)
             for route in self.app.router.add_routes(group.routes):
-                grouped[route.resource] = (f"http.{group.name}.allow", nets)
+                grouped[route.resource] = (group.key or f"http.{group.name}.allow", nets)
         self._runner: web.AppRunner | None = None
         self._error = ""
         self.bound_port: int | None = None

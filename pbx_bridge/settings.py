@@ -33,6 +33,7 @@ from pbx_bridge.itflow.settings import ItflowSettings
 from pbx_bridge.journal.settings import JournalSettings
 from pbx_bridge.numbers import NumbersSettings
 from pbx_bridge.phonebook.settings import PhonebookSettings
+from pbx_bridge.screen.settings import ScreenSettings
 from pbx_bridge.technicians import TechniciansSettings
 from pbx_bridge.tickets.settings import TicketsSettings, VoicemailSettings
 
@@ -58,6 +59,7 @@ class Settings(BaseModel):
     phonebook: PhonebookSettings = Field(default_factory=PhonebookSettings)
     technicians: TechniciansSettings = Field(default_factory=TechniciansSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
     # Where this came from, for messages and relative paths; not a config key.
     source: Path | None = Field(default=None, exclude=True)
 

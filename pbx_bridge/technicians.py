@@ -27,6 +27,10 @@ class Technician(Section):
     # This technician's own ITFlow API key, read from a file (never inline): ITFlow attributes a ticket
     # reply to the key's user. Unset: the daemon's key (itflow.api_key) is used.
     api_key_file: Path | None = None
+    # Sign-in to the calls page (docs/screen.md): a user name and a password hash made by
+    # ``pbx-bridge screen passwd`` (scrypt; never the password itself). Unset: this person cannot sign in.
+    username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._@-]{1,64}$")
+    password_hash: str | None = Field(default=None, pattern=r"^scrypt\$")
 
     @field_validator("extensions")
     @classmethod
@@ -51,11 +55,28 @@ class TechniciansSettings(RootModel[tuple[Technician, ...]]):
                 if ext in owner:
                     raise ValueError(f"extension {ext} belongs to both {owner[ext]!r} and {person.name!r}")
                 owner[ext] = person.name
+        logins: set[str] = set()
+        for person in self.root:
+            if person.username is None:
+                continue
+            if person.password_hash is None:
+                raise ValueError(f"{person.name!r}: username needs password_hash (pbx-bridge screen passwd)")
+            if person.username.lower() in logins:
+                raise ValueError(f"username {person.username!r} is given twice")
+            logins.add(person.username.lower())
         return self
 
     @property
     def people(self) -> tuple[Technician, ...]:
         return self.root
+
+    def by_username(self, username: str) -> Technician | None:
+        """The technician who signs in as ``username`` (case-insensitive), if any."""
+        wanted = username.lower()
+        for person in self.root:
+            if person.username is not None and person.username.lower() == wanted:
+                return person
+        return None
 
     def by_extension(self, extension: str) -> Technician | None:
         """The technician whose phone ``extension`` is, if any."""

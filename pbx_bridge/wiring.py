@@ -46,6 +46,12 @@ from pbx_bridge.metrics import Metrics
 from pbx_bridge.numbers import NumberPlan
 from pbx_bridge.phonebook.http import phonebook_routes, phonebook_sync_routes
 from pbx_bridge.phonebook.service import PhonebookService
+from pbx_bridge.screen.board import CallBoard
+from pbx_bridge.screen.caller_tickets import CallerTickets
+from pbx_bridge.screen.dial import Dialer
+from pbx_bridge.screen.http import screen_routes
+from pbx_bridge.screen.links import ItflowLinks
+from pbx_bridge.screen.service import ScreenService
 from pbx_bridge.settings import Settings
 from pbx_bridge.state_files import state_health
 from pbx_bridge.store import Store
@@ -150,6 +156,7 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
         parts.components.append(phonebook)
 
     vm_links = _voicemail_links(settings)
+    listener: AmiListener | None = None
     if settings.ami is not None:
         parts.components.extend(
             _ticketing(
@@ -166,6 +173,9 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
                 links=vm_links,
             )
         )
+        listener = next(c for c in parts.components if isinstance(c, AmiListener))
+
+    screen = _screen(settings, directory, plan, itflow, listener, parts) if settings.screen.enabled else None
 
     # ITFlow reachability for /readyz: detection plus a keyless probe that notices ITFlow going away
     # (and coming back) after start.
@@ -185,11 +195,17 @@ async def build_parts(settings: Settings, store: Store, metrics: Metrics) -> Par
             voicemail=None
             if vm_links is None
             else voicemail_routes(vm_links, VoicemailAudio(settings.voicemail.spool_root)),
+            extra_groups=[RouteGroup("screen", screen_routes(screen), settings.screen.allow, "screen.allow")]
+            if screen is not None
+            else [],
         )
         parts.components.append(face)
         parts.readiness["http"] = face.health
         if balance is not None:
             parts.components.append(_balance_door(settings.balance, settings.http, balance, parts))
+    if screen is not None:
+        # after the HTTP face, so it stops first: its open event streams end and the listener drains at once
+        parts.components.append(screen)
     return parts
 
 
@@ -203,6 +219,7 @@ def _http_face(
     metrics: Metrics,
     *,
     voicemail: list[web.RouteDef] | None = None,
+    extra_groups: list[RouteGroup],
 ) -> HttpFace:
     """The listener of FreePBX, the phones and the operator; each route group behind its own allow-list."""
     wide = http.callerid_open_beyond_loopback()
@@ -223,6 +240,7 @@ def _http_face(
         )
     if voicemail is not None:
         groups.append(RouteGroup("voicemail", voicemail, http.allow_for("voicemail")))
+    groups += extra_groups
     tls = None
     if http.tls_port is not None and http.tls_cert is not None and http.tls_key is not None:
         tls = TlsListener(http.tls_host, http.tls_port, http.tls_cert, http.tls_key)
@@ -239,6 +257,52 @@ def _http_face(
         groups=groups,
         tls=tls,
     )
+
+
+def _screen(
+    settings: Settings,
+    directory: DirectorySync,
+    plan: NumberPlan,
+    itflow: Itflow,
+    listener: AmiListener | None,
+    parts: Parts,
+) -> ScreenService:
+    """The calls page (docs/screen.md): fed by the call tracker, dialling through the same AMI login."""
+    cfg = settings.screen
+    links = ItflowLinks(cfg.itflow_web_url or settings.itflow.url, cfg.itflow_ui)
+    board = CallBoard(
+        index=lambda: directory.index,
+        plan=plan,
+        links=links,
+        technicians=settings.technicians,
+        recent=cfg.recent_calls,
+        clock=time.time,
+    )
+    send = None
+    ticket_of = None
+    if listener is not None:
+        listener.tracker.observe(board.observe)
+        connection = listener.connection
+
+        async def send(action: dict[str, str]) -> object:
+            # as_list=False: the answer is Asterisk's first response ("successfully queued"), not the
+            # OriginateResponse that comes only once the technician picked up
+            return await connection.send_action(action, wait=10.0, as_list=False)
+
+        worker = next(c for c in parts.components if isinstance(c, OutboxWorker))
+        ticket_of = worker.outbox.aticket_of
+    service = ScreenService(
+        cfg,
+        settings.technicians,
+        board,
+        links,
+        CallerTickets(itflow.v1, ttl=cfg.tickets_cache_seconds, clock=time.monotonic),
+        Dialer(cfg.dial, plan, send, time.monotonic),
+        ticket_of=ticket_of,
+        clock=time.time,
+    )
+    parts.readiness["screen"] = service.health
+    return service
 
 
 def _balance_door(

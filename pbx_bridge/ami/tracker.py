@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pbx_bridge.ami.outcome import CallRecord, Outcome, fine_outcome
+from pbx_bridge.ami.progress import CallProgress, ProgressObserver
 
 __all__ = ["CallTracker", "TrackerStats", "default_is_internal"]
 
@@ -42,6 +43,10 @@ _INTERNAL = re.compile(r"^\d{2,6}$")
 _VARS = frozenset({"VMSTATUS", "VM_MESSAGEFILE", "__FROM_DID", "FROM_DID", "DIALSTATUS", "ABANDONED"})
 _MAX_CHANNELS = 64  # per call: a call with more channels than this is pathological
 _MAX_NOTES = 8
+# Events an observer (the calls page) is told about: ringing, answered, hung up.
+_OBSERVED = frozenset(
+    {"Newchannel", "DialBegin", "DialEnd", "AgentConnect", "QueueCallerJoin", "Hangup", "Newexten"}
+)
 
 
 def default_is_internal(number: str) -> bool:
@@ -144,6 +149,7 @@ class CallTracker:
         self._ended: set[str] = set()
         self._reopened: set[str] = set()
         self.stats = TrackerStats()
+        self._observers: list[ProgressObserver] = []
         self._handlers: dict[str, Callable[[_Call, Mapping[str, str], float], None]] = {
             "Newchannel": self._on_newchannel,
             "NewCallerid": self._on_newcallerid,
@@ -171,6 +177,14 @@ class CallTracker:
 
     def linkedids(self) -> list[str]:
         return list(self._calls)
+
+    def observe(self, observer: ProgressObserver) -> Callable[[], None]:
+        """Call ``observer(progress)`` after each event that changes what a person would see of a call
+        (ringing, answered, hung up) and once when it is final; returns an unsubscriber. The observer
+        runs inside event handling: it must be quick and must not raise (an exception is its own bug and
+        is logged by the listener, the event stays tracked)."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer) if observer in self._observers else None
 
     def feed(self, event: Mapping[str, str]) -> list[CallRecord]:
         """Apply one event; return calls that became final (those whose grace ran out, too)."""
@@ -203,6 +217,8 @@ class CallTracker:
                     handler(call, event, _ts(event, now))
                     if call.all_down_at is not None:
                         self._ended.add(call.linkedid)
+                    if self._observers and name in _OBSERVED:
+                        self._tell(call, "", event)
         if (self._pending and self._pending[0][0] <= self._clock()) or len(self._calls) > self.max_calls:
             out.extend(self.tick())
         return out
@@ -515,7 +531,27 @@ class CallTracker:
         self.stats.finished += 1
         if outcome is Outcome.LOST:
             self.stats.lost += 1
+        if self._observers:
+            self._tell(call, outcome.value, {})
         return self._record(call, outcome)
+
+    def _tell(self, call: _Call, outcome: str, event: Mapping[str, str]) -> None:
+        progress = CallProgress(
+            linkedid=call.linkedid,
+            caller_num=call.caller_num or call.cdr_source,
+            caller_name=call.caller_name,
+            did=call.did or call.exten,
+            queue=call.queue,
+            answered=call.answered,
+            answered_by=call.answered_by,
+            all_down=call.all_down_at is not None or bool(outcome),
+            started=call.started_ts,
+            outcome=outcome,
+            event=event,
+            voicemail=call.vm_reached or call.vm_left,
+        )
+        for observer in self._observers:
+            observer(progress)
 
     def _dialled_out(self, call: _Call) -> str:
         """The outside number an internal caller dialled ("" for a call between extensions)."""

@@ -78,7 +78,41 @@ async def run_checks(settings: Settings, *, config_path: Path | None = None) -> 
         )
     elif settings.phonebook.enabled:
         items.append(CheckItem("info", "phonebook", "published over HTTP only (phonebook.output_dir unset)"))
+    if settings.screen.enabled:
+        items.extend(_screen(settings))
     return items
+
+
+def _screen(settings: Settings) -> list[CheckItem]:
+    """The calls page (docs/screen.md): reachable over TLS, and someone who can sign in."""
+    out = []
+    http = settings.http
+    if not http.enabled or http.tls_port is None:
+        out.append(
+            CheckItem(
+                "warn",
+                "screen",
+                "no TLS listener: over plain HTTP on the LAN browsers give the page neither "
+                "notifications nor the tel: handler",
+                "set http.tls_port, tls_cert and tls_key (docs/screen.md)",
+            )
+        )
+    people = [p.name for p in settings.technicians.people if p.username and p.password_hash]
+    if not people:
+        out.append(
+            CheckItem(
+                "warn",
+                "screen",
+                "no technician can sign in",
+                "give technicians a username and a password_hash (pbx-bridge screen passwd NAME)",
+            )
+        )
+    if not out:
+        url = http.public_url or f"https://{http.tls_host}:{http.tls_port}"
+        out.append(CheckItem("ok", "screen", f"{url}/calls for {len(people)} technician(s)"))
+    if settings.ami is None:
+        out.append(CheckItem("info", "screen", "no ami section: no live calls and no click-to-dial"))
+    return out
 
 
 def _config(path: Path | None, secrets: list[str]) -> CheckItem:
@@ -285,10 +319,12 @@ async def _ami(settings: Settings) -> list[CheckItem]:
                     "ami",
                     "logged in, but CoreShowChannels is denied (needed to resync calls after a reconnect)",
                     "give the AMI user read=system,call,cdr,agent,"
-                    "dialplan,user and write=system,call,reporting (docs/freepbx.md)",
+                    "dialplan,user and write=call,originate,reporting (docs/freepbx.md)",
                 )
             ]
-        return [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
+        items = [CheckItem("ok", "ami", f"{ami.host}:{ami.port}: logged in as {ami.username} ({version})")]
+        items += _ami_rights(await _list_commands(reader, writer), settings)
+        return items
     except (OSError, TimeoutError) as exc:
         return [
             CheckItem(
@@ -302,6 +338,57 @@ async def _ami(settings: Settings) -> list[CheckItem]:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+async def _list_commands(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> set[str] | None:
+    """The actions this AMI user may run (``ListCommands`` names only those its write classes allow),
+    or None when the answer does not come."""
+    writer.write(b"Action: ListCommands\r\nActionID: check3\r\n\r\n")
+    await writer.drain()
+    loop = asyncio.get_running_loop()
+    seen = b""
+    end = loop.time() + 5
+    while loop.time() < end and b"\r\n\r\n" not in seen.partition(b"ActionID: check3")[2]:
+        chunk = await asyncio.wait_for(reader.read(65536), max(0.1, end - loop.time()))
+        if not chunk:
+            break
+        seen += chunk
+    head, found, rest = seen.partition(b"ActionID: check3")
+    if not found:
+        return None
+    message = head.rsplit(b"\r\n\r\n", 1)[-1] + rest.split(b"\r\n\r\n", 1)[0]
+    names = set()
+    for line in message.decode(errors="replace").splitlines():
+        key, sep, _ = line.partition(":")
+        if sep and key.strip():
+            names.add(key.strip().lower())
+    return names
+
+
+def _ami_rights(actions: set[str] | None, settings: Settings) -> list[CheckItem]:
+    """Originate with Command (or System) lets an AMI user run a shell (docs/screen.md, "Security")."""
+    if actions is None:
+        return []
+    out = []
+    if "command" in actions:
+        out.append(
+            CheckItem(
+                "warn",
+                "ami",
+                "the AMI user may run Command (CLI commands, with 'originate' a shell on the PBX)",
+                "use write = call,originate,reporting (docs/freepbx.md); never system or command",
+            )
+        )
+    if settings.screen.enabled and settings.screen.dial.enabled and "originate" not in actions:
+        out.append(
+            CheckItem(
+                "warn",
+                "ami",
+                "click-to-dial is on but the AMI user may not Originate",
+                "add originate to the AMI user's write classes: write = call,originate,reporting",
+            )
+        )
+    return out
 
 
 async def _port(name: str, enabled: bool, host: str, port: int) -> CheckItem:

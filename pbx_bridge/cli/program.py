@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pbx_bridge import __version__
-from pbx_bridge.cli import balance, callerid, demo, directory, itflow, phonebook, service, tickets
+from pbx_bridge.cli import balance, callerid, demo, directory, itflow, phonebook, screen, service, tickets
 from pbx_bridge.cli.context import CONFIG_ENV, DEFAULT_CONFIG, EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandContext
 from pbx_bridge.config import ConfigError
 from pbx_bridge.logging_setup import setup_logging
@@ -31,6 +31,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]
     balance.register,
     phonebook.register,
     tickets.register,
+    screen.register,
     demo.register,
 )
 

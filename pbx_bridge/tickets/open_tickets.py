@@ -19,27 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pbx_bridge.errors import PbxBridgeError
+from pbx_bridge.itflow.ticket_state import is_open
 from pbx_bridge.tickets.reconcile import TicketReader
 
-__all__ = ["IndexNotReady", "OpenTicket", "OpenTickets", "is_open"]
+__all__ = ["IndexNotReady", "OpenTicket", "OpenTickets"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
-_CLOSED_STATUS = {"4", "5"}
-_CLOSED_NAMES = {"resolved", "closed"}
 _MAX_PAGES = 200  # one client's tickets on 26.09+; the whole list on a v26.08 index refresh: x page
 
 
 class IndexNotReady(PbxBridgeError):
     """v26.08 and no open-ticket index yet (no directory sync finished): the note waits."""
-
-
-def is_open(t: dict[str, str]) -> bool:
-    if t.get("ticket_status", "") in _CLOSED_STATUS:
-        return False
-    if t.get("ticket_status_name", "").strip().lower() in _CLOSED_NAMES:
-        return False
-    return not (t.get("ticket_resolved_at") or t.get("ticket_closed_at"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,6 +321,20 @@ class Outbox:
 
         return await self.store.run(run)
 
+    async def aticket_of(self, linkedid: str) -> int | None:
+        """The ticket a call's row was delivered to (created, or replied to), else None (calls page)."""
+
+        def run(c: sqlite3.Connection) -> int | None:
+            row = c.execute(
+                "SELECT ticket_id FROM outbox WHERE linkedid=? AND state='delivered' "
+                "AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (linkedid,),
+            ).fetchone()
+            return int(row[0]) if row is not None else None
+
+        result: int | None = await self.store.run(run)
+        return result
+
     async def ameta(self, key: str, default: str = "") -> str:
         r = await self.store.run(
             lambda c: c.execute("SELECT value FROM outbox_meta WHERE key=?", (key,)).fetchone()

@@ -40,6 +40,7 @@ from pbx_bridge.itflow.errors import (
     TransportError,
     WriteFailed,
 )
+from pbx_bridge.itflow.ticket_state import is_open
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.tickets.availability import ticket_availability
 from pbx_bridge.tickets.open_tickets import IndexNotReady, OpenTickets
@@ -51,8 +52,6 @@ __all__ = ["Detection", "OutboxWorker", "TicketClient"]
 
 log = logging.getLogger("pbx_bridge.tickets")
 
-_CLOSED_STATUS = {"4", "5"}
-_CLOSED_NAMES = {"resolved", "closed"}
 _REDETECT_MAX = 60.0  # while ITFlow cannot be identified, detect again at least this often
 _WAIT: Final = "wait"  # _target: the earlier row of this call is still pending
 _JOURNAL_KINDS = frozenset({"journal", "journal-time"})
@@ -682,7 +681,7 @@ class OutboxWorker:
         if earlier is None or earlier.ticket_id is None:
             return None
         rows = (await client.tickets_read(ticket_id=earlier.ticket_id)).rows
-        if not rows or not _is_open(rows[0]):
+        if not rows or not is_open(rows[0]):
             return None
         try:
             t_client = int(rows[0].get("ticket_client_id") or earlier.client_id)
@@ -728,11 +727,3 @@ def _int(raw: str | None) -> int | None:
         return int(raw or 0) or None
     except ValueError:
         return None
-
-
-def _is_open(t: dict[str, str]) -> bool:
-    if t.get("ticket_status", "") in _CLOSED_STATUS:
-        return False
-    if t.get("ticket_status_name", "").strip().lower() in _CLOSED_NAMES:
-        return False
-    return not (t.get("ticket_resolved_at") or t.get("ticket_closed_at"))

@@ -177,7 +177,7 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
     lab = lab_freepbx
     sim = await itflow_sim("v1-head")
 
-    async def check(secret: str) -> tuple[int, str]:
+    async def check(secret: str, username: str = "pbxbridge-filtered") -> tuple[int, str]:
         cfg = write_config(
             tmp_path / "c.yaml",
             itflow_url=sim.url,
@@ -187,7 +187,7 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
                 "ami": {
                     "host": lab.ami.host,
                     "port": lab.ami.port,
-                    "username": "pbxbridge-filtered",
+                    "username": username,
                     "secret": secret,
                 },
                 "voicemail": {"spool_root": str(lab.spool)},
@@ -213,6 +213,11 @@ async def test_check_logs_in_with_the_filtered_ami_user(lab_freepbx: Lab, itflow
     assert any(
         ln.startswith("ok    ami: ") and "logged in as pbxbridge-filtered" in ln for ln in out.splitlines()
     ), out
+    # the documented classes (write = call,originate,reporting) cannot run Command: no warning
+    assert "may run Command" not in out, out
+    # the lab's observer user may (write includes command): check says so
+    rc, out = await check(lab.ami.secret, lab.ami.username)
+    assert any(ln.startswith("warn  ami: ") and "may run Command" in ln for ln in out.splitlines()), out
     rc, out = await check("not-the-secret")
     assert rc == 1
     assert any(ln.startswith("fail  ami: ") and "login refused" in ln for ln in out.splitlines()), out
