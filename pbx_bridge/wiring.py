@@ -403,7 +403,8 @@ def _ticketing(
             lookup=callerid.lookup,
             plan=plan,
             available=lambda: _journal_available(itflow),
-            link_base=journal.settings.http.public_url,
+            # the calls page's /calls/<linkedid> exists only when the page is served (docs/screen.md)
+            link_base=journal.settings.http.public_url if journal.settings.screen.enabled else None,
             tz=intake.tz,
         )
 
