@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from pbx_bridge.directory.display import cut, render_name, sanitize
@@ -119,6 +119,10 @@ class DirectoryIndex:
         if hit is not None:
             return hit
         return LookupResult(MatchKind.NONE, e164, source="none")
+
+    def answers(self) -> Iterator[LookupResult]:
+        """Every stored answer (one per number)."""
+        return iter(self._entries.values())
 
     def __contains__(self, e164: object) -> bool:
         return e164 in self._entries
