@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, overload
 
-from pbx_bridge.directory.bulk import gc_paused
+from pbx_bridge.directory.bulk import gc_paused, trim_heap
 from pbx_bridge.directory.model import Party
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import Book, NumberFormatter, build_book, source_digest
@@ -266,6 +266,7 @@ class Publisher:
         started = time.perf_counter()
         with self._lock, gc_paused():  # a bulk build: no cyclic GC passes over it (directory/bulk.py)
             result = self._publish(parties, plan, source, force, progress)
+        trim_heap()  # the build's transient memory back to the system (directory/bulk.py)
         result.seconds = time.perf_counter() - started
         return result
 
