@@ -177,6 +177,7 @@ async def test_itflow_and_ami_unreachable_serves_the_stored_directory(
     )
     d = daemon(cfg2)
     await d.wait_http("/healthz", 200)
+    await d.wait_http("/directory/stats", 200)  # the stored copy loads in the background (docs/callerid.md)
     assert await _cid(d, ALICE) == ALICE_NAME
     r = await d.get("/readyz")
     assert r.status_code == 503

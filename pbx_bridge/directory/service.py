@@ -37,7 +37,7 @@ __all__ = ["DirectorySync", "SnapshotCallback"]
 log = logging.getLogger("pbx_bridge.directory")
 
 # How long start() waits for the stored directory before letting the doors open without it.
-_STORED_WAIT = 1.0
+_STORED_WAIT = 0.25
 
 SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
 
@@ -354,7 +354,7 @@ class DirectorySync:
             return
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="directory-sync")
         # A small stored directory is in before the doors open (a few ms); a large one keeps loading
-        # while they answer "no match" (docs/callerid.md, "Directory at scale": 100k loads in ~2 s).
+        # while they answer "no match" (docs/callerid.md, "Directory at scale": 100k loads in 2-3 s).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._loaded.wait()), timeout=_STORED_WAIT)
 
