@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pbx_bridge.component import Health, all_of
 from pbx_bridge.config import ConfigError
+from pbx_bridge.directory.bulk import share_the_gil
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
 from pbx_bridge.settings import Settings, load_settings
@@ -125,11 +126,13 @@ class Daemon:
         ):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, fn)
+        share_the_gil()  # bulk jobs in worker threads must not hold up the loop (directory/bulk.py)
         await self.build()
         await self.start()
         self.notifier.ready(self._status())
         log.info("pbx-bridge running (%s)", self._status())
         watchdog = asyncio.create_task(self._watchdog()) if self.notifier.watchdog_interval else None
+        follow = asyncio.create_task(self._until_ready())
         try:
             while not self._stop.is_set():
                 stop = asyncio.create_task(self._stop.wait())
@@ -145,6 +148,7 @@ class Daemon:
             log.info("stopping (drain deadline %.0f s)", self.drain_seconds)
             if watchdog is not None:
                 watchdog.cancel()
+            follow.cancel()
             await self.stop()
         log.info("stopped")
         return 0
@@ -164,6 +168,7 @@ class Daemon:
         await self.stop()
         self.settings = new
         self.metrics = Metrics()
+        share_the_gil()  # bulk jobs in worker threads must not hold up the loop (directory/bulk.py)
         await self.build()
         await self.start()
         self.notifier.ready(self._status())
@@ -174,6 +179,17 @@ class Daemon:
         while True:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
+
+    async def _until_ready(self) -> None:
+        # The parts start without waiting for ITFlow (the directory's first sync runs in the background:
+        # docs/callerid.md, "Directory at scale"), so the start often reports "degraded"; say so once
+        # they are all ready.
+        if self._status() == "ready":
+            return  # said at start
+        while self._status() != "ready":  # noqa: ASYNC110 - health is computed, there is no event to wait on
+            await asyncio.sleep(0.2)
+        self.notifier.status("ready")
+        log.info("pbx-bridge running (ready)")
 
     def _status(self) -> str:
         states = self.readiness()

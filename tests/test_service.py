@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.agi_flood import Answer, real_request
 from tests.support.daemon import Daemon, closed_port, write_config
 
 ALICE = "4125550101"  # ACME Corp's primary contact in the simulator's default seed
@@ -175,6 +177,7 @@ async def test_itflow_and_ami_unreachable_serves_the_stored_directory(
     )
     d = daemon(cfg2)
     await d.wait_http("/healthz", 200)
+    await d.wait_http("/directory/stats", 200)  # the stored copy loads in the background (docs/callerid.md)
     assert await _cid(d, ALICE) == ALICE_NAME
     r = await d.get("/readyz")
     assert r.status_code == 503
@@ -373,3 +376,79 @@ async def test_log_format_json_lines_parse(itflow_sim, daemon: DaemonFactory, tm
     msgs = [r["msg"] for r in records]
     assert "stopped" in msgs
     assert any(r["level"] == "warning" and r["logger"].startswith("pbx_bridge.ami") for r in records)
+
+
+def _named(answer: Answer) -> str | None:
+    """The CALLERID(name) a FastAGI ``cid`` session set, or None when it set none (no match)."""
+    for line in answer.commands:
+        if line.startswith("SET VARIABLE CALLERID(name) "):
+            return line.removeprefix("SET VARIABLE CALLERID(name) ").strip('"')
+    return None
+
+
+async def _fastagi_answer(d: Daemon, port: int) -> Answer:
+    """The first FastAGI ``cid`` session the daemon answers for ALICE (bounded wait)."""
+    got: list[Answer] = []
+
+    async def answered() -> bool:
+        a = await real_request(port, ALICE)
+        if not a.refused:
+            got.append(a)
+        return not a.refused
+
+    await d.wait_until(answered, what="a FastAGI answer")
+    return got[0]
+
+
+async def test_nothing_stored_and_itflow_hanging_fastagi_and_http_answer_no_match_at_once(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    """A first start whose first sync cannot finish (ITFlow hangs): the doors are open and answer "no
+    match" meanwhile; they do not refuse connections until the sync is in (docs/callerid.md)."""
+    sim = await itflow_sim("v1-head")
+    sim.delay = 120.0  # every ITFlow request hangs longer than the test waits (stop() interrupts it)
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=tmp_path / "state",
+        extra={"itflow": {"timeout": 120}},
+    )
+    port = int(yaml.safe_load(cfg.read_text())["fastagi"]["port"])
+    d = daemon(cfg)
+    answer = await _fastagi_answer(d, port)
+    assert _named(answer) is None
+    assert any(c.startswith("SET VARIABLE ITFLOW_MATCH ") and "none" in c for c in answer.commands)
+    await d.wait_http("/healthz", 200)  # the HTTP face starts right after FastAGI
+    r = await d.get("/cid", params={"number": ALICE})
+    assert r.status_code == 200 and r.text.strip() == ALICE  # no name: the number itself
+    # All of that before the first sync was even done: no directory, and no failure reported yet.
+    ready = (await d.get("/readyz")).json()["parts"]["directory"]
+    assert ready == {"ok": False, "detail": "no directory yet"}
+
+
+async def test_stored_directory_and_itflow_hanging_fastagi_names_callers_from_it(
+    itflow_sim, daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    sim = await itflow_sim("v1-head")
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        itflow_url=sim.url,
+        api_key=sim.keys["all"],
+        state_dir=state,
+        extra={"itflow": {"timeout": 120}},
+    )
+    first = daemon(cfg)
+    await first.wait_http("/readyz", 200)
+    first.signal(signal.SIGTERM)
+    assert await first.wait_exit() == 0
+
+    sim.delay = 120.0  # the restarted daemon's sync cannot finish while the test runs
+    port = int(yaml.safe_load(cfg.read_text())["fastagi"]["port"])
+    d = daemon(cfg)
+    answer = await _fastagi_answer(d, port)
+    assert _named(answer) == ALICE_NAME
+    assert await _cid(d, ALICE) == ALICE_NAME
+    stats = (await d.get("/directory/stats")).json()
+    assert stats["syncs"] == 0 and stats["failures"] == 0  # named from the stored copy, not a new sync

@@ -1,7 +1,9 @@
 """``DirectorySync``: the daemon part that keeps the directory fresh and the index current.
 
-At start it loads the persisted snapshot (calls are named at once, even with ITFlow down), then syncs in
-the background: at start, every ``directory.sync_interval`` seconds (with a little jitter, so several
+``start()`` returns at once, so the doors that answer calls start right after it: in the background it
+loads the persisted snapshot (calls are named from it as soon as it is in, even with ITFlow down; until
+then, and with nothing stored until the first sync is in, a lookup answers "no match" or asks ITFlow
+live), then syncs: at start, every ``directory.sync_interval`` seconds (with a little jitter, so several
 daemons do not pull in step), and on demand (``request_sync()`` or ``await sync()``). A failed sync keeps
 the last good snapshot and retries after ``directory.retry_interval``. Subscribers (the phonebook) get
 every new snapshot.
@@ -10,6 +12,7 @@ every new snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import random
@@ -19,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pbx_bridge.component import Health, cancel_task
-from pbx_bridge.directory.bulk import gc_paused
+from pbx_bridge.directory.bulk import gc_paused, release
 from pbx_bridge.directory.index import DirectoryIndex
 from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
@@ -33,10 +36,10 @@ __all__ = ["DirectorySync", "SnapshotCallback"]
 
 log = logging.getLogger("pbx_bridge.directory")
 
-SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
+# How long start() waits for the stored directory before letting the doors open without it.
+_STORED_WAIT = 0.25
 
-# How long start() waits for the first sync when nothing is persisted yet (then it keeps retrying).
-_FIRST_SYNC_WAIT = 30.0
+SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
 
 
 def _read_or_none(conn: sqlite3.Connection) -> tuple[Snapshot, str] | None:
@@ -76,6 +79,7 @@ class DirectorySync:
         self._trigger = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._first_done = asyncio.Event()
+        self._loaded = asyncio.Event()
         self.last_error: str = ""
         self.last_success: float | None = None  # time.time() of the last good sync
         self.syncs = 0
@@ -94,6 +98,17 @@ class DirectorySync:
     @property
     def syncing(self) -> bool:
         return self._lock.locked()
+
+    async def loaded(self) -> None:
+        """Return once the stored directory is in use, or known to be missing (at once before start())."""
+        if self._task is not None:
+            await self._loaded.wait()
+
+    async def settled(self) -> None:
+        """Return once there is a directory to answer from, or the first sync was tried and failed."""
+        await self.loaded()
+        if self._task is not None and self._snapshot is None:
+            await self._first_done.wait()
 
     async def wait_idle(self) -> None:
         """Return once no sync is running (the one running now has finished)."""
@@ -130,10 +145,24 @@ class DirectorySync:
 
     def _install(self, snap: Snapshot, index: DirectoryIndex) -> None:
         # Built first (every caller does), then the references swapped: readers see the old or the new
-        # index, never a half-built one.
+        # index, never a half-built one. The old pair's parties and answers are taken out first, so
+        # dropping the containers here only decrements counts; the objects themselves are freed in a
+        # worker thread a slice at a time (directory/bulk.py: freeing 100k at once stalls the loop).
+        held = self._take_apart()
         self._snapshot, self._index = snap, index
         if self.metrics is not None:
             self.metrics.directory_size.set(len(index))
+        if held:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (the CLI, once): freed here, nothing waits for it
+                return
+            loop.run_in_executor(None, release, held)
+
+    def _take_apart(self) -> list[list[object]]:
+        if self._snapshot is None or self._index is None:
+            return []
+        return [list(self._snapshot.parties), list(self._index.answers())]
 
     def _keyed_snapshot(self) -> Snapshot | None:
         """The current snapshot when its keys were made under ``self.plan`` (a pull reuses them)."""
@@ -204,6 +233,10 @@ class DirectorySync:
         return snap
 
     async def _pull_and_store(self) -> tuple[Snapshot, DirectoryIndex]:
+        with gc_paused():  # bulk work, the new directory frozen at the end (directory/bulk.py)
+            return await self._pull_and_build()
+
+    async def _pull_and_build(self) -> tuple[Snapshot, DirectoryIndex]:
         snap = await pull(
             self.itflow,
             self.plan,
@@ -215,12 +248,10 @@ class DirectorySync:
         fingerprint = self.plan.fingerprint()
 
         def persist(conn: sqlite3.Connection) -> None:
-            with gc_paused():  # bulk work (see directory/bulk.py); also while building the index
-                write_snapshot(conn, snap, fingerprint)
+            write_snapshot(conn, snap, fingerprint)
 
         def build() -> DirectoryIndex:
-            with gc_paused():
-                return DirectoryIndex.build(snap, self.plan, self.cfg)
+            return DirectoryIndex.build(snap, self.plan, self.cfg)
 
         await self.store.run(persist)
         # The index build is CPU work too: off the event loop, swapped in on it.
@@ -239,7 +270,22 @@ class DirectorySync:
         """Ask the background loop for a sync now (returns at once)."""
         self._trigger.set()
 
+    async def _load_stored(self) -> None:
+        try:
+            prepared = await asyncio.to_thread(self._prepare, await self.store.run(_read_or_none))
+            if prepared is not None and self._snapshot is None:  # not when a sync on demand came first
+                self._install(*prepared)
+                log.info("directory: answering from the stored copy (%d numbers)", len(prepared[1]))
+            elif prepared is None:
+                log.info("directory: nothing stored yet; calls go unnamed until the first sync is in")
+        finally:
+            self._loaded.set()
+
     async def _loop(self) -> None:
+        try:
+            await self._load_stored()
+        except Exception:
+            log.exception("could not load the stored directory; the first sync replaces it")
         while True:
             try:
                 await self.sync()
@@ -298,24 +344,19 @@ class DirectorySync:
 
     # ------------------------------------------------------------------ Component
     async def start(self) -> None:
+        """Start loading and syncing in the background; return once the stored directory is in, or
+        after ``_STORED_WAIT`` s at most (see the module doc). ``loaded()`` and ``settled()`` wait."""
         self._migrate()  # quick, once; store.migrate takes the store lock itself (not through run())
-        prepared = await asyncio.to_thread(self._prepare, await self.store.run(_read_or_none))
-        if prepared is not None:
-            self._install(*prepared)
-        had = prepared is not None
+        self._loaded.clear()
+        self._first_done.clear()
         if not self.cfg.enabled:
+            await self._load_stored()
             return
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="directory-sync")
-        if not had:
-            # Nothing to answer from yet: give the first sync a chance before reporting ready.
-            try:
-                await asyncio.wait_for(self._first_done.wait(), timeout=_FIRST_SYNC_WAIT)
-            except TimeoutError:
-                log.warning(
-                    "the first directory sync is not done after %.0f s; starting without a "
-                    "directory (calls go unnamed until it is)",
-                    _FIRST_SYNC_WAIT,
-                )
+        # A small stored directory is in before the doors open (a few ms); a large one keeps loading
+        # while they answer "no match" (docs/callerid.md, "Directory at scale": 100k loads in 2-3 s).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._loaded.wait()), timeout=_STORED_WAIT)
 
     async def stop(self, deadline: float) -> None:
         task, self._task = self._task, None
@@ -331,7 +372,12 @@ class DirectorySync:
                 age_seconds=round(self._snapshot.age(), 1),
             )
         if self._index is None:
-            return Health(False, self.last_error or "no directory yet", data)
+            loading = self._task is not None and not self._loaded.is_set()
+            return Health(
+                False,
+                self.last_error or ("loading the stored directory" if loading else "no directory yet"),
+                data,
+            )
         detail = f"{len(self._index)} numbers from {self._snapshot.source if self._snapshot else '?'}"
         if self.last_error:
             detail += f"; last sync failed: {self.last_error}"

@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from pbx_bridge.directory.bulk import gc_paused
+from pbx_bridge.directory.bulk import collect_young
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
 from pbx_bridge.directory.parties import (
     Canonical,
@@ -64,10 +64,7 @@ async def _parties(
     pages = v1.iter_pages(module, "read", page_size=page_size)
 
     def convert_page(rows: Sequence[Row]) -> list[Party]:
-        # Paused only here, in the worker: the event loop's HTTP objects form reference cycles that
-        # hold whole page bodies, and those must still be collected between pages.
-        with gc_paused():
-            return [p for r in rows if (p := convert(r)) is not None]
+        return [p for r in rows if (p := convert(r)) is not None]
 
     fetch: asyncio.Future[list[dict[str, str]]] | None = None
     try:
@@ -81,6 +78,9 @@ async def _parties(
             fetch = asyncio.ensure_future(anext(pages))
             out.extend(await asyncio.to_thread(convert_page, page))
             del page
+            # The caller pauses the collector for the whole sync (directory/bulk.py); the HTTP client's
+            # reference cycles holding this page's body are collected here, a page's worth at a time.
+            collect_young()
     finally:
         if fetch is not None:  # a failure while converting: stop the read ahead, retrieve its outcome
             fetch.cancel()

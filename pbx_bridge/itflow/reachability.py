@@ -43,7 +43,8 @@ class ItflowReachability:
         self._last_detect = float("-inf")
 
     async def start(self) -> None:
-        await self.probe()
+        # The first probe runs in the background too: a hanging ITFlow must not hold back the parts
+        # that start after this one (the HTTP face answers calls from the directory it has).
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="itflow-probe")
 
     async def stop(self, deadline: float) -> None:
@@ -55,11 +56,11 @@ class ItflowReachability:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
             try:
                 await self.probe()
             except Exception:  # a probe bug must never end the loop
                 log.exception("itflow probe failed unexpectedly")
+            await asyncio.sleep(self._interval)
 
     async def probe(self) -> bool:
         was = self.reachable

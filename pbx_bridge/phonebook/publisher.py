@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, overload
 
-from pbx_bridge.directory.bulk import gc_paused
+from pbx_bridge.directory.bulk import gc_paused, release
 from pbx_bridge.directory.model import Party
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.phonebook.entries import Book, NumberFormatter, build_book, source_digest
@@ -197,6 +197,7 @@ class Publisher:
         self.writes = 0  # files written since start (the benchmark counts them)
         # The last book's entries, kept only for query answers (Gigaset online directory search).
         self.book: Book | None = None
+        self._built: Book | None = None  # the book of the publish running now (publish() frees it)
         self._source = ""
         self._load_state()
 
@@ -266,6 +267,9 @@ class Publisher:
         started = time.perf_counter()
         with self._lock, gc_paused():  # a bulk build: no cyclic GC passes over it (directory/bulk.py)
             result = self._publish(parties, plan, source, force, progress)
+            # The book just built (unless kept for queries): its entries and derived records freed a
+            # slice at a time, not in one cascade that holds the GIL (directory/bulk.py).
+            release(self._take_apart_built())
         result.seconds = time.perf_counter() - started
         return result
 
@@ -284,7 +288,7 @@ class Publisher:
             return PublishResult("unchanged", previous, previous, message="directory unchanged")
         if progress:
             progress("build", 0, 1)
-        book = build_book(parties, plan, self.settings, source=source)
+        book = self._built = build_book(parties, plan, self.settings, source=source)
         if progress:
             progress("build", 1, 1)
         guard = self._guard(book, previous)
@@ -315,6 +319,15 @@ class Publisher:
             len(written),
         )
         return PublishResult("published", len(book), previous, written=written, records=records)
+
+    def _take_apart_built(self) -> list[list[object]]:
+        book, self._built = self._built, None
+        if book is None or book is self.book:
+            return []
+        held: list[list[object]] = [list(book.entries)]
+        held += [list(v) for v in book.cache.values() if isinstance(v, list)]
+        book.cache.clear()
+        return held
 
     def _hold_book(self, book: Book) -> None:
         # Holding the entries costs memory (about half a kilobyte each): only when a query needs them.

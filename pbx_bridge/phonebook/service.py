@@ -48,6 +48,8 @@ class DirectorySource(Protocol):
 
     async def sync(self) -> Snapshot: ...
 
+    async def settled(self) -> None: ...
+
     def subscribe(self, callback: Callable[[Snapshot], Awaitable[None] | None]) -> Callable[[], None]: ...
 
 
@@ -187,6 +189,10 @@ class PhonebookService:
         # keeps retrying, notifying us on success): publishing its snapshot is the start-up run, and a
         # second pull would only double the load on ITFlow. Pull ourselves when nobody else does.
         directory_syncs = self.directory.cfg.enabled
+        if directory_syncs:
+            # The directory loads its stored copy and syncs in the background (its start() returns at
+            # once): publish from what it has, once it has something or its first sync failed.
+            await self.directory.settled()
         # Also when its first sync just failed: it retries on its own schedule and notifies us; a pull
         # of ours now would only fail (and count) a second time.
         tried = self.directory.snapshot is not None or self.directory.failures > 0

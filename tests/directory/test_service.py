@@ -25,6 +25,8 @@ async def test_restart_with_itflow_stopped_still_names_known_callers(
         c, "Rita Restart", phone="4125553101", mobile="4125553102", email="r@restart.example", primary=True
     )
     await first.directory.start()
+    async with asyncio.timeout(HANG_GUARD):
+        await first.directory.settled()
     assert first.directory.index is not None and "+14125553101" in first.directory.index
     await first.directory.stop(asyncio.get_running_loop().time() + 5)
     await first.sim.stop()
@@ -33,6 +35,7 @@ async def test_restart_with_itflow_stopped_still_names_known_callers(
     second = await caller_env(profile, sim=first.sim, state=tmp_path / "state")
     async with asyncio.timeout(HANG_GUARD):
         await second.directory.start()
+        await second.directory.loaded()
         known = await second.callerid.lookup("+1 (412) 555-3102")
         unknown = await second.callerid.lookup("4125553199")
     assert (known.match, known.display) == (MatchKind.CONTACT, "Restart Co - Rita Restart")
@@ -82,6 +85,7 @@ async def test_start_without_itflow_and_without_snapshot_is_not_ready(caller_env
     env.sim.down = True
     async with asyncio.timeout(HANG_GUARD):
         await env.directory.start()
+        await env.directory.settled()
     assert env.directory.index is None and not env.directory.health().ok
     r = await env.callerid.lookup("4125553301")
     assert r.match is MatchKind.NONE
@@ -148,6 +152,7 @@ async def test_damaged_stored_directory_is_replaced_by_a_fresh_sync(caller_env: 
     assert not again.directory.load()
     async with asyncio.timeout(HANG_GUARD):
         await again.directory.start()
+        await again.directory.settled()
     assert again.directory.index.lookup("+14125553601").display == "Damage Co - Dan Damage"
 
 
@@ -160,6 +165,7 @@ async def test_running_daemon_adopts_a_directory_synced_from_the_command_line(
     got: asyncio.Queue[Snapshot] = asyncio.Queue()
     async with asyncio.timeout(HANG_GUARD):
         await daemon.directory.start()
+        await daemon.directory.settled()
         daemon.directory.subscribe(got.put)
         c = daemon.sim.db.add_client("Cli Sync Co")
         daemon.sim.db.add_contact(c, "Cy Cli", phone="4125553701", email="c@clisync.example")

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from pbx_bridge.directory.model import NumberLabel, PartyKind
-from pbx_bridge.directory.snapshot import MIGRATIONS, load_snapshot, save_snapshot
+import json
+from datetime import UTC, datetime
+
+from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
+from pbx_bridge.directory.snapshot import (
+    MIGRATIONS,
+    Snapshot,
+    load_snapshot,
+    save_snapshot,
+    snapshot_from_json,
+    snapshot_to_utf8,
+)
 from pbx_bridge.store import Store
 
 from .helpers import PLAN, num, party, snapshot
@@ -44,3 +54,27 @@ def test_digest_ignores_time_but_not_content() -> None:
     b = snapshot(party(PartyKind.CONTACT, 1, "A", num("4125550101")))
     c = snapshot(party(PartyKind.CONTACT, 1, "A.", num("4125550101")))
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_stored_document_reads_back_party_by_party_and_in_any_json_layout() -> None:
+    """The reader decodes our own documents one party at a time (no half-second GIL hold at 100k);
+    a document laid out otherwise (spaces, another key order) still reads the same."""
+    when = datetime(2026, 12, 3, tzinfo=UTC)
+    parties = tuple(
+        Party(
+            PartyKind.CONTACT,
+            i,
+            f'Zoë \U0001f600 {i}, "quoted" ]',
+            client_id=7,
+            client_name="ACME",
+            numbers=(PartyNumber(NumberLabel.MOBILE, f"412555{i:04d}", f"+1412555{i:04d}"),),
+        )
+        for i in range(3)
+    )
+    snap = Snapshot(parties, when, "v1", clients={7: "ACME"}, archived_clients=frozenset({9}), notes=("n",))
+    ours = snapshot_to_utf8(snap).decode()
+    for body in (ours, json.dumps(json.loads(ours), indent=1)):
+        back = snapshot_from_json(body, when, "v1")
+        assert back == snap
+    empty = Snapshot((), when, "v1")
+    assert snapshot_from_json(snapshot_to_utf8(empty).decode(), when, "v1") == empty
