@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.daemon import PBX_BRIDGE, Daemon
 
-from .harness import call_blocks
+from .harness import ANSWERED, call_blocks, count_replies
 
 SEED = 1101
 
@@ -177,6 +177,53 @@ async def test_full_disk_40_calls_0_lost_0_duplicated(rig, tmp_path: Path) -> No
     assert (count.ticketed, count.lost, count.duplicated) == (40, 0, 0), str(count)
     intake = (await r.parts(d))["intake"]
     assert intake["ok"], intake
+
+
+@pytest.mark.skipif(
+    (os.geteuid() != 0 or shutil.which("unshare") is None) and not os.environ.get("CI"),
+    reason="a private mount namespace needs root and unshare (CI runs as root: no skip)",
+)
+async def test_full_disk_10_answered_calls_journaled_0_lost_0_duplicated(rig, tmp_path: Path) -> None:
+    # The journal's notes are outbox items behind the same intake buffer as tickets (docs/tickets.md):
+    # answered calls on a full disk wait in memory and are noted once space returns, each exactly once.
+    state = tmp_path / "state"
+    state.mkdir()
+    r = await rig(state_dir=state, journal={"enabled": True, "min_talk_seconds": 0})
+    r.sim.db.insert(  # the answered trace's caller: a contact of client 1, whose ticket 1 is open
+        "contacts", {"contact_name": "Trace Caller", "contact_phone": "5551230001", "contact_client_id": 1}
+    )
+    d = r.start(_NsDaemon, state_dir=state)
+    r.daemons[-1] = d
+    await d.wait_http("/healthz")
+    await r.ami.wait_login(1)
+
+    async def journal_ready() -> bool:
+        return bool((await r.parts(d)).get("journal", {}).get("ok"))
+
+    await d.wait_until(journal_ready, what="the journal ready (directory synced, open-ticket index)")
+    inside = d.inside()
+    filler = inside / "filler"
+    _fill(filler)
+    assert os.statvfs(inside).f_bavail == 0 or not _fill(inside / "filler2")  # the disk is full
+    calls = call_blocks(10, ANSWERED)
+    ids = [lid for lid, _ in calls]
+    for _, blocks in calls:
+        await r.ami.play(blocks)
+
+    async def red() -> bool:
+        detail = str((await r.parts(d)).get("intake", {}).get("detail", ""))
+        return "database or disk is full" in detail and "10 finished" in detail
+
+    await d.wait_until(red, what="readiness naming the full disk with 10 answered calls held")
+    assert count_replies(r.sim, set(ids)).ticketed == 0  # nothing noted while the disk is full
+    for f in (filler, inside / "filler2"):  # space returns
+        f.unlink(missing_ok=True)
+    await d.wait_until(
+        lambda: count_replies(r.sim, set(ids)).ticketed == len(ids), what="10 journal notes", limit=90
+    )
+    await r.settled(d)
+    count = count_replies(r.sim, set(ids))
+    assert (count.ticketed, count.lost, count.duplicated) == (10, 0, 0), str(count)
 
 
 class _FullAtStartDaemon(_NsDaemon):
