@@ -88,7 +88,9 @@ class ItflowReachability:
             # (at most once a minute, so a refused key does not turn into a request storm).
             self._last_detect = now
             try:
-                await self._itflow.capabilities(refresh=True)
+                # Never detected yet: join the detection the directory may be running (the backend's
+                # lock shares it) instead of starting a second one behind it.
+                await self._itflow.capabilities(refresh=caps is not None)
             except Exception as exc:
                 log.warning("ITFlow answers again, but detecting its API failed: %s", exc)
         return bool(self.reachable)
