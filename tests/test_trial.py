@@ -149,6 +149,15 @@ async def test_a_failed_start_is_detected_once_and_counted_once(itflow_sim, tmp_
         daemon.start()
         await daemon.wait_http("/readyz", 503)  # every part has started once HTTP answers
         await daemon.wait_log("pbx-bridge running")
+
+        async def failed_sync_counted() -> bool:
+            # the first sync runs after start (docs/callerid.md, "Directory at scale"): wait for its end
+            metrics = (await daemon.get("/metrics")).text
+            failures = re.search(r"^pbx_bridge_directory_sync_failures_total (\S+)$", metrics, re.M)
+            return bool(failures) and float(failures.group(1)) >= 1.0
+
+        await daemon.wait_until(failed_sync_counted, what="the first sync's failure counted")
+        await daemon.wait_log("keeping the last good directory")  # the sync has ended and said so
         metrics = (await daemon.get("/metrics")).text
         failures = re.search(r"^pbx_bridge_directory_sync_failures_total (\S+)$", metrics, re.M)
         assert failures and float(failures.group(1)) == 1.0, metrics
