@@ -201,7 +201,7 @@ def screen_routes(service: ScreenService) -> list[web.RouteDef]:
                 if message is None:
                     break
                 await _send(resp, message)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the browser went away; a cancellation (shutdown) propagates
             pass
         finally:
             service.board.unlisten(queue)
