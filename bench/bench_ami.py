@@ -1,10 +1,12 @@
 """AMI benchmark: the real lab traces multiplied into thousands of concurrent calls.
 
-1. parse + track on one core (framing, per-message decode, tracker), raw and with the recommended
-   event filter applied to the same stream: events/s, and tracker memory per active call;
-2. the same stream over TCP into the real ``AmiListener`` (guarded connection -> tracker -> tickets
-   intake -> SQLite outbox on disk): events/s end to end and the time from a call's last Hangup to
-   its committed outbox row (includes the tracker's grace period, printed with it).
+1. parse + track on one core (framing with the tracker's event filter, per-message decode, tracker),
+   raw and with the recommended manager.conf filter applied to the same stream: events/s, and tracker
+   memory per active call;
+2. the same stream over TCP into the real ``AmiListener`` wired as the daemon wires it (guarded
+   connection -> tracker -> CallBuffer -> tickets intake -> SQLite outbox on disk): events/s end to end
+   and the time from a call's last Hangup to its committed outbox row (includes the tracker's grace
+   period, printed with it).
 
 Every figure is printed next to the count of outcomes produced and how many match the trace's known
 outcome. No assertions on time. Run: ``.venv/bin/python bench/bench_ami.py [--copies 2000]``.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import random
 import resource
 import statistics
 import sys
@@ -29,13 +30,14 @@ from panoramisk.message import Message as PanoramiskMessage
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pbx_bridge.ami.connection import AmiConnection, QueueItem  # noqa: E402
+from pbx_bridge.ami.connection import QueueItem  # noqa: E402
 from pbx_bridge.ami.framing import FrameBuffer, parse_message  # noqa: E402
 from pbx_bridge.ami.listener import AmiListener  # noqa: E402
 from pbx_bridge.ami.outcome import CallRecord  # noqa: E402
 from pbx_bridge.ami.settings import AmiSettings  # noqa: E402
 from pbx_bridge.ami.tracker import CallTracker, default_is_internal  # noqa: E402
 from pbx_bridge.store import Store  # noqa: E402
+from pbx_bridge.tickets.buffer import CallBuffer  # noqa: E402
 from pbx_bridge.tickets.intake import TicketIntake  # noqa: E402
 from pbx_bridge.tickets.outbox import Outbox  # noqa: E402
 from pbx_bridge.tickets.settings import TicketsSettings  # noqa: E402
@@ -130,7 +132,7 @@ def build_stream(copies: int, *, filtered: bool) -> tuple[bytes, int, dict[str, 
 def bench_parse_track(data: bytes, events: int, expect: dict[str, str], label: str) -> None:
     now = [0.0]
     tracker = CallTracker(clock=lambda: now[0], grace=3.0, max_calls=10**6)
-    fb = FrameBuffer()
+    fb = FrameBuffer(tracker.event_filter())  # as the listener's connection reads
     records: list[CallRecord] = []
     peak_active = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -144,7 +146,8 @@ def bench_parse_track(data: bytes, events: int, expect: dict[str, str], label: s
     ok = sum(1 for r in records if expect.get(r.linkedid) == r.outcome.value)
     print(
         f"[{label}] parse+track: {events} events, {len(data) / 1e6:.1f} MB, {wall:.2f} s wall, "
-        f"{cpu:.2f} s CPU -> {events / cpu:,.0f} events/s on one core; peak active calls {peak_active}; "
+        f"{cpu:.2f} s CPU -> {events / cpu:,.0f} events/s on one core ({fb.skipped} dropped unparsed by "
+        f"the event filter); peak active calls {peak_active}; "
         f"outcomes {len(records)} ({ok} correct of {len(expect)} calls)"
     )
 
@@ -153,7 +156,7 @@ def bench_memory(data: bytes, label: str) -> None:
     """Tracker memory per active call, at the stream's half-way point (all calls in progress)."""
     now = [0.0]
     tracker = CallTracker(clock=lambda: now[0], grace=3.0, max_calls=10**6)
-    fb = FrameBuffer()
+    fb = FrameBuffer(tracker.event_filter())
     half = data[: len(data) // 2]
     # Measured after parsing, one frame at a time as the listener does: what the tracker keeps of the
     # parsed messages counts (parsing them all first, outside the window, hid it: 1.0 vs 1.6 KiB).
@@ -245,7 +248,7 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
     outcomes: dict[str, str] = {}
     done = asyncio.Event()
 
-    async def handler(rec: CallRecord) -> None:
+    async def handle(rec: CallRecord) -> None:
         outcomes[rec.linkedid] = rec.outcome.value
         if await intake.handle(rec):
             latencies.append(time.perf_counter() - last_hangup.get(rec.linkedid, time.perf_counter()))
@@ -255,38 +258,39 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
     settings = AmiSettings(
         host="127.0.0.1", port=server.port, username="bench", secret="x", grace=grace, max_calls=10**6
     )
-
-    def conn(queue: asyncio.Queue[QueueItem]) -> AmiConnection:
-        return AmiConnection(
-            "127.0.0.1",
-            server.port,
-            "bench",
-            "x",
-            queue,
-            ping_interval=60,
-            rng=random.Random(1),
-            queue_high=200_000,
-        )
-
-    listener = AmiListener(settings, handler, connection=conn, tick_interval=0.05)
+    # Wired as pbx_bridge/wiring.py does: finished calls pass through the CallBuffer (provisional
+    # records committed at the last Hangup, the final one into the outbox), the listener with its
+    # default connection and tick.
+    buffer = CallBuffer(store, handle)
+    listener = AmiListener(settings, buffer, on_ended=buffer.remember)
     orig = listener.process
+    # Events the listener has dealt with (tracked, or dropped unparsed by the connection's event
+    # filter), and when the last of them was.
+    processed = [0, 0.0]
+
+    def finished() -> None:
+        if not processed[1] and processed[0] + listener.connection.events_skipped >= events:
+            processed[1] = time.perf_counter()
 
     def process(item: QueueItem):  # note when each call's Hangups arrive (for the latency figure)
-        if item[0] == "event" and item[1].get("Event") == "Hangup":
-            last_hangup[item[1].get("Linkedid", "")] = time.perf_counter()
+        if item[0] == "event":
+            if item[1].get("Event") == "Hangup":
+                last_hangup[item[1].get("Linkedid", "")] = time.perf_counter()
+            result = orig(item)
+            processed[0] += 1
+            finished()
+            return result
         return orig(item)
 
-    processed = [0, 0.0]  # events the listener has processed, and when it processed the last one
+    received = listener.connection._received
 
-    def counting(item: QueueItem):
-        result = process(item)
-        if item[0] == "event":
-            processed[0] += 1
-            if processed[0] >= events:
-                processed[1] = time.perf_counter()
-        return result
+    def counting(n: int, skipped: int) -> None:
+        received(n, skipped)
+        finished()
 
-    listener.process = counting  # type: ignore[method-assign]
+    listener.process = process  # type: ignore[method-assign]
+    listener.connection._received = counting  # type: ignore[method-assign]
+    await buffer.start()
     cpu0, t0 = time.process_time(), time.perf_counter()
     await listener.start()
     await asyncio.wait_for(server.streamed.wait(), 600)
@@ -294,6 +298,7 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
     await asyncio.wait_for(done.wait(), 600)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     await listener.stop(asyncio.get_running_loop().time() + 5)
+    await buffer.stop(asyncio.get_running_loop().time() + 5)
     ok = sum(1 for lid, o in outcomes.items() if expect.get(lid) == o)
     lat = sorted(latencies)
 
@@ -306,7 +311,9 @@ async def bench_tcp(data: bytes, events: int, expect: dict[str, str], grace: flo
     pano_n, pano_cpu = panoramisk_raw_parse(data)
     pano = pano_n / pano_cpu
     print(
-        f"[tcp listener] {processed[0]} of {events} events processed by the listener over TCP in "
+        f"[tcp listener] {processed[0] + listener.connection.events_skipped} of {events} events "
+        f"processed by the listener over TCP ({listener.connection.events_skipped} dropped unparsed by "
+        f"the tracker's event filter) in "
         f"{t_done - t0:.2f} s ({ours:,.0f} events/s end to end; the server's last write was at "
         f"{t_streamed - t0:.2f} s); all {len(outcomes)} outcomes in {wall:.2f} s, process CPU {cpu:.2f} s "
         f"(incl. SQLite thread); {ok} correct of {len(expect)}; peak RSS "

@@ -15,7 +15,9 @@ What we keep from panoramisk: its action objects (ActionIDs, futures) and its re
 * (10) a refused login is logged as an error every time, reported by :meth:`health`, and retried;
 * (11, 13) after every (re)connect a ``CoreShowChannels`` snapshot is queued, so the tracker can keep
   calls that survived and expire the ones lost in a restart or crash;
-* malformed messages are logged, counted and skipped.
+* malformed messages are logged, counted and skipped;
+* with :meth:`AmiConnection.skip_events`, events nobody uses are dropped before they are decoded
+  (:class:`.framing.EventFilter`) and only counted.
 
 Queue items are tuples: ``("event", dict)``, ``("connected", None)``, ``("disconnected", reason)``,
 ``("resync", [CoreShowChannel rows])``.
@@ -33,7 +35,7 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from pbx_bridge.ami.framing import FrameBuffer, Malformed, parse_message
+from pbx_bridge.ami.framing import EventFilter, FrameBuffer, Malformed, parse_message
 from pbx_bridge.component import Health
 from pbx_bridge.metrics import Metrics
 
@@ -72,7 +74,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no 
     def __init__(self, owner: AmiConnection) -> None:
         super().__init__()
         self.owner = owner
-        self.frames = FrameBuffer()
+        self.frames = FrameBuffer(owner.event_filter)
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.banner_seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.paused = False
@@ -84,8 +86,11 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no 
 
     def data_received(self, data: bytes) -> None:
         owner = self.owner
+        frames = self.frames
+        skipped = frames.skipped
+        events = 0
         try:
-            for raw in self.frames.feed(data):
+            for raw in frames.feed(data):
                 try:
                     msg = parse_message(raw)
                 except Malformed as exc:
@@ -102,10 +107,12 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk has no 
                     owner._malformed(f"neither an event nor a response: {list(msg)[:3]}")
                     continue
                 owner._put(("event", msg), self)
-            if self.frames.banner is not None and not self.banner_seen.done():
-                self.banner_seen.set_result(self.frames.banner)
+                events += 1
+            if frames.banner is not None and not self.banner_seen.done():
+                self.banner_seen.set_result(frames.banner)
         except Exception:  # belt and braces: nothing in here may propagate into asyncio's transport
             log.exception("AMI: unexpected error while reading; the stream goes on")
+        owner._received(events, frames.skipped - skipped)
 
     def handle_message(self, message: Message) -> None:
         response = self.responses.get(message.id)
@@ -165,6 +172,8 @@ class AmiConnection:
         self.last_error = ""
         self.connects = 0
         self.malformed = 0
+        self.events_skipped = 0  # dropped unparsed by the event filter, over all sessions
+        self.event_filter: EventFilter | None = None
         self._proto: _GuardedProtocol | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -205,6 +214,16 @@ class AmiConnection:
             proto.paused = True
             proto.transport.pause_reading()  # back-pressure rather than dropping events
             self._paused_by_us.append(proto)
+
+    def skip_events(self, event_filter: EventFilter | None) -> None:
+        """Drop the events ``event_filter`` does not want before decoding them (from the next connect)."""
+        self.event_filter = event_filter
+
+    def _received(self, events: int, skipped: int) -> None:
+        # Counted once per TCP read, not per event (a Prometheus counter takes a lock).
+        self.events_skipped += skipped
+        if self.metrics and (events or skipped):
+            self.metrics.ami_events.inc(events + skipped)
 
     def consumed(self) -> None:
         """The consumer calls this after draining; reading resumes below half the high mark."""

@@ -61,6 +61,8 @@ class AmiListener:
         )
         factory = connection or self._default_connection
         self.connection = factory(self.events)
+        # Events the tracker would only count as ignored are dropped before they are decoded.
+        self.connection.skip_events(self.tracker.event_filter())
         self._tasks: list[asyncio.Task[None]] = []
         self.handled = 0
         self.handler_errors = 0
@@ -121,7 +123,8 @@ class AmiListener:
         h.data.update(
             {
                 "calls_active": self.tracker.active,
-                "events": self.tracker.stats.events,
+                "events": self.tracker.stats.events + self.connection.events_skipped,
+                "events_skipped": self.connection.events_skipped,
                 "handler_errors": self.handler_errors,
             }
         )
@@ -176,8 +179,6 @@ class AmiListener:
             except Exception:
                 log.exception("AMI: an event could not be tracked; skipped")
                 done = []
-            if item is not None and item[0] == "event" and self.metrics:
-                self.metrics.ami_events.inc()
             for rec in done:
                 self.records.put_nowait(rec)
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pbx_bridge.ami.framing import EventFilter
 from pbx_bridge.ami.outcome import CallRecord, Outcome, fine_outcome
 from pbx_bridge.ami.progress import CallProgress, ProgressObserver
 
@@ -177,6 +178,13 @@ class CallTracker:
 
     def linkedids(self) -> list[str]:
         return list(self._calls)
+
+    def event_filter(self) -> EventFilter:
+        """The events :meth:`feed` can use, as a filter the connection applies to the raw bytes: every
+        other event would only be counted as ignored here, so it need not be decoded at all."""
+        conditional = {"VarSet": ("Variable", _VARS), "Newexten": ("Application", ("VoiceMail",))}
+        keep = {n for n in self._handlers if n not in conditional} | {"Shutdown"}
+        return EventFilter(keep, conditional)
 
     def observe(self, observer: ProgressObserver) -> Callable[[], None]:
         """Call ``observer(progress)`` after each event that changes what a person would see of a call
