@@ -65,12 +65,21 @@ class EventFilter:
     __slots__ = ("keep", "when")
 
     def __init__(self, keep: Iterable[str], when: Mapping[str, tuple[str, Iterable[str]]]) -> None:
-        # Whole first lines, so one slice and one set lookup decide most messages.
+        # Whole first lines, so one slice and one set lookup decide most messages; a wanted value is
+        # matched where it stands (``startswith`` with its line end, ``endswith`` on the last line) so
+        # that the common case, an unwanted VarSet, costs no more slicing.
         self.keep = frozenset(_EVENT + n.encode() for n in keep)
-        self.when = {
-            _EVENT + n.encode(): (b"\r\n" + h.encode() + b": ", frozenset(v.encode() for v in values))
-            for n, (h, values) in when.items()
-        }
+        self.when: dict[bytes, tuple[bytes, int, tuple[bytes, ...], tuple[bytes, ...]]] = {}
+        for name, (h, values) in when.items():
+            header = b"\r\n" + h.encode() + b": "
+            wanted = tuple(sorted(v.encode() for v in values))
+            self.when[_EVENT + name.encode()] = (
+                header,
+                len(header),
+                tuple(v + b"\r\n" for v in wanted),
+                # on the last line: ending with a wanted value (a superset of "is it": kept, not lost)
+                wanted,
+            )
 
     def select(self, frames: list[bytes], buf: bytes) -> list[bytes]:
         """The messages of ``frames`` (all cut from ``buf``) that are not unwanted events."""
@@ -89,14 +98,10 @@ class EventFilter:
                 continue
             cond = when.get(head)
             if cond is not None:
-                header, values = cond
+                header, skip, wanted, wanted_last = cond
                 at = f.find(header, nl) if nl >= 0 else -1
-                if at < 0:  # absent or written unusually: the parser and the tracker decide
-                    add(f)
-                    continue
-                at += len(header)
-                stop = f.find(b"\r\n", at)
-                if (f[at:stop] if stop >= 0 else f[at:]) in values:
+                # absent or written unusually (the parser and the tracker decide), or wanted
+                if at < 0 or f.startswith(wanted, at + skip) or f.endswith(wanted_last):
                     add(f)
                     continue
             elif not head.startswith(_EVENT):

@@ -176,6 +176,11 @@ class CallTracker:
     def active(self) -> int:
         return len(self._calls)
 
+    def next_due(self) -> float | None:
+        """When (tracker clock) the next call's grace period ends, if one is pending: :meth:`tick` then
+        finishes it. Possibly earlier than that (a re-opened call's stale entry), never later."""
+        return self._pending[0][0] if self._pending else None
+
     def linkedids(self) -> list[str]:
         return list(self._calls)
 

@@ -105,7 +105,8 @@ class CallBuffer:
     async def _final(self, record: CallRecord) -> bool:
         try:
             await self._handle(record)
-            await self.store.run(_forget(record.linkedid))
+            # grouped: the calls decided in one burst forget their provisional records in one commit
+            await self.store.run_grouped(_forget(record.linkedid))
         except sqlite3.Error as exc:
             self._hold(record, str(exc))
             return False

@@ -22,10 +22,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pbx_bridge.store import Store
 
 __all__ = ["Column", "Outbox", "OutboxRow", "Payload"]
+
+T = TypeVar("T")
 
 # What intake renders for one ticket (subject, details, priority, marker, outcome, ended), kept as JSON.
 Payload = dict[str, str]
@@ -132,51 +135,42 @@ class Outbox:
     def _enqueue(
         self, linkedid: str, kind: str, payload: Payload, number: str, contact_id: int, client_id: int
     ) -> Callable[[sqlite3.Connection], OutboxRow | None]:
+        """The statements of one enqueue, to run inside a transaction (its own, or a group's)."""
         now = self.clock()
 
-        def tx(conn: sqlite3.Connection) -> OutboxRow | None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                follows = None
-                if kind == "journal-time":
-                    # The journal's time worked follows its note (a reply on the ticket it opened).
-                    m = conn.execute(
-                        "SELECT id FROM outbox WHERE linkedid=? AND kind='journal'", (linkedid,)
-                    ).fetchone()
-                    follows = m["id"] if m is not None else None
-                if kind == "voicemail":
-                    m = conn.execute(
-                        "SELECT id, state, in_flight FROM outbox WHERE linkedid=? AND kind='missed'",
-                        (linkedid,),
-                    ).fetchone()
-                    if m is not None:
-                        if m["state"] == "pending" and not m["in_flight"]:
-                            conn.execute(
-                                "UPDATE outbox SET state='replaced', last_error=? WHERE id=?",
-                                ("replaced by the voicemail of the same call", m["id"]),
-                            )
-                        elif m["state"] in ("pending", "delivered"):
-                            follows = m["id"]
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO outbox (linkedid, kind, created_at, next_attempt_at, number, "
-                    "contact_id, client_id, follows_id, payload) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (linkedid, kind, now, now, number, contact_id, client_id, follows, json.dumps(payload)),
-                )
-                row = None
-                if cur.rowcount:
-                    row = OutboxRow.from_sql(
-                        conn.execute(f"SELECT {_COLS} FROM outbox WHERE id=?", (cur.lastrowid,)).fetchone()
-                    )
-                conn.execute("COMMIT")
-                return row
-            except BaseException:
-                # SQLite has already rolled back after SQLITE_FULL/IOERR: a second ROLLBACK would raise
-                # "cannot rollback - no transaction is active" and hide the real cause.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        def run(conn: sqlite3.Connection) -> OutboxRow | None:
+            follows = None
+            if kind == "journal-time":
+                # The journal's time worked follows its note (a reply on the ticket it opened).
+                m = conn.execute(
+                    "SELECT id FROM outbox WHERE linkedid=? AND kind='journal'", (linkedid,)
+                ).fetchone()
+                follows = m["id"] if m is not None else None
+            if kind == "voicemail":
+                m = conn.execute(
+                    "SELECT id, state, in_flight FROM outbox WHERE linkedid=? AND kind='missed'",
+                    (linkedid,),
+                ).fetchone()
+                if m is not None:
+                    if m["state"] == "pending" and not m["in_flight"]:
+                        conn.execute(
+                            "UPDATE outbox SET state='replaced', last_error=? WHERE id=?",
+                            ("replaced by the voicemail of the same call", m["id"]),
+                        )
+                    elif m["state"] in ("pending", "delivered"):
+                        follows = m["id"]
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO outbox (linkedid, kind, created_at, next_attempt_at, number, "
+                "contact_id, client_id, follows_id, payload) VALUES (?,?,?,?,?,?,?,?,?)",
+                (linkedid, kind, now, now, number, contact_id, client_id, follows, json.dumps(payload)),
+            )
+            if not cur.rowcount:
+                return None
+            return OutboxRow.from_sql(
+                conn.execute(f"SELECT {_COLS} FROM outbox WHERE id=?", (cur.lastrowid,)).fetchone()
+            )
 
-        return tx
+        return run
 
     def enqueue(
         self,
@@ -193,7 +187,8 @@ class Outbox:
         A voicemail replaces the missed ticket of the same call: an undelivered, not in-flight missed
         row becomes ``replaced``; a delivered (or possibly delivered) one is followed up instead.
         """
-        row = self.store.call(self._enqueue(linkedid, kind, payload, number, contact_id, client_id))
+        run = self._enqueue(linkedid, kind, payload, number, contact_id, client_id)
+        row = self.store.call(lambda c: _transaction(c, run))
         self._notify(row)
         return row
 
@@ -207,7 +202,11 @@ class Outbox:
         contact_id: int = 0,
         client_id: int = 0,
     ) -> OutboxRow | None:
-        row = await self.store.run(self._enqueue(linkedid, kind, payload, number, contact_id, client_id))
+        """:meth:`enqueue` on the store thread, committed together with the other writes waiting
+        meanwhile (group commit: a burst of calls ending at once is one fsync, not one per call)."""
+        row = await self.store.run_grouped(
+            self._enqueue(linkedid, kind, payload, number, contact_id, client_id)
+        )
         self._notify(row)
         return row
 
@@ -386,3 +385,18 @@ class Outbox:
                 ).rowcount
             )
         )
+
+
+def _transaction(conn: sqlite3.Connection, run: Callable[[sqlite3.Connection], T]) -> T:
+    """``run`` in a transaction of its own (the CLI's and the tests' synchronous writes)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = run(conn)
+        conn.execute("COMMIT")
+        return result
+    except BaseException:
+        # SQLite has already rolled back after SQLITE_FULL/IOERR: a second ROLLBACK would raise
+        # "cannot rollback - no transaction is active" and hide the real cause.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

@@ -121,7 +121,13 @@ def test_unusual_messages_are_left_to_the_parser() -> None:
 
 
 def test_the_first_value_of_a_repeated_header_decides_as_the_parser_reads_it() -> None:
-    data = b"Event: VarSet\r\nVariable: OTHER\r\nVariable: VMSTATUS\r\n\r\n"
-    frames, skipped = _feed(data, FILTER)
-    assert frames == [] and skipped == 1
-    assert parse_message(data[:-4])["Variable"] == "OTHER"
+    first = b"Event: VarSet\r\nVariable: VMSTATUS\r\nVariable: OTHER\r\nValue: x"
+    second = b"Event: VarSet\r\nVariable: OTHER\r\nVariable: VMSTATUS\r\nValue: x"
+    frames, skipped = _feed(first + b"\r\n\r\n" + second + b"\r\n\r\n", FILTER)
+    assert frames == [first] and skipped == 1
+    assert parse_message(first)["Variable"] == "VMSTATUS" and parse_message(second)["Variable"] == "OTHER"
+
+
+def test_a_wanted_value_on_the_last_line_is_kept() -> None:
+    frames, skipped = _feed(b"Event: VarSet\r\nValue: x\r\nVariable: VMSTATUS\r\n\r\n", FILTER)
+    assert len(frames) == 1 and skipped == 0
