@@ -123,3 +123,28 @@ async def test_a_call_decided_during_a_failed_group_commit_is_not_saved_again(
     await _until(lambda: buf.health().ok, "the buffer writing again")
     assert intake.decided == ["1800000800.1"]
     assert _saved(store) == set(), "a decided call's provisional record was saved again"
+
+
+async def test_calls_finishing_together_are_committed_in_few_transactions_each_exactly_once(
+    store: Store, buffers: list[CallBuffer]
+) -> None:
+    outbox = Outbox(store, clock=lambda: 0.0)
+
+    async def intake(rec: CallRecord) -> None:
+        await outbox.aenqueue(rec.linkedid, "missed", {"subject": rec.linkedid})
+
+    buf = CallBuffer(store, intake)
+    buffers.append(buf)
+    await buf.start()
+    calls = [record(f"1800000700.{i}") for i in range(300)]
+    buf.remember(calls, [])
+    await _until(lambda: len(_saved(store)) == 300, "the provisional records")
+    commits: list[str] = []
+    store.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    # the listener hands calls that finished together over side by side
+    await asyncio.gather(*(buf(rec) for rec in calls), *(buf(rec) for rec in calls[:10]))
+    store.conn.set_trace_callback(None)
+    rows = outbox.rows(("pending",))
+    assert sorted(r.linkedid for r in rows) == sorted(c.linkedid for c in calls)  # none twice
+    assert not _saved(store)  # every provisional record went with its decision
+    assert len(commits) <= 10  # not one (or two) fsyncs per call
