@@ -121,6 +121,12 @@ class Connection(asyncio.Protocol):
             self._discarding = False
             self._malformed("<line too long>")
             data = data[nl + 1 :]
+        if not self._buf and self.env_ready.done():
+            # The usual segment after the environment: one "200 result=1" line (no split, no decode).
+            common = self._parser.common_segment(data)
+            if common is not None:
+                self._deliver(common)
+                return
         buf = self._buf + data if self._buf else data
         start = 0
         if not self.env_ready.done():
