@@ -518,25 +518,33 @@ _NAIVE = (
 )
 
 
-async def _timed_runs(argv: list[str], picks: list[tuple[str, str]], check: bool) -> tuple[list[float], int]:
-    """Run ``argv`` once per pick (an AGI environment on stdin, every command answered); its wall
-    seconds per run, and how many set the expected CALLERID(name) (when ``check``)."""
-    perf = time.perf_counter
-    samples: list[float] = []
-    correct = 0
+async def _timed_run(argv: list[str], raw: str) -> tuple[float, int, list[str]]:
+    """Run ``argv`` once (an AGI environment for ``raw`` on stdin, every command answered): its wall
+    seconds, exit status and the commands it wrote."""
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate(_agi_env(raw) + b"200 result=1\n" * 6)
+    return time.perf_counter() - t0, proc.returncode or 0, [c for c in out.decode().split("\n") if c]
+
+
+async def _timed_runs(
+    argvs: list[list[str]], picks: list[tuple[str, str]]
+) -> tuple[list[list[float]], list[int]]:
+    """Each argv once per pick, taking turns (a, b, c, a, b, c, ...) so that a shared machine's load
+    falls on all of them alike; per argv its wall seconds per run and how many set the expected
+    CALLERID(name) with exit status 0."""
+    samples: list[list[float]] = [[] for _ in argvs]
+    correct = [0] * len(argvs)
     for raw, expected in picks:
-        t0 = perf()
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        out, _ = await proc.communicate(_agi_env(raw) + b"200 result=1\n" * 6)
-        samples.append(perf() - t0)
-        if check:
-            commands = [c for c in out.decode().split("\n") if c]
-            correct += proc.returncode == 0 and _name_set(commands) == expected
+        for i, argv in enumerate(argvs):
+            seconds, status, commands = await _timed_run(argv, raw)
+            samples[i].append(seconds)
+            correct[i] += status == 0 and _name_set(commands) == expected
     return samples, correct
 
 
@@ -550,14 +558,16 @@ async def section_classic(ctx: Ctx) -> Figures:
     picks = [rng.choice(ctx.known) for _ in range(ctx.args.classic_calls)]
     base = f"http://127.0.0.1:{d.http_port}"
     try:
-        t = time.perf_counter()
-        ours, correct = await _timed_runs(
-            [python, "-IS", str(_SCRIPT), "201", f"url={base}/cid.agi"], picks, True
+        (ours, naive, bare, isolated), (correct, naive_ok, _, _) = await _timed_runs(
+            [
+                [python, "-IS", str(_SCRIPT), "201", f"url={base}/cid.agi"],
+                [sys.executable, "-c", _NAIVE, f"{base}/cid"],
+                [python, "-c", "pass"],
+                [python, "-I", "-S", "-c", "pass"],
+            ],
+            picks,
         )
-        wall = time.perf_counter() - t
-        naive, naive_ok = await _timed_runs([sys.executable, "-c", _NAIVE, f"{base}/cid"], picks, True)
-        bare, _ = await _timed_runs([python, "-c", "pass"], picks, False)
-        isolated, _ = await _timed_runs([python, "-I", "-S", "-c", "pass"], picks, False)
+        wall = sum(ours)  # the script's own runs: the others take turns in between
         rss = _peak_rss_mb(d.pid)
     finally:
         _stop_daemon(d)

@@ -81,6 +81,9 @@ def parse_reply(line: str) -> AgiReply:
 
 # The replies most commands get (SET VARIABLE, ANSWER, VERBOSE ...), parsed once; AgiReply is immutable.
 _COMMON_REPLIES = {line: parse_reply(line) for line in ("200 result=1", "200 result=0")}
+# The same replies as whole segments: res_agi sends each reply line with one write, so on a quiet
+# connection a segment is usually exactly one of these; anything else takes the line-by-line path.
+_COMMON_SEGMENTS = {(line + "\n").encode(): reply for line, reply in _COMMON_REPLIES.items()}
 
 
 class ReplyReader:
@@ -96,6 +99,13 @@ class ReplyReader:
 
     def __init__(self) -> None:
         self._usage: list[str] | None = None
+
+    def common_segment(self, data: bytes) -> AgiReply | None:
+        """The reply when ``data`` is exactly one common reply line with its newline and no usage block
+        is in progress (what ``feed`` would return for that line); else None, and nothing is consumed."""
+        if self._usage is None:
+            return _COMMON_SEGMENTS.get(data)
+        return None
 
     def feed(self, line: str) -> AgiReply | str | None:
         if self._usage is None:

@@ -105,8 +105,6 @@ class FastAgiServer:
         self._open: set[Connection] = set()
         # Connections still without a complete environment, oldest first (a dict keeps insertion order).
         self._unready: dict[Connection, None] = {}
-        # Sessions waiting for the reply to a quick command, oldest wait first, with the time it started.
-        self._quick: dict[Connection, float] = {}
         self._stopping = False
         self.stats: dict[str, int] = {
             "sessions": 0,
@@ -240,9 +238,15 @@ class FastAgiServer:
                 victim, "evicted", "the oldest connection that had sent no complete AGI environment"
             )
             return True
-        stalled = next(iter(self._quick), None)  # the oldest wait: waits are added as they start
+        # The oldest wait for a quick reply: scanned here, at the cap only, instead of kept in order on
+        # every command (Connection.quick_since).
+        stalled, since = None, 0.0
+        for conn in self._open:
+            started = conn.quick_since
+            if started is not None and not conn.closed and (stalled is None or started < since):
+                stalled, since = conn, started
         now = asyncio.get_running_loop().time()
-        if stalled is not None and now - self._quick[stalled] >= self.stall_grace:
+        if stalled is not None and now - since >= self.stall_grace:
             self._push_out(
                 stalled,
                 "stalled",
@@ -265,12 +269,6 @@ class FastAgiServer:
             clip(victim.peer, 60),
         )
 
-    def quick_wait(self, conn: Connection, waiting: bool) -> None:
-        if waiting and not conn.closed:
-            self._quick[conn] = asyncio.get_running_loop().time()
-        else:
-            self._quick.pop(conn, None)
-
     def _dropped(self, reason: str) -> None:
         self.stats[reason] += 1
         if self.metrics is not None:
@@ -282,7 +280,6 @@ class FastAgiServer:
     def _forget(self, conn: Connection) -> None:
         self._open.discard(conn)
         self._unready.pop(conn, None)
-        self._quick.pop(conn, None)
 
     async def _serve(self, conn: Connection) -> None:
         self.stats["sessions"] += 1

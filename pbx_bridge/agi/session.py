@@ -71,8 +71,6 @@ class ConnectionOwner(Protocol):
 
     def count_malformed(self, conn: Connection, line: str) -> None: ...
 
-    def quick_wait(self, conn: Connection, waiting: bool) -> None: ...
-
 
 class Connection(asyncio.Protocol):
     """The bytes side of one FastAGI connection: splits lines, parses the environment and the replies.
@@ -97,6 +95,10 @@ class Connection(asyncio.Protocol):
         self.malformed = 0
         self.peer = ""
         self.evicted = False
+        # When the session sent a command Asterisk answers at once and is still waiting for its reply
+        # (loop time), else None. Read by the server only at the connection cap, so the per-command
+        # cost is one attribute store (no call, no shared dict).
+        self.quick_since: float | None = None
         self._buf = b""
         self._discarding = False  # inside a line over _MAX_LINE_BYTES: drop up to its newline
         self._parser = ReplyReader()
@@ -119,6 +121,12 @@ class Connection(asyncio.Protocol):
             self._discarding = False
             self._malformed("<line too long>")
             data = data[nl + 1 :]
+        if not self._buf and self.env_ready.done():
+            # The usual segment after the environment: one "200 result=1" line (no split, no decode).
+            common = self._parser.common_segment(data)
+            if common is not None:
+                self._deliver(common)
+                return
         buf = self._buf + data if self._buf else data
         start = 0
         if not self.env_ready.done():
@@ -235,10 +243,6 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
-
-    def waiting_quick(self, waiting: bool) -> None:
-        """The session sent a command Asterisk answers at once (True) or got its reply (False)."""
-        self._owner.quick_wait(self, waiting)
 
     def abort(self) -> None:
         """Drop the connection now, unread data and all (eviction, refusal, junk)."""
@@ -362,21 +366,21 @@ class AgiSession:
             fut: asyncio.Future[object] = loop.create_future()
             conn.waiter = fut
             self._write(data)
-            deadline = loop.time() + self.command_timeout
+            now = loop.time()
+            deadline = now + self.command_timeout
             self._waiting = (fut, deadline)
             if self._watchdog is None:
                 self._watchdog = loop.call_at(deadline, self._check_timeout)
             quick = text.upper().startswith(_QUICK_COMMANDS)
             if quick:
-                conn.waiting_quick(True)
+                conn.quick_since = now
             try:
                 event = await fut
             except TimeoutError:
                 self._broken = "session abandoned after a command timed out"
                 raise AgiTimeout(f"no reply within {self.command_timeout:g} s") from None
             finally:
-                if quick:
-                    conn.waiting_quick(False)
+                conn.quick_since = None
                 self._waiting = None
                 if conn.waiter is fut:
                     conn.waiter = None

@@ -83,11 +83,11 @@ async def door_lookup(
         result = LookupResult(match=MatchKind.NONE, number="", source="none")
     if not result.found or not (safe_names or ascii):
         return result
-    return dataclasses.replace(
-        result,
-        display=door_text(result.display, safe_names=safe_names, ascii=ascii),
-        client_name=door_text(result.client_name, safe_names=safe_names, ascii=ascii),
-    )
+    display = door_text(result.display, safe_names=safe_names, ascii=ascii)
+    client_name = door_text(result.client_name, safe_names=safe_names, ascii=ascii)
+    if display == result.display and client_name == result.client_name:
+        return result  # the usual case (names are made safe when the directory is built): no copy
+    return dataclasses.replace(result, display=display, client_name=client_name)
 
 
 def cid_options(args: Sequence[str], query: Mapping[str, str]) -> dict[str, bool | None]:
