@@ -15,17 +15,15 @@ does not make a number ambiguous.
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from pbx_bridge.directory.bulk import release
 from pbx_bridge.directory.display import cut, render_name, sanitize
 from pbx_bridge.directory.model import LookupResult, MatchKind, NumberLabel, Party, PartyKind
 from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.directory.table import LABEL_CODE, KeyCollector, NumberKeys, e164_key
 from pbx_bridge.numbers import NumberPlan
 
 __all__ = ["DirectoryIndex", "IndexStats"]
@@ -56,92 +54,120 @@ def _client_key(p: Party) -> object | None:
     return None
 
 
+_CODE_LABEL = {v: k for k, v in LABEL_CODE.items()}
+
+
 class DirectoryIndex:
-    """Immutable once built; a new snapshot builds a new index (swapped atomically by reference)."""
+    """Immutable once built; a new snapshot builds a new index (swapped atomically by reference).
+
+    Compact (docs/callerid.md, "Directory at scale"): two sorted integer arrays, number -> (party row,
+    label), beside the snapshot's packed party table. A lookup is a binary search and the decoding of
+    the parties on that number; the answer is computed per lookup, not stored per number.
+    """
 
     def __init__(
-        self,
-        entries: dict[str, LookupResult],
-        snapshot: Snapshot,
-        plan: NumberPlan,
-        settings: DirectorySettings,
-        unkeyed: int = 0,
+        self, keys: NumberKeys, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings
     ) -> None:
-        self._entries = entries
+        self.keys = keys
+        self._keys = keys.keys
+        self._rows = keys.rows
+        self._odd = keys.odd
         self.snapshot = snapshot
         self.plan = plan
         self.settings = settings
         self.clients: Mapping[int, str] = snapshot.clients
-        self._unkeyed = unkeyed
+        self._unkeyed = keys.unkeyed
+        self._numbers = self._ambiguous = 0
+        self._count()
 
     @classmethod
     def build(
         cls, snapshot: Snapshot, plan: NumberPlan, settings: DirectorySettings | None = None
     ) -> DirectoryIndex:
-        s = settings or DirectorySettings()
-        # number -> its one (party, label), or a list of them when several parties share it: no list
-        # per number for the common case (a 100k directory: 180k lists less at the peak of a sync)
-        by_number: dict[str, tuple[Party, NumberLabel] | list[tuple[Party, NumberLabel]]] = {}
-        unkeyed = 0
-        for party in snapshot.parties:
-            if party.archived:
-                continue
-            for num in party.numbers:
-                if not num.canonical:
-                    unkeyed += 1
-                    continue
-                held = by_number.get(num.canonical)
-                if held is None:
-                    by_number[num.canonical] = (party, num.label)
-                elif isinstance(held, list):
-                    held.append((party, num.label))
-                else:
-                    by_number[num.canonical] = [held, (party, num.label)]
-        entries: dict[str, LookupResult] = {}
-        # Most numbers belong to one party, and most parties have several numbers: unless a template
-        # shows the number, such a party's display name (and its candidates) are computed once.
-        per_party = not _uses_number(s)
-        shared: dict[int, tuple[str, tuple[Party, ...]]] = {}
-        for e164, held in by_number.items():
-            if isinstance(held, list):
-                entries[e164] = resolve(e164, held, s)
-            elif per_party:
-                party = held[0]
-                hit = shared.get(id(party))
-                if hit is None:
-                    hit = shared[id(party)] = (_display(party, s, e164), (party,))
-                entries[e164] = _answer(e164, party, hit[1], hit[0], "index")
-            else:
-                entries[e164] = resolve(e164, [held], s)
-        # The scaffolding (280k small tuples at 100k parties) freed a slice at a time, not in one
-        # cascade when the function returns (30 ms with the GIL held: directory/bulk.py).
-        parts: list[list[Any]] = [list(by_number.values()), list(shared.values())]
-        by_number.clear()
-        shared.clear()
-        release(parts)
-        return cls(entries, snapshot, plan, s, unkeyed)
+        """The index of ``snapshot``: from the keys collected when it was pulled or stored when they
+        were made under ``plan``, else from one pass over its parties."""
+        fingerprint = plan.fingerprint()
+        keys = snapshot.keys
+        if keys is None or keys.plan != fingerprint:
+            collect = KeyCollector()
+            for row, party in enumerate(snapshot.parties):
+                collect.add(row, party)
+            keys = collect.finish(fingerprint)
+        return cls(keys, snapshot, plan, settings or DirectorySettings())
+
+    def _count(self) -> None:
+        keys = self._keys
+        numbers = ambiguous = 0
+        i, n = 0, len(keys)
+        while i < n:
+            j = i + 1
+            while j < n and keys[j] == keys[i]:
+                j += 1
+            numbers += 1
+            if j - i > 1 and self._resolve("+" + str(keys[i]), i, j).match is MatchKind.AMBIGUOUS:
+                ambiguous += 1
+            i = j
+        for e164, entries in self._odd.items():
+            numbers += 1
+            if len(entries) > 1 and self._answer_of(e164, entries).match is MatchKind.AMBIGUOUS:
+                ambiguous += 1
+        self._numbers, self._ambiguous = numbers, ambiguous
+
+    def _span(self, e164: str) -> tuple[int, int]:
+        k = e164_key(e164)
+        if k is None:
+            return 0, 0
+        keys = self._keys
+        i = bisect_left(keys, k)
+        j = i
+        while j < len(keys) and keys[j] == k:
+            j += 1
+        return i, j
+
+    def _resolve(self, e164: str, i: int, j: int) -> LookupResult:
+        return self._answer_of(e164, self._rows[i:j])
+
+    def _answer_of(self, e164: str, entries: Iterable[int]) -> LookupResult:
+        parties = self.snapshot.parties
+        held = [(parties[e >> 2], _CODE_LABEL[e & 3]) for e in entries]
+        return resolve(e164, held, self.settings)
 
     def lookup(self, e164: str) -> LookupResult:
         """The answer for a canonical number; ``MatchKind.NONE`` (source "none") when unknown."""
-        hit = self._entries.get(e164)
-        if hit is not None:
-            return hit
+        i, j = self._span(e164)
+        if i < j:
+            return self._resolve(e164, i, j)
+        entries = self._odd.get(e164)
+        if entries:
+            return self._answer_of(e164, entries)
         return LookupResult(MatchKind.NONE, e164, source="none")
 
+    def numbers(self) -> Iterator[str]:
+        """Every number the index holds, once each."""
+        last = None
+        for k in self._keys:
+            if k != last:
+                last = k
+                yield "+" + str(k)
+        yield from self._odd
+
     def answers(self) -> Iterator[LookupResult]:
-        """Every stored answer (one per number)."""
-        return iter(self._entries.values())
+        """Every answer (one per number), computed as a lookup computes it."""
+        return (self.lookup(e164) for e164 in self.numbers())
 
     def __contains__(self, e164: object) -> bool:
-        return e164 in self._entries
+        if not isinstance(e164, str):
+            return False
+        i, j = self._span(e164)
+        return i < j or e164 in self._odd
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._numbers
 
     def stats(self) -> IndexStats:
         return IndexStats(
-            numbers=len(self._entries),
-            ambiguous=sum(1 for r in self._entries.values() if r.match is MatchKind.AMBIGUOUS),
+            numbers=self._numbers,
+            ambiguous=self._ambiguous,
             parties=len(self.snapshot.parties),
             by_kind=self.snapshot.count_by_kind(),
             unkeyed_numbers=self._unkeyed,
@@ -201,12 +227,3 @@ def _answer(e164: str, best: Party, parties: tuple[Party, ...], display: str, so
         source=source,
         candidates=parties,
     )
-
-
-def _uses_number(settings: DirectorySettings) -> bool:
-    """True when a name template shows ``{number}`` (then each number has its own display name)."""
-    for template in (settings.name_template, settings.name_template_no_client):
-        for _, field, _, _ in string.Formatter().parse(template):
-            if field is not None and re.split(r"[.\[]", field, maxsplit=1)[0] == "number":
-                return True
-    return False

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pbx_bridge.component import Health, cancel_task
-from pbx_bridge.directory.bulk import gc_paused, release
+from pbx_bridge.directory.bulk import gc_paused, trim_heap
 from pbx_bridge.directory.index import DirectoryIndex
 from pbx_bridge.directory.settings import DirectorySettings
 from pbx_bridge.directory.snapshot import MIGRATIONS, Snapshot, read_snapshot, write_snapshot
@@ -145,24 +145,11 @@ class DirectorySync:
 
     def _install(self, snap: Snapshot, index: DirectoryIndex) -> None:
         # Built first (every caller does), then the references swapped: readers see the old or the new
-        # index, never a half-built one. The old pair's parties and answers are taken out first, so
-        # dropping the containers here only decrements counts; the objects themselves are freed in a
-        # worker thread a slice at a time (directory/bulk.py: freeing 100k at once stalls the loop).
-        held = self._take_apart()
+        # index, never a half-built one. The old pair is a handful of buffers and arrays (packed:
+        # directory/table.py, index.py), freed at once without a cascade of small deallocations.
         self._snapshot, self._index = snap, index
         if self.metrics is not None:
             self.metrics.directory_size.set(len(index))
-        if held:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop (the CLI, once): freed here, nothing waits for it
-                return
-            loop.run_in_executor(None, release, held)
-
-    def _take_apart(self) -> list[list[object]]:
-        if self._snapshot is None or self._index is None:
-            return []
-        return [list(self._snapshot.parties), list(self._index.answers())]
 
     def _keyed_snapshot(self) -> Snapshot | None:
         """The current snapshot when its keys were made under ``self.plan`` (a pull reuses them)."""
@@ -216,6 +203,8 @@ class DirectorySync:
                 log.exception("directory sync failed unexpectedly")
                 raise SyncError(self.last_error) from exc
             self._install(snap, index)
+            # The pull's pages and the previous directory freed: hand the heap back (directory/bulk.py).
+            await asyncio.to_thread(trim_heap)
             self.syncs += 1
             self.last_error = ""
             self.last_success = time.time()

@@ -33,6 +33,7 @@ from pbx_bridge.directory.parties import (
     vendor_party,
 )
 from pbx_bridge.directory.snapshot import Snapshot
+from pbx_bridge.directory.table import PartyTable, TableBuilder
 from pbx_bridge.errors import PbxBridgeError
 from pbx_bridge.itflow.backend import Itflow
 from pbx_bridge.itflow.diagnosis import explain
@@ -54,17 +55,21 @@ class SyncError(PbxBridgeError):
 
 
 async def _parties(
-    v1: V1Client, module: str, page_size: int, convert: Callable[[Row], Party | None]
-) -> list[Party]:
-    """Every row of ``module`` turned into a party page by page: each page is converted in a worker
-    thread (a phonenumbers parse per number: CPU work kept off the event loop) while the next page is
-    fetched, so ITFlow serves and we parse at the same time, and raw rows (several times the size of
-    the parties they become) never pile up."""
-    out: list[Party] = []
+    v1: V1Client,
+    module: str,
+    page_size: int,
+    convert: Callable[[Row], Party | None],
+    table: TableBuilder,
+) -> None:
+    """Every row of ``module`` turned into a party page by page and packed into ``table``: each page is
+    converted in a worker thread (a phonenumbers parse per number: CPU work kept off the event loop)
+    while the next page is fetched, so ITFlow serves and we parse at the same time, and neither raw rows
+    nor party objects pile up (only their packed records stay: directory/table.py)."""
     pages = v1.iter_pages(module, "read", page_size=page_size)
 
-    def convert_page(rows: Sequence[Row]) -> list[Party]:
-        return [p for r in rows if (p := convert(r)) is not None]
+    def convert_page(rows: Sequence[Row]) -> None:
+        # In the worker thread, into the table: one page at a time (the awaits below), never two.
+        table.extend(p for r in rows if (p := convert(r)) is not None)
 
     fetch: asyncio.Future[list[dict[str, str]]] | None = None
     try:
@@ -76,7 +81,7 @@ async def _parties(
                 fetch = None
                 break
             fetch = asyncio.ensure_future(anext(pages))
-            out.extend(await asyncio.to_thread(convert_page, page))
+            await asyncio.to_thread(convert_page, page)
             del page
             # The caller pauses the collector for the whole sync (directory/bulk.py); the HTTP client's
             # reference cycles holding this page's body are collected here, a page's worth at a time.
@@ -88,7 +93,6 @@ async def _parties(
                 await fetch
         if isinstance(pages, AsyncGenerator):  # the client's pages are an async generator
             await pages.aclose()
-    return out
 
 
 class _KnownKeys:
@@ -98,7 +102,7 @@ class _KnownKeys:
 
     def __init__(self, plan: NumberPlan, previous: Snapshot) -> None:
         self._plan = plan
-        self._known = {n.raw: n.canonical for p in previous.parties for n in p.numbers if not n.country_code}
+        self._known = {raw: key for raw, cc, key in previous.parties.keyed_numbers() if not cc}
 
     def canonical(self, raw: str | None, country_code: str | None = "") -> str | None:
         if not country_code and raw is not None:
@@ -151,23 +155,28 @@ async def pull_v1(
     ) -> Callable[[Row], Party | None]:
         return lambda row: keep(make(row, keys, clients))
 
+    table = TableBuilder()
     try:
-        parties = await _parties(v1, "contacts", page_size, contact)
+        await _parties(v1, "contacts", page_size, contact, table)
     except ItflowError as exc:
         raise SyncError(f"cannot list contacts: {exc}") from exc
     for module, make in (("locations", location_party), ("vendors", vendor_party)):
+        mark = len(table)
         try:
-            parties += await _parties(v1, module, page_size, converter(make))
+            await _parties(v1, module, page_size, converter(make), table)
         except (NotAvailable, PermissionDenied) as exc:
             # locations/read exists since 2024-02, vendors/read since 2024-09 (docs/itflow-api.md §3.2).
             notes.append(f"{module} not readable ({exc})")
+            table.truncate(mark)  # a listing that fails half-way adds nobody
+    number_keys = await asyncio.to_thread(table.keys, plan.fingerprint())
     return Snapshot(
-        tuple(parties),
+        table.finish(),
         datetime.now(UTC),
         "v1",
         clients=clients,
         archived_clients=frozenset(archived_clients),
         notes=tuple(notes),
+        keys=number_keys,
     )
 
 
@@ -247,7 +256,7 @@ async def pull_legacy(legacy: LegacyClient, plan: NumberPlan) -> Snapshot:
             party = Party(PartyKind.VENDOR, 0, name, numbers=(num,))
         parties.append(party)
         known.add((name, num.canonical))
-    return Snapshot(tuple(parties), datetime.now(UTC), "legacy", notes=tuple(notes))
+    return Snapshot(PartyTable.of(parties), datetime.now(UTC), "legacy", notes=tuple(notes))
 
 
 # ------------------------------------------------------------------ either
@@ -281,7 +290,8 @@ async def pull(
 
 def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:
     """Recompute every canonical key under ``plan`` (after numbers.* settings changed)."""
-    parties = tuple(
+    table = TableBuilder()
+    table.extend(
         Party(
             p.kind,
             p.id,
@@ -302,10 +312,11 @@ def rekey(snapshot: Snapshot, plan: NumberPlan) -> Snapshot:
         for p in snapshot.parties
     )
     return Snapshot(
-        parties,
+        table.finish(),
         snapshot.fetched_at,
         snapshot.source,
         snapshot.clients,
         snapshot.archived_clients,
         snapshot.notes,
+        keys=table.keys(plan.fingerprint()),
     )

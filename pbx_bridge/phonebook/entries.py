@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pbx_bridge.directory.bulk import release, sorted_in_slices
 from pbx_bridge.directory.model import NumberLabel, Party, PartyKind, PartyNumber
+from pbx_bridge.directory.table import PartyTable
 from pbx_bridge.phonebook.settings import PhonebookSettings
 from pbx_bridge.phonebook.text import clean
 
@@ -240,6 +241,9 @@ def source_digest(parties: Iterable[Party], settings: PhonebookSettings) -> str:
     Equal fingerprints give equal books, so an unchanged directory skips building and rendering.
     """
     h = hashlib.sha256(settings.model_dump_json().encode())
+    if isinstance(parties, PartyTable):  # packed: its bytes are the content (no party decoded)
+        h.update(parties.data)
+        return h.hexdigest()
     for p in parties:
         h.update(
             f"{p.kind}\x1f{p.id}\x1f{p.name}\x1f{p.client_id}\x1f{p.client_name}\x1f"

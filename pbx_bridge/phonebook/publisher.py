@@ -257,7 +257,7 @@ class Publisher:
     # ------------------------------------------------------------------ publish
     def publish(
         self,
-        parties: tuple[Party, ...] | list[Party],
+        parties: Sequence[Party],
         plan: NumberFormatter,
         *,
         source: str = "",
@@ -275,7 +275,7 @@ class Publisher:
 
     def _publish(
         self,
-        parties: tuple[Party, ...] | list[Party],
+        parties: Sequence[Party],
         plan: NumberFormatter,
         source: str,
         force: bool,
