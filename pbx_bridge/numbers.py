@@ -105,7 +105,9 @@ class NumberPlan:
         # Longest first: "0011" (AU) must win over "00".
         self._intl = tuple(sorted({p for p in s.international_prefixes if p}, key=len, reverse=True))
         self._outside = s.outside_line_prefix
-        self._canonical = lru_cache(maxsize=65536)(self._canonical_uncached)
+        # Small: live lookups repeat a few callers; a pull (180k distinct numbers) would only churn a
+        # large one and leave its entries pinning freed memory (docs/callerid.md, "Directory at scale").
+        self._canonical = lru_cache(maxsize=4096)(self._canonical_uncached)
 
     # ------------------------------------------------------------------ classification
     def fingerprint(self) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pbx_bridge.component import Health, all_of
 from pbx_bridge.config import ConfigError
-from pbx_bridge.directory.bulk import share_the_gil
+from pbx_bridge.directory.bulk import limit_heaps, share_the_gil
 from pbx_bridge.metrics import Metrics
 from pbx_bridge.sdnotify import Notifier
 from pbx_bridge.settings import Settings, load_settings
@@ -127,6 +127,7 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, fn)
         share_the_gil()  # bulk jobs in worker threads must not hold up the loop (directory/bulk.py)
+        limit_heaps()  # before the first worker thread: two C heaps, not sixteen (directory/bulk.py)
         await self.build()
         await self.start()
         self.notifier.ready(self._status())
