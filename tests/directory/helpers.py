@@ -30,3 +30,17 @@ def party(
 
 def snapshot(*parties: Party, clients: dict[int, str] | None = None) -> Snapshot:
     return Snapshot(tuple(parties), datetime(2026, 11, 28, tzinfo=UTC), "test", clients=clients or {})
+
+
+def awkward_contact() -> Party:
+    """A contact whose every field is awkward to store: quotes, an emoji, two numbers, a country code."""
+    return party(
+        PartyKind.CONTACT,
+        7,
+        'Zoë "Z" O\'Brien 😀',
+        num("4125550101"),
+        num("2071234567", NumberLabel.MOBILE, cc="44"),
+        client_id=1,
+        client_name="ACME & Co",
+        primary=True,
+    )

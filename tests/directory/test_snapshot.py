@@ -16,7 +16,7 @@ from pbx_bridge.directory.snapshot import (
 )
 from pbx_bridge.store import Store
 
-from .helpers import PLAN, num, party, snapshot
+from .helpers import PLAN, awkward_contact, num, party, snapshot
 
 
 def test_round_trip_keeps_every_field(tmp_path) -> None:
@@ -25,16 +25,7 @@ def test_round_trip_keeps_every_field(tmp_path) -> None:
         store.migrate("directory", MIGRATIONS)
         assert load_snapshot(store) is None
         snap = snapshot(
-            party(
-                PartyKind.CONTACT,
-                7,
-                'Zoë "Z" O\'Brien 😀',
-                num("4125550101"),
-                num("2071234567", NumberLabel.MOBILE, cc="44"),
-                client_id=1,
-                client_name="ACME & Co",
-                primary=True,
-            ),
+            awkward_contact(),
             party(PartyKind.VENDOR, 3, "Bell & Whistle", num("12")),
             clients={1: "ACME & Co", 2: "No Phone Ltd"},
         )

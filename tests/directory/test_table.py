@@ -8,24 +8,15 @@ import sqlite3
 import pytest
 
 from pbx_bridge.directory.index import DirectoryIndex
-from pbx_bridge.directory.model import MatchKind, NumberLabel, PartyKind
+from pbx_bridge.directory.model import MatchKind, PartyKind
 from pbx_bridge.directory.snapshot import MIGRATIONS, load_snapshot, save_snapshot, snapshot_to_utf8
 from pbx_bridge.directory.table import PartyTable, TableBuilder, decode_party, e164_key, encode_party
 from pbx_bridge.store import Store
 
-from .helpers import PLAN, num, party, snapshot
+from .helpers import PLAN, awkward_contact, num, party, snapshot
 
 PARTIES = (
-    party(
-        PartyKind.CONTACT,
-        7,
-        'Zoë "Z" O\'Brien 😀',
-        num("4125550101"),
-        num("2071234567", NumberLabel.MOBILE, cc="44"),
-        client_id=1,
-        client_name="ACME & Co",
-        primary=True,
-    ),
+    awkward_contact(),
     party(PartyKind.LOCATION, 2, "HQ", num("4125550199"), client_id=1, client_name="ACME & Co"),
     party(PartyKind.VENDOR, 3, "=cmd|' /C calc'!A0", num("12")),
 )
