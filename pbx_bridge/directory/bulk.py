@@ -132,8 +132,8 @@ _ARENAS = 2
 def limit_heaps() -> None:
     """At most two glibc heaps for the process (call before threads start). glibc gives worker threads
     heaps of their own, up to eight per core; each keeps the high-water of the bulk jobs run on it,
-    and freed memory in one cannot serve another (100k: 194 MB idle with two, 224 MB without, measured
-    by bench/bench_latency.py). A no-op where the C library has no ``mallopt``."""
+    and freed memory in one cannot serve another (the daemon idle after a 100k sync and publish: 194 MB
+    with two, 224 MB without, one run each). A no-op where the C library has no ``mallopt``."""
     try:
         mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     except OSError:

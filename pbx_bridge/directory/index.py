@@ -16,7 +16,7 @@ does not make a number ambiguous.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pbx_bridge.directory.display import cut, render_name, sanitize
@@ -141,19 +141,6 @@ class DirectoryIndex:
         if entries:
             return self._answer_of(e164, entries)
         return LookupResult(MatchKind.NONE, e164, source="none")
-
-    def numbers(self) -> Iterator[str]:
-        """Every number the index holds, once each."""
-        last = None
-        for k in self._keys:
-            if k != last:
-                last = k
-                yield "+" + str(k)
-        yield from self._odd
-
-    def answers(self) -> Iterator[LookupResult]:
-        """Every answer (one per number), computed as a lookup computes it."""
-        return (self.lookup(e164) for e164 in self.numbers())
 
     def __contains__(self, e164: object) -> bool:
         if not isinstance(e164, str):

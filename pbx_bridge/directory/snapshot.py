@@ -112,10 +112,12 @@ def _party_from_json(d: dict[str, Any]) -> Party:
 
 
 def snapshot_to_utf8(snap: Snapshot) -> bytes:
-    """The stored document as UTF-8: the same text as json.dumps of the whole, encoded one party at a
-    time. One dump of the whole would hold every party as a dict plus millions of small chunks at once,
-    and one str of it takes 4 bytes per character as soon as a single name holds an emoji (a 100k
-    directory: hundreds of MB for a moment); UTF-8 bytes stay at about 1 byte per character."""
+    """The format 1 document (what earlier releases stored; the daemon now writes format 2 and only
+    reads this one, tests write it to prove the upgrade) as UTF-8: the same text as json.dumps of the
+    whole, encoded one party at a time. One dump of the whole would hold every party as a dict plus
+    millions of small chunks at once, and one str of it takes 4 bytes per character as soon as a
+    single name holds an emoji (a 100k directory: hundreds of MB for a moment); UTF-8 bytes stay at
+    about 1 byte per character."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     return b"".join(
         (
